@@ -1,0 +1,220 @@
+"""The environment's tables. History is never deleted: a deleted module keeps its rows, marked deleted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class EnvironmentRow(Base):
+    """The single row describing the environment this database holds."""
+
+    __tablename__ = "environment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    platform_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class FrontendRow(Base):
+    __tablename__ = "frontend"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+
+
+class PlatformUpgradeRow(Base):
+    __tablename__ = "platform_upgrade"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_version: Mapped[str] = mapped_column(String(40))
+    to_version: Mapped[str] = mapped_column(String(40))
+    started_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column()
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"))
+
+
+class ModuleRow(Base):
+    """A module; ``deployed_*`` say what is live on the front-ends (all of them, or none)."""
+
+    __tablename__ = "module"
+    __table_args__ = (
+        # A name may be reused after its module was deleted, never while it exists.
+        Index(
+            "ux_module_live_name",
+            "name_key",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_key: Mapped[str] = mapped_column(String(64))
+    application: Mapped[str] = mapped_column(String(64), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column()
+    deleted_at: Mapped[datetime | None] = mapped_column()
+    latest_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("module_version.id", use_alter=True, name="fk_module_latest_version")
+    )
+    deployed_compilation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("compilation.id", use_alter=True, name="fk_module_deployed_compilation")
+    )
+    deployed_release: Mapped[str | None] = mapped_column(String(120))
+    deployed_at: Mapped[datetime | None] = mapped_column()
+    # Values set with Apply configurations; they override the latest version's defaults.
+    config_overrides: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+    versions: Mapped[list[ModuleVersionRow]] = relationship(
+        back_populates="module", foreign_keys="ModuleVersionRow.module_id"
+    )
+
+
+class ModuleVersionRow(Base):
+    __tablename__ = "module_version"
+    __table_args__ = (UniqueConstraint("module_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict[str, object]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column()
+    published_by: Mapped[str] = mapped_column(String(200))
+
+    module: Mapped[ModuleRow] = relationship(back_populates="versions", foreign_keys=[module_id])
+
+
+class CompilationRow(Base):
+    __tablename__ = "compilation"
+    __table_args__ = (UniqueConstraint("module_version_id", "platform_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_version_id: Mapped[int] = mapped_column(ForeignKey("module_version.id"), index=True)
+    platform_version: Mapped[str] = mapped_column(String(40), index=True)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    artifact_size: Mapped[int] = mapped_column(Integer, default=0)
+    compiled_at: Mapped[datetime] = mapped_column()
+
+
+class DeploymentRow(Base):
+    """One release made live on one front-end: the history behind ``ModuleRow.deployed_*``."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id"), index=True)
+    frontend_id: Mapped[int] = mapped_column(ForeignKey("frontend.id"))
+    compilation_id: Mapped[int] = mapped_column(ForeignKey("compilation.id"))
+    release_id: Mapped[str] = mapped_column(String(120))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"), index=True)
+    deployed_at: Mapped[datetime] = mapped_column()
+
+
+class RunRow(Base):
+    """A deployment execution (or an upgrade preparation, or a publish) and its owner's liveness."""
+
+    __tablename__ = "run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    platform_version: Mapped[str] = mapped_column(String(40))
+    started_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    owner_host: Mapped[str] = mapped_column(String(200))
+    owner_pid: Mapped[int] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime] = mapped_column()
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    workers: Mapped[int] = mapped_column(Integer, default=1)
+    message: Mapped[str | None] = mapped_column(Text)
+
+    items: Mapped[list[RunItemRow]] = relationship(
+        back_populates="run", order_by="RunItemRow.position"
+    )
+
+
+class RunItemRow(Base):
+    __tablename__ = "run_item"
+    __table_args__ = (UniqueConstraint("run_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id"))
+    module_name: Mapped[str] = mapped_column(String(64))
+    application: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int | None] = mapped_column(Integer)
+    compilation_id: Mapped[int | None] = mapped_column(ForeignKey("compilation.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    run: Mapped[RunRow] = relationship(back_populates="items")
+
+
+class ModuleLockRow(Base):
+    """A module held by an active run: Publish, Apply configurations and Delete are refused."""
+
+    __tablename__ = "module_lock"
+
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), index=True)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    who: Mapped[str] = mapped_column(String(200))
+    operation: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
