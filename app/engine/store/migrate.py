@@ -7,7 +7,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from app.engine.store.database import MIGRATIONS_DIR, Database
+from app.engine.store.database import MIGRATIONS_DIR, Database, translate_db_errors
 
 
 def _config() -> Config:
@@ -27,9 +27,10 @@ def current_revision(db: Database) -> str | None:
 
 def upgrade_schema(db: Database) -> None:
     """Apply pending migrations in one writer transaction; a no-op when up to date."""
-    if current_revision(db) == head_revision():
-        return
-    config = _config()
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with translate_db_errors(db):
+        if current_revision(db) == head_revision():
+            return
+        config = _config()
+        with db.engine.execution_options(deploycenter_write=True).begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")

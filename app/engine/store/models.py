@@ -120,6 +120,8 @@ class ModuleVersionRow(Base):
     number: Mapped[int] = mapped_column(Integer)
     source_sha256: Mapped[str] = mapped_column(String(64))
     manifest: Mapped[dict[str, object]] = mapped_column(JSON)
+    # Producer names joined by "," (names cannot hold one): planning reads it without JSON.
+    depends: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime] = mapped_column()
     published_by: Mapped[str] = mapped_column(String(200))
 

@@ -102,6 +102,7 @@ def upgrade() -> None:
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('source_sha256', sa.String(length=64), nullable=False),
     sa.Column('manifest', sa.JSON(), nullable=False),
+    sa.Column('depends', sa.Text(), nullable=False),
     sa.Column('published_at', app.engine.store.models.UTCDateTime(), nullable=False),
     sa.Column('published_by', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['module_id'], ['module.id'], ),

@@ -1,0 +1,280 @@
+"""One handler per unattended command: call the engine, print for people or as JSON, return the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from app.cli.progress import ProgressPrinter, format_seconds
+from app.engine import operations, views
+from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.events import EventSink, ignore_events
+from app.engine.planner import DeployPlan
+from app.engine.runs import environment
+
+log = logging.getLogger("deploycenter")
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_CANCELLED = 130
+
+
+def log_exception(exc: BaseException) -> None:
+    log.error("unexpected error", exc_info=exc)
+
+
+def location_of(args: argparse.Namespace) -> Location:
+    return Location.from_options(getattr(args, "data_dir", None), getattr(args, "database_url", None))
+
+
+@contextmanager
+def existing_environment(args: argparse.Namespace) -> Iterator[EnvironmentContext]:
+    location = location_of(args)
+    ctx = open_context(location)
+    try:
+        with ctx.db.read() as session:
+            environment(session)
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
+    if args.json:
+        print(json.dumps(document, indent=2, default=str))
+    elif text:
+        print(text)
+
+
+def progress(args: argparse.Namespace) -> EventSink:
+    return ProgressPrinter()
+
+
+def run_exit_code(status: str, cancel: threading.Event) -> int:
+    if status == "succeeded":
+        return EXIT_OK
+    # The executor also sets the event when another process asked; only Ctrl-C here means 130.
+    if status == "cancelled" and getattr(cancel, "by_ctrl_c", False):
+        return EXIT_CANCELLED
+    return EXIT_SOME_FAILED
+
+
+def run_document(ctx: EnvironmentContext, run_id: int) -> tuple[dict[str, Any], str]:
+    detail = views.run_detail(ctx, run_id)
+    summary = detail.summary
+    counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
+    text = f"run {summary.id} ({summary.kind}) {summary.status}: {counts or 'nothing to do'}"
+    problems = [i for i in detail.items if i.status in ("failed", "blocked")]
+    for item in problems[:50]:
+        text += f"\n  {item.module}: {item.status}: {item.reason or ''}"
+    if len(problems) > 50:
+        text += f"\n  ... and {len(problems) - 50} more (see 'run {summary.id}')"
+    return {"run": detail.to_json()}, text
+
+
+def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: operations.RunOutcome,
+               cancel: threading.Event, failed_code: int = EXIT_SOME_FAILED) -> int:
+    document, text = run_document(ctx, outcome.run_id)
+    output(args, document, text)
+    code = run_exit_code(outcome.status, cancel)
+    return failed_code if code == EXIT_SOME_FAILED else code
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def init(args: argparse.Namespace, cancel: threading.Event) -> int:
+    location = location_of(args)
+    sink = progress(args) if args.demo else ignore_events
+    ctx = operations.init_environment(
+        location, name=args.name, platform=args.platform, frontends=args.frontend, demo=args.demo, on_event=sink,
+    )
+    try:
+        state = views.status(ctx)
+        frontends = ", ".join(path for _, path in state.frontends)
+        output(
+            args,
+            {"created": True, **state.to_json()},
+            f"created environment '{state.name}' on platform {state.platform_version} in {location.data_dir}\n"
+            f"front-ends: {frontends}"
+            + (f"\n{state.total} demo modules published" if args.demo else ""),
+        )
+    finally:
+        ctx.close()
+    return EXIT_OK
+
+
+def publish(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        outcome = operations.publish(
+            ctx, [Path(b) for b in args.bundles], workers=args.workers, on_event=progress(args), cancel=cancel
+        )
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def upgrade(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        target = args.to
+        if args.current:
+            with ctx.db.read() as session:
+                target = environment(session).platform_version
+        outcome = operations.upgrade(ctx, target, workers=args.workers, on_event=progress(args), cancel=cancel)
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def deploy_all(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        if args.dry_run:
+            plan = operations.plan_deploy_all(ctx)
+            output(args, {"run": None, "plan": plan_json(plan)}, plan_text(plan))
+            return EXIT_OK
+        outcome = operations.deploy_all(ctx, workers=args.workers, on_event=progress(args), cancel=cancel)
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def plan_json(plan: DeployPlan) -> dict[str, Any]:
+    return {
+        "platform_version": plan.platform_version,
+        "to_deploy": len(plan.to_deploy),
+        "skipped": plan.skipped_by_reason(),
+        "items": [
+            {
+                "module": item.module,
+                "application": item.application,
+                "version": item.version,
+                "status": "pending" if item.deploys else "skipped",
+                "reason": item.reason,
+            }
+            for item in plan.items
+        ],
+    }
+
+
+def plan_text(plan: DeployPlan) -> str:
+    skipped = ", ".join(f"{n} {reason}" for reason, n in plan.skipped_by_reason().items() if n)
+    lines = [f"Deploy All on {plan.platform_version} would deploy {len(plan.to_deploy)} module(s)"
+             + (f"; skip {skipped}" if skipped else "")]
+    lines += [f"  deploy {item.module} v{item.version}" for item in plan.to_deploy]
+    return "\n".join(lines)
+
+
+def deploy(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        if args.app and args.modules:
+            raise operations.BadInputError("give module names or --app, not both")
+        ids = operations.resolve_modules(ctx, args.modules, args.app)
+        outcome = operations.deploy_modules(ctx, ids, workers=args.workers, on_event=progress(args), cancel=cancel)
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def apply_config(args: argparse.Namespace, cancel: threading.Event) -> int:
+    values = operations.parse_assignments(args.values)
+    with existing_environment(args) as ctx:
+        config = operations.apply_config(ctx, args.module, values)
+        output(args, {"module": args.module, "config": config},
+               f"configuration of {args.module} applied: {', '.join(sorted(values))}")
+    return EXIT_OK
+
+
+def delete(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        name = operations.delete_module(ctx, args.module)
+        output(args, {"deleted": name}, f"module {name} deleted; its history is kept")
+    return EXIT_OK
+
+
+def cancel(args: argparse.Namespace, cancel_event: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        ref = operations.cancel_run(ctx, args.run)
+        output(args, {"cancel_requested": {"id": ref.id, "kind": ref.kind}},
+               f"asked {ref.describe()} to stop after the modules already deploying")
+    return EXIT_OK
+
+
+def status(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        state = views.status(ctx)
+    lines = [
+        f"environment:  {state.name}",
+        f"platform:     {state.platform_version}",
+    ]
+    if state.upgrade_to:
+        word = "complete" if state.fully_upgraded else "in progress"
+        lines.append(f"upgrade:      from {state.upgrade_from} to {state.upgrade_to} ({word})")
+    lines.append(f"front-ends:   {', '.join(f'{n} ({p})' for n, p in state.frontends)}")
+    lines.append(
+        f"modules:      {state.total} total, {state.ready} ready for deployment, "
+        f"{state.compilation_failed} compilation failed, {state.deployed} already deployed"
+        + (f", {state.not_prepared} not prepared" if state.not_prepared else "")
+    )
+    for run in state.active_runs:
+        lines.append(
+            f"active run:   {run.id} ({run.kind}) by {run.started_by} since "
+            f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC, {run.done}/{run.total} done"
+        )
+    if not state.active_runs:
+        lines.append("active run:   none")
+    output(args, state.to_json(), "\n".join(lines))
+    return EXIT_OK
+
+
+def modules(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        rows = views.modules(ctx)
+    table = [("MODULE", "APPLICATION", "LATEST", "COMPILE", "DEPLOYED", "PLATFORM", "STATE")]
+    for m in rows:
+        state = m.state + (f" (locked by run {m.locked_by_run})" if m.locked_by_run else "")
+        table.append((m.name, m.application, str(m.latest_version or "-"), m.compile_status or "-",
+                      str(m.deployed_version or "-"), m.deployed_platform or "-", state))
+    output(args, {"modules": [m.to_json() for m in rows]}, format_table(table))
+    return EXIT_OK
+
+
+def runs(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        rows = views.run_summaries(ctx)
+    table = [("RUN", "KIND", "STATUS", "STARTED", "DURATION", "DEPLOYED", "FAILED", "BLOCKED", "SKIPPED", "BY")]
+    for r in rows:
+        duration = format_seconds(r.seconds) if r.seconds is not None else "-"
+        table.append((str(r.id), r.kind, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", duration,
+                      str(r.counts.get("deployed", 0)), str(r.counts.get("failed", 0)),
+                      str(r.counts.get("blocked", 0)), str(r.counts.get("skipped", 0)), r.started_by))
+    output(args, {"runs": [r.to_json() for r in rows]}, format_table(table) if rows else "no runs yet")
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        detail = views.run_detail(ctx, args.run)
+    s = detail.summary
+    lines = [f"run {s.id} ({s.kind}) {s.status}, started by {s.started_by} at {s.started_at:%Y-%m-%d %H:%M:%S} UTC"
+             + (f", took {format_seconds(s.seconds)}" if s.seconds is not None else "")]
+    if s.message:
+        lines.append(s.message)
+    table = [("MODULE", "APPLICATION", "VERSION", "STATUS", "REASON")]
+    table += [(i.module, i.application, str(i.version or "-"), i.status, i.reason or "") for i in detail.items]
+    output(args, {"run": detail.to_json()}, "\n".join(lines) + "\n" + format_table(table))
+    return EXIT_OK
+
+
+def verify(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        report = views.verify(ctx)
+    if report.drift:
+        text = "\n".join(f"drift: {d.frontend}: {d.module}: {d.problem}" for d in report.drift)
+    else:
+        text = f"verified {report.checked} module release(s) across front-ends: no drift"
+    output(args, {"ok": not report.drift, **report.to_json()}, text)
+    return EXIT_SOME_FAILED if report.drift else EXIT_OK
+
+
+def format_table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)

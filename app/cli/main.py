@@ -1,0 +1,162 @@
+"""The unattended front-end: parse the command line, run one operation, map the outcome to an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from app.cli import commands
+from app.engine.errors import BadInputError, DeployCenterError
+
+
+class ArgumentError(BadInputError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one error line (and JSON when asked) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentError(f"{self.prog}: {message}")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--data-dir", metavar="DIR", default=default,
+                        help="environment folder (env DEPLOYCENTER_DATA_DIR)")
+    parser.add_argument("--database-url", metavar="URL", default=default,
+                        help="SQLAlchemy URL of the database (env DEPLOYCENTER_DATABASE_URL)")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="print exactly one JSON document on stdout")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="deploycenter --unattended",
+        description="Run Deploy Center without a window, for scripts and CI/CD.",
+        epilog="Exit codes: 0 done, 1 some modules failed or were blocked, 2 bad usage or input, "
+        "3 refused by an active run or a lock, 4 not possible in this state, 130 cancelled.",
+    )
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def command(name: str, help_text: str, handler: Callable[..., int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _global_options(p, suppress=True)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("init", "create the environment", commands.init)
+    p.add_argument("--platform", metavar="V", help="platform version (default 11.18.1)")
+    p.add_argument("--frontend", metavar="DIR", action="append", default=[], help="front-end folder (repeatable)")
+    p.add_argument("--name", help="environment name shown in the window title")
+    p.add_argument("--demo", action="store_true", help="also publish the bundled sample modules")
+
+    p = command("publish", "publish module bundles (folders or .zip): compile and deploy", commands.publish)
+    p.add_argument("bundles", nargs="+", metavar="BUNDLE")
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = command("upgrade", "move to a platform version and prepare every module for it", commands.upgrade)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", metavar="V", help="catalog version to move to")
+    target.add_argument("--current", action="store_true",
+                        help="prepare again what failed or is missing for the current version")
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = command("deploy-all", "deploy every prepared module that is not live yet", commands.deploy_all)
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
+
+    p = command("deploy", "deploy chosen modules or an application", commands.deploy)
+    p.add_argument("modules", nargs="*", metavar="MODULE")
+    p.add_argument("--app", metavar="APP", help="every module of this application")
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = command("apply-config", "change configuration values and write them to the front-ends", commands.apply_config)
+    p.add_argument("module", metavar="MODULE")
+    p.add_argument("values", nargs="+", metavar="KEY=VALUE")
+
+    p = command("delete", "remove a module from the environment and the front-ends", commands.delete)
+    p.add_argument("module", metavar="MODULE")
+
+    p = command("cancel", "ask the active run to stop", commands.cancel)
+    p.add_argument("run", nargs="?", type=positive_int, metavar="RUN")
+
+    command("status", "platform version, front-ends, counts and the active run", commands.status)
+    command("modules", "every module and its state", commands.modules)
+    command("runs", "the history of runs", commands.runs)
+    p = command("run", "one run with its items", commands.run)
+    p.add_argument("run", type=positive_int, metavar="RUN")
+    command("verify", "check every front-end against the artifacts", commands.verify)
+    return parser
+
+
+class CancelSignal(threading.Event):
+    """The run's cancel flag, remembering whether Ctrl-C (rather than another process) set it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_ctrl_c = False
+
+
+@contextmanager
+def ctrl_c_cancels(cancel: CancelSignal) -> Iterator[None]:
+    """First Ctrl-C asks the run to stop after what is deploying; a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if cancel.by_ctrl_c:
+            raise KeyboardInterrupt
+        cancel.by_ctrl_c = True
+        cancel.set()
+        print("\ncancelling: waiting for modules already deploying (Ctrl-C again to stop now)",
+              file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_cli(argv: Sequence[str]) -> int:
+    wants_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(list(argv))
+        if args.command is None:
+            raise ArgumentError("deploycenter --unattended: a COMMAND is required (see --help)")
+        cancel = CancelSignal()
+        with ctrl_c_cancels(cancel):
+            return int(args.handler(args, cancel))
+    except DeployCenterError as error:
+        return report_error(error.message, error.exit_code, wants_json)
+    except KeyboardInterrupt:
+        return report_error("interrupted", 130, wants_json)
+    except Exception as exc:  # never a traceback on the terminal; the log keeps the details
+        commands.log_exception(exc)
+        return report_error(f"internal error: {type(exc).__name__}: {exc}", 1, wants_json)
+
+
+def report_error(message: str, code: int, wants_json: bool) -> int:
+    print(f"deploycenter: error: {message}", file=sys.stderr, flush=True)
+    if wants_json:
+        print(json.dumps({"error": message, "exit_code": code}), flush=True)
+    return code

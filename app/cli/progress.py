@@ -1,0 +1,106 @@
+"""Progress on stderr: a live one-line bar on a terminal, one line per module otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from app.engine.events import Event, ItemFinished, LogLine, RunFinished, RunStarted
+
+BAR_WIDTH = 24
+REDRAW_INTERVAL = 0.1
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+class ProgressPrinter:
+    """An ``EventSink`` for the unattended front-end."""
+
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+        self._out = stream or sys.stderr
+        self._live = self._out.isatty() if live is None else live
+        self._total = 0
+        self._done = 0
+        self._failed = 0
+        self._kind = "run"
+        self._started = time.monotonic()
+        self._last_draw = 0.0
+        self._drawn = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._start(event)
+        elif isinstance(event, ItemFinished):
+            self._item(event)
+        elif isinstance(event, LogLine) and event.level != "error":
+            self._line(f"{event.level}: {event.text}")
+        elif isinstance(event, RunFinished):
+            self._finish(event)
+
+    def _start(self, event: RunStarted) -> None:
+        self._kind = event.kind
+        self._total = sum(1 for item in event.items if item.status == "pending")
+        skipped = len(event.items) - self._total
+        self._started = time.monotonic()
+        note = f", {skipped} skipped" if skipped else ""
+        self._line(f"run {event.run_id} ({event.kind}): {self._total} module(s) to do{note}")
+
+    def _item(self, event: ItemFinished) -> None:
+        self._done += 1
+        if event.status in ("failed", "blocked"):
+            self._failed += 1
+        if self._live:
+            if event.status in ("failed", "blocked"):
+                self._line(f"{event.module}: {event.status}: {event.reason or event.message}")
+            self._draw()
+            return
+        detail = f": {event.reason}" if event.reason and event.status != "deployed" else ""
+        done_word = "prepared" if self._kind == "upgrade" and event.status == "deployed" else event.status
+        self._out.write(
+            f"[{self._done}/{self._total}] {event.module}: {done_word}{detail} ({event.seconds:.2f}s)\n"
+        )
+        self._out.flush()
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_draw < REDRAW_INTERVAL:
+            return
+        self._last_draw = now
+        total = max(self._total, 1)
+        filled = int(BAR_WIDTH * min(self._done, total) / total)
+        elapsed = now - self._started
+        eta = ""
+        if 0 < self._done < self._total:
+            eta = f" ETA {format_seconds(elapsed / self._done * (self._total - self._done))}"
+        text = (
+            f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self._done}/{self._total}"
+            f" failed {self._failed} elapsed {format_seconds(elapsed)}{eta}\x1b[K"
+        )
+        self._out.write(text)
+        self._out.flush()
+        self._drawn = True
+
+    def _line(self, text: str) -> None:
+        if self._drawn:
+            self._out.write("\r\x1b[K")
+            self._drawn = False
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    def _finish(self, event: RunFinished) -> None:
+        if self._live:
+            self._draw(force=True)
+            self._out.write("\n")
+            self._drawn = False
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(event.counts.items()) if n)
+        self._line(f"run {event.run_id} {event.status} in {format_seconds(event.seconds)}: {counts or 'nothing to do'}")

@@ -1,0 +1,176 @@
+"""Content-addressed storage of zips, and the file helpers the engine's file layer shares.
+
+Source zips and compiled artifacts are stored as ``<root>/<sha[:2]>/<sha>.zip``. The sha256 of the
+bytes is the name, so storing the same content twice is free and a stored file can always be checked
+against its own name.
+
+The helpers below exist once so that bundles, artifacts and front-end releases agree on what a
+canonical zip is, which member paths are safe and how a file is replaced without a torn write.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import os
+import re
+import secrets
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from app.engine.errors import DeployCenterError
+
+# A fixed date and mode make zips depend on their content only (1980-01-01 is the zip epoch).
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+ZIP_FILE_MODE = 0o100644
+ZIP_COMPRESS_LEVEL = 6
+_UNIX_CREATOR = 3
+
+_SHA256_TEXT = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ArtifactCorruptError(DeployCenterError):
+    """A stored zip is missing or its content no longer matches its sha256."""
+
+    exit_code = 1
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_zip(files: Mapping[str, bytes]) -> bytes:
+    """Zip ``files`` so that the same names and contents always give the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = _UNIX_CREATOR  # the default depends on the OS building the zip
+            info.external_attr = ZIP_FILE_MODE << 16
+            archive.writestr(info, files[name], compresslevel=ZIP_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def member_path_problem(name: str) -> str | None:
+    """Why ``name`` is not a safe relative posix path inside a bundle or release, or None.
+
+    Refuses anything that could land outside the target folder once extracted, on any OS.
+    """
+    if not name:
+        return "has an empty name"
+    if name.startswith("/"):
+        return "is an absolute path"
+    if "\\" in name:
+        return "contains a backslash"
+    if ":" in name:
+        return "contains ':' (a drive letter or stream name)"
+    if "\x00" in name:
+        return "contains a NUL character"
+    parts = name.split("/")
+    if ".." in parts:
+        return "climbs out with '..'"
+    if any(part in ("", ".") for part in parts):
+        return "has an empty or '.' path component"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    return None
+
+
+def is_symlink_member(info: zipfile.ZipInfo) -> bool:
+    """Whether a zip entry was stored as a symbolic link by a unix zip tool."""
+    mode = info.external_attr >> 16
+    return (mode & 0o170000) == 0o120000
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename or creation inside ``path`` durable; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (PermissionError, IsADirectoryError):
+        return  # Windows cannot open folders; its renames are journaled by NTFS instead
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise  # some filesystems do not support fsync on folders; that is not a failure
+    finally:
+        os.close(fd)
+
+
+def temp_name_for(target: Path) -> Path:
+    """A fresh hidden temp name next to ``target``: same folder, so os.replace stays atomic."""
+    return target.with_name(f".{target.name}.tmp-{secrets.token_hex(6)}")
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Create ``path`` (it must not exist), write ``data`` and flush it to disk."""
+    # os.open with 0o666 honours the umask, unlike mkstemp's 0o600 that front-end servers could not read
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so readers see the old or the new content, never a mix."""
+    temp = temp_name_for(path)
+    try:
+        write_new_file(temp, data)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
+class ArtifactStore:
+    """Zips addressed by their sha256 under ``root`` (the environment's ``artifacts`` folder)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)  # created by the first put, never at construction
+
+    def path(self, sha: str) -> Path:
+        if not _SHA256_TEXT.match(sha):
+            raise ValueError(f"not a sha256 hex digest: {sha!r}")
+        return self.root / sha[:2] / f"{sha}.zip"
+
+    def exists(self, sha: str) -> bool:
+        return self.path(sha).is_file()
+
+    def put(self, data: bytes) -> str:
+        sha = sha256_hex(data)
+        target = self.path(sha)
+        if self._holds(target, sha):
+            return sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, data)  # also repairs a stored copy that had been damaged
+        return sha
+
+    def read(self, sha: str) -> bytes:
+        target = self.path(sha)
+        try:
+            data = target.read_bytes()
+        except FileNotFoundError:
+            raise ArtifactCorruptError(f"artifact {sha} is missing from {self.root}") from None
+        except OSError as error:
+            raise ArtifactCorruptError(f"artifact {sha} cannot be read: {error.strerror}") from None
+        if sha256_hex(data) != sha:
+            raise ArtifactCorruptError(f"artifact {sha} is corrupt: its content no longer matches its sha256")
+        return data
+
+    @staticmethod
+    def _holds(target: Path, sha: str) -> bool:
+        try:
+            return sha256_hex(target.read_bytes()) == sha
+        except OSError:
+            return False

@@ -1,0 +1,410 @@
+"""Module bundles: reading a folder or zip, validating ``module.toml``, canonical source zips.
+
+A bundle is untrusted input. Everything wrong with it becomes one ``BundleError`` line naming the
+bundle and the problem, raised before anything is stored; paths that could escape the bundle,
+special files and oversized input are refused here so later stages can trust ``Bundle.files``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tomllib
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any, NoReturn
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from app.engine.artifacts import canonical_zip, is_symlink_member, member_path_problem, sha256_hex
+from app.engine.errors import BundleError
+
+MANIFEST_NAME = "module.toml"
+MAX_MANIFEST_BYTES = 64 * 1024
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+MAX_BUNDLE_ENTRIES = 100_000
+# Root names the compiler and the deployer write into artifacts and releases themselves.
+RESERVED_NAMES = frozenset({".build.json", ".release.json"})
+
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+NAME_RULE = "1-64 letters, digits, '_', '-' or '.', starting with a letter"
+
+_MANIFEST_KEYS = ("name", "application", "description", "platform", "uses", "depends", "config")
+# Tool droppings, not module content; a .git may also be a file (worktrees, submodules).
+_IGNORED_NAMES = frozenset({"__pycache__", ".git", "__MACOSX", ".DS_Store"})
+
+
+def _empty_config() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What ``module.toml`` declares, validated."""
+
+    name: str
+    application: str = ""
+    description: str = ""
+    platform: str = ""
+    uses: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    config: Mapping[str, str] = field(default_factory=_empty_config, hash=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: normalise through object.__setattr__ so callers may pass lists and plain dicts.
+        object.__setattr__(self, "application", self.application or self.name)
+        object.__setattr__(self, "uses", tuple(self.uses))
+        object.__setattr__(self, "depends", tuple(self.depends))
+        object.__setattr__(self, "config", MappingProxyType(dict(self.config)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "application": self.application,
+            "description": self.description,
+            "platform": self.platform,
+            "uses": list(self.uses),
+            "depends": list(self.depends),
+            "config": dict(self.config),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Manifest:
+        return cls(
+            name=data["name"],
+            application=data.get("application", ""),
+            description=data.get("description", ""),
+            platform=data.get("platform", ""),
+            uses=tuple(data.get("uses", ())),
+            depends=tuple(data.get("depends", ())),
+            config=dict(data.get("config", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated bundle: its manifest and every file, ``module.toml`` included."""
+
+    manifest: Manifest
+    files: Mapping[str, bytes] = field(hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", MappingProxyType({name: self.files[name] for name in sorted(self.files)}))
+
+    def source_zip_bytes(self) -> bytes:
+        return self._source_zip
+
+    @property
+    def sha256(self) -> str:
+        return sha256_hex(self._source_zip)
+
+    @cached_property
+    def _source_zip(self) -> bytes:
+        return canonical_zip(self.files)
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def parse_manifest(text: bytes, origin: str = "bundle") -> Manifest:
+    """Validate the bytes of ``module.toml``; ``origin`` prefixes error messages."""
+    table = _load_toml(text, origin)
+    unknown = sorted(set(table) - set(_MANIFEST_KEYS))
+    if unknown:
+        keys = ", ".join(repr(key) for key in unknown)
+        _fail(origin, f"{MANIFEST_NAME} has unknown key(s) {keys}; allowed: {', '.join(_MANIFEST_KEYS)}")
+    name = _required_name(table, origin)
+    application = _optional_name(table, "application", origin) or name
+    depends = _text_list(table, "depends", origin)
+    _check_depends(name, depends, origin)
+    return Manifest(
+        name=name,
+        application=application,
+        description=_optional_text(table, "description", origin),
+        platform=_platform(table, origin),
+        uses=_text_list(table, "uses", origin),
+        depends=depends,
+        config=_config(table, origin),
+    )
+
+
+def _load_toml(text: bytes, origin: str) -> dict[str, Any]:
+    if len(text) > MAX_MANIFEST_BYTES:
+        _fail(origin, f"{MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
+    try:
+        decoded = text.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        _fail(origin, f"{MANIFEST_NAME} is not UTF-8 text")
+    try:
+        return tomllib.loads(decoded)
+    except tomllib.TOMLDecodeError as error:
+        _fail(origin, f"{MANIFEST_NAME} is not valid TOML: {error}")
+
+
+def _required_name(table: Mapping[str, Any], origin: str) -> str:
+    if "name" not in table:
+        _fail(origin, f"{MANIFEST_NAME} has no 'name'")
+    return _optional_name(table, "name", origin)
+
+
+def _optional_name(table: Mapping[str, Any], key: str, origin: str) -> str:
+    value = _optional_text(table, key, origin)
+    if key in table and not NAME_PATTERN.match(value):
+        _fail(origin, f"{key} {value!r} in {MANIFEST_NAME} is not valid: use {NAME_RULE}")
+    return value
+
+
+def _optional_text(table: Mapping[str, Any], key: str, origin: str) -> str:
+    value = table.get(key, "")
+    if not isinstance(value, str):
+        _fail(origin, f"'{key}' in {MANIFEST_NAME} must be text, not {_kind(value)}")
+    return value
+
+
+def _platform(table: Mapping[str, Any], origin: str) -> str:
+    text = _optional_text(table, "platform", origin).strip()
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        _fail(origin, f"platform {text!r} in {MANIFEST_NAME} is not a valid version specifier such as '>=11.19'")
+    return text
+
+
+def _text_list(table: Mapping[str, Any], key: str, origin: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        _fail(origin, f"'{key}' in {MANIFEST_NAME} must be a list of non-empty text values")
+    return tuple(dict.fromkeys(value))  # a repeated entry means nothing more; keep the first
+
+
+def _check_depends(name: str, depends: Iterable[str], origin: str) -> None:
+    for producer in depends:
+        if not NAME_PATTERN.match(producer):
+            _fail(origin, f"depends entry {producer!r} in {MANIFEST_NAME} is not a module name ({NAME_RULE})")
+        if producer.casefold() == name.casefold():
+            _fail(origin, f"module {name!r} lists itself in 'depends'")
+
+
+def _config(table: Mapping[str, Any], origin: str) -> dict[str, str]:
+    value = table.get("config", {})
+    if not isinstance(value, dict):
+        _fail(origin, f"'config' in {MANIFEST_NAME} must be a table ([config]), not {_kind(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            _fail(origin, f"config value {key!r} in {MANIFEST_NAME} must be text in quotes, not {_kind(item)}")
+    return dict(value)
+
+
+def _kind(value: object) -> str:
+    kinds = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a table"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Read and validate the bundle folder or ``.zip`` at ``path``."""
+    path = Path(path)
+    origin = f"bundle {path}"
+    if path.is_dir():
+        files = _read_folder(path, origin)
+    elif path.is_file() and path.suffix.lower() == ".zip":
+        files = _read_zip_file(path, origin)
+    elif not path.exists():
+        _fail(origin, "no such file or folder")
+    else:
+        _fail(origin, "is neither a folder nor a .zip file")
+    return _bundle_from_files(files, origin)
+
+
+def bundle_from_source_zip(data: bytes) -> Bundle:
+    """Rebuild the bundle that ``Bundle.source_zip_bytes`` produced, e.g. to recompile a stored version."""
+    origin = "stored bundle"
+    return _bundle_from_files(_read_zip(io.BytesIO(data), origin), origin)
+
+
+def _bundle_from_files(files: dict[str, bytes], origin: str) -> Bundle:
+    if MANIFEST_NAME not in files:
+        _fail(origin, f"has no {MANIFEST_NAME} at its root")
+    for reserved in sorted(RESERVED_NAMES & set(files)):
+        _fail(origin, f"contains {reserved}, a name Deploy Center reserves for its own files")
+    _check_portable_names(files, origin)
+    return Bundle(manifest=parse_manifest(files[MANIFEST_NAME], origin), files=files)
+
+
+def _strip_single_top_folder(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Accept zips made by zipping the bundle folder itself, i.e. ``Orders/module.toml``."""
+    if MANIFEST_NAME in files or not files:
+        return files
+    tops = {name.split("/", 1)[0] for name in files}
+    top = next(iter(tops))
+    if len(tops) != 1 or f"{top}/{MANIFEST_NAME}" not in files:
+        return files
+    return {name[len(top) + 1 :]: data for name, data in files.items()}
+
+
+def _check_portable_names(files: Mapping[str, bytes], origin: str) -> None:
+    """Refuse names that cannot all exist in one folder tree on every front-end's filesystem."""
+    seen: dict[str, str] = {}
+    for name in files:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:  # Windows and macOS front-ends would merge the two files
+            _fail(origin, f"has files {other!r} and {name!r} that differ only in letter case")
+    folders = {name.casefold().rsplit("/", 1)[0] for name in files if "/" in name}
+    folders |= {folder.rsplit("/", i)[0] for folder in folders for i in range(1, folder.count("/") + 1)}
+    for name in files:
+        if name.casefold() in folders:
+            _fail(origin, f"uses {name!r} both as a file and as a folder")
+
+
+def _is_ignored(relative: str) -> bool:
+    parts = relative.split("/")
+    return any(part in _IGNORED_NAMES for part in parts) or parts[-1].endswith(".pyc")
+
+
+class _Budget:
+    """Counts entries and bytes so huge or looping input fails fast instead of exhausting the machine."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.entries = 0
+        self.size = 0
+
+    def add(self, size: int = 0) -> None:
+        self.entries += 1
+        self.size += size
+        if self.entries > MAX_BUNDLE_ENTRIES:
+            _fail(self.origin, f"has more than {MAX_BUNDLE_ENTRIES} files and folders")
+        if self.size > MAX_BUNDLE_BYTES:
+            _fail(self.origin, f"is larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MiB")
+
+
+# ---------------------------------------------------------------- zips
+
+
+def _read_zip_file(path: Path, origin: str) -> dict[str, bytes]:
+    try:
+        with path.open("rb") as handle:
+            return _strip_single_top_folder(_read_zip(handle, origin))
+    except OSError as error:
+        _fail(origin, f"cannot be read: {error.strerror}")
+
+
+def _read_zip(handle: IO[bytes], origin: str) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            infos = _checked_members(archive, origin)
+            return {info.filename: _read_member(archive, info, origin) for info in infos}
+    except (zipfile.BadZipFile, EOFError, ValueError) as error:
+        _fail(origin, f"is not a valid zip file ({error})")
+
+
+def _checked_members(archive: zipfile.ZipFile, origin: str) -> list[zipfile.ZipInfo]:
+    budget = _Budget(origin)
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        name = info.filename.rstrip("/") if info.is_dir() else info.filename
+        problem = member_path_problem(name)
+        if problem:
+            _fail(origin, f"zip entry {info.filename!r} {problem}")
+        if is_symlink_member(info):
+            _fail(origin, f"zip entry {name!r} is a symbolic link, which bundles may not contain")
+        budget.add(info.file_size)
+        if info.is_dir() or _is_ignored(name):
+            continue
+        if name in members:
+            _fail(origin, f"zip entry {name!r} appears twice")
+        members[name] = info
+    return list(members.values())
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str) -> bytes:
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as error:
+        # RuntimeError: encrypted entry; NotImplementedError: unsupported compression method.
+        _fail(origin, f"zip entry {info.filename!r} cannot be read: {error}")
+    except Exception as error:  # zlib.error and friends: the data is damaged
+        _fail(origin, f"zip entry {info.filename!r} is damaged: {error}")
+
+
+# ---------------------------------------------------------------- folders
+
+
+def _read_folder(root: Path, origin: str) -> dict[str, bytes]:
+    real_root = os.path.realpath(root)
+    files: dict[str, bytes] = {}
+    _walk(_FolderWalk(real_root, origin, _Budget(origin), files), real_root, "", frozenset({real_root}))
+    return files
+
+
+@dataclass
+class _FolderWalk:
+    real_root: str
+    origin: str
+    budget: _Budget
+    files: dict[str, bytes]
+
+    def inside(self, real_path: str) -> bool:
+        return os.path.commonpath([self.real_root, real_path]) == self.real_root
+
+
+def _walk(walk: _FolderWalk, folder: str, prefix: str, ancestors: frozenset[str]) -> None:
+    """Collect the files under ``folder``; ``ancestors`` are the real folders above, to detect loops."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as error:
+        _fail(walk.origin, f"folder {prefix or '.'} cannot be listed: {error.strerror}")
+    for entry in entries:
+        _visit(walk, entry, prefix + entry.name, ancestors)
+
+
+def _visit(walk: _FolderWalk, entry: os.DirEntry[str], relative: str, ancestors: frozenset[str]) -> None:
+    if _is_ignored(relative):
+        return
+    problem = member_path_problem(relative)
+    if problem:
+        _fail(walk.origin, f"file name {relative!r} {problem}")
+    real, mode = _resolve(walk, entry, relative)
+    if stat.S_ISDIR(mode):
+        if real in ancestors:
+            _fail(walk.origin, f"symbolic link {relative} leads back into a folder that contains it (a loop)")
+        walk.budget.add()
+        _walk(walk, real, relative + "/", ancestors | {real})
+    elif stat.S_ISREG(mode):
+        walk.files[relative] = _read_regular_file(walk, real, relative)
+    else:
+        _fail(walk.origin, f"{relative} is not a regular file (device, pipe or socket)")
+
+
+def _resolve(walk: _FolderWalk, entry: os.DirEntry[str], relative: str) -> tuple[str, int]:
+    """The real path and mode behind ``entry``; links are followed only while they stay inside."""
+    if not entry.is_symlink():
+        return entry.path, entry.stat(follow_symlinks=False).st_mode  # folders walked are real paths
+    real = os.path.realpath(entry.path)
+    if not walk.inside(real):
+        _fail(walk.origin, f"symbolic link {relative} points outside the bundle")
+    try:
+        return real, os.stat(real).st_mode
+    except OSError:
+        _fail(walk.origin, f"symbolic link {relative} is broken")
+
+
+def _read_regular_file(walk: _FolderWalk, real: str, relative: str) -> bytes:
+    try:
+        walk.budget.add(os.stat(real).st_size)  # before reading, so a huge file is refused unread
+        with open(real, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        _fail(walk.origin, f"file {relative} cannot be read: {error.strerror}")
+
+
+def _fail(origin: str, problem: str) -> NoReturn:
+    raise BundleError(f"{origin}: {problem}")

@@ -1,0 +1,83 @@
+"""Where an environment lives: its data folder, database, artifact store and catalog."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.engine.artifacts import ArtifactStore
+from app.engine.catalog import Catalog, load_catalog
+from app.engine.errors import StateError
+from app.engine.store.database import Database, default_url
+from app.engine.store.migrate import upgrade_schema
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("deploycenter", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Location:
+    """What the user pointed at: a data folder and, optionally, another database."""
+
+    data_dir: Path
+    database_url: str | None = None
+
+    @classmethod
+    def from_options(cls, data_dir: str | None, database_url: str | None) -> Location:
+        folder = data_dir or os.environ.get("DEPLOYCENTER_DATA_DIR") or ""
+        url = database_url or os.environ.get("DEPLOYCENTER_DATABASE_URL") or None
+        path = Path(folder).expanduser() if folder else default_data_dir()
+        return cls(path.absolute(), url)
+
+    @property
+    def url(self) -> str:
+        return self.database_url or default_url(self.data_dir)
+
+    @property
+    def uses_default_database(self) -> bool:
+        return self.database_url is None
+
+
+@dataclass
+class EnvironmentContext:
+    """An opened environment; shared by threads (each opens its own sessions from ``db``)."""
+
+    location: Location
+    db: Database
+    artifacts: ArtifactStore
+    catalog: Catalog
+
+    @property
+    def data_dir(self) -> Path:
+        return self.location.data_dir
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_context(location: Location, *, create: bool = False) -> EnvironmentContext:
+    """Open the database (migrating it) without requiring an environment row yet.
+
+    ``create`` makes the data folder when it is missing; otherwise a missing folder is an error,
+    so that a typo in ``--data-dir`` does not silently start a new environment.
+    """
+    folder = location.data_dir
+    if folder.exists() and not folder.is_dir():
+        raise StateError(f"data dir {folder} is a file, not a folder")
+    if not folder.exists():
+        if not create:
+            raise StateError(
+                f"no environment at {folder} (the folder does not exist); run 'init' first"
+            )
+        folder.mkdir(parents=True)
+    db = Database(location.url)
+    try:
+        upgrade_schema(db)
+    except Exception:
+        db.dispose()
+        raise
+    return EnvironmentContext(location, db, ArtifactStore(folder / "artifacts"), load_catalog())

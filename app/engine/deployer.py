@@ -1,0 +1,596 @@
+"""Making an artifact live on front-ends, all or nothing, without ever showing a half-written release.
+
+Layout per front-end (contract, section 4)::
+
+    <front-end>/<module>/releases/<release-id>/        complete content; never changed once live
+    <front-end>/<module>/releases/<release-id>/.release.json
+    <front-end>/<module>/CURRENT                        the live release id; replaced atomically
+    <front-end>/<module>/config.json                    applied configuration; replaced atomically
+
+A release is extracted into a hidden ``.staging-*`` folder and renamed into place only once complete
+and on disk, so a folder ``releases/<id>`` with a ``.release.json`` is always whole. Only when every
+front-end holds the release do the ``CURRENT`` files switch; a failure before that leaves every
+front-end on its previous release. The deployer deletes only what it created: release folders with a
+``.release.json``, its own staging and temp names, ``CURRENT`` and ``config.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from app.engine.artifacts import (
+    ArtifactCorruptError,
+    fsync_directory,
+    is_symlink_member,
+    member_path_problem,
+    sha256_hex,
+    write_atomically,
+    write_new_file,
+)
+from app.engine.bundle import NAME_PATTERN
+from app.engine.errors import DeployCenterError
+
+RELEASES = "releases"
+CURRENT = "CURRENT"
+CONFIG = "config.json"
+RELEASE_INFO = ".release.json"
+STAGING_PREFIX = ".staging-"
+_TEMP_PREFIXES = (f".{CURRENT}.tmp-", f".{CONFIG}.tmp-")  # names write_atomically uses
+_OWN_NAMES = frozenset({RELEASES, CURRENT, CONFIG})
+
+_log = logging.getLogger(__name__)
+
+
+class FrontendError(DeployCenterError):
+    """A front-end cannot take the deployment; the message names the front-end and the path."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    module: str
+    version: int
+    platform: str
+    artifact_sha256: str
+    config: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One difference between a front-end and what the environment expects there."""
+
+    frontend: str
+    module: str
+    problem: str
+
+
+def release_id_for(version: int, platform: str, artifact_sha256: str) -> str:
+    """A deterministic, filesystem-safe release folder name, e.g. ``v3-11.19.0-1a2b3c4d5e6f``."""
+    safe_platform = re.sub(r"[^A-Za-z0-9._-]", "_", platform)
+    return f"v{version}-{safe_platform}-{artifact_sha256[:12]}"
+
+
+# ---------------------------------------------------------------- public operations
+
+
+def deploy_release(frontends: Sequence[Path], request: ReleaseRequest, artifact: bytes, keep: int = 2) -> str:
+    """Make ``artifact`` the live release of ``request.module`` on every front-end; return its id.
+
+    ``keep`` previous releases stay on disk next to the live one for a quick manual rollback.
+    """
+    if keep < 0:
+        raise ValueError("keep must be zero or more")
+    _check_module_name(request.module)
+    release_id = release_id_for(request.version, request.platform, request.artifact_sha256)
+    release = _ReleaseContent.from_artifact(request, artifact)
+    folders = [_ModuleFolder(Path(frontend), request.module) for frontend in _distinct(frontends)]
+    _stage_everywhere(folders, release_id, release)
+    _switch_everywhere(folders, release_id, _config_bytes(request.config))
+    for folder in folders:
+        folder.prune(release_id, keep)
+    return release_id
+
+
+def apply_config(frontends: Sequence[Path], module: str, config: Mapping[str, str]) -> None:
+    """Rewrite ``config.json`` on every front-end where ``module`` is live; all or nothing."""
+    _check_module_name(module)
+    folders = [_ModuleFolder(Path(frontend), module) for frontend in _distinct(frontends)]
+    for folder in folders:
+        with folder.reporting():
+            folder.inspect(strict=False)
+    live = [folder for folder in folders if folder.previous_release is not None]
+    data = _config_bytes(config)
+    done: list[_ModuleFolder] = []
+    try:
+        for folder in live:
+            with folder.reporting():
+                done.append(folder)
+                write_atomically(folder.config_file, data)
+    except FrontendError:
+        for folder in done:
+            folder.restore_config()
+        raise
+
+
+def remove_module(frontends: Sequence[Path], module: str) -> None:
+    """Delete what the deployer created for ``module``; foreign files and their folders stay."""
+    _check_module_name(module)
+    for frontend in _distinct(frontends):
+        folder = _ModuleFolder(Path(frontend), module)
+        with folder.reporting():
+            folder.check_frontend()
+            folder.remove_own_files()
+
+
+def read_current(frontend: Path, module: str) -> str | None:
+    """The live release id of ``module`` on ``frontend``, or None when it is not deployed there."""
+    _check_module_name(module)
+    folder = _ModuleFolder(Path(frontend), module)
+    with folder.reporting():
+        return folder.read_current()
+
+
+def release_files(frontend: Path, module: str, release_id: str) -> dict[str, str]:
+    """The ``files`` map (relative path -> sha256) recorded in a release's ``.release.json``."""
+    _check_module_name(module)
+    info = _read_release_info(Path(frontend) / module / RELEASES / release_id)
+    return dict(info["files"]) if info else {}
+
+
+def verify_module(
+    frontend: Path, module: str, expected_release: str | None, expected_sha: str | None
+) -> list[Drift]:
+    """Compare a front-end with the environment's records; an empty list means no drift.
+
+    ``expected_release`` None means no release should be live there. ``expected_sha`` None skips the
+    artifact check. Every file of the live release is re-hashed.
+    """
+    _check_module_name(module)
+    folder = _ModuleFolder(Path(frontend), module)
+    problems = list(_verify_problems(folder, expected_release, expected_sha))
+    return [Drift(frontend=str(frontend), module=module, problem=problem) for problem in problems]
+
+
+# ---------------------------------------------------------------- release content
+
+
+@dataclass(frozen=True)
+class _ReleaseContent:
+    """The files of a release, read and checked once for all front-ends."""
+
+    files: dict[str, bytes]
+    info: bytes
+
+    @classmethod
+    def from_artifact(cls, request: ReleaseRequest, artifact: bytes) -> _ReleaseContent:
+        sha = request.artifact_sha256
+        if sha256_hex(artifact) != sha:
+            raise ArtifactCorruptError(f"artifact {sha} does not match its sha256; it will not be deployed")
+        files = _artifact_files(sha, artifact)
+        info = {
+            "module": request.module,
+            "version": request.version,
+            "platform": request.platform,
+            "artifact_sha256": sha,
+            "files": {name: sha256_hex(data) for name, data in files.items()},
+        }
+        return cls(files=files, info=(json.dumps(info, sort_keys=True, indent=2) + "\n").encode("utf-8"))
+
+
+def _artifact_files(sha: str, artifact: bytes) -> dict[str, bytes]:
+    """Artifact members, refused if any could land outside the release folder (zip-slip)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(artifact)) as archive:
+            return {info.filename: archive.read(info) for info in _safe_members(sha, archive)}
+    except (zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise ArtifactCorruptError(f"artifact {sha} is not a readable zip: {error}") from None
+
+
+def _safe_members(sha: str, archive: zipfile.ZipFile) -> Iterator[zipfile.ZipInfo]:
+    seen: set[str] = set()
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        problem = member_path_problem(info.filename)
+        if problem is None and is_symlink_member(info):
+            problem = "is a symbolic link"
+        if problem is None and info.filename in seen | {RELEASE_INFO}:
+            problem = "would overwrite another file"
+        if problem is not None:
+            raise ArtifactCorruptError(f"artifact {sha}: entry {info.filename!r} {problem}")
+        seen.add(info.filename)
+        yield info
+
+
+def _config_bytes(config: Mapping[str, str]) -> bytes:
+    return (json.dumps(dict(config), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------- all-or-nothing phases
+
+
+def _stage_everywhere(folders: list[_ModuleFolder], release_id: str, release: _ReleaseContent) -> None:
+    """Put the complete release on every front-end, or on none of them."""
+    try:
+        for folder in folders:
+            with folder.reporting():
+                folder.check_frontend()
+                folder.inspect(strict=True, create=True)
+                folder.stage(release_id, release)
+    except BaseException:
+        for folder in folders:
+            folder.undo_staging()
+        raise
+
+
+def _switch_everywhere(folders: list[_ModuleFolder], release_id: str, config: bytes) -> None:
+    """Write config.json and switch CURRENT on every front-end; put back the switched ones on failure."""
+    touched: list[_ModuleFolder] = []
+    try:
+        for folder in folders:
+            with folder.reporting():
+                touched.append(folder)
+                write_atomically(folder.config_file, config)
+                write_atomically(folder.current_file, f"{release_id}\n".encode("ascii"))
+    except BaseException:
+        restored = {id(folder) for folder in touched if folder.restore_previous()}
+        for folder in folders:
+            if id(folder) in restored or folder not in touched:
+                folder.undo_staging()
+        raise
+
+
+# ---------------------------------------------------------------- one module on one front-end
+
+
+@dataclass(eq=False)
+class _ModuleFolder:
+    """``<front-end>/<module>``, and what this call did there so it can be undone."""
+
+    frontend: Path
+    module: str
+    previous_release: str | None = None
+    previous_config: bytes | None = None
+    created: list[Path] = field(default_factory=list)  # folders made by this call, outermost first
+    staging: Path | None = None  # partial release being written
+    staged: Path | None = None  # complete release created by this call, not yet live
+
+    @property
+    def path(self) -> Path:
+        return self.frontend / self.module
+
+    @property
+    def releases(self) -> Path:
+        return self.path / RELEASES
+
+    @property
+    def current_file(self) -> Path:
+        return self.path / CURRENT
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / CONFIG
+
+    def fail(self, problem: str) -> NoReturn:
+        raise FrontendError(f"front-end {self.frontend}: {problem}")
+
+    @contextmanager
+    def reporting(self) -> Iterator[None]:
+        """Turn an OSError (disk full, permission denied, ...) into a FrontendError naming the path."""
+        try:
+            yield
+        except OSError as error:
+            where = error.filename if error.filename is not None else self.path
+            self.fail(f"cannot write {where}: {error.strerror or error}")
+
+    # -- checks
+
+    def check_frontend(self) -> None:
+        if not self.frontend.exists():
+            self.fail("the front-end folder does not exist")
+        if not self.frontend.is_dir():
+            self.fail("the front-end path is not a folder")
+
+    def inspect(self, strict: bool, create: bool = False) -> None:
+        """Check the module folder holds only the deployer's own entries; read the live release."""
+        self.check_frontend()
+        if not self._own_folder(self.path, create):
+            return
+        for entry in sorted(self.path.iterdir()):
+            self._check_entry(entry, strict)
+        self._own_folder(self.releases, create)
+        self.previous_release = self._checked_current()
+        self.previous_config = _read_if_file(self.config_file)
+
+    def _own_folder(self, path: Path, create: bool) -> bool:
+        """Whether ``path`` is a usable folder; create it when asked. Anything else there fails."""
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            self.fail(f"{path} is a file, but Deploy Center needs a folder there; move it away")
+        if path.is_dir():
+            return True
+        if not create:
+            return False
+        path.mkdir()
+        self.created.append(path)
+        return True
+
+    def _check_entry(self, entry: Path, strict: bool) -> None:
+        if entry.name.startswith(_TEMP_PREFIXES) and entry.is_file():
+            entry.unlink()  # a temp file of an interrupted atomic write: ours, never read
+        elif entry.name in (CURRENT, CONFIG) and (entry.is_symlink() or not entry.is_file()):
+            self.fail(f"{entry} is not a regular file; Deploy Center will not replace it")
+        elif strict and entry.name not in _OWN_NAMES:
+            self.fail(f"{entry} was not created by Deploy Center; move it away and deploy again")
+
+    def _checked_current(self) -> str | None:
+        release = self.read_current()
+        if release is None:
+            return None
+        if not _is_release_name(release) or _read_release_info(self.releases / release) is None:
+            self.fail(f"{self.current_file} names {release!r}, which is not a complete release")
+        return release
+
+    def read_current(self) -> str | None:
+        try:
+            text = self.current_file.read_text(encoding="utf-8", errors="replace")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return text.strip() or None
+
+    # -- staging
+
+    def stage(self, release_id: str, release: _ReleaseContent) -> None:
+        self._remove_leftover_staging()
+        target = self.releases / release_id
+        if self._reusable(target, release):
+            return
+        self.staging = self.releases / f"{STAGING_PREFIX}{release_id}-{os.getpid()}-{secrets.token_hex(4)}"
+        self.staging.mkdir()
+        _write_release(self.staging, release)
+        os.rename(self.staging, target)
+        self.staged, self.staging = target, None
+        fsync_directory(self.releases)
+
+    def _reusable(self, target: Path, release: _ReleaseContent) -> bool:
+        """Whether an earlier call already put this exact release here (e.g. before a crash)."""
+        if not (target.exists() or target.is_symlink()):
+            return False
+        info = _read_release_info(target) if target.is_dir() and not target.is_symlink() else None
+        if info is None:
+            self.fail(f"{target} exists but was not created by Deploy Center; move it away")
+        if info.get("artifact_sha256") != json.loads(release.info)["artifact_sha256"]:
+            self.fail(f"{target} holds a different artifact under the same release id")
+        os.utime(target / RELEASE_INFO)  # recency for pruning: deployed again now
+        return True
+
+    def _remove_leftover_staging(self) -> None:
+        for entry in self.releases.iterdir():
+            if entry.name.startswith(STAGING_PREFIX) and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+
+    def undo_staging(self) -> None:
+        """Best effort: remove what this call created that is not live. Never raises."""
+        try:
+            if self.staging is not None:
+                shutil.rmtree(self.staging, ignore_errors=True)
+            if self.staged is not None:
+                _discard_release(self.staged)
+            for folder in reversed(self.created):
+                folder.rmdir()
+        except OSError as error:
+            _log.warning("front-end %s: could not clean up after a failed deployment: %s", self.frontend, error)
+
+    # -- switching back
+
+    def restore_previous(self) -> bool:
+        """Put CURRENT and config.json back as they were before this call; True when that worked."""
+        try:
+            self._restore(self.current_file, _current_bytes(self.previous_release))
+            self._restore(self.config_file, self.previous_config)
+            return True
+        except OSError as error:
+            _log.error("front-end %s: could not restore %s: %s", self.frontend, self.current_file, error)
+            return False
+
+    def restore_config(self) -> None:
+        try:
+            self._restore(self.config_file, self.previous_config)
+        except OSError as error:
+            _log.error("front-end %s: could not restore %s: %s", self.frontend, self.config_file, error)
+
+    @staticmethod
+    def _restore(path: Path, content: bytes | None) -> None:
+        if content is None:
+            path.unlink(missing_ok=True)
+            fsync_directory(path.parent)
+        else:
+            write_atomically(path, content)
+
+    # -- pruning and removal
+
+    def prune(self, live: str, keep: int) -> None:
+        """Keep the live release and the ``keep`` most recently deployed others; best effort."""
+        try:
+            others = [release for release in self._own_releases() if release.name != live]
+            others.sort(key=lambda release: ((release / RELEASE_INFO).stat().st_mtime_ns, release.name))
+            for release in others[: max(len(others) - keep, 0)]:
+                _discard_release(release)
+        except OSError as error:
+            _log.warning("front-end %s: could not prune old releases of %s: %s", self.frontend, self.module, error)
+
+    def _own_releases(self) -> list[Path]:
+        return [
+            entry
+            for entry in self.releases.iterdir()
+            if _is_release_name(entry.name) and entry.is_dir() and not entry.is_symlink()
+            and (entry / RELEASE_INFO).is_file()
+        ]
+
+    def remove_own_files(self) -> None:
+        if self.path.is_symlink() or not self.path.is_dir():
+            return  # nothing of ours: absent, or something foreign we must not touch
+        for own in (self.current_file, self.config_file):
+            if own.is_file() and not own.is_symlink():
+                own.unlink()  # CURRENT first: the front-end stops serving before content goes
+        fsync_directory(self.path)
+        for entry in self.path.iterdir():
+            if entry.name.startswith(_TEMP_PREFIXES) and entry.is_file():
+                entry.unlink()
+        if self.releases.is_dir() and not self.releases.is_symlink():
+            self._remove_leftover_staging()
+            for release in self._own_releases():
+                _discard_release(release)
+            _remove_if_empty(self.releases)
+        _remove_if_empty(self.path)
+
+
+# ---------------------------------------------------------------- file helpers
+
+
+def _write_release(staging: Path, release: _ReleaseContent) -> None:
+    """Write every file and ``.release.json`` under ``staging`` and make them durable."""
+    folders = {staging}
+    for name, data in release.files.items():
+        target = staging.joinpath(*name.split("/"))
+        _make_parents(target.parent, staging, folders)
+        write_new_file(target, data)
+    write_new_file(staging / RELEASE_INFO, release.info)
+    for folder in sorted(folders, key=lambda path: len(path.parts), reverse=True):
+        fsync_directory(folder)  # deepest first, so every entry is durable before the rename
+
+
+def _make_parents(folder: Path, staging: Path, made: set[Path]) -> None:
+    missing: list[Path] = []
+    while folder not in made and folder != staging:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir()
+        made.add(path)
+
+
+def _discard_release(release: Path) -> None:
+    """Delete a release folder without ever leaving a half-deleted one that looks complete."""
+    doomed = release.with_name(f"{STAGING_PREFIX}{release.name}-{os.getpid()}-{secrets.token_hex(4)}")
+    os.rename(release, doomed)  # a crash now leaves a staging leftover, which the next deploy clears
+    shutil.rmtree(doomed)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # foreign files remain inside: the folder stays with them
+
+
+def _read_if_file(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _current_bytes(release: str | None) -> bytes | None:
+    return None if release is None else f"{release}\n".encode("ascii")
+
+
+def _read_release_info(release: Path) -> dict[str, Any] | None:
+    """The parsed ``.release.json`` of a release folder, or None when it is missing or unreadable."""
+    try:
+        info = json.loads((release / RELEASE_INFO).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or not isinstance(info.get("files"), dict):
+        return None
+    return info
+
+
+def _is_release_name(name: str) -> bool:
+    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name and name != ".."
+
+
+def _check_module_name(module: str) -> None:
+    # Names are validated when published; checked again because they become folder names here.
+    if not NAME_PATTERN.match(module):
+        raise ValueError(f"not a valid module name: {module!r}")
+
+
+def _distinct(frontends: Sequence[Path]) -> list[Path]:
+    """Front-ends without repeats: one folder listed twice must not be staged twice."""
+    seen: dict[str, Path] = {}
+    for frontend in frontends:
+        seen.setdefault(os.path.realpath(frontend), Path(frontend))
+    return list(seen.values())
+
+
+# ---------------------------------------------------------------- verification
+
+
+def _verify_problems(folder: _ModuleFolder, expected_release: str | None, expected_sha: str | None) -> Iterator[str]:
+    if not folder.frontend.is_dir():
+        yield "front-end folder missing"
+        return
+    live = folder.read_current() if folder.path.is_dir() else None
+    if live is None:
+        if expected_release is not None:
+            yield "CURRENT missing"
+        return
+    if expected_release is None:
+        yield f"CURRENT is {live} but no release is expected"
+    elif live != expected_release:
+        yield f"CURRENT is {live} but {expected_release} expected"
+    yield from _release_problems(folder.releases, live, expected_sha)
+
+
+def _release_problems(releases: Path, live: str, expected_sha: str | None) -> Iterator[str]:
+    info = _read_release_info(releases / live) if _is_release_name(live) else None
+    if info is None:
+        yield f"release {live} is missing or has no readable {RELEASE_INFO}"
+        return
+    recorded = info.get("artifact_sha256")
+    if expected_sha is not None and recorded != expected_sha:
+        yield f"release {live} holds artifact {str(recorded)[:12]} but {expected_sha[:12]} expected"
+    yield from _file_problems(releases / live, info["files"])
+
+
+def _file_problems(release: Path, recorded: Mapping[str, str]) -> Iterator[str]:
+    present = _files_on_disk(release)
+    for name in sorted(recorded):
+        if name not in present:
+            yield f"file {name} missing"
+        elif _hash_file(present[name]) != recorded[name]:
+            yield f"file {name} changed"
+    for name in sorted(set(present) - set(recorded) - {RELEASE_INFO}):
+        yield f"file {name} is extra"
+
+
+def _files_on_disk(release: Path) -> dict[str, Path]:
+    """Every non-folder entry under ``release`` by relative posix path; links are not followed."""
+    found: dict[str, Path] = {}
+    for folder, subfolders, names in os.walk(release):
+        base = Path(folder)
+        for name in names + [sub for sub in subfolders if (base / sub).is_symlink()]:
+            found[(base / name).relative_to(release).as_posix()] = base / name
+    return found
+
+
+def _hash_file(path: Path) -> str | None:
+    if path.is_symlink() or not path.is_file():
+        return None  # a link or special file where a file was written counts as changed
+    try:
+        return sha256_hex(path.read_bytes())
+    except OSError:
+        return None

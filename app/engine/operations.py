@@ -1,0 +1,513 @@
+"""The product's operations: init, publish, upgrade, deploy, apply configurations, delete, cancel.
+
+Each operation checks and records what it needs in one writer transaction, then does the long
+work through a ``RunExecutor``. Front-ends (CLI, GUI) call these and format the results.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.engine import deployer, runs
+from app.engine.bundle import Bundle, load_bundle
+from app.engine.catalog import DEFAULT_PLATFORM, compare_versions, load_catalog
+from app.engine.compiler import PlatformSpec
+from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.errors import BadInputError, DeployCenterError, StateError
+from app.engine.events import EventSink, ignore_events
+from app.engine.identity import current_user, utcnow
+from app.engine.planner import DeployAllPlanner, DeployPlan
+from app.engine.runner import RunExecutor, WorkItem
+from app.engine.store.models import (
+    AuditRow,
+    EnvironmentRow,
+    FrontendRow,
+    ModuleRow,
+    ModuleVersionRow,
+    PlatformUpgradeRow,
+)
+from app.engine.work import (
+    CompileRequest,
+    CompileWork,
+    DeployRequest,
+    DeployWork,
+    Frontend,
+    ProducerBook,
+    PublishRequest,
+    PublishWork,
+    effective_config,
+    frontends_of_session,
+    known_compilations,
+)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended, for exit codes and summaries."""
+
+    run_id: int
+    kind: str
+    status: str
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def audit(session: Session, operation: str, target: str, result: str, detail: str | None = None) -> None:
+    session.add(
+        AuditRow(at=utcnow(), who=current_user(), operation=operation, target=target, result=result, detail=detail)
+    )
+
+
+def audit_failure(ctx: EnvironmentContext, operation: str, target: str, error: DeployCenterError) -> None:
+    """Record a refused or failed operation; never hides the original error."""
+    try:
+        with ctx.db.write() as session:
+            audit(session, operation, target, "refused" if error.exit_code == 3 else "failed", error.message)
+    except DeployCenterError:
+        pass
+
+
+def platform_spec(ctx: EnvironmentContext, version: str) -> PlatformSpec:
+    entry = ctx.catalog.get(version)
+    return PlatformSpec(entry.version, entry.capabilities)
+
+
+def find_module(session: Session, name: str) -> ModuleRow:
+    module = session.scalars(
+        select(ModuleRow).where(ModuleRow.name_key == name.casefold(), ModuleRow.deleted_at.is_(None))
+    ).first()
+    if module is None:
+        raise BadInputError(f"unknown module '{name}'")
+    return module
+
+
+def begin_operation(session: Session) -> EnvironmentRow:
+    """Serialize against other writers and settle runs whose owner died first."""
+    env = runs.serialize_writers(session)
+    runs.recover_stale_runs(session)
+    return env
+
+
+def _execute(
+    ctx: EnvironmentContext,
+    run_id: int,
+    kind: str,
+    items: Sequence[WorkItem],
+    work: DeployWork | CompileWork | PublishWork,
+    workers: int,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+) -> RunOutcome:
+    executor = RunExecutor(
+        ctx.db, run_id, items, work, workers=workers, on_event=on_event, cancel=cancel or threading.Event()
+    )
+    return RunOutcome(run_id, kind, executor.execute())
+
+
+# -- init --------------------------------------------------------------------------------------
+
+
+def init_environment(
+    location: Location,
+    *,
+    name: str | None = None,
+    platform: str | None = None,
+    frontends: Sequence[str] = (),
+    demo: bool = False,
+    on_event: EventSink = ignore_events,
+) -> EnvironmentContext:
+    """Create the environment in ``location``; with ``demo`` also publish the sample modules."""
+    version = load_catalog().get(platform or DEFAULT_PLATFORM).version
+    paths = [Path(p).expanduser().absolute() for p in frontends] or [
+        location.data_dir / "frontends" / "default"
+    ]
+    if len({str(p) for p in paths}) != len(paths):
+        raise BadInputError("the same front-end folder is given twice")
+    for path in paths:
+        if path.exists() and not path.is_dir():
+            raise BadInputError(f"front-end {path} is a file, not a folder")
+    ctx = open_context(location, create=True)
+    try:
+        with ctx.db.write() as session:
+            if session.scalars(select(EnvironmentRow)).first() is not None:
+                raise StateError(f"an environment already exists in {ctx.db.describe()}")
+            env_name = name or ("Demo" if demo else location.data_dir.name or "Environment")
+            session.add(
+                EnvironmentRow(
+                    id=1, name=env_name, platform_version=version, created_at=utcnow(), created_by=current_user()
+                )
+            )
+            for index, path in enumerate(paths):
+                path.mkdir(parents=True, exist_ok=True)
+                label = path.name if path.name not in {"", "."} else f"frontend{index + 1}"
+                session.add(FrontendRow(name=_unique_label(label, index, paths), path=str(path)))
+            audit(session, "init", env_name, "done", f"platform {version}, {len(paths)} front-end(s)")
+        if demo:
+            from app.paths import resource
+
+            demo_dir = resource("demo")
+            bundles = sorted(p for p in demo_dir.iterdir() if (p / "module.toml").is_file())
+            publish(ctx, bundles, on_event=on_event)
+    except BaseException:
+        ctx.close()
+        raise
+    return ctx
+
+
+def _unique_label(label: str, index: int, paths: Sequence[Path]) -> str:
+    names = [p.name for p in paths]
+    return label if names.count(label) == 1 else f"{label}-{index + 1}"
+
+
+# -- publish -----------------------------------------------------------------------------------
+
+
+def publish(
+    ctx: EnvironmentContext,
+    bundle_paths: Iterable[Path],
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """A new version of each bundle's module, compiled for the current platform and deployed."""
+    bundles = [load_bundle(Path(p)) for p in bundle_paths]
+    if not bundles:
+        raise BadInputError("publish needs at least one bundle")
+    seen: set[str] = set()
+    for bundle in bundles:
+        key = bundle.manifest.name.casefold()
+        if key in seen:
+            raise BadInputError(f"module {bundle.manifest.name} is given twice")
+        seen.add(key)
+    sources = [ctx.artifacts.put(bundle.source_zip_bytes()) for bundle in bundles]
+    names = ", ".join(b.manifest.name for b in bundles)
+    try:
+        with ctx.db.write() as session:
+            env = begin_operation(session)
+            runs.refuse_if_exclusive_active(session, "publish")
+            new_items, work_items = _record_versions(session, bundles, sources)
+            run = runs.create_run(session, "publish", env.platform_version, new_items, workers or default_workers())
+            producers = ProducerBook(known_compilations(session, env.platform_version))
+            frontends = frontends_of_session(session)
+            platform = env.platform_version
+            audit(session, "publish", names, "started", f"run {run.id}")
+            run_id = run.id
+    except DeployCenterError as error:
+        audit_failure(ctx, "publish", names, error)
+        raise
+    work = PublishWork(ctx.artifacts, frontends, platform_spec(ctx, platform), producers)
+    return _execute(ctx, run_id, "publish", work_items, work, workers or default_workers(), on_event, cancel)
+
+
+def _record_versions(
+    session: Session, bundles: Sequence[Bundle], sources: Sequence[str]
+) -> tuple[list[runs.NewItem], list[WorkItem]]:
+    now = utcnow()
+    who = current_user()
+    existing = {
+        module.name_key: module
+        for module in session.scalars(
+            select(ModuleRow).where(
+                ModuleRow.name_key.in_([b.manifest.name.casefold() for b in bundles]),
+                ModuleRow.deleted_at.is_(None),
+            )
+        )
+    }
+    runs.refuse_if_locked(session, [m.id for m in existing.values()], "publish")
+    new_items: list[runs.NewItem] = []
+    work_items: list[WorkItem] = []
+    for bundle, source in zip(bundles, sources):
+        manifest = bundle.manifest
+        module = existing.get(manifest.name.casefold())
+        if module is None:
+            module = ModuleRow(
+                name=manifest.name, name_key=manifest.name.casefold(), created_at=now, config_overrides={}
+            )
+            session.add(module)
+        module.application = manifest.application
+        module.description = manifest.description
+        session.flush()
+        number = (
+            session.scalar(select(func.max(ModuleVersionRow.number)).where(ModuleVersionRow.module_id == module.id))
+            or 0
+        ) + 1
+        version = ModuleVersionRow(
+            module_id=module.id,
+            number=number,
+            source_sha256=source,
+            manifest=manifest.to_json(),
+            depends=",".join(manifest.depends),
+            published_at=now,
+            published_by=who,
+        )
+        session.add(version)
+        session.flush()
+        module.latest_version_id = version.id
+        new_items.append(runs.NewItem(module.id, module.name, module.application, number, None))
+        work_items.append(
+            WorkItem(
+                module.id,
+                module.name,
+                module.application,
+                number,
+                manifest.depends,
+                PublishRequest(version.id, source, dict(module.config_overrides or {})),
+            )
+        )
+    return new_items, work_items
+
+
+# -- upgrade -----------------------------------------------------------------------------------
+
+
+def upgrade(
+    ctx: EnvironmentContext,
+    to_version: str,
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Move to ``to_version`` and prepare every module for it; for the current version, re-prepare
+    only what failed or is missing."""
+    target = ctx.catalog.get(to_version).version
+    try:
+        with ctx.db.write() as session:
+            env = begin_operation(session)
+            current = env.platform_version
+            if compare_versions(target, current) < 0:
+                raise BadInputError(f"cannot downgrade from {current} to {target}")
+            runs.refuse_if_exclusive_active(session, "upgrade")
+            items, work_items = _modules_to_prepare(session, target)
+            run = runs.create_run(session, "upgrade", target, items, workers or default_workers())
+            if target != current:
+                session.add(
+                    PlatformUpgradeRow(
+                        from_version=current, to_version=target, started_by=current_user(), started_at=utcnow(),
+                        run_id=run.id,
+                    )
+                )
+                env.platform_version = target
+            producers = ProducerBook(known_compilations(session, target))
+            audit(session, "upgrade", f"{current} -> {target}", "started", f"run {run.id}, {len(items)} module(s)")
+            run_id = run.id
+    except DeployCenterError as error:
+        audit_failure(ctx, "upgrade", to_version, error)
+        raise
+    work = CompileWork(ctx.artifacts, platform_spec(ctx, target), producers)
+    return _execute(ctx, run_id, "upgrade", work_items, work, workers or default_workers(), on_event, cancel)
+
+
+def _modules_to_prepare(session: Session, platform: str) -> tuple[list[runs.NewItem], list[WorkItem]]:
+    prepared = {
+        name.casefold() for name, ok in known_compilations(session, platform).items() if ok
+    }
+    rows = session.execute(
+        select(ModuleRow.id, ModuleRow.name, ModuleRow.application, ModuleVersionRow)
+        .join(ModuleVersionRow, ModuleVersionRow.id == ModuleRow.latest_version_id)
+        .where(ModuleRow.deleted_at.is_(None))
+        .order_by(ModuleRow.application, ModuleRow.name)
+    ).all()
+    items: list[runs.NewItem] = []
+    work_items: list[WorkItem] = []
+    for module_id, name, application, version in rows:
+        if name.casefold() in prepared:
+            continue
+        items.append(runs.NewItem(module_id, name, application, version.number, None))
+        depends = tuple(version.depends.split(",")) if version.depends else ()
+        work_items.append(
+            WorkItem(module_id, name, application, version.number, depends, CompileRequest(version.id, version.source_sha256))
+        )
+    return items, work_items
+
+
+# -- deploy ------------------------------------------------------------------------------------
+
+
+def plan_deploy_all(ctx: EnvironmentContext) -> DeployPlan:
+    """What Deploy All would do now; changes nothing."""
+    with ctx.db.read() as session:
+        env = runs.environment(session)
+        return DeployAllPlanner(session, env.platform_version).plan()
+
+
+def deploy_all(
+    ctx: EnvironmentContext,
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Deploy every prepared module that is not live yet (rules 1, 2 and 6)."""
+    return _deploy(ctx, "deploy-all", None, workers, on_event, cancel)
+
+
+def resolve_modules(ctx: EnvironmentContext, names: Sequence[str] = (), application: str | None = None) -> list[int]:
+    """Module ids for names or an application; unknown ones are bad input."""
+    with ctx.db.read() as session:
+        if application is not None:
+            ids = list(
+                session.scalars(
+                    select(ModuleRow.id).where(
+                        func.lower(ModuleRow.application) == application.casefold(), ModuleRow.deleted_at.is_(None)
+                    )
+                )
+            )
+            if not ids:
+                raise BadInputError(f"unknown application '{application}'")
+            return ids
+        if not names:
+            raise BadInputError("name at least one module, or an application with --app")
+        return [find_module(session, name).id for name in names]
+
+
+def deploy_modules(
+    ctx: EnvironmentContext,
+    module_ids: Sequence[int],
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Deploy chosen modules (one at a time, or an application) by the same rules as Deploy All."""
+    return _deploy(ctx, "deploy", list(module_ids), workers, on_event, cancel)
+
+
+def _deploy(
+    ctx: EnvironmentContext,
+    kind: str,
+    module_ids: list[int] | None,
+    workers: int | None,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+) -> RunOutcome:
+    count = workers or default_workers()
+    target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
+    try:
+        with ctx.db.write() as session:
+            env = begin_operation(session)
+            runs.refuse_if_exclusive_active(session, kind)
+            plan = DeployAllPlanner(session, env.platform_version).plan(module_ids)
+            runs.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
+            items = [
+                runs.NewItem(
+                    i.module_id, i.module, i.application, i.version, i.compilation_id,
+                    "pending" if i.deploys else "skipped", i.reason, i.detail,
+                )
+                for i in plan.items
+            ]
+            run = runs.create_run(session, kind, env.platform_version, items, count)
+            work_items = _deploy_work_items(session, plan)
+            frontends = frontends_of_session(session)
+            audit(session, kind, target, "started", f"run {run.id}")
+            run_id = run.id
+    except DeployCenterError as error:
+        audit_failure(ctx, kind, target, error)
+        raise
+    return _execute(ctx, run_id, kind, work_items, DeployWork(ctx.artifacts, frontends), count, on_event, cancel)
+
+
+def _deploy_work_items(session: Session, plan: DeployPlan) -> list[WorkItem]:
+    deploying = plan.to_deploy
+    ids = [item.module_id for item in deploying]
+    configs: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+    for chunk_start in range(0, len(ids), 5000):
+        chunk = ids[chunk_start : chunk_start + 5000]
+        for module_id, overrides, manifest in session.execute(
+            select(ModuleRow.id, ModuleRow.config_overrides, ModuleVersionRow.manifest)
+            .join(ModuleVersionRow, ModuleVersionRow.id == ModuleRow.latest_version_id)
+            .where(ModuleRow.id.in_(chunk))
+        ):
+            defaults = dict(manifest.get("config") or {})
+            configs[module_id] = (defaults, dict(overrides or {}))
+    work = []
+    for item in deploying:
+        assert item.compilation_id is not None and item.artifact_sha256 is not None
+        defaults, overrides = configs[item.module_id]
+        request = DeployRequest(
+            item.compilation_id, item.artifact_sha256, plan.platform_version, effective_config(defaults, overrides)
+        )
+        work.append(WorkItem(item.module_id, item.module, item.application, item.version, item.depends, request))
+    return work
+
+
+# -- module operations ----------------------------------------------------------------------
+
+
+def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(f"expected KEY=VALUE, got '{pair}'")
+        values[key.strip()] = value
+    if not values:
+        raise BadInputError("give at least one KEY=VALUE")
+    return values
+
+
+def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> dict[str, str]:
+    """Change configuration values and write them to every front-end where the module is live."""
+    try:
+        with ctx.db.write() as session:
+            begin_operation(session)
+            module = find_module(session, name)
+            runs.refuse_if_locked(session, [module.id], "Apply configurations")
+            version = session.get(ModuleVersionRow, module.latest_version_id)
+            defaults = dict((version.manifest.get("config") if version else None) or {})
+            unknown = sorted(set(values) - set(defaults))
+            if unknown:
+                known = ", ".join(sorted(defaults)) or "none"
+                raise BadInputError(
+                    f"module {module.name} has no configuration key {', '.join(unknown)} (its keys: {known})"
+                )
+            overrides = dict(module.config_overrides or {})
+            overrides.update(values)
+            module.config_overrides = overrides
+            config = effective_config(defaults, overrides)
+            # Written while holding the writer lock, so no run can start on this module meanwhile.
+            deployer.apply_config([fe.path for fe in frontends_of_session(session)], module.name, config)
+            audit(session, "apply-config", module.name, "done", ", ".join(sorted(values)))
+            return config
+    except DeployCenterError as error:
+        audit_failure(ctx, "apply-config", name, error)
+        raise
+
+
+def delete_module(ctx: EnvironmentContext, name: str) -> str:
+    """Remove a module from the environment and the front-ends; its history stays."""
+    try:
+        with ctx.db.write() as session:
+            begin_operation(session)
+            module = find_module(session, name)
+            runs.refuse_if_locked(session, [module.id], "Delete")
+            deployer.remove_module([fe.path for fe in frontends_of_session(session)], module.name)
+            module.deleted_at = utcnow()
+            module.deployed_compilation_id = None
+            module.deployed_release = None
+            audit(session, "delete", module.name, "done")
+            return module.name
+    except DeployCenterError as error:
+        audit_failure(ctx, "delete", name, error)
+        raise
+
+
+def cancel_run(ctx: EnvironmentContext, run_id: int | None = None) -> runs.RunRef:
+    with ctx.db.write() as session:
+        begin_operation(session)
+        run = runs.request_cancel(session, run_id)
+        audit(session, "cancel", f"run {run.id}", "requested")
+        return runs.RunRef.of(run)

@@ -1,0 +1,338 @@
+"""Executing a run: dependency order, parallel workers, cancel, heartbeat and batched history.
+
+The coordinator (the thread calling ``RunExecutor.execute``) owns all database writes and all
+events; workers only do file work on plain values. Writes are batched so that thousands of
+modules cost a handful of transactions, and the run's heartbeat rides on the same batches.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.engine import runs
+from app.engine.errors import DeployCenterError
+from app.engine.events import (
+    EventSink,
+    ItemFinished,
+    ItemSnapshot,
+    ItemStarted,
+    LogLine,
+    RunFinished,
+    RunStarted,
+)
+from app.engine.identity import utcnow
+from app.engine.store.database import Database
+from app.engine.store.models import RunItemRow, RunRow
+
+FLUSH_INTERVAL = 0.25
+FLUSH_BATCH = 500
+POLL_INTERVAL = 0.1
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One module a run works on, as plain values a worker thread may hold."""
+
+    module_id: int
+    module: str
+    application: str
+    version: int | None
+    depends: tuple[str, ...]
+    payload: Any = None
+
+    @property
+    def key(self) -> str:
+        return self.module.casefold()
+
+
+@dataclass(frozen=True)
+class WorkOutcome:
+    status: str  # "deployed" or "failed"
+    reason: str | None = None
+    message: str | None = None
+    result: Any = None
+
+
+class RunWork(Protocol):
+    """What a kind of run does with each item."""
+
+    blocks_consumers: bool
+
+    def perform(self, item: WorkItem) -> WorkOutcome:
+        """Worker thread: the real work, on plain values; no database."""
+
+    def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
+        """Coordinator: called before any consumer of ``item`` is handed to a worker."""
+
+    def record(self, session: Session, run_id: int, item: WorkItem, outcome: WorkOutcome) -> None:
+        """Coordinator, inside a batch transaction: persist what the outcome changed."""
+
+
+@dataclass
+class _Pending:
+    started: list[tuple[int, datetime]] = field(default_factory=list)
+    finished: list[tuple[int, WorkItem, WorkOutcome, datetime]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.started) + len(self.finished)
+
+
+class RunExecutor:
+    """Runs ``work`` over ``items`` in dependency order with ``workers`` threads."""
+
+    def __init__(
+        self,
+        db: Database,
+        run_id: int,
+        items: Sequence[WorkItem],
+        work: RunWork,
+        *,
+        workers: int,
+        on_event: EventSink,
+        cancel: threading.Event,
+    ) -> None:
+        self._db = db
+        self._run_id = run_id
+        self._items = {item.key: item for item in items}
+        self._work = work
+        self._workers = max(1, workers)
+        self._emit = on_event
+        self._cancel = cancel
+        self._pending = _Pending()
+        self._item_row_ids: dict[int, int] = {}
+        self._started_at: dict[str, float] = {}
+        self._statuses: dict[str, str] = {}
+        self._last_flush = 0.0
+        self._last_beat = 0.0
+
+    # -- public -----------------------------------------------------------------------------
+
+    def execute(self) -> str:
+        """Work through the run and close it; returns the run's final status."""
+        clock = time.monotonic()
+        try:
+            self._announce()
+            cancelled = self._schedule()
+            status = self._final_status(cancelled)
+            counts = self._close(status)
+        except BaseException as exc:
+            self._abandon(exc)
+            raise
+        self._emit(RunFinished(self._run_id, status, counts, time.monotonic() - clock))
+        return status
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    def _schedule(self) -> bool:
+        consumers: dict[str, list[str]] = {key: [] for key in self._items}
+        waiting: dict[str, set[str]] = {}
+        for key, item in self._items.items():
+            producers = {p.casefold() for p in item.depends} & self._items.keys()
+            producers.discard(key)
+            waiting[key] = producers
+            for producer in producers:
+                consumers[producer].append(key)
+        # Most-consumed first: it unblocks the most work for the other workers.
+        ready: list[tuple[int, str]] = []
+        for key, producers in waiting.items():
+            if not producers:
+                heapq.heappush(ready, (-len(consumers[key]), key))
+        unfinished = set(self._items)
+        running: dict[Future[WorkOutcome], str] = {}
+        cancelled = False
+        with ThreadPoolExecutor(self._workers, thread_name_prefix=f"run{self._run_id}") as pool:
+            while unfinished:
+                if not cancelled and self._cancel_requested():
+                    cancelled = True
+                    self._log("warning", "cancel requested: finishing modules already deploying")
+                    for key in sorted(unfinished - set(running.values())):
+                        self._finish(key, WorkOutcome("cancelled", "cancelled"))
+                        unfinished.discard(key)
+                    ready.clear()
+                    if not unfinished:
+                        break
+                while not cancelled and ready and len(running) < self._workers:
+                    _, key = heapq.heappop(ready)
+                    if key not in unfinished or key in running.values():
+                        continue
+                    running[self._submit(pool, key)] = key
+                if not running and not ready and unfinished and not cancelled:
+                    key = self._break_cycle(unfinished, waiting)
+                    heapq.heappush(ready, (0, key))
+                    continue
+                done, _ = wait(running, timeout=POLL_INTERVAL, return_when=FIRST_COMPLETED)
+                for future in done:
+                    key = running.pop(future)
+                    outcome = self._outcome_of(future, key)
+                    unfinished.discard(key)
+                    self._finish(key, outcome)
+                    self._work.note_done(self._items[key], outcome)
+                    if outcome.status == "failed" and self._work.blocks_consumers:
+                        self._block_consumers(key, consumers, unfinished)
+                    for consumer in consumers[key]:
+                        waiting[consumer].discard(key)
+                        if consumer in unfinished and not waiting[consumer]:
+                            heapq.heappush(ready, (-len(consumers[consumer]), consumer))
+                self._maybe_flush()
+        return cancelled
+
+    def _submit(self, pool: ThreadPoolExecutor, key: str) -> Future[WorkOutcome]:
+        item = self._items[key]
+        now = utcnow()
+        self._started_at[key] = time.monotonic()
+        self._statuses[key] = "deploying"
+        self._pending.started.append((self._item_row_ids[item.module_id], now))
+        self._emit(ItemStarted(self._run_id, item.module, now))
+        return pool.submit(self._work.perform, item)
+
+    def _outcome_of(self, future: Future[WorkOutcome], key: str) -> WorkOutcome:
+        try:
+            return future.result()
+        except DeployCenterError as exc:
+            return WorkOutcome("failed", exc.message, exc.message)
+        except Exception as exc:  # a bug in one module's work must not take the run down
+            text = f"unexpected error: {type(exc).__name__}: {exc}"
+            return WorkOutcome("failed", text, text)
+
+    def _block_consumers(self, failed: str, consumers: dict[str, list[str]], unfinished: set[str]) -> None:
+        """Rule 7: consumers of a failed producer, direct and indirect, are not attempted."""
+        name = self._items[failed].module
+        stack = list(consumers[failed])
+        while stack:
+            key = stack.pop()
+            if key not in unfinished:
+                continue
+            unfinished.discard(key)
+            self._finish(key, WorkOutcome("blocked", f"producer {name} failed"))
+            stack.extend(consumers[key])
+
+    def _break_cycle(self, unfinished: set[str], waiting: dict[str, set[str]]) -> str:
+        """Modules that depend on each other in a circle: start the least-waiting one anyway."""
+        key = min(sorted(unfinished), key=lambda k: len(waiting[k] & unfinished))
+        self._log(
+            "warning",
+            f"{self._items[key].module} is part of a dependency cycle; deploying it before "
+            "its producers",
+        )
+        waiting[key] = set()
+        return key
+
+    def _finish(self, key: str, outcome: WorkOutcome) -> None:
+        item = self._items[key]
+        began = self._started_at.get(key)
+        seconds = time.monotonic() - began if began is not None else 0.0
+        self._statuses[key] = outcome.status
+        self._pending.finished.append((self._item_row_ids[item.module_id], item, outcome, utcnow()))
+        self._emit(
+            ItemFinished(self._run_id, item.module, outcome.status, outcome.reason, outcome.message, seconds)
+        )
+        if outcome.status == "failed":
+            self._log("error", f"{item.module}: {outcome.message or outcome.reason}")
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def _announce(self) -> None:
+        with self._db.read() as session:
+            run = session.get(RunRow, self._run_id)
+            assert run is not None
+            rows = session.scalars(
+                select(RunItemRow).where(RunItemRow.run_id == self._run_id).order_by(RunItemRow.position)
+            ).all()
+            self._item_row_ids = {row.module_id: row.id for row in rows}
+            snapshot = tuple(
+                ItemSnapshot(r.module_name, r.application, r.version, r.status, r.reason, r.message)
+                for r in rows
+            )
+            started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot)
+        self._emit(started)
+        self._last_beat = time.monotonic()
+
+    def _cancel_requested(self) -> bool:
+        if self._cancel.is_set():
+            return True
+        if time.monotonic() - self._last_beat >= runs.HEARTBEAT_INTERVAL:
+            self._flush()
+        return self._cancel.is_set()
+
+    def _maybe_flush(self) -> None:
+        due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL
+        if len(self._pending) >= FLUSH_BATCH or (due and len(self._pending)):
+            self._flush()
+
+    def _flush(self) -> None:
+        """One transaction: item transitions, what they changed, and the heartbeat."""
+        pending, self._pending = self._pending, _Pending()
+        with self._db.write() as session:
+            self._write(session, pending)
+            if runs.beat(session, self._run_id):
+                self._cancel.set()
+        now = time.monotonic()
+        self._last_flush = self._last_beat = now
+
+    def _write(self, session: Session, pending: _Pending) -> None:
+        if pending.started:
+            session.execute(
+                update(RunItemRow),
+                [{"id": row_id, "status": "deploying", "started_at": at} for row_id, at in pending.started],
+            )
+        if pending.finished:
+            session.execute(
+                update(RunItemRow),
+                [
+                    {
+                        "id": row_id,
+                        "status": outcome.status,
+                        "reason": outcome.reason,
+                        "message": outcome.message,
+                        "finished_at": at,
+                    }
+                    for row_id, _item, outcome, at in pending.finished
+                ],
+            )
+            for _row_id, item, outcome, _at in pending.finished:
+                if outcome.result is not None:
+                    self._work.record(session, self._run_id, item, outcome)
+
+    def _close(self, status: str) -> dict[str, int]:
+        pending, self._pending = self._pending, _Pending()
+        with self._db.write() as session:
+            self._write(session, pending)
+            run = session.get(RunRow, self._run_id)
+            assert run is not None
+            runs.close_run(session, run, status)
+            statuses = session.scalars(
+                select(RunItemRow.status).where(RunItemRow.run_id == self._run_id)
+            ).all()
+        counts: dict[str, int] = {}
+        for item_status in statuses:
+            counts[item_status] = counts.get(item_status, 0) + 1
+        return counts
+
+    def _abandon(self, exc: BaseException) -> None:
+        """The coordinator itself failed: close the run so its locks do not outlive us."""
+        try:
+            with self._db.write() as session:
+                run = session.get(RunRow, self._run_id)
+                if run is not None and run.status == runs.RUNNING:
+                    runs.close_run(session, run, "failed", f"stopped by an error: {exc}")
+        except Exception:
+            pass  # the next process marks it interrupted from the missing heartbeat
+
+    def _final_status(self, cancelled: bool) -> str:
+        if cancelled:
+            return "cancelled"
+        bad = {"failed", "blocked"}
+        return "failed" if any(s in bad for s in self._statuses.values()) else "succeeded"
+
+    def _log(self, level: str, text: str) -> None:
+        self._emit(LogLine(self._run_id, level, text, utcnow()))

@@ -1,0 +1,231 @@
+"""Run lifecycle and locks: who may start what, liveness of run owners, cancel and recovery.
+
+Everything here runs inside a writer transaction (``Database.write``), which serializes every
+process working on the environment, so a check and the lock it leads to cannot interleave.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.engine.errors import RefusedError, StateError
+from app.engine.identity import current_user, host_name, process_alive, utcnow
+from app.engine.store.models import EnvironmentRow, ModuleLockRow, ModuleRow, RunItemRow, RunRow
+
+RUNNING = "running"
+# A run whose owner has not written a heartbeat for this long is taken as dead.
+STALE_AFTER = timedelta(seconds=10)
+HEARTBEAT_INTERVAL = 2.0
+# Kinds that take the whole environment: only one of them at a time (rule 5).
+EXCLUSIVE_KINDS = frozenset({"deploy-all", "upgrade"})
+ITEM_STATUSES = ("pending", "deploying", "deployed", "failed", "blocked", "skipped", "cancelled")
+FINISHED_ITEM_STATUSES = frozenset({"deployed", "failed", "blocked", "skipped", "cancelled"})
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run as errors and views name it."""
+
+    id: int
+    kind: str
+    started_by: str
+    started_at: datetime
+
+    @classmethod
+    def of(cls, run: RunRow) -> RunRef:
+        return cls(run.id, run.kind, run.started_by, run.started_at)
+
+    def describe(self) -> str:
+        when = self.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"run {self.id} ({self.kind}) started by {self.started_by} at {when}"
+
+
+@dataclass(frozen=True)
+class NewItem:
+    module_id: int
+    module_name: str
+    application: str
+    version: int | None
+    compilation_id: int | None
+    status: str = "pending"
+    reason: str | None = None
+    message: str | None = None
+
+
+def serialize_writers(session: Session) -> EnvironmentRow:
+    """Take the environment row for update; on SQLite ``BEGIN IMMEDIATE`` already did that."""
+    env = session.scalars(select(EnvironmentRow).with_for_update()).first()
+    if env is None:
+        raise StateError("no environment here yet; run 'init' first")
+    return env
+
+
+def environment(session: Session) -> EnvironmentRow:
+    """The environment row, for reading; ``StateError`` when there is none yet."""
+    env = session.get(EnvironmentRow, 1)
+    if env is None:
+        raise StateError("no environment here yet; run 'init' first")
+    return env
+
+
+def recover_stale_runs(session: Session) -> list[int]:
+    """Mark runs whose owner died as interrupted and free their locks; returns their ids."""
+    now = utcnow()
+    here = host_name()
+    recovered = []
+    for run in session.scalars(select(RunRow).where(RunRow.status == RUNNING)):
+        same_host_dead = run.owner_host == here and not process_alive(run.owner_pid)
+        silent = now - run.heartbeat_at > STALE_AFTER
+        if run.owner_host == here and run.owner_pid == os.getpid():
+            continue  # our own run, alive by definition
+        if same_host_dead or silent:
+            why = (
+                f"its process {run.owner_pid} on {run.owner_host} ended"
+                if same_host_dead
+                else f"no sign of life from {run.owner_host} since {run.heartbeat_at:%H:%M:%S} UTC"
+            )
+            close_run(session, run, "interrupted", f"interrupted: {why}")
+            recovered.append(run.id)
+    return recovered
+
+
+def close_run(session: Session, run: RunRow, status: str, message: str | None = None) -> None:
+    """End a run: settle unfinished items, free its locks, record when."""
+    now = utcnow()
+    interrupted = status == "interrupted"
+    session.execute(
+        update(RunItemRow)
+        .where(RunItemRow.run_id == run.id, RunItemRow.status == "deploying")
+        .values(
+            status="failed" if interrupted else "cancelled",
+            reason="interrupted" if interrupted else "cancelled",
+            message="the run stopped while this module was in progress",
+            finished_at=now,
+        )
+    )
+    session.execute(
+        update(RunItemRow)
+        .where(RunItemRow.run_id == run.id, RunItemRow.status == "pending")
+        .values(status="cancelled", reason="cancelled", finished_at=now)
+    )
+    session.execute(delete(ModuleLockRow).where(ModuleLockRow.run_id == run.id))
+    run.status = status
+    run.finished_at = now
+    if message:
+        run.message = message
+
+
+def active_runs(session: Session) -> list[RunRow]:
+    return list(session.scalars(select(RunRow).where(RunRow.status == RUNNING).order_by(RunRow.id)))
+
+
+def refuse_if_exclusive_active(session: Session, kind: str) -> None:
+    """Rule 5: one Deploy All or upgrade at a time, and nothing at all beside an upgrade.
+
+    A Deploy All also waits for single deploys and publishes, which hold modules it would take.
+    """
+    for run in active_runs(session):
+        if kind in EXCLUSIVE_KINDS or run.kind == "upgrade":
+            raise RefusedError(f"cannot start {kind}: {RunRef.of(run).describe()} is still active")
+
+
+def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str) -> None:
+    """Rule 4: refuse an operation on a module that an active run holds."""
+    ids = list(module_ids)
+    if not ids:
+        return
+    row = session.execute(
+        select(ModuleRow.name, RunRow)
+        .join(ModuleLockRow, ModuleLockRow.module_id == ModuleRow.id)
+        .join(RunRow, RunRow.id == ModuleLockRow.run_id)
+        .where(ModuleRow.id.in_(ids))
+        .order_by(ModuleRow.name)
+        .limit(1)
+    ).first()
+    if row is not None:
+        name, run = row
+        raise RefusedError(
+            f"{operation} of module {name} refused: it is being deployed by "
+            f"{RunRef.of(run).describe()}"
+        )
+
+
+def create_run(
+    session: Session,
+    kind: str,
+    platform_version: str,
+    items: Sequence[NewItem],
+    workers: int,
+) -> RunRow:
+    """Record a new run and lock every module it will work on (not the skipped ones)."""
+    now = utcnow()
+    run = RunRow(
+        kind=kind,
+        status=RUNNING,
+        platform_version=platform_version,
+        started_by=current_user(),
+        started_at=now,
+        owner_host=host_name(),
+        owner_pid=os.getpid(),
+        heartbeat_at=now,
+        cancel_requested=False,
+        workers=workers,
+    )
+    session.add(run)
+    session.flush()
+    finished = [item for item in items if item.status in FINISHED_ITEM_STATUSES]
+    session.add_all(
+        RunItemRow(
+            run_id=run.id,
+            position=position,
+            module_id=item.module_id,
+            module_name=item.module_name,
+            application=item.application,
+            version=item.version,
+            compilation_id=item.compilation_id,
+            status=item.status,
+            reason=item.reason,
+            message=item.message,
+            finished_at=now if item in finished else None,
+        )
+        for position, item in enumerate(items)
+    )
+    session.add_all(
+        ModuleLockRow(module_id=item.module_id, run_id=run.id)
+        for item in items
+        if item.status not in FINISHED_ITEM_STATUSES
+    )
+    session.flush()
+    return run
+
+
+def beat(session: Session, run_id: int) -> bool:
+    """Record that the run's owner is alive; returns whether someone asked it to stop."""
+    run = session.get(RunRow, run_id)
+    if run is None:
+        return True
+    run.heartbeat_at = utcnow()
+    return run.cancel_requested or run.status != RUNNING
+
+
+def request_cancel(session: Session, run_id: int | None) -> RunRow:
+    """Ask an active run (of any process) to stop after what is already deploying."""
+    runs = active_runs(session)
+    if run_id is not None:
+        run = session.get(RunRow, run_id)
+        if run is None:
+            raise StateError(f"there is no run {run_id}")
+        if run.status != RUNNING:
+            raise StateError(f"run {run_id} is not active (it is {run.status})")
+    elif not runs:
+        raise StateError("no run is active")
+    else:
+        run = runs[-1]
+    run.cancel_requested = True
+    return run

@@ -1,0 +1,376 @@
+"""Read-only views of an environment, as plain frozen values for the CLI and the GUI."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from app.engine import deployer, runs
+from app.engine.context import EnvironmentContext
+from app.engine.errors import BadInputError
+from app.engine.store.models import (
+    CompilationRow,
+    ModuleLockRow,
+    ModuleRow,
+    ModuleVersionRow,
+    PlatformUpgradeRow,
+    RunItemRow,
+    RunRow,
+)
+from app.engine.work import frontends_of_session
+
+# Module states, as the Modules pane and `modules` show them.
+DEPLOYED = "deployed"
+READY = "ready"
+COMPILATION_FAILED = "compilation-failed"
+NOT_PREPARED = "not-prepared"
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+@dataclass(frozen=True)
+class ActiveRun:
+    id: int
+    kind: str
+    started_by: str
+    started_at: datetime
+    done: int
+    total: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "started_by": self.started_by,
+            "started_at": iso(self.started_at),
+            "done": self.done,
+            "total": self.total,
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    platform_version: str
+    frontends: tuple[tuple[str, str], ...]
+    upgrade_from: str | None
+    upgrade_to: str | None
+    total: int
+    ready: int
+    compilation_failed: int
+    deployed: int
+    not_prepared: int
+    active_runs: tuple[ActiveRun, ...]
+    database: str
+
+    @property
+    def active_run(self) -> ActiveRun | None:
+        return self.active_runs[0] if self.active_runs else None
+
+    @property
+    def fully_upgraded(self) -> bool:
+        """Rule 8: nothing left to deploy and nothing failed."""
+        return self.ready == 0 and self.compilation_failed == 0 and self.not_prepared == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.name,
+            "platform_version": self.platform_version,
+            "frontends": [{"name": name, "path": path} for name, path in self.frontends],
+            "active_run": self.active_run.to_json() if self.active_run else None,
+            "active_runs": [run.to_json() for run in self.active_runs],
+            "upgrade": (
+                {"from": self.upgrade_from, "to": self.upgrade_to, "complete": self.fully_upgraded}
+                if self.upgrade_to
+                else None
+            ),
+            "fully_upgraded": self.fully_upgraded,
+            "counts": {
+                "modules": self.total,
+                "ready": self.ready,
+                "compilation_failed": self.compilation_failed,
+                "deployed": self.deployed,
+                "not_prepared": self.not_prepared,
+            },
+            "database": self.database,
+        }
+
+
+@dataclass(frozen=True)
+class ModuleView:
+    id: int
+    name: str
+    application: str
+    description: str
+    latest_version: int | None
+    compile_status: str | None
+    compile_reason: str | None
+    deployed_version: int | None
+    deployed_platform: str | None
+    state: str
+    locked_by_run: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "application": self.application,
+            "latest_version": self.latest_version,
+            "compile_status": self.compile_status,
+            "compile_reason": self.compile_reason,
+            "deployed_version": self.deployed_version,
+            "deployed_platform": self.deployed_platform,
+            "state": self.state,
+            "locked_by_run": self.locked_by_run,
+        }
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    kind: str
+    status: str
+    platform_version: str
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+    message: str | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "platform_version": self.platform_version,
+            "started_by": self.started_by,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "counts": self.counts,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class RunItemView:
+    module: str
+    application: str
+    version: int | None
+    status: str
+    reason: str | None
+    message: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "application": self.application,
+            "version": self.version,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+        }
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    summary: RunSummary
+    items: tuple[RunItemView, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.summary.to_json(), "items": [item.to_json() for item in self.items]}
+
+
+def status(ctx: EnvironmentContext) -> Status:
+    with ctx.db.read() as session:
+        env = runs.environment(session)
+        states = Counter(view.state for view in _module_views(session, env.platform_version))
+        upgrade = session.scalars(select(PlatformUpgradeRow).order_by(PlatformUpgradeRow.id.desc())).first()
+        active = tuple(_active(session))
+        frontends = tuple((fe.name, str(fe.path)) for fe in frontends_of_session(session))
+        return Status(
+            name=env.name,
+            platform_version=env.platform_version,
+            frontends=frontends,
+            upgrade_from=upgrade.from_version if upgrade else None,
+            upgrade_to=upgrade.to_version if upgrade else None,
+            total=sum(states.values()),
+            ready=states[READY],
+            compilation_failed=states[COMPILATION_FAILED],
+            deployed=states[DEPLOYED],
+            not_prepared=states[NOT_PREPARED],
+            active_runs=active,
+            database=ctx.db.describe(),
+        )
+
+
+def _active(session: Session) -> list[ActiveRun]:
+    result = []
+    for run in runs.active_runs(session):
+        counts = dict(
+            session.execute(
+                select(RunItemRow.status, func.count())
+                .where(RunItemRow.run_id == run.id)
+                .group_by(RunItemRow.status)
+            ).all()
+        )
+        total = sum(counts.values())
+        done = sum(n for s, n in counts.items() if s in runs.FINISHED_ITEM_STATUSES)
+        result.append(ActiveRun(run.id, run.kind, run.started_by, run.started_at, done, total))
+    return result
+
+
+def modules(ctx: EnvironmentContext) -> list[ModuleView]:
+    with ctx.db.read() as session:
+        env = runs.environment(session)
+        return _module_views(session, env.platform_version)
+
+
+def _module_views(session: Session, platform: str) -> list[ModuleView]:
+    """Every live module with its state, in one query."""
+    current = aliased(CompilationRow)
+    deployed = aliased(CompilationRow)
+    deployed_version = aliased(ModuleVersionRow)
+    query = (
+        select(
+            ModuleRow.id,
+            ModuleRow.name,
+            ModuleRow.application,
+            ModuleRow.description,
+            ModuleVersionRow.number,
+            current.id,
+            current.succeeded,
+            current.reason,
+            ModuleRow.deployed_compilation_id,
+            deployed_version.number,
+            deployed.platform_version,
+            ModuleLockRow.run_id,
+        )
+        .outerjoin(ModuleVersionRow, ModuleVersionRow.id == ModuleRow.latest_version_id)
+        .outerjoin(
+            current,
+            and_(current.module_version_id == ModuleVersionRow.id, current.platform_version == platform),
+        )
+        .outerjoin(deployed, deployed.id == ModuleRow.deployed_compilation_id)
+        .outerjoin(deployed_version, deployed_version.id == deployed.module_version_id)
+        .outerjoin(ModuleLockRow, ModuleLockRow.module_id == ModuleRow.id)
+        .where(ModuleRow.deleted_at.is_(None))
+        .order_by(ModuleRow.application, ModuleRow.name)
+    )
+    views = []
+    for (
+        module_id, name, application, description, latest, compilation_id, succeeded, reason,
+        deployed_compilation_id, deployed_number, deployed_platform, locked_by,
+    ) in session.execute(query):
+        if compilation_id is None:
+            state = NOT_PREPARED
+        elif not succeeded:
+            state = COMPILATION_FAILED
+        elif deployed_compilation_id == compilation_id:
+            state = DEPLOYED
+        else:
+            state = READY
+        views.append(
+            ModuleView(
+                module_id, name, application, description or "", latest,
+                None if compilation_id is None else ("succeeded" if succeeded else "failed"),
+                reason, deployed_number, deployed_platform, state, locked_by,
+            )
+        )
+    return views
+
+
+def run_summaries(ctx: EnvironmentContext, kinds: tuple[str, ...] | None = None, limit: int | None = None) -> list[RunSummary]:
+    with ctx.db.read() as session:
+        query = select(RunRow).order_by(RunRow.id.desc())
+        if kinds:
+            query = query.where(RunRow.kind.in_(kinds))
+        if limit:
+            query = query.limit(limit)
+        rows = session.scalars(query).all()
+        counts: dict[int, dict[str, int]] = {row.id: {} for row in rows}
+        if rows:
+            for run_id, item_status, n in session.execute(
+                select(RunItemRow.run_id, RunItemRow.status, func.count())
+                .where(RunItemRow.run_id.in_(list(counts)))
+                .group_by(RunItemRow.run_id, RunItemRow.status)
+            ):
+                counts[run_id][item_status] = n
+        return [_summary(row, counts[row.id]) for row in rows]
+
+
+def _summary(row: RunRow, counts: dict[str, int]) -> RunSummary:
+    full = {name: counts.get(name, 0) for name in runs.ITEM_STATUSES}
+    full.update(counts)
+    return RunSummary(
+        row.id, row.kind, row.status, row.platform_version, row.started_by, row.started_at,
+        row.finished_at, full, row.message,
+    )
+
+
+def run_detail(ctx: EnvironmentContext, run_id: int) -> RunDetail:
+    with ctx.db.read() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise BadInputError(f"there is no run {run_id}")
+        items = session.scalars(
+            select(RunItemRow).where(RunItemRow.run_id == run_id).order_by(RunItemRow.position)
+        ).all()
+        views = tuple(
+            RunItemView(i.module_name, i.application, i.version, i.status, i.reason, i.message, i.started_at, i.finished_at)
+            for i in items
+        )
+        return RunDetail(_summary(row, dict(Counter(v.status for v in views))), views)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checked: int
+    drift: tuple[deployer.Drift, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "drift": [{"frontend": d.frontend, "module": d.module, "problem": d.problem} for d in self.drift],
+        }
+
+
+def verify(ctx: EnvironmentContext) -> VerifyReport:
+    """Re-hash every live release on every front-end against what the database says is live."""
+    with ctx.db.read() as session:
+        frontends = frontends_of_session(session)
+        live = session.execute(
+            select(ModuleRow.name, ModuleRow.deployed_release, CompilationRow.artifact_sha256)
+            .outerjoin(CompilationRow, CompilationRow.id == ModuleRow.deployed_compilation_id)
+            .where(ModuleRow.deleted_at.is_(None))
+            .order_by(ModuleRow.name)
+        ).all()
+    drift: list[deployer.Drift] = []
+    checked = 0
+    for frontend in frontends:
+        for name, release, sha in live:
+            checked += 1
+            drift.extend(deployer.verify_module(Path(frontend.path), name, release, sha))
+    return VerifyReport(checked, tuple(drift))

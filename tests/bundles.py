@@ -1,0 +1,44 @@
+"""Writing module bundles on disk for tests: real folders in the test's temporary directory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def write_bundle(
+    root: Path,
+    name: str,
+    *,
+    application: str | None = None,
+    depends: Sequence[str] = (),
+    uses: Sequence[str] = (),
+    platform: str | None = None,
+    config: Mapping[str, str] | None = None,
+    files: Mapping[str, str] | None = None,
+    code: str | None = None,
+) -> Path:
+    """A bundle folder ``root/name`` with a module.toml and some content; returns its path."""
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f'name = "{name}"']
+    if application:
+        lines.append(f'application = "{application}"')
+    if platform:
+        lines.append(f'platform = "{platform}"')
+    if uses:
+        lines.append("uses = [" + ", ".join(f'"{u}"' for u in uses) + "]")
+    if depends:
+        lines.append("depends = [" + ", ".join(f'"{d}"' for d in depends) + "]")
+    if config:
+        lines.append("[config]")
+        lines += [f'{key} = "{value}"' for key, value in config.items()]
+    (folder / "module.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    content = dict(files or {})
+    content.setdefault("src/main.py", code if code is not None else f"NAME = {name!r}\n\ndef run():\n    return NAME\n")
+    content.setdefault("static/index.html", f"<h1>{name}</h1>\n")
+    for relative, text in content.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
