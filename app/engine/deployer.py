@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -171,6 +172,7 @@ def verify_module(
 class _ReleaseContent:
     """The files of a release, read and checked once for all front-ends."""
 
+    artifact_sha256: str
     files: dict[str, bytes]
     info: bytes
 
@@ -187,7 +189,7 @@ class _ReleaseContent:
             "artifact_sha256": sha,
             "files": {name: sha256_hex(data) for name, data in files.items()},
         }
-        return cls(files=files, info=(json.dumps(info, sort_keys=True, indent=2) + "\n").encode("utf-8"))
+        return cls(artifact_sha256=sha, files=files, info=(json.dumps(info, sort_keys=True, indent=2) + "\n").encode("utf-8"))
 
 
 def _artifact_files(sha: str, artifact: bytes) -> dict[str, bytes]:
@@ -227,7 +229,6 @@ def _stage_everywhere(folders: list[_ModuleFolder], release_id: str, release: _R
     try:
         for folder in folders:
             with folder.reporting():
-                folder.check_frontend()
                 folder.inspect(strict=True, create=True)
                 folder.stage(release_id, release)
     except BaseException:
@@ -294,15 +295,15 @@ class _ModuleFolder:
             yield
         except OSError as error:
             where = error.filename if error.filename is not None else self.path
-            self.fail(f"cannot write {where}: {error.strerror or error}")
+            self.fail(f"{where}: {error.strerror or error}")
 
     # -- checks
 
     def check_frontend(self) -> None:
         if not self.frontend.exists():
-            self.fail("the front-end folder does not exist")
+            self.fail("folder does not exist")
         if not self.frontend.is_dir():
-            self.fail("the front-end path is not a folder")
+            self.fail("is not a folder")
 
     def inspect(self, strict: bool, create: bool = False) -> None:
         """Check the module folder holds only the deployer's own entries; read the live release."""
@@ -317,7 +318,9 @@ class _ModuleFolder:
 
     def _own_folder(self, path: Path, create: bool) -> bool:
         """Whether ``path`` is a usable folder; create it when asked. Anything else there fails."""
-        if path.is_symlink() or (path.exists() and not path.is_dir()):
+        if path.is_symlink():
+            self.fail(f"{path} is a symbolic link, but Deploy Center needs its own folder there; move it away")
+        if path.exists() and not path.is_dir():
             self.fail(f"{path} is a file, but Deploy Center needs a folder there; move it away")
         if path.is_dir():
             return True
@@ -362,6 +365,7 @@ class _ModuleFolder:
         _write_release(self.staging, release)
         os.rename(self.staging, target)
         self.staged, self.staging = target, None
+        self._mark_newest(target)
         fsync_directory(self.releases)
 
     def _reusable(self, target: Path, release: _ReleaseContent) -> bool:
@@ -371,10 +375,19 @@ class _ModuleFolder:
         info = _read_release_info(target) if target.is_dir() and not target.is_symlink() else None
         if info is None:
             self.fail(f"{target} exists but was not created by Deploy Center; move it away")
-        if info.get("artifact_sha256") != json.loads(release.info)["artifact_sha256"]:
+        if info.get("artifact_sha256") != release.artifact_sha256:
             self.fail(f"{target} holds a different artifact under the same release id")
-        os.utime(target / RELEASE_INFO)  # recency for pruning: deployed again now
+        self._mark_newest(target)
         return True
+
+    def _mark_newest(self, release: Path) -> None:
+        """Record deploy order in .release.json's mtime, strictly after every other release's.
+
+        Clock ticks are coarse (milliseconds), so two quick deploys could otherwise tie.
+        """
+        others = [(other / RELEASE_INFO).stat().st_mtime_ns for other in self._own_releases() if other != release]
+        stamp = max([time.time_ns(), *(mtime + 1 for mtime in others)])
+        os.utime(release / RELEASE_INFO, ns=(stamp, stamp))
 
     def _remove_leftover_staging(self) -> None:
         for entry in self.releases.iterdir():
@@ -519,7 +532,7 @@ def _read_release_info(release: Path) -> dict[str, Any] | None:
 
 
 def _is_release_name(name: str) -> bool:
-    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name and name != ".."
+    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name
 
 
 def _check_module_name(module: str) -> None:
