@@ -65,9 +65,8 @@ class ProgressPrinter:
             self._draw()
             return
         detail = f": {event.reason}" if event.reason and event.status != "deployed" else ""
-        done_word = "prepared" if self._kind == "upgrade" and event.status == "deployed" else event.status
         self._out.write(
-            f"[{self._done}/{self._total}] {event.module}: {done_word}{detail} ({event.seconds:.2f}s)\n"
+            f"[{self._done}/{self._total}] {event.module}: {event.status}{detail} ({event.seconds:.2f}s)\n"
         )
         self._out.flush()
 

@@ -25,7 +25,8 @@ HEARTBEAT_INTERVAL = 2.0
 # Kinds that take the whole environment: only one of them at a time (rule 5).
 EXCLUSIVE_KINDS = frozenset({"deploy-all", "upgrade"})
 ITEM_STATUSES = ("pending", "deploying", "deployed", "failed", "blocked", "skipped", "cancelled")
-FINISHED_ITEM_STATUSES = frozenset({"deployed", "failed", "blocked", "skipped", "cancelled"})
+# Upgrade runs report "prepared" where deploy runs report "deployed".
+FINISHED_ITEM_STATUSES = frozenset({"deployed", "prepared", "failed", "blocked", "skipped", "cancelled"})
 
 
 @dataclass(frozen=True)

@@ -302,6 +302,18 @@ def _module_views(session: Session, platform: str) -> list[ModuleView]:
     return views
 
 
+def module_config(ctx: EnvironmentContext, name: str) -> dict[str, str]:
+    """The configuration a module is deployed with: its defaults and the applied values."""
+    from app.engine.operations import find_module
+    from app.engine.work import effective_config
+
+    with ctx.db.read() as session:
+        module = find_module(session, name)
+        version = session.get(ModuleVersionRow, module.latest_version_id)
+        defaults = dict((version.manifest.get("config") if version else None) or {})
+        return effective_config(defaults, dict(module.config_overrides or {}))
+
+
 def run_summaries(ctx: EnvironmentContext, kinds: tuple[str, ...] | None = None, limit: int | None = None) -> list[RunSummary]:
     with ctx.db.read() as session:
         query = select(RunRow).order_by(RunRow.id.desc())
@@ -371,6 +383,6 @@ def verify(ctx: EnvironmentContext) -> VerifyReport:
     checked = 0
     for frontend in frontends:
         for name, release, sha in live:
-            checked += 1
+            checked += release is not None
             drift.extend(deployer.verify_module(Path(frontend.path), name, release, sha))
     return VerifyReport(checked, tuple(drift))

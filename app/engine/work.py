@@ -19,6 +19,10 @@ from app.engine.runner import WorkItem, WorkOutcome
 from app.engine.store.models import CompilationRow, DeploymentRow, FrontendRow, ModuleRow
 
 
+# The item status of a successful preparation in an upgrade run.
+PREPARED = "prepared"
+
+
 @dataclass(frozen=True)
 class Frontend:
     id: int
@@ -189,11 +193,11 @@ class CompileWork:
         _bundle, outcome = self.compile(item)
         compiled = Compiled(request.version_id, outcome)
         if outcome.succeeded:
-            return WorkOutcome("deployed", None, f"prepared for {self._platform.version}", compiled)
+            return WorkOutcome(PREPARED, None, f"prepared for {self._platform.version}", compiled)
         return WorkOutcome("failed", "compilation-failed", outcome.reason, compiled)
 
     def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
-        self._producers.note(item.module, outcome.status == "deployed")
+        self._producers.note(item.module, outcome.status == PREPARED)
 
     def record(self, session: Session, run_id: int, item: WorkItem, outcome: WorkOutcome) -> None:
         record_compilation(session, outcome.result, self._platform.version)
