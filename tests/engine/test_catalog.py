@@ -75,7 +75,8 @@ class TestLookups:
         assert catalog.latest().version == "11.10.1"
 
     def test_get_returns_capabilities(self, catalog: Catalog) -> None:
-        assert catalog.get("11.9.2") == PlatformVersion("11.9.2", "2024-01-01", frozenset({"a", "b"}))
+        expected = PlatformVersion("11.9.2", "2024-01-01", frozenset({"a", "b"}))
+        assert catalog.get("11.9.2") == expected
 
     def test_get_accepts_an_equivalent_spelling(self, catalog: Catalog) -> None:
         assert catalog.get("11.10").version == "11.10.0"
