@@ -55,3 +55,20 @@ def test_every_package_under_app_ships_in_the_wheel() -> None:
     }
     missing = sorted(on_disk - listed)
     assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {missing}"
+
+
+STATUSES = (
+    "pending", "deploying", "deployed", "failed", "blocked", "skipped", "cancelled",
+    "running", "succeeded", "interrupted",
+)
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_every_status_has_an_icon(status: str) -> None:
+    for name in (f"{status}.svg", f"{status}-16.png", f"{status}-32.png"):
+        assert resource("icons", name).is_file(), name
+
+
+def test_app_icon_has_every_size() -> None:
+    for size in (16, 32, 48, 64, 128, 256):
+        assert resource("icons", f"deploycenter-{size}.png").is_file()
