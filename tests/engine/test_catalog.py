@@ -145,7 +145,8 @@ class TestBrokenCatalogFiles:
             load_catalog(path)
 
     def test_capabilities_must_be_names(self, tmp_path: Path) -> None:
-        bad = {"version": "11.18.1", "released": "2024-01-01", "capabilities": "http.v1"}
+        bad = _entry("11.18.1")
+        bad["capabilities"] = "http.v1"
         path = _write_catalog(tmp_path / "c.json", [bad])
         with pytest.raises(BadInputError, match="must be a list of names"):
             load_catalog(path)
