@@ -118,8 +118,8 @@ def apply_config(frontends: Sequence[Path], module: str, config: Mapping[str, st
     try:
         for folder in live:
             with folder.reporting():
-                done.append(folder)
                 write_atomically(folder.config_file, data)
+                done.append(folder)
     except FrontendError:
         for folder in done:
             folder.restore_config()
@@ -245,7 +245,9 @@ def _switch_everywhere(folders: list[_ModuleFolder], release_id: str, config: by
             with folder.reporting():
                 touched.append(folder)
                 write_atomically(folder.config_file, config)
+                folder.wrote_config = True
                 write_atomically(folder.current_file, f"{release_id}\n".encode("ascii"))
+                folder.wrote_current = True
     except BaseException:
         restored = {id(folder) for folder in touched if folder.restore_previous()}
         for folder in folders:
@@ -268,6 +270,8 @@ class _ModuleFolder:
     created: list[Path] = field(default_factory=list)  # folders made by this call, outermost first
     staging: Path | None = None  # partial release being written
     staged: Path | None = None  # complete release created by this call, not yet live
+    wrote_config: bool = False
+    wrote_current: bool = False
 
     @property
     def path(self) -> Path:
@@ -409,10 +413,13 @@ class _ModuleFolder:
     # -- switching back
 
     def restore_previous(self) -> bool:
-        """Put CURRENT and config.json back as they were before this call; True when that worked."""
+        """Put back what this call switched; True when CURRENT no longer names the new release."""
+        if self.wrote_config:
+            self.restore_config()
+        if not self.wrote_current:
+            return True
         try:
             self._restore(self.current_file, _current_bytes(self.previous_release))
-            self._restore(self.config_file, self.previous_config)
             return True
         except OSError as error:
             _log.error("front-end %s: could not restore %s: %s", self.frontend, self.current_file, error)
