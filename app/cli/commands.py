@@ -41,6 +41,7 @@ def existing_environment(args: argparse.Namespace) -> Iterator[EnvironmentContex
     try:
         with ctx.db.read() as session:
             environment(session)
+        operations.recover_stale_runs(ctx)
         yield ctx
     finally:
         ctx.close()

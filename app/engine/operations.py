@@ -505,6 +505,19 @@ def delete_module(ctx: EnvironmentContext, name: str) -> str:
         raise
 
 
+def recover_stale_runs(ctx: EnvironmentContext) -> list[int]:
+    """Mark runs whose process died as interrupted; takes the writer lock only when there is one."""
+    with ctx.db.read() as session:
+        if not runs.has_stale_runs(session):
+            return []
+    with ctx.db.write() as session:
+        runs.serialize_writers(session)
+        recovered = runs.recover_stale_runs(session)
+        for run_id in recovered:
+            audit(session, "recover", f"run {run_id}", "interrupted")
+        return recovered
+
+
 def cancel_run(ctx: EnvironmentContext, run_id: int | None = None) -> runs.RunRef:
     with ctx.db.write() as session:
         begin_operation(session)

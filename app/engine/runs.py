@@ -75,22 +75,28 @@ def environment(session: Session) -> EnvironmentRow:
     return env
 
 
+def why_dead(run: RunRow) -> str | None:
+    """Why the owner of a running run is taken as dead, or None while it looks alive."""
+    here = host_name()
+    if run.owner_host == here and run.owner_pid == os.getpid():
+        return None  # our own run, alive by definition
+    if run.owner_host == here and not process_alive(run.owner_pid):
+        return f"its process {run.owner_pid} on {run.owner_host} ended"
+    if utcnow() - run.heartbeat_at > STALE_AFTER:
+        return f"no sign of life from {run.owner_host} since {run.heartbeat_at:%H:%M:%S} UTC"
+    return None
+
+
+def has_stale_runs(session: Session) -> bool:
+    return any(why_dead(run) for run in active_runs(session))
+
+
 def recover_stale_runs(session: Session) -> list[int]:
     """Mark runs whose owner died as interrupted and free their locks; returns their ids."""
-    now = utcnow()
-    here = host_name()
     recovered = []
-    for run in session.scalars(select(RunRow).where(RunRow.status == RUNNING)):
-        same_host_dead = run.owner_host == here and not process_alive(run.owner_pid)
-        silent = now - run.heartbeat_at > STALE_AFTER
-        if run.owner_host == here and run.owner_pid == os.getpid():
-            continue  # our own run, alive by definition
-        if same_host_dead or silent:
-            why = (
-                f"its process {run.owner_pid} on {run.owner_host} ended"
-                if same_host_dead
-                else f"no sign of life from {run.owner_host} since {run.heartbeat_at:%H:%M:%S} UTC"
-            )
+    for run in active_runs(session):
+        why = why_dead(run)
+        if why:
             close_run(session, run, "interrupted", f"interrupted: {why}")
             recovered.append(run.id)
     return recovered
