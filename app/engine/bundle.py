@@ -63,6 +63,10 @@ class Manifest:
         object.__setattr__(self, "depends", tuple(self.depends))
         object.__setattr__(self, "config", MappingProxyType(dict(self.config)))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Read-only mapping views cannot be pickled or deep-copied; rebuild from plain data instead.
+        return (Manifest.from_json, (self.to_json(),))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -96,6 +100,9 @@ class Bundle:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", MappingProxyType({name: self.files[name] for name in sorted(self.files)}))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Bundle, (self.manifest, dict(self.files)))
 
     def source_zip_bytes(self) -> bytes:
         return self._source_zip

@@ -239,19 +239,16 @@ def _stage_everywhere(folders: list[_ModuleFolder], release_id: str, release: _R
 
 def _switch_everywhere(folders: list[_ModuleFolder], release_id: str, config: bytes) -> None:
     """Write config.json and switch CURRENT on every front-end; put back the switched ones on failure."""
-    touched: list[_ModuleFolder] = []
     try:
         for folder in folders:
             with folder.reporting():
-                touched.append(folder)
                 write_atomically(folder.config_file, config)
                 folder.wrote_config = True
                 write_atomically(folder.current_file, f"{release_id}\n".encode("ascii"))
                 folder.wrote_current = True
     except BaseException:
-        restored = {id(folder) for folder in touched if folder.restore_previous()}
         for folder in folders:
-            if id(folder) in restored or folder not in touched:
+            if folder.restore_previous():  # a release still named by CURRENT must stay on disk
                 folder.undo_staging()
         raise
 

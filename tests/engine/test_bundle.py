@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
+import pickle
 import warnings
 import zipfile
 from pathlib import Path
@@ -149,6 +151,12 @@ def test_manifest_json_round_trip() -> None:
     manifest = parse_manifest(MANIFEST)
     assert Manifest.from_json(manifest.to_json()) == manifest
     assert manifest.to_json()["uses"] == ["http.v2"]
+
+
+def test_bundle_survives_pickle_and_deepcopy(tmp_path: Path) -> None:
+    loaded = load_bundle(bundle_dir(tmp_path))
+    assert pickle.loads(pickle.dumps(loaded)) == loaded
+    assert copy.deepcopy(loaded.manifest) == loaded.manifest
 
 
 def test_bundle_files_are_sorted_and_read_only() -> None:

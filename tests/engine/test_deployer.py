@@ -360,3 +360,32 @@ def test_verify_detects_current_problems(fl_frontends: list[Path]) -> None:
     assert verify_module(fl_frontends[2], MODULE, None, None) == drift(
         fl_frontends[2], f"CURRENT is {second} but no release is expected"
     )
+
+
+def test_verify_reports_a_live_release_that_vanished(fl_frontends: list[Path]) -> None:
+    release = deploy(fl_frontends, 1)
+    (fl_frontends[0] / MODULE / "releases" / release / ".release.json").unlink()
+    assert verify_module(fl_frontends[0], MODULE, release, None) == drift(
+        fl_frontends[0], f"release {release} is missing or has no readable .release.json"
+    )
+    assert verify_module(fl_frontends[0].parent / "nowhere", MODULE, release, None)[0].problem == (
+        "front-end folder missing"
+    )
+
+
+def test_current_that_is_a_folder_is_reported(fl_frontends: list[Path]) -> None:
+    (fl_frontends[0] / MODULE / "CURRENT").mkdir(parents=True)
+    with pytest.raises(FrontendError, match=f"front-end {fl_frontends[0]}: .*CURRENT"):
+        read_current(fl_frontends[0], MODULE)
+
+
+def test_apply_config_tolerates_foreign_files(fl_frontends: list[Path]) -> None:
+    deploy(fl_frontends, 1)
+    (fl_frontends[0] / MODULE / "README").write_text("ops notes")
+    apply_config(fl_frontends, MODULE, {"MaxRows": "7"})
+    assert json.loads((fl_frontends[0] / MODULE / "config.json").read_text()) == {"MaxRows": "7"}
+
+
+def test_module_name_is_checked_before_it_becomes_a_folder(fl_frontends: list[Path]) -> None:
+    with pytest.raises(ValueError):
+        remove_module(fl_frontends, "..")
