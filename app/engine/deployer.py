@@ -189,7 +189,8 @@ class _ReleaseContent:
             "artifact_sha256": sha,
             "files": {name: sha256_hex(data) for name, data in files.items()},
         }
-        return cls(artifact_sha256=sha, files=files, info=(json.dumps(info, sort_keys=True, indent=2) + "\n").encode("utf-8"))
+        text = json.dumps(info, sort_keys=True, indent=2) + "\n"
+        return cls(artifact_sha256=sha, files=files, info=text.encode("utf-8"))
 
 
 def _artifact_files(sha: str, artifact: bytes) -> dict[str, bytes]:

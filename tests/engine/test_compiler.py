@@ -43,7 +43,9 @@ def failure(bundle: Bundle, store: ArtifactStore, platform: PlatformSpec = P_11_
 
 
 def test_success_stores_the_artifact(fl_store: ArtifactStore) -> None:
-    manifest = 'name = "Orders"\napplication = "Sales"\nuses = ["http.v2"]\ndepends = ["Customers"]\n[config]\nA = "1"\n'
+    manifest = (
+        'name = "Orders"\napplication = "Sales"\nuses = ["http.v2"]\ndepends = ["Customers"]\n[config]\nA = "1"\n'
+    )
     outcome = compile_bundle(make_bundle(manifest), P_11_19, {"Customers": True}, fl_store)
     assert outcome.succeeded and outcome.reason is None
     assert outcome.artifact_sha256 is not None

@@ -308,7 +308,8 @@ def test_remove_module_deletes_only_its_own_files(fl_frontends: list[Path]) -> N
     by_hand = fl_frontends[0] / MODULE / "releases" / "by-hand"
     by_hand.mkdir()
     remove_module(fl_frontends, MODULE)
-    assert everything_under(fl_frontends[0]) == {MODULE, f"{MODULE}/README", f"{MODULE}/releases", f"{MODULE}/releases/by-hand"}
+    left = {MODULE, f"{MODULE}/README", f"{MODULE}/releases", f"{MODULE}/releases/by-hand"}
+    assert everything_under(fl_frontends[0]) == left
     assert everything_under(fl_frontends[1]) == set()
     remove_module(fl_frontends, MODULE)  # nothing left to do: no error
 
@@ -341,7 +342,10 @@ def test_verify_detects_changed_missing_and_extra_files(fl_frontends: list[Path]
     (folder / "src" / "pkg" / "deep" / "data.txt").unlink()
     (folder / "src" / "injected.py").write_text("evil()")
     assert verify_module(fl_frontends[0], MODULE, release, None) == drift(
-        fl_frontends[0], "file src/app.py changed", "file src/pkg/deep/data.txt missing", "file src/injected.py is extra"
+        fl_frontends[0],
+        "file src/app.py changed",
+        "file src/pkg/deep/data.txt missing",
+        "file src/injected.py is extra",
     )
 
 
