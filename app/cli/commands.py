@@ -276,6 +276,16 @@ def verify(args: argparse.Namespace, cancel: threading.Event) -> int:
     return EXIT_SOME_FAILED if report.drift else EXIT_OK
 
 
+def audit(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        entries = views.audit_entries(ctx, args.limit)
+    table = [("WHEN", "WHO", "OPERATION", "TARGET", "RESULT", "DETAIL")]
+    table += [(f"{e.at:%Y-%m-%d %H:%M:%S}", e.who, e.operation, e.target, e.result, e.detail or "")
+              for e in entries]
+    output(args, {"audit": [e.to_json() for e in entries]}, format_table(table))
+    return EXIT_OK
+
+
 def format_table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)

@@ -104,6 +104,8 @@ def build_parser() -> Parser:
     p = command("run", "one run with its items", commands.run)
     p.add_argument("run", type=positive_int, metavar="RUN")
     command("verify", "check every front-end against the artifacts", commands.verify)
+    p = command("audit", "who did what and when, newest first", commands.audit)
+    p.add_argument("--limit", type=positive_int, default=50, metavar="N")
     return parser
 
 

@@ -113,7 +113,17 @@ def _execute(
     executor = RunExecutor(
         ctx.db, run_id, items, work, workers=workers, on_event=on_event, cancel=cancel or threading.Event()
     )
-    return RunOutcome(run_id, kind, executor.execute())
+    status = executor.execute()
+    with ctx.db.write() as session:
+        audit(session, kind, f"run {run_id}", status)
+    return RunOutcome(run_id, kind, status)
+
+
+def name_list(names: Sequence[str], shown: int = 5) -> str:
+    """Names for a one-line message: the first few and how many more."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 # -- init --------------------------------------------------------------------------------------
@@ -193,7 +203,7 @@ def publish(
             raise BadInputError(f"module {bundle.manifest.name} is given twice")
         seen.add(key)
     sources = [ctx.artifacts.put(bundle.source_zip_bytes()) for bundle in bundles]
-    names = ", ".join(b.manifest.name for b in bundles)
+    names = name_list([b.manifest.name for b in bundles])
     try:
         with ctx.db.write() as session:
             env = begin_operation(session)

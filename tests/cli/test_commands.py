@@ -172,3 +172,13 @@ def test_verify_reports_drift_with_exit_1(env: Cli, tmp_path: Path) -> None:
     result = env("verify", "--json")
     assert result.code == 1
     assert result.json()["drift"][0]["module"] == "Site"
+
+
+def test_audit_log_records_operations_and_refusals(env: Cli, tmp_path: Path) -> None:
+    env("publish", str(write_bundle(tmp_path / "b", "Audited")))
+    env("apply-config", "Audited", "Missing=1")
+    entries = env("audit", "--json").json()["audit"]
+    assert [(e["operation"], e["result"]) for e in entries[:4]] == [
+        ("apply-config", "failed"), ("publish", "succeeded"), ("publish", "started"), ("init", "done"),
+    ]
+    assert entries[0]["who"] and "Missing" in entries[0]["detail"]
