@@ -1,0 +1,23 @@
+"""The unattended path never needs a display and never loads Qt."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO, child_env
+
+
+def test_unattended_commands_do_not_import_qt(tmp_path: Path) -> None:
+    env = child_env()
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    base = [sys.executable, "-X", "importtime", "-m", "app", "--unattended"]
+    data = ["--data-dir", str(tmp_path / "env")]
+    for command in (["init", "--demo"], ["status"], ["deploy-all", "--dry-run"]):
+        done = subprocess.run(base + command + data, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        imported = [line for line in done.stderr.splitlines() if "import time:" in line]
+        assert imported, "importtime printed nothing"
+        assert not [line for line in imported if "PySide6" in line or "shiboken" in line], command
