@@ -144,7 +144,7 @@ def run_cli(argv: Sequence[str]) -> int:
     try:
         args = build_parser().parse_args(list(argv))
         if args.command is None:
-            raise ArgumentError("deploycenter --unattended: a COMMAND is required (see --help)")
+            raise ArgumentError("a COMMAND is required (see deploycenter --unattended --help)")
         cancel = CancelSignal()
         with ctrl_c_cancels(cancel):
             return int(args.handler(args, cancel))
