@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from app.cli import commands
 from app.engine.errors import BadInputError, DeployCenterError
+from app.logsetup import configure_logging
 
 
 class ArgumentError(BadInputError):
@@ -140,6 +141,7 @@ def ctrl_c_cancels(cancel: CancelSignal) -> Iterator[None]:
 
 
 def run_cli(argv: Sequence[str]) -> int:
+    configure_logging()  # unexpected errors keep their traceback in the user log dir
     wants_json = "--json" in argv
     try:
         args = build_parser().parse_args(list(argv))
