@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.pg import backend_env, database_url, postgres_cluster, postgres_url  # noqa: F401  (fixtures)
+
 REPO = Path(__file__).resolve().parent.parent
 
 

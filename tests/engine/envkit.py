@@ -36,10 +36,13 @@ class Kit:
         return path.read_text().strip() if path.exists() else None
 
 
-def make_kit(root: Path, frontends: int = 1, platform: str = "11.18.1") -> Kit:
+def make_kit(
+    root: Path, frontends: int = 1, platform: str = "11.18.1", database_url: str | None = None
+) -> Kit:
+    """``database_url`` None keeps the default SQLite file in the data dir."""
     folders = [root / f"fe{i + 1}" for i in range(frontends)]
     ctx = operations.init_environment(
-        Location(root / "env"), platform=platform, frontends=[str(f) for f in folders]
+        Location(root / "env", database_url), platform=platform, frontends=[str(f) for f in folders]
     )
     return Kit(root, ctx, folders)
 

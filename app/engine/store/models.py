@@ -193,7 +193,8 @@ class RunItemRow(Base):
     version: Mapped[int | None] = mapped_column(Integer)
     compilation_id: Mapped[int | None] = mapped_column(ForeignKey("compilation.id"))
     status: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str | None] = mapped_column(String(40))
+    # A short code ("already-deployed") or a whole failure message: no length limit.
+    reason: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
