@@ -1,0 +1,71 @@
+"""The Qt application: opens the environment (or welcomes the user), shows the window, runs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from types import TracebackType
+
+from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication
+
+from app.engine.context import EnvironmentContext, Location
+from app.engine.errors import DeployCenterError
+from app.gui.icons import app_icon
+from app.gui.main_window import MainWindow
+from app.gui.session import GuiSession
+from app.gui.welcome import WelcomeDialog, open_environment
+
+log = logging.getLogger("deploycenter.gui")
+QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+def _qt_message(kind: QtMsgType, _context: QMessageLogContext, text: str) -> None:
+    logging.getLogger("qt").log(QT_LEVELS.get(kind, logging.WARNING), "%s", text)
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    """A bug in a slot: log it with its traceback; the window keeps running."""
+    log.critical("unexpected error", exc_info=(kind, error, trace))
+
+
+def make_application(argv: list[str]) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(argv)
+    app.setApplicationName("Deploy Center")
+    app.setOrganizationName("deploycenter")
+    app.setDesktopFileName("deploycenter")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def open_or_welcome(location: Location) -> EnvironmentContext | None:
+    """The environment at ``location``, or what the welcome dialog made; None when the user quits."""
+    try:
+        return open_environment(location)
+    except DeployCenterError as error:
+        dialog = WelcomeDialog(location, error.message)
+        dialog.exec()
+        return dialog.context
+
+
+def run_application(location: Location, argv: list[str]) -> int:
+    qInstallMessageHandler(_qt_message)
+    sys.excepthook = _log_uncaught
+    app = make_application(argv)
+    ctx = open_or_welcome(location)
+    if ctx is None:
+        return 0
+    session = GuiSession(ctx)
+    window = MainWindow(session)
+    window.show()
+    session.start()
+    try:
+        return app.exec()
+    finally:
+        session.close()

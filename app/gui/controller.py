@@ -1,0 +1,162 @@
+"""The engine's operations, started from the window and run on job threads.
+
+Each operation gets its own cancel flag; runs report through the bridge. The engine refuses
+what the rules forbid (a locked module, a second Deploy All) and that refusal reaches the user
+through the notifier, in the pane the action came from.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from app.engine import operations
+from app.engine.context import EnvironmentContext
+from app.engine.events import Event, EventSink, RunStarted
+from app.gui.bridge import EventBridge
+from app.gui.formatting import plural
+from app.gui.jobs import JobResult, JobRunner
+from app.gui.notifier import Notifier
+
+RunCall = Callable[[EventSink, threading.Event], Any]
+
+
+@dataclass
+class Operation:
+    name: str
+    pane: str | None
+    makes_run: bool
+    cancel: threading.Event = field(default_factory=threading.Event)
+    run_id: int | None = None  # set on the job's thread as soon as the run announces itself
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    operation: Operation
+    result: JobResult
+
+
+class OperationController(QObject):
+    finished = Signal(object)  # OperationResult, on the GUI thread
+    busy_changed = Signal()
+
+    def __init__(
+        self, ctx: EnvironmentContext, jobs: JobRunner, bridge: EventBridge, notifier: Notifier,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._jobs = jobs
+        self._bridge = bridge
+        self._notifier = notifier
+        self.operations: list[Operation] = []
+        self.workers: int | None = None  # None: the engine's default
+
+    # -- what the window asks for ---------------------------------------------------------------
+
+    def deploy_all(self, pane: str | None = "upgrades") -> Operation:
+        return self._run("Deploy All", pane, lambda sink, cancel: operations.deploy_all(
+            self._ctx, workers=self.workers, on_event=sink, cancel=cancel))
+
+    def deploy_modules(self, names: Sequence[str], pane: str | None = "modules") -> Operation:
+        def call(sink: EventSink, cancel: threading.Event) -> Any:
+            ids = operations.resolve_modules(self._ctx, list(names))
+            return operations.deploy_modules(self._ctx, ids, workers=self.workers, on_event=sink, cancel=cancel)
+        return self._run("Deploy", pane, call)
+
+    def upgrade(self, version: str, pane: str | None = "upgrades") -> Operation:
+        return self._run(f"Upgrade to {version}", pane, lambda sink, cancel: operations.upgrade(
+            self._ctx, version, workers=self.workers, on_event=sink, cancel=cancel))
+
+    def publish(self, paths: Sequence[Path], pane: str | None = "modules") -> Operation:
+        return self._run("Publish", pane, lambda sink, cancel: operations.publish(
+            self._ctx, list(paths), workers=self.workers, on_event=sink, cancel=cancel))
+
+    def apply_config(self, module: str, values: dict[str, str], pane: str | None = "modules") -> Operation:
+        done = f"Configuration of {module} applied: {', '.join(sorted(values))}"
+        return self._quick("Apply configurations", pane, lambda: operations.apply_config(self._ctx, module, values), done)
+
+    def delete_module(self, module: str, pane: str | None = "modules") -> Operation:
+        return self._quick("Delete", pane, lambda: operations.delete_module(self._ctx, module), f"Module {module} deleted")
+
+    def cancel_run(self, run_id: int, pane: str | None = "details") -> Operation | None:
+        """Our own run stops at once; another process's run at its next heartbeat."""
+        own = self.operation_of(run_id)
+        if own is not None:
+            own.cancel.set()
+            self._notifier.info(f"Cancelling run {run_id}: modules already deploying finish first", pane)
+            return None
+        return self._quick("Cancel", pane, lambda: operations.cancel_run(self._ctx, run_id),
+                           f"Run {run_id} was asked to stop")
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def own_run_ids(self) -> set[int]:
+        return {op.run_id for op in self.operations if op.run_id is not None}
+
+    def awaiting_run_id(self) -> bool:
+        """A run of ours may exist in the database before its first event reaches us."""
+        return any(op.makes_run and op.run_id is None for op in self.operations)
+
+    def operation_of(self, run_id: int) -> Operation | None:
+        return next((op for op in self.operations if op.run_id == run_id), None)
+
+    def runs_in_progress(self) -> list[Operation]:
+        return [op for op in self.operations if op.makes_run]
+
+    def cancel_all(self) -> None:
+        for op in self.operations:
+            op.cancel.set()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _run(self, name: str, pane: str | None, call: RunCall) -> Operation:
+        op = Operation(name, pane, makes_run=True)
+
+        def sink(event: Event) -> None:
+            if op.run_id is None and isinstance(event, RunStarted):
+                op.run_id = event.run_id
+            self._bridge.post(event)
+
+        self._start(op, lambda: call(sink, op.cancel), None)
+        return op
+
+    def _quick(self, name: str, pane: str | None, call: Callable[[], Any], done: str) -> Operation:
+        op = Operation(name, pane, makes_run=False)
+        self._start(op, call, done)
+        return op
+
+    def _start(self, op: Operation, work: Callable[[], Any], done: str | None) -> None:
+        self.operations.append(op)
+        self._jobs.submit(op.name, work, partial(self._on_done, op, done))
+        self.busy_changed.emit()
+
+    def _on_done(self, op: Operation, done: str | None, result: JobResult) -> None:
+        self.operations.remove(op)
+        if not result.ok:
+            self._notifier.error(result.error_text, op.pane)
+        elif done is not None:
+            self._notifier.info(done)
+        elif isinstance(result.value, operations.RunOutcome):
+            outcome = result.value
+            self._notifier.info(f"Run {outcome.run_id} ({outcome.kind}) {outcome.status}")
+        self.busy_changed.emit()
+        self.finished.emit(OperationResult(op, result))
+
+
+def describe_plan(plan: operations.DeployPlan) -> str:
+    """The confirmation text before a Deploy All: what deploys and what is skipped, and why."""
+    from app.gui.formatting import SKIP_REASON_LABELS
+
+    lines = [f"Deploy All on {plan.platform_version} will deploy {plural(len(plan.to_deploy), 'module')}."]
+    for reason, count in plan.skipped_by_reason().items():
+        if count:
+            lines.append(f"{plural(count, 'module')} will be skipped: {SKIP_REASON_LABELS.get(reason, reason)}.")
+    lines.append("Modules keep running their current release until their new one is live.")
+    return "\n".join(lines)

@@ -1,0 +1,231 @@
+"""The main window: side navigation over three panes, toolbar, menus and a status bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QWidget,
+)
+
+from app import __version__
+from app.gui.icons import app_icon, status_icon
+from app.gui.modules_model import ModulesModel
+from app.gui.notifier import ERROR, Message
+from app.gui.pane_details import DetailsPane
+from app.gui.pane_modules import ModulesPane
+from app.gui.pane_upgrades import UpgradesPane
+from app.gui.run_progress import RunProgress, RunUpdate
+from app.gui.session import GuiSession
+from app.gui.settings import app_settings
+from app.gui.snapshot import Snapshot
+
+PANES = ("upgrades", "modules", "details")
+PANE_TITLES = ("Upgrades", "Modules", "Deployment Details")
+PANE_ICONS = ("running", "deployed", "pending")
+STATUS_MESSAGE_MS = 10_000
+
+
+def window_title(environment: str) -> str:
+    return f"Deploy Center — {environment}"
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(self, session: GuiSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setWindowTitle(window_title(session.environment_name))
+        self.setWindowIcon(app_icon())
+        self.modules_model = ModulesModel(self)
+        self.upgrades = UpgradesPane(session, self.modules_model)
+        self.modules = ModulesPane(session, self.modules_model)
+        self.details = DetailsPane(session, self.upgrades.request_deploy_all)
+        self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane, ...] = (self.upgrades, self.modules, self.details)
+        self._build_central()
+        self._build_actions()
+        self._build_status_bar()
+        self.upgrades.open_run.connect(self.open_run)
+        session.notifier.posted.connect(self._on_message)
+        session.snapshot_loaded.connect(self._on_snapshot)
+        for signal in (session.tracker.started, session.tracker.updated, session.tracker.ended):
+            signal.connect(self._show_active_runs)
+        self._restore_settings()
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def _build_central(self) -> None:
+        self.nav = QListWidget()
+        self.nav.setAccessibleName("Panes")
+        self.nav.setIconSize(QSize(20, 20))
+        for title, icon in zip(PANE_TITLES, PANE_ICONS):
+            QListWidgetItem(status_icon(icon), title, self.nav)
+        self.nav.setFixedWidth(self.nav.sizeHintForColumn(0) + 36)
+        self.stack = QStackedWidget()
+        for pane in self.panes:
+            self.stack.addWidget(pane)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.nav.setCurrentRow(0)
+
+    def _build_actions(self) -> None:
+        self.refresh_action = QAction("&Refresh", self)
+        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        self.refresh_action.setToolTip("Read the environment again (F5)")
+        self.refresh_action.triggered.connect(self.session.refresh)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        find_action = QAction("&Find", self)
+        find_action.setShortcut(QKeySequence.StandardKey.Find)
+        find_action.triggered.connect(self._focus_search)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for act in (self.upgrades.deploy_action, self.upgrades.upgrade_action, self.modules.publish_action,
+                    self.refresh_action):
+            toolbar.addAction(act)
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.refresh_action)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        run_menu = menus.addMenu("&Run")
+        for act in (self.upgrades.deploy_action, self.upgrades.upgrade_action, None,
+                    self.details.cancel_action, self.details.again_action, None,
+                    self.details.json_action, self.details.csv_action):
+            run_menu.addAction(act) if act else run_menu.addSeparator()
+        module_menu = menus.addMenu("&Module")
+        for act in (self.modules.publish_action, self.modules.apply_action, self.modules.delete_action,
+                    self.modules.deploy_action):
+            module_menu.addAction(act)
+        view_menu = menus.addMenu("&View")
+        self.pane_actions = []
+        for number, title in enumerate(PANE_TITLES):
+            act = QAction(title, self)
+            act.setShortcut(QKeySequence(f"Ctrl+{number + 1}"))
+            act.triggered.connect(lambda _=False, n=number: self.show_pane(n))
+            view_menu.addAction(act)
+            self.pane_actions.append(act)
+        view_menu.addSeparator()
+        view_menu.addAction(find_action)
+        help_menu = menus.addMenu("&Help")
+        about = QAction("&About Deploy Center", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _build_status_bar(self) -> None:
+        self.platform_label = QLabel()
+        self.platform_label.setAccessibleName("Platform version")
+        self.run_label = QLabel()
+        self.run_bar = QProgressBar()
+        self.run_bar.setAccessibleName("Active run progress")
+        self.run_bar.setMaximumWidth(180)
+        self.run_bar.setMaximumHeight(16)
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.run_label)
+        bar.addPermanentWidget(self.run_bar)
+        bar.addPermanentWidget(self.platform_label)
+        self._show_active_runs()
+
+    # -- behaviour ----------------------------------------------------------------------------
+
+    def show_pane(self, number: int) -> None:
+        self.nav.setCurrentRow(number)
+
+    def open_run(self, run_id: int) -> None:
+        self.details.show_run(run_id)
+        self.show_pane(PANES.index("details"))
+
+    def _focus_search(self) -> None:
+        pane = self.stack.currentWidget()
+        if hasattr(pane, "focus_search"):
+            pane.focus_search()
+
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        self.setWindowTitle(window_title(snapshot.status.name))
+        self.platform_label.setText(f"Platform {snapshot.status.platform_version}")
+
+    def _on_message(self, message: Message) -> None:
+        if message.pane in PANES:
+            self.panes[PANES.index(message.pane)].message_bar.show_message(message)
+        if message.pane is None or self.stack.currentIndex() != PANES.index(message.pane):
+            self.statusBar().showMessage(message.text, STATUS_MESSAGE_MS * (2 if message.level == ERROR else 1))
+
+    def _show_active_runs(self, _changed: RunProgress | RunUpdate | None = None) -> None:
+        active = self.session.tracker.newest_active()
+        self.run_label.setVisible(active is not None)
+        self.run_bar.setVisible(active is not None)
+        if active is None:
+            return
+        others = len(self.session.tracker.active()) - 1
+        more = f" (+{others} more)" if others else ""
+        self.run_label.setText(f"Run {active.run_id} ({active.kind}) by {active.started_by}{more}")
+        self.run_bar.setRange(0, max(active.total, 1))
+        self.run_bar.setValue(active.done)
+        self.run_bar.setFormat(f"{active.done} / {active.total}")
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Deploy Center",
+                          f"Deploy Center {__version__}\n\nDeploys the modules prepared by a platform upgrade, "
+                          f"with history, retries and locks.\n\nDatabase: {self.session.ctx.db.describe()}")
+
+    # -- settings and closing -------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        settings = app_settings()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1180, 760)
+        state = settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        pane = settings.value("window/pane", 0)
+        self.show_pane(int(pane) if str(pane).isdigit() and int(pane) < len(PANES) else 0)
+        splitter = settings.value("details/splitter")
+        if isinstance(splitter, QByteArray):
+            self.details.splitter.restoreState(splitter)
+
+    def save_settings(self) -> None:
+        settings = app_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/pane", self.stack.currentIndex())
+        settings.setValue("details/splitter", self.details.splitter.saveState())
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """A run of this window is cancelled (when the user agrees) and joined before closing."""
+        running = self.session.controller.runs_in_progress()
+        if running:
+            names = ", ".join(f"run {op.run_id}" if op.run_id else op.name for op in running)
+            question = (f"{names} is still in progress. Cancel it and close? Modules already deploying "
+                        "finish first; the others are marked cancelled and Deploy All can resume them later.")
+            if not self.session.notifier.confirm("Close Deploy Center", question, "Cancel run and close"):
+                event.ignore()
+                return
+        self.save_settings()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.session.close()
+        finally:
+            QApplication.restoreOverrideCursor()
+        event.accept()
+        self.closed.emit()

@@ -1,0 +1,121 @@
+"""The Modules table: every live module, its compilation, what is deployed, and its state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from PySide6.QtGui import QIcon
+
+from app.engine.views import ModuleView
+from app.gui.formatting import state_label
+from app.gui.icons import status_icon
+from app.gui.table_model import Column, ColumnTableModel
+
+STATE_ICONS = {"ready": "pending", "deployed": "deployed", "compilation-failed": "failed",
+               "not-prepared": "skipped"}
+
+
+@dataclass(slots=True)
+class ModuleEntry:
+    id: int
+    name: str
+    application: str
+    description: str
+    latest_version: int | None
+    compile_status: str | None
+    compile_reason: str | None
+    deployed_version: int | None
+    deployed_platform: str | None
+    state: str
+    locked_by_run: int | None
+
+    @classmethod
+    def of(cls, view: ModuleView) -> ModuleEntry:
+        return cls(**{f.name: getattr(view, f.name) for f in fields(cls)})
+
+    @property
+    def label(self) -> str:
+        return state_label(self.state, self.locked_by_run)
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _state_icon(entry: ModuleEntry) -> QIcon:
+    return status_icon("deploying" if entry.locked_by_run else STATE_ICONS.get(entry.state, "pending"))
+
+
+class ModulesModel(ColumnTableModel[ModuleEntry]):
+    columns = (
+        Column("Module", lambda m: m.name, tooltip=lambda m: m.description, width=170),
+        Column("Application", lambda m: m.application, width=110),
+        Column("Latest version", lambda m: _number(m.latest_version), sort=lambda m: m.latest_version or 0,
+               numeric=True, width=95),
+        Column("Compilation", lambda m: m.compile_status or "not compiled", tooltip=lambda m: m.compile_reason or "",
+               width=95),
+        Column("Deployed version", lambda m: _number(m.deployed_version), sort=lambda m: m.deployed_version or 0,
+               numeric=True, width=110),
+        Column("Deployed platform", lambda m: m.deployed_platform or "", width=115),
+        Column("State", lambda m: m.label, icon=_state_icon,
+               tooltip=lambda m: m.compile_reason if m.state == "compilation-failed" else "", width=190),
+    )
+
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)
+        self._by_id: dict[int, int] = {}
+        self._by_name: dict[str, int] = {}
+
+    def load(self, views: Sequence[ModuleView]) -> None:
+        """New data from the database; rows stay in place when the modules are the same."""
+        entries = [ModuleEntry.of(view) for view in views]
+        if [e.id for e in entries] != [e.id for e in self.rows]:
+            self.set_rows(entries)
+            self._by_id = {e.id: n for n, e in enumerate(entries)}
+            self._by_name = {e.name.casefold(): n for n, e in enumerate(entries)}
+            return
+        changed = [n for n, (old, new) in enumerate(zip(self.rows, entries)) if old != new]
+        self.rows = entries
+        self.rows_changed(changed)
+
+    def row_of(self, name: str) -> int | None:
+        return self._by_name.get(name.casefold())
+
+    def entry(self, name: str) -> ModuleEntry | None:
+        number = self.row_of(name)
+        return None if number is None else self.rows[number]
+
+    def set_locks(self, locks: Mapping[int, int]) -> None:
+        """Which module each active run holds (module id -> run id), as the database says."""
+        changed = []
+        for number, entry in enumerate(self.rows):
+            run = locks.get(entry.id)
+            if entry.locked_by_run != run:
+                entry.locked_by_run = run
+                changed.append(number)
+        self.rows_changed(changed)
+
+    def lock(self, names: Iterable[str], run_id: int) -> None:
+        self._update(names, lambda e: setattr(e, "locked_by_run", run_id))
+
+    def unlock_run(self, run_id: int) -> None:
+        self.set_locks({e.id: e.locked_by_run for e in self.rows if e.locked_by_run not in (None, run_id)})
+
+    def mark_deployed(self, name: str, version: int | None, platform: str) -> None:
+        def deployed(entry: ModuleEntry) -> None:
+            entry.deployed_version, entry.deployed_platform, entry.state = version, platform, "deployed"
+        self._update([name], deployed)
+
+    def state_counts(self) -> Counter[str]:
+        return Counter(entry.state for entry in self.rows)
+
+    def _update(self, names: Iterable[str], change: Callable[[ModuleEntry], None]) -> None:
+        changed = []
+        for name in names:
+            number = self._by_name.get(name.casefold())
+            if number is not None:
+                change(self.rows[number])
+                changed.append(number)
+        self.rows_changed(changed)

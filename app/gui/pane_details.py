@@ -1,0 +1,323 @@
+"""The Deployment Details pane: one run, live: progress, per-module table, log, Cancel, Deploy again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QTextDocument
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine import views
+from app.gui.export import export_run
+from app.gui.filters import RunItemFilter
+from app.gui.formatting import counts_summary, duration, plural, timestamp
+from app.gui.jobs import JobResult
+from app.gui.pane_upgrades import action_button
+from app.gui.run_items_model import RunItemsModel
+from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate
+from app.gui.session import GuiSession
+from app.gui.widgets import MessageBar, table_view
+
+PANE = "details"
+DEPLOY_AGAIN_STATUSES = frozenset({"failed", "cancelled", "interrupted"})
+AGAIN_ITEM_STATUSES = PROBLEMS | {"cancelled"}
+
+
+class DetailsPane(QWidget):
+    def __init__(self, session: GuiSession, deploy_all: Callable[[], object], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._deploy_all = deploy_all  # shows the plan and asks first, as the Deploy button does
+        self.progress: RunProgress | None = None
+        self._lines_shown = 0
+        self._loading: int | None = None
+        self.model = RunItemsModel(self)
+        self.proxy = RunItemFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self._make_actions()
+        self._build()
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._show_progress)
+        session.tracker.started.connect(self._on_run_started)
+        session.tracker.updated.connect(self._on_run_updated)
+        session.tracker.ended.connect(self._on_run_ended)
+        session.controller.busy_changed.connect(self.update_actions)
+        self.show_progress(None)
+
+    def _make_actions(self) -> None:
+        def action(text: str, shortcut: str, slot: object) -> QAction:
+            made = QAction(text, self)
+            if shortcut:
+                made.setShortcut(QKeySequence(shortcut))
+            made.triggered.connect(slot)
+            return made
+
+        self.cancel_action = action("&Cancel run", "Ctrl+Shift+X", self.request_cancel)
+        self.again_action = action("Deploy &again", "", self.request_deploy_again)
+        self.json_action = action("Export &JSON…", "", lambda: self.request_export("json"))
+        self.csv_action = action("Export &CSV…", "", lambda: self.request_export("csv"))
+
+    def _build(self) -> None:
+        self.message_bar = MessageBar()
+        self.title = QLabel("No run selected: open one from the Upgrades report, or start a run")
+        self.title.setAccessibleName("Run")
+        font = self.title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        self.title.setFont(font)
+        self.subtitle = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setAccessibleName("Run progress")
+        self.elapsed = QLabel()
+        self.eta = QLabel()
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        figures = QGridLayout()
+        figures.addWidget(self.bar, 0, 0, 1, 3)
+        figures.addWidget(self.elapsed, 1, 0)
+        figures.addWidget(self.eta, 1, 1)
+        figures.addWidget(self.summary, 1, 2)
+        figures.setColumnStretch(2, 1)
+        buttons = QHBoxLayout()
+        for act in (self.cancel_action, self.again_action, self.json_action, self.csv_action):
+            buttons.addWidget(action_button(act))
+        buttons.addStretch(1)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter modules")
+        self.filter_edit.setAccessibleName("Filter the run's modules")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.proxy.set_text)
+        self.problems_only = QCheckBox("&Failures only")
+        self.problems_only.setToolTip("Show only modules that failed or were blocked by a failed producer")
+        self.problems_only.toggled.connect(self.proxy.set_problems_only)
+        filters = QHBoxLayout()
+        filters.addWidget(self.filter_edit, 1)
+        filters.addWidget(self.problems_only)
+        self.table = table_view(self.proxy, self.model, "Run modules")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        table_box = QWidget()
+        table_layout = QVBoxLayout(table_box)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addLayout(filters)
+        table_layout.addWidget(self.table)
+        splitter.addWidget(table_box)
+        splitter.addWidget(self._build_log())
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.splitter = splitter
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addLayout(figures)
+        layout.addLayout(buttons)
+        layout.addWidget(splitter, 1)
+
+    def _build_log(self) -> QWidget:
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setAccessibleName("Run log")
+        self.log.setMaximumBlockCount(LOG_LIMIT)  # bounded: a huge run never slows the view down
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_search = QLineEdit()
+        self.log_search.setPlaceholderText("Search the log (Enter: next, Shift+Enter: previous)")
+        self.log_search.setAccessibleName("Search the log")
+        self.log_search.returnPressed.connect(lambda: self.find_in_log(self.log_search.text()))
+        back = QAction(self.log_search)
+        back.setShortcut(QKeySequence("Shift+Return"))
+        back.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        back.triggered.connect(lambda: self.find_in_log(self.log_search.text(), backward=True))
+        self.log_search.addAction(back)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        label = QLabel("&Log")
+        label.setBuddy(self.log)
+        layout.addWidget(label)
+        layout.addWidget(self.log, 1)
+        layout.addWidget(self.log_search)
+        return box
+
+    def focus_search(self) -> None:
+        self.filter_edit.setFocus()
+        self.filter_edit.selectAll()
+
+    # -- which run ----------------------------------------------------------------------------
+
+    def show_run(self, run_id: int) -> None:
+        """The run's live state if it is active (or just ended), else its record, read on a job."""
+        known = self.session.tracker.runs.get(run_id)
+        if known is not None:
+            self.show_progress(known)
+            return
+        self._loading = run_id
+        self.title.setText(f"Run {run_id}: reading…")
+        self.session.jobs.submit("run detail", lambda: views.run_detail(self.session.ctx, run_id),
+                                 lambda result: self._loaded(run_id, result))
+
+    def _loaded(self, run_id: int, result: JobResult) -> None:
+        if self._loading != run_id:
+            return  # another run was chosen meanwhile
+        self._loading = None
+        if not result.ok:
+            self.session.notifier.error(result.error_text, PANE)
+            return
+        self.show_progress(RunProgress.from_detail(result.value))
+
+    def show_progress(self, progress: RunProgress | None) -> None:
+        self.progress = progress
+        self.model.show(progress)
+        self.log.setPlainText("\n".join(progress.log) if progress else "")
+        self._lines_shown = progress.lines_noted if progress else 0
+        self.log.moveCursor(self.log.textCursor().MoveOperation.End)
+        self._show_progress()
+
+    def _on_run_started(self, progress: RunProgress) -> None:
+        # Follow a new run unless another run that is still going is being watched.
+        if self.progress is None or not self.progress.running or self.progress.run_id == progress.run_id:
+            self._loading = None
+            self.show_progress(progress)
+
+    def _on_run_updated(self, update: RunUpdate) -> None:
+        if self.progress is None or update.run_id != self.progress.run_id:
+            return
+        self.model.rows_changed(update.rows)
+        lines = self.progress.lines_since(self._lines_shown)
+        self._lines_shown = self.progress.lines_noted
+        if lines:
+            self.log.appendPlainText("\n".join(lines))  # one append per batch, however many lines
+        self._show_progress()
+
+    def _on_run_ended(self, progress: RunProgress) -> None:
+        if self.progress is not None and progress.run_id == self.progress.run_id:
+            self._show_progress()
+        self.update_actions()
+
+    # -- showing ------------------------------------------------------------------------------
+
+    def _show_progress(self) -> None:
+        p = self.progress
+        running = p is not None and p.running
+        if running and not self._clock.isActive():
+            self._clock.start()
+        elif not running:
+            self._clock.stop()
+        if p is None:
+            for label in (self.subtitle, self.elapsed, self.eta, self.summary):
+                label.clear()
+            self.bar.setRange(0, 1)
+            self.bar.setValue(0)
+            self.update_actions()
+            return
+        where = "" if p.own else " (another process)"
+        self.title.setText(f"Run {p.run_id} · {p.kind} · {p.status}{where}")
+        self.subtitle.setText(f"Started by {p.started_by} at {timestamp(p.started_at)}"
+                              + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
+                              + (f" · {p.message}" if p.message else ""))
+        self.bar.setRange(0, max(p.total, 1))
+        self.bar.setValue(p.done if p.total else 1)
+        self.bar.setFormat(f"{p.done} / {p.total} done")
+        self.elapsed.setText(f"Elapsed: {duration(p.elapsed())}")
+        eta = p.eta()
+        self.eta.setText(f"Remaining: about {duration(eta)}" if eta is not None else "")
+        self.summary.setText(counts_summary({k: v for k, v in p.counts.items() if v}))
+        self.update_actions()
+
+    def update_actions(self) -> None:
+        p = self.progress
+        self.cancel_action.setEnabled(p is not None and p.running)
+        self.cancel_action.setToolTip("Stop the run: modules already deploying finish, the rest are cancelled")
+        reason = self._why_not_again()
+        self.again_action.setEnabled(reason is None)
+        self.again_action.setToolTip(reason or "Deploy again the modules that did not deploy in this run")
+        exportable = p is not None and self._loading is None
+        for act in (self.json_action, self.csv_action):
+            act.setEnabled(exportable)
+
+    def _why_not_again(self) -> str | None:
+        p = self.progress
+        if p is None or p.kind not in ("deploy", "deploy-all"):
+            return "Deploy again applies to deployment runs"
+        if p.running:
+            return "The run is still in progress"
+        if p.status not in DEPLOY_AGAIN_STATUSES:
+            return "The run finished without errors"
+        active = self.session.tracker.newest_active()
+        if active is not None:
+            return f"Run {active.run_id} ({active.kind}) is in progress"
+        return None
+
+    def find_in_log(self, text: str, backward: bool = False) -> bool:
+        flags = QTextDocument.FindFlag.FindBackward if backward else QTextDocument.FindFlag(0)
+        if not text:
+            return False
+        if self.log.find(text, flags):
+            return True
+        cursor = self.log.textCursor()  # wrap around once
+        cursor.movePosition(cursor.MoveOperation.End if backward else cursor.MoveOperation.Start)
+        self.log.setTextCursor(cursor)
+        return self.log.find(text, flags)
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def request_cancel(self) -> None:
+        p = self.progress
+        if p is None or not p.running:
+            return
+        question = f"Stop run {p.run_id}? Modules already deploying finish; the others are marked cancelled."
+        if self.session.notifier.confirm("Cancel run", question, "Stop the run"):
+            self.session.controller.cancel_run(p.run_id, PANE)
+
+    def request_deploy_again(self) -> None:
+        p = self.progress
+        if p is None or self._why_not_again() is not None:
+            return
+        if p.kind == "deploy-all":
+            self._deploy_all()
+            return
+        names = [row.module for row in p.rows if row.status in AGAIN_ITEM_STATUSES]
+        question = f"Deploy again {plural(len(names), 'module')} that did not deploy in run {p.run_id}?"
+        if names and self.session.notifier.confirm("Deploy again", question, "Deploy"):
+            self.session.controller.deploy_modules(names, PANE)
+
+    def request_export(self, kind: str) -> None:
+        if self.progress is None:
+            return
+        suggested = f"run-{self.progress.run_id}.{kind}"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export run {self.progress.run_id}", suggested,
+                                              "JSON (*.json)" if kind == "json" else "CSV (*.csv)")
+        if path:
+            self.export(Path(path))
+
+    def export(self, path: Path) -> None:
+        """Write the run as recorded (JSON, or CSV by the suffix), on a job thread."""
+        if self.progress is None:
+            return
+        run_id = self.progress.run_id
+
+        def work() -> Path:
+            export_run(views.run_detail(self.session.ctx, run_id), path)
+            return path
+
+        def done(result: JobResult) -> None:
+            if result.ok:
+                self.session.notifier.info(f"Run {run_id} exported to {path}")
+            else:
+                self.session.notifier.error(f"Could not export run {run_id}: {result.error_text}", PANE)
+
+        self.session.jobs.submit("export", work, done)

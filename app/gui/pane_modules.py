@@ -1,0 +1,224 @@
+"""The Modules pane: every module, filterable, and the actions on the selected ones.
+
+Actions are disabled for a module an active run holds (whoever started the run); when the
+engine refuses anyway (a run that started a moment ago), its message shows in the bar on top.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine import views
+from app.engine.errors import DeployCenterError
+from app.gui.config_dialog import ConfigDialog
+from app.gui.filters import ANY_STATE, IN_A_RUN, ModuleFilter
+from app.gui.formatting import STATE_LABELS, plural
+from app.gui.modules_model import ModuleEntry, ModulesModel
+from app.gui.pane_upgrades import action_button
+from app.gui.run_progress import RunProgress, RunUpdate
+from app.gui.session import GuiSession
+from app.gui.snapshot import Snapshot
+from app.gui.widgets import MessageBar, table_view
+
+PANE = "modules"
+DEPLOYING_KINDS = frozenset({"deploy", "deploy-all"})
+
+
+class ModulesPane(QWidget):
+    def __init__(self, session: GuiSession, model: ModulesModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model = model
+        self.proxy = ModuleFilter(self)
+        self.proxy.setSourceModel(model)
+        self.platform = ""
+        self._make_actions()
+        self._build()
+        session.snapshot_loaded.connect(self._on_snapshot)
+        session.watcher.locks_changed.connect(model.set_locks)
+        session.tracker.started.connect(self._on_run_started)
+        session.tracker.updated.connect(self._on_run_updated)
+        session.tracker.ended.connect(self._on_run_ended)
+        session.controller.busy_changed.connect(self.update_actions)
+        for signal in (model.dataChanged, model.modelReset, self.proxy.layoutChanged):
+            signal.connect(self.update_actions)
+        self.update_actions()
+
+    def _make_actions(self) -> None:
+        def action(text: str, shortcut: str, slot: object) -> QAction:
+            made = QAction(text, self)
+            made.setShortcut(QKeySequence(shortcut))
+            made.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            made.triggered.connect(slot)
+            self.addAction(made)
+            return made
+
+        self.publish_action = action("&Publish new version…", "Ctrl+P", self.request_publish)
+        self.publish_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.apply_action = action("&Apply configurations…", "Ctrl+E", self.request_apply_config)
+        self.delete_action = action("De&lete…", "Del", self.request_delete)
+        self.deploy_action = action("Deplo&y selected", "Ctrl+Shift+D", self.request_deploy)
+
+    def _build(self) -> None:
+        self.message_bar = MessageBar()
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by module or application")
+        self.filter_edit.setAccessibleName("Filter modules")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.proxy.set_text)
+        self.state_filter = QComboBox()
+        self.state_filter.setAccessibleName("Filter by state")
+        self.state_filter.addItem("All states", ANY_STATE)
+        for state, label in STATE_LABELS.items():
+            self.state_filter.addItem(label, state)
+        self.state_filter.addItem("Held by an active run", IN_A_RUN)
+        self.state_filter.currentIndexChanged.connect(
+            lambda: self.proxy.set_state(self.state_filter.currentData()))
+        self.shown = QLabel()
+        filter_label = QLabel("&Filter:")
+        filter_label.setBuddy(self.filter_edit)
+        row = QHBoxLayout()
+        row.addWidget(filter_label)
+        row.addWidget(self.filter_edit, 2)
+        row.addWidget(self.state_filter, 1)
+        row.addWidget(self.shown)
+        self.table = table_view(self.proxy, self.model, "Modules")
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.selectionModel().selectionChanged.connect(self.update_actions)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        buttons = QHBoxLayout()
+        for act in (self.publish_action, self.apply_action, self.delete_action, self.deploy_action):
+            buttons.addWidget(action_button(act))
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message_bar)
+        layout.addLayout(row)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+    def focus_search(self) -> None:
+        self.filter_edit.setFocus()
+        self.filter_edit.selectAll()
+
+    # -- keeping up ---------------------------------------------------------------------------
+
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        self.platform = snapshot.status.platform_version
+        self.model.load(snapshot.modules)
+        for run in self.session.tracker.active():
+            self._on_run_started(run)
+
+    def _on_run_started(self, progress: RunProgress) -> None:
+        self.model.lock((row.module for row in progress.rows if row.status != "skipped"), progress.run_id)
+
+    def _on_run_updated(self, update: RunUpdate) -> None:
+        progress = self.session.tracker.runs.get(update.run_id)
+        if progress is None or progress.kind not in DEPLOYING_KINDS:
+            return
+        for number in update.rows:
+            row = progress.rows[number]
+            if row.status == "deployed":
+                self.model.mark_deployed(row.module, row.version, self.platform)
+
+    def _on_run_ended(self, progress: RunProgress) -> None:
+        self.model.unlock_run(progress.run_id)
+
+    def selected(self) -> list[ModuleEntry]:
+        rows = self.table.selectionModel().selectedRows()
+        return [self.model.rows[self.proxy.mapToSource(index).row()] for index in rows]
+
+    def select(self, *names: str) -> None:
+        """Select modules by name (keyboard users and tests)."""
+        self.table.clearSelection()
+        flags = self.table.selectionModel().SelectionFlag
+        for name in names:
+            number = self.model.row_of(name)
+            if number is None:
+                continue
+            index = self.proxy.mapFromSource(self.model.index(number, 0))
+            self.table.selectionModel().select(index, flags.Select | flags.Rows)
+
+    def update_actions(self) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.shown.setText(plural(total, "module") if shown == total else f"{shown} of {total} modules")
+        selected = self.selected()
+        held = next((e for e in selected if e.locked_by_run is not None), None)
+        lock = f"{held.name} is held by run {held.locked_by_run}, which is in progress" if held else None
+        one = None if len(selected) == 1 else "Select one module"
+        some = None if selected else "Select one or more modules"
+        ready = None if any(e.state == "ready" for e in selected) else "None of the selected modules is ready to deploy"
+        self._enable(self.publish_action, lock, "Publish a new version of a module from a bundle folder or .zip")
+        self._enable(self.apply_action, lock or one, "Edit and apply the selected module's configuration values")
+        self._enable(self.delete_action, lock or one, "Remove the selected module from the environment")
+        self._enable(self.deploy_action, lock or some or ready, "Deploy the selected modules that are ready")
+
+    @staticmethod
+    def _enable(action: QAction, reason: str | None, tip: str) -> None:
+        action.setEnabled(reason is None)
+        action.setToolTip(reason or tip)
+
+    def _context_menu(self, at: QPoint) -> None:
+        menu = QMenu(self)
+        for act in (self.publish_action, self.apply_action, self.delete_action, self.deploy_action):
+            menu.addAction(act)
+        menu.exec(self.table.viewport().mapToGlobal(at))
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def request_publish(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Publish new version: choose .zip bundles, or a bundle folder's module.toml", "",
+            "Module bundles (*.zip module.toml);;All files (*)")
+        if paths:
+            self.publish([Path(p) for p in paths])
+
+    def publish(self, paths: list[Path]) -> None:
+        bundles = [p.parent if p.name == "module.toml" else p for p in paths]
+        self.session.controller.publish(bundles, PANE)
+
+    def request_apply_config(self) -> None:
+        selected = self.selected()
+        if len(selected) != 1:
+            return
+        name = selected[0].name
+        try:
+            values = views.module_config(self.session.ctx, name)
+        except DeployCenterError as error:
+            self.session.notifier.error(error.message, PANE)
+            return
+        dialog = ConfigDialog(name, values, self)
+        if dialog.exec() and dialog.changed_values():
+            self.apply_config(name, dialog.changed_values())
+
+    def apply_config(self, name: str, values: dict[str, str]) -> None:
+        self.session.controller.apply_config(name, values, PANE)
+
+    def request_delete(self) -> None:
+        selected = self.selected()
+        if len(selected) != 1:
+            return
+        name = selected[0].name
+        question = (f"Delete module {name}? It is removed from every front-end; its history stays. "
+                    "Publishing it again brings it back.")
+        if self.session.notifier.confirm("Delete module", question, "Delete"):
+            self.session.controller.delete_module(name, PANE)
+
+    def request_deploy(self) -> None:
+        names = [e.name for e in self.selected() if e.state == "ready"]
+        if names:
+            self.session.controller.deploy_modules(names, PANE)

@@ -1,0 +1,220 @@
+"""The Upgrades pane: where the platform upgrade stands, Deploy All, Upgrade to..., and every run."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QProgressBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine import operations
+from app.engine.catalog import compare_versions
+from app.gui.controller import describe_plan
+from app.gui.formatting import plural
+from app.gui.modules_model import ModulesModel
+from app.gui.run_progress import RunProgress, RunUpdate
+from app.gui.run_report_model import RunReportModel
+from app.gui.session import GuiSession
+from app.gui.snapshot import Snapshot
+from app.gui.widgets import Count, MessageBar, table_view
+
+PANE = "upgrades"
+
+
+def action_button(action: QAction) -> QToolButton:
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    button.setAccessibleName(action.text().replace("&", "").rstrip("…."))
+    return button
+
+
+class UpgradesPane(QWidget):
+    open_run = Signal(int)
+
+    def __init__(self, session: GuiSession, modules: ModulesModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.modules = modules
+        self.report = RunReportModel(self)
+        self.deploy_action = QAction("&Deploy", self)
+        self.deploy_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.deploy_action.triggered.connect(self.request_deploy_all)
+        self.upgrade_action = QAction("&Upgrade to…", self)
+        self.upgrade_action.setShortcut(QKeySequence("Ctrl+U"))
+        self.upgrade_action.setToolTip("Move to a newer platform version and prepare every module for it")
+        self.upgrade_action.triggered.connect(self.request_upgrade)
+        self._build()
+        session.snapshot_loaded.connect(self._on_snapshot)
+        session.tracker.started.connect(self._on_run_started)
+        session.tracker.updated.connect(self._on_run_updated)
+        session.tracker.ended.connect(self._on_run_ended)
+        session.controller.busy_changed.connect(self.update_actions)
+        for signal in (modules.dataChanged, modules.modelReset):
+            signal.connect(self._show_counts)
+        self.update_actions()
+
+    def _build(self) -> None:
+        self.message_bar = MessageBar()
+        self.title = QLabel("Reading the environment…")
+        self.title.setAccessibleName("Upgrade status")
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.subtitle = QLabel()
+        self.subtitle.setWordWrap(True)
+        self.counts = {key: Count(caption) for key, caption in (
+            ("total", "Modules"), ("ready", "Ready for deployment"),
+            ("compilation-failed", "Compilation failed"), ("deployed", "Already deployed"))}
+        counts_row = QHBoxLayout()
+        for widget in self.counts.values():
+            counts_row.addWidget(widget)
+        counts_row.addStretch(1)
+        self.deploy_button = action_button(self.deploy_action)
+        self.upgrade_button = action_button(self.upgrade_action)
+        counts_row.addWidget(self.deploy_button)
+        counts_row.addWidget(self.upgrade_button)
+        self.upgrade_progress = QProgressBar()
+        self.upgrade_progress.setAccessibleName("Upgrade preparation progress")
+        self.upgrade_progress.hide()
+        self.table = table_view(self.report, self.report, "Runs")
+        self.table.activated.connect(self._on_activated)
+        self.table.doubleClicked.connect(self._on_activated)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addLayout(counts_row)
+        layout.addWidget(self.upgrade_progress)
+        report_label = QLabel("&Report of every run (Enter or double-click opens its details)")
+        report_label.setBuddy(self.table)
+        layout.addWidget(report_label)
+        layout.addWidget(self.table, 1)
+
+    # -- showing ------------------------------------------------------------------------------
+
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        status = snapshot.status
+        upgrading = status.upgrade_to == status.platform_version and status.upgrade_from is not None
+        if upgrading and not status.fully_upgraded:
+            self.title.setText(f"Upgrading modules from {status.upgrade_from} to {status.upgrade_to}")
+        else:
+            self.title.setText(f"Up to date on {status.platform_version}")
+        self.report.load(snapshot.runs)
+        for run in self.session.tracker.active():
+            self.report.follow(run)
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        counts = self.modules.state_counts()
+        self.counts["total"].set(sum(counts.values()))
+        for key in ("ready", "compilation-failed", "deployed"):
+            self.counts[key].set(counts[key])
+        if counts["ready"]:
+            text = f"{plural(counts['ready'], 'module')} prepared and not deployed yet. Deploy makes them live."
+        elif counts["compilation-failed"] or counts["not-prepared"]:
+            text = "Nothing left to deploy; fix the modules that did not compile and publish them again."
+        else:
+            text = "Fully upgraded: every module is deployed in the current platform version."
+        self.subtitle.setText(text)
+        self.update_actions()
+
+    def _on_run_started(self, progress: RunProgress) -> None:
+        if progress.kind == "upgrade":
+            self.upgrade_progress.setRange(0, max(progress.total, 1))
+            self.upgrade_progress.setValue(progress.done)
+            self.upgrade_progress.setFormat(f"Preparing modules: %v / {progress.total}")
+            self.upgrade_progress.show()
+        self.update_actions()
+
+    def _on_run_updated(self, update: RunUpdate) -> None:
+        progress = self.session.tracker.runs.get(update.run_id)
+        if progress is None:
+            return
+        if progress.kind == "upgrade":
+            self.upgrade_progress.setValue(progress.done)
+        self.report.follow(progress)
+
+    def _on_run_ended(self, progress: RunProgress) -> None:
+        if progress.kind == "upgrade":
+            self.upgrade_progress.hide()
+        self.update_actions()
+
+    def update_actions(self) -> None:
+        reason = self._why_no_run() or self._why_no_deploy()
+        self.deploy_action.setEnabled(reason is None)
+        ready = self.modules.state_counts()["ready"]
+        self.deploy_action.setToolTip(reason or f"Deploy All: make the {plural(ready, 'prepared module')} live")
+        upgrade_reason = self._why_no_run()
+        self.upgrade_action.setEnabled(upgrade_reason is None)
+        self.upgrade_action.setToolTip(
+            upgrade_reason or "Move to a newer platform version and prepare every module for it")
+        for button, action in ((self.deploy_button, self.deploy_action), (self.upgrade_button, self.upgrade_action)):
+            button.setAccessibleDescription(action.toolTip())
+
+    def _why_no_run(self) -> str | None:
+        active = self.session.tracker.newest_active()
+        if active is not None:
+            return f"Run {active.run_id} ({active.kind}) started by {active.started_by} is in progress"
+        if self.session.controller.awaiting_run_id():
+            return "A run is starting"
+        return None
+
+    def _why_no_deploy(self) -> str | None:
+        if self.session.snapshot is None:
+            return "Reading the environment…"
+        if self.modules.state_counts()["ready"] == 0:
+            return "Nothing to deploy: no module is prepared and waiting to be deployed"
+        return None
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        source = self.table.model().mapToSource(index)  # type: ignore[attr-defined]
+        self.open_run.emit(self.report.rows[source.row()].id)
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def request_deploy_all(self) -> bool:
+        """Show the plan and start Deploy All once confirmed; returns whether it started."""
+        try:
+            plan = operations.plan_deploy_all(self.session.ctx)
+        except operations.DeployCenterError as error:
+            self.session.notifier.error(error.message, PANE)
+            return False
+        if not plan.to_deploy:
+            self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
+            return False
+        if not self.session.notifier.confirm("Deploy All", describe_plan(plan), "Deploy"):
+            return False
+        self.session.controller.deploy_all(PANE)
+        self.update_actions()
+        return True
+
+    def request_upgrade(self) -> None:
+        versions = self.upgrade_targets()
+        if not versions:
+            self.session.notifier.info("This is the newest platform version Deploy Center knows", PANE)
+            return
+        version, ok = QInputDialog.getItem(
+            self, "Upgrade to", "Platform version to upgrade to and prepare every module for:", versions, 0, False)
+        if ok:
+            self.start_upgrade(version)
+
+    def upgrade_targets(self) -> list[str]:
+        current = self.session.snapshot.status.platform_version if self.session.snapshot else None
+        known = [v.version for v in self.session.ctx.catalog.versions]
+        return [v for v in known if current is None or compare_versions(v, current) > 0]
+
+    def start_upgrade(self, version: str) -> None:
+        question = (f"Prepare every module for platform {version}? Front-ends keep running their current "
+                    "releases until you deploy.")
+        if self.session.notifier.confirm("Upgrade", question, "Upgrade"):
+            self.session.controller.upgrade(version, PANE)
+            self.update_actions()

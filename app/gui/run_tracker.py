@@ -1,0 +1,114 @@
+"""Every active run the window knows about, whoever started it, and what each batch changed.
+
+Runs of this window are folded from the bridge's event batches; runs of other processes from
+what the watcher polled. Either way the panes hear the same three signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from PySide6.QtCore import QObject, Signal
+
+from app.engine.events import Event, RunFinished, RunStarted
+from app.engine.queries import RunChanges
+from app.engine.views import ActiveRun
+from app.gui.run_progress import ItemRow, RunProgress, RunUpdate
+
+KEEP_FINISHED = 5
+
+
+class RunTracker(QObject):
+    started = Signal(object)  # RunProgress
+    updated = Signal(object)  # RunUpdate
+    ended = Signal(object)  # RunProgress
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runs: dict[int, RunProgress] = {}
+
+    def active(self) -> list[RunProgress]:
+        return [p for p in self.runs.values() if p.running]
+
+    def newest_active(self) -> RunProgress | None:
+        active = self.active()
+        return max(active, key=lambda p: p.run_id) if active else None
+
+    def external_since(self) -> dict[int, datetime | None]:
+        """Runs of other processes still followed, with where their last poll stopped."""
+        return {p.run_id: p.seen_until for p in self.active() if not p.own}
+
+    # -- runs of this window ----------------------------------------------------------------
+
+    def apply_events(self, events: Iterable[Event]) -> None:
+        touched: dict[int, set[int]] = {}
+        ended: list[RunProgress] = []
+        for event in events:
+            if isinstance(event, RunStarted):
+                self._begin(RunProgress.from_started(event))
+                touched.setdefault(event.run_id, set())
+                continue
+            progress = self.runs.get(event.run_id)
+            if progress is None or not progress.running:
+                continue
+            row = progress.apply_event(event)
+            rows = touched.setdefault(event.run_id, set())
+            if row is not None:
+                rows.add(row)
+            if isinstance(event, RunFinished):
+                ended.append(progress)
+        self._publish(touched, ended)
+
+    # -- runs of other processes --------------------------------------------------------------
+
+    def apply_polled(self, active: Iterable[ActiveRun], changes: Mapping[int, RunChanges], own: set[int]) -> None:
+        by_id = {run.id: run for run in active}
+        touched: dict[int, set[int]] = {}
+        ended: list[RunProgress] = []
+        for run_id, change in changes.items():
+            if run_id in own:
+                continue
+            progress = self.runs.get(run_id)
+            if progress is None:
+                if run_id not in by_id:
+                    continue
+                progress = self._begin(_from_poll(by_id[run_id], change))
+            elif not progress.running or progress.own:
+                continue
+            rows = touched.setdefault(run_id, set())
+            rows.update(r for r in (progress.apply_item(item) for item in change.items) if r is not None)
+            progress.seen_until = change.seen_until
+            if change.status != "running":
+                progress.finish(change.status, change.finished_at)
+                ended.append(progress)
+        self._publish(touched, ended)
+
+    # -- shared -------------------------------------------------------------------------------
+
+    def _begin(self, progress: RunProgress) -> RunProgress:
+        self.runs[progress.run_id] = progress
+        self.started.emit(progress)
+        return progress
+
+    def _publish(self, touched: dict[int, set[int]], ended: list[RunProgress]) -> None:
+        for run_id, rows in touched.items():
+            self.updated.emit(RunUpdate(run_id, tuple(sorted(rows))))
+        for progress in ended:
+            self.ended.emit(progress)
+        if ended:
+            self._forget_old()
+
+    def _forget_old(self) -> None:
+        finished = sorted((p.run_id for p in self.runs.values() if not p.running), reverse=True)
+        for run_id in finished[KEEP_FINISHED:]:
+            del self.runs[run_id]
+
+
+def _from_poll(run: ActiveRun, change: RunChanges) -> RunProgress:
+    rows = [ItemRow(i.module, i.application, i.version, "pending" if i.status != "skipped" else "skipped",
+                    i.reason if i.status == "skipped" else None, i.message if i.status == "skipped" else None)
+            for i in change.items]
+    progress = RunProgress(run.id, run.kind, run.started_by, run.started_at, rows, own=False)
+    progress.note(f"run {run.id} ({run.kind}) was started by {run.started_by} in another process", run.started_at)
+    return progress

@@ -1,0 +1,76 @@
+"""One opened environment and the objects the window shares: notifier, jobs, bridge, runs, watcher."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from app.engine.context import EnvironmentContext
+from app.gui.bridge import EventBridge
+from app.gui.controller import OperationController
+from app.gui.jobs import JobResult, JobRunner
+from app.gui.notifier import Notifier
+from app.gui.run_tracker import RunTracker
+from app.gui.snapshot import Snapshot, load_snapshot
+from app.gui.watcher import POLL_INTERVAL_MS, EnvironmentWatcher
+
+REFRESH_JOB = "refresh"
+
+
+class GuiSession(QObject):
+    snapshot_loaded = Signal(object)  # Snapshot
+
+    def __init__(self, ctx: EnvironmentContext, poll_interval_ms: int = POLL_INTERVAL_MS) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.notifier = Notifier(self)
+        self.jobs = JobRunner(self)
+        self.bridge = EventBridge(self)
+        self.tracker = RunTracker(self)
+        self.controller = OperationController(ctx, self.jobs, self.bridge, self.notifier, self)
+        self.watcher = EnvironmentWatcher(ctx, self.jobs, self.tracker, self.controller, poll_interval_ms, self)
+        self.snapshot: Snapshot | None = None
+        self._refresh_again = False
+        self._closed = False
+        self.bridge.batch_ready.connect(self.tracker.apply_events)
+        # A run's last events are applied before anyone hears that its job ended.
+        self.jobs.before_callbacks.append(self.bridge.flush)
+        self.controller.finished.connect(self.refresh)
+        self.tracker.ended.connect(self.refresh)
+        self.watcher.recorded.connect(self.refresh)
+
+    @property
+    def environment_name(self) -> str:
+        return self.snapshot.status.name if self.snapshot else self.ctx.data_dir.name
+
+    def start(self) -> None:
+        self.refresh()
+        self.watcher.start()
+
+    def refresh(self) -> None:
+        """Reload what the panes show, on a job thread; a request during a load runs once after it."""
+        if self._closed:
+            return
+        if self.jobs.running(REFRESH_JOB):
+            self._refresh_again = True
+            return
+        self._refresh_again = False
+        self.jobs.submit(REFRESH_JOB, lambda: load_snapshot(self.ctx), self._loaded)
+
+    def _loaded(self, result: JobResult) -> None:
+        if result.ok:
+            self.snapshot = result.value
+            self.snapshot_loaded.emit(result.value)
+        else:
+            self.notifier.error(f"Could not read the environment: {result.error_text}")
+        if self._refresh_again:
+            self.refresh()
+
+    def close(self) -> None:
+        """Stop polling, stop our runs, join every thread, close the database."""
+        if self._closed:
+            return
+        self._closed = True
+        self.watcher.stop()
+        self.controller.cancel_all()
+        self.jobs.wait_all()
+        self.ctx.close()

@@ -1,0 +1,103 @@
+"""Small widgets the panes share: the message bar, a table view set up for large models, a count."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.notifier import ERROR, WARNING, Message
+from app.gui.table_model import ColumnTableModel
+
+BAR_STYLES = {
+    ERROR: "background:#fdecea; border:1px solid #e57373; color:#611a15;",
+    WARNING: "background:#fff4e5; border:1px solid #ffb74d; color:#663c00;",
+}
+INFO_STYLE = "background:#e8f4fd; border:1px solid #64b5f6; color:#0d3c61;"
+
+
+class MessageBar(QFrame):
+    """A dismissable line at the top of a pane: what was refused or failed, in the engine's words."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setAccessibleName("Message")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss this message (Esc)")
+        close.setAccessibleName("Dismiss message")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, message: Message) -> None:
+        self.setStyleSheet(f"QFrame#messageBar {{{BAR_STYLES.get(message.level, INFO_STYLE)}}}")
+        self.label.setText(message.text)
+        self.level = message.level
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+def table_view(model: QAbstractItemModel, source: ColumnTableModel[object], name: str) -> QTableView:
+    """A sortable, row-selecting view that stays fast with tens of thousands of rows."""
+    view = QTableView()
+    view.setObjectName(name)
+    view.setAccessibleName(name)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.setTabKeyNavigation(False)
+    view.verticalHeader().setVisible(False)
+    # Fixed row heights: the view never measures rows, whatever their number.
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
+    header = view.horizontalHeader()
+    header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # keep the engine's order until asked
+    view.setSortingEnabled(True)
+    for number, column in enumerate(source.columns):
+        view.setColumnWidth(number, column.width)
+    header.setStretchLastSection(True)
+    return view
+
+
+class Count(QWidget):
+    """A big number over its caption, e.g. the Upgrades pane's module counts."""
+
+    def __init__(self, caption: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.value = QLabel("–")
+        font = self.value.font()
+        font.setPointSizeF(font.pointSizeF() * 1.8)
+        font.setBold(True)
+        self.value.setFont(font)
+        self.caption = QLabel(caption)
+        self.setAccessibleName(caption)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 4, 12, 4)
+        layout.addWidget(self.value, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.caption, 0, Qt.AlignmentFlag.AlignHCenter)
+
+    def set(self, number: int) -> None:
+        self.value.setText(f"{number:,}")
+        self.setAccessibleDescription(f"{number} {self.caption.text()}")

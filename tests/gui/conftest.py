@@ -1,0 +1,180 @@
+"""GUI test fixtures: offscreen Qt, settings in the test's folder, a real demo environment, a window.
+
+Every fixture that starts something stops it: windows are closed and threads joined, since a
+QThread left running aborts the whole test process when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+
+from app.engine import operations
+from app.engine.context import Location, open_context
+from app.gui.controller import OperationResult
+from app.gui.main_window import MainWindow
+from app.gui.notifier import Question
+from app.gui.session import GuiSession
+from app.gui.welcome import open_environment
+
+FAST_POLL_MS = 100
+RUN_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(autouse=True)
+def _settings_in_tmp(tmp_path: Path) -> None:
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture
+def location(tmp_path: Path) -> Location:
+    """The demo environment, upgraded to 11.19.0: 24 modules ready to deploy, 6 that failed to compile."""
+    here = Location(tmp_path / "env")
+    ctx = operations.init_environment(here, demo=True)
+    try:
+        operations.upgrade(ctx, "11.19.0")
+    finally:
+        ctx.close()
+    return here
+
+
+class Answers:
+    """Answers the window's yes/no questions and remembers them."""
+
+    def __init__(self) -> None:
+        self.questions: list[Question] = []
+        self.answer = True
+        self.before_answer: Callable[[Question], None] | None = None
+
+    def __call__(self, question: Question) -> bool:
+        self.questions.append(question)
+        if self.before_answer is not None:
+            self.before_answer(question)
+        return self.answer
+
+
+@pytest.fixture
+def answers() -> Answers:
+    return Answers()
+
+
+def wait_operation(qtbot: QtBot, session: GuiSession, start: Callable[[], object]) -> OperationResult:
+    """Start something and wait, on a GUI-thread signal, until its job has ended and been reported."""
+    with qtbot.waitSignal(session.controller.finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        start()
+    result = blocker.args[0]
+    assert isinstance(result, OperationResult)
+    return result
+
+
+def wait_refreshed(qtbot: QtBot, session: GuiSession) -> None:
+    with qtbot.waitSignal(session.snapshot_loaded, timeout=RUN_TIMEOUT_MS):
+        session.refresh()
+
+
+class ArtifactGate:
+    """Makes deploying one module wait until ``release``: its artifact becomes a named pipe.
+
+    The deployer reads the artifact, and reading a pipe blocks until someone writes to it, so a
+    run (of this process or another) stays open, deterministically, with no sleeps.
+    """
+
+    def __init__(self, location: Location, module: str) -> None:
+        ctx = open_context(location)
+        try:
+            item = next(i for i in operations.plan_deploy_all(ctx).items if i.module == module)
+            assert item.artifact_sha256 is not None
+            self.path = ctx.artifacts.path(item.artifact_sha256)
+        finally:
+            ctx.close()
+        self.data = self.path.read_bytes()
+        self.path.unlink()
+        os.mkfifo(self.path)
+        self._writer: threading.Thread | None = None
+
+    def release(self) -> None:
+        """Hand the artifact to the reader, now or as soon as it opens the pipe."""
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._serve, name="artifact-gate", daemon=True)
+            self._writer.start()
+
+    def _serve(self) -> None:
+        with open(self.path, "wb") as pipe:  # blocks until the deployer opens it for reading
+            pipe.write(self.data)
+
+    def close(self) -> None:
+        """Teardown: unblock the writer if nobody read, and put the real file back."""
+        self.release()
+        assert self._writer is not None
+        if self._writer.is_alive():
+            reader = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            self._writer.join(timeout=5)
+            os.close(reader)
+        self._writer.join(timeout=5)
+        tmp = self.path.with_suffix(".restore")
+        tmp.write_bytes(self.data)
+        os.replace(tmp, self.path)
+
+
+class Gates:
+    """Makes gates; sessions and windows release them all before closing, so no run waits forever."""
+
+    def __init__(self, location: Location) -> None:
+        self._location = location
+        self.made: list[ArtifactGate] = []
+
+    def __call__(self, module: str = "Common") -> ArtifactGate:
+        self.made.append(ArtifactGate(self._location, module))
+        return self.made[-1]
+
+    def release_all(self) -> None:
+        for each in self.made:
+            each.release()
+
+
+@pytest.fixture
+def gate(location: Location) -> Iterator[Gates]:
+    """Set up before sessions and windows, so torn down after them: files come back last."""
+    made = Gates(location)
+    yield made
+    for each in made.made:
+        each.close()
+
+
+@pytest.fixture
+def session(qapp: Any, location: Location, answers: Answers, gate: Gates) -> Iterator[GuiSession]:
+    opened = GuiSession(open_environment(location), poll_interval_ms=FAST_POLL_MS)
+    opened.notifier.confirmer = answers
+    yield opened
+    gate.release_all()
+    opened.close()
+    assert not opened.jobs.running(), "a job thread outlived its session"
+
+
+@pytest.fixture
+def window(qtbot: QtBot, session: GuiSession, gate: Gates) -> Iterator[MainWindow]:
+    shown = MainWindow(session)
+    shown.show()
+    with qtbot.waitSignal(session.snapshot_loaded, timeout=RUN_TIMEOUT_MS):
+        session.start()
+    yield shown
+    gate.release_all()
+    shown.close()
+    shown.deleteLater()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The offscreen platform says so for every top-level window with size limits; it is not ours.
+    for item in items:
+        if "tests/gui/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"))

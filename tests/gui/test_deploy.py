@@ -1,0 +1,96 @@
+"""Deploy All from the window: the plan first, then live statuses, the report, Deploy again, Cancel."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app.engine import views
+from app.gui.main_window import MainWindow
+from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, wait_operation, wait_refreshed
+
+DEMO_READY = 24
+DEMO_FAILED_TO_COMPILE = 6
+
+
+def statuses(window: MainWindow) -> dict[str, str]:
+    return {row.module: row.status for row in window.details.model.rows}
+
+
+def test_deploy_button_shows_the_plan_then_deploys_every_ready_module(
+    qtbot: QtBot, window: MainWindow, answers: Answers
+) -> None:
+    button = window.upgrades.deploy_button
+    assert button.isEnabled()
+    assert window.upgrades.counts["ready"].value.text() == str(DEMO_READY)
+
+    result = wait_operation(qtbot, window.session, button.click)
+
+    assert result.result.ok
+    assert "will deploy 24 modules" in answers.questions[0].text
+    assert "6 modules will be skipped: their compilation failed" in answers.questions[0].text
+    shown = statuses(window)
+    assert list(shown.values()).count("deployed") == DEMO_READY
+    assert list(shown.values()).count("skipped") == DEMO_FAILED_TO_COMPILE
+    assert window.details.progress is not None and window.details.progress.status == "succeeded"
+    assert "24 / 24 done" in window.details.bar.format()
+    qtbot.waitUntil(lambda: window.upgrades.report.rows[0].kind == "deploy-all", timeout=RUN_TIMEOUT_MS)
+    row = window.upgrades.report.rows[0]
+    assert (row.status, row.counts["deployed"], row.counts["skipped"]) == ("succeeded", 24, 6)
+    qtbot.waitUntil(lambda: window.upgrades.counts["ready"].value.text() == "0", timeout=RUN_TIMEOUT_MS)
+    assert not button.isEnabled()
+    assert "Nothing to deploy" in window.upgrades.deploy_action.toolTip()
+
+
+def test_declining_the_plan_starts_nothing(window: MainWindow, answers: Answers) -> None:
+    answers.answer = False
+    window.upgrades.deploy_button.click()
+    assert answers.questions and not window.session.controller.operations
+
+
+def test_deploy_again_deploys_only_what_failed(qtbot: QtBot, window: MainWindow) -> None:
+    frontend = Path(window.session.snapshot.status.frontends[0][1])  # type: ignore[union-attr]
+    stray = frontend / "Identity" / "notes.txt"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("not Deploy Center's", encoding="utf-8")
+
+    wait_operation(qtbot, window.session, window.upgrades.deploy_button.click)
+
+    first = statuses(window)
+    not_deployed = {name for name, status in first.items() if status in ("failed", "blocked")}
+    assert first["Identity"] == "failed" and first["Customers"] == "blocked"
+    assert window.details.progress is not None and window.details.progress.status == "failed"
+    assert window.details.again_action.isEnabled()
+    shutil.rmtree(stray.parent)
+
+    wait_operation(qtbot, window.session, window.details.again_action.trigger)
+
+    second = statuses(window)
+    attempted = {name for name, status in second.items() if status != "skipped"}
+    assert attempted == not_deployed
+    assert set(second[name] for name in attempted) == {"deployed"}
+    assert not window.details.again_action.isEnabled()
+
+
+def test_cancel_stops_the_run(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:
+    common = gate("Common")  # every other module consumes Common: the run waits on it
+    with qtbot.waitSignal(window.session.tracker.started, timeout=RUN_TIMEOUT_MS):
+        window.upgrades.deploy_button.click()
+    assert window.details.cancel_action.isEnabled()
+
+    def cancel_then_let_common_finish() -> None:
+        window.details.cancel_action.trigger()
+        common.release()
+
+    result = wait_operation(qtbot, window.session, cancel_then_let_common_finish)
+
+    assert result.result.value.status == "cancelled"
+    shown = statuses(window)
+    assert shown["Common"] == "deployed"
+    assert {shown[name] for name in shown if name != "Common"} == {"cancelled", "skipped"}
+    assert not window.details.cancel_action.isEnabled()
+    assert window.details.again_action.isEnabled()
+    wait_refreshed(qtbot, window.session)
+    assert views.status(window.session.ctx).active_run is None
