@@ -17,6 +17,9 @@ from app.engine.errors import BadInputError, RefusedError, StateError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 DATABASE_FILE = "deploycenter.sqlite3"
+# PostgreSQL advisory lock that every writer transaction takes first (any fixed number works:
+# advisory locks are per database, and a database holds one environment).
+WRITER_LOCK_KEY = 0x4443_5752  # "DCWR"
 
 
 def busy_timeout_seconds() -> float:
@@ -35,7 +38,11 @@ class Database:
     """One environment database. Sessions are short; writers serialize on the database itself.
 
     SQLite writes start with ``BEGIN IMMEDIATE`` so that two processes checking and taking locks
-    cannot interleave; PostgreSQL writers take a row lock on the environment row instead.
+    cannot interleave. PostgreSQL writers take one transaction-scoped advisory lock first, the same
+    one-writer-at-a-time rule: it also covers writers that run before the environment row exists
+    (migrations, ``init``) and ones that do not lock that row (run history batches, audit entries).
+    On both, a writer waits at most ``busy_timeout_seconds`` and then fails with one line. Readers
+    see one snapshot for the whole session on both (SQLite's WAL read transaction; REPEATABLE READ).
     """
 
     def __init__(self, url: str) -> None:
@@ -46,7 +53,10 @@ class Database:
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.engine = self._create_engine()
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        readers = self.engine
+        if parsed.get_backend_name() == "postgresql":
+            readers = self.engine.execution_options(isolation_level="REPEATABLE READ")
+        self._sessions = sessionmaker(readers, expire_on_commit=False)
         self._writer_sessions = sessionmaker(
             self.engine.execution_options(deploycenter_write=True), expire_on_commit=False
         )
@@ -55,9 +65,12 @@ class Database:
         timeout = busy_timeout_seconds()
         if not self.is_sqlite:
             try:
-                return create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+                engine = create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=8)
             except Exception as exc:  # a missing driver is bad input, not a crash
                 raise BadInputError(f"cannot use database URL: {exc}") from None
+            if self.url.get_backend_name() == "postgresql":
+                _serialize_postgres_writers(engine, timeout)
+            return engine
         database = self.url.database
         if database and database != ":memory:":
             folder = Path(database).parent
@@ -108,6 +121,18 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
 
+def _serialize_postgres_writers(engine: Engine, timeout: float) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("deploycenter_write"):
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+
+
+# SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
 @contextmanager
 def translate_db_errors(db: Database) -> Iterator[None]:
     """Turn the database's lock and connection failures into one clear line."""
@@ -115,7 +140,8 @@ def translate_db_errors(db: Database) -> Iterator[None]:
         yield
     except OperationalError as exc:
         text = str(exc.orig) if exc.orig is not None else str(exc)
-        if "locked" in text or "busy" in text:
+        lock_timeout = getattr(exc.orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
+        if lock_timeout or "locked" in text or "busy" in text:
             raise RefusedError(
                 f"the database {db.describe()} is locked by another process "
                 f"(waited {busy_timeout_seconds():g} s); try again when it is done"
