@@ -16,7 +16,7 @@ from app.gui.main_window import MainWindow
 from app.gui.session import GuiSession
 from app.gui.welcome import WelcomeDialog, open_environment
 
-log = logging.getLogger("deploycenter.gui")
+log = logging.getLogger(__name__)
 QT_LEVELS = {
     QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
     QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
@@ -25,7 +25,7 @@ QT_LEVELS = {
 
 
 def _qt_message(kind: QtMsgType, _context: QMessageLogContext, text: str) -> None:
-    logging.getLogger("qt").log(QT_LEVELS.get(kind, logging.WARNING), "%s", text)
+    logging.getLogger("app.gui.qt").log(QT_LEVELS.get(kind, logging.WARNING), "%s", text)
 
 
 def _log_uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:

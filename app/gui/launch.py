@@ -1,4 +1,4 @@
-"""``deploycenter`` without ``--unattended``: options, checks, logging, then the window.
+"""``deploycenter`` without ``--unattended``: options, checks, logging (``app.logsetup``), then the window.
 
 Qt is imported only after the checks, so a machine without a display or without Qt's system
 libraries gets one line on stderr and exit code 4 instead of a core dump or a traceback.
@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from app.gui import preflight
 
 NOT_POSSIBLE = 4  # the contract's exit code for "not possible in this state"
 BAD_USAGE = 2
-LOG_BYTES = 1_000_000
-LOG_BACKUPS = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,30 +29,6 @@ def parse_options(args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--data-dir", metavar="DIR")
     parser.add_argument("--database-url", metavar="URL")
     return parser.parse_known_args(list(args))
-
-
-def log_folder() -> Path:
-    from platformdirs import user_log_dir
-
-    return Path(user_log_dir("deploycenter", appauthor=False))
-
-
-def setup_logging() -> Path | None:
-    """A rotating log file in the user's log folder; returns its path (None when unwritable)."""
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    try:
-        folder = log_folder()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "deploycenter.log"
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
-    except OSError as error:
-        print(f"deploycenter: cannot write the log file ({error}); logging to stderr", file=sys.stderr)
-        path, handler = None, logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
-    root.addHandler(handler)
-    return path
 
 
 def run_gui(args: Sequence[str]) -> int:
@@ -73,8 +45,10 @@ def run_gui(args: Sequence[str]) -> int:
     if problem:
         print(f"deploycenter: {problem}", file=sys.stderr)
         return NOT_POSSIBLE
-    log_path = setup_logging()
-    logging.getLogger(__name__).info("starting the window; log file %s", log_path)
+    from app.logsetup import configure_logging
+
+    log_path = configure_logging()
+    logging.getLogger(__name__).info("opening the window; log file %s", log_path)
     from app.engine.context import Location
     from app.gui.application import run_application
 

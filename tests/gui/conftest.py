@@ -10,6 +10,8 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
+import shutil
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from pytestqt.qtbot import QtBot
 
 from app.engine import operations
 from app.engine.context import Location, open_context
+from app.engine.store.database import DATABASE_FILE
 from app.gui.controller import OperationResult
 from app.gui.main_window import MainWindow
 from app.gui.notifier import Question
@@ -36,16 +39,27 @@ def _settings_in_tmp(tmp_path: Path) -> None:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
 
 
-@pytest.fixture
-def location(tmp_path: Path) -> Location:
-    """The demo environment, upgraded to 11.19.0: 24 modules ready to deploy, 6 that failed to compile."""
-    here = Location(tmp_path / "env")
-    ctx = operations.init_environment(here, demo=True)
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made once: the demo environment, upgraded to 11.19.0."""
+    folder = tmp_path_factory.mktemp("template") / "env"
+    ctx = operations.init_environment(Location(folder), demo=True)
     try:
         operations.upgrade(ctx, "11.19.0")
     finally:
         ctx.close()
-    return here
+    return folder
+
+
+@pytest.fixture
+def location(tmp_path: Path, demo_template: Path) -> Location:
+    """A fresh copy of the demo: 24 modules ready to deploy, 6 that failed to compile for 11.19.0."""
+    folder = tmp_path / "env"
+    shutil.copytree(demo_template, folder)
+    with sqlite3.connect(folder / DATABASE_FILE) as db:  # the front-end path is the one absolute path
+        db.execute("UPDATE frontend SET path = ?", (str(folder / "frontends" / "default"),))
+    db.close()
+    return Location(folder)
 
 
 class Answers:

@@ -1,0 +1,70 @@
+"""A Deploy All started by ``--unattended`` in another process shows up, live, and locks actions."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.engine.context import Location
+from app.gui.main_window import MainWindow
+from tests.conftest import Cli
+from tests.gui.conftest import RUN_TIMEOUT_MS, Gates, wait_operation
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cli_run(location: Location, gate: Gates, window: MainWindow) -> Iterator[subprocess.Popen[str]]:
+    """``deploy-all`` in a child process, held on Common until the test releases the gate."""
+    gate("Common")
+    child = Cli(location.data_dir, None).spawn("deploy-all", "--workers", "1")  # type: ignore[arg-type]
+    yield child
+    gate.release_all()
+    child.communicate(timeout=60)
+
+
+def test_a_run_of_another_process_appears_and_locks_actions(
+    qtbot: QtBot, window: MainWindow, gate: Gates, cli_run: subprocess.Popen[str]
+) -> None:
+    tracker = window.session.tracker
+    qtbot.waitUntil(lambda: tracker.newest_active() is not None, timeout=RUN_TIMEOUT_MS)
+    run = tracker.newest_active()
+    assert run is not None and run.kind == "deploy-all" and not run.own
+
+    qtbot.waitUntil(lambda: window.details.progress is run, timeout=RUN_TIMEOUT_MS)
+    assert "(another process)" in window.details.title.text()
+    assert window.run_bar.isVisible() and f"Run {run.run_id}" in window.run_label.text()
+    assert not window.upgrades.deploy_action.isEnabled()
+    window.modules.select("Orders")
+    assert not window.modules.apply_action.isEnabled()
+    window.modules.select("Recruiting")
+    assert window.modules.apply_action.isEnabled()
+
+    with qtbot.waitSignal(tracker.ended, timeout=RUN_TIMEOUT_MS):
+        gate.release_all()
+
+    assert run.status == "succeeded"
+    assert {row.status for row in run.rows} == {"deployed", "skipped"}
+    qtbot.waitUntil(lambda: window.modules.apply_action.isEnabled() or not window.modules.selected(),
+                    timeout=RUN_TIMEOUT_MS)
+    window.modules.select("Orders")
+    assert window.modules.apply_action.isEnabled()
+    assert cli_run.wait(timeout=60) == 0
+
+
+def test_cancel_reaches_a_run_of_another_process(
+    qtbot: QtBot, window: MainWindow, gate: Gates, cli_run: subprocess.Popen[str]
+) -> None:
+    tracker = window.session.tracker
+    qtbot.waitUntil(lambda: window.details.cancel_action.isEnabled(), timeout=RUN_TIMEOUT_MS)
+
+    wait_operation(qtbot, window.session, window.details.cancel_action.trigger)  # the request is recorded
+    with qtbot.waitSignal(tracker.ended, timeout=RUN_TIMEOUT_MS) as ended:
+        gate.release_all()  # the module already deploying finishes; the others are cancelled
+
+    assert ended.args[0].status == "cancelled"
+    assert {row.status for row in ended.args[0].rows} == {"deployed", "cancelled", "skipped"}
+    cli_run.wait(timeout=60)

@@ -1,0 +1,90 @@
+"""Rule 4 in the window: actions on modules an active run holds are disabled, refusals are shown."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from app.gui.main_window import MainWindow
+from app.gui.notifier import ERROR
+from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, wait_operation
+
+IN_THE_RUN = "Orders"
+OUTSIDE_THE_RUN = "Recruiting"  # failed to compile for 11.19.0: Deploy All skips it
+
+
+def module_actions(window: MainWindow) -> dict[str, bool]:
+    pane = window.modules
+    return {"publish": pane.publish_action.isEnabled(), "apply": pane.apply_action.isEnabled(),
+            "delete": pane.delete_action.isEnabled()}
+
+
+def start_held_run(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:
+    gate("Common")
+    with qtbot.waitSignal(window.session.tracker.started, timeout=RUN_TIMEOUT_MS):
+        window.upgrades.deploy_button.click()
+
+
+def test_actions_are_disabled_for_modules_in_the_run_only(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:
+    start_held_run(qtbot, window, gate)
+    window.show_pane(1)
+
+    window.modules.select(IN_THE_RUN)
+    assert module_actions(window) == {"publish": False, "apply": False, "delete": False}
+    assert "held by run" in window.modules.apply_action.toolTip()
+    entry = window.modules.model.entry(IN_THE_RUN)
+    assert entry is not None and entry.label.startswith("Being deployed by run")
+
+    window.modules.select(OUTSIDE_THE_RUN)
+    assert module_actions(window) == {"publish": True, "apply": True, "delete": True}
+    assert not window.upgrades.deploy_action.isEnabled()
+    assert "is in progress" in window.upgrades.deploy_action.toolTip()
+
+
+def test_a_refused_action_shows_the_engine_message_in_the_modules_pane(
+    qtbot: QtBot, window: MainWindow, gate: Gates
+) -> None:
+    start_held_run(qtbot, window, gate)
+    window.show_pane(1)
+
+    # As if the click came just before the window learnt about the run: the engine decides.
+    result = wait_operation(qtbot, window.session, lambda: window.modules.apply_config(IN_THE_RUN, {"MaxRows": "5"}))
+
+    assert not result.result.ok
+    message = window.session.notifier.messages[-1]
+    assert (message.level, message.pane) == (ERROR, "modules")
+    assert message.text.startswith(f"Apply configurations of module {IN_THE_RUN} refused")
+    assert window.modules.message_bar.isVisible()
+    assert "refused: it is being deployed by run" in window.modules.message_bar.text
+
+
+def test_actions_come_back_when_the_run_ends(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:
+    start_held_run(qtbot, window, gate)
+    window.modules.select(IN_THE_RUN)
+    assert not window.modules.apply_action.isEnabled()
+
+    wait_operation(qtbot, window.session, gate.release_all)
+
+    window.modules.select(IN_THE_RUN)
+    assert module_actions(window) == {"publish": True, "apply": True, "delete": True}
+
+
+def test_closing_during_a_run_asks_then_cancels_and_joins_it(
+    qtbot: QtBot, window: MainWindow, gate: Gates, answers: Answers
+) -> None:
+    start_held_run(qtbot, window, gate)
+    answers.before_answer = lambda question: gate.release_all()
+
+    assert window.close()
+
+    assert "Cancel it and close?" in answers.questions[-1].text
+    assert not window.session.jobs.running()
+    assert not window.isVisible()
+
+
+def test_closing_during_a_run_can_be_declined(qtbot: QtBot, window: MainWindow, gate: Gates, answers: Answers) -> None:
+    start_held_run(qtbot, window, gate)
+    answers.answer = False
+
+    assert not window.close()
+
+    assert window.isVisible() and window.session.controller.runs_in_progress()
