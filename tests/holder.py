@@ -1,6 +1,7 @@
 """A separate process that runs Deploy All and holds it open, for cross-process tests.
 
 Usage: python -m tests.holder DATA_DIR MARKER [--workers N]
+The database is the data dir's SQLite file, or DEPLOYCENTER_DATABASE_URL when that is set.
 After the run's first finished module it writes MARKER (with its pid) and waits until the file
 MARKER.go exists; the test then probes the environment from another process, or kills this one.
 """
@@ -20,7 +21,7 @@ def main() -> int:
     data_dir, marker = Path(sys.argv[1]), Path(sys.argv[2])
     workers = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     go = marker.with_name(marker.name + ".go")
-    ctx = open_context(Location(data_dir))
+    ctx = open_context(Location.from_options(str(data_dir), None))
 
     def sink(event: Event) -> None:
         if isinstance(event, ItemFinished) and not marker.exists():

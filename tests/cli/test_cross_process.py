@@ -33,13 +33,15 @@ def start_holder(data_dir: Path, marker: Path, workers: int = 1) -> subprocess.P
 
 
 @pytest.fixture
-def prepared(cli: Cli, tmp_path: Path) -> Cli:
+def prepared(cli: Cli, tmp_path: Path, backend_env: str | None) -> Cli:
+    """On SQLite and on PostgreSQL (through DEPLOYCENTER_DATABASE_URL, which children inherit)."""
     bundles = tmp_path / "bundles"
     assert cli("init", "--frontend", str(tmp_path / "fe1"), "--frontend", str(tmp_path / "fe2")).code == 0
     paths = [write_bundle(bundles, f"Mod{i:02d}", application="Big") for i in range(8)]
     paths.append(write_bundle(bundles, "Solo", application="Other", config={"Level": "1"}))
     assert cli("publish", *map(str, paths)).code == 0
     assert cli("upgrade", "--to", "11.19.0").code == 0
+    assert (cli.data_dir / "deploycenter.sqlite3").exists() == (backend_env is None)
     cli("delete", "Solo")  # Solo is published again below, so it is outside the next run
     assert cli("publish", str(paths[-1])).code == 0
     return cli
