@@ -48,6 +48,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(window_title(session.environment_name))
         self.setWindowIcon(app_icon())
         self.modules_model = ModulesModel(self)
+        # Connected before the panes: they read the model when the same snapshot reaches them.
+        session.snapshot_loaded.connect(self._load_modules)
         self.upgrades = UpgradesPane(session, self.modules_model)
         self.modules = ModulesPane(session, self.modules_model)
         self.details = DetailsPane(session, self.upgrades.request_deploy_all)
@@ -156,6 +158,11 @@ class MainWindow(QMainWindow):
         pane = self.stack.currentWidget()
         if hasattr(pane, "focus_search"):
             pane.focus_search()
+
+    def _load_modules(self, snapshot: Snapshot) -> None:
+        self.modules_model.load(snapshot.modules)
+        for run in self.session.tracker.active():
+            self.modules_model.lock((r.module for r in run.rows if r.status != "skipped"), run.run_id)
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.setWindowTitle(window_title(snapshot.status.name))

@@ -224,7 +224,7 @@ class DetailsPane(QWidget):
             self.bar.setValue(0)
             self.update_actions()
             return
-        where = "" if p.own else " (another process)"
+        where = " (started in another process)" if running and not p.own else ""
         self.title.setText(f"Run {p.run_id} · {p.kind} · {p.status}{where}")
         self.subtitle.setText(f"Started by {p.started_by} at {timestamp(p.started_at)}"
                               + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,6 +36,7 @@ from app.gui.widgets import MessageBar, table_view
 
 PANE = "modules"
 DEPLOYING_KINDS = frozenset({"deploy", "deploy-all"})
+UPDATE_DELAY_MS = 50
 
 
 class ModulesPane(QWidget):
@@ -54,8 +55,14 @@ class ModulesPane(QWidget):
         session.tracker.updated.connect(self._on_run_updated)
         session.tracker.ended.connect(self._on_run_ended)
         session.controller.busy_changed.connect(self.update_actions)
-        for signal in (model.dataChanged, model.modelReset, self.proxy.layoutChanged):
-            signal.connect(self.update_actions)
+        # Model changes come in bursts during a run: re-evaluate the actions once per burst.
+        self._update_soon = QTimer(self)
+        self._update_soon.setSingleShot(True)
+        self._update_soon.setInterval(UPDATE_DELAY_MS)
+        self._update_soon.timeout.connect(self.update_actions)
+        for signal in (model.dataChanged, model.modelReset, self.proxy.layoutChanged, self.proxy.rowsInserted,
+                       self.proxy.rowsRemoved, self.proxy.modelReset):
+            signal.connect(self._update_soon.start)
         self.update_actions()
 
     def _make_actions(self) -> None:
@@ -118,10 +125,7 @@ class ModulesPane(QWidget):
     # -- keeping up ---------------------------------------------------------------------------
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
-        self.platform = snapshot.status.platform_version
-        self.model.load(snapshot.modules)
-        for run in self.session.tracker.active():
-            self._on_run_started(run)
+        self.platform = snapshot.status.platform_version  # the window has loaded the model already
 
     def _on_run_started(self, progress: RunProgress) -> None:
         self.model.lock((row.module for row in progress.rows if row.status != "skipped"), progress.run_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -23,9 +23,11 @@ from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
+from app.gui.table_model import SORT_ROLE
 from app.gui.widgets import Count, MessageBar, table_view
 
 PANE = "upgrades"
+COUNTS_DELAY_MS = 100
 
 
 def action_button(action: QAction) -> QToolButton:
@@ -57,8 +59,12 @@ class UpgradesPane(QWidget):
         session.tracker.updated.connect(self._on_run_updated)
         session.tracker.ended.connect(self._on_run_ended)
         session.controller.busy_changed.connect(self.update_actions)
+        self._counts_soon = QTimer(self)  # counts follow the modules table, once per burst of changes
+        self._counts_soon.setSingleShot(True)
+        self._counts_soon.setInterval(COUNTS_DELAY_MS)
+        self._counts_soon.timeout.connect(self._show_counts)
         for signal in (modules.dataChanged, modules.modelReset):
-            signal.connect(self._show_counts)
+            signal.connect(self._counts_soon.start)
         self.update_actions()
 
     def _build(self) -> None:
@@ -85,7 +91,10 @@ class UpgradesPane(QWidget):
         self.upgrade_progress = QProgressBar()
         self.upgrade_progress.setAccessibleName("Upgrade preparation progress")
         self.upgrade_progress.hide()
-        self.table = table_view(self.report, self.report, "Runs")
+        self.report_proxy = QSortFilterProxyModel(self)
+        self.report_proxy.setSourceModel(self.report)
+        self.report_proxy.setSortRole(SORT_ROLE)
+        self.table = table_view(self.report_proxy, self.report, "Runs")
         self.table.activated.connect(self._on_activated)
         self.table.doubleClicked.connect(self._on_activated)
         layout = QVBoxLayout(self)
@@ -176,7 +185,7 @@ class UpgradesPane(QWidget):
         return None
 
     def _on_activated(self, index: QModelIndex) -> None:
-        source = self.table.model().mapToSource(index)  # type: ignore[attr-defined]
+        source = self.report_proxy.mapToSource(index)
         self.open_run.emit(self.report.rows[source.row()].id)
 
     # -- acting -------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ HEADLESS_HINT = "use 'deploycenter --unattended COMMAND' to work without a windo
 XCB_CURSOR = "libxcb-cursor.so.0"  # Qt loads it itself at start-up and aborts when it is missing
 
 
-def display_problem(env: Mapping[str, str], platform: str = sys.platform) -> str | None:
+def display_problem(env: Mapping[str, str], platform: str | None = None) -> str | None:
     """Why no window can open here, or None. Only Linux needs a display server to be named."""
-    if not platform.startswith("linux"):
+    if not (platform or sys.platform).startswith("linux"):
         return None
     requested = env.get("QT_QPA_PLATFORM", "").split(":")[0]
     if requested and requested not in ("xcb", "wayland", "wayland-egl"):
@@ -32,16 +32,35 @@ def display_problem(env: Mapping[str, str], platform: str = sys.platform) -> str
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         return f"cannot open the window: there is no display (DISPLAY is not set); {HEADLESS_HINT}"
     if env.get("DISPLAY") and (requested == "xcb" or not env.get("WAYLAND_DISPLAY")):
-        return _xcb_problem()
+        return _xcb_problem(env["DISPLAY"])
     return None
 
 
-def _xcb_problem() -> str | None:
+def _xcb_problem(display: str) -> str | None:
     missing = _missing_library(_xcb_plugin()) or _missing_library(XCB_CURSOR)
-    if missing is None:
-        return None
-    return (f"cannot open the window: a library Qt needs is missing ({missing}); install the Debian "
-            f"packages {DEBIAN_PACKAGES}, or {HEADLESS_HINT}")
+    if missing is not None:
+        return (f"cannot open the window: a library Qt needs is missing ({missing}); install the Debian "
+                f"packages {DEBIAN_PACKAGES}, or {HEADLESS_HINT}")
+    if not _x_server_answers(display):
+        return f"cannot open the window: the X display {display} does not answer; {HEADLESS_HINT}"
+    return None
+
+
+def _x_server_answers(display: str) -> bool:
+    """Connect and disconnect with libxcb, as Qt would; Qt itself aborts when this fails."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return True  # cannot tell; let Qt try
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
 
 
 def _xcb_plugin() -> str | None:

@@ -55,7 +55,7 @@ class MessageBar(QFrame):
 
     @property
     def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
+        return "" if self.isHidden() else self.label.text()
 
 
 def table_view(model: QAbstractItemModel, source: ColumnTableModel[object], name: str) -> QTableView:

@@ -35,7 +35,7 @@ def test_a_run_of_another_process_appears_and_locks_actions(
     assert run is not None and run.kind == "deploy-all" and not run.own
 
     qtbot.waitUntil(lambda: window.details.progress is run, timeout=RUN_TIMEOUT_MS)
-    assert "(another process)" in window.details.title.text()
+    assert "(started in another process)" in window.details.title.text()
     assert window.run_bar.isVisible() and f"Run {run.run_id}" in window.run_label.text()
     assert not window.upgrades.deploy_action.isEnabled()
     window.modules.select("Orders")

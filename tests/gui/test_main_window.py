@@ -1,0 +1,75 @@
+"""The window itself: title, panes and their shortcuts, status bar, and what it remembers."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QSize, Qt
+from pytestqt.qtbot import QtBot
+
+from app.gui.main_window import MainWindow
+from app.gui.session import GuiSession
+
+
+def test_title_names_the_environment(window: MainWindow) -> None:
+    assert window.windowTitle() == "Deploy Center — Demo"
+    assert window.platform_label.text() == "Platform 11.19.0"
+    assert not window.run_bar.isVisible()
+
+
+def test_upgrades_pane_says_where_the_upgrade_stands(window: MainWindow) -> None:
+    pane = window.upgrades
+    assert pane.title.text() == "Upgrading modules from 11.18.1 to 11.19.0"
+    counts = {key: widget.value.text() for key, widget in pane.counts.items()}
+    assert counts == {"total": "30", "ready": "24", "compilation-failed": "6", "deployed": "0"}
+    assert pane.upgrade_targets() == ["11.19.1", "11.20.0"]
+
+
+def test_ctrl_1_2_3_switch_panes(qtbot: QtBot, window: MainWindow) -> None:
+    window.activateWindow()
+    for number in (2, 3, 1):
+        window.pane_actions[number - 1].trigger()
+        assert window.stack.currentIndex() == number - 1
+    assert [a.shortcut().toString() for a in window.pane_actions] == ["Ctrl+1", "Ctrl+2", "Ctrl+3"]
+
+
+def test_toolbar_and_menus_hold_every_action(window: MainWindow) -> None:
+    toolbar = window.findChild(type(window.addToolBar("probe")), "mainToolbar")
+    texts = [a.text().replace("&", "") for a in toolbar.actions()]
+    assert texts == ["Deploy", "Upgrade to…", "Publish new version…", "Refresh"]
+    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert menus == ["File", "Run", "Module", "View", "Help"]
+
+
+def test_every_control_has_an_accessible_name_or_text(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QLineEdit, QAbstractItemView, QComboBox
+
+    nameless = [
+        w for cls in (QAbstractButton, QLineEdit, QAbstractItemView, QComboBox)
+        for w in window.findChildren(cls)
+        if w.isVisibleTo(window) and not w.accessibleName() and not getattr(w, "text", lambda: "")()
+        and not isinstance(w.parent(), (QAbstractItemView,)) and w.objectName() != "qt_toolbar_ext_button"
+    ]
+    assert not nameless, [type(w).__name__ + ":" + w.objectName() for w in nameless]
+
+
+def test_size_position_and_pane_are_remembered(qtbot: QtBot, window: MainWindow, session: GuiSession) -> None:
+    window.resize(QSize(700, 540))  # the offscreen screen is 800 x 600: stay inside it
+    window.move(QPoint(40, 30))
+    window.show_pane(1)
+    saved = window.size()
+    window.save_settings()
+
+    again = MainWindow(session)
+    qtbot.addWidget(again)
+    assert again.stack.currentIndex() == 1
+    assert again.size() == saved and saved.height() == 540
+
+
+def test_opening_a_report_row_shows_the_run(qtbot: QtBot, window: MainWindow) -> None:
+    table = window.upgrades.table
+    table.setCurrentIndex(table.model().index(0, 0))
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert window.stack.currentIndex() == 2
+    qtbot.waitUntil(lambda: window.details.progress is not None)
+    assert window.details.progress.kind == "upgrade"  # type: ignore[union-attr]
+    assert window.details.model.rowCount() == 30

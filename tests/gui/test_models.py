@@ -1,0 +1,83 @@
+"""The table models obey Qt's model contract (QAbstractItemModelTester), also while they change."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtTest import QAbstractItemModelTester
+
+from app.engine import operations, views
+from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunFinished, RunStarted
+from app.gui.filters import IN_A_RUN, ModuleFilter, RunItemFilter
+from app.gui.modules_model import ModulesModel
+from app.gui.run_items_model import RunItemsModel
+from app.gui.run_progress import RunProgress
+from app.gui.run_report_model import RunReportModel
+from app.gui.session import GuiSession
+
+AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def check(model: QAbstractItemModel) -> QAbstractItemModelTester:
+    # Warning mode: a broken rule becomes a Qt warning, which fails the test (qt_log_level_fail).
+    return QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Warning)
+
+
+def test_modules_model_and_its_filter(session: GuiSession) -> None:
+    model = ModulesModel()
+    proxy = ModuleFilter()
+    proxy.setSourceModel(model)
+    testers = [check(model), check(proxy)]
+    model.load(views.modules(session.ctx))
+    assert model.rowCount() == 30
+    assert model.headerData(6, Qt.Orientation.Horizontal) == "State"
+
+    model.lock(["Orders", "Customers"], 7)
+    proxy.set_state(IN_A_RUN)
+    assert proxy.rowCount() == 2
+    proxy.set_state("compilation-failed")
+    proxy.set_text("pay")
+    assert [model.rows[proxy.mapToSource(proxy.index(r, 0)).row()].name for r in range(proxy.rowCount())] == ["Payroll"]
+    model.mark_deployed("Orders", 1, "11.19.0")
+    model.unlock_run(7)
+    operations.delete_module(session.ctx, "Quotes")
+    model.load(views.modules(session.ctx))  # a module less: reset
+    assert model.rowCount() == 29 and len(testers) == 2
+
+
+def test_run_items_model_follows_a_run(session: GuiSession) -> None:
+    model = RunItemsModel()
+    proxy = RunItemFilter()
+    proxy.setSourceModel(model)
+    proxy.sort(model.column_index("Status"))
+    testers = [check(model), check(proxy)]
+    items = tuple(ItemSnapshot(f"M{n}", "App", 1, "pending") for n in range(50)) + (
+        ItemSnapshot("Skip", "App", 1, "skipped", "compilation-failed", "no"),)
+    progress = RunProgress.from_started(RunStarted(3, "deploy-all", "me", AT, items))
+    model.show(progress)
+    for n in range(0, 50, 2):
+        model.rows_changed([progress.apply_event(ItemStarted(3, f"M{n}", AT))])  # type: ignore[list-item]
+        status = "failed" if n % 10 == 0 else "deployed"
+        model.rows_changed([progress.apply_event(ItemFinished(3, f"M{n}", status, "boom", "boom", 0.5))])  # type: ignore[list-item]
+    progress.apply_event(RunFinished(3, "failed"))
+    proxy.set_problems_only(True)
+    assert proxy.rowCount() == 5
+    assert (progress.done, progress.total, progress.problems) == (25, 50, 5)
+    model.show(None)
+    assert len(testers) == 2
+
+
+def test_run_report_model(session: GuiSession) -> None:
+    model = RunReportModel()
+    tester = check(model)
+    model.load(views.run_summaries(session.ctx))
+    assert [row.kind for row in model.rows] == ["upgrade", "publish"]
+    operations.deploy_all(session.ctx)
+    model.load(views.run_summaries(session.ctx))
+    assert model.rows[0].kind == "deploy-all"
+    deployed = model.index(0, model.column_index("Deployed"))
+    assert model.data(deployed) == "24"
+    assert model.data(model.index(1, model.column_index("Deployed"))) == "24"  # prepared, for an upgrade
+    model.load(views.run_summaries(session.ctx))  # same runs: updated in place
+    assert tester is not None

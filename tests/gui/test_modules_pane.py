@@ -1,0 +1,99 @@
+"""The Modules pane: filters, and Publish, Apply configurations, Delete and Deploy on the selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QLineEdit
+from pytestqt.qtbot import QtBot
+
+from app.engine import views
+from app.gui.config_dialog import ConfigDialog, looks_secret
+from app.gui.main_window import MainWindow
+from app.paths import resource
+from tests.bundles import write_bundle
+from tests.gui.conftest import Answers, wait_operation, wait_refreshed
+
+
+def shown_names(window: MainWindow) -> list[str]:
+    pane = window.modules
+    return [pane.model.rows[pane.proxy.mapToSource(pane.proxy.index(r, 0)).row()].name
+            for r in range(pane.proxy.rowCount())]
+
+
+def test_text_and_state_filters(qtbot: QtBot, window: MainWindow) -> None:
+    pane = window.modules
+    qtbot.keyClicks(pane.filter_edit, "logist")
+    assert len(shown_names(window)) == 7
+    pane.state_filter.setCurrentIndex(pane.state_filter.findData("compilation-failed"))
+    assert sorted(shown_names(window)) == ["CarrierGateway", "ReturnsDesk", "Tracking", "VendorCatalogSync"]
+    qtbot.waitUntil(lambda: pane.shown.text() == "4 of 30 modules")
+
+
+def test_selection_decides_what_is_enabled(window: MainWindow) -> None:
+    pane = window.modules
+    pane.select()
+    assert pane.publish_action.isEnabled() and not pane.apply_action.isEnabled()
+    assert not pane.deploy_action.isEnabled()
+    pane.select("Orders", "Quotes")
+    assert pane.deploy_action.isEnabled() and not pane.delete_action.isEnabled()
+    pane.select("Recruiting")
+    assert not pane.deploy_action.isEnabled()
+    assert "ready" in pane.deploy_action.toolTip()
+
+
+def test_secret_looking_values_are_masked(qtbot: QtBot) -> None:
+    dialog = ConfigDialog("Notifications", {"SmtpPassword": "x", "SmtpHost": "mail", "ApiToken": "t"})
+    qtbot.addWidget(dialog)
+    modes = {key: editor.echoMode() for key, editor in dialog.editors.items()}
+    assert modes["SmtpPassword"] == modes["ApiToken"] == QLineEdit.EchoMode.Password
+    assert modes["SmtpHost"] == QLineEdit.EchoMode.Normal
+    dialog.reveal.setChecked(True)
+    assert dialog.editors["SmtpPassword"].echoMode() == QLineEdit.EchoMode.Normal
+    dialog.editors["SmtpHost"].setText("smtp.example")
+    assert dialog.changed_values() == {"SmtpHost": "smtp.example"}
+    assert looks_secret("PrivateKey") and not looks_secret("MaxRows")
+
+
+def test_apply_configurations(qtbot: QtBot, window: MainWindow) -> None:
+    key, _ = next(iter(views.module_config(window.session.ctx, "Orders").items()))
+    result = wait_operation(qtbot, window.session, lambda: window.modules.apply_config("Orders", {key: "42"}))
+    assert result.result.ok
+    assert views.module_config(window.session.ctx, "Orders")[key] == "42"
+    assert window.session.notifier.messages[-1].text.startswith("Configuration of Orders applied")
+
+
+def test_an_unknown_key_is_reported_in_the_pane(qtbot: QtBot, window: MainWindow) -> None:
+    wait_operation(qtbot, window.session, lambda: window.modules.apply_config("Orders", {"Nope": "1"}))
+    assert "has no configuration key Nope" in window.modules.message_bar.text
+
+
+def test_delete_asks_first(qtbot: QtBot, window: MainWindow, answers: Answers) -> None:
+    window.modules.select("Quotes")
+    wait_operation(qtbot, window.session, window.modules.delete_action.trigger)
+    assert "Delete module Quotes?" in answers.questions[-1].text
+    qtbot.waitUntil(lambda: window.modules.model.entry("Quotes") is None)
+    assert window.modules.model.rowCount() == 29
+
+
+def test_publish_a_new_version_from_a_module_toml(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "bundles", "Gadgets", application="Sales")
+    result = wait_operation(qtbot, window.session, lambda: window.modules.publish([folder / "module.toml"]))
+    assert result.result.ok and result.result.value.status == "succeeded"
+    wait_refreshed(qtbot, window.session)
+    entry = window.modules.model.entry("Gadgets")
+    assert entry is not None and entry.state == "deployed"
+
+
+def test_publishing_a_bad_bundle_is_reported_not_raised(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    wait_operation(qtbot, window.session, lambda: window.modules.publish([tmp_path / "empty"]))
+    assert "module.toml" in window.modules.message_bar.text
+
+
+def test_deploy_selected_modules(qtbot: QtBot, window: MainWindow) -> None:
+    window.modules.select("Common", "Recruiting")
+    result = wait_operation(qtbot, window.session, window.modules.deploy_action.trigger)
+    assert result.result.value.kind == "deploy"
+    assert {row.module: row.status for row in window.details.model.rows} == {"Common": "deployed"}
+    assert resource("demo").is_dir()

@@ -1,0 +1,57 @@
+"""First launch: the welcome dialog creates a demo or an empty environment, or opens another one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app.engine import views
+from app.engine.context import Location
+from app.gui.welcome import WelcomeDialog
+
+TIMEOUT_MS = 30_000
+
+
+def run_dialog(qtbot: QtBot, dialog: WelcomeDialog) -> None:
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.finished, timeout=TIMEOUT_MS):
+        dialog.buttons.accepted.emit()
+
+
+def test_create_the_demo(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = WelcomeDialog(Location(tmp_path / "new"), "no environment here yet")
+    run_dialog(qtbot, dialog)
+    assert dialog.context is not None
+    try:
+        status = views.status(dialog.context)
+        assert (status.name, status.total, status.platform_version) == ("Demo", 30, "11.18.1")
+    finally:
+        dialog.context.close()
+
+
+def test_create_an_empty_environment(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = WelcomeDialog(Location(tmp_path / "new"), "no environment here yet")
+    dialog.empty.setChecked(True)
+    dialog.name_edit.setText("Staging")
+    dialog.platform_combo.setCurrentText("11.19.0")
+    dialog.frontends.addItem(str(tmp_path / "web1"))
+    run_dialog(qtbot, dialog)
+    assert dialog.context is not None
+    try:
+        status = views.status(dialog.context)
+        assert (status.name, status.platform_version, status.total) == ("Staging", "11.19.0", 0)
+        assert status.frontends == (("web1", str(tmp_path / "web1")),)
+    finally:
+        dialog.context.close()
+
+
+def test_opening_a_folder_without_an_environment_says_so_and_stays(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = WelcomeDialog(Location(tmp_path / "new"), "no environment here yet")
+    qtbot.addWidget(dialog)
+    dialog.open.setChecked(True)
+    dialog.folder_edit.setText(str(tmp_path / "missing"))
+    with qtbot.waitSignal(dialog._jobs.finished, timeout=TIMEOUT_MS):
+        dialog.buttons.accepted.emit()
+    assert dialog.context is None and dialog.result() == 0  # still open, not accepted
+    assert "no environment at" in dialog.message_bar.text
