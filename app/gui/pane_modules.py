@@ -76,6 +76,7 @@ class ModulesPane(QWidget):
 
         self.publish_action = action("&Publish new version…", "Ctrl+P", self.request_publish)
         self.publish_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.publish_action.setIconText("Publish…")
         self.apply_action = action("&Apply configurations…", "Ctrl+E", self.request_apply_config)
         self.delete_action = action("De&lete…", "Del", self.request_delete)
         self.deploy_action = action("Deplo&y selected", "Ctrl+Shift+D", self.request_deploy)

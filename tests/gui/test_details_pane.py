@@ -48,7 +48,8 @@ def test_log_search_finds_and_wraps(qtbot: QtBot, window: MainWindow) -> None:
 def test_export_json_and_csv(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     open_upgrade_run(qtbot, window)
     for name in ("run.json", "run.csv"):
-        with qtbot.waitSignal(window.session.jobs.finished, timeout=RUN_TIMEOUT_MS):
+        with qtbot.waitSignal(window.session.jobs.finished, timeout=RUN_TIMEOUT_MS,
+                              check_params_cb=lambda result: result.name == "export"):
             window.details.export(tmp_path / name)
     document = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert document["run"]["id"] == 2 and len(document["run"]["items"]) == 30
