@@ -148,6 +148,7 @@ def test_bundle_carries_what_it_loads_from_disk(bundle: Path) -> None:
     for script in versions.glob("*.py"):
         assert (internal / "app" / "engine" / "store" / "migrations" / "versions" / script.name).is_file()
     assert (internal / "app" / "engine" / "store" / "migrations" / "env.py").is_file()
+    assert list(internal.glob("libpython3*.so*")), "the bootloader loads libpython from the bundle"
     assert (internal / "resources" / "catalog.json").is_file()
     assert (internal / "resources" / "icons" / "deploycenter.svg").is_file()
     assert (internal / "PySide6" / "Qt" / "plugins" / "platforms" / "libqxcb.so").is_file()
