@@ -174,3 +174,32 @@ def test_long_reasons_and_messages_fit(db: Database) -> None:
     with db.read() as session:
         stored = session.get(RunRow, run_id)
         assert stored is not None and stored.items[0].reason == reason
+
+
+def test_an_environment_with_history_migrates_from_the_first_schema(tmp_path: Path, database_url: str | None) -> None:
+    from app.engine import operations, views
+    from app.engine.context import Location, open_context
+    from tests.bundles import write_bundle
+
+    location = Location(tmp_path / "env", database_url)
+    ctx = operations.init_environment(location, frontends=[str(tmp_path / "fe")])
+    try:
+        bundles = [write_bundle(tmp_path / "b", f"M{i}", depends=[f"M{i - 1}"] if i else []) for i in range(4)]
+        operations.publish(ctx, bundles)
+        operations.upgrade(ctx, "11.19.0")
+        operations.deploy_all(ctx)
+        before = [(r.id, r.status, r.counts) for r in views.run_summaries(ctx)]
+        config = _config()
+        with ctx.db.engine.execution_options(deploycenter_write=True).begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0001")
+        assert current_revision(ctx.db) == "0001"
+    finally:
+        ctx.close()
+    ctx = open_context(location)  # opening migrates to the newest schema
+    try:
+        assert current_revision(ctx.db) == head_revision()
+        assert [(r.id, r.status, r.counts) for r in views.run_summaries(ctx)] == before
+        assert views.verify(ctx).drift == ()
+    finally:
+        ctx.close()

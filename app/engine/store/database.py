@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.engine.errors import BadInputError, RefusedError, StateError
@@ -138,6 +138,9 @@ def translate_db_errors(db: Database) -> Iterator[None]:
     """Turn the database's lock and connection failures into one clear line."""
     try:
         yield
+    except DataError as exc:  # PostgreSQL enforces declared lengths (SQLite stores any length)
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        raise BadInputError(f"a value does not fit the database {db.describe()}: {text.splitlines()[0]}") from None
     except OperationalError as exc:
         text = str(exc.orig) if exc.orig is not None else str(exc)
         lock_timeout = getattr(exc.orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
