@@ -69,7 +69,8 @@ def _finished_counts(session: Session, run_ids: list[int]) -> dict[int, tuple[in
 def module_locks(ctx: EnvironmentContext) -> dict[int, int]:
     """Module id -> the id of the active run that holds it."""
     with ctx.db.read() as session:
-        return {module_id: run_id for module_id, run_id in session.execute(select(ModuleLockRow.module_id, ModuleLockRow.run_id))}
+        rows = session.execute(select(ModuleLockRow.module_id, ModuleLockRow.run_id))
+        return {module_id: run_id for module_id, run_id in rows}
 
 
 @dataclass(frozen=True)
@@ -100,5 +101,6 @@ def run_changes(ctx: EnvironmentContext, run_id: int, since: datetime | None) ->
             for r in rows
         )
         stamps = [t for r in rows for t in (r.started_at, r.finished_at) if t is not None]
-        newest = max(stamps, default=since)
-        return RunChanges(run.status, run.finished_at, items, max(newest, since) if since else newest)
+        if since is not None:
+            stamps.append(since)
+        return RunChanges(run.status, run.finished_at, items, max(stamps, default=None))

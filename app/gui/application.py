@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from types import TracebackType
@@ -64,6 +65,9 @@ def run_application(location: Location, argv: list[str]) -> int:
     session = GuiSession(ctx)
     window = MainWindow(session)
     window.show()
+    # What start-up created lives as long as the window: keep it out of the collector's full
+    # passes, which otherwise hold the GIL for long pauses while a big run allocates.
+    gc.freeze()
     session.start()
     try:
         return app.exec()

@@ -19,8 +19,9 @@ from PySide6.QtCore import QObject, Signal
 from app.engine import operations
 from app.engine.context import EnvironmentContext
 from app.engine.events import Event, EventSink, RunStarted
+from app.engine.planner import DeployPlan
 from app.gui.bridge import EventBridge
-from app.gui.formatting import plural
+from app.gui.formatting import SKIP_REASON_LABELS, plural
 from app.gui.jobs import JobResult, JobRunner
 from app.gui.notifier import Notifier
 
@@ -80,10 +81,12 @@ class OperationController(QObject):
 
     def apply_config(self, module: str, values: dict[str, str], pane: str | None = "modules") -> Operation:
         done = f"Configuration of {module} applied: {', '.join(sorted(values))}"
-        return self._quick("Apply configurations", pane, lambda: operations.apply_config(self._ctx, module, values), done)
+        call = partial(operations.apply_config, self._ctx, module, values)
+        return self._quick("Apply configurations", pane, call, done)
 
     def delete_module(self, module: str, pane: str | None = "modules") -> Operation:
-        return self._quick("Delete", pane, lambda: operations.delete_module(self._ctx, module), f"Module {module} deleted")
+        call = partial(operations.delete_module, self._ctx, module)
+        return self._quick("Delete", pane, call, f"Module {module} deleted")
 
     def cancel_run(self, run_id: int, pane: str | None = "details") -> Operation | None:
         """Our own run stops at once; another process's run at its next heartbeat."""
@@ -150,10 +153,8 @@ class OperationController(QObject):
         self.finished.emit(OperationResult(op, result))
 
 
-def describe_plan(plan: operations.DeployPlan) -> str:
+def describe_plan(plan: DeployPlan) -> str:
     """The confirmation text before a Deploy All: what deploys and what is skipped, and why."""
-    from app.gui.formatting import SKIP_REASON_LABELS
-
     lines = [f"Deploy All on {plan.platform_version} will deploy {plural(len(plan.to_deploy), 'module')}."]
     for reason, count in plan.skipped_by_reason().items():
         if count:

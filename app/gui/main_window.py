@@ -28,11 +28,13 @@ from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.snapshot import Snapshot
+from app.gui.widgets import Throttle
 
 PANES = ("upgrades", "modules", "details")
 PANE_TITLES = ("Upgrades", "Modules", "Deployment Details")
 PANE_ICONS = ("running", "deployed", "pending")
 STATUS_MESSAGE_MS = 10_000
+RUN_BAR_INTERVAL_MS = 250
 
 
 def window_title(environment: str) -> str:
@@ -58,9 +60,12 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self.upgrades.open_run.connect(self.open_run)
+        self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
         session.snapshot_loaded.connect(self._on_snapshot)
-        for signal in (session.tracker.started, session.tracker.updated, session.tracker.ended):
+        self._runs_soon = Throttle(RUN_BAR_INTERVAL_MS, self._show_active_runs, self)
+        session.tracker.updated.connect(self._runs_soon.poke)
+        for signal in (session.tracker.started, session.tracker.ended):
             signal.connect(self._show_active_runs)
         self._restore_settings()
 
@@ -70,7 +75,7 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setAccessibleName("Panes")
         self.nav.setIconSize(QSize(20, 20))
-        for title, icon in zip(PANE_TITLES, PANE_ICONS):
+        for title, icon in zip(PANE_TITLES, PANE_ICONS, strict=True):
             QListWidgetItem(status_icon(icon), title, self.nav)
         self.nav.setFixedWidth(self.nav.sizeHintForColumn(0) + 36)
         self.stack = QStackedWidget()
@@ -108,10 +113,11 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         run_menu = menus.addMenu("&Run")
-        for act in (self.upgrades.deploy_action, self.upgrades.upgrade_action, None,
-                    self.details.cancel_action, self.details.again_action, None,
-                    self.details.json_action, self.details.csv_action):
-            run_menu.addAction(act) if act else run_menu.addSeparator()
+        for group in ((self.upgrades.deploy_action, self.upgrades.upgrade_action),
+                      (self.details.cancel_action, self.details.again_action),
+                      (self.details.json_action, self.details.csv_action)):
+            run_menu.addActions(list(group))
+            run_menu.addSeparator()
         module_menu = menus.addMenu("&Module")
         for act in (self.modules.publish_action, self.modules.apply_action, self.modules.delete_action,
                     self.modules.deploy_action):
@@ -156,7 +162,7 @@ class MainWindow(QMainWindow):
 
     def _focus_search(self) -> None:
         pane = self.stack.currentWidget()
-        if hasattr(pane, "focus_search"):
+        if isinstance(pane, (ModulesPane, DetailsPane)):
             pane.focus_search()
 
     def _load_modules(self, snapshot: Snapshot) -> None:
@@ -204,8 +210,8 @@ class MainWindow(QMainWindow):
         state = settings.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        pane = settings.value("window/pane", 0)
-        self.show_pane(int(pane) if str(pane).isdigit() and int(pane) < len(PANES) else 0)
+        pane = settings.value("window/pane", 0, type=int)
+        self.show_pane(pane if isinstance(pane, int) and 0 <= pane < len(PANES) else 0)
         splitter = settings.value("details/splitter")
         if isinstance(splitter, QByteArray):
             self.details.splitter.restoreState(splitter)

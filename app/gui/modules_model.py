@@ -53,14 +53,15 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         Column("Module", lambda m: m.name, tooltip=lambda m: m.description, width=170),
         Column("Application", lambda m: m.application, width=110),
         Column("Latest version", lambda m: _number(m.latest_version), sort=lambda m: m.latest_version or 0,
-               numeric=True, width=95),
+               numeric=True, width=110),
         Column("Compilation", lambda m: m.compile_status or "not compiled", tooltip=lambda m: m.compile_reason or "",
                width=95),
         Column("Deployed version", lambda m: _number(m.deployed_version), sort=lambda m: m.deployed_version or 0,
-               numeric=True, width=110),
-        Column("Deployed platform", lambda m: m.deployed_platform or "", width=115),
+               numeric=True, width=125),
+        Column("Deployed platform", lambda m: m.deployed_platform or "", width=130),
         Column("State", lambda m: m.label, icon=_state_icon,
-               tooltip=lambda m: m.compile_reason if m.state == "compilation-failed" else "", width=190),
+               tooltip=lambda m: (m.compile_reason or "") if m.state == "compilation-failed" else "",
+               width=190),
     )
 
     def __init__(self, parent: object = None) -> None:
@@ -76,7 +77,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
             self._by_id = {e.id: n for n, e in enumerate(entries)}
             self._by_name = {e.name.casefold(): n for n, e in enumerate(entries)}
             return
-        changed = [n for n, (old, new) in enumerate(zip(self.rows, entries)) if old != new]
+        changed = [n for n, (old, new) in enumerate(zip(self.rows, entries, strict=True)) if old != new]
         self.rows = entries
         self.rows_changed(changed)
 

@@ -30,11 +30,12 @@ from app.gui.pane_upgrades import action_button
 from app.gui.run_items_model import RunItemsModel
 from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate
 from app.gui.session import GuiSession
-from app.gui.widgets import MessageBar, table_view
+from app.gui.widgets import MessageBar, Throttle, table_view
 
 PANE = "details"
 DEPLOY_AGAIN_STATUSES = frozenset({"failed", "cancelled", "interrupted"})
 AGAIN_ITEM_STATUSES = PROBLEMS | {"cancelled"}
+PROGRESS_INTERVAL_MS = 200  # progress bars repaint synchronously: a few updates a second suffice
 
 
 class DetailsPane(QWidget):
@@ -53,6 +54,7 @@ class DetailsPane(QWidget):
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._show_progress)
+        self._progress_soon = Throttle(PROGRESS_INTERVAL_MS, self._show_progress, self)
         session.tracker.started.connect(self._on_run_started)
         session.tracker.updated.connect(self._on_run_updated)
         session.tracker.ended.connect(self._on_run_ended)
@@ -201,7 +203,7 @@ class DetailsPane(QWidget):
         self._lines_shown = self.progress.lines_noted
         if lines:
             self.log.appendPlainText("\n".join(lines))  # one append per batch, however many lines
-        self._show_progress()
+        self._progress_soon.poke()
 
     def _on_run_ended(self, progress: RunProgress) -> None:
         if self.progress is not None and progress.run_id == self.progress.run_id:

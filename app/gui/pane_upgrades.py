@@ -18,15 +18,17 @@ from app.engine import operations
 from app.engine.catalog import compare_versions
 from app.gui.controller import describe_plan
 from app.gui.formatting import plural
+from app.gui.jobs import JobResult
 from app.gui.modules_model import ModulesModel
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE
-from app.gui.widgets import Count, MessageBar, table_view
+from app.gui.widgets import Count, MessageBar, Throttle, table_view
 
 PANE = "upgrades"
+PLAN_JOB = "plan"
 COUNTS_DELAY_MS = 100
 
 
@@ -40,12 +42,14 @@ def action_button(action: QAction) -> QToolButton:
 
 class UpgradesPane(QWidget):
     open_run = Signal(int)
+    deploy_started = Signal()  # the user confirmed a Deploy All
 
     def __init__(self, session: GuiSession, modules: ModulesModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.modules = modules
         self.report = RunReportModel(self)
+        self._planning = False
         self.deploy_action = QAction("&Deploy", self)
         self.deploy_action.setShortcut(QKeySequence("Ctrl+D"))
         self.deploy_action.triggered.connect(self.request_deploy_all)
@@ -66,6 +70,8 @@ class UpgradesPane(QWidget):
         self._counts_soon.timeout.connect(self._show_counts)
         for signal in (modules.dataChanged, modules.modelReset):
             signal.connect(self._counts_soon.start)
+        self._followed: RunProgress | None = None
+        self._follow_soon = Throttle(COUNTS_DELAY_MS, self._follow, self)
         self.update_actions()
 
     def _build(self) -> None:
@@ -152,11 +158,19 @@ class UpgradesPane(QWidget):
         progress = self.session.tracker.runs.get(update.run_id)
         if progress is None:
             return
-        if progress.kind == "upgrade":
+        self._followed = progress
+        self._follow_soon.poke()
+
+    def _follow(self) -> None:
+        progress = self._followed
+        if progress is None:
+            return
+        if progress.kind == "upgrade" and progress.running:
             self.upgrade_progress.setValue(progress.done)
         self.report.follow(progress)
 
     def _on_run_ended(self, progress: RunProgress) -> None:
+        self.report.follow(progress)
         if progress.kind == "upgrade":
             self.upgrade_progress.hide()
         self.update_actions()
@@ -179,6 +193,8 @@ class UpgradesPane(QWidget):
             return f"Run {active.run_id} ({active.kind}) started by {active.started_by} is in progress"
         if self.session.controller.awaiting_run_id():
             return "A run is starting"
+        if self._planning:
+            return "Reading what Deploy All would do…"
         return None
 
     def _why_no_deploy(self) -> str | None:
@@ -194,21 +210,26 @@ class UpgradesPane(QWidget):
 
     # -- acting -------------------------------------------------------------------------------
 
-    def request_deploy_all(self) -> bool:
-        """Show the plan and start Deploy All once confirmed; returns whether it started."""
-        try:
-            plan = operations.plan_deploy_all(self.session.ctx)
-        except operations.DeployCenterError as error:
-            self.session.notifier.error(error.message, PANE)
-            return False
-        if not plan.to_deploy:
-            self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
-            return False
-        if not self.session.notifier.confirm("Deploy All", describe_plan(plan), "Deploy"):
-            return False
-        self.session.controller.deploy_all(PANE)
+    def request_deploy_all(self) -> None:
+        """Read the plan on a job thread, show it, and start Deploy All once confirmed."""
+        if self._planning:
+            return
+        self._planning = True
         self.update_actions()
-        return True
+        self.session.jobs.submit(PLAN_JOB, lambda: operations.plan_deploy_all(self.session.ctx), self._confirm_plan)
+
+    def _confirm_plan(self, result: JobResult) -> None:
+        self._planning = False
+        try:
+            if not result.ok:
+                self.session.notifier.error(result.error_text, PANE)
+            elif not result.value.to_deploy:
+                self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
+            elif self.session.notifier.confirm("Deploy All", describe_plan(result.value), "Deploy"):
+                self.session.controller.deploy_all(PANE)
+                self.deploy_started.emit()
+        finally:
+            self.update_actions()
 
     def request_upgrade(self) -> None:
         versions = self.upgrade_targets()

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Iterable
-from itertools import islice
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
-from app.engine.events import Event, ItemFinished, ItemStarted, LogLine, RunFinished, RunStarted
+from app.engine.events import (
+    Event,
+    ItemFinished,
+    ItemStarted,
+    LogLine,
+    RunFinished,
+    RunStarted,
+)
 from app.engine.views import RunDetail, RunItemView
 from app.gui.formatting import clock, counts_summary, duration, utcnow
 

@@ -36,7 +36,7 @@ class RunReportModel(ColumnTableModel[RunSummary]):
 
     def load(self, runs: Sequence[RunSummary]) -> None:
         if [r.id for r in runs] == [r.id for r in self.rows]:
-            changed = [n for n, (old, new) in enumerate(zip(self.rows, runs)) if old != new]
+            changed = [n for n, (old, new) in enumerate(zip(self.rows, runs, strict=True)) if old != new]
             self.rows = list(runs)
             self.rows_changed(changed)
         else:

@@ -73,9 +73,9 @@ class ColumnTableModel(QAbstractTableModel, Generic[Row]):
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            if 0 <= section < len(self.columns):
-                return self.columns[section].title
+        horizontal = orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+        if horizontal and 0 <= section < len(self.columns):
+            return self.columns[section].title
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:

@@ -60,18 +60,18 @@ class WelcomeDialog(QDialog):
         intro.setWordWrap(True)
         self.message_bar = MessageBar()
         self.choices = QButtonGroup(self)
-        self.demo = self._choice(DEMO, "Create a &demo environment: 30 sample modules on platform "
+        self.demo_choice = self._choice(DEMO, "Create a &demo environment: 30 sample modules on platform "
                                  f"{DEFAULT_PLATFORM}, ready to try an upgrade")
-        self.empty = self._choice(EMPTY, "Create an &empty environment")
-        self.open = self._choice(OPEN, "&Open another data folder or database")
-        self.demo.setChecked(True)
+        self.empty_choice = self._choice(EMPTY, "Create an &empty environment")
+        self.open_choice = self._choice(OPEN, "&Open another data folder or database")
+        self.demo_choice.setChecked(True)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.message_bar)
-        layout.addWidget(self.demo)
-        layout.addWidget(self.empty)
+        layout.addWidget(self.demo_choice)
+        layout.addWidget(self.empty_choice)
         layout.addWidget(self._empty_options())
-        layout.addWidget(self.open)
+        layout.addWidget(self.open_choice)
         layout.addWidget(self._open_options())
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
@@ -136,8 +136,8 @@ class WelcomeDialog(QDialog):
         return self.open_box
 
     def _update(self) -> None:
-        self.empty_box.setEnabled(self.empty.isChecked())
-        self.open_box.setEnabled(self.open.isChecked())
+        self.empty_box.setEnabled(self.empty_choice.isChecked())
+        self.open_box.setEnabled(self.open_choice.isChecked())
 
     def _add_frontend(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Front-end folder")
@@ -184,7 +184,7 @@ class WelcomeDialog(QDialog):
 
     def _set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
-        for widget in (self.buttons, self.demo, self.empty, self.open, self.empty_box, self.open_box):
+        for widget in (self.buttons, self.demo_choice, self.empty_choice, self.open_choice, self.empty_box, self.open_box):
             widget.setEnabled(not busy)
         if not busy:
             self._update()

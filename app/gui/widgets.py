@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, Qt
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QObject, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -35,6 +38,7 @@ class MessageBar(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.level = ""
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -58,7 +62,7 @@ class MessageBar(QFrame):
         return "" if self.isHidden() else self.label.text()
 
 
-def table_view(model: QAbstractItemModel, source: ColumnTableModel[object], name: str) -> QTableView:
+def table_view(model: QAbstractItemModel, source: ColumnTableModel[Any], name: str) -> QTableView:
     """A sortable, row-selecting view that stays fast with tens of thousands of rows."""
     view = QTableView()
     view.setObjectName(name)
@@ -101,3 +105,22 @@ class Count(QWidget):
     def set(self, number: int) -> None:
         self.value.setText(f"{number:,}")
         self.setAccessibleDescription(f"{number} {self.caption.text()}")
+
+
+class Throttle(QObject):
+    """Calls ``callback`` at most once per ``interval_ms``, however often it is poked.
+
+    For widgets that repaint synchronously on change (QProgressBar.setValue does): during a
+    big run they follow at a few frames a second instead of on every batch.
+    """
+
+    def __init__(self, interval_ms: int, callback: Callable[[], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(callback)
+
+    def poke(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()

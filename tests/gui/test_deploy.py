@@ -9,7 +9,13 @@ from pytestqt.qtbot import QtBot
 
 from app.engine import views
 from app.gui.main_window import MainWindow
-from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, wait_operation, wait_refreshed
+from tests.gui.conftest import (
+    RUN_TIMEOUT_MS,
+    Answers,
+    Gates,
+    wait_operation,
+    wait_refreshed,
+)
 
 DEMO_READY = 24
 DEMO_FAILED_TO_COMPILE = 6
@@ -29,6 +35,7 @@ def test_deploy_button_shows_the_plan_then_deploys_every_ready_module(
     result = wait_operation(qtbot, window.session, button.click)
 
     assert result.result.ok
+    assert window.stack.currentIndex() == 2  # Deployment Details follows the run
     assert "will deploy 24 modules" in answers.questions[0].text
     assert "6 modules will be skipped: their compilation failed" in answers.questions[0].text
     shown = statuses(window)
@@ -36,7 +43,7 @@ def test_deploy_button_shows_the_plan_then_deploys_every_ready_module(
     assert list(shown.values()).count("skipped") == DEMO_FAILED_TO_COMPILE
     assert window.details.progress is not None and window.details.progress.status == "succeeded"
     assert "24 / 24 done" in window.details.bar.format()
-    qtbot.waitUntil(lambda: window.upgrades.report.rows[0].kind == "deploy-all", timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.upgrades.report.rows[0].status == "succeeded", timeout=RUN_TIMEOUT_MS)
     row = window.upgrades.report.rows[0]
     assert (row.status, row.counts["deployed"], row.counts["skipped"]) == ("succeeded", 24, 6)
     qtbot.waitUntil(lambda: window.upgrades.counts["ready"].value.text() == "0", timeout=RUN_TIMEOUT_MS)
@@ -44,10 +51,12 @@ def test_deploy_button_shows_the_plan_then_deploys_every_ready_module(
     assert "Nothing to deploy" in window.upgrades.deploy_action.toolTip()
 
 
-def test_declining_the_plan_starts_nothing(window: MainWindow, answers: Answers) -> None:
+def test_declining_the_plan_starts_nothing(qtbot: QtBot, window: MainWindow, answers: Answers) -> None:
     answers.answer = False
     window.upgrades.deploy_button.click()
-    assert answers.questions and not window.session.controller.operations
+    qtbot.waitUntil(lambda: bool(answers.questions))
+    assert not window.session.controller.operations
+    assert window.upgrades.deploy_button.isEnabled() and window.stack.currentIndex() == 0
 
 
 def test_deploy_again_deploys_only_what_failed(qtbot: QtBot, window: MainWindow) -> None:

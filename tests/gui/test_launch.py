@@ -22,7 +22,9 @@ def test_no_display_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatch, caps
     assert err.count("\n") == 1 and "no display" in err and "--unattended" in err
 
 
-def test_missing_qt_libraries_name_the_packages(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_qt_libraries_name_the_packages(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DISPLAY", ":0")
     for name in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(name, raising=False)

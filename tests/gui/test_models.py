@@ -8,7 +8,13 @@ from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from app.engine import operations, views
-from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunFinished, RunStarted
+from app.engine.events import (
+    ItemFinished,
+    ItemSnapshot,
+    ItemStarted,
+    RunFinished,
+    RunStarted,
+)
 from app.gui.filters import IN_A_RUN, ModuleFilter, RunItemFilter
 from app.gui.modules_model import ModulesModel
 from app.gui.run_items_model import RunItemsModel

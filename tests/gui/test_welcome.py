@@ -32,7 +32,7 @@ def test_create_the_demo(qtbot: QtBot, tmp_path: Path) -> None:
 
 def test_create_an_empty_environment(qtbot: QtBot, tmp_path: Path) -> None:
     dialog = WelcomeDialog(Location(tmp_path / "new"), "no environment here yet")
-    dialog.empty.setChecked(True)
+    dialog.empty_choice.setChecked(True)
     dialog.name_edit.setText("Staging")
     dialog.platform_combo.setCurrentText("11.19.0")
     dialog.frontends.addItem(str(tmp_path / "web1"))
@@ -49,7 +49,7 @@ def test_create_an_empty_environment(qtbot: QtBot, tmp_path: Path) -> None:
 def test_opening_a_folder_without_an_environment_says_so_and_stays(qtbot: QtBot, tmp_path: Path) -> None:
     dialog = WelcomeDialog(Location(tmp_path / "new"), "no environment here yet")
     qtbot.addWidget(dialog)
-    dialog.open.setChecked(True)
+    dialog.open_choice.setChecked(True)
     dialog.folder_edit.setText(str(tmp_path / "missing"))
     with qtbot.waitSignal(dialog._jobs.finished, timeout=TIMEOUT_MS):
         dialog.buttons.accepted.emit()
