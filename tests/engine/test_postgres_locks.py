@@ -30,7 +30,7 @@ def env(cli: Cli, tmp_path: Path, backend_env: str | None) -> Cli:
 def test_a_writer_in_another_process_makes_commands_wait_then_fail_with_one_line(
     env: Cli, backend_env: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DEPLOYCENTER_BUSY_TIMEOUT", "1")
+    monkeypatch.setenv("DEPLOYCENTER_BUSY_TIMEOUT", "0.5")
     other = Database(backend_env or default_url(env.data_dir))
     try:
         with other.write() as session:
@@ -41,8 +41,8 @@ def test_a_writer_in_another_process_makes_commands_wait_then_fail_with_one_line
             assert env.process("status").code == 0, "readers do not wait for a writer"
     finally:
         other.dispose()
-    one_line(refused, 3, "is locked by another process (waited 1 s)")
-    assert waited >= 1.0
+    one_line(refused, 3, "is locked by another process (waited 0.5 s)")
+    assert waited >= 0.5
     one_line(env("delete", "Anything"), 2, "unknown module")
 
 
@@ -53,7 +53,7 @@ def test_a_foreign_client_holding_the_environment_row_does_not_hang_postgresql_c
 
     monkeypatch.setenv("DEPLOYCENTER_DATABASE_URL", postgres_url)
     assert cli("init", "--frontend", str(tmp_path / "fe")).code == 0
-    monkeypatch.setenv("DEPLOYCENTER_BUSY_TIMEOUT", "1")
+    monkeypatch.setenv("DEPLOYCENTER_BUSY_TIMEOUT", "0.5")
     with psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://")) as foreign:
         foreign.execute("SELECT * FROM environment FOR UPDATE")
         refused = cli.process("apply-config", "Anything", "A=1", timeout=60)

@@ -13,6 +13,8 @@ from tests.bundles import write_bundle
 from tests.conftest import Cli
 from tests.faults.scenery import frontend_problems, history_problems, opened
 
+pytestmark = pytest.mark.slow
+
 
 def test_a_run_that_finds_the_database_locked_fails_with_one_line_and_recovers(
     cli: Cli, tmp_path: Path, backend_env: str | None, monkeypatch: pytest.MonkeyPatch

@@ -35,6 +35,8 @@ from tests.faults.scenery import (
     write_modules,
 )
 
+pytestmark = pytest.mark.slow
+
 MODULES = 60
 ROUNDS = ("11.19.0", "11.19.1", "11.20.0")
 
