@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,11 +69,11 @@ def test_a_switch_failing_on_the_last_frontend_puts_the_others_back(
     refused = str(kit.frontends[2] / "Torn" / "CURRENT")
     real_replace, real_rename = os.replace, os.rename
 
-    def guard(real):  # type: ignore[no-untyped-def]
-        def move(src, dst, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def guard(real: Callable[..., None]) -> Callable[..., None]:
+        def move(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
             if os.fspath(dst) == refused:
                 raise OSError(errno.EIO, "Input/output error", os.fspath(dst))
-            return real(src, dst, *args, **kwargs)
+            real(src, dst, *args, **kwargs)
         return move
 
     monkeypatch.setattr(os, "replace", guard(real_replace))
