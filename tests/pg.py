@@ -173,7 +173,8 @@ class Cluster:
 def postgres_cluster() -> Iterator[Cluster]:
     bin_dir = find_bin_dir()
     if bin_dir is None:
-        unavailable("no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql")
+        where = os.environ.get(BIN_ENV) or "/usr/lib/postgresql/*/bin"
+        unavailable(f"no PostgreSQL server binaries (initdb, pg_ctl) in {where}")
     try:
         import psycopg  # noqa: F401
     except ImportError:
