@@ -107,8 +107,8 @@ def temp_name_for(target: Path) -> Path:
     return target.with_name(f".{target.name}.tmp-{secrets.token_hex(6)}")
 
 
-def write_new_file(path: Path, data: bytes) -> None:
-    """Create ``path`` (it must not exist), write ``data`` and flush it to disk."""
+def write_new_file(path: Path, data: bytes, durable: bool = True) -> None:
+    """Create ``path`` (it must not exist), write ``data`` and, when ``durable``, flush it to disk."""
     # os.open with 0o666 honours the umask, unlike mkstemp's 0o600 that front-end servers could not read
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -116,7 +116,8 @@ def write_new_file(path: Path, data: bytes) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
 

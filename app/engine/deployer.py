@@ -12,6 +12,13 @@ and on disk, so a folder ``releases/<id>`` with a ``.release.json`` is always wh
 front-end holds the release do the ``CURRENT`` files switch; a failure before that leaves every
 front-end on its previous release. The deployer deletes only what it created: release folders with a
 ``.release.json``, its own staging and temp names, ``CURRENT`` and ``config.json``.
+
+Durability comes in three ordered steps, each one disk flush shared with every other module being
+deployed at the same time (``durability``): the staged files and the new ``CURRENT``/``config.json``
+contents are on disk before the release is renamed into place; that rename is on disk before
+``CURRENT`` switches; and the switch is on disk before ``deploy_release`` returns, so the caller may
+record the module as deployed. ``prepare_release`` does the writing and returns at once;
+``PreparedRelease.finish`` does the waiting, so a worker can prepare the next module meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,10 +45,12 @@ from app.engine.artifacts import (
     is_symlink_member,
     member_path_problem,
     sha256_hex,
+    temp_name_for,
     write_atomically,
-    write_new_file,
 )
+from app.engine.artifacts import write_new_file as create_file
 from app.engine.bundle import NAME_PATTERN
+from app.engine.durability import PendingWrites, make_durable
 from app.engine.errors import DeployCenterError
 
 RELEASES = "releases"
@@ -92,17 +102,67 @@ def deploy_release(frontends: Sequence[Path], request: ReleaseRequest, artifact:
 
     ``keep`` previous releases stay on disk next to the live one for a quick manual rollback.
     """
+    return prepare_release(frontends, request, artifact, keep).finish()
+
+
+def prepare_release(
+    frontends: Sequence[Path], request: ReleaseRequest, artifact: bytes, keep: int = 2
+) -> PreparedRelease:
+    """Check every front-end and write the release there, hidden; ``finish()`` makes it live.
+
+    Nothing is visible to a front-end until ``finish``; a failure here leaves no trace. Call
+    ``finish`` or ``abandon`` on the result.
+    """
     if keep < 0:
         raise ValueError("keep must be zero or more")
     _check_module_name(request.module)
     release_id = release_id_for(request.version, request.platform, request.artifact_sha256)
     release = _ReleaseContent.from_artifact(request, artifact)
     folders = [_ModuleFolder(Path(frontend), request.module) for frontend in _distinct(frontends)]
-    _stage_everywhere(folders, release_id, release)
-    _switch_everywhere(folders, release_id, _config_bytes(request.config))
-    for folder in folders:
-        folder.prune(release_id, keep)
-    return release_id
+    _stage_everywhere(folders, release_id, release, _config_bytes(request.config))
+    return PreparedRelease(release_id, folders, keep)
+
+
+class PreparedRelease:
+    """A release written on every front-end but not live yet; ``finish`` waits for the disk and switches."""
+
+    def __init__(self, release_id: str, folders: list[_ModuleFolder], keep: int) -> None:
+        self.release_id = release_id
+        self._folders = folders
+        self._keep = keep
+
+    def finish(self) -> str:
+        """Make the release durable, put it in place and switch ``CURRENT`` everywhere; all or nothing."""
+        folders = self._folders
+        try:
+            _make_durable(folders, [folder.take_staged_writes() for folder in folders])
+            for folder in folders:
+                with folder.reporting():
+                    folder.place()
+            _make_durable(folders, [folder.releases_writes() for folder in folders])
+        except BaseException:
+            self.abandon()
+            raise
+        _switch_everywhere(folders)
+        _make_durable(folders, [folder.module_writes() for folder in folders])
+        for folder in folders:
+            folder.prune(self.release_id, self._keep)
+        return self.release_id
+
+    def abandon(self) -> None:
+        """Remove what was prepared; the front-ends stay on their previous release. Never raises."""
+        for folder in self._folders:
+            folder.undo_staging()
+
+
+def _make_durable(folders: list[_ModuleFolder], writes: list[PendingWrites]) -> None:
+    """One shared flush per filesystem, or fsyncs where that is not available; errors name the path."""
+    try:
+        make_durable(writes)
+    except OSError as error:
+        where = str(error.filename or "")
+        folder = next((f for f in folders if where.startswith(str(f.frontend))), folders[0])
+        folder.fail(f"{where or folder.path}: {error.strerror or error}")
 
 
 def apply_config(frontends: Sequence[Path], module: str, config: Mapping[str, str]) -> None:
@@ -225,28 +285,27 @@ def _config_bytes(config: Mapping[str, str]) -> bytes:
 # ---------------------------------------------------------------- all-or-nothing phases
 
 
-def _stage_everywhere(folders: list[_ModuleFolder], release_id: str, release: _ReleaseContent) -> None:
-    """Put the complete release on every front-end, or on none of them."""
+def _stage_everywhere(
+    folders: list[_ModuleFolder], release_id: str, release: _ReleaseContent, config: bytes
+) -> None:
+    """Write the complete release, and the next ``CURRENT`` and ``config.json``, on every front-end or none."""
     try:
         for folder in folders:
             with folder.reporting():
                 folder.inspect(strict=True, create=True)
-                folder.stage(release_id, release)
+                folder.stage(release_id, release, config)
     except BaseException:
         for folder in folders:
             folder.undo_staging()
         raise
 
 
-def _switch_everywhere(folders: list[_ModuleFolder], release_id: str, config: bytes) -> None:
-    """Write config.json and switch CURRENT on every front-end; put back the switched ones on failure."""
+def _switch_everywhere(folders: list[_ModuleFolder]) -> None:
+    """Rename the prepared config.json and CURRENT into place everywhere; put back the switched ones on failure."""
     try:
         for folder in folders:
             with folder.reporting():
-                write_atomically(folder.config_file, config)
-                folder.wrote_config = True
-                write_atomically(folder.current_file, f"{release_id}\n".encode("ascii"))
-                folder.wrote_current = True
+                folder.switch()
     except BaseException:
         for folder in folders:
             if folder.restore_previous():  # a release still named by CURRENT must stay on disk
@@ -268,6 +327,11 @@ class _ModuleFolder:
     created: list[Path] = field(default_factory=list)  # folders made by this call, outermost first
     staging: Path | None = None  # partial release being written
     staged: Path | None = None  # complete release created by this call, not yet live
+    target: Path | None = None  # releases/<id> this call deploys
+    config_temp: Path | None = None  # the next config.json, written but not renamed into place yet
+    current_temp: Path | None = None  # the next CURRENT, likewise
+    unflushed: list[Path] = field(default_factory=list)  # files written and not yet made durable
+    other_releases: dict[str, int] = field(default_factory=dict)  # own releases -> .release.json mtime
     wrote_config: bool = False
     wrote_current: bool = False
 
@@ -302,9 +366,11 @@ class _ModuleFolder:
     # -- checks
 
     def check_frontend(self) -> None:
-        if not self.frontend.exists():
+        try:
+            mode = os.stat(self.frontend).st_mode
+        except (FileNotFoundError, NotADirectoryError):
             self.fail("folder does not exist")
-        if not self.frontend.is_dir():
+        if not stat.S_ISDIR(mode):
             self.fail("is not a folder")
 
     def inspect(self, strict: bool, create: bool = False) -> None:
@@ -312,7 +378,9 @@ class _ModuleFolder:
         self.check_frontend()
         if not self._own_folder(self.path, create):
             return
-        for entry in sorted(self.path.iterdir()):
+        with os.scandir(self.path) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+        for entry in entries:  # DirEntry answers from the listing: no extra system call per entry
             self._check_entry(entry, strict)
         self._own_folder(self.releases, create)
         self.previous_release = self._checked_current()
@@ -320,25 +388,28 @@ class _ModuleFolder:
 
     def _own_folder(self, path: Path, create: bool) -> bool:
         """Whether ``path`` is a usable folder; create it when asked. Anything else there fails."""
-        if path.is_symlink():
-            self.fail(f"{path} is a symbolic link, but Deploy Center needs its own folder there; move it away")
-        if path.exists() and not path.is_dir():
-            self.fail(f"{path} is a file, but Deploy Center needs a folder there; move it away")
-        if path.is_dir():
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            if not create:
+                return False
+            path.mkdir()
+            self.created.append(path)
             return True
-        if not create:
-            return False
-        path.mkdir()
-        self.created.append(path)
+        if stat.S_ISLNK(mode):
+            self.fail(f"{path} is a symbolic link, but Deploy Center needs its own folder there; move it away")
+        if not stat.S_ISDIR(mode):
+            self.fail(f"{path} is a file, but Deploy Center needs a folder there; move it away")
         return True
 
-    def _check_entry(self, entry: Path, strict: bool) -> None:
-        if entry.name.startswith(_TEMP_PREFIXES) and entry.is_file():
-            entry.unlink()  # a temp file of an interrupted atomic write: ours, never read
-        elif entry.name in (CURRENT, CONFIG) and (entry.is_symlink() or not entry.is_file()):
-            self.fail(f"{entry} is not a regular file; Deploy Center will not replace it")
-        elif strict and entry.name not in _OWN_NAMES:
-            self.fail(f"{entry} was not created by Deploy Center; move it away and deploy again")
+    def _check_entry(self, entry: os.DirEntry[str], strict: bool) -> None:
+        name = entry.name
+        if name.startswith(_TEMP_PREFIXES) and entry.is_file():
+            os.unlink(entry.path)  # a temp file of an interrupted atomic write: ours, never read
+        elif name in (CURRENT, CONFIG) and (entry.is_symlink() or not entry.is_file()):
+            self.fail(f"{entry.path} is not a regular file; Deploy Center will not replace it")
+        elif strict and name not in _OWN_NAMES:
+            self.fail(f"{entry.path} was not created by Deploy Center; move it away and deploy again")
 
     def _checked_current(self) -> str | None:
         release = self.read_current()
@@ -357,24 +428,78 @@ class _ModuleFolder:
 
     # -- staging
 
-    def stage(self, release_id: str, release: _ReleaseContent) -> None:
-        self._remove_leftover_staging()
-        target = self.releases / release_id
-        if self._reusable(target, release):
-            return
-        self.staging = self.releases / f"{STAGING_PREFIX}{release_id}-{os.getpid()}-{secrets.token_hex(4)}"
-        self.staging.mkdir()
-        _write_release(self.staging, release)
-        os.rename(self.staging, target)
-        self.staged, self.staging = target, None
-        self._mark_newest(target)
-        fsync_directory(self.releases)
+    def stage(self, release_id: str, release: _ReleaseContent, config: bytes) -> None:
+        """Write the release into a hidden staging folder, and the next config.json and CURRENT
+        under temp names; nothing is flushed or visible yet. Unchanged files are not rewritten."""
+        self._scan_releases(release_id)
+        self.target = self.releases / release_id
+        if not self._reusable(self.target, release):
+            self.staging = self.releases / f"{STAGING_PREFIX}{release_id}-{os.getpid()}-{secrets.token_hex(4)}"
+            self.staging.mkdir()
+            self.unflushed.extend(_write_release(self.staging, release))
+        if config != self.previous_config:
+            self.config_temp = self._write_temp(self.config_file, config)
+        if release_id != self.previous_release:
+            self.current_temp = self._write_temp(self.current_file, f"{release_id}\n".encode("ascii"))
+
+    def _scan_releases(self, release_id: str) -> None:
+        """One listing of ``releases``: clear staging leftovers, note the other own releases' age."""
+        with os.scandir(self.releases) as listing:
+            entries = list(listing)
+        for entry in entries:
+            if entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            elif entry.name != release_id and _is_release_name(entry.name) and entry.is_dir(follow_symlinks=False):
+                try:
+                    info = os.stat(os.path.join(entry.path, RELEASE_INFO))
+                except (FileNotFoundError, NotADirectoryError):
+                    continue  # no .release.json: not one of ours
+                if stat.S_ISREG(info.st_mode):
+                    self.other_releases[entry.name] = info.st_mtime_ns
+
+    def _write_temp(self, target: Path, data: bytes) -> Path:
+        temp = temp_name_for(target)
+        write_new_file(temp, data)
+        self.unflushed.append(temp)
+        return temp
+
+    def take_staged_writes(self) -> PendingWrites:
+        """What must be on disk before the release is renamed into place."""
+        files, self.unflushed = self.unflushed, []
+        folders = [self.staging, *(path.parent for path in self.created)] if self.staging else []
+        return PendingWrites(self.frontend, files, [*folders, *_folders_of(files)])
+
+    def place(self) -> None:
+        """Rename the staged release to ``releases/<id>``: it is complete and on disk."""
+        if self.staging is None or self.target is None:
+            return  # reused: an earlier call already placed this exact release
+        os.rename(self.staging, self.target)
+        self.staged, self.staging = self.target, None
+        self._mark_newest(self.target)
+
+    def releases_writes(self) -> PendingWrites:
+        """What must be on disk before CURRENT may name the release: the rename and created folders."""
+        return PendingWrites(self.frontend, [], [self.releases, *(path.parent for path in self.created)])
+
+    def switch(self) -> None:
+        if self.config_temp is not None:
+            replace_file(self.config_temp, self.config_file)
+            self.config_temp, self.wrote_config = None, True
+        if self.current_temp is not None:
+            replace_file(self.current_temp, self.current_file)
+            self.current_temp, self.wrote_current = None, True
+
+    def module_writes(self) -> PendingWrites:
+        """What must be on disk before the caller records the module as deployed: the switch."""
+        return PendingWrites(self.frontend, [], [self.path])
 
     def _reusable(self, target: Path, release: _ReleaseContent) -> bool:
         """Whether an earlier call already put this exact release here (e.g. before a crash)."""
-        if not (target.exists() or target.is_symlink()):
+        try:
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
             return False
-        info = _read_release_info(target) if target.is_dir() and not target.is_symlink() else None
+        info = _read_release_info(target) if stat.S_ISDIR(mode) else None
         if info is None:
             self.fail(f"{target} exists but was not created by Deploy Center; move it away")
         if info.get("artifact_sha256") != release.artifact_sha256:
@@ -387,8 +512,7 @@ class _ModuleFolder:
 
         Clock ticks are coarse (milliseconds), so two quick deploys could otherwise tie.
         """
-        others = [(other / RELEASE_INFO).stat().st_mtime_ns for other in self._own_releases() if other != release]
-        stamp = max([time.time_ns(), *(mtime + 1 for mtime in others)])
+        stamp = max([time.time_ns(), *(mtime + 1 for mtime in self.other_releases.values())])
         os.utime(release / RELEASE_INFO, ns=(stamp, stamp))
 
     def _remove_leftover_staging(self) -> None:
@@ -399,6 +523,10 @@ class _ModuleFolder:
     def undo_staging(self) -> None:
         """Best effort: remove what this call created that is not live. Never raises."""
         try:
+            for temp in (self.config_temp, self.current_temp):
+                if temp is not None:
+                    temp.unlink(missing_ok=True)
+            self.config_temp = self.current_temp = None
             if self.staging is not None:
                 shutil.rmtree(self.staging, ignore_errors=True)
             if self.staged is not None:
@@ -440,12 +568,15 @@ class _ModuleFolder:
     # -- pruning and removal
 
     def prune(self, live: str, keep: int) -> None:
-        """Keep the live release and the ``keep`` most recently deployed others; best effort."""
+        """Keep the live release and the ``keep`` most recently deployed others; best effort.
+
+        Works from the listing taken while staging: the module is locked, so no other release
+        has come or gone since.
+        """
         try:
-            others = [release for release in self._own_releases() if release.name != live]
-            others.sort(key=lambda release: ((release / RELEASE_INFO).stat().st_mtime_ns, release.name))
-            for release in others[: max(len(others) - keep, 0)]:
-                _discard_release(release)
+            others = sorted((mtime, name) for name, mtime in self.other_releases.items() if name != live)
+            for _mtime, name in others[: max(len(others) - keep, 0)]:
+                _discard_release(self.releases / name)
         except OSError as error:
             _log.warning("front-end %s: could not prune old releases of %s: %s", self.frontend, self.module, error)
 
@@ -478,16 +609,32 @@ class _ModuleFolder:
 # ---------------------------------------------------------------- file helpers
 
 
-def _write_release(staging: Path, release: _ReleaseContent) -> None:
-    """Write every file and ``.release.json`` under ``staging`` and make them durable."""
+def _write_release(staging: Path, release: _ReleaseContent) -> list[Path]:
+    """Write every file and ``.release.json`` under ``staging``; returns the files, not yet flushed."""
     folders = {staging}
+    written = []
     for name, data in release.files.items():
         target = staging.joinpath(*name.split("/"))
         _make_parents(target.parent, staging, folders)
         write_new_file(target, data)
+        written.append(target)
     write_new_file(staging / RELEASE_INFO, release.info)
-    for folder in sorted(folders, key=lambda path: len(path.parts), reverse=True):
-        fsync_directory(folder)  # deepest first, so every entry is durable before the rename
+    written.append(staging / RELEASE_INFO)
+    return written
+
+
+def _folders_of(files: list[Path]) -> set[Path]:
+    return {path.parent for path in files}
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Create ``path`` without waiting for the disk; ``make_durable`` flushes many files at once later."""
+    create_file(path, data, durable=False)
+
+
+def replace_file(temp: Path, target: Path) -> None:
+    """Rename a prepared, flushed temp file over ``target``: readers see the old or the new content."""
+    os.replace(temp, target)
 
 
 def _make_parents(folder: Path, staging: Path, made: set[Path]) -> None:
@@ -548,6 +695,8 @@ def _check_module_name(module: str) -> None:
 
 def _distinct(frontends: Sequence[Path]) -> list[Path]:
     """Front-ends without repeats: one folder listed twice must not be staged twice."""
+    if len(frontends) == 1:
+        return [Path(frontends[0])]
     seen: dict[str, Path] = {}
     for frontend in frontends:
         seen.setdefault(os.path.realpath(frontend), Path(frontend))

@@ -74,8 +74,8 @@ class RunWork(Protocol):
     def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
         """Coordinator: called before any consumer of ``item`` is handed to a worker."""
 
-    def record(self, session: Session, run_id: int, item: WorkItem, outcome: WorkOutcome) -> None:
-        """Coordinator, inside a batch transaction: persist what the outcome changed."""
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem, WorkOutcome]]) -> None:
+        """Coordinator, inside a batch transaction: persist what these outcomes changed, in bulk."""
 
 
 @dataclass
@@ -299,9 +299,9 @@ class RunExecutor:
                     for row_id, _item, outcome, at in pending.finished
                 ],
             )
-            for _row_id, item, outcome, _at in pending.finished:
-                if outcome.result is not None:
-                    self._work.record(session, self._run_id, item, outcome)
+            done = [(item, outcome) for _row_id, item, outcome, _at in pending.finished if outcome.result is not None]
+            if done:
+                self._work.record(session, self._run_id, done)
 
     def _close(self, status: str) -> dict[str, int]:
         pending, self._pending = self._pending, _Pending()

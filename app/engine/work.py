@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.engine import deployer
@@ -83,8 +83,8 @@ class DeployWork:
     def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
         pass
 
-    def record(self, session: Session, run_id: int, item: WorkItem, outcome: WorkOutcome) -> None:
-        record_deployment(session, self._frontends, item.module_id, outcome.result, run_id)
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem, WorkOutcome]]) -> None:
+        record_deployments(session, self._frontends, [(item.module_id, outcome.result) for item, outcome in done], run_id)
 
 
 def deploy_compilation(
@@ -105,25 +105,32 @@ def deploy_compilation(
     return deployer.deploy_release([fe.path for fe in frontends], release_request, artifact)
 
 
-def record_deployment(
-    session: Session, frontends: Sequence[Frontend], module_id: int, deployed: Deployed, run_id: int | None
+def record_deployments(
+    session: Session,
+    frontends: Sequence[Frontend],
+    deployed: Sequence[tuple[int, Deployed]],
+    run_id: int | None,
 ) -> None:
+    """Mark modules (by id) as live with their release, and add the per-front-end history rows."""
+    if not deployed:
+        return
     now = utcnow()
-    module = session.get(ModuleRow, module_id)
-    assert module is not None
-    module.deployed_compilation_id = deployed.compilation_id
-    module.deployed_release = deployed.release_id
-    module.deployed_at = now
-    session.add_all(
-        DeploymentRow(
-            module_id=module_id,
-            frontend_id=fe.id,
-            compilation_id=deployed.compilation_id,
-            release_id=deployed.release_id,
-            run_id=run_id,
-            deployed_at=now,
-        )
-        for fe in frontends
+    session.execute(
+        update(ModuleRow),
+        [
+            {"id": module_id, "deployed_compilation_id": d.compilation_id, "deployed_release": d.release_id,
+             "deployed_at": now}
+            for module_id, d in deployed
+        ],
+    )
+    session.execute(
+        insert(DeploymentRow),
+        [
+            {"module_id": module_id, "frontend_id": fe.id, "compilation_id": d.compilation_id,
+             "release_id": d.release_id, "run_id": run_id, "deployed_at": now}
+            for module_id, d in deployed
+            for fe in frontends
+        ],
     )
 
 
@@ -199,29 +206,53 @@ class CompileWork:
     def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
         self._producers.note(item.module, outcome.status == PREPARED)
 
-    def record(self, session: Session, run_id: int, item: WorkItem, outcome: WorkOutcome) -> None:
-        record_compilation(session, outcome.result, self._platform.version)
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem, WorkOutcome]]) -> None:
+        record_compilations(session, [outcome.result for _item, outcome in done], self._platform.version)
 
 
-def record_compilation(session: Session, compiled: Compiled, platform: str) -> CompilationRow:
-    """Insert, or replace a failed earlier attempt of, this version's compilation for ``platform``."""
-    row = session.scalars(
-        select(CompilationRow).where(
-            CompilationRow.module_version_id == compiled.version_id,
-            CompilationRow.platform_version == platform,
+def record_compilations(session: Session, compiled: Sequence[Compiled], platform: str) -> dict[int, int]:
+    """Insert, or replace failed earlier attempts of, these versions' compilations for ``platform``.
+
+    Returns the compilation id of each module version id. A few statements whatever the count.
+    """
+    now = utcnow()
+    rows = {
+        c.version_id: {
+            "module_version_id": c.version_id,
+            "platform_version": platform,
+            "succeeded": c.outcome.succeeded,
+            "reason": c.outcome.reason,
+            "artifact_sha256": c.outcome.artifact_sha256,
+            "artifact_size": c.outcome.artifact_size,
+            "compiled_at": now,
+        }
+        for c in compiled
+    }
+    ids: dict[int, int] = {}
+    version_ids = list(rows)
+    for start in range(0, len(version_ids), _CHUNK):
+        chunk = version_ids[start : start + _CHUNK]
+        found = session.execute(
+            select(CompilationRow.module_version_id, CompilationRow.id).where(
+                CompilationRow.module_version_id.in_(chunk), CompilationRow.platform_version == platform
+            )
         )
-    ).first()
-    if row is None:
-        row = CompilationRow(module_version_id=compiled.version_id, platform_version=platform)
-        session.add(row)
-    outcome = compiled.outcome
-    row.succeeded = outcome.succeeded
-    row.reason = outcome.reason
-    row.artifact_sha256 = outcome.artifact_sha256
-    row.artifact_size = outcome.artifact_size
-    row.compiled_at = utcnow()
-    session.flush()
-    return row
+        ids.update((version_id, compilation_id) for version_id, compilation_id in found)
+    if ids:
+        session.execute(update(CompilationRow), [{"id": ids[v], **rows[v]} for v in ids])
+    new = [rows[v] for v in version_ids if v not in ids]
+    if new:
+        inserted = session.execute(
+            insert(CompilationRow).returning(
+                CompilationRow.module_version_id, CompilationRow.id, sort_by_parameter_order=True
+            ),
+            new,
+        )
+        ids.update((version_id, compilation_id) for version_id, compilation_id in inserted)
+    return ids
+
+
+_CHUNK = 5000  # ids per IN (...): well under every backend's limit on bound parameters
 
 
 # -- publish -----------------------------------------------------------------------------------
@@ -296,9 +327,17 @@ class PublishWork:
         ok = published is not None and published.compiled.outcome.succeeded
         self._producers.note(item.module, ok)
 
-    def record(self, session: Session, run_id: int, item: WorkItem, outcome: WorkOutcome) -> None:
-        published: Published = outcome.result
-        row = record_compilation(session, published.compiled, self._platform.version)
-        if published.deployed is not None:
-            deployed = Deployed(row.id, published.deployed.release_id)
-            record_deployment(session, self._frontends, item.module_id, deployed, run_id)
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem, WorkOutcome]]) -> None:
+        published = [(item.module_id, outcome.result) for item, outcome in done]
+        ids = record_compilations(session, [p.compiled for _m, p in published], self._platform.version)
+        record_deployments(
+            session,
+            self._frontends,
+            [
+                (module_id, Deployed(ids[p.compiled.version_id], p.deployed.release_id))
+                for module_id, p in published
+                if p.deployed is not None
+            ],
+            run_id,
+        )
+

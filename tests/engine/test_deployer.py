@@ -179,15 +179,15 @@ def test_disk_full_while_staging_cleans_up(fl_frontends: list[Path], monkeypatch
 
 def test_failure_while_switching_puts_current_back(fl_frontends: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     previous = deploy(fl_frontends, 1)
-    real_write = deployer.write_atomically
+    real_replace = deployer.replace_file
     failing = fl_frontends[2] / MODULE / "CURRENT"
 
-    def refuse_fe3_current(path: Path, data: bytes) -> None:
-        if path == failing:
-            raise OSError(errno.EACCES, "Permission denied", str(path))
-        real_write(path, data)
+    def refuse_fe3_current(temp: Path, target: Path) -> None:
+        if target == failing:
+            raise OSError(errno.EACCES, "Permission denied", str(target))
+        real_replace(temp, target)
 
-    monkeypatch.setattr(deployer, "write_atomically", refuse_fe3_current)
+    monkeypatch.setattr(deployer, "replace_file", refuse_fe3_current)
     with pytest.raises(FrontendError, match=f"{failing}: Permission denied"):
         deploy(fl_frontends, 2)
     assert currents(fl_frontends) == [previous] * 3

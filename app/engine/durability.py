@@ -1,0 +1,159 @@
+"""Group commit for front-end writes: one disk flush makes many modules' files durable at once.
+
+An ``fsync`` per file and per folder costs one disk flush each, and a Deploy All of thousands of
+modules would spend most of its time waiting for them. On Linux, ``syncfs(2)`` flushes everything
+written to one filesystem; concurrent writers register with a ``FlushGroup`` and wait for the
+next ``syncfs`` that starts after their writes, so one flush serves every module in flight.
+
+Where ``syncfs`` is missing (macOS, Windows) or refused by the filesystem, ``make_durable`` falls
+back to fsyncing each file and folder it is given, which is what durability needs everywhere.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.engine.artifacts import fsync_directory
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs  # ctypes releases the GIL during the call
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function  # type: ignore[no-any-return]
+
+
+_SYNCFS = _load_syncfs()
+
+
+class FlushGroup:
+    """Waiters on one filesystem share ``syncfs`` calls; each waits for one that began after it came."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._started = 0  # generations of syncfs begun
+        self._finished = 0  # the last generation that completed
+        self._running = False
+        self._failures: dict[int, OSError] = {}
+        self.flushes = 0  # syncfs calls made, for benchmarks
+
+    def wait(self, anchor: Path) -> None:
+        """Return once everything written to ``anchor``'s filesystem before this call is on disk."""
+        with self._cond:
+            target = self._started + 1  # a flush already running may have begun before our writes
+            while self._finished < target:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running = True
+                self._started += 1
+                generation = self._started
+                self._cond.release()
+                failure: OSError | None = None
+                try:
+                    failure = _syncfs(anchor)
+                finally:
+                    self._cond.acquire()
+                    self._running = False
+                    self._finished = generation
+                    self.flushes += 1
+                    if failure is not None:
+                        self._failures[generation] = failure
+                    self._failures.pop(generation - 64, None)
+                    self._cond.notify_all()
+            failure = self._failures.get(target)
+        if failure is not None:
+            raise failure
+
+
+def _syncfs(anchor: Path) -> OSError | None:
+    assert _SYNCFS is not None
+    fd = os.open(anchor, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            code = ctypes.get_errno()
+            return OSError(code, os.strerror(code), str(anchor))
+        return None
+    finally:
+        os.close(fd)
+
+
+_groups: dict[int, FlushGroup] = {}
+_groups_lock = threading.Lock()
+_refused: set[int] = set()  # devices whose filesystem refused syncfs: use fsync there
+
+
+def flush_group(anchor: Path) -> FlushGroup | None:
+    """The group for ``anchor``'s filesystem, or None where files must be fsynced one by one."""
+    if _SYNCFS is None:
+        return None
+    device = os.stat(anchor).st_dev
+    with _groups_lock:
+        if device in _refused:
+            return None
+        return _groups.setdefault(device, FlushGroup())
+
+
+@dataclass
+class PendingWrites:
+    """What one step wrote under one front-end and has not made durable yet."""
+
+    anchor: Path  # a folder on the filesystem written to
+    files: list[Path] = field(default_factory=list)  # whose content must reach the disk
+    folders: list[Path] = field(default_factory=list)  # whose entries (creations, renames) must
+
+
+def make_durable(writes: Iterable[PendingWrites]) -> None:
+    """Make every pending write durable: one shared flush per filesystem where syncfs works,
+    otherwise an fsync of each file, then each folder deepest first."""
+    shared: dict[int, tuple[FlushGroup, Path, list[PendingWrites]]] = {}
+    one_by_one: list[PendingWrites] = []
+    for pending in writes:
+        if not (pending.files or pending.folders):
+            continue
+        group = flush_group(pending.anchor)
+        if group is None:
+            one_by_one.append(pending)
+        else:
+            shared.setdefault(id(group), (group, pending.anchor, []))[2].append(pending)
+    for group, anchor, members in shared.values():
+        try:
+            group.wait(anchor)
+        except OSError as error:
+            if error.errno not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            with _groups_lock:
+                _refused.add(os.stat(anchor).st_dev)
+            one_by_one.extend(members)
+    for pending in one_by_one:
+        for path in pending.files:
+            fsync_file(path)
+        for folder in sorted(set(pending.folders), key=lambda path: len(path.parts), reverse=True):
+            fsync_directory(folder)
+
+
+def fsync_file(path: Path) -> None:
+    # Read-write: Windows flushes only handles opened for writing. The files are our own.
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def flush_count() -> int:
+    """How many syncfs calls this process made, over all filesystems (for benchmarks)."""
+    with _groups_lock:
+        return sum(group.flushes for group in _groups.values())

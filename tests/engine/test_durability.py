@@ -1,0 +1,93 @@
+"""Group commit of front-end writes: shared flushes, the fsync fallback, and fewer rewrites."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.engine import deployer, durability
+from app.engine.artifacts import canonical_zip
+from app.engine.deployer import ReleaseRequest, deploy_release, read_current
+from app.engine.durability import FlushGroup, PendingWrites, make_durable
+
+ARTIFACT = canonical_zip({"src/app.py": b"X = 1\n", "static/site.css": b"body {}\n"})
+SHA = hashlib.sha256(ARTIFACT).hexdigest()
+
+
+def request(version: int = 1, **config: str) -> ReleaseRequest:
+    return ReleaseRequest("Orders", version, "11.19.0", SHA, config or {"MaxRows": "1"})
+
+
+def test_waiters_that_arrive_together_share_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    flushed = threading.Event()
+    calls: list[Path] = []
+
+    def slow_syncfs(anchor: Path) -> None:
+        calls.append(anchor)
+        flushed.wait(5)  # the first flush is held until every waiter has arrived
+
+    monkeypatch.setattr(durability, "_syncfs", slow_syncfs)
+    group = FlushGroup()
+    threads = [threading.Thread(target=group.wait, args=(tmp_path,)) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    while len(calls) < 1:
+        threading.Event().wait(0.01)
+    flushed.set()
+    for thread in threads:
+        thread.join(5)
+    # The first flush may have started before the others wrote: they all share a second one.
+    assert len(calls) <= 2
+
+
+def test_a_failed_flush_is_reported_to_its_waiters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(durability, "_syncfs", lambda anchor: OSError(5, "Input/output error", str(anchor)))
+    with pytest.raises(OSError, match="Input/output error"):
+        FlushGroup().wait(tmp_path)
+
+
+def test_without_syncfs_each_file_and_folder_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(durability, "_SYNCFS", None)
+    synced: list[str] = []
+    monkeypatch.setattr(durability, "fsync_file", lambda path: synced.append(f"file {Path(path).name}"))
+    monkeypatch.setattr(durability, "fsync_directory", lambda path: synced.append(f"folder {Path(path).name}"))
+    (tmp_path / "deep").mkdir()
+    make_durable([PendingWrites(tmp_path, [tmp_path / "deep" / "a"], [tmp_path, tmp_path / "deep"])])
+    assert synced == ["file a", "folder deep", f"folder {tmp_path.name}"]  # deepest folder first
+
+
+def test_deploys_the_same_without_syncfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(durability, "_SYNCFS", None)
+    release = deploy_release([tmp_path], request(), ARTIFACT)
+    assert read_current(tmp_path, "Orders") == release
+    assert (tmp_path / "Orders" / "releases" / release / "src" / "app.py").read_bytes() == b"X = 1\n"
+
+
+def test_unchanged_config_and_current_are_not_rewritten(tmp_path: Path) -> None:
+    release = deploy_release([tmp_path], request(), ARTIFACT)
+    module = tmp_path / "Orders"
+    before = {name: (module / name).stat().st_ino for name in ("CURRENT", "config.json")}
+    assert deploy_release([tmp_path], request(), ARTIFACT) == release
+    assert {name: (module / name).stat().st_ino for name in ("CURRENT", "config.json")} == before
+    deploy_release([tmp_path], request(MaxRows="2"), ARTIFACT)
+    assert (module / "CURRENT").stat().st_ino == before["CURRENT"]
+    assert (module / "config.json").stat().st_ino != before["config.json"]
+    assert sorted(path.name for path in module.iterdir()) == ["CURRENT", "config.json", "releases"]
+
+
+def test_a_prepared_release_is_invisible_until_finished(tmp_path: Path) -> None:
+    deploy_release([tmp_path], request(1), ARTIFACT)
+    other = canonical_zip({"src/app.py": b"X = 2\n"})
+    prepared = deployer.prepare_release(
+        [tmp_path], ReleaseRequest("Orders", 2, "11.19.0", hashlib.sha256(other).hexdigest(), {}), other
+    )
+    releases = tmp_path / "Orders" / "releases"
+    assert [path.name for path in releases.iterdir() if not path.name.startswith(".")] == [
+        read_current(tmp_path, "Orders")
+    ]
+    prepared.abandon()
+    assert sorted(path.name for path in (tmp_path / "Orders").iterdir()) == ["CURRENT", "config.json", "releases"]
+    assert len(list(releases.iterdir())) == 1
