@@ -60,7 +60,11 @@ class NewItem:
 
 
 def serialize_writers(session: Session) -> EnvironmentRow:
-    """Take the environment row for update; on SQLite ``BEGIN IMMEDIATE`` already did that."""
+    """Read the environment row, locked for update.
+
+    ``Database.write`` already serialized this transaction against every other writer (SQLite's
+    ``BEGIN IMMEDIATE``, PostgreSQL's advisory lock); the row lock also holds off other clients.
+    """
     env = session.scalars(select(EnvironmentRow).with_for_update()).first()
     if env is None:
         raise StateError("no environment here yet; run 'init' first")

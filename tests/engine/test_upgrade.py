@@ -12,8 +12,8 @@ from tests.engine.envkit import Kit, make_kit
 
 
 @pytest.fixture
-def kit(tmp_path: Path) -> Kit:
-    k = make_kit(tmp_path)
+def kit(tmp_path: Path, database_url: str | None) -> Kit:
+    k = make_kit(tmp_path, database_url=database_url)
     yield k
     k.ctx.close()
 
