@@ -2,12 +2,14 @@
 
 The coordinator (the thread calling ``RunExecutor.execute``) owns all database writes and all
 events; workers only do file work on plain values. Writes are batched so that thousands of
-modules cost a handful of transactions, and the run's heartbeat rides on the same batches.
+modules cost a handful of transactions. A separate heartbeat thread proves the owner alive and
+picks up cancel requests from other processes, whatever the coordinator is busy with.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -33,6 +35,8 @@ from app.engine.events import (
 from app.engine.identity import utcnow
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
+
+log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.25
 FLUSH_BATCH = 500
@@ -113,19 +117,22 @@ class RunExecutor:
         self._started_at: dict[str, float] = {}
         self._statuses: dict[str, str] = {}
         self._last_flush = 0.0
-        self._last_beat = 0.0
 
     # -- public -----------------------------------------------------------------------------
 
     def execute(self) -> str:
         """Work through the run and close it; returns the run's final status."""
         clock = time.monotonic()
+        heartbeat = RunHeartbeat(self._db, self._run_id, self._cancel)
+        heartbeat.start()
         try:
             self._announce()
             cancelled = self._schedule()
             status = self._final_status(cancelled)
+            heartbeat.stop()
             counts = self._close(status)
         except BaseException as exc:
+            heartbeat.stop()
             self._abandon(exc)
             raise
         self._emit(RunFinished(self._run_id, status, counts, time.monotonic() - clock))
@@ -255,13 +262,8 @@ class RunExecutor:
             )
             started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot)
         self._emit(started)
-        self._last_beat = time.monotonic()
 
     def _cancel_requested(self) -> bool:
-        if self._cancel.is_set():
-            return True
-        if time.monotonic() - self._last_beat >= runs.HEARTBEAT_INTERVAL:
-            self._flush()
         return self._cancel.is_set()
 
     def _maybe_flush(self) -> None:
@@ -270,14 +272,11 @@ class RunExecutor:
             self._flush()
 
     def _flush(self) -> None:
-        """One transaction: item transitions, what they changed, and the heartbeat."""
+        """One transaction: item transitions and what they changed."""
         pending, self._pending = self._pending, _Pending()
         with self._db.write() as session:
             self._write(session, pending)
-            if runs.beat(session, self._run_id):
-                self._cancel.set()
-        now = time.monotonic()
-        self._last_flush = self._last_beat = now
+        self._last_flush = time.monotonic()
 
     def _write(self, session: Session, pending: _Pending) -> None:
         if pending.started:
@@ -336,3 +335,39 @@ class RunExecutor:
 
     def _log(self, level: str, text: str) -> None:
         self._emit(LogLine(self._run_id, level, text, utcnow()))
+
+
+class RunHeartbeat:
+    """Writes the run's heartbeat every few seconds from its own thread.
+
+    Other processes take a run whose heartbeat stops as dead (``runs.STALE_AFTER``), so the beat
+    must not depend on the coordinator: an event sink or a long flush may hold that thread up.
+    A cancel requested in the database (by any process) sets the run's cancel event.
+    """
+
+    def __init__(self, db: Database, run_id: int, cancel: threading.Event) -> None:
+        self._db = db
+        self._run_id = run_id
+        self._cancel = cancel
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"run{run_id}-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(runs.HEARTBEAT_INTERVAL):
+            try:
+                with self._db.write() as session:
+                    stop_asked = runs.beat(session, self._run_id)
+            except DeployCenterError as exc:
+                # A busy database delays one beat; the next one retries.
+                log.warning("heartbeat of run %s skipped: %s", self._run_id, exc)
+                continue
+            if stop_asked:
+                self._cancel.set()

@@ -216,7 +216,34 @@ def test_cancel_finishes_what_is_deploying_and_cancels_the_rest(kit: Kit) -> Non
 def test_cancel_from_another_caller_through_the_database(kit: Kit) -> None:
     kit.publish(*(kit.bundle(f"Mod{i:02d}") for i in range(6)))
     operations.upgrade(kit.ctx, "11.19.0")
-    with held(lambda sink: operations.deploy_all(kit.ctx, workers=1, on_event=sink)) as run:
+    seen = threading.Event()
+    with held(lambda sink: operations.deploy_all(kit.ctx, workers=1, on_event=sink, cancel=seen)) as run:
         ref = operations.cancel_run(kit.ctx)
         assert ref.kind == "deploy-all"
+        # The run's heartbeat picks the request up even while its coordinator is busy.
+        assert seen.wait(10), "the heartbeat never saw the cancel request"
     assert run.outcome is not None and run.outcome.status == "cancelled"
+
+
+def test_a_run_held_up_longer_than_the_stale_limit_is_not_taken_as_dead(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.engine import runs
+    from app.engine.identity import utcnow
+    from app.engine.store.models import RunRow
+
+    monkeypatch.setattr(runs, "HEARTBEAT_INTERVAL", 0.05)
+    monkeypatch.setattr(runs, "STALE_AFTER", runs.timedelta(seconds=0.5))
+    kit.publish(kit.bundle("Slow1"), kit.bundle("Slow2"))
+    operations.upgrade(kit.ctx, "11.19.0")
+    with held(lambda sink: operations.deploy_all(kit.ctx, workers=1, on_event=sink)) as run:
+        with kit.ctx.db.write() as session:
+            first = session.get(RunRow, views.status(kit.ctx).active_runs[0].id)
+            assert first is not None
+            beat = first.heartbeat_at
+        threading.Event().wait(1.0)  # twice the stale limit, with the coordinator blocked
+        with kit.ctx.db.read() as session:
+            current = session.get(RunRow, first.id)
+            assert current is not None and current.heartbeat_at > beat
+            assert utcnow() - current.heartbeat_at < runs.STALE_AFTER
+    assert run.outcome is not None and run.outcome.status == "succeeded"
