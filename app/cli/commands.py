@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -48,10 +49,16 @@ def existing_environment(args: argparse.Namespace) -> Iterator[EnvironmentContex
 
 
 def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
-    if args.json:
-        print(json.dumps(document, indent=2, default=str))
-    elif text:
-        print(text)
+    try:
+        if args.json:
+            print(json.dumps(document, indent=2, default=str), flush=True)
+        elif text:
+            print(text, flush=True)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): the command's outcome and exit code still stand.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def progress(args: argparse.Namespace) -> EventSink:

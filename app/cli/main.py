@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -110,6 +111,9 @@ def build_parser() -> Parser:
     return parser
 
 
+CANCELLING_NOTE = b"\ncancelling: waiting for modules already deploying (Ctrl-C again to stop now)\n"
+
+
 class CancelSignal(threading.Event):
     """The run's cancel flag, remembering whether Ctrl-C (rather than another process) set it."""
 
@@ -130,8 +134,11 @@ def ctrl_c_cancels(cancel: CancelSignal) -> Iterator[None]:
             raise KeyboardInterrupt
         cancel.by_ctrl_c = True
         cancel.set()
-        print("\ncancelling: waiting for modules already deploying (Ctrl-C again to stop now)",
-              file=sys.stderr, flush=True)
+        # os.write, not print: the signal may arrive while this thread is inside a print.
+        try:
+            os.write(sys.stderr.fileno(), CANCELLING_NOTE)
+        except (OSError, ValueError):
+            pass
 
     previous = signal.signal(signal.SIGINT, handler)
     try:

@@ -182,3 +182,19 @@ def test_audit_log_records_operations_and_refusals(env: Cli, tmp_path: Path) -> 
         ("apply-config", "failed"), ("publish", "succeeded"), ("publish", "started"), ("init", "done"),
     ]
     assert entries[0]["who"] and "Missing" in entries[0]["detail"]
+
+
+def test_a_reader_that_goes_away_is_not_an_error(env: Cli, tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.conftest import REPO, child_env
+
+    env("publish", str(write_bundle(tmp_path / "b", "Piped")))
+    proc = subprocess.Popen(env.command("modules"), cwd=REPO, env=child_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `deploycenter ... modules | head -0`
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(60) == 0, err
+    assert err == ""
