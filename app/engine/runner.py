@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 0.25
 FLUSH_BATCH = 500
 POLL_INTERVAL = 0.1
+CANCEL_POLL_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class RunExecutor:
         self._started_at: dict[str, float] = {}
         self._statuses: dict[str, str] = {}
         self._last_flush = 0.0
+        self._last_cancel_check = time.monotonic()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -264,6 +266,20 @@ class RunExecutor:
         self._emit(started)
 
     def _cancel_requested(self) -> bool:
+        """The cancel event, or a request in the database the heartbeat has not seen yet.
+
+        Checked here too so that a request made while the coordinator was held up is seen
+        before it hands out more work, not up to a heartbeat later.
+        """
+        if self._cancel.is_set():
+            return True
+        now = time.monotonic()
+        if now - self._last_cancel_check >= CANCEL_POLL_INTERVAL:
+            self._last_cancel_check = now
+            with self._db.read() as session:
+                asked = session.scalar(select(RunRow.cancel_requested).where(RunRow.id == self._run_id))
+            if asked:
+                self._cancel.set()
         return self._cancel.is_set()
 
     def _maybe_flush(self) -> None:

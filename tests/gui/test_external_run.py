@@ -9,6 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.engine.context import Location
+from app.engine.runner import CANCEL_POLL_INTERVAL
 from app.gui.main_window import MainWindow
 from tests.conftest import Cli
 from tests.gui.conftest import RUN_TIMEOUT_MS, Gates, wait_operation
@@ -62,6 +63,9 @@ def test_cancel_reaches_a_run_of_another_process(
     qtbot.waitUntil(lambda: window.details.cancel_action.isEnabled(), timeout=RUN_TIMEOUT_MS)
 
     wait_operation(qtbot, window.session, window.details.cancel_action.trigger)  # the request is recorded
+    # The other process polls the request every CANCEL_POLL_INTERVAL; Common holds its one
+    # worker meanwhile, so after two intervals it has surely seen it and hands out nothing more.
+    qtbot.wait(int(CANCEL_POLL_INTERVAL * 2000))
     with qtbot.waitSignal(tracker.ended, timeout=RUN_TIMEOUT_MS) as ended:
         gate.release_all()  # the module already deploying finishes; the others are cancelled
 
