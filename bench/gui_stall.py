@@ -105,6 +105,7 @@ def measure_window(data_dir: Path, launched_at: float) -> dict[str, Any]:
     from app.engine.context import Location
     from app.gui.application import make_application
     from app.gui.main_window import MainWindow
+    from app.gui.memory import settle_long_lived
     from app.gui.session import GuiSession
     from app.gui.welcome import open_environment
 
@@ -115,11 +116,26 @@ def measure_window(data_dir: Path, launched_at: float) -> dict[str, Any]:
     window = MainWindow(session)
     window.resize(1280, 800)
     window.show()
+    settle_long_lived()  # as run_application does
     app.processEvents()
     shown = time.time() - launched_at
     wait(session.snapshot_loaded, session.start)
     filled = time.time() - launched_at
     if os.environ.get("BENCH_VERBOSE"):
+        import gc
+        import threading
+
+        gc_started: list[float] = [0.0]
+
+        def gc_watch(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                gc_started[0] = time.perf_counter()
+            elif info["generation"] == 2 or time.perf_counter() - gc_started[0] > 0.02:
+                took = (time.perf_counter() - gc_started[0]) * 1000
+                MARKS.append((f"gc{info['generation']} {took:.0f} ms on {threading.current_thread().name}",
+                              round(time.perf_counter(), 2)))
+
+        gc.callbacks.append(gc_watch)
         for name in ("started", "ended"):
             getattr(session.tracker, name).connect(lambda _p, n=name: MARKS.append((n, round(time.perf_counter(), 2))))
         session.snapshot_loaded.connect(lambda _s: MARKS.append(("snapshot", round(time.perf_counter(), 2))))

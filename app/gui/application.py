@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from types import TracebackType
@@ -14,6 +13,7 @@ from app.engine.context import EnvironmentContext, Location
 from app.engine.errors import DeployCenterError
 from app.gui.icons import app_icon
 from app.gui.main_window import MainWindow
+from app.gui.memory import settle_long_lived
 from app.gui.session import GuiSession
 from app.gui.welcome import WelcomeDialog, open_environment
 
@@ -65,9 +65,7 @@ def run_application(location: Location, argv: list[str]) -> int:
     session = GuiSession(ctx)
     window = MainWindow(session)
     window.show()
-    # What start-up created lives as long as the window: keep it out of the collector's full
-    # passes, which otherwise hold the GIL for long pauses while a big run allocates.
-    gc.freeze()
+    settle_long_lived()  # what start-up created lives as long as the window
     session.start()
     try:
         return app.exec()

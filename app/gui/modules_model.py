@@ -64,6 +64,10 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
                width=190),
     )
 
+    @staticmethod
+    def filter_key(row: ModuleEntry) -> str:
+        return f"{row.state}\t{row.locked_by_run or ''}\t{row.name}\t{row.application}"
+
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)
         self._by_id: dict[int, int] = {}

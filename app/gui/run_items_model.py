@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.gui.formatting import clock, duration, status_label
 from app.gui.icons import status_icon
-from app.gui.run_progress import ItemRow, RunProgress
+from app.gui.run_progress import PROBLEMS, ItemRow, RunProgress
 from app.gui.table_model import Column, ColumnTableModel
 
 
@@ -20,6 +20,11 @@ class RunItemsModel(ColumnTableModel[ItemRow]):
         Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=75),
         Column("Message", lambda r: r.detail, tooltip=lambda r: r.detail, width=400),
     )
+
+    @staticmethod
+    def filter_key(row: ItemRow) -> str:
+        kind = "problem" if row.status in PROBLEMS else row.status
+        return f"{kind}\t{row.module}\t{row.application}\t{row.detail}"
 
     def show(self, progress: RunProgress | None) -> None:
         """Show another run; its rows are shared with ``progress``, which updates them in place."""

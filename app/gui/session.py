@@ -8,6 +8,7 @@ from app.engine.context import EnvironmentContext
 from app.gui.bridge import EventBridge
 from app.gui.controller import OperationController
 from app.gui.jobs import JobResult, JobRunner
+from app.gui.memory import settle_long_lived
 from app.gui.notifier import Notifier
 from app.gui.run_tracker import RunTracker
 from app.gui.snapshot import Snapshot, load_snapshot
@@ -60,6 +61,7 @@ class GuiSession(QObject):
         if result.ok:
             self.snapshot = result.value
             self.snapshot_loaded.emit(result.value)
+            settle_long_lived()  # the tables just loaded live until the next reload
         else:
             self.notifier.error(f"Could not read the environment: {result.error_text}")
         if self._refresh_again:

@@ -12,6 +12,7 @@ from PySide6.QtGui import QIcon
 Row = TypeVar("Row")
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 1  # one string per row that the filter proxies match
 ALIGN_NUMBER = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
@@ -28,6 +29,11 @@ class Column(Generic[Row]):
 
 class ColumnTableModel(QAbstractTableModel, Generic[Row]):
     columns: tuple[Column[Row], ...] = ()
+
+    @staticmethod
+    def filter_key(row: Row) -> str:
+        """Tab-separated fields the filter proxies match; see ``filters``."""
+        return ""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -64,6 +70,8 @@ class ColumnTableModel(QAbstractTableModel, Generic[Row]):
             return column.text(row)
         if role == SORT_ROLE:
             return column.sort(row) if column.sort else column.text(row)
+        if role == FILTER_ROLE:
+            return self.filter_key(row)
         if role == Qt.ItemDataRole.DecorationRole and column.icon:
             return column.icon(row)
         if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:

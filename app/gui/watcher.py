@@ -107,7 +107,11 @@ class EnvironmentWatcher(QObject):
         self._failing = False
         found: PollResult = result.value
         activity = found.activity
-        self._tracker.apply_polled(activity.active_runs, found.changes, self._controller.own_run_ids())
+        own = self._controller.own_run_ids()
+        if self._controller.awaiting_run_id():  # a run of ours whose first event is still on its way
+            me = (host_name(), os.getpid())
+            own |= {run_id for run_id, owner in activity.owner_pids.items() if owner == me}
+        self._tracker.apply_polled(activity.active_runs, found.changes, own)
         if found.locks is not None:
             self._last_active = activity.active_ids
             self.locks_changed.emit(found.locks)
