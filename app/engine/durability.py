@@ -11,7 +11,6 @@ back to fsyncing each file and folder it is given, which is what durability need
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import sys
@@ -19,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.engine.artifacts import fsync_directory
 
@@ -26,6 +26,8 @@ from app.engine.artifacts import fsync_directory
 def _load_syncfs() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here, not at import: it costs 30 ms of every command's start-up
+
     try:
         function = ctypes.CDLL(None, use_errno=True).syncfs  # ctypes releases the GIL during the call
     except (OSError, AttributeError):
@@ -35,7 +37,15 @@ def _load_syncfs() -> Callable[[int], int] | None:
     return function  # type: ignore[no-any-return]
 
 
-_SYNCFS = _load_syncfs()
+_NOT_LOADED: Any = object()
+_SYNCFS: Any = _NOT_LOADED  # syncfs from libc, None where there is none; loaded on first use
+
+
+def _syncfs_function() -> Callable[[int], int] | None:
+    global _SYNCFS
+    if _SYNCFS is _NOT_LOADED:
+        _SYNCFS = _load_syncfs()
+    return _SYNCFS  # type: ignore[no-any-return]
 
 
 class FlushGroup:
@@ -79,10 +89,13 @@ class FlushGroup:
 
 
 def _syncfs(anchor: Path) -> OSError | None:
-    assert _SYNCFS is not None
+    import ctypes
+
+    syncfs = _syncfs_function()
+    assert syncfs is not None
     fd = os.open(anchor, os.O_RDONLY)
     try:
-        if _SYNCFS(fd) != 0:
+        if syncfs(fd) != 0:
             code = ctypes.get_errno()
             return OSError(code, os.strerror(code), str(anchor))
         return None
@@ -97,7 +110,7 @@ _refused: set[int] = set()  # devices whose filesystem refused syncfs: use fsync
 
 def flush_group(anchor: Path) -> FlushGroup | None:
     """The group for ``anchor``'s filesystem, or None where files must be fsynced one by one."""
-    if _SYNCFS is None:
+    if _syncfs_function() is None:
         return None
     device = os.stat(anchor).st_dev
     with _groups_lock:

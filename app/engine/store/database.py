@@ -64,6 +64,9 @@ class Database:
     def _create_engine(self) -> Engine:
         timeout = busy_timeout_seconds()
         if not self.is_sqlite:
+            from app.engine.store.models import add_postgresql_options
+
+            add_postgresql_options()
             try:
                 engine = create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=8)
             except Exception as exc:  # a missing driver is bad input, not a crash

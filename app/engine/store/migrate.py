@@ -1,26 +1,77 @@
-"""Bringing a database's schema to the version this release expects, automatically on open."""
+"""Bringing a database's schema to the version this release expects, automatically on open.
+
+Every command opens the database, so the up-to-date check must be cheap: it reads the newest
+revision from the migration scripts' own ``revision``/``down_revision`` lines and the database's
+from ``alembic_version``, and imports Alembic (a tenth of a second) only to migrate, or when the
+scripts are not a simple chain it can read with certainty.
+"""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import DBAPIError
 
 from app.engine.store.database import MIGRATIONS_DIR, Database, translate_db_errors
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+_REVISION = re.compile(r"^revision\s*(?::[^=\n]*)?=\s*['\"]([^'\"\n]+)['\"]\s*$", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
+_QUOTED = re.compile(r"^['\"]([^'\"]+)['\"]$")
+
 
 def _config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
 def head_revision() -> str | None:
+    """The newest migration of this release."""
+    head = _head_from_scripts()
+    if head is not None:
+        return head
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def _head_from_scripts() -> str | None:
+    """The head of a linear chain of migration scripts, or None when unsure (Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = script.read_text(encoding="utf-8")
+        revision = _REVISION.findall(text)
+        down = _DOWN_REVISION.findall(text)
+        if len(revision) != 1 or len(down) != 1:
+            return None
+        revisions.add(revision[0])
+        if down[0] != "None":
+            parent = _QUOTED.match(down[0])
+            if parent is None:
+                return None  # a merge (tuple) or something computed: not a simple chain
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
 def current_revision(db: Database) -> str | None:
+    """The revision recorded in the database, None for a database without one."""
+    with db.engine.connect() as connection:
+        try:
+            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        except DBAPIError:
+            rows = None  # no table yet, or something unusual: let Alembic look
+        if rows is not None and len(rows) <= 1:
+            return str(rows[0][0]) if rows else None
+    from alembic.runtime.migration import MigrationContext
+
     with db.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -30,6 +81,8 @@ def upgrade_schema(db: Database) -> None:
     with translate_db_errors(db):
         if current_revision(db) == head_revision():
             return
+        from alembic import command
+
         config = _config()
         with db.engine.execution_options(deploycenter_write=True).begin() as connection:
             config.attributes["connection"] = connection
