@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from PySide6.QtGui import QIcon
 
@@ -32,8 +32,9 @@ class ModuleEntry:
     locked_by_run: int | None
 
     @classmethod
-    def of(cls, view: ModuleView) -> ModuleEntry:
-        return cls(**{f.name: getattr(view, f.name) for f in fields(cls)})
+    def of(cls, v: ModuleView) -> ModuleEntry:
+        return cls(v.id, v.name, v.application, v.description, v.latest_version, v.compile_status, v.compile_reason,
+                   v.deployed_version, v.deployed_platform, v.state, v.locked_by_run)
 
     @property
     def label(self) -> str:
