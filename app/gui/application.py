@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from types import TracebackType
 
-from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QMessageLogContext, QtMsgType, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from app.engine.context import EnvironmentContext, Location
@@ -55,6 +56,23 @@ def open_or_welcome(location: Location) -> EnvironmentContext | None:
         return dialog.context
 
 
+def stop_on_signals(window: MainWindow) -> QTimer:
+    """Ctrl-C in the terminal, or SIGTERM from a session manager: cancel our runs and close.
+
+    Python runs signal handlers only between bytecodes; the idle timer gives it that chance
+    while Qt's event loop is waiting.
+    """
+    def close(_number: int, _frame: object) -> None:
+        QTimer.singleShot(0, window.close_without_asking)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, close)
+    wake = QTimer(window)
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
+    return wake
+
+
 def run_application(location: Location, argv: list[str]) -> int:
     qInstallMessageHandler(_qt_message)
     sys.excepthook = _log_uncaught
@@ -65,6 +83,7 @@ def run_application(location: Location, argv: list[str]) -> int:
     session = GuiSession(ctx)
     window = MainWindow(session)
     window.show()
+    stop_on_signals(window)
     settle_long_lived()  # what start-up created lives as long as the window
     session.start()
     try:

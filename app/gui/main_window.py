@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         for signal in (session.tracker.started, session.tracker.ended):
             signal.connect(self._show_active_runs)
         self._restore_settings()
+        self._ask_before_closing = True
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -224,10 +225,15 @@ class MainWindow(QMainWindow):
         settings.setValue("details/splitter", self.details.splitter.saveState())
         settings.sync()
 
+    def close_without_asking(self) -> None:
+        """Close now, cancelling this window's runs (Ctrl-C or SIGTERM)."""
+        self._ask_before_closing = False
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         """A run of this window is cancelled (when the user agrees) and joined before closing."""
         running = self.session.controller.runs_in_progress()
-        if running:
+        if running and self._ask_before_closing:
             names = ", ".join(f"run {op.run_id}" if op.run_id else op.name for op in running)
             question = (f"{names} is still in progress. Cancel it and close? Modules already deploying "
                         "finish first; the others are marked cancelled and Deploy All can resume them later.")

@@ -16,7 +16,7 @@ def _count(status: str) -> Column[RunSummary]:
     def text(run: RunSummary) -> str:
         n = run.counts.get(status, 0) + (run.counts.get("prepared", 0) if status == "deployed" else 0)
         return str(n)
-    return Column(status.capitalize(), text, sort=lambda r: int(text(r)), numeric=True, width=70,
+    return Column(status.capitalize(), text, sort=lambda r: int(text(r)), numeric=True, width=62,
                   tooltip=lambda r: "prepared (compiled) for the new platform version"
                   if status == "deployed" and r.kind == "upgrade" else "")
 
@@ -24,14 +24,14 @@ def _count(status: str) -> Column[RunSummary]:
 class RunReportModel(ColumnTableModel[RunSummary]):
     columns = (
         Column("Run", lambda r: str(r.id), sort=lambda r: r.id, numeric=True, width=50),
-        Column("Kind", lambda r: r.kind, width=85),
-        Column("Started", lambda r: timestamp(r.started_at), width=145),
-        Column("Finished", lambda r: timestamp(r.finished_at), width=145),
-        Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=75),
+        Column("Kind", lambda r: r.kind, width=80),
+        Column("Started", lambda r: timestamp(r.started_at), width=135),
+        Column("Finished", lambda r: timestamp(r.finished_at), width=135),
+        Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=70),
         Column("Status", lambda r: status_label(r.status), icon=lambda r: status_icon(r.status),
-               tooltip=lambda r: r.message or "", width=105),
+               tooltip=lambda r: r.message or "", width=100),
         _count("deployed"), _count("failed"), _count("blocked"), _count("skipped"),
-        Column("Started by", lambda r: r.started_by, width=140),
+        Column("Started by", lambda r: r.started_by, width=120),
     )
 
     def load(self, runs: Sequence[RunSummary]) -> None:

@@ -88,3 +88,15 @@ def test_closing_during_a_run_can_be_declined(qtbot: QtBot, window: MainWindow, 
     assert not window.close()
 
     assert window.isVisible() and window.session.controller.runs_in_progress()
+
+
+def test_ctrl_c_or_sigterm_closes_without_asking_and_joins_the_run(
+    qtbot: QtBot, window: MainWindow, gate: Gates, answers: Answers
+) -> None:
+    start_held_run(qtbot, window, gate)
+    gate.release_all()  # the module in progress may finish; the run is cancelled either way
+
+    window.close_without_asking()
+
+    assert not answers.questions[1:]  # only the Deploy All plan was asked
+    assert not window.session.jobs.running() and not window.isVisible()
