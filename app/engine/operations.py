@@ -58,7 +58,13 @@ class RunOutcome:
 
 
 def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    """Modules worked on at once when the caller does not say: four per core, at most 16.
+
+    A module's work is mostly file writes and waiting for the disk, so more modules than cores
+    keep the cores busy, and modules waiting together share one disk flush (``durability``).
+    Measured on 2 cores, 1,000 modules: 2 workers 6.4 s, 8 workers 3.4 s, 16-64 no better.
+    """
+    return min(16, 4 * max(1, os.cpu_count() or 1))
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -202,7 +208,7 @@ def publish(
         if key in seen:
             raise BadInputError(f"module {bundle.manifest.name} is given twice")
         seen.add(key)
-    sources = [ctx.artifacts.put(bundle.source_zip_bytes()) for bundle in bundles]
+    sources = ctx.artifacts.put_many([bundle.source_zip_bytes() for bundle in bundles])
     names = name_list([b.manifest.name for b in bundles])
     try:
         with ctx.db.write() as session:
@@ -237,9 +243,20 @@ def _record_versions(
         )
     }
     runs.refuse_if_locked(session, [m.id for m in existing.values()], "publish")
-    new_items: list[runs.NewItem] = []
-    work_items: list[WorkItem] = []
-    for bundle, source in zip(bundles, sources):
+    # A few statements for the whole publish, not several per bundle: thousands may come at once.
+    numbers: dict[int, int] = {}
+    existing_ids = [module.id for module in existing.values()]
+    for start in range(0, len(existing_ids), 5000):
+        numbers.update(
+            (module_id, number)
+            for module_id, number in session.execute(
+                select(ModuleVersionRow.module_id, func.max(ModuleVersionRow.number))
+                .where(ModuleVersionRow.module_id.in_(existing_ids[start : start + 5000]))
+                .group_by(ModuleVersionRow.module_id)
+            )
+        )
+    modules: list[ModuleRow] = []
+    for bundle in bundles:
         manifest = bundle.manifest
         module = existing.get(manifest.name.casefold())
         if module is None:
@@ -249,32 +266,35 @@ def _record_versions(
             session.add(module)
         module.application = manifest.application
         module.description = manifest.description
-        session.flush()
-        number = (
-            session.scalar(select(func.max(ModuleVersionRow.number)).where(ModuleVersionRow.module_id == module.id))
-            or 0
-        ) + 1
-        version = ModuleVersionRow(
+        modules.append(module)
+    session.flush()
+    versions = [
+        ModuleVersionRow(
             module_id=module.id,
-            number=number,
+            number=numbers.get(module.id, 0) + 1,
             source_sha256=source,
-            manifest=manifest.to_json(),
-            depends=",".join(manifest.depends),
+            manifest=bundle.manifest.to_json(),
+            depends=",".join(bundle.manifest.depends),
             published_at=now,
             published_by=who,
         )
-        session.add(version)
-        session.flush()
+        for module, bundle, source in zip(modules, bundles, sources)
+    ]
+    session.add_all(versions)
+    session.flush()
+    new_items: list[runs.NewItem] = []
+    work_items: list[WorkItem] = []
+    for module, bundle, version in zip(modules, bundles, versions):
         module.latest_version_id = version.id
-        new_items.append(runs.NewItem(module.id, module.name, module.application, number, None))
+        new_items.append(runs.NewItem(module.id, module.name, module.application, version.number, None))
         work_items.append(
             WorkItem(
                 module.id,
                 module.name,
                 module.application,
-                number,
-                manifest.depends,
-                PublishRequest(version.id, source, dict(module.config_overrides or {})),
+                version.number,
+                bundle.manifest.depends,
+                PublishRequest(version.id, version.source_sha256, dict(module.config_overrides or {})),
             )
         )
     return new_items, work_items
