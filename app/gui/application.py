@@ -11,7 +11,7 @@ from PySide6.QtCore import QMessageLogContext, QtMsgType, QTimer, qInstallMessag
 from PySide6.QtWidgets import QApplication
 
 from app.engine.context import EnvironmentContext, Location
-from app.engine.errors import DeployCenterError
+from app.engine.errors import DeployCenterError, StateError
 from app.gui.icons import app_icon
 from app.gui.main_window import MainWindow
 from app.gui.memory import settle_long_lived
@@ -51,7 +51,7 @@ def open_or_welcome(location: Location) -> EnvironmentContext | None:
     try:
         return open_environment(location)
     except DeployCenterError as error:
-        dialog = WelcomeDialog(location, error.message)
+        dialog = WelcomeDialog(location, None if isinstance(error, StateError) else error.message)
         dialog.exec()
         return dialog.context
 

@@ -45,23 +45,25 @@ def open_environment(location: Location) -> EnvironmentContext:
 
 
 class WelcomeDialog(QDialog):
-    def __init__(self, location: Location, why: str, parent: QWidget | None = None) -> None:
+    def __init__(self, location: Location, problem: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.location = location
         self.context: EnvironmentContext | None = None
         self._jobs = JobRunner(self)
         self.setWindowTitle("Welcome to Deploy Center")
         self.setWindowIcon(app_icon())
-        self._build(why)
+        self._build(problem)
 
-    def _build(self, why: str) -> None:
-        intro = QLabel(f"<b>There is no environment here yet.</b><br>{why}<br><br>"
-                       f"Data folder: <code>{self.location.data_dir}</code>")
+    def _build(self, problem: str | None) -> None:
+        where = self.location.database_url or str(self.location.data_dir)
+        intro = QLabel(f"<b>There is no environment in <code>{where}</code> yet.</b><br>"
+                       "Create one here, or open another data folder or database.")
         intro.setWordWrap(True)
         self.message_bar = MessageBar()
+        if problem:  # not simply "nothing there": e.g. a database that cannot be opened
+            self.message_bar.show_message(Message(ERROR, problem))
         self.choices = QButtonGroup(self)
-        self.demo_choice = self._choice(DEMO, "Create a &demo environment: 30 sample modules on platform "
-                                 f"{DEFAULT_PLATFORM}, ready to try an upgrade")
+        self.demo_choice = self._choice(DEMO, f"Create a &demo environment (30 sample modules on {DEFAULT_PLATFORM})")
         self.empty_choice = self._choice(EMPTY, "Create an &empty environment")
         self.open_choice = self._choice(OPEN, "&Open another data folder or database")
         self.demo_choice.setChecked(True)

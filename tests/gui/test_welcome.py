@@ -20,7 +20,7 @@ def run_dialog(qtbot: QtBot, dialog: WelcomeDialog) -> None:
 
 
 def test_create_the_demo(qtbot: QtBot, tmp_path: Path) -> None:
-    dialog = WelcomeDialog(Location(tmp_path / "new"), "no environment here yet")
+    dialog = WelcomeDialog(Location(tmp_path / "new"))
     run_dialog(qtbot, dialog)
     assert dialog.context is not None
     try:
@@ -31,7 +31,7 @@ def test_create_the_demo(qtbot: QtBot, tmp_path: Path) -> None:
 
 
 def test_create_an_empty_environment(qtbot: QtBot, tmp_path: Path) -> None:
-    dialog = WelcomeDialog(Location(tmp_path / "new"), "no environment here yet")
+    dialog = WelcomeDialog(Location(tmp_path / "new"))
     dialog.empty_choice.setChecked(True)
     dialog.name_edit.setText("Staging")
     dialog.platform_combo.setCurrentText("11.19.0")
@@ -47,7 +47,7 @@ def test_create_an_empty_environment(qtbot: QtBot, tmp_path: Path) -> None:
 
 
 def test_opening_a_folder_without_an_environment_says_so_and_stays(qtbot: QtBot, tmp_path: Path) -> None:
-    dialog = WelcomeDialog(Location(tmp_path / "new"), "no environment here yet")
+    dialog = WelcomeDialog(Location(tmp_path / "new"))
     qtbot.addWidget(dialog)
     dialog.open_choice.setChecked(True)
     dialog.folder_edit.setText(str(tmp_path / "missing"))
