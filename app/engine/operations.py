@@ -371,7 +371,8 @@ def plan_deploy_all(ctx: EnvironmentContext) -> DeployPlan:
     """What Deploy All would do now; changes nothing."""
     with ctx.db.read() as session:
         env = runs.environment(session)
-        return DeployAllPlanner(session, env.platform_version).plan()
+        frontends = [fe.path for fe in frontends_of_session(session)]
+        return DeployAllPlanner(session, env.platform_version, frontends).plan()
 
 
 def deploy_all(
@@ -430,7 +431,8 @@ def _deploy(
         with ctx.db.write() as session:
             env = begin_operation(session)
             runs.refuse_if_exclusive_active(session, kind)
-            plan = DeployAllPlanner(session, env.platform_version).plan(module_ids)
+            frontends = frontends_of_session(session)
+            plan = DeployAllPlanner(session, env.platform_version, [fe.path for fe in frontends]).plan(module_ids)
             runs.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
             items = [
                 runs.NewItem(
@@ -441,7 +443,6 @@ def _deploy(
             ]
             run = runs.create_run(session, kind, env.platform_version, items, count)
             work_items = _deploy_work_items(session, plan)
-            frontends = frontends_of_session(session)
             audit(session, kind, target, "started", f"run {run.id}")
             run_id = run.id
     except DeployCenterError as error:

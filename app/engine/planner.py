@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Collection, Iterator
+import os
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import and_, select
@@ -61,11 +63,15 @@ class DeployAllPlanner:
     """Reads every live module with its latest version and current-platform compilation at once.
 
     One query whatever the number of modules: planning 100,000 modules must stay interactive.
+    A module the database records as live is also checked on every front-end (``CURRENT``
+    only, not its files): "deployed" means live everywhere, so a front-end that lost a module
+    gets it again from the next run instead of the module being skipped for ever.
     """
 
-    def __init__(self, session: Session, platform_version: str) -> None:
+    def __init__(self, session: Session, platform_version: str, frontends: Sequence[Path] = ()) -> None:
         self._session = session
         self._platform = platform_version
+        self._frontends = tuple(frontends)
 
     def plan(self, module_ids: Collection[int] | None = None) -> DeployPlan:
         query = (
@@ -74,6 +80,7 @@ class DeployAllPlanner:
                 ModuleRow.name,
                 ModuleRow.application,
                 ModuleRow.deployed_compilation_id,
+                ModuleRow.deployed_release,
                 ModuleVersionRow.number,
                 ModuleVersionRow.depends,
                 CompilationRow.id,
@@ -98,7 +105,30 @@ class DeployAllPlanner:
         rows = self._session.connection().execute(query)
         with gc_paused():
             items = tuple(_decide(*row) for row in rows)
+        items = tuple(self._unless_gone(item) for item in items)
         return DeployPlan(self._platform, items)
+
+    def _unless_gone(self, item: PlanItem) -> PlanItem:
+        if item.reason != ALREADY_DEPLOYED:
+            return item
+        for frontend in self._frontends:
+            if read_release_id(frontend, item.module) != item.detail:
+                return item._replace(
+                    action=DEPLOY, reason=None, detail=f"not live on front-end {frontend}; deploying it again"
+                )
+        return item._replace(detail="this compilation is already live")
+
+
+def read_release_id(frontend: Path, module: str) -> str | None:
+    """The release id in ``<frontend>/<module>/CURRENT``, read with as few calls as possible."""
+    try:
+        fd = os.open(os.path.join(frontend, module, "CURRENT"), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 512).decode("utf-8", "replace").strip()
+    finally:
+        os.close(fd)
 
 
 @contextmanager
@@ -119,6 +149,7 @@ def _decide(
     name: str,
     application: str,
     deployed_compilation_id: int | None,
+    deployed_release: str | None,
     version: int,
     depends: str,
     compilation_id: int | None,
@@ -132,7 +163,8 @@ def _decide(
     elif not succeeded:
         action, reason, detail = SKIP, COMPILATION_FAILED, failure
     elif deployed_compilation_id == compilation_id:
-        action, reason, detail = SKIP, ALREADY_DEPLOYED, "this compilation is already live"
+        # The detail carries the live release id until the front-ends are checked.
+        action, reason, detail = SKIP, ALREADY_DEPLOYED, deployed_release
     else:
         action, reason, detail = DEPLOY, None, None
     return PlanItem(

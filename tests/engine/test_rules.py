@@ -247,3 +247,24 @@ def test_a_run_held_up_longer_than_the_stale_limit_is_not_taken_as_dead(
             assert current is not None and current.heartbeat_at > beat
             assert utcnow() - current.heartbeat_at < runs.STALE_AFTER
     assert run.outcome is not None and run.outcome.status == "succeeded"
+
+
+def test_a_module_gone_from_a_front_end_is_not_deployed_and_the_next_run_restores_it(tmp_path: Path) -> None:
+    import shutil
+
+    kit = make_kit(tmp_path, frontends=2)
+    try:
+        kit.publish(kit.bundle("Kept"), kit.bundle("Lost"))
+        operations.upgrade(kit.ctx, "11.19.0")
+        operations.deploy_all(kit.ctx)
+        shutil.rmtree(kit.frontends[1] / "Lost")  # someone cleaned one front-end by hand
+
+        plan = {i.module: i for i in operations.plan_deploy_all(kit.ctx).items}
+        assert plan["Kept"].reason == "already-deployed"
+        assert plan["Lost"].deploys and str(kit.frontends[1]) in (plan["Lost"].detail or "")
+        again = operations.deploy_all(kit.ctx)
+        assert items_of(kit, again.run_id) == {"Kept": ("skipped", "already-deployed"), "Lost": ("deployed", None)}
+        assert kit.current("Lost", 1) == kit.current("Lost", 0)
+        assert views.verify(kit.ctx).drift == ()
+    finally:
+        kit.ctx.close()
