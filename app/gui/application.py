@@ -8,7 +8,7 @@ import sys
 from types import TracebackType
 
 from PySide6.QtCore import QMessageLogContext, QtMsgType, QTimer, qInstallMessageHandler
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog
 
 from app.engine.context import EnvironmentContext, Location
 from app.engine.errors import DeployCenterError, StateError
@@ -56,20 +56,24 @@ def open_or_welcome(location: Location) -> EnvironmentContext | None:
         return dialog.context
 
 
-def stop_on_signals(window: MainWindow) -> QTimer:
+def stop_on_signals(app: QApplication) -> QTimer:
     """Ctrl-C in the terminal, or SIGTERM from a session manager: cancel our runs and close.
 
     Python runs signal handlers only between bytecodes; the idle timer gives it that chance
     while Qt's event loop is waiting.
     """
-    def close(_number: int, _frame: object) -> None:
-        QTimer.singleShot(0, window.close_without_asking)
+    def close_everything() -> None:
+        for widget in app.topLevelWidgets():
+            if isinstance(widget, MainWindow):
+                widget.close_without_asking()
+            elif isinstance(widget, QDialog) and widget.isVisible():
+                widget.reject()
 
     for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, close)
-    wake = QTimer(window)
-    wake.start(250)
+        signal.signal(number, lambda _number, _frame: QTimer.singleShot(0, close_everything))
+    wake = QTimer(app)
     wake.timeout.connect(lambda: None)
+    wake.start(250)
     return wake
 
 
@@ -77,13 +81,13 @@ def run_application(location: Location, argv: list[str]) -> int:
     qInstallMessageHandler(_qt_message)
     sys.excepthook = _log_uncaught
     app = make_application(argv)
+    stop_on_signals(app)
     ctx = open_or_welcome(location)
     if ctx is None:
         return 0
     session = GuiSession(ctx)
     window = MainWindow(session)
     window.show()
-    stop_on_signals(window)
     settle_long_lived()  # what start-up created lives as long as the window
     session.start()
     try:

@@ -44,6 +44,22 @@ def open_environment(location: Location) -> EnvironmentContext:
     return ctx
 
 
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side, as one form field.
+
+    A QWidget rather than a bare layout: PySide6 does not hand a layout given to
+    QFormLayout.addRow over to Qt, and deletes it a second time at exit (a crash).
+    """
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if isinstance(widget, QLineEdit) else 0)
+    if not any(isinstance(widget, QLineEdit) for widget in widgets):
+        layout.addStretch(1)
+    return row
+
+
 class WelcomeDialog(QDialog):
     def __init__(self, location: Location, problem: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,10 +126,7 @@ class WelcomeDialog(QDialog):
         add.clicked.connect(self._add_frontend)
         remove = QPushButton("&Remove")
         remove.clicked.connect(lambda: self.frontends.takeItem(self.frontends.currentRow()))
-        buttons = QHBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
-        buttons.addStretch(1)
+        buttons = _row(add, remove)
         form.addRow("Name:", self.name_edit)
         form.addRow("Platform version:", self.platform_combo)
         form.addRow("Front-end folders:", self.frontends)
@@ -128,9 +141,7 @@ class WelcomeDialog(QDialog):
         self.folder_edit = QLineEdit(str(self.location.data_dir))
         browse = QPushButton("&Browse…")
         browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder_edit, 1)
-        row.addWidget(browse)
+        row = _row(self.folder_edit, browse)
         self.url_edit = QLineEdit(self.location.database_url or "")
         self.url_edit.setPlaceholderText("optional, e.g. postgresql+psycopg://user@host/deploycenter")
         form.addRow("Data folder:", row)
