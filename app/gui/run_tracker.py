@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from app.engine.events import Event, RunFinished, RunStarted
 from app.engine.queries import RunChanges
 from app.engine.views import ActiveRun
+from app.gui.memory import collection_paused
 from app.gui.run_progress import ItemRow, RunProgress, RunUpdate
 
 KEEP_FINISHED = 5
@@ -46,7 +47,8 @@ class RunTracker(QObject):
         ended: list[RunProgress] = []
         for event in events:
             if isinstance(event, RunStarted):
-                self._begin(RunProgress.from_started(event))
+                with collection_paused():
+                    self._begin(RunProgress.from_started(event))
                 touched.setdefault(event.run_id, set())
                 continue
             progress = self.runs.get(event.run_id)
