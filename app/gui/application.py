@@ -7,7 +7,7 @@ import signal
 import sys
 from types import TracebackType
 
-from PySide6.QtCore import QMessageLogContext, QtMsgType, QTimer, qInstallMessageHandler
+from PySide6.QtCore import QMessageLogContext, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QDialog
 
 from app.engine.context import EnvironmentContext, Location

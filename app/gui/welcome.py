@@ -197,7 +197,8 @@ class WelcomeDialog(QDialog):
 
     def _set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
-        for widget in (self.buttons, self.demo_choice, self.empty_choice, self.open_choice, self.empty_box, self.open_box):
+        choices = (self.demo_choice, self.empty_choice, self.open_choice)
+        for widget in (self.buttons, *choices, self.empty_box, self.open_box):
             widget.setEnabled(not busy)
         if not busy:
             self._update()
