@@ -193,6 +193,7 @@ class ModulesPane(QWidget):
             self.publish([Path(p) for p in paths])
 
     def publish(self, paths: list[Path]) -> None:
+        self.message_bar.hide()  # a new attempt: the last refusal no longer applies
         bundles = [p.parent if p.name == "module.toml" else p for p in paths]
         self.session.controller.publish(bundles, PANE)
 
@@ -211,6 +212,7 @@ class ModulesPane(QWidget):
             self.apply_config(name, dialog.changed_values())
 
     def apply_config(self, name: str, values: dict[str, str]) -> None:
+        self.message_bar.hide()
         self.session.controller.apply_config(name, values, PANE)
 
     def request_delete(self) -> None:
@@ -221,9 +223,11 @@ class ModulesPane(QWidget):
         question = (f"Delete module {name}? It is removed from every front-end; its history stays. "
                     "Publishing it again brings it back.")
         if self.session.notifier.confirm("Delete module", question, "Delete"):
+            self.message_bar.hide()
             self.session.controller.delete_module(name, PANE)
 
     def request_deploy(self) -> None:
         names = [e.name for e in self.selected() if e.state == "ready"]
         if names:
+            self.message_bar.hide()
             self.session.controller.deploy_modules(names, PANE)

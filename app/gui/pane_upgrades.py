@@ -215,6 +215,7 @@ class UpgradesPane(QWidget):
         if self._planning:
             return
         self._planning = True
+        self.message_bar.hide()
         self.update_actions()
         self.session.jobs.submit(PLAN_JOB, lambda: operations.plan_deploy_all(self.session.ctx), self._confirm_plan)
 
@@ -250,5 +251,6 @@ class UpgradesPane(QWidget):
         question = (f"Prepare every module for platform {version}? Front-ends keep running their current "
                     "releases until you deploy.")
         if self.session.notifier.confirm("Upgrade", question, "Upgrade"):
+            self.message_bar.hide()
             self.session.controller.upgrade(version, PANE)
             self.update_actions()

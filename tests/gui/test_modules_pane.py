@@ -97,3 +97,11 @@ def test_deploy_selected_modules(qtbot: QtBot, window: MainWindow) -> None:
     assert result.result.value.kind == "deploy"
     assert {row.module: row.status for row in window.details.model.rows} == {"Common": "deployed"}
     assert resource("demo").is_dir()
+
+
+def test_a_new_attempt_clears_the_last_refusal(qtbot: QtBot, window: MainWindow) -> None:
+    wait_operation(qtbot, window.session, lambda: window.modules.apply_config("Orders", {"Nope": "1"}))
+    assert window.modules.message_bar.text
+    key = next(iter(views.module_config(window.session.ctx, "Orders")))
+    wait_operation(qtbot, window.session, lambda: window.modules.apply_config("Orders", {key: "7"}))
+    assert not window.modules.message_bar.text
