@@ -50,7 +50,7 @@ from app.engine.artifacts import (
 )
 from app.engine.artifacts import write_new_file as create_file
 from app.engine.bundle import NAME_PATTERN
-from app.engine.durability import PendingWrites, make_durable
+from app.engine.durability import PendingWrites, flush_filesystems, flush_group, make_durable
 from app.engine.errors import DeployCenterError
 
 RELEASES = "releases"
@@ -97,12 +97,26 @@ def release_id_for(version: int, platform: str, artifact_sha256: str) -> str:
 # ---------------------------------------------------------------- public operations
 
 
-def deploy_release(frontends: Sequence[Path], request: ReleaseRequest, artifact: bytes, keep: int = 2) -> str:
+def deploy_release(
+    frontends: Sequence[Path],
+    request: ReleaseRequest,
+    artifact: bytes,
+    keep: int = 2,
+    *,
+    defer_switch_flush: bool = False,
+) -> str:
     """Make ``artifact`` the live release of ``request.module`` on every front-end; return its id.
 
     ``keep`` previous releases stay on disk next to the live one for a quick manual rollback.
+    With ``defer_switch_flush`` the switch may not be on disk yet when this returns: the caller
+    calls ``flush_frontends`` once for many deploys before it records them as deployed.
     """
-    return prepare_release(frontends, request, artifact, keep).finish()
+    return prepare_release(frontends, request, artifact, keep).finish(flush_switch=not defer_switch_flush)
+
+
+def flush_frontends(frontends: Sequence[Path]) -> None:
+    """Make the switches of deploys made with ``defer_switch_flush`` durable: one flush per filesystem."""
+    flush_filesystems(Path(frontend) for frontend in frontends)
 
 
 def prepare_release(
@@ -131,8 +145,12 @@ class PreparedRelease:
         self._folders = folders
         self._keep = keep
 
-    def finish(self) -> str:
-        """Make the release durable, put it in place and switch ``CURRENT`` everywhere; all or nothing."""
+    def finish(self, flush_switch: bool = True) -> str:
+        """Make the release durable, put it in place and switch ``CURRENT`` everywhere; all or nothing.
+
+        ``flush_switch`` False leaves the switch's flush to ``flush_frontends`` where one shared
+        flush per filesystem will do it; with per-file fsync it is done here all the same.
+        """
         folders = self._folders
         try:
             _make_durable(folders, [folder.take_staged_writes() for folder in folders])
@@ -144,7 +162,8 @@ class PreparedRelease:
             self.abandon()
             raise
         _switch_everywhere(folders)
-        _make_durable(folders, [folder.module_writes() for folder in folders])
+        if flush_switch or any(flush_group(folder.frontend) is None for folder in folders):
+            _make_durable(folders, [folder.module_writes() for folder in folders])
         for folder in folders:
             folder.prune(self.release_id, self._keep)
         return self.release_id

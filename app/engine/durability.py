@@ -157,6 +157,25 @@ def make_durable(writes: Iterable[PendingWrites]) -> None:
             fsync_directory(folder)
 
 
+def flush_filesystems(anchors: Iterable[Path]) -> None:
+    """One shared flush of each filesystem holding one of ``anchors``, where syncfs works.
+
+    For callers that left the last flush of many writes to a later single call; where syncfs
+    is missing they must not have, and there is nothing to do here. Anchors that are gone are
+    skipped: nothing written there can be flushed any more.
+    """
+    groups: dict[int, tuple[FlushGroup, Path]] = {}
+    for anchor in anchors:
+        try:
+            group = flush_group(anchor)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if group is not None:
+            groups.setdefault(id(group), (group, anchor))
+    for group, anchor in groups.values():
+        group.wait(anchor)
+
+
 def fsync_file(path: Path) -> None:
     # Read-write: Windows flushes only handles opened for writing. The files are our own.
     fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))

@@ -71,7 +71,10 @@ class DeployWork:
     def perform(self, item: WorkItem) -> WorkOutcome:
         request: DeployRequest = item.payload
         assert item.version is not None
-        release = deploy_compilation(self._artifacts, self._frontends, item.module, item.version, request)
+        # The switch's flush is shared by the whole batch: record() flushes before writing it.
+        release = deploy_compilation(
+            self._artifacts, self._frontends, item.module, item.version, request, defer_switch_flush=True
+        )
         where = "front-end" if len(self._frontends) == 1 else "front-ends"
         return WorkOutcome(
             "deployed",
@@ -84,6 +87,7 @@ class DeployWork:
         pass
 
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem, WorkOutcome]]) -> None:
+        deployer.flush_frontends([fe.path for fe in self._frontends])  # on disk before recorded as deployed
         record_deployments(session, self._frontends, [(item.module_id, outcome.result) for item, outcome in done], run_id)
 
 
@@ -93,6 +97,8 @@ def deploy_compilation(
     module: str,
     version: int,
     request: DeployRequest,
+    *,
+    defer_switch_flush: bool = False,
 ) -> str:
     artifact = artifacts.read(request.artifact_sha256)
     release_request = deployer.ReleaseRequest(
@@ -102,7 +108,9 @@ def deploy_compilation(
         artifact_sha256=request.artifact_sha256,
         config=dict(request.config),
     )
-    return deployer.deploy_release([fe.path for fe in frontends], release_request, artifact)
+    return deployer.deploy_release(
+        [fe.path for fe in frontends], release_request, artifact, defer_switch_flush=defer_switch_flush
+    )
 
 
 def record_deployments(
@@ -311,7 +319,9 @@ class PublishWork:
             effective_config(bundle.manifest.config, request.config_overrides),
         )
         try:
-            release = deploy_compilation(self._artifacts, self._frontends, item.module, item.version, deploy)
+            release = deploy_compilation(
+                self._artifacts, self._frontends, item.module, item.version, deploy, defer_switch_flush=True
+            )
         except Exception as exc:
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             return WorkOutcome("failed", message, message, Published(compiled, None))
@@ -329,6 +339,8 @@ class PublishWork:
 
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem, WorkOutcome]]) -> None:
         published = [(item.module_id, outcome.result) for item, outcome in done]
+        if any(p.deployed is not None for _m, p in published):
+            deployer.flush_frontends([fe.path for fe in self._frontends])  # on disk before recorded
         ids = record_compilations(session, [p.compiled for _m, p in published], self._platform.version)
         record_deployments(
             session,

@@ -91,3 +91,20 @@ def test_a_prepared_release_is_invisible_until_finished(tmp_path: Path) -> None:
     prepared.abandon()
     assert sorted(path.name for path in (tmp_path / "Orders").iterdir()) == ["CURRENT", "config.json", "releases"]
     assert len(list(releases.iterdir())) == 1
+
+
+def test_a_deferred_switch_flush_is_one_shared_flush_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    flushed: list[Path] = []
+    monkeypatch.setattr(durability, "_syncfs", lambda anchor: flushed.append(anchor))
+    deploy_release([tmp_path], request(), ARTIFACT, defer_switch_flush=True)
+    during = len(flushed)
+    deployer.flush_frontends([tmp_path, tmp_path / "gone"])  # a vanished front-end is skipped
+    assert during == 2 and len(flushed) == 3  # staged content, placed release; then the switch
+
+
+def test_without_syncfs_a_deferred_switch_is_fsynced_anyway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(durability, "_SYNCFS", None)
+    synced: list[Path] = []
+    monkeypatch.setattr(durability, "fsync_directory", lambda path: synced.append(Path(path)))
+    deploy_release([tmp_path], request(), ARTIFACT, defer_switch_flush=True)
+    assert synced[-1] == tmp_path / "Orders"  # the folder holding the new CURRENT
