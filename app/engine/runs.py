@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.engine.errors import RefusedError, StateError
@@ -190,28 +190,34 @@ def create_run(
     )
     session.add(run)
     session.flush()
-    finished = [item for item in items if item.status in FINISHED_ITEM_STATUSES]
-    session.add_all(
-        RunItemRow(
-            run_id=run.id,
-            position=position,
-            module_id=item.module_id,
-            module_name=item.module_name,
-            application=item.application,
-            version=item.version,
-            compilation_id=item.compilation_id,
-            status=item.status,
-            reason=item.reason,
-            message=item.message,
-            finished_at=now if item in finished else None,
+    # Core bulk inserts: a run of 100,000 modules is recorded in two statements, not as objects.
+    if items:
+        session.execute(
+            insert(RunItemRow),
+            [
+                {
+                    "run_id": run.id,
+                    "position": position,
+                    "module_id": item.module_id,
+                    "module_name": item.module_name,
+                    "application": item.application,
+                    "version": item.version,
+                    "compilation_id": item.compilation_id,
+                    "status": item.status,
+                    "reason": item.reason,
+                    "message": item.message,
+                    "finished_at": now if item.status in FINISHED_ITEM_STATUSES else None,
+                }
+                for position, item in enumerate(items)
+            ],
         )
-        for position, item in enumerate(items)
-    )
-    session.add_all(
-        ModuleLockRow(module_id=item.module_id, run_id=run.id)
+    locked = [
+        {"module_id": item.module_id, "run_id": run.id}
         for item in items
         if item.status not in FINISHED_ITEM_STATUSES
-    )
+    ]
+    if locked:
+        session.execute(insert(ModuleLockRow), locked)
     session.flush()
     return run
 
