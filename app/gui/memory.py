@@ -11,21 +11,7 @@ counting when dropped; only a reference cycle among them would outlive its use.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 
 def settle_long_lived() -> None:
     gc.freeze()
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Build a large structure (a 10,000-item run) without a full collection in the middle of it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

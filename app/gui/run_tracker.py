@@ -12,9 +12,9 @@ from datetime import datetime
 from PySide6.QtCore import QObject, Signal
 
 from app.engine.events import Event, RunFinished, RunStarted
+from app.engine.planner import gc_paused
 from app.engine.queries import RunChanges
 from app.engine.views import ActiveRun
-from app.gui.memory import collection_paused
 from app.gui.run_progress import ItemRow, RunProgress, RunUpdate
 
 KEEP_FINISHED = 5
@@ -47,7 +47,7 @@ class RunTracker(QObject):
         ended: list[RunProgress] = []
         for event in events:
             if isinstance(event, RunStarted):
-                with collection_paused():
+                with gc_paused():
                     self._begin(RunProgress.from_started(event))
                 touched.setdefault(event.run_id, set())
                 continue
