@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.engine import deployer, runs
-from app.engine.bundle import Bundle, load_bundle
+from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.catalog import DEFAULT_PLATFORM, compare_versions, load_catalog
 from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext, Location, open_context
@@ -199,22 +199,26 @@ def publish(
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """A new version of each bundle's module, compiled for the current platform and deployed."""
-    bundles = [load_bundle(Path(p)) for p in bundle_paths]
-    if not bundles:
+    # Each bundle's files are dropped once its source zip is built: workers read the stored zip
+    # back one module at a time, so a publish of thousands does not hold them all in memory.
+    loaded = [_manifest_and_source(load_bundle(Path(p))) for p in bundle_paths]
+    if not loaded:
         raise BadInputError("publish needs at least one bundle")
+    manifests = [manifest for manifest, _zip in loaded]
     seen: set[str] = set()
-    for bundle in bundles:
-        key = bundle.manifest.name.casefold()
+    for manifest in manifests:
+        key = manifest.name.casefold()
         if key in seen:
-            raise BadInputError(f"module {bundle.manifest.name} is given twice")
+            raise BadInputError(f"module {manifest.name} is given twice")
         seen.add(key)
-    sources = ctx.artifacts.put_many([bundle.source_zip_bytes() for bundle in bundles])
-    names = name_list([b.manifest.name for b in bundles])
+    sources = ctx.artifacts.put_many([source for _manifest, source in loaded])
+    del loaded
+    names = name_list([manifest.name for manifest in manifests])
     try:
         with ctx.db.write() as session:
             env = begin_operation(session)
             runs.refuse_if_exclusive_active(session, "publish")
-            new_items, work_items = _record_versions(session, bundles, sources)
+            new_items, work_items = _record_versions(session, manifests, sources)
             run = runs.create_run(session, "publish", env.platform_version, new_items, workers or default_workers())
             producers = ProducerBook(known_compilations(session, env.platform_version))
             frontends = frontends_of_session(session)
@@ -228,8 +232,12 @@ def publish(
     return _execute(ctx, run_id, "publish", work_items, work, workers or default_workers(), on_event, cancel)
 
 
+def _manifest_and_source(bundle: Bundle) -> tuple[Manifest, bytes]:
+    return bundle.manifest, bundle.source_zip_bytes()
+
+
 def _record_versions(
-    session: Session, bundles: Sequence[Bundle], sources: Sequence[str]
+    session: Session, manifests: Sequence[Manifest], sources: Sequence[str]
 ) -> tuple[list[runs.NewItem], list[WorkItem]]:
     now = utcnow()
     who = current_user()
@@ -237,7 +245,7 @@ def _record_versions(
         module.name_key: module
         for module in session.scalars(
             select(ModuleRow).where(
-                ModuleRow.name_key.in_([b.manifest.name.casefold() for b in bundles]),
+                ModuleRow.name_key.in_([manifest.name.casefold() for manifest in manifests]),
                 ModuleRow.deleted_at.is_(None),
             )
         )
@@ -256,8 +264,7 @@ def _record_versions(
             )
         )
     modules: list[ModuleRow] = []
-    for bundle in bundles:
-        manifest = bundle.manifest
+    for manifest in manifests:
         module = existing.get(manifest.name.casefold())
         if module is None:
             module = ModuleRow(
@@ -273,18 +280,18 @@ def _record_versions(
             module_id=module.id,
             number=numbers.get(module.id, 0) + 1,
             source_sha256=source,
-            manifest=bundle.manifest.to_json(),
-            depends=",".join(bundle.manifest.depends),
+            manifest=manifest.to_json(),
+            depends=",".join(manifest.depends),
             published_at=now,
             published_by=who,
         )
-        for module, bundle, source in zip(modules, bundles, sources)
+        for module, manifest, source in zip(modules, manifests, sources)
     ]
     session.add_all(versions)
     session.flush()
     new_items: list[runs.NewItem] = []
     work_items: list[WorkItem] = []
-    for module, bundle, version in zip(modules, bundles, versions):
+    for module, manifest, version in zip(modules, manifests, versions):
         module.latest_version_id = version.id
         new_items.append(runs.NewItem(module.id, module.name, module.application, version.number, None))
         work_items.append(
@@ -293,7 +300,7 @@ def _record_versions(
                 module.name,
                 module.application,
                 version.number,
-                bundle.manifest.depends,
+                manifest.depends,
                 PublishRequest(version.id, version.source_sha256, dict(module.config_overrides or {})),
             )
         )
