@@ -20,11 +20,12 @@ from app.engine.events import (
     RunFinished,
     RunStarted,
 )
+from app.engine.runs import FINISHED_ITEM_STATUSES
 from app.engine.views import RunDetail, RunItemView
 from app.gui.formatting import clock, counts_summary, duration, utcnow
 
 LOG_LIMIT = 20_000
-FINISHED = frozenset({"deployed", "prepared", "failed", "blocked", "skipped", "cancelled"})
+FINISHED = FINISHED_ITEM_STATUSES
 PROBLEMS = frozenset({"failed", "blocked"})
 
 
