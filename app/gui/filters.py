@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QObject, QRegularExpression, QSortFilterProxyModel
+from PySide6.QtCore import QObject, QRegularExpression, QSortFilterProxyModel, Qt
 
 from app.gui.table_model import FILTER_ROLE, SORT_ROLE
 
@@ -55,6 +55,12 @@ class ModuleFilter(_KeyFilter):
     def set_state(self, state: str) -> None:
         self._state = state
         self._apply()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorted by the model itself (one key per row); this proxy keeps the model's order."""
+        source = self.sourceModel()
+        if source is not None:
+            source.sort(column, order)
 
     def _choices(self) -> list[str]:
         if self._state == IN_A_RUN:

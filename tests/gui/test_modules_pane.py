@@ -105,3 +105,23 @@ def test_a_new_attempt_clears_the_last_refusal(qtbot: QtBot, window: MainWindow)
     key = next(iter(views.module_config(window.session.ctx, "Orders")))
     wait_operation(qtbot, window.session, lambda: window.modules.apply_config("Orders", {key: "7"}))
     assert not window.modules.message_bar.text
+
+
+def test_sorting_by_a_header_keeps_the_selection_and_the_name_index(qtbot: QtBot, window: MainWindow) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QAbstractItemModelTester
+
+    pane = window.modules
+    QAbstractItemModelTester(pane.proxy, QAbstractItemModelTester.FailureReportingMode.Warning)
+    pane.select("Orders")
+    pane.table.sortByColumn(pane.model.column_index("Module"), Qt.SortOrder.DescendingOrder)
+    names = shown_names(window)
+    assert names == sorted(names, reverse=True)
+    assert [e.name for e in pane.selected()] == ["Orders"], "the selection follows its row"
+    entry = pane.model.entry("Orders")
+    assert entry is not None and entry.name == "Orders"
+    pane.table.sortByColumn(pane.model.column_index("Application"), Qt.SortOrder.AscendingOrder)
+    applications = [pane.model.entry(n).application for n in shown_names(window)]  # type: ignore[union-attr]
+    assert applications == sorted(applications)
+    wait_refreshed(qtbot, window.session)  # a reload keeps the chosen order
+    assert [pane.model.entry(n).application for n in shown_names(window)] == sorted(applications)  # type: ignore[union-attr]
