@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,16 @@ def audit_failure(ctx: EnvironmentContext, operation: str, target: str, error: D
             audit(session, operation, target, "refused" if error.exit_code == 3 else "failed", error.message)
     except DeployCenterError:
         pass
+
+
+@contextmanager
+def audited(ctx: EnvironmentContext, operation: str, target: str) -> Iterator[None]:
+    """Record in the audit log an operation that is refused or fails, then let the error go on."""
+    try:
+        yield
+    except DeployCenterError as error:
+        audit_failure(ctx, operation, target, error)
+        raise
 
 
 def platform_spec(ctx: EnvironmentContext, version: str) -> PlatformSpec:
@@ -214,20 +225,16 @@ def publish(
     sources = ctx.artifacts.put_many([source for _manifest, source in loaded])
     del loaded
     names = name_list([manifest.name for manifest in manifests])
-    try:
-        with ctx.db.write() as session:
-            env = begin_operation(session)
-            runs.refuse_if_exclusive_active(session, "publish")
-            new_items, work_items = _record_versions(session, manifests, sources)
-            run = runs.create_run(session, "publish", env.platform_version, new_items, workers or default_workers())
-            producers = ProducerBook(known_compilations(session, env.platform_version))
-            frontends = frontends_of_session(session)
-            platform = env.platform_version
-            audit(session, "publish", names, "started", f"run {run.id}")
-            run_id = run.id
-    except DeployCenterError as error:
-        audit_failure(ctx, "publish", names, error)
-        raise
+    with audited(ctx, "publish", names), ctx.db.write() as session:
+        env = begin_operation(session)
+        runs.refuse_if_exclusive_active(session, "publish")
+        new_items, work_items = _record_versions(session, manifests, sources)
+        run = runs.create_run(session, "publish", env.platform_version, new_items, workers or default_workers())
+        producers = ProducerBook(known_compilations(session, env.platform_version))
+        frontends = frontends_of_session(session)
+        platform = env.platform_version
+        audit(session, "publish", names, "started", f"run {run.id}")
+        run_id = run.id
     work = PublishWork(ctx.artifacts, frontends, platform_spec(ctx, platform), producers)
     return _execute(ctx, run_id, "publish", work_items, work, workers or default_workers(), on_event, cancel)
 
@@ -321,29 +328,25 @@ def upgrade(
     """Move to ``to_version`` and prepare every module for it; for the current version, re-prepare
     only what failed or is missing."""
     target = ctx.catalog.get(to_version).version
-    try:
-        with ctx.db.write() as session:
-            env = begin_operation(session)
-            current = env.platform_version
-            if compare_versions(target, current) < 0:
-                raise BadInputError(f"cannot downgrade from {current} to {target}")
-            runs.refuse_if_exclusive_active(session, "upgrade")
-            items, work_items = _modules_to_prepare(session, target)
-            run = runs.create_run(session, "upgrade", target, items, workers or default_workers())
-            if target != current:
-                session.add(
-                    PlatformUpgradeRow(
-                        from_version=current, to_version=target, started_by=current_user(), started_at=utcnow(),
-                        run_id=run.id,
-                    )
+    with audited(ctx, "upgrade", to_version), ctx.db.write() as session:
+        env = begin_operation(session)
+        current = env.platform_version
+        if compare_versions(target, current) < 0:
+            raise BadInputError(f"cannot downgrade from {current} to {target}")
+        runs.refuse_if_exclusive_active(session, "upgrade")
+        items, work_items = _modules_to_prepare(session, target)
+        run = runs.create_run(session, "upgrade", target, items, workers or default_workers())
+        if target != current:
+            session.add(
+                PlatformUpgradeRow(
+                    from_version=current, to_version=target, started_by=current_user(), started_at=utcnow(),
+                    run_id=run.id,
                 )
-                env.platform_version = target
-            producers = ProducerBook(known_compilations(session, target))
-            audit(session, "upgrade", f"{current} -> {target}", "started", f"run {run.id}, {len(items)} module(s)")
-            run_id = run.id
-    except DeployCenterError as error:
-        audit_failure(ctx, "upgrade", to_version, error)
-        raise
+            )
+            env.platform_version = target
+        producers = ProducerBook(known_compilations(session, target))
+        audit(session, "upgrade", f"{current} -> {target}", "started", f"run {run.id}, {len(items)} module(s)")
+        run_id = run.id
     work = CompileWork(ctx.artifacts, platform_spec(ctx, target), producers)
     return _execute(ctx, run_id, "upgrade", work_items, work, workers or default_workers(), on_event, cancel)
 
@@ -434,27 +437,23 @@ def _deploy(
 ) -> RunOutcome:
     count = workers or default_workers()
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
-    try:
-        with ctx.db.write() as session:
-            env = begin_operation(session)
-            runs.refuse_if_exclusive_active(session, kind)
-            frontends = frontends_of_session(session)
-            plan = DeployAllPlanner(session, env.platform_version, [fe.path for fe in frontends]).plan(module_ids)
-            runs.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
-            items = [
-                runs.NewItem(
-                    i.module_id, i.module, i.application, i.version, i.compilation_id,
-                    "pending" if i.deploys else "skipped", i.reason, i.detail,
-                )
-                for i in plan.items
-            ]
-            run = runs.create_run(session, kind, env.platform_version, items, count)
-            work_items = _deploy_work_items(session, plan)
-            audit(session, kind, target, "started", f"run {run.id}")
-            run_id = run.id
-    except DeployCenterError as error:
-        audit_failure(ctx, kind, target, error)
-        raise
+    with audited(ctx, kind, target), ctx.db.write() as session:
+        env = begin_operation(session)
+        runs.refuse_if_exclusive_active(session, kind)
+        frontends = frontends_of_session(session)
+        plan = DeployAllPlanner(session, env.platform_version, [fe.path for fe in frontends]).plan(module_ids)
+        runs.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
+        items = [
+            runs.NewItem(
+                i.module_id, i.module, i.application, i.version, i.compilation_id,
+                "pending" if i.deploys else "skipped", i.reason, i.detail,
+            )
+            for i in plan.items
+        ]
+        run = runs.create_run(session, kind, env.platform_version, items, count)
+        work_items = _deploy_work_items(session, plan)
+        audit(session, kind, target, "started", f"run {run.id}")
+        run_id = run.id
     return _execute(ctx, run_id, kind, work_items, DeployWork(ctx.artifacts, frontends), count, on_event, cancel)
 
 
@@ -499,48 +498,40 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
 
 def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> dict[str, str]:
     """Change configuration values and write them to every front-end where the module is live."""
-    try:
-        with ctx.db.write() as session:
-            begin_operation(session)
-            module = find_module(session, name)
-            runs.refuse_if_locked(session, [module.id], "Apply configurations")
-            version = session.get(ModuleVersionRow, module.latest_version_id)
-            defaults = dict((version.manifest.get("config") if version else None) or {})
-            unknown = sorted(set(values) - set(defaults))
-            if unknown:
-                known = ", ".join(sorted(defaults)) or "none"
-                raise BadInputError(
-                    f"module {module.name} has no configuration key {', '.join(unknown)} (its keys: {known})"
-                )
-            overrides = dict(module.config_overrides or {})
-            overrides.update(values)
-            module.config_overrides = overrides
-            config = effective_config(defaults, overrides)
-            # Written while holding the writer lock, so no run can start on this module meanwhile.
-            deployer.apply_config([fe.path for fe in frontends_of_session(session)], module.name, config)
-            audit(session, "apply-config", module.name, "done", ", ".join(sorted(values)))
-            return config
-    except DeployCenterError as error:
-        audit_failure(ctx, "apply-config", name, error)
-        raise
+    with audited(ctx, "apply-config", name), ctx.db.write() as session:
+        begin_operation(session)
+        module = find_module(session, name)
+        runs.refuse_if_locked(session, [module.id], "Apply configurations")
+        version = session.get(ModuleVersionRow, module.latest_version_id)
+        defaults = dict((version.manifest.get("config") if version else None) or {})
+        unknown = sorted(set(values) - set(defaults))
+        if unknown:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise BadInputError(
+                f"module {module.name} has no configuration key {', '.join(unknown)} (its keys: {known})"
+            )
+        overrides = dict(module.config_overrides or {})
+        overrides.update(values)
+        module.config_overrides = overrides
+        config = effective_config(defaults, overrides)
+        # Written while holding the writer lock, so no run can start on this module meanwhile.
+        deployer.apply_config([fe.path for fe in frontends_of_session(session)], module.name, config)
+        audit(session, "apply-config", module.name, "done", ", ".join(sorted(values)))
+        return config
 
 
 def delete_module(ctx: EnvironmentContext, name: str) -> str:
     """Remove a module from the environment and the front-ends; its history stays."""
-    try:
-        with ctx.db.write() as session:
-            begin_operation(session)
-            module = find_module(session, name)
-            runs.refuse_if_locked(session, [module.id], "Delete")
-            deployer.remove_module([fe.path for fe in frontends_of_session(session)], module.name)
-            module.deleted_at = utcnow()
-            module.deployed_compilation_id = None
-            module.deployed_release = None
-            audit(session, "delete", module.name, "done")
-            return module.name
-    except DeployCenterError as error:
-        audit_failure(ctx, "delete", name, error)
-        raise
+    with audited(ctx, "delete", name), ctx.db.write() as session:
+        begin_operation(session)
+        module = find_module(session, name)
+        runs.refuse_if_locked(session, [module.id], "Delete")
+        deployer.remove_module([fe.path for fe in frontends_of_session(session)], module.name)
+        module.deleted_at = utcnow()
+        module.deployed_compilation_id = None
+        module.deployed_release = None
+        audit(session, "delete", module.name, "done")
+        return module.name
 
 
 def recover_stale_runs(ctx: EnvironmentContext) -> list[int]:
