@@ -151,27 +151,92 @@ class PreparedRelease:
         ``flush_switch`` False leaves the switch's flush to ``flush_frontends`` where one shared
         flush per filesystem will do it; with per-file fsync it is done here all the same.
         """
-        folders = self._folders
-        try:
-            _make_durable(folders, [folder.take_staged_writes() for folder in folders])
-            for folder in folders:
-                with folder.reporting():
-                    folder.place()
-            _make_durable(folders, [folder.releases_writes() for folder in folders])
-        except BaseException:
-            self.abandon()
-            raise
-        _switch_everywhere(folders)
-        if flush_switch or any(flush_group(folder.frontend) is None for folder in folders):
-            _make_durable(folders, [folder.module_writes() for folder in folders])
-        for folder in folders:
+        outcome = finish_releases([self], flush_switch=flush_switch)[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    @property
+    def folders(self) -> list[_ModuleFolder]:
+        return self._folders
+
+    def place(self) -> None:
+        """Rename the staged release into ``releases/<id>`` on every front-end."""
+        for folder in self._folders:
+            with folder.reporting():
+                folder.place()
+
+    def switch(self) -> None:
+        _switch_everywhere(self._folders)
+
+    def prune(self) -> None:
+        for folder in self._folders:
             folder.prune(self.release_id, self._keep)
-        return self.release_id
 
     def abandon(self) -> None:
         """Remove what was prepared; the front-ends stay on their previous release. Never raises."""
         for folder in self._folders:
             folder.undo_staging()
+
+
+def finish_releases(
+    prepared: Sequence[PreparedRelease], *, flush_switch: bool = True
+) -> list[str | DeployCenterError]:
+    """Finish many prepared releases together, each all or nothing; per release, its id or its error.
+
+    The three ordered flushes are each shared by the whole batch, so a batch of modules waits for
+    the disk three times instead of three times per module. A release that fails at a step is
+    abandoned and leaves its module on its previous release; the others carry on. A flush that
+    fails fails every release still waiting on it: none of their writes can be trusted.
+    """
+    results: list[str | DeployCenterError | None] = [None] * len(prepared)
+    going = list(range(len(prepared)))
+
+    def step(action: Any, undo: bool = True) -> None:
+        nonlocal going
+        kept = []
+        for index in going:
+            try:
+                action(prepared[index])
+            except DeployCenterError as error:
+                if undo:
+                    prepared[index].abandon()
+                results[index] = error
+            else:
+                kept.append(index)
+        going = kept
+
+    def flush(writes_of: Any, undo: bool = True) -> None:
+        nonlocal going
+        if not going:
+            return
+        folders = [folder for index in going for folder in prepared[index].folders]
+        try:
+            _make_durable(folders, [writes_of(folder) for folder in folders])
+        except DeployCenterError as error:
+            for index in going:
+                if undo:
+                    prepared[index].abandon()
+                results[index] = error
+            going = []
+
+    try:
+        flush(lambda folder: folder.take_staged_writes())
+        step(PreparedRelease.place)
+        flush(lambda folder: folder.releases_writes())
+    except BaseException:
+        for index in going:
+            prepared[index].abandon()
+        raise
+    step(PreparedRelease.switch, undo=False)  # a failed switch has put the previous release back
+    if flush_switch or any(flush_group(f.frontend) is None for i in going for f in prepared[i].folders):
+        flush(lambda folder: folder.module_writes(), undo=False)
+    for index in going:
+        prepared[index].prune()
+        results[index] = prepared[index].release_id
+    finished = [result for result in results if result is not None]
+    assert len(finished) == len(prepared), "every release ends with its id or its error"
+    return finished
 
 
 def _make_durable(folders: list[_ModuleFolder], writes: list[PendingWrites]) -> None:

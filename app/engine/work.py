@@ -15,7 +15,7 @@ from app.engine.artifacts import ArtifactStore
 from app.engine.bundle import Bundle, Manifest, bundle_from_source_zip
 from app.engine.compiler import CompileOutcome, PlatformSpec, compile_bundle
 from app.engine.identity import utcnow
-from app.engine.runner import WorkItem, WorkOutcome
+from app.engine.runner import WorkItem, WorkOutcome, one_at_a_time
 from app.engine.store.models import CompilationRow, DeploymentRow, FrontendRow, ModuleRow
 
 
@@ -68,13 +68,32 @@ class DeployWork:
         self._artifacts = artifacts
         self._frontends = tuple(frontends)
 
-    def perform(self, item: WorkItem) -> WorkOutcome:
+    def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
+        """Write every item's release, then make them all live together: three shared disk flushes."""
+        results: list[WorkOutcome | Exception | None] = [None] * len(items)
+        prepared: list[tuple[int, deployer.PreparedRelease]] = []
+        try:
+            for index, item in enumerate(items):
+                request: DeployRequest = item.payload
+                assert item.version is not None
+                try:
+                    release = prepare_compilation(self._artifacts, self._frontends, item.module, item.version, request)
+                except Exception as exc:
+                    results[index] = exc
+                else:
+                    prepared.append((index, release))
+        except BaseException:
+            for _index, release in prepared:
+                release.abandon()
+            raise
+        # The switch's flush is shared by the whole batch of records: record() flushes first.
+        finished = deployer.finish_releases([release for _index, release in prepared], flush_switch=False)
+        for (index, _release), outcome in zip(prepared, finished, strict=True):
+            results[index] = outcome if isinstance(outcome, Exception) else self._deployed(items[index], outcome)
+        return [result for result in results if result is not None]
+
+    def _deployed(self, item: WorkItem, release: str) -> WorkOutcome:
         request: DeployRequest = item.payload
-        assert item.version is not None
-        # The switch's flush is shared by the whole batch: record() flushes before writing it.
-        release = deploy_compilation(
-            self._artifacts, self._frontends, item.module, item.version, request, defer_switch_flush=True
-        )
         where = "front-end" if len(self._frontends) == 1 else "front-ends"
         return WorkOutcome(
             "deployed",
@@ -100,6 +119,14 @@ def deploy_compilation(
     *,
     defer_switch_flush: bool = False,
 ) -> str:
+    prepared = prepare_compilation(artifacts, frontends, module, version, request)
+    return prepared.finish(flush_switch=not defer_switch_flush)
+
+
+def prepare_compilation(
+    artifacts: ArtifactStore, frontends: Sequence[Frontend], module: str, version: int, request: DeployRequest
+) -> deployer.PreparedRelease:
+    """Read the compiled artifact and write its release on every front-end, not live yet."""
     artifact = artifacts.read(request.artifact_sha256)
     release_request = deployer.ReleaseRequest(
         module=module,
@@ -108,9 +135,7 @@ def deploy_compilation(
         artifact_sha256=request.artifact_sha256,
         config=dict(request.config),
     )
-    return deployer.deploy_release(
-        [fe.path for fe in frontends], release_request, artifact, defer_switch_flush=defer_switch_flush
-    )
+    return deployer.prepare_release([fe.path for fe in frontends], release_request, artifact)
 
 
 def record_deployments(
@@ -210,6 +235,9 @@ class CompileWork:
         if outcome.succeeded:
             return WorkOutcome(PREPARED, None, f"prepared for {self._platform.version}", compiled)
         return WorkOutcome("failed", "compilation-failed", outcome.reason, compiled)
+
+    def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
+        return one_at_a_time(self.perform, items)
 
     def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
         self._producers.note(item.module, outcome.status == PREPARED)
@@ -331,6 +359,9 @@ class PublishWork:
             f"version {item.version} compiled and release {release} is live",
             Published(compiled, Deployed(0, release)),
         )
+
+    def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
+        return one_at_a_time(self.perform, items)
 
     def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
         published: Published | None = outcome.result

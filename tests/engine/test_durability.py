@@ -108,3 +108,41 @@ def test_without_syncfs_a_deferred_switch_is_fsynced_anyway(tmp_path: Path, monk
     monkeypatch.setattr(durability, "fsync_directory", lambda path: synced.append(Path(path)))
     deploy_release([tmp_path], request(), ARTIFACT, defer_switch_flush=True)
     assert synced[-1] == tmp_path / "Orders"  # the folder holding the new CURRENT
+
+
+def prepared_modules(frontend: Path, names: list[str]) -> list[deployer.PreparedRelease]:
+    return [
+        deployer.prepare_release([frontend], ReleaseRequest(name, 1, "11.19.0", SHA, {"MaxRows": "1"}), ARTIFACT)
+        for name in names
+    ]
+
+
+def test_a_batch_of_releases_shares_each_flush(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    flushed: list[Path] = []
+    monkeypatch.setattr(durability, "_syncfs", lambda anchor: flushed.append(anchor))
+    names = [f"Mod{i}" for i in range(10)]
+    results = deployer.finish_releases(prepared_modules(tmp_path, names))
+    assert results == [deployer.release_id_for(1, "11.19.0", SHA)] * 10
+    assert len(flushed) == 3  # staged content, placed releases, switches: once for all ten
+    assert all(read_current(tmp_path, name) == results[0] for name in names)
+
+
+def test_one_release_failing_in_a_batch_leaves_the_others_live(tmp_path: Path) -> None:
+    batch = prepared_modules(tmp_path, ["Good1", "Bad", "Good2"])
+    blocker = tmp_path / "Bad" / "releases" / deployer.release_id_for(1, "11.19.0", SHA)
+    blocker.write_text("in the way")  # placing the staged release over a file fails
+    results = deployer.finish_releases(batch)
+    assert isinstance(results[1], deployer.FrontendError) and "Bad" in str(results[1])
+    assert read_current(tmp_path, "Good1") == results[0] and read_current(tmp_path, "Good2") == results[2]
+    assert read_current(tmp_path, "Bad") is None
+    assert not [p for p in (tmp_path / "Bad" / "releases").iterdir() if p.name.startswith(".")]  # staging removed
+
+
+def test_a_failed_flush_fails_the_whole_batch_and_leaves_nothing_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(durability, "_syncfs", lambda anchor: OSError(5, "Input/output error", str(anchor)))
+    results = deployer.finish_releases(prepared_modules(tmp_path, ["Mod1", "Mod2"]))
+    assert all(isinstance(result, deployer.FrontendError) for result in results)
+    assert "Input/output error" in str(results[0])
+    assert list(tmp_path.iterdir()) == []  # the module folders this batch created are gone again

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import durability, operations, views
 from app.engine.errors import RefusedError
 from app.engine.events import Event, ItemFinished, ItemStarted
 from tests.engine.envkit import Kit, held, make_kit
@@ -268,3 +268,22 @@ def test_a_module_gone_from_a_front_end_is_not_deployed_and_the_next_run_restore
         assert views.verify(kit.ctx).drift == ()
     finally:
         kit.ctx.close()
+
+
+def test_a_big_deploy_all_works_in_batches_that_share_disk_flushes(kit: Kit) -> None:
+    names = [f"Mod{i:02d}" for i in range(48)]
+    kit.publish(*(kit.bundle(name) for name in names))
+    operations.upgrade(kit.ctx, "11.19.0")
+    before = durability.flush_count()
+    started: list[str] = []
+
+    def sink(event: Event) -> None:
+        if isinstance(event, ItemStarted):
+            started.append(event.module)
+
+    outcome = operations.deploy_all(kit.ctx, workers=1, on_event=sink)
+    assert outcome.status == "succeeded" and sorted(started) == names
+    assert all("11.19.0" in (kit.current(name) or "") for name in names)
+    if durability.flush_group(kit.frontends[0]) is not None:  # where syncfs works
+        # One module at a time would take at least two flushes each.
+        assert durability.flush_count() - before < len(names)
