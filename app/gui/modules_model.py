@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
@@ -16,6 +16,8 @@ from app.gui.table_model import Column, ColumnTableModel
 
 STATE_ICONS = {"ready": "pending", "deployed": "deployed", "compilation-failed": "failed",
                "not-prepared": "skipped"}
+ANY_STATE = ""
+IN_A_RUN = "in-a-run"  # not a state: the modules an active run holds, whatever their state
 
 
 @dataclass(slots=True)
@@ -31,6 +33,10 @@ class ModuleEntry:
     deployed_platform: str | None
     state: str
     locked_by_run: int | None
+    search: str = field(init=False, compare=False, repr=False)  # what the text filter looks in
+
+    def __post_init__(self) -> None:
+        self.search = f"{self.name}\t{self.application}".casefold()
 
     @classmethod
     def of(cls, v: ModuleView) -> ModuleEntry:
@@ -65,10 +71,6 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
                tooltip=lambda m: (m.compile_reason or "") if m.state == "compilation-failed" else "",
                width=190),
     )
-
-    @staticmethod
-    def filter_key(row: ModuleEntry) -> str:
-        return f"{row.state}\t{row.locked_by_run or ''}\t{row.name}\t{row.application}"
 
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)
@@ -123,6 +125,21 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
     def entry(self, name: str) -> ModuleEntry | None:
         number = self.row_of(name)
         return None if number is None else self.rows[number]
+
+    def matching(self, text: str, state: str = ANY_STATE, first: int = 0, last: int | None = None) -> list[int]:
+        """Numbers of the rows, from ``first`` to ``last``, whose module or application contains
+        ``text`` in any case and whose state is ``state`` (or IN_A_RUN, or ANY_STATE).
+
+        One Python pass over keys made when the rows were loaded: a few milliseconds for 100,000
+        modules, where a QSortFilterProxyModel asks Python for every row's key on every keystroke.
+        """
+        needle = text.casefold()
+        rows = enumerate(self.rows[first:None if last is None else last + 1], first)
+        if state == IN_A_RUN:
+            return [n for n, e in rows if e.locked_by_run is not None and needle in e.search]
+        if state:
+            return [n for n, e in rows if e.state == state and needle in e.search]
+        return [n for n, e in rows if needle in e.search]
 
     def set_locks(self, locks: Mapping[int, int]) -> None:
         """Which module each active run holds (module id -> run id), as the database says."""

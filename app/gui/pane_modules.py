@@ -44,8 +44,7 @@ class ModulesPane(QWidget):
         super().__init__(parent)
         self.session = session
         self.model = model
-        self.proxy = ModuleFilter(self)
-        self.proxy.setSourceModel(model)
+        self.proxy = ModuleFilter(model, self)
         self.platform = ""
         self._make_actions()
         self._build()
@@ -145,7 +144,7 @@ class ModulesPane(QWidget):
 
     def selected(self) -> list[ModuleEntry]:
         rows = self.table.selectionModel().selectedRows()
-        return [self.model.rows[self.proxy.mapToSource(index).row()] for index in rows]
+        return [self.proxy.entry(index.row()) for index in rows]
 
     def select(self, *names: str) -> None:
         """Select modules by name (keyboard users and tests)."""

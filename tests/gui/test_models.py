@@ -32,8 +32,7 @@ def check(model: QAbstractItemModel) -> QAbstractItemModelTester:
 
 def test_modules_model_and_its_filter(session: GuiSession) -> None:
     model = ModulesModel()
-    proxy = ModuleFilter()
-    proxy.setSourceModel(model)
+    proxy = ModuleFilter(model)
     testers = [check(model), check(proxy)]
     model.load(views.modules(session.ctx))
     assert model.rowCount() == 30
@@ -42,11 +41,20 @@ def test_modules_model_and_its_filter(session: GuiSession) -> None:
     model.lock(["Orders", "Customers"], 7)
     proxy.set_state(IN_A_RUN)
     assert proxy.rowCount() == 2
+    model.lock(["Payroll"], 7)  # joins
+    assert proxy.rowCount() == 3
     proxy.set_state("compilation-failed")
     proxy.set_text("pay")
     assert [model.rows[proxy.mapToSource(proxy.index(r, 0)).row()].name for r in range(proxy.rowCount())] == ["Payroll"]
-    model.mark_deployed("Orders", 1, "11.19.0")
+    proxy.sort(model.column_index("Module"), Qt.SortOrder.DescendingOrder)  # sorted while filtered
+    proxy.set_text("")
+    assert proxy.rowCount() == 6
+    model.mark_deployed("Orders", 1, "11.19.0")  # not shown
     model.unlock_run(7)
+    proxy.set_state("ready")
+    model.mark_deployed("Quotes", 1, "11.19.0")  # leaves
+    model.load(views.modules(session.ctx))  # same modules: both come back as the database has them
+    assert proxy.rowCount() == 24
     operations.delete_module(session.ctx, "Quotes")
     model.load(views.modules(session.ctx))  # a module less: reset
     assert model.rowCount() == 29 and len(testers) == 2

@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from app.engine import views
 from app.gui.config_dialog import ConfigDialog, looks_secret
+from app.gui.filters import IN_A_RUN
 from app.gui.main_window import MainWindow
 from app.paths import resource
 from tests.bundles import write_bundle
@@ -17,8 +18,7 @@ from tests.gui.conftest import Answers, wait_operation, wait_refreshed
 
 def shown_names(window: MainWindow) -> list[str]:
     pane = window.modules
-    return [pane.model.rows[pane.proxy.mapToSource(pane.proxy.index(r, 0)).row()].name
-            for r in range(pane.proxy.rowCount())]
+    return [pane.proxy.entry(row).name for row in range(pane.proxy.rowCount())]
 
 
 def test_text_and_state_filters(qtbot: QtBot, window: MainWindow) -> None:
@@ -125,3 +125,53 @@ def test_sorting_by_a_header_keeps_the_selection_and_the_name_index(qtbot: QtBot
     assert applications == sorted(applications)
     wait_refreshed(qtbot, window.session)  # a reload keeps the chosen order
     assert [pane.model.entry(n).application for n in shown_names(window)] == sorted(applications)  # type: ignore[union-attr]
+
+
+def choose_state(window: MainWindow, state: str) -> None:
+    pane = window.modules
+    pane.state_filter.setCurrentIndex(pane.state_filter.findData(state))
+
+
+def test_the_count_says_how_many_of_all_modules_are_shown(qtbot: QtBot, window: MainWindow) -> None:
+    pane = window.modules
+    qtbot.waitUntil(lambda: pane.shown.text() == "30 modules")
+    choose_state(window, "ready")
+    qtbot.keyClicks(pane.filter_edit, "sales")
+    qtbot.waitUntil(lambda: pane.shown.text() == "6 of 30 modules")
+    pane.model.mark_deployed("Orders", 1, "11.19.0")  # no longer ready: leaves the table at once
+    assert "Orders" not in shown_names(window)
+    qtbot.waitUntil(lambda: pane.shown.text() == "5 of 30 modules")
+    pane.filter_edit.clear()
+    choose_state(window, "")
+    qtbot.waitUntil(lambda: pane.shown.text() == "30 modules")
+
+
+def test_held_by_an_active_run_is_a_state_choice(qtbot: QtBot, window: MainWindow) -> None:
+    pane = window.modules
+    choose_state(window, IN_A_RUN)
+    assert pane.state_filter.currentText() == "Held by an active run"
+    assert shown_names(window) == []
+    pane.model.lock(["Orders", "Payroll"], 9)
+    assert sorted(shown_names(window)) == ["Orders", "Payroll"]
+    qtbot.waitUntil(lambda: pane.shown.text() == "2 of 30 modules")
+    pane.model.unlock_run(9)
+    assert shown_names(window) == []
+
+
+def test_selecting_by_name_goes_through_the_filter(qtbot: QtBot, window: MainWindow) -> None:
+    pane = window.modules
+    pane.filter_edit.setText("sales")
+    pane.select("Quotes", "Orders", "Payroll")  # Payroll is filtered out
+    assert sorted(e.name for e in pane.selected()) == ["Orders", "Quotes"]
+    pane.filter_edit.setText("ord")  # Quotes leaves; Orders stays selected
+    assert [e.name for e in pane.selected()] == ["Orders"]
+    qtbot.waitUntil(pane.apply_action.isEnabled)  # one module selected now
+
+
+def test_the_upgrades_counts_ignore_the_modules_filter(qtbot: QtBot, window: MainWindow) -> None:
+    pane, counts = window.modules, window.upgrades.counts
+    choose_state(window, "compilation-failed")
+    assert len(shown_names(window)) == 6
+    pane.model.mark_deployed("Orders", 1, "11.19.0")  # not shown in the Modules pane
+    qtbot.waitUntil(lambda: counts["deployed"].value.text() == "1")
+    assert (counts["total"].value.text(), counts["ready"].value.text()) == ("30", "23")
