@@ -5,9 +5,11 @@
 Builds the environment rows directly (``bench/bulk.py``: the state right after an upgrade, as the
 engine's own init and migrations leave it plus bulk-inserted rows), opens the window offscreen,
 and with a 5 ms QTimer watching the GUI thread measures each step a person would take: the
-first load of the tables, typing a filter one key at a time, clearing it, choosing a state
-filter, sorting by a column, and scrolling from top to bottom a page at a time. For each step it
-prints the wall time and the worst event-loop stall.
+first load of the tables, showing the Modules pane, typing a filter one key at a time (key
+events sent to the pane's filter box), deleting keys, clearing it, choosing a state filter alone
+and with text, typing with many rows selected, sorting by a column, and scrolling from top to
+bottom a page at a time. For each step it prints the wall time, the worst event-loop stall and
+how many rows the table shows.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 SCROLL_PAGES = 200
+SELECTED = 1_000  # rows selected while a filter is typed: Qt keeps each across the change
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 
-def measure(data_dir: Path) -> list[tuple[str, float, float]]:
+def measure(data_dir: Path) -> list[tuple[str, float, float, int | None]]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt
+    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     from app.engine.context import Location
@@ -46,7 +50,7 @@ def measure(data_dir: Path) -> list[tuple[str, float, float]]:
     window.resize(1280, 800)
     window.show()
     settle_long_lived()
-    results: list[tuple[str, float, float]] = []
+    results: list[tuple[str, float, float, int | None]] = []
 
     def step(name: str, action: Any, blocking: bool = True) -> None:
         ticker = Ticker()
@@ -59,19 +63,41 @@ def measure(data_dir: Path) -> list[tuple[str, float, float]]:
         # A blocking action runs on the GUI thread from start to end: all of it is a stall the
         # user feels. A waiting one spins the event loop, so the ticker's gaps tell.
         worst = max([took * 1000 if blocking else 0.0, *ticker.gaps])
-        results.append((name, took, worst))
+        results.append((name, took, worst, window.modules.proxy.rowCount()))
 
     step("load the tables", lambda: wait(session.snapshot_loaded, session.start, timeout_ms=300_000),
          blocking=False)
     window.show_pane(1)
     pane = window.modules
+    pane.filter_edit.setFocus()
+    step("show the Modules pane", app.processEvents)  # its first paint, not the first key's
     for text in ("M", "M0", "M01", "M012", "M0123"):
-        step(f"type filter '{text}'", lambda t=text: pane.filter_edit.setText(t))
+        step(f"type filter '{text}'", lambda key=text[-1]: QTest.keyClick(pane.filter_edit, key))
+    for text in ("M012", "M01"):
+        step(f"backspace to '{text}'", lambda: QTest.keyClick(pane.filter_edit, Qt.Key.Key_Backspace))
+
+    def choose_state(state: str) -> None:
+        pane.state_filter.setCurrentIndex(pane.state_filter.findData(state))
+
+    step("'M01' and state compilation failed", lambda: choose_state("compilation-failed"))
     step("clear the filter", lambda: pane.filter_edit.setText(""))
-    step("state filter: compilation failed", lambda: pane.state_filter.setCurrentIndex(
-        pane.state_filter.findData("compilation-failed")))
+    step("state filter: held by an active run", lambda: choose_state("in-a-run"))
+    step("state filter: compilation failed", lambda: choose_state("compilation-failed"))
     step("state filter: all", lambda: pane.state_filter.setCurrentIndex(0))
     view = pane.table
+
+    def select_first_rows() -> None:
+        first = QItemSelection(pane.proxy.index(0, 0), pane.proxy.index(SELECTED - 1, 0))
+        view.selectionModel().select(first, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+
+    def clear_filter_and_selection() -> None:
+        pane.filter_edit.setText("")
+        view.clearSelection()
+
+    step(f"select {SELECTED:,} rows", select_first_rows)
+    for text in ("M", "M0", "M01"):
+        step(f"  then type filter '{text}'", lambda key=text[-1]: QTest.keyClick(pane.filter_edit, key))
+    step("clear the filter and the selection", clear_filter_and_selection)
     step("sort by application", lambda: view.sortByColumn(1, Qt.SortOrder.AscendingOrder))
     step("sort by module", lambda: view.sortByColumn(0, Qt.SortOrder.AscendingOrder))
     bar = view.verticalScrollBar()
@@ -88,7 +114,7 @@ def measure(data_dir: Path) -> list[tuple[str, float, float]]:
         QApplication.processEvents()
 
     step(f"scroll {SCROLL_PAGES} pages down, then to the end", scroll_pages, blocking=False)
-    results.append(("  one page, median / worst", sorted(pages)[len(pages) // 2], max(pages) * 1000))
+    results.append(("  one page, median / worst", sorted(pages)[len(pages) // 2], max(pages) * 1000, None))
     session.close()
     window.close()
     return results
@@ -105,9 +131,9 @@ def main() -> int:
         began = time.perf_counter()
         bulk.build(data_dir, options.modules)
         print(f"built {options.modules:,} modules in {time.perf_counter() - began:.1f} s", flush=True)
-        print(f"{'step':<40} {'time':>9} {'worst stall':>12}")
-        for name, took, worst in measure(data_dir):
-            print(f"{name:<40} {took * 1000:>7.0f} ms {worst:>9.0f} ms")
+        print(f"{'step':<40} {'time':>9} {'worst stall':>12}  {'rows shown':>10}")
+        for name, took, worst, shown in measure(data_dir):
+            print(f"{name:<40} {took * 1000:>7.0f} ms {worst:>9.0f} ms  {'' if shown is None else shown:>10}")
     return 0
 
 
