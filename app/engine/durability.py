@@ -15,8 +15,8 @@ import errno
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +124,8 @@ class PendingWrites:
     """What one step wrote under one front-end and has not made durable yet."""
 
     anchor: Path  # a folder on the filesystem written to
-    files: list[Path] = field(default_factory=list)  # whose content must reach the disk
-    folders: list[Path] = field(default_factory=list)  # whose entries (creations, renames) must
+    files: Sequence[str | Path] = ()  # whose content must reach the disk
+    folders: Sequence[str | Path] = ()  # whose entries (creations, renames) must
 
 
 def make_durable(writes: Iterable[PendingWrites]) -> None:
@@ -153,7 +153,7 @@ def make_durable(writes: Iterable[PendingWrites]) -> None:
     for pending in one_by_one:
         for path in pending.files:
             fsync_file(path)
-        for folder in sorted(set(pending.folders), key=lambda path: len(path.parts), reverse=True):
+        for folder in sorted({Path(f) for f in pending.folders}, key=lambda path: len(path.parts), reverse=True):
             fsync_directory(folder)
 
 
@@ -176,7 +176,7 @@ def flush_filesystems(anchors: Iterable[Path]) -> None:
         group.wait(anchor)
 
 
-def fsync_file(path: Path) -> None:
+def fsync_file(path: str | Path) -> None:
     # Read-write: Windows flushes only handles opened for writing. The files are our own.
     fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
     try:

@@ -163,8 +163,8 @@ def test_disk_full_while_staging_cleans_up(fl_frontends: list[Path], monkeypatch
     previous = deploy(fl_frontends, 1)
     real_write = deployer.write_new_file
 
-    def full_on_fe2(path: Path, data: bytes) -> None:
-        if fl_frontends[1] in path.parents and path.name == "data.txt":
+    def full_on_fe2(path: str | Path, data: bytes) -> None:
+        if fl_frontends[1] in Path(path).parents and Path(path).name == "data.txt":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real_write(path, data)
 
@@ -209,6 +209,27 @@ def test_corrupt_or_malicious_artifact_is_refused_before_any_write(fl_frontends:
     with pytest.raises(ArtifactCorruptError, match="'../../escape.py' climbs out"):
         deploy_release(fl_frontends, request, evil)
     assert all(everything_under(frontend) == set() for frontend in fl_frontends)
+
+
+def test_stored_and_deflated_members_are_read_and_a_bad_crc_is_refused(fl_frontends: list[Path]) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("stored.txt", b"kept as is", compress_type=zipfile.ZIP_STORED)
+        archive.writestr("src/packed.py", b"X = 1\n" * 100, compress_type=zipfile.ZIP_DEFLATED)
+    mixed = buffer.getvalue()
+    request = ReleaseRequest(MODULE, 1, "11.19.0", hashlib.sha256(mixed).hexdigest(), {})
+    release = deploy_release(fl_frontends[:1], request, mixed)
+    live = fl_frontends[0] / MODULE / "releases" / release
+    assert (live / "stored.txt").read_bytes() == b"kept as is"
+    assert (live / "src" / "packed.py").read_bytes() == b"X = 1\n" * 100
+
+    damaged = bytearray(mixed)
+    damaged[damaged.index(b"kept as is")] ^= 0x20  # one byte of a member changed, central directory intact
+    bad = bytes(damaged)
+    request = ReleaseRequest("Billing", 1, "11.19.0", hashlib.sha256(bad).hexdigest(), {})
+    with pytest.raises(ArtifactCorruptError, match="not a readable zip: bad CRC"):
+        deploy_release(fl_frontends, request, bad)
+    assert not any((frontend / "Billing").exists() for frontend in fl_frontends)
 
 
 # ---------------------------------------------------------------- crash leftovers and redeploys
