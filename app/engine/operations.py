@@ -16,11 +16,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.engine import deployer, runs
+from app.engine import deploy_processes, deployer, runs
 from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.catalog import DEFAULT_PLATFORM, compare_versions, load_catalog
 from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.deploy_processes import ReleaseBatches
 from app.engine.errors import BadInputError, DeployCenterError, StateError
 from app.engine.events import EventSink, ignore_events
 from app.engine.identity import current_user, utcnow
@@ -454,7 +455,12 @@ def _deploy(
         work_items = _deploy_work_items(session, plan)
         audit(session, kind, target, "started", f"run {run.id}")
         run_id = run.id
-    return _execute(ctx, run_id, kind, work_items, DeployWork(ctx.artifacts, frontends), count, on_event, cancel)
+    paths = [fe.path for fe in frontends]
+    batches = ReleaseBatches(ctx.artifacts, paths, deploy_processes.process_count(len(work_items)))
+    try:
+        return _execute(ctx, run_id, kind, work_items, DeployWork(frontends, batches), count, on_event, cancel)
+    finally:
+        batches.close()
 
 
 def _deploy_work_items(session: Session, plan: DeployPlan) -> list[WorkItem]:

@@ -14,6 +14,7 @@ from app.engine import deployer
 from app.engine.artifacts import ArtifactStore
 from app.engine.bundle import Bundle, Manifest, bundle_from_source_zip
 from app.engine.compiler import CompileOutcome, PlatformSpec, compile_bundle
+from app.engine.deploy_processes import ReleaseBatches
 from app.engine.identity import utcnow
 from app.engine.runner import WorkItem, WorkOutcome, one_at_a_time
 from app.engine.store.models import CompilationRow, DeploymentRow, FrontendRow, ModuleRow
@@ -60,37 +61,35 @@ class Deployed:
 
 
 class DeployWork:
-    """Make a compilation live on every front-end (all of them or none)."""
+    """Make a compilation live on every front-end (all of them or none).
+
+    ``batches`` does the file work: in worker processes for big runs, else in the calling thread.
+    """
 
     blocks_consumers = True
 
-    def __init__(self, artifacts: ArtifactStore, frontends: Sequence[Frontend]) -> None:
-        self._artifacts = artifacts
+    def __init__(self, frontends: Sequence[Frontend], batches: ReleaseBatches) -> None:
         self._frontends = tuple(frontends)
+        self._batches = batches
 
     def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
-        """Write every item's release, then make them all live together: three shared disk flushes."""
-        results: list[WorkOutcome | Exception | None] = [None] * len(items)
-        prepared: list[tuple[int, deployer.PreparedRelease]] = []
-        try:
-            for index, item in enumerate(items):
-                request: DeployRequest = item.payload
-                assert item.version is not None
-                try:
-                    release = prepare_compilation(self._artifacts, self._frontends, item.module, item.version, request)
-                except Exception as exc:
-                    results[index] = exc
-                else:
-                    prepared.append((index, release))
-        except BaseException:
-            for _index, release in prepared:
-                release.abandon()
-            raise
-        # The switch's flush is shared by the whole batch of records: record() flushes first.
-        finished = deployer.finish_releases([release for _index, release in prepared], flush_switch=False)
-        for (index, _release), outcome in zip(prepared, finished, strict=True):
-            results[index] = outcome if isinstance(outcome, Exception) else self._deployed(items[index], outcome)
-        return [result for result in results if result is not None]
+        """Write every item's release, then make them all live together: three shared disk flushes.
+
+        The switches' flush is shared by the whole batch of records: record() flushes first.
+        """
+        results = self._batches.deploy([self._release_request(item) for item in items])
+        return [
+            result if isinstance(result, Exception) else self._deployed(item, result)
+            for item, result in zip(items, results, strict=True)
+        ]
+
+    @staticmethod
+    def _release_request(item: WorkItem) -> deployer.ReleaseRequest:
+        request: DeployRequest = item.payload
+        assert item.version is not None
+        return deployer.ReleaseRequest(
+            item.module, item.version, request.platform, request.artifact_sha256, dict(request.config)
+        )
 
     def _deployed(self, item: WorkItem, release: str) -> WorkOutcome:
         request: DeployRequest = item.payload
@@ -119,14 +118,6 @@ def deploy_compilation(
     *,
     defer_switch_flush: bool = False,
 ) -> str:
-    prepared = prepare_compilation(artifacts, frontends, module, version, request)
-    return prepared.finish(flush_switch=not defer_switch_flush)
-
-
-def prepare_compilation(
-    artifacts: ArtifactStore, frontends: Sequence[Frontend], module: str, version: int, request: DeployRequest
-) -> deployer.PreparedRelease:
-    """Read the compiled artifact and write its release on every front-end, not live yet."""
     artifact = artifacts.read(request.artifact_sha256)
     release_request = deployer.ReleaseRequest(
         module=module,
@@ -135,7 +126,9 @@ def prepare_compilation(
         artifact_sha256=request.artifact_sha256,
         config=dict(request.config),
     )
-    return deployer.prepare_release([fe.path for fe in frontends], release_request, artifact)
+    return deployer.deploy_release(
+        [fe.path for fe in frontends], release_request, artifact, defer_switch_flush=defer_switch_flush
+    )
 
 
 def record_deployments(

@@ -1,0 +1,144 @@
+"""Deploying batches of releases in worker processes, so a big Deploy All uses every core.
+
+Preparing a release is Python work (checking, inflating and hashing the artifact, writing its
+files) that threads cannot spread over cores: they share one interpreter lock. For big runs the
+deploy work hands each batch to a small pool of processes instead; the run's threads only wait
+for them, and the coordinator records the results as before. Processes are started with
+``spawn`` (never ``fork``: the parent may be a window with threads of its own) and import only
+the deployer, not the database layer.
+
+A batch is finished in the process that prepared it, flushes included: ``syncfs`` makes the
+whole filesystem durable, so the run's last shared flush, made by the parent before it records
+the batch, covers the switches the children made. On Linux a child dies with its parent, so a
+killed run leaves no process behind that goes on switching modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from app.engine import deployer
+from app.engine.artifacts import ArtifactStore
+from app.engine.errors import DeployCenterError
+
+log = logging.getLogger(__name__)
+
+# A run deploying fewer modules than this stays in its own process: starting the pool (about
+# 0.1-0.3 s) would cost more than it saves.
+MIN_MODULES = 200
+MAX_PROCESSES = 8
+ENV_PROCESSES = "DEPLOYCENTER_PROCESSES"  # how many processes big runs may use; 0 or 1: none
+
+
+def process_count(modules: int) -> int:
+    """How many processes a run deploying ``modules`` modules should use; 0 for none."""
+    configured = os.environ.get(ENV_PROCESSES, "").strip()
+    if configured:
+        try:
+            wanted = int(configured)
+        except ValueError:
+            wanted = 0  # a value we cannot read must not change how deploys run
+    else:
+        wanted = min(MAX_PROCESSES, os.cpu_count() or 1)
+    if wanted < 2 or modules < MIN_MODULES:
+        return 0
+    return wanted
+
+
+class ReleaseBatches:
+    """Deploys batches of releases for one run: in worker processes when it has them, else here.
+
+    A pool that cannot start, or breaks (a child killed, say), is given up for the rest of the
+    run, with a warning; the batch that was in it is deployed here again, which is safe: a
+    release already placed or switched by the lost child is found and reused.
+    """
+
+    def __init__(self, store: ArtifactStore, frontends: Sequence[Path], processes: int = 0) -> None:
+        self._store = store
+        self._frontends = list(frontends)
+        self._pool: ProcessPoolExecutor | None = None
+        self.processes = 0
+        if processes >= 2:
+            try:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_die_with_parent)
+                self.processes = processes
+            except (OSError, ImportError) as error:  # e.g. no usable /dev/shm for its locks
+                log.warning("deploying in one process: worker processes are not available: %s", error)
+
+    def deploy(self, requests: Sequence[deployer.ReleaseRequest]) -> list[str | DeployCenterError]:
+        """Per request, in order, its live release id or the error that left it on its previous one."""
+        pool = self._pool
+        if pool is not None:
+            try:
+                return pool.submit(
+                    deploy_batch, str(self._store.root), [str(f) for f in self._frontends], list(requests)
+                ).result()
+            except (BrokenProcessPool, OSError, RuntimeError) as error:
+                log.warning("worker processes stopped (%s); deploying the rest in this process", error)
+                self._pool, self.processes = None, 0
+                pool.shutdown(wait=False, cancel_futures=True)
+        return deploy_releases(self._store, self._frontends, requests)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def deploy_batch(
+    artifacts: str, frontends: list[str], requests: list[deployer.ReleaseRequest]
+) -> list[str | DeployCenterError]:
+    """In a child process: deploy these releases together; per request, its release id or its error."""
+    return deploy_releases(ArtifactStore(Path(artifacts)), [Path(f) for f in frontends], requests)
+
+
+def deploy_releases(
+    store: ArtifactStore, frontends: Sequence[Path], requests: Sequence[deployer.ReleaseRequest]
+) -> list[str | DeployCenterError]:
+    """Prepare every release, then finish them together (one shared flush per step).
+
+    The switches' flush is left to the caller, which makes it once before recording the batch.
+    """
+    results: list[str | DeployCenterError | None] = [None] * len(requests)
+    prepared: list[tuple[int, deployer.PreparedRelease]] = []
+    try:
+        for index, request in enumerate(requests):
+            try:
+                artifact = store.read(request.artifact_sha256)
+                prepared.append((index, deployer.prepare_release(frontends, request, artifact)))
+            except DeployCenterError as error:
+                results[index] = error
+    except BaseException:
+        for _index, release in prepared:
+            release.abandon()
+        raise
+    finished = deployer.finish_releases([release for _index, release in prepared], flush_switch=False)
+    for (index, _release), outcome in zip(prepared, finished, strict=True):
+        results[index] = outcome
+    done = [result for result in results if result is not None]
+    assert len(done) == len(requests), "every request ends with a release id or an error"
+    return done
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this process when its parent dies, as if it had been one."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)

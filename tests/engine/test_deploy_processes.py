@@ -1,0 +1,87 @@
+"""Big Deploy All runs deploy their batches in worker processes; small ones, and broken pools, do not."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.engine import deploy_processes, operations, views
+from app.engine.deploy_processes import ENV_PROCESSES, ReleaseBatches, process_count
+from tests.engine.envkit import Kit, make_kit
+from tests.faults.scenery import frontend_problems, history_problems
+from tests.faults.test_corrupt_artifact import prepared_artifact
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> Iterator[Kit]:
+    k = make_kit(tmp_path, frontends=2)
+    yield k
+    k.ctx.close()
+
+
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[ReleaseBatches]:
+    """Every ReleaseBatches a run makes, with processes for runs of any size."""
+    monkeypatch.setattr(deploy_processes, "MIN_MODULES", 1)
+    monkeypatch.setenv(ENV_PROCESSES, "2")
+    made: list[ReleaseBatches] = []
+    original = ReleaseBatches.__init__
+
+    def spy(self: ReleaseBatches, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(ReleaseBatches, "__init__", spy)
+    return made
+
+
+def test_how_many_processes_a_run_gets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deploy_processes.os, "cpu_count", lambda: 4)
+    monkeypatch.delenv(ENV_PROCESSES, raising=False)
+    assert process_count(deploy_processes.MIN_MODULES) == 4
+    assert process_count(deploy_processes.MIN_MODULES - 1) == 0  # small runs stay in one process
+    for value, expected in (("3", 3), ("1", 0), ("0", 0), ("many", 0)):
+        monkeypatch.setenv(ENV_PROCESSES, value)
+        assert process_count(10_000) == expected
+    monkeypatch.delenv(ENV_PROCESSES)
+    monkeypatch.setattr(deploy_processes.os, "cpu_count", lambda: 1)
+    assert process_count(10_000) == 0
+
+
+def test_a_deploy_all_in_worker_processes_fails_only_the_damaged_module(
+    kit: Kit, pools: list[ReleaseBatches]
+) -> None:
+    names = [f"Mod{i:02d}" for i in range(40)]
+    kit.publish(*(kit.bundle(name) for name in names), kit.bundle("Damaged"))
+    operations.upgrade(kit.ctx, "11.19.0")
+    stored = kit.ctx.artifacts.path(prepared_artifact(kit, "Damaged"))
+    stored.write_bytes(stored.read_bytes()[:100])
+
+    run = operations.deploy_all(kit.ctx, workers=2)
+    assert [pool.processes for pool in pools] == [2], "the batches ran in the pool, which never broke"
+    items = {i.module: (i.status, i.reason) for i in views.run_detail(kit.ctx, run.run_id).items}
+    status, reason = items.pop("Damaged")
+    assert status == "failed" and "corrupt" in (reason or "")  # the child's error, carried back whole
+    assert set(items.values()) == {("deployed", None)}
+    for frontend in kit.frontends:
+        assert all("11.19.0" in (frontend / name / "CURRENT").read_text() for name in names)
+    assert frontend_problems(kit.frontends) == [] and history_problems(kit.ctx, kit.frontends) == []
+
+
+def test_without_worker_processes_the_run_deploys_in_its_own(
+    kit: Kit, pools: list[ReleaseBatches], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")  # what a sandbox without /dev/shm answers
+
+    monkeypatch.setattr(deploy_processes, "ProcessPoolExecutor", no_pool)
+    kit.publish(*(kit.bundle(f"Mod{i:02d}") for i in range(8)))
+    operations.upgrade(kit.ctx, "11.19.0")
+    with caplog.at_level(logging.WARNING, logger=deploy_processes.__name__):
+        assert operations.deploy_all(kit.ctx).status == "succeeded"
+    assert [pool.processes for pool in pools] == [0]
+    assert "worker processes are not available: [Errno 38] Function not implemented" in caplog.text
+    assert views.status(kit.ctx).fully_upgraded
