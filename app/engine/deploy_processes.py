@@ -70,6 +70,7 @@ class ReleaseBatches:
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_die_with_parent)
                 self.processes = processes
+                log.info("deploying in %d worker processes", processes)
             except (OSError, ImportError) as error:  # e.g. no usable /dev/shm for its locks
                 log.warning("deploying in one process: worker processes are not available: %s", error)
 
