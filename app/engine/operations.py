@@ -25,7 +25,7 @@ from app.engine.deploy_processes import ReleaseBatches
 from app.engine.errors import BadInputError, DeployCenterError, StateError
 from app.engine.events import EventSink, ignore_events
 from app.engine.identity import current_user, utcnow
-from app.engine.planner import DeployAllPlanner, DeployPlan
+from app.engine.planner import DeployAllPlanner, DeployPlan, gc_paused
 from app.engine.runner import RunExecutor, WorkItem
 from app.engine.store.models import (
     AuditRow,
@@ -438,7 +438,9 @@ def _deploy(
 ) -> RunOutcome:
     count = workers or default_workers()
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
-    with audited(ctx, kind, target), ctx.db.write() as session:
+    # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
+    # collector would rescan them all several times, holding the GIL the window needs.
+    with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
         env = begin_operation(session)
         runs.refuse_if_exclusive_active(session, kind)
         frontends = frontends_of_session(session)

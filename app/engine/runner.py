@@ -33,6 +33,7 @@ from app.engine.events import (
     RunStarted,
 )
 from app.engine.identity import utcnow
+from app.engine.planner import gc_paused
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
 
@@ -283,7 +284,7 @@ class RunExecutor:
     # -- persistence --------------------------------------------------------------------------
 
     def _announce(self) -> None:
-        with self._db.read() as session:
+        with gc_paused(), self._db.read() as session:
             run = session.get(RunRow, self._run_id)
             assert run is not None
             rows = session.scalars(

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.engine.events import Event, RunFinished, RunStarted
 from app.engine.planner import gc_paused
+from app.gui.memory import settle_long_lived
 from app.engine.queries import RunChanges
 from app.engine.views import ActiveRun
 from app.gui.run_progress import ItemRow, RunProgress, RunUpdate
@@ -49,6 +50,7 @@ class RunTracker(QObject):
             if isinstance(event, RunStarted):
                 with gc_paused():
                     self._begin(RunProgress.from_started(event))
+                settle_long_lived()  # the run's rows live as long as the run is shown
                 touched.setdefault(event.run_id, set())
                 continue
             progress = self.runs.get(event.run_id)

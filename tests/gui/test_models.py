@@ -95,3 +95,30 @@ def test_run_report_model(session: GuiSession) -> None:
     assert model.data(model.index(1, model.column_index("Deployed"))) == "24"  # prepared, for an upgrade
     model.load(views.run_summaries(session.ctx))  # same runs: updated in place
     assert tester is not None
+
+
+def test_a_reload_updates_only_the_modules_that_changed(session: GuiSession) -> None:
+    model = ModulesModel()
+    tester = check(model)
+    model.load(views.modules(session.ctx))
+    state = model.column_index("State")
+    model.sort(state)
+    before = list(model.rows)
+    counts = model.state_counts()
+    changed: list[tuple[int, int]] = []
+    resets: list[bool] = []
+    model.dataChanged.connect(lambda top, bottom: changed.append((top.row(), bottom.row())))
+    model.modelReset.connect(lambda: resets.append(True))
+
+    model.load(views.modules(session.ctx))  # nothing changed: nothing said
+    assert (changed, resets) == ([], []) and all(a is b for a, b in zip(model.rows, before, strict=True))
+
+    assert counts["ready"] == 24
+    operations.deploy_all(session.ctx)  # the 24 ready modules become deployed
+    model.load(views.modules(session.ctx))
+    assert resets == [] and changed, "updated in place, not reset"
+    assert model.state_counts() == {"deployed": 24, "compilation-failed": 6}
+    keys = [model.rows[n].label for n in range(model.rowCount())]
+    assert keys == sorted(keys), "rows moved to keep the State order"
+    assert model.rows[model.row_of("Payroll")].state == "compilation-failed"  # names still index rows
+    assert tester is not None
