@@ -60,13 +60,24 @@ class RunOutcome:
 
 
 def default_workers() -> int:
-    """Modules worked on at once when the caller does not say: four per core, at most 16.
+    """Modules compiled at once when the caller does not say: four per core, at most 16.
 
-    A module's work is mostly file writes and waiting for the disk, so more modules than cores
-    keep the cores busy, and modules waiting together share one disk flush (``durability``).
-    Measured on 2 cores, 1,000 modules: 2 workers 6.4 s, 8 workers 3.4 s, 16-64 no better.
+    Compiling is Python work and disk writes, one module at a time per worker; more modules
+    than cores keep the cores busy, and modules waiting together share one disk flush
+    (``durability``). Measured on 2 cores, 1,000 modules: 2 workers 6.4 s, 8 workers 3.4 s.
     """
     return min(16, 4 * max(1, os.cpu_count() or 1))
+
+
+def default_deploy_workers() -> int:
+    """Threads of a deploy run when the caller does not say: one per core and one more, at most 9.
+
+    Deploy workers take batches that share their flushes (``runner.MAX_BATCH``), so few are
+    needed: in big runs they only wait for the deploy processes, one per core; in a run without
+    processes more threads only fight over the interpreter lock (2,000 modules on 2 cores: 1-2
+    threads 2.8 s, 8 threads 4.1-4.6 s) and starve the window's thread of it.
+    """
+    return min(9, max(1, os.cpu_count() or 1) + 1)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -436,7 +447,7 @@ def _deploy(
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> RunOutcome:
-    count = workers or default_workers()
+    count = workers or default_deploy_workers()
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
     # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
     # collector would rescan them all several times, holding the GIL the window needs.
