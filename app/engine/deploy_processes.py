@@ -16,13 +16,11 @@ killed run leaves no process behind that goes on switching modules.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from app.engine import deployer
 from app.engine.artifacts import ArtifactStore
@@ -63,10 +61,13 @@ class ReleaseBatches:
     def __init__(self, store: ArtifactStore, frontends: Sequence[Path], processes: int = 0) -> None:
         self._store = store
         self._frontends = list(frontends)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Any = None  # a ProcessPoolExecutor; imported only when used (every command pays imports)
         self.processes = 0
         if processes >= 2:
             try:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_die_with_parent)
                 self.processes = processes
@@ -78,6 +79,8 @@ class ReleaseBatches:
         """Per request, in order, its live release id or the error that left it on its previous one."""
         pool = self._pool
         if pool is not None:
+            from concurrent.futures.process import BrokenProcessPool
+
             try:
                 return pool.submit(
                     deploy_batch, str(self._store.root), [str(f) for f in self._frontends], list(requests)

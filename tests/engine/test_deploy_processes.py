@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +78,7 @@ def test_without_worker_processes_the_run_deploys_in_its_own(
     def no_pool(*args: object, **kwargs: object) -> None:
         raise OSError(38, "Function not implemented")  # what a sandbox without /dev/shm answers
 
-    monkeypatch.setattr(deploy_processes, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
     kit.publish(*(kit.bundle(f"Mod{i:02d}") for i in range(8)))
     operations.upgrade(kit.ctx, "11.19.0")
     with caplog.at_level(logging.WARNING, logger=deploy_processes.__name__):
