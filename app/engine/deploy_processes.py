@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 MIN_MODULES = 200
 MAX_PROCESSES = 8
 ENV_PROCESSES = "DEPLOYCENTER_PROCESSES"  # how many processes big runs may use; 0 or 1: none
+WATCH_INTERVAL = 0.05  # how often a child checks that the run's process is still there
 
 
 def process_count(modules: int) -> int:
@@ -133,16 +135,17 @@ def deploy_releases(
 
 
 def _die_with_parent() -> None:
-    """Linux: have the kernel kill this process when its parent dies, as if it had been one."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
+    """In each child: exit at once when the run's process is gone, whatever the child is doing.
 
-    PR_SET_PDEATHSIG = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before the request took effect
+    An orphan would otherwise finish its batch, switching modules the dead run never records.
+    A thread watching the parent id works everywhere; Linux's parent-death signal would follow
+    the thread that spawned the child instead, and run threads end before the run does.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_INTERVAL)
         os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +16,7 @@ import pytest
 
 from app.engine import deploy_processes, operations, views
 from app.engine.deploy_processes import ENV_PROCESSES, ReleaseBatches, process_count
+from tests.conftest import REPO, child_env
 from tests.engine.envkit import Kit, make_kit
 from tests.faults.scenery import frontend_problems, history_problems
 from tests.faults.test_corrupt_artifact import prepared_artifact
@@ -86,3 +92,35 @@ def test_without_worker_processes_the_run_deploys_in_its_own(
     assert [pool.processes for pool in pools] == [0]
     assert "worker processes are not available: [Errno 38] Function not implemented" in caplog.text
     assert views.status(kit.ctx).fully_upgraded
+
+
+@pytest.mark.skipif(not hasattr(os, "getppid") or sys.platform == "win32", reason="POSIX parent ids")
+def test_a_busy_deploy_process_exits_when_its_parent_is_killed() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "tests.engine.busy_pool"], stdout=subprocess.PIPE, text=True, env=child_env(), cwd=REPO
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _running(child), "the child went on after its parent was killed"
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+        if parent.stdout is not None:
+            parent.stdout.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # an exited child of init may linger as a zombie for a moment
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,102 @@
+"""SIGKILL a Deploy All that deploys in worker processes: its children stop too, and the promises hold."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.engine import deploy_processes, operations, views
+from app.engine.context import Location
+from tests.conftest import Cli
+from tests.faults.scenery import frontend_problems, history_problems, opened, write_modules
+
+pytestmark = pytest.mark.slow
+
+MODULES = deploy_processes.MIN_MODULES
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == pid:  # field 4, after the command's name
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_killing_a_run_stops_its_deploy_processes(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frontends = [tmp_path / "fe1", tmp_path / "fe2"]
+    ctx = operations.init_environment(
+        Location.from_options(str(cli.data_dir), None), frontends=[str(f) for f in frontends]
+    )
+    try:
+        operations.publish(ctx, write_modules(tmp_path / "bundles", MODULES, 7, kilobytes=4))
+        assert operations.upgrade(ctx, "11.19.0").status == "succeeded"
+    finally:
+        ctx.close()
+
+    monkeypatch.setenv(deploy_processes.ENV_PROCESSES, "2")
+    run = cli.spawn("deploy-all")
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert run.stderr is not None
+        for line in run.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    finished = 0
+    while finished < MODULES // 4:
+        line = lines.get(timeout=120)
+        assert line is not None, "the run ended before it could be killed"
+        finished += line.startswith("[")
+    workers = children_of(run.pid)
+    assert workers, "a run of this size deploys in worker processes"
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(workers), "deploy processes outlived their run"
+    for stream in (run.stdout, run.stderr):
+        assert stream is not None
+        stream.close()
+
+    assert frontend_problems(frontends) == []
+    assert cli("status").code == 0  # the next command settles the dead run
+    with opened(cli) as ctx:
+        assert views.status(ctx).active_run is None
+        assert history_problems(ctx, frontends) == []
+    again = cli("deploy-all")
+    assert again.code == 0, again.err
+    assert cli("verify").code == 0
+    with opened(cli) as ctx:
+        assert views.status(ctx).fully_upgraded
+    assert os.environ[deploy_processes.ENV_PROCESSES] == "2"
