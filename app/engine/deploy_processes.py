@@ -9,8 +9,8 @@ the deployer, not the database layer.
 
 A batch is finished in the process that prepared it, flushes included: ``syncfs`` makes the
 whole filesystem durable, so the run's last shared flush, made by the parent before it records
-the batch, covers the switches the children made. On Linux a child dies with its parent, so a
-killed run leaves no process behind that goes on switching modules.
+the batch, covers the switches the children made. A child exits as soon as its parent is gone,
+so a killed run leaves no process behind that goes on switching modules.
 """
 
 from __future__ import annotations
