@@ -138,8 +138,10 @@ def _die_with_parent() -> None:
     """In each child: exit at once when the run's process is gone, whatever the child is doing.
 
     An orphan would otherwise finish its batch, switching modules the dead run never records.
-    A thread watching the parent id works everywhere; Linux's parent-death signal would follow
-    the thread that spawned the child instead, and run threads end before the run does.
+    On Linux and macOS an orphan's parent id changes, which a thread can watch; Linux's
+    parent-death signal would follow the thread that spawned the child instead, and run threads
+    end before the run does. On Windows the id does not change: there a child stops once its
+    batch is done and it finds the pool's pipe closed.
     """
     parent = os.getppid()
 
