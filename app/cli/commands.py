@@ -11,14 +11,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.progress import ProgressPrinter, format_seconds
-from app.engine import operations, views
+# The commands that change something import app.engine.operations themselves: read-only ones
+# (status above all) start faster without the deploy machinery it brings.
+from app.engine import views
+from app.engine.audit import recover_stale_runs
 from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.planner import DeployPlan
 from app.engine.runs import environment
+
+if TYPE_CHECKING:
+    from app.engine.operations import RunOutcome
 
 log = logging.getLogger("deploycenter")
 
@@ -42,7 +49,7 @@ def existing_environment(args: argparse.Namespace) -> Iterator[EnvironmentContex
     try:
         with ctx.db.read() as session:
             environment(session)
-        operations.recover_stale_runs(ctx)
+        recover_stale_runs(ctx)
         yield ctx
     finally:
         ctx.close()
@@ -89,7 +96,7 @@ def run_document(ctx: EnvironmentContext, run_id: int) -> tuple[dict[str, Any], 
     return {"run": detail.to_json()}, text
 
 
-def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: operations.RunOutcome,
+def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: RunOutcome,
                cancel: threading.Event, failed_code: int = EXIT_SOME_FAILED) -> int:
     document, text = run_document(ctx, outcome.run_id)
     output(args, document, text)
@@ -101,6 +108,8 @@ def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: opera
 
 
 def init(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
     location = location_of(args)
     sink = progress(args) if args.demo else ignore_events
     ctx = operations.init_environment(
@@ -122,6 +131,8 @@ def init(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 
 def publish(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
     with existing_environment(args) as ctx:
         outcome = operations.publish(
             ctx, [Path(b) for b in args.bundles], workers=args.workers, on_event=progress(args), cancel=cancel
@@ -130,6 +141,8 @@ def publish(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 
 def upgrade(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
     with existing_environment(args) as ctx:
         target = args.to
         if args.current:
@@ -140,6 +153,8 @@ def upgrade(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 
 def deploy_all(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
     with existing_environment(args) as ctx:
         if args.dry_run:
             plan = operations.plan_deploy_all(ctx)
@@ -179,15 +194,19 @@ def plan_text(plan: DeployPlan) -> str:
 
 
 def deploy(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
     with existing_environment(args) as ctx:
         if args.app and args.modules:
-            raise operations.BadInputError("give module names or --app, not both")
+            raise BadInputError("give module names or --app, not both")
         ids = operations.resolve_modules(ctx, args.modules, args.app)
         outcome = operations.deploy_modules(ctx, ids, workers=args.workers, on_event=progress(args), cancel=cancel)
         return finish_run(args, ctx, outcome, cancel)
 
 
 def apply_config(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
     values = operations.parse_assignments(args.values)
     with existing_environment(args) as ctx:
         config = operations.apply_config(ctx, args.module, values)
@@ -197,6 +216,8 @@ def apply_config(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 
 def delete(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
     with existing_environment(args) as ctx:
         name = operations.delete_module(ctx, args.module)
         output(args, {"deleted": name}, f"module {name} deleted; its history is kept")
@@ -204,6 +225,8 @@ def delete(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 
 def cancel(args: argparse.Namespace, cancel_event: threading.Event) -> int:
+    from app.engine import operations
+
     with existing_environment(args) as ctx:
         ref = operations.cancel_run(ctx, args.run)
         output(args, {"cancel_requested": {"id": ref.id, "kind": ref.kind}},

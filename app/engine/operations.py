@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.engine import deploy_processes, deployer, runs
+from app.engine.audit import audit
 from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.catalog import DEFAULT_PLATFORM, compare_versions, load_catalog
 from app.engine.compiler import PlatformSpec
@@ -24,11 +25,11 @@ from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.deploy_processes import ReleaseBatches
 from app.engine.errors import BadInputError, DeployCenterError, StateError
 from app.engine.events import EventSink, ignore_events
+from app.engine.frontends import frontends_of_session
 from app.engine.identity import current_user, utcnow
 from app.engine.planner import DeployAllPlanner, DeployPlan, gc_paused
 from app.engine.runner import RunExecutor, WorkItem
 from app.engine.store.models import (
-    AuditRow,
     EnvironmentRow,
     FrontendRow,
     ModuleRow,
@@ -40,12 +41,10 @@ from app.engine.work import (
     CompileWork,
     DeployRequest,
     DeployWork,
-    Frontend,
     ProducerBook,
     PublishRequest,
     PublishWork,
     effective_config,
-    frontends_of_session,
     known_compilations,
 )
 
@@ -81,12 +80,6 @@ def default_deploy_workers() -> int:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def audit(session: Session, operation: str, target: str, result: str, detail: str | None = None) -> None:
-    session.add(
-        AuditRow(at=utcnow(), who=current_user(), operation=operation, target=target, result=result, detail=detail)
-    )
 
 
 def audit_failure(ctx: EnvironmentContext, operation: str, target: str, error: DeployCenterError) -> None:
@@ -551,19 +544,6 @@ def delete_module(ctx: EnvironmentContext, name: str) -> str:
         module.deployed_release = None
         audit(session, "delete", module.name, "done")
         return module.name
-
-
-def recover_stale_runs(ctx: EnvironmentContext) -> list[int]:
-    """Mark runs whose process died as interrupted; takes the writer lock only when there is one."""
-    with ctx.db.read() as session:
-        if not runs.has_stale_runs(session):
-            return []
-    with ctx.db.write() as session:
-        runs.serialize_writers(session)
-        recovered = runs.recover_stale_runs(session)
-        for run_id in recovered:
-            audit(session, "recover", f"run {run_id}", "interrupted")
-        return recovered
 
 
 def cancel_run(ctx: EnvironmentContext, run_id: int | None = None) -> runs.RunRef:

@@ -6,12 +6,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.engine import deployer, runs
+from app.engine import runs
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
 from app.engine.store.models import (
@@ -24,7 +24,10 @@ from app.engine.store.models import (
     RunItemRow,
     RunRow,
 )
-from app.engine.work import frontends_of_session
+from app.engine.frontends import frontends_of_session
+
+if TYPE_CHECKING:
+    from app.engine import deployer
 
 # Module states, as the Modules pane and `modules` show them.
 DEPLOYED = "deployed"
@@ -422,6 +425,8 @@ class VerifyReport:
 
 def verify(ctx: EnvironmentContext) -> VerifyReport:
     """Re-hash every live release on every front-end against what the database says is live."""
+    from app.engine import deployer  # here: the other views, status above all, start faster without it
+
     with ctx.db.read() as session:
         frontends = frontends_of_session(session)
         live = session.execute(

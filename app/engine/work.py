@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -15,25 +14,14 @@ from app.engine.artifacts import ArtifactStore
 from app.engine.bundle import Bundle, Manifest, bundle_from_source_zip
 from app.engine.compiler import CompileOutcome, PlatformSpec, compile_bundle
 from app.engine.deploy_processes import ReleaseBatches
+from app.engine.frontends import Frontend
 from app.engine.identity import utcnow
 from app.engine.runner import WorkItem, WorkOutcome, one_at_a_time
-from app.engine.store.models import CompilationRow, DeploymentRow, FrontendRow, ModuleRow
+from app.engine.store.models import CompilationRow, DeploymentRow, ModuleRow
 
 
 # The item status of a successful preparation in an upgrade run.
 PREPARED = "prepared"
-
-
-@dataclass(frozen=True)
-class Frontend:
-    id: int
-    name: str
-    path: Path
-
-
-def frontends_of_session(session: Session) -> list[Frontend]:
-    rows = session.scalars(select(FrontendRow).order_by(FrontendRow.id))
-    return [Frontend(row.id, row.name, Path(row.path)) for row in rows]
 
 
 def effective_config(defaults: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
