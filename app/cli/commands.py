@@ -153,16 +153,16 @@ def upgrade(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 
 def deploy_all(args: argparse.Namespace, cancel: threading.Event) -> int:
-    from app.engine import operations
-
     with existing_environment(args) as ctx:
         if args.dry_run:
-            plan = operations.plan_deploy_all(ctx)
+            plan = views.deploy_plan(ctx)
             if args.json:  # only the form that is printed: each costs a pass over every module
                 output(args, {"run": None, "plan": plan_json(plan)}, "")
             else:
                 output(args, {}, plan_text(plan))
             return EXIT_OK
+        from app.engine import operations
+
         outcome = operations.deploy_all(ctx, workers=args.workers, on_event=progress(args), cancel=cancel)
         return finish_run(args, ctx, outcome, cancel)
 

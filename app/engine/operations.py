@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.engine import deploy_processes, deployer, runs
+from app.engine import deploy_processes, deployer, runs, views
 from app.engine.audit import audit
 from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.catalog import DEFAULT_PLATFORM, compare_versions, load_catalog
@@ -383,11 +383,8 @@ def _modules_to_prepare(session: Session, platform: str) -> tuple[list[runs.NewI
 
 
 def plan_deploy_all(ctx: EnvironmentContext) -> DeployPlan:
-    """What Deploy All would do now; changes nothing."""
-    with ctx.db.read() as session:
-        env = runs.environment(session)
-        frontends = [fe.path for fe in frontends_of_session(session)]
-        return DeployAllPlanner(session, env.platform_version, frontends).plan()
+    """What Deploy All would do now; changes nothing (the dry run, ``views.deploy_plan``)."""
+    return views.deploy_plan(ctx)
 
 
 def deploy_all(

@@ -25,6 +25,7 @@ from app.engine.store.models import (
     RunRow,
 )
 from app.engine.frontends import frontends_of_session
+from app.engine.planner import DeployAllPlanner, DeployPlan
 
 if TYPE_CHECKING:
     from app.engine import deployer
@@ -267,6 +268,14 @@ def _active(session: Session) -> list[ActiveRun]:
         done = sum(n for s, n in counts.items() if s in runs.FINISHED_ITEM_STATUSES)
         result.append(ActiveRun(run.id, run.kind, run.started_by, run.started_at, done, total))
     return result
+
+
+def deploy_plan(ctx: EnvironmentContext) -> DeployPlan:
+    """What Deploy All would do now (its dry run); changes nothing."""
+    with ctx.db.read() as session:
+        env = runs.environment(session)
+        frontends = [fe.path for fe in frontends_of_session(session)]
+        return DeployAllPlanner(session, env.platform_version, frontends).plan()
 
 
 def modules(ctx: EnvironmentContext) -> list[ModuleView]:
