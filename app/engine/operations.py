@@ -16,13 +16,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.engine import deploy_processes, deployer, runs, views
+from app.engine import deployer, runs, views, worker_processes
 from app.engine.audit import audit
 from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.catalog import DEFAULT_PLATFORM, compare_versions, load_catalog
 from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext, Location, open_context
-from app.engine.deploy_processes import ReleaseBatches
 from app.engine.errors import BadInputError, DeployCenterError, StateError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontends import frontends_of_session
@@ -47,6 +46,7 @@ from app.engine.work import (
     effective_config,
     known_compilations,
 )
+from app.engine.worker_processes import CompileBatches, ReleaseBatches
 
 
 @dataclass(frozen=True)
@@ -352,8 +352,13 @@ def upgrade(
         producers = ProducerBook(known_compilations(session, target))
         audit(session, "upgrade", f"{current} -> {target}", "started", f"run {run.id}, {len(items)} module(s)")
         run_id = run.id
-    work = CompileWork(ctx.artifacts, platform_spec(ctx, target), producers)
-    return _execute(ctx, run_id, "upgrade", work_items, work, workers or default_workers(), on_event, cancel)
+    spec = platform_spec(ctx, target)
+    batches = CompileBatches(ctx.artifacts, spec, worker_processes.process_count(len(work_items)))
+    try:
+        work = CompileWork(ctx.artifacts, spec, producers, batches)
+        return _execute(ctx, run_id, "upgrade", work_items, work, workers or default_workers(), on_event, cancel)
+    finally:
+        batches.close()
 
 
 def _modules_to_prepare(session: Session, platform: str) -> tuple[list[runs.NewItem], list[WorkItem]]:
@@ -459,7 +464,7 @@ def _deploy(
         audit(session, kind, target, "started", f"run {run.id}")
         run_id = run.id
     paths = [fe.path for fe in frontends]
-    batches = ReleaseBatches(ctx.artifacts, paths, deploy_processes.process_count(len(work_items)))
+    batches = ReleaseBatches(ctx.artifacts, paths, worker_processes.process_count(len(work_items)))
     try:
         return _execute(ctx, run_id, kind, work_items, DeployWork(frontends, batches), count, on_event, cancel)
     finally:

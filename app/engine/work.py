@@ -13,11 +13,11 @@ from app.engine import deployer
 from app.engine.artifacts import ArtifactStore
 from app.engine.bundle import Bundle, Manifest, bundle_from_source_zip
 from app.engine.compiler import CompileOutcome, PlatformSpec, compile_bundle
-from app.engine.deploy_processes import ReleaseBatches
 from app.engine.frontends import Frontend
 from app.engine.identity import utcnow
 from app.engine.runner import WorkItem, WorkOutcome, one_at_a_time
 from app.engine.store.models import CompilationRow, DeploymentRow, ModuleRow
+from app.engine.worker_processes import CompileBatches, CompileJob, ReleaseBatches
 
 
 # The item status of a successful preparation in an upgrade run.
@@ -171,8 +171,11 @@ class ProducerBook:
         self._lock = threading.Lock()
 
     def producers_of(self, manifest: Manifest) -> dict[str, bool | None]:
+        return self.producers_named(manifest.depends)
+
+    def producers_named(self, names: Sequence[str]) -> dict[str, bool | None]:
         with self._lock:
-            return {name: self._status.get(name.casefold()) for name in manifest.depends}
+            return {name: self._status.get(name.casefold()) for name in names}
 
     def note(self, name: str, succeeded: bool) -> None:
         with self._lock:
@@ -198,10 +201,19 @@ class CompileWork:
 
     blocks_consumers = False
 
-    def __init__(self, artifacts: ArtifactStore, platform: PlatformSpec, producers: ProducerBook) -> None:
+    def __init__(
+        self,
+        artifacts: ArtifactStore,
+        platform: PlatformSpec,
+        producers: ProducerBook,
+        batches: CompileBatches | None = None,
+    ) -> None:
+        """``batches`` compiles whole batches (in worker processes for big runs); without it,
+        items are compiled one at a time in the calling thread."""
         self._artifacts = artifacts
         self._platform = platform
         self._producers = producers
+        self._batches = batches
 
     def compile(self, item: WorkItem) -> tuple[Bundle, CompileOutcome]:
         request: CompileRequest = item.payload
@@ -210,15 +222,26 @@ class CompileWork:
         return bundle, compile_bundle(bundle, self._platform, producers, self._artifacts)
 
     def perform(self, item: WorkItem) -> WorkOutcome:
-        request: CompileRequest = item.payload
         _bundle, outcome = self.compile(item)
+        return self._outcome(item, outcome)
+
+    def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
+        if self._batches is None:
+            return one_at_a_time(self.perform, items)
+        # Producers are always finished before their consumers are handed out.
+        jobs = [CompileJob(item.payload.source_sha256, self._producers.producers_named(item.depends)) for item in items]
+        results = self._batches.compile(jobs)
+        return [
+            result if isinstance(result, Exception) else self._outcome(item, result)
+            for item, result in zip(items, results, strict=True)
+        ]
+
+    def _outcome(self, item: WorkItem, outcome: CompileOutcome) -> WorkOutcome:
+        request: CompileRequest = item.payload
         compiled = Compiled(request.version_id, outcome)
         if outcome.succeeded:
             return WorkOutcome(PREPARED, None, f"prepared for {self._platform.version}", compiled)
         return WorkOutcome("failed", "compilation-failed", outcome.reason, compiled)
-
-    def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
-        return one_at_a_time(self.perform, items)
 
     def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
         self._producers.note(item.module, outcome.status == PREPARED)

@@ -12,7 +12,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from app.engine.deploy_processes import _die_with_parent
+from app.engine.worker_processes import _die_with_parent
 
 
 def main() -> int:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import deploy_processes, operations, views
+from app.engine import worker_processes, operations, views
 from app.engine.context import Location
 from tests.conftest import Cli
 from tests.faults.scenery import frontend_problems, history_problems, opened, write_modules
 
 pytestmark = pytest.mark.slow
 
-MODULES = deploy_processes.MIN_MODULES
+MODULES = worker_processes.MIN_MODULES
 
 
 def children_of(pid: int) -> set[int]:
@@ -48,7 +48,7 @@ def alive(pids: set[int]) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
-def test_killing_a_run_stops_its_deploy_processes(
+def test_killing_a_run_stops_its_worker_processes(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frontends = [tmp_path / "fe1", tmp_path / "fe2"]
@@ -61,7 +61,7 @@ def test_killing_a_run_stops_its_deploy_processes(
     finally:
         ctx.close()
 
-    monkeypatch.setenv(deploy_processes.ENV_PROCESSES, "2")
+    monkeypatch.setenv(worker_processes.ENV_PROCESSES, "2")
     run = cli.spawn("deploy-all")
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -99,4 +99,4 @@ def test_killing_a_run_stops_its_deploy_processes(
     assert cli("verify").code == 0
     with opened(cli) as ctx:
         assert views.status(ctx).fully_upgraded
-    assert os.environ[deploy_processes.ENV_PROCESSES] == "2"
+    assert os.environ[worker_processes.ENV_PROCESSES] == "2"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import app
-from app.engine import deploy_processes
+from app.engine import worker_processes
 from app.logsetup import LOG_FILE_NAME
 from tests.bundles import write_bundle
 
@@ -125,7 +125,7 @@ def test_a_big_deploy_all_runs_its_worker_processes_from_the_bundle(bundle: Path
     env = {**user_env(tmp_path), "DEPLOYCENTER_PROCESSES": "2", "DEPLOYCENTER_LOG_DIR": str(tmp_path / "log")}
     data = tmp_path / "env"
     run(bundle / "deploycenter", "--unattended", "init", "--data-dir", data, env=env)
-    names = [f"Mod{i:03d}" for i in range(deploy_processes.MIN_MODULES)]
+    names = [f"Mod{i:03d}" for i in range(worker_processes.MIN_MODULES)]
     bundles = [write_bundle(tmp_path / "bundles", name) for name in names]
     published = run(bundle / "deploycenter", "--unattended", "publish", *bundles, "--data-dir", data, env=env,
                     timeout=300)
@@ -137,7 +137,7 @@ def test_a_big_deploy_all_runs_its_worker_processes_from_the_bundle(bundle: Path
     assert deployed.returncode == 0, deployed.stderr
     assert json.loads(deployed.stdout)["run"]["status"] == "succeeded"
     log = (tmp_path / "log" / LOG_FILE_NAME).read_text()
-    assert "deploying in 2 worker processes" in log and "worker processes stopped" not in log
+    assert "working in 2 worker processes" in log and "worker processes stopped" not in log
     assert all("11.19.0" in (data / "frontends" / "default" / name / "CURRENT").read_text() for name in names)
 
 

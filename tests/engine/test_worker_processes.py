@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import deploy_processes, operations, views
-from app.engine.deploy_processes import ENV_PROCESSES, ReleaseBatches, process_count
+from app.engine import worker_processes, operations, views
+from app.engine.worker_processes import ENV_PROCESSES, CompileBatches, ReleaseBatches, process_count
 from tests.conftest import REPO, child_env
 from tests.engine.envkit import Kit, make_kit
 from tests.faults.scenery import frontend_problems, history_problems
@@ -32,7 +32,7 @@ def kit(tmp_path: Path) -> Iterator[Kit]:
 @pytest.fixture
 def pools(monkeypatch: pytest.MonkeyPatch) -> list[ReleaseBatches]:
     """Every ReleaseBatches a run makes, with processes for runs of any size."""
-    monkeypatch.setattr(deploy_processes, "MIN_MODULES", 1)
+    monkeypatch.setattr(worker_processes, "MIN_MODULES", 1)
     monkeypatch.setenv(ENV_PROCESSES, "2")
     made: list[ReleaseBatches] = []
     original = ReleaseBatches.__init__
@@ -46,15 +46,15 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[ReleaseBatches]:
 
 
 def test_how_many_processes_a_run_gets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(deploy_processes.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(worker_processes.os, "cpu_count", lambda: 4)
     monkeypatch.delenv(ENV_PROCESSES, raising=False)
-    assert process_count(deploy_processes.MIN_MODULES) == 4
-    assert process_count(deploy_processes.MIN_MODULES - 1) == 0  # small runs stay in one process
+    assert process_count(worker_processes.MIN_MODULES) == 4
+    assert process_count(worker_processes.MIN_MODULES - 1) == 0  # small runs stay in one process
     for value, expected in (("3", 3), ("1", 0), ("0", 0), ("many", 0)):
         monkeypatch.setenv(ENV_PROCESSES, value)
         assert process_count(10_000) == expected
     monkeypatch.delenv(ENV_PROCESSES)
-    monkeypatch.setattr(deploy_processes.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(worker_processes.os, "cpu_count", lambda: 1)
     assert process_count(10_000) == 0
 
 
@@ -87,7 +87,7 @@ def test_without_worker_processes_the_run_deploys_in_its_own(
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
     kit.publish(*(kit.bundle(f"Mod{i:02d}") for i in range(8)))
     operations.upgrade(kit.ctx, "11.19.0")
-    with caplog.at_level(logging.WARNING, logger=deploy_processes.__name__):
+    with caplog.at_level(logging.WARNING, logger=worker_processes.__name__):
         assert operations.deploy_all(kit.ctx).status == "succeeded"
     assert [pool.processes for pool in pools] == [0]
     assert "worker processes are not available: [Errno 38] Function not implemented" in caplog.text
@@ -124,3 +124,35 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
     except OSError:
         return True
+
+
+def test_an_upgrade_in_worker_processes_compiles_as_one_process_does(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_processes, "MIN_MODULES", 1)
+    monkeypatch.setenv(ENV_PROCESSES, "2")
+    made: list[CompileBatches] = []
+    original = CompileBatches.__init__
+
+    def spy(self: CompileBatches, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(CompileBatches, "__init__", spy)
+    fillers = [f"Mod{i:02d}" for i in range(30)]
+    kit.publish(
+        kit.bundle("Gateway", uses=["soap.legacy"]),
+        kit.bundle("Tracking", depends=["Gateway"]),
+        kit.bundle("Broken", code="def broken(:\n"),  # stored as a version, fails to compile everywhere
+        *(kit.bundle(name) for name in fillers),
+    )
+    outcome = operations.upgrade(kit.ctx, "11.19.0", workers=2)
+    assert [batches.processes for batches in made] == [2], "compiled in the pool, which never broke"
+    items = {i.module: (i.status, i.message) for i in views.run_detail(kit.ctx, outcome.run_id).items}
+    assert items.pop("Gateway") == ("failed", "uses capability 'soap.legacy', which platform 11.19.0 does not offer")
+    assert items.pop("Tracking") == ("failed", "producer 'Gateway' failed to compile for 11.19.0")
+    status, message = items.pop("Broken")
+    assert status == "failed" and "src/main.py" in (message or "")
+    assert set(items.values()) == {("prepared", "prepared for 11.19.0")}
+    assert operations.deploy_all(kit.ctx).status == "succeeded"
+    assert all("11.19.0" in (kit.current(name) or "") for name in fillers)
