@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -74,7 +75,7 @@ class WorkerPool:
                 from concurrent.futures import ProcessPoolExecutor
 
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_die_with_parent)
+                self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_prepare_child)
                 self.processes = processes
                 log.info("working in %d worker processes", processes)
             except (OSError, ImportError) as error:  # e.g. no usable /dev/shm for its locks
@@ -201,8 +202,8 @@ def compile_sources(
     return done
 
 
-def _die_with_parent() -> None:
-    """In each child: exit at once when the run's process is gone, whatever the child is doing.
+def _prepare_child() -> None:
+    """In each child: leave Ctrl-C to the run, and exit at once when the run's process is gone.
 
     An orphan would otherwise finish its batch, switching modules the dead run never records.
     On Linux and macOS an orphan's parent id changes, which a thread can watch; Linux's
@@ -210,6 +211,9 @@ def _die_with_parent() -> None:
     end before the run does. On Windows the id does not change: there a child stops once its
     batch is done and it finds the pool's pipe closed.
     """
+    # Ctrl-C in a terminal reaches the whole process group; the run's own process handles it
+    # (cancel: finish what is in hand), so a child must not die of it halfway through a batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
 
     def watch() -> None:

@@ -12,11 +12,11 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from app.engine.worker_processes import _die_with_parent
+from app.engine.worker_processes import _prepare_child
 
 
 def main() -> int:
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_child)
     child = pool.submit(os.getpid).result(timeout=60)
     pool.submit(time.sleep, 3600)  # busy: it will not read the pool's queue and notice on its own
     print(child, flush=True)
