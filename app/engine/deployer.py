@@ -390,6 +390,13 @@ def _safe_members(sha: str, archive: zipfile.ZipFile) -> Iterator[zipfile.ZipInf
         yield info
 
 
+def effective_config(defaults: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
+    """A module's configuration: its defaults, with the applied values for keys it still declares."""
+    config = dict(defaults)
+    config.update({key: value for key, value in overrides.items() if key in defaults})
+    return config
+
+
 def _config_bytes(config: Mapping[str, str]) -> bytes:
     return (json.dumps(dict(config), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 

@@ -46,7 +46,7 @@ from app.engine.work import (
     effective_config,
     known_compilations,
 )
-from app.engine.worker_processes import CompileBatches, ReleaseBatches
+from app.engine.worker_processes import CompileBatches, PublishBatches, ReleaseBatches
 
 
 @dataclass(frozen=True)
@@ -240,8 +240,14 @@ def publish(
         platform = env.platform_version
         audit(session, "publish", names, "started", f"run {run.id}")
         run_id = run.id
-    work = PublishWork(ctx.artifacts, frontends, platform_spec(ctx, platform), producers)
-    return _execute(ctx, run_id, "publish", work_items, work, workers or default_workers(), on_event, cancel)
+    spec = platform_spec(ctx, platform)
+    paths = [fe.path for fe in frontends]
+    batches = PublishBatches(ctx.artifacts, paths, spec, worker_processes.process_count(len(work_items)))
+    try:
+        work = PublishWork(ctx.artifacts, frontends, spec, producers, batches)
+        return _execute(ctx, run_id, "publish", work_items, work, workers or default_workers(), on_event, cancel)
+    finally:
+        batches.close()
 
 
 def _manifest_and_source(bundle: Bundle) -> tuple[Manifest, bytes]:

@@ -17,18 +17,14 @@ from app.engine.frontends import Frontend
 from app.engine.identity import utcnow
 from app.engine.runner import WorkItem, WorkOutcome, one_at_a_time
 from app.engine.store.models import CompilationRow, DeploymentRow, ModuleRow
-from app.engine.worker_processes import CompileBatches, CompileJob, ReleaseBatches
+from app.engine.worker_processes import CompileBatches, CompileJob, PublishBatches, PublishJob, ReleaseBatches
 
 
 # The item status of a successful preparation in an upgrade run.
 PREPARED = "prepared"
 
 
-def effective_config(defaults: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
-    """The module's defaults, with the applied values for keys the module still declares."""
-    config = dict(defaults)
-    config.update({key: value for key, value in overrides.items() if key in defaults})
-    return config
+effective_config = deployer.effective_config  # where operations and views have long found it
 
 
 # -- deploy ------------------------------------------------------------------------------------
@@ -325,12 +321,16 @@ class PublishWork:
         frontends: Sequence[Frontend],
         platform: PlatformSpec,
         producers: ProducerBook,
+        batches: PublishBatches | None = None,
     ) -> None:
+        """``batches`` compiles and deploys whole batches (in worker processes for big runs);
+        without it, items go one at a time in the calling thread."""
         self._artifacts = artifacts
         self._frontends = tuple(frontends)
         self._platform = platform
         self._producers = producers
         self._compiler = CompileWork(artifacts, platform, producers)
+        self._batches = batches
 
     def perform(self, item: WorkItem) -> WorkOutcome:
         request: PublishRequest = item.payload
@@ -365,7 +365,36 @@ class PublishWork:
         )
 
     def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
-        return one_at_a_time(self.perform, items)
+        if self._batches is None:
+            return one_at_a_time(self.perform, items)
+        jobs = []
+        for item in items:
+            request: PublishRequest = item.payload
+            assert item.version is not None
+            producers = self._producers.producers_named(item.depends)
+            jobs.append(PublishJob(CompileJob(request.source_sha256, producers), item.module, item.version,
+                                   dict(request.config_overrides)))
+        results = self._batches.publish(jobs)
+        return [
+            result if isinstance(result, Exception) else self._outcome(item, *result)
+            for item, result in zip(items, results, strict=True)
+        ]
+
+    def _outcome(self, item: WorkItem, outcome: CompileOutcome, release: str | Exception | None) -> WorkOutcome:
+        request: PublishRequest = item.payload
+        compiled = Compiled(request.version_id, outcome)
+        if not outcome.succeeded:
+            return WorkOutcome("failed", "compilation-failed", outcome.reason, Published(compiled, None))
+        if isinstance(release, Exception) or release is None:
+            message = getattr(release, "message", None) or f"{type(release).__name__}: {release}"
+            return WorkOutcome("failed", message, message, Published(compiled, None))
+        # The compilation id is known only once recorded; 0 is replaced in record().
+        return WorkOutcome(
+            "deployed",
+            None,
+            f"version {item.version} compiled and release {release} is live",
+            Published(compiled, Deployed(0, release)),
+        )
 
     def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
         published: Published | None = outcome.result

@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -162,6 +162,23 @@ def deploy_releases(
     return done
 
 
+class PublishBatches(WorkerPool):
+    """Compiles and deploys batches of newly published module versions, for one run."""
+
+    def __init__(
+        self, store: ArtifactStore, frontends: Sequence[Path], platform: PlatformSpec, processes: int = 0
+    ) -> None:
+        super().__init__(processes)
+        self._store = store
+        self._frontends = list(frontends)
+        self._platform = platform
+
+    def publish(self, jobs: Sequence[PublishJob]) -> list[PublishResult | DeployCenterError]:
+        return self.run(
+            publish_batch, str(self._store.root), [str(f) for f in self._frontends], self._platform, list(jobs)
+        )
+
+
 @dataclass(frozen=True)
 class CompileJob:
     """One stored module version to compile, and how its producers' compilations went."""
@@ -181,25 +198,76 @@ def compile_sources(
     store: ArtifactStore, platform: PlatformSpec, jobs: Sequence[CompileJob]
 ) -> list[CompileOutcome | DeployCenterError]:
     """Check and build every job, then store all the artifacts built in one go."""
-    results: list[CompileOutcome | DeployCenterError | None] = []
-    built: list[tuple[int, bytes]] = []
+    return [result for result, _defaults in _compile(store, platform, jobs)]
+
+
+def _compile(
+    store: ArtifactStore, platform: PlatformSpec, jobs: Sequence[CompileJob]
+) -> list[tuple[CompileOutcome | DeployCenterError, Mapping[str, str]]]:
+    """Per job: how its compilation went, and the module's configuration defaults."""
+    results: list[tuple[CompileOutcome | DeployCenterError, Mapping[str, str]] | None] = []
+    built: list[tuple[int, bytes, Mapping[str, str]]] = []
     for index, job in enumerate(jobs):
         try:
             bundle = bundle_from_source_zip(store.read(job.source_sha256))
             reason = first_failure(bundle, platform, job.producers)
             if reason is not None:
-                results.append(CompileOutcome.failed(reason))
+                results.append((CompileOutcome.failed(reason), bundle.manifest.config))
                 continue
-            built.append((index, build_artifact(bundle, platform)))
+            built.append((index, build_artifact(bundle, platform), bundle.manifest.config))
             results.append(None)
         except DeployCenterError as error:
-            results.append(error)
-    stored = store.put_many([artifact for _index, artifact in built])
-    for (index, artifact), sha in zip(built, stored, strict=True):
-        results[index] = CompileOutcome(succeeded=True, reason=None, artifact_sha256=sha, artifact_size=len(artifact))
+            results.append((error, {}))
+    stored = store.put_many([artifact for _index, artifact, _defaults in built])
+    for (index, artifact, defaults), sha in zip(built, stored, strict=True):
+        outcome = CompileOutcome(succeeded=True, reason=None, artifact_sha256=sha, artifact_size=len(artifact))
+        results[index] = (outcome, defaults)
     done = [result for result in results if result is not None]
     assert len(done) == len(jobs), "every job ends with an outcome or an error"
     return done
+
+
+@dataclass(frozen=True)
+class PublishJob:
+    """One newly published module version: compile it and, when it compiles, make it live."""
+
+    compile: CompileJob
+    module: str
+    version: int
+    config_overrides: dict[str, str]
+
+
+PublishResult = tuple[CompileOutcome, "str | DeployCenterError | None"]
+
+
+def publish_batch(
+    artifacts: str, frontends: list[str], platform: PlatformSpec, jobs: list[PublishJob]
+) -> list[PublishResult | DeployCenterError]:
+    """In a child process: compile these versions, then deploy those that compiled, together."""
+    return publish_sources(ArtifactStore(Path(artifacts)), [Path(f) for f in frontends], platform, jobs)
+
+
+def publish_sources(
+    store: ArtifactStore, frontends: Sequence[Path], platform: PlatformSpec, jobs: Sequence[PublishJob]
+) -> list[PublishResult | DeployCenterError]:
+    """Per job: its compilation and then its release id (None when it did not compile), or the
+    error that kept it from being compiled. A failed deploy keeps the compilation."""
+    compiled = _compile(store, platform, [job.compile for job in jobs])
+    requests: list[deployer.ReleaseRequest] = []
+    deploying: list[int] = []
+    for index, (job, (outcome, defaults)) in enumerate(zip(jobs, compiled, strict=True)):
+        if isinstance(outcome, CompileOutcome) and outcome.succeeded:
+            assert outcome.artifact_sha256 is not None
+            config = deployer.effective_config(defaults, job.config_overrides)
+            requests.append(
+                deployer.ReleaseRequest(job.module, job.version, platform.version, outcome.artifact_sha256, config)
+            )
+            deploying.append(index)
+    released = dict(zip(deploying, deploy_releases(store, frontends, requests), strict=True))
+    results: list[PublishResult | DeployCenterError] = []
+    for index, (outcome, _defaults) in enumerate(compiled):
+        results.append(outcome if isinstance(outcome, DeployCenterError) else (outcome, released.get(index)))
+    return results
 
 
 def _prepare_child() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import logging
 import os
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.engine import worker_processes, operations, views
-from app.engine.worker_processes import ENV_PROCESSES, CompileBatches, ReleaseBatches, process_count
+from app.engine.worker_processes import ENV_PROCESSES, CompileBatches, PublishBatches, ReleaseBatches, process_count
 from tests.conftest import REPO, child_env
 from tests.engine.envkit import Kit, make_kit
 from tests.faults.scenery import frontend_problems, history_problems
@@ -156,3 +157,39 @@ def test_an_upgrade_in_worker_processes_compiles_as_one_process_does(
     assert set(items.values()) == {("prepared", "prepared for 11.19.0")}
     assert operations.deploy_all(kit.ctx).status == "succeeded"
     assert all("11.19.0" in (kit.current(name) or "") for name in fillers)
+
+
+def test_a_publish_in_worker_processes_compiles_deploys_and_keeps_applied_configuration(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_processes, "MIN_MODULES", 1)
+    monkeypatch.setenv(ENV_PROCESSES, "2")
+    made: list[PublishBatches] = []
+    original = PublishBatches.__init__
+
+    def spy(self: PublishBatches, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(PublishBatches, "__init__", spy)
+    fillers = [f"Mod{i:02d}" for i in range(30)]
+    first = kit.publish(
+        kit.bundle("Orders", config={"MaxRows": "10", "Mode": "fast"}),
+        kit.bundle("Broken", code="def broken(:\n"),
+        kit.bundle("Reports", depends=["Broken"]),
+        *(kit.bundle(name) for name in fillers),
+    )
+    items = {i.module: (i.status, i.message) for i in views.run_detail(kit.ctx, first.run_id).items}
+    assert items.pop("Reports") == ("failed", "producer 'Broken' failed to compile for 11.18.1")
+    assert items.pop("Broken")[0] == "failed"
+    assert {status for status, _message in items.values()} == {"deployed"}
+    operations.apply_config(kit.ctx, "Orders", {"MaxRows": "99"})
+
+    again = kit.publish(kit.bundle("Orders", config={"MaxRows": "10", "Mode": "fast"}, files={"v2.txt": "2"}))
+    assert again.status == "succeeded"
+    assert [pool.processes for pool in made] == [2, 2], "both publishes ran in a pool that never broke"
+    for frontend in kit.frontends:
+        live = (frontend / "Orders" / "CURRENT").read_text().strip()
+        assert live.startswith("v2-") and (frontend / "Orders" / "releases" / live / "v2.txt").is_file()
+        assert json.loads((frontend / "Orders" / "config.json").read_text()) == {"MaxRows": "99", "Mode": "fast"}
+    assert frontend_problems(kit.frontends) == [] and history_problems(kit.ctx, kit.frontends) == []
