@@ -19,7 +19,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,6 @@ T = TypeVar("T")
 MIN_MODULES = 200
 MAX_PROCESSES = 8
 ENV_PROCESSES = "DEPLOYCENTER_PROCESSES"  # how many processes big runs may use; 0 or 1: none
-WATCH_INTERVAL = 0.05  # how often a child checks that the run's process is still there
 
 
 def process_count(modules: int) -> int:
@@ -274,19 +272,23 @@ def _prepare_child() -> None:
     """In each child: leave Ctrl-C to the run, and exit at once when the run's process is gone.
 
     An orphan would otherwise finish its batch, switching modules the dead run never records.
-    On Linux and macOS an orphan's parent id changes, which a thread can watch; Linux's
-    parent-death signal would follow the thread that spawned the child instead, and run threads
-    end before the run does. On Windows the id does not change: there a child stops once its
-    batch is done and it finds the pool's pipe closed.
+    multiprocessing gives every spawned child a sentinel of its parent (a pipe the parent holds
+    open on POSIX, its process handle on Windows) that becomes ready when the parent dies; a
+    thread waits on it. Linux's parent-death signal would follow the thread that spawned the
+    child instead, and run threads end before the run does.
     """
     # Ctrl-C in a terminal reaches the whole process group; the run's own process handles it
     # (cancel: finish what is in hand), so a child must not die of it halfway through a batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    from multiprocessing import parent_process
+    from multiprocessing.connection import wait
+
+    parent = parent_process()
+    if parent is None:  # not started by multiprocessing: nobody to follow
+        return
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(WATCH_INTERVAL)
+        wait([parent.sentinel])
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
