@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.engine import deployer, runs, views, worker_processes
+from app.engine.deployer import effective_config
 from app.engine.audit import audit
 from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.catalog import DEFAULT_PLATFORM, compare_versions, load_catalog
@@ -43,7 +44,6 @@ from app.engine.work import (
     ProducerBook,
     PublishRequest,
     PublishWork,
-    effective_config,
     known_compilations,
 )
 from app.engine.worker_processes import CompileBatches, PublishBatches, ReleaseBatches
@@ -244,7 +244,7 @@ def publish(
     paths = [fe.path for fe in frontends]
     batches = PublishBatches(ctx.artifacts, paths, spec, worker_processes.process_count(len(work_items)))
     try:
-        work = PublishWork(ctx.artifacts, frontends, spec, producers, batches)
+        work = PublishWork(frontends, spec, producers, batches)
         return _execute(ctx, run_id, "publish", work_items, work, workers or default_workers(), on_event, cancel)
     finally:
         batches.close()
@@ -361,7 +361,7 @@ def upgrade(
     spec = platform_spec(ctx, target)
     batches = CompileBatches(ctx.artifacts, spec, worker_processes.process_count(len(work_items)))
     try:
-        work = CompileWork(ctx.artifacts, spec, producers, batches)
+        work = CompileWork(spec, producers, batches)
         return _execute(ctx, run_id, "upgrade", work_items, work, workers or default_workers(), on_event, cancel)
     finally:
         batches.close()

@@ -12,7 +12,7 @@ import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,17 +87,6 @@ class RunWork(Protocol):
 
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem, WorkOutcome]]) -> None:
         """Coordinator, inside a batch transaction: persist what these outcomes changed, in bulk."""
-
-
-def one_at_a_time(perform: Callable[[WorkItem], WorkOutcome], items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
-    """``perform_batch`` for work that gains nothing from doing items together."""
-    results: list[WorkOutcome | Exception] = []
-    for item in items:
-        try:
-            results.append(perform(item))
-        except Exception as exc:
-            results.append(exc)
-    return results
 
 
 @dataclass

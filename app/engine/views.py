@@ -341,7 +341,7 @@ def _module_views(session: Session, platform: str) -> list[ModuleView]:
 def module_config(ctx: EnvironmentContext, name: str) -> dict[str, str]:
     """The configuration a module is deployed with: its defaults and the applied values."""
     from app.engine.operations import find_module
-    from app.engine.work import effective_config
+    from app.engine.deployer import effective_config
 
     with ctx.db.read() as session:
         module = find_module(session, name)

@@ -10,21 +10,16 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.engine import deployer
-from app.engine.artifacts import ArtifactStore
-from app.engine.bundle import Bundle, Manifest, bundle_from_source_zip
-from app.engine.compiler import CompileOutcome, PlatformSpec, compile_bundle
+from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.frontends import Frontend
 from app.engine.identity import utcnow
-from app.engine.runner import WorkItem, WorkOutcome, one_at_a_time
+from app.engine.runner import WorkItem, WorkOutcome
 from app.engine.store.models import CompilationRow, DeploymentRow, ModuleRow
 from app.engine.worker_processes import CompileBatches, CompileJob, PublishBatches, PublishJob, ReleaseBatches
 
 
 # The item status of a successful preparation in an upgrade run.
 PREPARED = "prepared"
-
-
-effective_config = deployer.effective_config  # where operations and views have long found it
 
 
 # -- deploy ------------------------------------------------------------------------------------
@@ -93,28 +88,6 @@ class DeployWork:
         record_deployments(session, self._frontends, [(item.module_id, outcome.result) for item, outcome in done], run_id)
 
 
-def deploy_compilation(
-    artifacts: ArtifactStore,
-    frontends: Sequence[Frontend],
-    module: str,
-    version: int,
-    request: DeployRequest,
-    *,
-    defer_switch_flush: bool = False,
-) -> str:
-    artifact = artifacts.read(request.artifact_sha256)
-    release_request = deployer.ReleaseRequest(
-        module=module,
-        version=version,
-        platform=request.platform,
-        artifact_sha256=request.artifact_sha256,
-        config=dict(request.config),
-    )
-    return deployer.deploy_release(
-        [fe.path for fe in frontends], release_request, artifact, defer_switch_flush=defer_switch_flush
-    )
-
-
 def record_deployments(
     session: Session,
     frontends: Sequence[Frontend],
@@ -166,9 +139,6 @@ class ProducerBook:
         self._status = {name.casefold(): ok for name, ok in known.items()}
         self._lock = threading.Lock()
 
-    def producers_of(self, manifest: Manifest) -> dict[str, bool | None]:
-        return self.producers_named(manifest.depends)
-
     def producers_named(self, names: Sequence[str]) -> dict[str, bool | None]:
         with self._lock:
             return {name: self._status.get(name.casefold()) for name in names}
@@ -197,33 +167,13 @@ class CompileWork:
 
     blocks_consumers = False
 
-    def __init__(
-        self,
-        artifacts: ArtifactStore,
-        platform: PlatformSpec,
-        producers: ProducerBook,
-        batches: CompileBatches | None = None,
-    ) -> None:
-        """``batches`` compiles whole batches (in worker processes for big runs); without it,
-        items are compiled one at a time in the calling thread."""
-        self._artifacts = artifacts
+    def __init__(self, platform: PlatformSpec, producers: ProducerBook, batches: CompileBatches) -> None:
+        """``batches`` compiles whole batches: in worker processes for big runs, else here."""
         self._platform = platform
         self._producers = producers
         self._batches = batches
 
-    def compile(self, item: WorkItem) -> tuple[Bundle, CompileOutcome]:
-        request: CompileRequest = item.payload
-        bundle = bundle_from_source_zip(self._artifacts.read(request.source_sha256))
-        producers = self._producers.producers_of(bundle.manifest)
-        return bundle, compile_bundle(bundle, self._platform, producers, self._artifacts)
-
-    def perform(self, item: WorkItem) -> WorkOutcome:
-        _bundle, outcome = self.compile(item)
-        return self._outcome(item, outcome)
-
     def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
-        if self._batches is None:
-            return one_at_a_time(self.perform, items)
         # Producers are always finished before their consumers are handed out.
         jobs = [CompileJob(item.payload.source_sha256, self._producers.producers_named(item.depends)) for item in items]
         results = self._batches.compile(jobs)
@@ -317,56 +267,18 @@ class PublishWork:
 
     def __init__(
         self,
-        artifacts: ArtifactStore,
         frontends: Sequence[Frontend],
         platform: PlatformSpec,
         producers: ProducerBook,
-        batches: PublishBatches | None = None,
+        batches: PublishBatches,
     ) -> None:
-        """``batches`` compiles and deploys whole batches (in worker processes for big runs);
-        without it, items go one at a time in the calling thread."""
-        self._artifacts = artifacts
+        """``batches`` compiles and deploys whole batches: in worker processes for big runs, else here."""
         self._frontends = tuple(frontends)
         self._platform = platform
         self._producers = producers
-        self._compiler = CompileWork(artifacts, platform, producers)
         self._batches = batches
 
-    def perform(self, item: WorkItem) -> WorkOutcome:
-        request: PublishRequest = item.payload
-        compile_item = WorkItem(
-            item.module_id, item.module, item.application, item.version, item.depends,
-            CompileRequest(request.version_id, request.source_sha256),
-        )
-        bundle, outcome = self._compiler.compile(compile_item)
-        compiled = Compiled(request.version_id, outcome)
-        if not outcome.succeeded:
-            return WorkOutcome("failed", "compilation-failed", outcome.reason, Published(compiled, None))
-        assert outcome.artifact_sha256 is not None and item.version is not None
-        # The compilation id is known only once recorded; 0 is replaced in record().
-        deploy = DeployRequest(
-            0,
-            outcome.artifact_sha256,
-            self._platform.version,
-            effective_config(bundle.manifest.config, request.config_overrides),
-        )
-        try:
-            release = deploy_compilation(
-                self._artifacts, self._frontends, item.module, item.version, deploy, defer_switch_flush=True
-            )
-        except Exception as exc:
-            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            return WorkOutcome("failed", message, message, Published(compiled, None))
-        return WorkOutcome(
-            "deployed",
-            None,
-            f"version {item.version} compiled and release {release} is live",
-            Published(compiled, Deployed(0, release)),
-        )
-
     def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
-        if self._batches is None:
-            return one_at_a_time(self.perform, items)
         jobs = []
         for item in items:
             request: PublishRequest = item.payload
