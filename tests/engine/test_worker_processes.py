@@ -5,11 +5,9 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from tests.conftest import REPO, child_env
 from tests.engine.envkit import Kit, make_kit
 from tests.faults.scenery import frontend_problems, history_problems
 from tests.faults.test_corrupt_artifact import prepared_artifact
+from tests.processes import HAS_PROC, wait_until_gone
 
 
 @pytest.fixture
@@ -95,7 +94,7 @@ def test_without_worker_processes_the_run_deploys_in_its_own(
     assert views.status(kit.ctx).fully_upgraded
 
 
-@pytest.mark.skipif(not hasattr(os, "getppid") or sys.platform == "win32", reason="POSIX parent ids")
+@pytest.mark.skipif(not HAS_PROC, reason="reads processes from /proc")
 def test_a_busy_deploy_process_exits_when_its_parent_is_killed() -> None:
     parent = subprocess.Popen(
         [sys.executable, "-m", "tests.engine.busy_pool"], stdout=subprocess.PIPE, text=True, env=child_env(), cwd=REPO
@@ -105,26 +104,12 @@ def test_a_busy_deploy_process_exits_when_its_parent_is_killed() -> None:
         child = int(parent.stdout.readline())
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=30)
-        deadline = time.monotonic() + 5
-        while _running(child) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not _running(child), "the child went on after its parent was killed"
+        assert not wait_until_gone({child}, 5), "the child went on after its parent was killed"
     finally:
         parent.kill()
         parent.wait(timeout=30)
         if parent.stdout is not None:
             parent.stdout.close()
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # an exited child of init may linger as a zombie for a moment
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def test_an_upgrade_in_worker_processes_compiles_as_one_process_does(

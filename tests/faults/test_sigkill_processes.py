@@ -6,7 +6,6 @@ import os
 import queue
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,39 +14,14 @@ from app.engine import worker_processes, operations, views
 from app.engine.context import Location
 from tests.conftest import Cli
 from tests.faults.scenery import frontend_problems, history_problems, opened, write_modules
+from tests.processes import HAS_PROC, children_of, wait_until_gone
 
 pytestmark = pytest.mark.slow
 
 MODULES = worker_processes.MIN_MODULES
 
 
-def children_of(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rpartition(")")[2].split()[1]) == pid:  # field 4, after the command's name
-            found.add(int(entry.name))
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    living = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            living.add(pid)
-    return living
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.skipif(not HAS_PROC, reason="reads processes from /proc")
 def test_killing_a_run_stops_its_worker_processes(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,10 +55,7 @@ def test_killing_a_run_stops_its_worker_processes(
     assert workers, "a run of this size deploys in worker processes"
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=60)
-    deadline = time.monotonic() + 10
-    while alive(workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(workers), "deploy processes outlived their run"
+    assert not wait_until_gone(workers, 10), "deploy processes outlived their run"
     for stream in (run.stdout, run.stderr):
         assert stream is not None
         stream.close()
