@@ -100,10 +100,14 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         if not 0 <= column < len(self.columns):
             return
         self._order = (column, order)
+        self._reorder(self._sorted(self.rows))
+
+    def _reorder(self, rows: list[ModuleEntry]) -> None:
+        """Show the same entries in another order, as a layout change that keeps the selection."""
         self.layoutAboutToBeChanged.emit()
         before = {id(entry): number for number, entry in enumerate(self.rows)}
         old_indexes = self.persistentIndexList()
-        self.rows = self._sorted(self.rows)
+        self.rows = rows
         self._index_rows()
         after = {id(entry): number for number, entry in enumerate(self.rows)}
         moved = {number: after[key] for key, number in before.items()}
@@ -147,8 +151,9 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
             return
         self._counts = None
         self.rows_changed(changed)
-        if self._order is not None and [id(e) for e in self._sorted(rows)] != [id(e) for e in rows]:
-            self.sort(*self._order)  # a changed value moved rows: a layout change keeps the selection
+        in_order = self._sorted(rows)
+        if any(a is not b for a, b in zip(in_order, rows)):  # a changed value moved rows
+            self._reorder(in_order)
 
     def set_rows(self, rows: list[ModuleEntry]) -> None:
         self.beginResetModel()
