@@ -21,8 +21,8 @@ from app.engine.audit import recover_stale_runs
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
-from app.engine.planner import DeployPlan
-from app.engine.runs import environment
+from app.engine.runs.planner import DeployPlan
+from app.engine.runs.records import environment
 
 if TYPE_CHECKING:
     from app.engine.operations import RunOutcome

@@ -1,26 +1,26 @@
-"""Content-addressed storage of zips, and the file helpers the engine's file layer shares.
+"""Content-addressed storage of zips, and the zip rules bundles, artifacts and releases share.
 
 Source zips and compiled artifacts are stored as ``<root>/<sha[:2]>/<sha>.zip``. The sha256 of the
 bytes is the name, so storing the same content twice is free and a stored file can always be checked
 against its own name.
 
 The helpers below exist once so that bundles, artifacts and front-end releases agree on what a
-canonical zip is, which member paths are safe and how a file is replaced without a torn write.
+canonical zip is and which member paths are safe. Stored zips are readable by their owner only.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
 import re
-import secrets
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from app.engine.durability import PendingWrites, make_durable
 from app.engine.errors import DeployCenterError
+from app.engine.files import PRIVATE_FOLDER_MODE, PRIVATE_MODE, temp_name_for, write_new_file
 
 # A fixed date and mode make zips depend on their content only (1980-01-01 is the zip epoch).
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -28,7 +28,7 @@ ZIP_FILE_MODE = 0o100644
 ZIP_COMPRESS_LEVEL = 6
 _UNIX_CREATOR = 3
 
-_SHA256_TEXT = re.compile(r"^[0-9a-f]{64}$")
+_SHA256_TEXT = re.compile(r"[0-9a-f]{64}")
 
 
 class ArtifactCorruptError(DeployCenterError):
@@ -87,53 +87,6 @@ def is_symlink_member(info: zipfile.ZipInfo) -> bool:
     return (mode & 0o170000) == 0o120000
 
 
-def fsync_directory(path: Path) -> None:
-    """Make a rename or creation inside ``path`` durable; a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except (PermissionError, IsADirectoryError):
-        return  # Windows cannot open folders; its renames are journaled by NTFS instead
-    try:
-        os.fsync(fd)
-    except OSError as error:
-        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise  # some filesystems do not support fsync on folders; that is not a failure
-    finally:
-        os.close(fd)
-
-
-def temp_name_for(target: Path) -> Path:
-    """A fresh hidden temp name next to ``target``: same folder, so os.replace stays atomic."""
-    return target.with_name(f".{target.name}.tmp-{secrets.token_hex(6)}")
-
-
-def write_new_file(path: Path, data: bytes, durable: bool = True) -> None:
-    """Create ``path`` (it must not exist), write ``data`` and, when ``durable``, flush it to disk."""
-    # os.open with 0o666 honours the umask, unlike mkstemp's 0o600 that front-end servers could not read
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so readers see the old or the new content, never a mix."""
-    temp = temp_name_for(path)
-    try:
-        write_new_file(temp, data)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    fsync_directory(path.parent)
-
-
 class ArtifactStore:
     """Zips addressed by their sha256 under ``root`` (the environment's ``artifacts`` folder)."""
 
@@ -141,7 +94,7 @@ class ArtifactStore:
         self.root = Path(root)  # created by the first put, never at construction
 
     def path(self, sha: str) -> Path:
-        if not _SHA256_TEXT.match(sha):
+        if not _SHA256_TEXT.fullmatch(sha):
             raise ValueError(f"not a sha256 hex digest: {sha!r}")
         return self.root / sha[:2] / f"{sha}.zip"
 
@@ -158,8 +111,6 @@ class ArtifactStore:
         shared with every other writer of the moment (``durability``) instead of two fsyncs per
         zip. Storing again repairs a stored copy that had been damaged.
         """
-        from app.engine.durability import PendingWrites, make_durable
-
         shas = [sha256_hex(data) for data in blobs]
         moves: dict[Path, Path] = {}  # target -> temp
         try:
@@ -167,9 +118,10 @@ class ArtifactStore:
                 target = self.path(sha)
                 if target in moves or self._holds(target, sha):
                     continue
-                target.parent.mkdir(parents=True, exist_ok=True)
+                for folder in (self.root, target.parent):
+                    folder.mkdir(mode=PRIVATE_FOLDER_MODE, exist_ok=True)
                 moves[target] = temp_name_for(target)
-                write_new_file(moves[target], data, durable=False)
+                write_new_file(moves[target], data, durable=False, mode=PRIVATE_MODE)
             if not moves:
                 return shas
             make_durable([PendingWrites(self.root, list(moves.values()), [])])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.engine import runs
+from app.engine.runs import records
 from app.engine.context import EnvironmentContext
 from app.engine.identity import current_user, utcnow
 from app.engine.store.models import AuditRow
@@ -23,11 +23,11 @@ def audit(session: Session, operation: str, target: str, result: str, detail: st
 def recover_stale_runs(ctx: EnvironmentContext) -> list[int]:
     """Mark runs whose process died as interrupted; takes the writer lock only when there is one."""
     with ctx.db.read() as session:
-        if not runs.has_stale_runs(session):
+        if not records.has_stale_runs(session):
             return []
     with ctx.db.write() as session:
-        runs.serialize_writers(session)
-        recovered = runs.recover_stale_runs(session)
+        records.serialize_writers(session)
+        recovered = records.recover_stale_runs(session)
         for run_id in recovered:
             audit(session, "recover", f"run {run_id}", "interrupted")
         return recovered

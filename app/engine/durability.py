@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.engine.artifacts import fsync_directory
+from app.engine.files import fsync_directory, fsync_file
 
 
 def _load_syncfs() -> Callable[[int], int] | None:
@@ -174,15 +174,6 @@ def flush_filesystems(anchors: Iterable[Path]) -> None:
             groups.setdefault(id(group), (group, anchor))
     for group, anchor in groups.values():
         group.wait(anchor)
-
-
-def fsync_file(path: str | Path) -> None:
-    # Read-write: Windows flushes only handles opened for writing. The files are our own.
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def flush_count() -> int:

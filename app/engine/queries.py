@@ -12,16 +12,17 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.engine import runs
+from app.engine.runs import records
 from app.engine.context import EnvironmentContext
 from app.engine.store.models import AuditRow, ModuleLockRow, RunItemRow, RunRow
 from app.engine.views import ActiveRun, RunItemView
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES
 
 
 def environment_name(ctx: EnvironmentContext) -> str:
     """The environment's name; ``StateError`` when the database holds no environment yet."""
     with ctx.db.read() as session:
-        return runs.environment(session).name
+        return records.environment(session).name
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def activity(ctx: EnvironmentContext) -> Activity:
             session.scalar(select(func.max(RunRow.id))),
             session.scalar(select(func.max(RunRow.finished_at))),
         )
-        active = runs.active_runs(session)
+        active = records.active_runs(session)
         done = _finished_counts(session, [run.id for run in active])
         views = tuple(
             ActiveRun(run.id, run.kind, run.started_by, run.started_at, *done.get(run.id, (0, 0)))
@@ -57,7 +58,7 @@ def activity(ctx: EnvironmentContext) -> Activity:
 def _finished_counts(session: Session, run_ids: list[int]) -> dict[int, tuple[int, int]]:
     if not run_ids:
         return {}
-    finished = RunItemRow.status.in_(sorted(runs.FINISHED_ITEM_STATUSES))
+    finished = RunItemRow.status.in_(sorted(FINISHED_ITEM_STATUSES))
     rows = session.execute(
         select(RunItemRow.run_id, func.count(), func.sum(case((finished, 1), else_=0)))
         .where(RunItemRow.run_id.in_(run_ids))

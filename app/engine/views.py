@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.engine import runs
+from app.engine.config import effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
+from app.engine.frontend.registry import targets_of
+from app.engine.lookup import find_module, frontends_of_session
+from app.engine.runs import records
+from app.engine.runs.planner import DeployAllPlanner, DeployPlan
 from app.engine.store.models import (
     AuditRow,
     CompilationRow,
@@ -24,17 +27,16 @@ from app.engine.store.models import (
     RunItemRow,
     RunRow,
 )
-from app.engine.frontends import frontends_of_session
-from app.engine.planner import DeployAllPlanner, DeployPlan
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ModuleState
 
 if TYPE_CHECKING:
-    from app.engine import deployer
+    from app.engine.frontend.verify import Drift
 
 # Module states, as the Modules pane and `modules` show them.
-DEPLOYED = "deployed"
-READY = "ready"
-COMPILATION_FAILED = "compilation-failed"
-NOT_PREPARED = "not-prepared"
+DEPLOYED = ModuleState.DEPLOYED
+READY = ModuleState.READY
+COMPILATION_FAILED = ModuleState.COMPILATION_FAILED
+NOT_PREPARED = ModuleState.NOT_PREPARED
 
 
 def iso(value: datetime | None) -> str | None:
@@ -210,11 +212,11 @@ class RunDetail:
 
 def status(ctx: EnvironmentContext) -> Status:
     with ctx.db.read() as session:
-        env = runs.environment(session)
+        env = records.environment(session)
         states = _state_counts(session, env.platform_version)
         upgrade = session.scalars(select(PlatformUpgradeRow).order_by(PlatformUpgradeRow.id.desc())).first()
         active = tuple(_active(session))
-        frontends = tuple((fe.name, str(fe.path)) for fe in frontends_of_session(session))
+        frontends = tuple((fe.name, fe.location) for fe in frontends_of_session(session))
         return Status(
             name=env.name,
             platform_version=env.platform_version,
@@ -256,7 +258,7 @@ def _state_counts(session: Session, platform: str) -> Counter[str]:
 
 def _active(session: Session) -> list[ActiveRun]:
     result = []
-    for run in runs.active_runs(session):
+    for run in records.active_runs(session):
         counts = dict(
             session.execute(
                 select(RunItemRow.status, func.count())
@@ -265,7 +267,7 @@ def _active(session: Session) -> list[ActiveRun]:
             ).all()
         )
         total = sum(counts.values())
-        done = sum(n for s, n in counts.items() if s in runs.FINISHED_ITEM_STATUSES)
+        done = sum(n for s, n in counts.items() if s in FINISHED_ITEM_STATUSES)
         result.append(ActiveRun(run.id, run.kind, run.started_by, run.started_at, done, total))
     return result
 
@@ -273,14 +275,14 @@ def _active(session: Session) -> list[ActiveRun]:
 def deploy_plan(ctx: EnvironmentContext) -> DeployPlan:
     """What Deploy All would do now (its dry run); changes nothing."""
     with ctx.db.read() as session:
-        env = runs.environment(session)
-        frontends = [fe.path for fe in frontends_of_session(session)]
+        env = records.environment(session)
+        frontends = targets_of(frontends_of_session(session))
         return DeployAllPlanner(session, env.platform_version, frontends).plan()
 
 
 def modules(ctx: EnvironmentContext) -> list[ModuleView]:
     with ctx.db.read() as session:
-        env = runs.environment(session)
+        env = records.environment(session)
         return _module_views(session, env.platform_version)
 
 
@@ -340,9 +342,6 @@ def _module_views(session: Session, platform: str) -> list[ModuleView]:
 
 def module_config(ctx: EnvironmentContext, name: str) -> dict[str, str]:
     """The configuration a module is deployed with: its defaults and the applied values."""
-    from app.engine.operations import find_module
-    from app.engine.deployer import effective_config
-
     with ctx.db.read() as session:
         module = find_module(session, name)
         version = session.get(ModuleVersionRow, module.latest_version_id)
@@ -370,7 +369,7 @@ def run_summaries(ctx: EnvironmentContext, kinds: tuple[str, ...] | None = None,
 
 
 def _summary(row: RunRow, counts: dict[str, int]) -> RunSummary:
-    full = {name: counts.get(name, 0) for name in runs.ITEM_STATUSES}
+    full = {name: counts.get(name, 0) for name in records.COUNTED_ITEM_STATUSES}
     full.update(counts)
     return RunSummary(
         row.id, row.kind, row.status, row.platform_version, row.started_by, row.started_at,
@@ -423,7 +422,7 @@ def audit_entries(ctx: EnvironmentContext, limit: int = 100) -> list[AuditEntry]
 @dataclass(frozen=True)
 class VerifyReport:
     checked: int
-    drift: tuple[deployer.Drift, ...]
+    drift: tuple[Drift, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -434,7 +433,8 @@ class VerifyReport:
 
 def verify(ctx: EnvironmentContext) -> VerifyReport:
     """Re-hash every live release on every front-end against what the database says is live."""
-    from app.engine import deployer  # here: the other views, status above all, start faster without it
+    # Here: the other views, status above all, start faster without the verification code.
+    from app.engine.frontend.verify import Expected, verify_target
 
     with ctx.db.read() as session:
         frontends = frontends_of_session(session)
@@ -444,10 +444,9 @@ def verify(ctx: EnvironmentContext) -> VerifyReport:
             .where(ModuleRow.deleted_at.is_(None))
             .order_by(ModuleRow.name)
         ).all()
-    drift: list[deployer.Drift] = []
-    checked = 0
-    for frontend in frontends:
-        for name, release, sha in live:
-            checked += release is not None
-            drift.extend(deployer.verify_module(Path(frontend.path), name, release, sha))
+    expected = [Expected(name, release, sha) for name, release, sha in live]
+    drift: list[Drift] = []
+    for target in targets_of(frontends):
+        drift.extend(verify_target(target, expected))
+    checked = sum(item.release_id is not None for item in expected) * len(frontends)
     return VerifyReport(checked, tuple(drift))

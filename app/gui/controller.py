@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from app.engine import operations
 from app.engine.context import EnvironmentContext
 from app.engine.events import Event, EventSink, RunStarted
-from app.engine.planner import DeployPlan
+from app.engine.runs.planner import DeployPlan
 from app.gui.bridge import EventBridge
 from app.gui.formatting import SKIP_REASON_LABELS, plural
 from app.gui.jobs import JobResult, JobRunner

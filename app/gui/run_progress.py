@@ -20,7 +20,7 @@ from app.engine.events import (
     RunFinished,
     RunStarted,
 )
-from app.engine.runs import FINISHED_ITEM_STATUSES
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES
 from app.engine.views import RunDetail, RunItemView
 from app.gui.formatting import clock, counts_summary, duration, utcnow
 

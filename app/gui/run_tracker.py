@@ -12,7 +12,7 @@ from datetime import datetime
 from PySide6.QtCore import QObject, Signal
 
 from app.engine.events import Event, RunFinished, RunStarted
-from app.engine.planner import gc_paused
+from app.engine.runs.planner import gc_paused
 from app.gui.memory import settle_long_lived
 from app.engine.queries import RunChanges
 from app.engine.views import ActiveRun

@@ -12,7 +12,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from app.engine.worker_processes import _prepare_child
+from app.engine.runs.pool import _prepare_child
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""The artifact store and the shared zip and atomic-write helpers."""
+"""The artifact store, the shared zip rules and the atomic-write helper."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from app.engine.artifacts import (
     ArtifactStore,
     canonical_zip,
     member_path_problem,
-    write_atomically,
 )
+from app.engine import files
 from app.engine.errors import DeployCenterError
+from app.engine.files import write_atomically
 
 
 def test_store_is_created_lazily(tmp_path: Path) -> None:
@@ -74,7 +75,7 @@ def test_failed_write_keeps_old_content_and_no_temp(tmp_path: Path, monkeypatch:
     def full_disk(src: object, dst: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
 
-    monkeypatch.setattr(artifacts.os, "replace", full_disk)
+    monkeypatch.setattr(files.os, "replace", full_disk)
     with pytest.raises(OSError):
         write_atomically(target, b"new\n")
     assert target.read_bytes() == b"old\n"

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import deployer, durability
+from app.engine import durability
 from app.engine.artifacts import canonical_zip
-from app.engine.deployer import ReleaseRequest, deploy_release, read_current
 from app.engine.durability import FlushGroup, PendingWrites, make_durable
+from app.engine.frontend import farm
+from app.engine.frontend.content import ReleaseRequest, release_files
+from app.engine.frontend.layout import release_id_for
+from app.engine.frontend.local import LocalTarget
+from app.engine.frontend.target import FrontendError, Staged
+from tests.engine.frontend.kit import deploy_release, read_current
 
 ARTIFACT = canonical_zip({"src/app.py": b"X = 1\n", "static/site.css": b"body {}\n"})
 SHA = hashlib.sha256(ARTIFACT).hexdigest()
@@ -78,27 +83,27 @@ def test_unchanged_config_and_current_are_not_rewritten(tmp_path: Path) -> None:
     assert sorted(path.name for path in module.iterdir()) == ["CURRENT", "config.json", "releases"]
 
 
-def test_a_prepared_release_is_invisible_until_finished(tmp_path: Path) -> None:
-    deploy_release([tmp_path], request(1), ARTIFACT)
+def test_a_staged_release_is_not_live_until_switched(tmp_path: Path) -> None:
+    first = deploy_release([tmp_path], request(1), ARTIFACT)
     other = canonical_zip({"src/app.py": b"X = 2\n"})
-    prepared = deployer.prepare_release(
-        [tmp_path], ReleaseRequest("Orders", 2, "11.19.0", hashlib.sha256(other).hexdigest(), {}), other
-    )
+    target = LocalTarget("fe", tmp_path)
+    second = ReleaseRequest("Orders", 2, "11.19.0", hashlib.sha256(other).hexdigest(), {})
+    [staged] = target.stage([release_files(second, other)])
+    assert isinstance(staged, Staged) and staged.previous_release == first and staged.created
     releases = tmp_path / "Orders" / "releases"
-    assert [path.name for path in releases.iterdir() if not path.name.startswith(".")] == [
-        read_current(tmp_path, "Orders")
-    ]
-    prepared.abandon()
+    assert sorted(path.name for path in releases.iterdir()) == sorted([first, staged.release_id])
+    assert read_current(tmp_path, "Orders") == first
+    target.discard([staged])
     assert sorted(path.name for path in (tmp_path / "Orders").iterdir()) == ["CURRENT", "config.json", "releases"]
-    assert len(list(releases.iterdir())) == 1
+    assert [path.name for path in releases.iterdir()] == [first]
 
 
 def test_a_deferred_switch_flush_is_one_shared_flush_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     flushed: list[Path] = []
     monkeypatch.setattr(durability, "_syncfs", lambda anchor: flushed.append(anchor))
-    deploy_release([tmp_path], request(), ARTIFACT, defer_switch_flush=True)
+    deploy_release([tmp_path], request(), ARTIFACT, flush=False)
     during = len(flushed)
-    deployer.flush_frontends([tmp_path, tmp_path / "gone"])  # a vanished front-end is skipped
+    farm.flush_all([LocalTarget("fe", tmp_path), LocalTarget("gone", tmp_path / "gone")])  # a vanished one is skipped
     assert during == 2 and len(flushed) == 3  # staged content, placed release; then the switch
 
 
@@ -106,43 +111,46 @@ def test_without_syncfs_a_deferred_switch_is_fsynced_anyway(tmp_path: Path, monk
     monkeypatch.setattr(durability, "_SYNCFS", None)
     synced: list[Path] = []
     monkeypatch.setattr(durability, "fsync_directory", lambda path: synced.append(Path(path)))
-    deploy_release([tmp_path], request(), ARTIFACT, defer_switch_flush=True)
+    deploy_release([tmp_path], request(), ARTIFACT, flush=False)
     assert synced[-1] == tmp_path / "Orders"  # the folder holding the new CURRENT
 
 
-def prepared_modules(frontend: Path, names: list[str]) -> list[deployer.PreparedRelease]:
-    return [
-        deployer.prepare_release([frontend], ReleaseRequest(name, 1, "11.19.0", SHA, {"MaxRows": "1"}), ARTIFACT)
-        for name in names
-    ]
+def deploy_modules(frontend: Path, names: list[str]) -> list[str | FrontendError]:
+    requests = [ReleaseRequest(name, 1, "11.19.0", SHA, {"MaxRows": "1"}) for name in names]
+    target = LocalTarget("fe", frontend)
+    results = farm.deploy_releases([target], [release_files(request, ARTIFACT) for request in requests])
+    if any(isinstance(result, str) for result in results):
+        farm.flush_all([target])
+    return results
 
 
 def test_a_batch_of_releases_shares_each_flush(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     flushed: list[Path] = []
     monkeypatch.setattr(durability, "_syncfs", lambda anchor: flushed.append(anchor))
     names = [f"Mod{i}" for i in range(10)]
-    results = deployer.finish_releases(prepared_modules(tmp_path, names))
-    assert results == [deployer.release_id_for(1, "11.19.0", SHA)] * 10
+    results = deploy_modules(tmp_path, names)
+    assert results == [release_id_for(1, "11.19.0", SHA)] * 10
     assert len(flushed) == 3  # staged content, placed releases, switches: once for all ten
     assert all(read_current(tmp_path, name) == results[0] for name in names)
 
 
 def test_one_release_failing_in_a_batch_leaves_the_others_live(tmp_path: Path) -> None:
-    batch = prepared_modules(tmp_path, ["Good1", "Bad", "Good2"])
-    blocker = tmp_path / "Bad" / "releases" / deployer.release_id_for(1, "11.19.0", SHA)
-    blocker.write_text("in the way")  # placing the staged release over a file fails
-    results = deployer.finish_releases(batch)
-    assert isinstance(results[1], deployer.FrontendError) and "Bad" in str(results[1])
+    blocker = tmp_path / "Bad" / "releases" / release_id_for(1, "11.19.0", SHA)
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("in the way")  # a file where the release folder must go
+    results = deploy_modules(tmp_path, ["Good1", "Bad", "Good2"])
+    assert isinstance(results[1], FrontendError) and "Bad" in str(results[1])
     assert read_current(tmp_path, "Good1") == results[0] and read_current(tmp_path, "Good2") == results[2]
     assert read_current(tmp_path, "Bad") is None
     assert not [p for p in (tmp_path / "Bad" / "releases").iterdir() if p.name.startswith(".")]  # staging removed
+    assert blocker.read_text() == "in the way"
 
 
 def test_a_failed_flush_fails_the_whole_batch_and_leaves_nothing_live(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(durability, "_syncfs", lambda anchor: OSError(5, "Input/output error", str(anchor)))
-    results = deployer.finish_releases(prepared_modules(tmp_path, ["Mod1", "Mod2"]))
-    assert all(isinstance(result, deployer.FrontendError) for result in results)
+    results = deploy_modules(tmp_path, ["Mod1", "Mod2"])
+    assert all(isinstance(result, FrontendError) for result in results)
     assert "Input/output error" in str(results[0])
     assert list(tmp_path.iterdir()) == []  # the module folders this batch created are gone again

@@ -163,7 +163,7 @@ def test_a_reader_sees_one_snapshot_while_a_writer_commits(db: Database) -> None
 
 def test_long_reasons_and_messages_fit(db: Database) -> None:
     """PostgreSQL enforces declared lengths; an item's reason may be a whole failure message."""
-    from app.engine import runs
+    from app.engine.runs import records as runs
 
     module_id = add_module(db, "M" + "x" * 63)
     reason = "front-end /srv/" + "deep/" * 60 + " is a file, but Deploy Center needs a folder there"

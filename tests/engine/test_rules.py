@@ -228,7 +228,7 @@ def test_cancel_from_another_caller_through_the_database(kit: Kit) -> None:
 def test_a_run_held_up_longer_than_the_stale_limit_is_not_taken_as_dead(
     kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.engine import runs
+    from app.engine.runs import records as runs
     from app.engine.identity import utcnow
     from app.engine.store.models import RunRow
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import worker_processes, operations, views
-from app.engine.worker_processes import ENV_PROCESSES, CompileBatches, PublishBatches, ReleaseBatches, process_count
+from app.engine import operations, views
+from app.engine.runs import pool as worker_processes
+from app.engine.runs.pool import ENV_PROCESSES, WorkerPool, process_count
 from tests.conftest import REPO, child_env
 from tests.engine.envkit import Kit, make_kit
 from tests.faults.scenery import frontend_problems, history_problems
@@ -30,18 +31,18 @@ def kit(tmp_path: Path) -> Iterator[Kit]:
 
 
 @pytest.fixture
-def pools(monkeypatch: pytest.MonkeyPatch) -> list[ReleaseBatches]:
-    """Every ReleaseBatches a run makes, with processes for runs of any size."""
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[WorkerPool]:
+    """Every WorkerPool a run makes, with processes for runs of any size."""
     monkeypatch.setattr(worker_processes, "MIN_MODULES", 1)
     monkeypatch.setenv(ENV_PROCESSES, "2")
-    made: list[ReleaseBatches] = []
-    original = ReleaseBatches.__init__
+    made: list[WorkerPool] = []
+    original = WorkerPool.__init__
 
-    def spy(self: ReleaseBatches, *args: object, **kwargs: object) -> None:
+    def spy(self: WorkerPool, *args: object, **kwargs: object) -> None:
         original(self, *args, **kwargs)  # type: ignore[arg-type]
         made.append(self)
 
-    monkeypatch.setattr(ReleaseBatches, "__init__", spy)
+    monkeypatch.setattr(WorkerPool, "__init__", spy)
     return made
 
 
@@ -59,7 +60,7 @@ def test_how_many_processes_a_run_gets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_deploy_all_in_worker_processes_fails_only_the_damaged_module(
-    kit: Kit, pools: list[ReleaseBatches]
+    kit: Kit, pools: list[WorkerPool]
 ) -> None:
     names = [f"Mod{i:02d}" for i in range(40)]
     kit.publish(*(kit.bundle(name) for name in names), kit.bundle("Damaged"))
@@ -68,7 +69,7 @@ def test_a_deploy_all_in_worker_processes_fails_only_the_damaged_module(
     stored.write_bytes(stored.read_bytes()[:100])
 
     run = operations.deploy_all(kit.ctx, workers=2)
-    assert [pool.processes for pool in pools] == [2], "the batches ran in the pool, which never broke"
+    assert [pool.processes for pool in pools] == [2, 2, 2], "publish, upgrade and Deploy All: pools that never broke"
     items = {i.module: (i.status, i.reason) for i in views.run_detail(kit.ctx, run.run_id).items}
     status, reason = items.pop("Damaged")
     assert status == "failed" and "corrupt" in (reason or "")  # the child's error, carried back whole
@@ -79,7 +80,7 @@ def test_a_deploy_all_in_worker_processes_fails_only_the_damaged_module(
 
 
 def test_without_worker_processes_the_run_deploys_in_its_own(
-    kit: Kit, pools: list[ReleaseBatches], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    kit: Kit, pools: list[WorkerPool], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def no_pool(*args: object, **kwargs: object) -> None:
         raise OSError(38, "Function not implemented")  # what a sandbox without /dev/shm answers
@@ -89,7 +90,7 @@ def test_without_worker_processes_the_run_deploys_in_its_own(
     operations.upgrade(kit.ctx, "11.19.0")
     with caplog.at_level(logging.WARNING, logger=worker_processes.__name__):
         assert operations.deploy_all(kit.ctx).status == "succeeded"
-    assert [pool.processes for pool in pools] == [0]
+    assert [pool.processes for pool in pools] == [0, 0, 0]
     assert "worker processes are not available: [Errno 38] Function not implemented" in caplog.text
     assert views.status(kit.ctx).fully_upgraded
 
@@ -113,18 +114,8 @@ def test_a_busy_deploy_process_exits_when_its_parent_is_killed() -> None:
 
 
 def test_an_upgrade_in_worker_processes_compiles_as_one_process_does(
-    kit: Kit, monkeypatch: pytest.MonkeyPatch
+    kit: Kit, pools: list[WorkerPool]
 ) -> None:
-    monkeypatch.setattr(worker_processes, "MIN_MODULES", 1)
-    monkeypatch.setenv(ENV_PROCESSES, "2")
-    made: list[CompileBatches] = []
-    original = CompileBatches.__init__
-
-    def spy(self: CompileBatches, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-        made.append(self)
-
-    monkeypatch.setattr(CompileBatches, "__init__", spy)
     fillers = [f"Mod{i:02d}" for i in range(30)]
     kit.publish(
         kit.bundle("Gateway", uses=["soap.legacy"]),
@@ -133,7 +124,7 @@ def test_an_upgrade_in_worker_processes_compiles_as_one_process_does(
         *(kit.bundle(name) for name in fillers),
     )
     outcome = operations.upgrade(kit.ctx, "11.19.0", workers=2)
-    assert [batches.processes for batches in made] == [2], "compiled in the pool, which never broke"
+    assert [pool.processes for pool in pools[-1:]] == [2], "compiled in the pool, which never broke"
     items = {i.module: (i.status, i.message) for i in views.run_detail(kit.ctx, outcome.run_id).items}
     assert items.pop("Gateway") == ("failed", "uses capability 'soap.legacy', which platform 11.19.0 does not offer")
     assert items.pop("Tracking") == ("failed", "producer 'Gateway' failed to compile for 11.19.0")
@@ -145,18 +136,8 @@ def test_an_upgrade_in_worker_processes_compiles_as_one_process_does(
 
 
 def test_a_publish_in_worker_processes_compiles_deploys_and_keeps_applied_configuration(
-    kit: Kit, monkeypatch: pytest.MonkeyPatch
+    kit: Kit, pools: list[WorkerPool]
 ) -> None:
-    monkeypatch.setattr(worker_processes, "MIN_MODULES", 1)
-    monkeypatch.setenv(ENV_PROCESSES, "2")
-    made: list[PublishBatches] = []
-    original = PublishBatches.__init__
-
-    def spy(self: PublishBatches, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-        made.append(self)
-
-    monkeypatch.setattr(PublishBatches, "__init__", spy)
     fillers = [f"Mod{i:02d}" for i in range(30)]
     first = kit.publish(
         kit.bundle("Orders", config={"MaxRows": "10", "Mode": "fast"}),
@@ -172,7 +153,7 @@ def test_a_publish_in_worker_processes_compiles_deploys_and_keeps_applied_config
 
     again = kit.publish(kit.bundle("Orders", config={"MaxRows": "10", "Mode": "fast"}, files={"v2.txt": "2"}))
     assert again.status == "succeeded"
-    assert [pool.processes for pool in made] == [2, 2], "both publishes ran in a pool that never broke"
+    assert [pool.processes for pool in pools] == [2, 2], "both publishes ran in a pool that never broke"
     for frontend in kit.frontends:
         live = (frontend / "Orders" / "CURRENT").read_text().strip()
         assert live.startswith("v2-") and (frontend / "Orders" / "releases" / live / "v2.txt").is_file()

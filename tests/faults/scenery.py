@@ -17,7 +17,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.engine import deployer
+from app.engine.frontend import layout
+from tests.engine.frontend.kit import read_current
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.store.models import (
     CompilationRow,
@@ -72,7 +73,7 @@ def frontend_problems(frontends: Sequence[Path]) -> list[str]:
         if not frontend.is_dir():
             continue
         for module in sorted(p for p in frontend.iterdir() if p.is_dir()):
-            releases = module / deployer.RELEASES
+            releases = module / layout.RELEASES
             whole: set[str] = set()
             for release in sorted(releases.iterdir()) if releases.is_dir() else []:
                 if release.name.startswith("."):
@@ -82,12 +83,12 @@ def frontend_problems(frontends: Sequence[Path]) -> list[str]:
                     problems.append(f"{release}: {problem}")
                 else:
                     whole.add(release.name)
-            current = module / deployer.CURRENT
+            current = module / layout.CURRENT
             if current.exists():
                 live = current.read_text().strip()
                 if live not in whole:
                     problems.append(f"{current} names {live!r}, not a whole release")
-            config = module / deployer.CONFIG
+            config = module / layout.CONFIG
             if config.exists():
                 try:
                     json.loads(config.read_text())
@@ -98,14 +99,14 @@ def frontend_problems(frontends: Sequence[Path]) -> list[str]:
 
 def release_problem(release: Path) -> str | None:
     try:
-        info = json.loads((release / deployer.RELEASE_INFO).read_text())
+        info = json.loads((release / layout.RELEASE_INFO).read_text())
     except (OSError, ValueError) as error:
-        return f"no readable {deployer.RELEASE_INFO} ({error})"
+        return f"no readable {layout.RELEASE_INFO} ({error})"
     recorded: dict[str, str] = info["files"]
     on_disk = {
         path.relative_to(release).as_posix(): path
         for path in release.rglob("*")
-        if path.is_file() and path.name != deployer.RELEASE_INFO
+        if path.is_file() and path.name != layout.RELEASE_INFO
     }
     if set(on_disk) != set(recorded):
         return f"files differ from the record: {sorted(set(on_disk) ^ set(recorded))[:3]}"
@@ -114,7 +115,7 @@ def release_problem(release: Path) -> str | None:
 
 
 def currents(frontends: Sequence[Path], module: str) -> list[str | None]:
-    return [deployer.read_current(frontend, module) for frontend in frontends]
+    return [read_current(frontend, module) for frontend in frontends]
 
 
 def history_problems(ctx: EnvironmentContext, frontends: Sequence[Path]) -> list[str]:
@@ -154,6 +155,6 @@ def live_and_target_releases(session: Session) -> list[tuple[str, str | None, st
         .where(ModuleRow.deleted_at.is_(None))
     )
     return [
-        (name, recorded, deployer.release_id_for(number, platform, sha) if sha else None)
+        (name, recorded, layout.release_id_for(number, platform, sha) if sha else None)
         for name, recorded, number, sha in rows
     ]

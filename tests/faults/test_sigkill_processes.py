@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import worker_processes, operations, views
+from app.engine import operations, views
+from app.engine.runs import pool as worker_processes
 from app.engine.context import Location
 from tests.conftest import Cli
 from tests.faults.scenery import frontend_problems, history_problems, opened, write_modules

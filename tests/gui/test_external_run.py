@@ -9,7 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.engine.context import Location
-from app.engine.runner import CANCEL_POLL_INTERVAL
+from app.engine.runs.executor import CANCEL_POLL_INTERVAL
 from app.gui.main_window import MainWindow
 from tests.conftest import Cli
 from tests.gui.conftest import RUN_TIMEOUT_MS, Gates, wait_operation

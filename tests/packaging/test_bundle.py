@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import app
-from app.engine import worker_processes
+from app.engine.runs import pool as worker_processes
 from app.logsetup import LOG_FILE_NAME
 from tests.bundles import write_bundle
 

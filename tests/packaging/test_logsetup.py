@@ -41,8 +41,8 @@ def test_environment_variable_overrides_the_folder(
 def test_nothing_is_created_before_the_first_record(tmp_path: Path) -> None:
     path = configure_logging(tmp_path / "logs")
     assert not path.parent.exists()
-    logging.getLogger("app.engine.deployer").info("deployed %s", "Orders")
-    assert "INFO app.engine.deployer: deployed Orders" in path.read_text(encoding="utf-8")
+    logging.getLogger("app.engine.frontend.farm").info("deployed %s", "Orders")
+    assert "INFO app.engine.frontend.farm: deployed Orders" in path.read_text(encoding="utf-8")
 
 
 def test_debug_records_and_library_info_stay_out(tmp_path: Path) -> None:

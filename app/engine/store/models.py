@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +21,29 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
+
+W = TypeVar("W", bound=StrEnum)
+
+
+class Vocabulary(TypeDecorator[W], Generic[W]):
+    """A column of one of the product's words (``vocabulary``): the contract's string in the
+    database, the typed word in Python."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, words: type[W]) -> None:
+        super().__init__()
+        self.words = words
+        self._by_value: dict[str, W] = {word.value: word for word in words}
+
+    def process_bind_param(self, value: W | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> W | None:
+        return None if value is None else self._by_value[value]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -157,8 +182,8 @@ class RunRow(Base):
     __tablename__ = "run"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20), index=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[RunKind] = mapped_column(Vocabulary(RunKind), index=True)
+    status: Mapped[RunStatus] = mapped_column(Vocabulary(RunStatus), index=True)
     platform_version: Mapped[str] = mapped_column(String(40))
     started_by: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column()
@@ -187,7 +212,7 @@ class RunItemRow(Base):
     application: Mapped[str] = mapped_column(String(64))
     version: Mapped[int | None] = mapped_column(Integer)
     compilation_id: Mapped[int | None] = mapped_column(ForeignKey("compilation.id"))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[ItemStatus] = mapped_column(Vocabulary(ItemStatus))
     # A short code ("already-deployed") or a whole failure message: no length limit.
     reason: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)

@@ -17,16 +17,27 @@ from sqlalchemy.orm import Session
 from app.engine.errors import RefusedError, StateError
 from app.engine.identity import current_user, host_name, process_alive, utcnow
 from app.engine.store.models import EnvironmentRow, ModuleLockRow, ModuleRow, RunItemRow, RunRow
+from app.engine.vocabulary import (
+    EXCLUSIVE_KINDS,
+    FINISHED_ITEM_STATUSES,
+    ItemStatus,
+    RunKind,
+    RunStatus,
+)
 
-RUNNING = "running"
 # A run whose owner has not written a heartbeat for this long is taken as dead.
 STALE_AFTER = timedelta(seconds=10)
 HEARTBEAT_INTERVAL = 2.0
-# Kinds that take the whole environment: only one of them at a time (rule 5).
-EXCLUSIVE_KINDS = frozenset({"deploy-all", "upgrade"})
-ITEM_STATUSES = ("pending", "deploying", "deployed", "failed", "blocked", "skipped", "cancelled")
-# Upgrade runs report "prepared" where deploy runs report "deployed".
-FINISHED_ITEM_STATUSES = frozenset({"deployed", "prepared", "failed", "blocked", "skipped", "cancelled"})
+# The item statuses every run's counts show (``runs --json``), whether or not it has any.
+COUNTED_ITEM_STATUSES = (
+    ItemStatus.PENDING,
+    ItemStatus.DEPLOYING,
+    ItemStatus.DEPLOYED,
+    ItemStatus.FAILED,
+    ItemStatus.BLOCKED,
+    ItemStatus.SKIPPED,
+    ItemStatus.CANCELLED,
+)
 
 
 @dataclass(frozen=True)
@@ -34,13 +45,13 @@ class RunRef:
     """A run as errors and views name it."""
 
     id: int
-    kind: str
+    kind: RunKind
     started_by: str
     started_at: datetime
 
     @classmethod
     def of(cls, run: RunRow) -> RunRef:
-        return cls(run.id, run.kind, run.started_by, run.started_at)
+        return cls(run.id, RunKind(run.kind), run.started_by, run.started_at)
 
     def describe(self) -> str:
         when = self.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -54,7 +65,7 @@ class NewItem:
     application: str
     version: int | None
     compilation_id: int | None
-    status: str = "pending"
+    status: ItemStatus = ItemStatus.PENDING
     reason: str | None = None
     message: str | None = None
 
@@ -101,20 +112,20 @@ def recover_stale_runs(session: Session) -> list[int]:
     for run in active_runs(session):
         why = why_dead(run)
         if why:
-            close_run(session, run, "interrupted", f"interrupted: {why}")
+            close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}")
             recovered.append(run.id)
     return recovered
 
 
-def close_run(session: Session, run: RunRow, status: str, message: str | None = None) -> None:
+def close_run(session: Session, run: RunRow, status: RunStatus, message: str | None = None) -> None:
     """End a run: settle unfinished items, free its locks, record when."""
     now = utcnow()
-    interrupted = status == "interrupted"
+    interrupted = status == RunStatus.INTERRUPTED
     session.execute(
         update(RunItemRow)
-        .where(RunItemRow.run_id == run.id, RunItemRow.status == "deploying")
+        .where(RunItemRow.run_id == run.id, RunItemRow.status == ItemStatus.DEPLOYING)
         .values(
-            status="failed" if interrupted else "cancelled",
+            status=ItemStatus.FAILED if interrupted else ItemStatus.CANCELLED,
             reason="interrupted" if interrupted else "cancelled",
             message="the run stopped while this module was in progress",
             finished_at=now,
@@ -122,8 +133,8 @@ def close_run(session: Session, run: RunRow, status: str, message: str | None = 
     )
     session.execute(
         update(RunItemRow)
-        .where(RunItemRow.run_id == run.id, RunItemRow.status == "pending")
-        .values(status="cancelled", reason="cancelled", finished_at=now)
+        .where(RunItemRow.run_id == run.id, RunItemRow.status == ItemStatus.PENDING)
+        .values(status=ItemStatus.CANCELLED, reason="cancelled", finished_at=now)
     )
     session.execute(delete(ModuleLockRow).where(ModuleLockRow.run_id == run.id))
     run.status = status
@@ -133,16 +144,16 @@ def close_run(session: Session, run: RunRow, status: str, message: str | None = 
 
 
 def active_runs(session: Session) -> list[RunRow]:
-    return list(session.scalars(select(RunRow).where(RunRow.status == RUNNING).order_by(RunRow.id)))
+    return list(session.scalars(select(RunRow).where(RunRow.status == RunStatus.RUNNING).order_by(RunRow.id)))
 
 
-def refuse_if_exclusive_active(session: Session, kind: str) -> None:
+def refuse_if_exclusive_active(session: Session, kind: RunKind) -> None:
     """Rule 5: one Deploy All or upgrade at a time, and nothing at all beside an upgrade.
 
     A Deploy All also waits for single deploys and publishes, which hold modules it would take.
     """
     for run in active_runs(session):
-        if kind in EXCLUSIVE_KINDS or run.kind == "upgrade":
+        if kind in EXCLUSIVE_KINDS or run.kind == RunKind.UPGRADE:
             raise RefusedError(f"cannot start {kind}: {RunRef.of(run).describe()} is still active")
 
 
@@ -169,7 +180,7 @@ def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str
 
 def create_run(
     session: Session,
-    kind: str,
+    kind: RunKind,
     platform_version: str,
     items: Sequence[NewItem],
     workers: int,
@@ -178,7 +189,7 @@ def create_run(
     now = utcnow()
     run = RunRow(
         kind=kind,
-        status=RUNNING,
+        status=RunStatus.RUNNING,
         platform_version=platform_version,
         started_by=current_user(),
         started_at=now,
@@ -228,7 +239,7 @@ def beat(session: Session, run_id: int) -> bool:
     if run is None:
         return True
     run.heartbeat_at = utcnow()
-    return run.cancel_requested or run.status != RUNNING
+    return run.cancel_requested or run.status != RunStatus.RUNNING
 
 
 def request_cancel(session: Session, run_id: int | None) -> RunRow:
@@ -238,7 +249,7 @@ def request_cancel(session: Session, run_id: int | None) -> RunRow:
         run = session.get(RunRow, run_id)
         if run is None:
             raise StateError(f"there is no run {run_id}")
-        if run.status != RUNNING:
+        if run.status != RunStatus.RUNNING:
             raise StateError(f"run {run_id} is not active (it is {run.status})")
     elif not runs:
         raise StateError("no run is active")

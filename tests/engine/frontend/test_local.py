@@ -1,5 +1,5 @@
-"""Deploying releases to front-ends: layout, all-or-nothing behaviour, crash leftovers, pruning,
-configuration, removal and drift detection, on real folders."""
+"""Local front-ends through the target interface: layout, all-or-nothing behaviour across
+front-ends, crash leftovers, pruning, configuration, removal and drift detection, on real folders."""
 
 from __future__ import annotations
 
@@ -9,20 +9,21 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from app.engine import deployer
 from app.engine.artifacts import ArtifactCorruptError, canonical_zip
-from app.engine.deployer import (
-    Drift,
-    FrontendError,
-    ReleaseRequest,
+from app.engine.frontend import local, module_folder
+from app.engine.frontend.content import ReleaseRequest
+from app.engine.frontend.layout import release_id_for
+from app.engine.frontend.target import FrontendError
+from app.engine.frontend.verify import Drift
+from tests.engine.frontend.kit import (
     apply_config,
     deploy_release,
     read_current,
-    release_files,
-    release_id_for,
+    recorded_files,
     remove_module,
     verify_module,
 )
@@ -92,7 +93,7 @@ def test_deploy_to_three_frontends(fl_frontends: list[Path]) -> None:
         assert info["artifact_sha256"] == hashlib.sha256(artifact_for(1)).hexdigest()
         assert info["files"]["src/pkg/deep/data.txt"] == hashlib.sha256(b"data").hexdigest()
         assert sorted(info["files"]) == [".build.json", "src/app.py", "src/pkg/deep/data.txt"]
-        assert release_files(frontend, MODULE, release) == info["files"]
+        assert recorded_files(frontend, MODULE, release) == info["files"]
         assert sorted(path.name for path in module.iterdir()) == ["CURRENT", "config.json", "releases"]
 
 
@@ -161,14 +162,14 @@ def test_current_naming_no_release_fails(fl_frontends: list[Path]) -> None:
 
 def test_disk_full_while_staging_cleans_up(fl_frontends: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     previous = deploy(fl_frontends, 1)
-    real_write = deployer.write_new_file
+    real_write = module_folder.write_new_file
 
-    def full_on_fe2(path: str | Path, data: bytes) -> None:
+    def full_on_fe2(path: str | Path, data: bytes, **options: Any) -> None:
         if fl_frontends[1] in Path(path).parents and Path(path).name == "data.txt":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, data)
+        real_write(path, data, **options)
 
-    monkeypatch.setattr(deployer, "write_new_file", full_on_fe2)
+    monkeypatch.setattr(module_folder, "write_new_file", full_on_fe2)
     with pytest.raises(FrontendError, match="No space left on device") as caught:
         deploy(fl_frontends, 2)
     assert str(caught.value).startswith(f"front-end {fl_frontends[1]}: {fl_frontends[1]}")
@@ -179,7 +180,7 @@ def test_disk_full_while_staging_cleans_up(fl_frontends: list[Path], monkeypatch
 
 def test_failure_while_switching_puts_current_back(fl_frontends: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     previous = deploy(fl_frontends, 1)
-    real_replace = deployer.replace_file
+    real_replace = module_folder.replace_file
     failing = fl_frontends[2] / MODULE / "CURRENT"
 
     def refuse_fe3_current(temp: Path, target: Path) -> None:
@@ -187,7 +188,7 @@ def test_failure_while_switching_puts_current_back(fl_frontends: list[Path], mon
             raise OSError(errno.EACCES, "Permission denied", str(target))
         real_replace(temp, target)
 
-    monkeypatch.setattr(deployer, "replace_file", refuse_fe3_current)
+    monkeypatch.setattr(module_folder, "replace_file", refuse_fe3_current)
     with pytest.raises(FrontendError, match=f"{failing}: Permission denied"):
         deploy(fl_frontends, 2)
     assert currents(fl_frontends) == [previous] * 3
@@ -308,14 +309,14 @@ def test_apply_config_only_where_the_module_is_live(fl_frontends: list[Path]) ->
 
 def test_apply_config_failure_restores_the_others(fl_frontends: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     deploy(fl_frontends, 1)
-    real_write = deployer.write_atomically
+    real_write = local.write_atomically
 
-    def refuse_last(path: Path, data: bytes) -> None:
+    def refuse_last(path: Path, data: bytes, **options: Any) -> None:
         if fl_frontends[2] in path.parents:
             raise OSError(errno.EROFS, "Read-only file system", str(path))
-        real_write(path, data)
+        real_write(path, data, **options)
 
-    monkeypatch.setattr(deployer, "write_atomically", refuse_last)
+    monkeypatch.setattr(local, "write_atomically", refuse_last)
     with pytest.raises(FrontendError, match="Read-only file system"):
         apply_config(fl_frontends, MODULE, {"MaxRows": "9"})
     for frontend in fl_frontends:

@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.engine import runs
 from app.engine.errors import DeployCenterError
 from app.engine.events import (
     EventSink,
@@ -33,9 +32,13 @@ from app.engine.events import (
     RunStarted,
 )
 from app.engine.identity import utcnow
-from app.engine.planner import gc_paused
+from app.engine.runs import records
+from app.engine.runs.heartbeat import RunHeartbeat
+from app.engine.runs.planner import gc_paused
+from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
+from app.engine.vocabulary import UNSUCCESSFUL_ITEM_STATUSES, ItemStatus, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,53 +49,10 @@ CANCEL_POLL_INTERVAL = 0.5
 MAX_BATCH = 16  # ready modules one worker takes at once; their disk flushes are shared
 
 
-@dataclass(frozen=True)
-class WorkItem:
-    """One module a run works on, as plain values a worker thread may hold."""
-
-    module_id: int
-    module: str
-    application: str
-    version: int | None
-    depends: tuple[str, ...]
-    payload: Any = None
-
-    @property
-    def key(self) -> str:
-        return self.module.casefold()
-
-
-@dataclass(frozen=True)
-class WorkOutcome:
-    status: str  # "deployed" or "failed"
-    reason: str | None = None
-    message: str | None = None
-    result: Any = None
-
-
-class RunWork(Protocol):
-    """What a kind of run does with each item."""
-
-    blocks_consumers: bool
-
-    def perform_batch(self, items: Sequence[WorkItem]) -> list[WorkOutcome | Exception]:
-        """Worker thread: the real work on a few ready items, on plain values; no database.
-
-        One result per item, in order: its outcome, or the error that made it fail. Items of a
-        batch never depend on each other.
-        """
-
-    def note_done(self, item: WorkItem, outcome: WorkOutcome) -> None:
-        """Coordinator: called before any consumer of ``item`` is handed to a worker."""
-
-    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem, WorkOutcome]]) -> None:
-        """Coordinator, inside a batch transaction: persist what these outcomes changed, in bulk."""
-
-
 @dataclass
 class _Pending:
     started: list[tuple[int, datetime]] = field(default_factory=list)
-    finished: list[tuple[int, WorkItem, WorkOutcome, datetime]] = field(default_factory=list)
+    finished: list[tuple[int, WorkItem[Any], WorkOutcome, datetime]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.started) + len(self.finished)
@@ -105,8 +65,8 @@ class RunExecutor:
         self,
         db: Database,
         run_id: int,
-        items: Sequence[WorkItem],
-        work: RunWork,
+        items: Sequence[WorkItem[Any]],
+        work: RunWork[Any],
         *,
         workers: int,
         on_event: EventSink,
@@ -122,13 +82,13 @@ class RunExecutor:
         self._pending = _Pending()
         self._item_row_ids: dict[int, int] = {}
         self._started_at: dict[str, float] = {}
-        self._statuses: dict[str, str] = {}
+        self._statuses: dict[str, ItemStatus] = {}
         self._last_flush = 0.0
         self._last_cancel_check = time.monotonic()
 
     # -- public -----------------------------------------------------------------------------
 
-    def execute(self) -> str:
+    def execute(self) -> RunStatus:
         """Work through the run and close it; returns the run's final status."""
         clock = time.monotonic()
         heartbeat = RunHeartbeat(self._db, self._run_id, self._cancel)
@@ -172,7 +132,7 @@ class RunExecutor:
                     cancelled = True
                     self._log("warning", "cancel requested: finishing modules already deploying")
                     for key in sorted(unfinished - busy):
-                        self._finish(key, WorkOutcome("cancelled", "cancelled"))
+                        self._finish(key, WorkOutcome(ItemStatus.CANCELLED, "cancelled"))
                         unfinished.discard(key)
                     ready.clear()
                     if not unfinished:
@@ -194,7 +154,7 @@ class RunExecutor:
                         unfinished.discard(key)
                         self._finish(key, outcome)
                         self._work.note_done(self._items[key], outcome)
-                        if outcome.status == "failed" and self._work.blocks_consumers:
+                        if outcome.status == ItemStatus.FAILED and self._work.blocks_consumers:
                             self._block_consumers(key, consumers, unfinished)
                         for consumer in consumers[key]:
                             waiting[consumer].discard(key)
@@ -223,7 +183,7 @@ class RunExecutor:
         items = [self._items[key] for key in batch]
         for key, item in zip(batch, items, strict=True):
             self._started_at[key] = time.monotonic()
-            self._statuses[key] = "deploying"
+            self._statuses[key] = ItemStatus.DEPLOYING
             self._pending.started.append((self._item_row_ids[item.module_id], now))
             self._emit(ItemStarted(self._run_id, item.module, now))
         return pool.submit(self._work.perform_batch, items)
@@ -244,7 +204,7 @@ class RunExecutor:
             if key not in unfinished:
                 continue
             unfinished.discard(key)
-            self._finish(key, WorkOutcome("blocked", f"producer {name} failed"))
+            self._finish(key, WorkOutcome(ItemStatus.BLOCKED, f"producer {name} failed"))
             stack.extend(consumers[key])
 
     def _break_cycle(self, unfinished: set[str], waiting: dict[str, set[str]]) -> str:
@@ -267,7 +227,7 @@ class RunExecutor:
         self._emit(
             ItemFinished(self._run_id, item.module, outcome.status, outcome.reason, outcome.message, seconds)
         )
-        if outcome.status == "failed":
+        if outcome.status == ItemStatus.FAILED:
             self._log("error", f"{item.module}: {outcome.message or outcome.reason}")
 
     # -- persistence --------------------------------------------------------------------------
@@ -320,7 +280,7 @@ class RunExecutor:
         if pending.started:
             session.execute(
                 update(RunItemRow),
-                [{"id": row_id, "status": "deploying", "started_at": at} for row_id, at in pending.started],
+                [{"id": row_id, "status": ItemStatus.DEPLOYING, "started_at": at} for row_id, at in pending.started],
             )
         if pending.finished:
             session.execute(
@@ -340,13 +300,13 @@ class RunExecutor:
             if done:
                 self._work.record(session, self._run_id, done)
 
-    def _close(self, status: str) -> dict[str, int]:
+    def _close(self, status: RunStatus) -> dict[str, int]:
         pending, self._pending = self._pending, _Pending()
         with self._db.write() as session:
             self._write(session, pending)
             run = session.get(RunRow, self._run_id)
             assert run is not None
-            runs.close_run(session, run, status)
+            records.close_run(session, run, status)
             statuses = session.scalars(
                 select(RunItemRow.status).where(RunItemRow.run_id == self._run_id)
             ).all()
@@ -360,16 +320,17 @@ class RunExecutor:
         try:
             with self._db.write() as session:
                 run = session.get(RunRow, self._run_id)
-                if run is not None and run.status == runs.RUNNING:
-                    runs.close_run(session, run, "failed", f"stopped by an error: {exc}")
+                if run is not None and run.status == RunStatus.RUNNING:
+                    records.close_run(session, run, RunStatus.FAILED, f"stopped by an error: {exc}")
         except Exception:
             pass  # the next process marks it interrupted from the missing heartbeat
 
-    def _final_status(self, cancelled: bool) -> str:
+    def _final_status(self, cancelled: bool) -> RunStatus:
         if cancelled:
-            return "cancelled"
-        bad = {"failed", "blocked"}
-        return "failed" if any(s in bad for s in self._statuses.values()) else "succeeded"
+            return RunStatus.CANCELLED
+        if any(status in UNSUCCESSFUL_ITEM_STATUSES for status in self._statuses.values()):
+            return RunStatus.FAILED
+        return RunStatus.SUCCEEDED
 
     def _log(self, level: str, text: str) -> None:
         self._emit(LogLine(self._run_id, level, text, utcnow()))
@@ -377,43 +338,7 @@ class RunExecutor:
 
 def _failure(exc: Exception) -> WorkOutcome:
     if isinstance(exc, DeployCenterError):
-        return WorkOutcome("failed", exc.message, exc.message)
+        return WorkOutcome(ItemStatus.FAILED, exc.message, exc.message)
     # A bug in one module's work must not take the run down.
     text = f"unexpected error: {type(exc).__name__}: {exc}"
-    return WorkOutcome("failed", text, text)
-
-
-class RunHeartbeat:
-    """Writes the run's heartbeat every few seconds from its own thread.
-
-    Other processes take a run whose heartbeat stops as dead (``runs.STALE_AFTER``), so the beat
-    must not depend on the coordinator: an event sink or a long flush may hold that thread up.
-    A cancel requested in the database (by any process) sets the run's cancel event.
-    """
-
-    def __init__(self, db: Database, run_id: int, cancel: threading.Event) -> None:
-        self._db = db
-        self._run_id = run_id
-        self._cancel = cancel
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"run{run_id}-heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stopped.wait(runs.HEARTBEAT_INTERVAL):
-            try:
-                with self._db.write() as session:
-                    stop_asked = runs.beat(session, self._run_id)
-            except DeployCenterError as exc:
-                # A busy database delays one beat; the next one retries.
-                log.warning("heartbeat of run %s skipped: %s", self._run_id, exc)
-                continue
-            if stop_asked:
-                self._cancel.set()
+    return WorkOutcome(ItemStatus.FAILED, text, text)

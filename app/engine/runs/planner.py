@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from app.engine.frontend.target import FrontendError, FrontendTarget
 from app.engine.store.models import CompilationRow, ModuleRow, ModuleVersionRow
+from app.engine.vocabulary import SkipReason
 
 DEPLOY = "deploy"
 SKIP = "skip"
-COMPILATION_FAILED = "compilation-failed"
-ALREADY_DEPLOYED = "already-deployed"
-NOT_PREPARED = "not-prepared"
-SKIP_REASONS = (COMPILATION_FAILED, ALREADY_DEPLOYED, NOT_PREPARED)
+# The reasons a deploy run skips a module (rule 2), in the order summaries list them.
+SKIP_REASONS = (SkipReason.COMPILATION_FAILED, SkipReason.ALREADY_DEPLOYED, SkipReason.NOT_PREPARED)
 
 
 class PlanItem(NamedTuple):
@@ -33,8 +31,8 @@ class PlanItem(NamedTuple):
     compilation_id: int | None
     artifact_sha256: str | None
     depends: tuple[str, ...]
-    action: str
-    reason: str | None = None
+    action: str  # DEPLOY or SKIP
+    reason: SkipReason | None = None
     detail: str | None = None
 
     @property
@@ -52,9 +50,9 @@ class DeployPlan:
         return tuple(item for item in self.items if item.deploys)
 
     def skipped_by_reason(self) -> dict[str, int]:
-        counts = dict.fromkeys(SKIP_REASONS, 0)
+        counts: dict[str, int] = dict.fromkeys(SKIP_REASONS, 0)
         for item in self.items:
-            if item.reason in counts:
+            if item.reason is not None and item.reason in counts:
                 counts[item.reason] += 1
         return counts
 
@@ -68,7 +66,7 @@ class DeployAllPlanner:
     gets it again from the next run instead of the module being skipped for ever.
     """
 
-    def __init__(self, session: Session, platform_version: str, frontends: Sequence[Path] = ()) -> None:
+    def __init__(self, session: Session, platform_version: str, frontends: Sequence[FrontendTarget] = ()) -> None:
         self._session = session
         self._platform = platform_version
         self._frontends = tuple(frontends)
@@ -105,30 +103,33 @@ class DeployAllPlanner:
         rows = self._session.connection().execute(query)
         with gc_paused():
             items = tuple(_decide(*row) for row in rows)
-        items = tuple(self._unless_gone(item) for item in items)
-        return DeployPlan(self._platform, items)
+        return DeployPlan(self._platform, self._unless_gone(items))
 
-    def _unless_gone(self, item: PlanItem) -> PlanItem:
-        if item.reason != ALREADY_DEPLOYED:
-            return item
+    def _unless_gone(self, items: tuple[PlanItem, ...]) -> tuple[PlanItem, ...]:
+        """Check every front-end for the modules recorded as live: one batched read per front-end."""
+        deployed = [item.module for item in items if item.reason == SkipReason.ALREADY_DEPLOYED]
+        if not deployed:
+            return items
+        gone: dict[str, str] = {}  # module -> the first front-end where it is not live
         for frontend in self._frontends:
-            if read_release_id(frontend, item.module) != item.detail:
-                return item._replace(
-                    action=DEPLOY, reason=None, detail=f"not live on front-end {frontend}; deploying it again"
-                )
+            try:
+                live = frontend.read_current(deployed)
+            except FrontendError:
+                live = {}  # unreadable: deploy again, and let the run report what is wrong there
+            for item in items:
+                if item.reason == SkipReason.ALREADY_DEPLOYED and item.module not in gone:
+                    if live.get(item.module) != item.detail:
+                        gone[item.module] = frontend.location
+        return tuple(self._recheck(item, gone) for item in items)
+
+    @staticmethod
+    def _recheck(item: PlanItem, gone: dict[str, str]) -> PlanItem:
+        if item.reason != SkipReason.ALREADY_DEPLOYED:
+            return item
+        where = gone.get(item.module)
+        if where is not None:
+            return item._replace(action=DEPLOY, reason=None, detail=f"not live on front-end {where}; deploying it again")
         return item._replace(detail="this compilation is already live")
-
-
-def read_release_id(frontend: Path, module: str) -> str | None:
-    """The release id in ``<frontend>/<module>/CURRENT``, read with as few calls as possible."""
-    try:
-        fd = os.open(os.path.join(frontend, module, "CURRENT"), os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 512).decode("utf-8", "replace").strip()
-    finally:
-        os.close(fd)
 
 
 @contextmanager
@@ -158,13 +159,14 @@ def _decide(
     artifact_sha256: str | None,
 ) -> PlanItem:
     producers = tuple(depends.split(",")) if depends else ()
+    reason: SkipReason | None
     if compilation_id is None:
-        action, reason, detail = SKIP, NOT_PREPARED, "no compilation for this platform version yet"
+        action, reason, detail = SKIP, SkipReason.NOT_PREPARED, "no compilation for this platform version yet"
     elif not succeeded:
-        action, reason, detail = SKIP, COMPILATION_FAILED, failure
+        action, reason, detail = SKIP, SkipReason.COMPILATION_FAILED, failure
     elif deployed_compilation_id == compilation_id:
         # The detail carries the live release id until the front-ends are checked.
-        action, reason, detail = SKIP, ALREADY_DEPLOYED, deployed_release
+        action, reason, detail = SKIP, SkipReason.ALREADY_DEPLOYED, deployed_release
     else:
         action, reason, detail = DEPLOY, None, None
     return PlanItem(

@@ -1,0 +1,98 @@
+"""A release's content, read from its artifact once for every front-end.
+
+An artifact is a canonical zip (``artifacts.canonical_zip``). Its members are checked so that
+none could land outside the release folder, then read with their CRC checked, and hashed for
+``.release.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from app.engine.artifacts import ArtifactCorruptError, is_symlink_member, member_path_problem, sha256_hex
+from app.engine.config import config_bytes
+from app.engine.frontend.layout import RELEASE_INFO, check_module_name, release_id_for, release_info_bytes
+from app.engine.frontend.target import ReleaseFiles
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """What to make live for one module: a compilation's artifact with the module's configuration."""
+
+    module: str
+    version: int
+    platform: str
+    artifact_sha256: str
+    config: Mapping[str, str]
+
+    @property
+    def release_id(self) -> str:
+        return release_id_for(self.version, self.platform, self.artifact_sha256)
+
+
+def release_files(request: ReleaseRequest, artifact: bytes) -> ReleaseFiles:
+    """The files to write for ``request``, checked against the artifact's sha256 and zip rules."""
+    check_module_name(request.module)
+    sha = request.artifact_sha256
+    if sha256_hex(artifact) != sha:
+        raise ArtifactCorruptError(f"artifact {sha} does not match its sha256; it will not be deployed")
+    files = artifact_files(sha, artifact)
+    info = release_info_bytes(
+        request.module, request.version, request.platform, sha, {name: sha256_hex(data) for name, data in files.items()}
+    )
+    return ReleaseFiles(request.module, request.release_id, sha, files, info, config_bytes(request.config))
+
+
+def artifact_files(sha: str, artifact: bytes) -> dict[str, bytes]:
+    """Artifact members, refused if any could land outside the release folder (zip-slip)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(artifact)) as archive:
+            view = memoryview(artifact)
+            return {info.filename: _member_bytes(view, archive, info) for info in _safe_members(sha, archive)}
+    except (zipfile.BadZipFile, EOFError, ValueError, zlib.error) as error:
+        raise ArtifactCorruptError(f"artifact {sha} is not a readable zip: {error}") from None
+
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header, as in zipfile
+_LOCAL_MAGIC = b"PK\x03\x04"
+
+
+def _member_bytes(artifact: memoryview, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One member's content, with its CRC checked.
+
+    Stored and deflated members are sliced out of the artifact and inflated in one call, which
+    is several times cheaper than ``ZipFile.read``'s file object per member; anything else
+    (other compression, encryption) goes through ``ZipFile.read``.
+    """
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return archive.read(info)
+    header = _LOCAL_HEADER.unpack_from(artifact, info.header_offset)
+    if header[0] != _LOCAL_MAGIC:
+        raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
+    start = info.header_offset + _LOCAL_HEADER.size + header[10] + header[11]  # name and extra lengths
+    raw = artifact[start : start + info.compress_size]
+    data = bytes(raw) if info.compress_type == zipfile.ZIP_STORED else zlib.decompress(raw, -zlib.MAX_WBITS)
+    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        raise zipfile.BadZipFile(f"bad CRC or size for {info.filename!r}")
+    return data
+
+
+def _safe_members(sha: str, archive: zipfile.ZipFile) -> Iterator[zipfile.ZipInfo]:
+    seen: set[str] = set()
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        problem = member_path_problem(info.filename)
+        if problem is None and is_symlink_member(info):
+            problem = "is a symbolic link"
+        if problem is None and info.filename in seen | {RELEASE_INFO}:
+            problem = "would overwrite another file"
+        if problem is not None:
+            raise ArtifactCorruptError(f"artifact {sha}: entry {info.filename!r} {problem}")
+        seen.add(info.filename)
+        yield info

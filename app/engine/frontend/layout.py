@@ -1,0 +1,74 @@
+"""The front-end layout of the contract's section 4, as names and small pure rules::
+
+    <front-end>/<module>/releases/<release-id>/              complete content; never changed once live
+    <front-end>/<module>/releases/<release-id>/.release.json
+    <front-end>/<module>/CURRENT                              the live release id; replaced atomically
+    <front-end>/<module>/config.json                          applied configuration; replaced atomically
+
+Every target, local or remote, writes exactly this, and names its hidden work files as below so
+that any target recognises another's leftovers as Deploy Center's own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from app.engine.bundle import NAME_PATTERN
+
+RELEASES = "releases"
+CURRENT = "CURRENT"
+CONFIG = "config.json"
+RELEASE_INFO = ".release.json"
+STAGING_PREFIX = ".staging-"  # releases/.staging-<id>-<pid>-<hex>: a release being written or deleted
+TEMP_PREFIXES = (f".{CURRENT}.tmp-", f".{CONFIG}.tmp-")  # the next CURRENT or config.json
+OWN_NAMES = frozenset({RELEASES, CURRENT, CONFIG})
+
+
+def release_id_for(version: int, platform: str, artifact_sha256: str) -> str:
+    """A deterministic, filesystem-safe release folder name, e.g. ``v3-11.19.0-1a2b3c4d5e6f``."""
+    safe_platform = re.sub(r"[^A-Za-z0-9._-]", "_", platform)
+    return f"v{version}-{safe_platform}-{artifact_sha256[:12]}"
+
+
+def check_module_name(module: str) -> None:
+    """Names are validated when published; checked again because they become folder names here."""
+    if not NAME_PATTERN.fullmatch(module):
+        raise ValueError(f"not a valid module name: {module!r}")
+
+
+def is_release_name(name: str) -> bool:
+    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name
+
+
+def current_bytes(release: str | None) -> bytes | None:
+    """The content of ``CURRENT`` naming ``release``; None for no file."""
+    return None if release is None else f"{release}\n".encode("ascii")
+
+
+def parse_current(data: bytes) -> str | None:
+    return data.decode("utf-8", "replace").strip() or None
+
+
+def parse_release_info(data: bytes) -> dict[str, Any] | None:
+    """A parsed ``.release.json``, or None when it is not one (unreadable, or no ``files`` map)."""
+    try:
+        info = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(info, dict) or not isinstance(info.get("files"), dict):
+        return None
+    return info
+
+
+def release_info_bytes(module: str, version: int, platform: str, artifact_sha256: str, files: dict[str, str]) -> bytes:
+    """``.release.json`` on one line: json's C encoder does not indent, and programs read this file."""
+    info = {
+        "module": module,
+        "version": version,
+        "platform": platform,
+        "artifact_sha256": artifact_sha256,
+        "files": files,
+    }
+    return (json.dumps(info, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")

@@ -1,0 +1,65 @@
+"""A batch of compilations, as upgrades and publishes do them: in this process or a worker process.
+
+Imports neither the database nor Qt, so that a worker process starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.engine.artifacts import ArtifactStore
+from app.engine.bundle import bundle_from_source_zip
+from app.engine.compiler import CompileOutcome, PlatformSpec, build_artifact, first_failure
+from app.engine.errors import DeployCenterError
+
+
+@dataclass(frozen=True)
+class CompileJob:
+    """One stored module version (``version`` of ``module``) to compile for the run's platform.
+
+    ``producers`` says how each producer's compilation went (None: no such module), filled in
+    when the job is handed to a worker; ``config_overrides`` are the values applied to the
+    module, for a publish that deploys what compiles.
+    """
+
+    module: str
+    version: int
+    version_id: int
+    source_sha256: str
+    producers: Mapping[str, bool | None] = field(default_factory=dict)
+    config_overrides: Mapping[str, str] = field(default_factory=dict)
+
+
+CompileResult = tuple[CompileOutcome | DeployCenterError, Mapping[str, str]]
+
+
+def compile_batch(artifacts: str, platform: PlatformSpec, jobs: list[CompileJob]) -> list[CompileOutcome | DeployCenterError]:
+    """In any process: compile these module versions; their artifacts share two flushes."""
+    return [result for result, _defaults in compile_sources(ArtifactStore(Path(artifacts)), platform, jobs)]
+
+
+def compile_sources(store: ArtifactStore, platform: PlatformSpec, jobs: Sequence[CompileJob]) -> list[CompileResult]:
+    """Per job: how its compilation went (or the error that kept it from being tried), and the
+    module's configuration defaults. Every artifact built is stored in one go."""
+    results: list[CompileResult | None] = []
+    built: list[tuple[int, bytes, Mapping[str, str]]] = []
+    for index, job in enumerate(jobs):
+        try:
+            bundle = bundle_from_source_zip(store.read(job.source_sha256))
+            reason = first_failure(bundle, platform, dict(job.producers))
+            if reason is not None:
+                results.append((CompileOutcome.failed(reason), bundle.manifest.config))
+                continue
+            built.append((index, build_artifact(bundle, platform), bundle.manifest.config))
+            results.append(None)
+        except DeployCenterError as error:
+            results.append((error, {}))
+    stored = store.put_many([artifact for _index, artifact, _defaults in built])
+    for (index, artifact, defaults), sha in zip(built, stored, strict=True):
+        outcome = CompileOutcome(succeeded=True, reason=None, artifact_sha256=sha, artifact_size=len(artifact))
+        results[index] = (outcome, defaults)
+    done = [result for result in results if result is not None]
+    assert len(done) == len(jobs), "every job ends with an outcome or an error"
+    return done

@@ -1,0 +1,169 @@
+"""Deploy runs: Deploy All (rules 1, 2 and 6) and the deploy of chosen modules or an application.
+
+Setup plans every module in one writer transaction and locks those it deploys; each batch of
+ready modules is then made live on every front-end (``deploy_batch``), in worker processes for
+big runs; the coordinator flushes the switches once and records them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.engine.audit import audit
+from app.engine.config import effective_config
+from app.engine.context import EnvironmentContext
+from app.engine.events import EventSink, ignore_events
+from app.engine.frontend import farm
+from app.engine.frontend.content import ReleaseRequest
+from app.engine.frontend.registry import Frontend, targets_of
+from app.engine.kinds.base import RunOutcome, audited, begin_operation, default_deploy_workers, execute
+from app.engine.kinds.deploy_batch import deploy_batch
+from app.engine.kinds.records import Deployed, record_deployments
+from app.engine.lookup import frontends_of_session
+from app.engine.runs import records
+from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
+from app.engine.runs.pool import WorkerPool, process_count
+from app.engine.runs.work import WorkItem, WorkOutcome
+from app.engine.store.models import ModuleRow, ModuleVersionRow
+from app.engine.vocabulary import ItemStatus, RunKind
+
+
+@dataclass(frozen=True)
+class Deployable:
+    """A deploy item's payload: the compilation to make live, as the release to write."""
+
+    compilation_id: int
+    release: ReleaseRequest
+
+
+def deploy_all(
+    ctx: EnvironmentContext,
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Deploy every prepared module that is not live yet (rules 1, 2 and 6)."""
+    return _deploy(ctx, RunKind.DEPLOY_ALL, None, workers, on_event, cancel)
+
+
+def deploy_modules(
+    ctx: EnvironmentContext,
+    module_ids: Sequence[int],
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Deploy chosen modules (one at a time, or an application) by the same rules as Deploy All."""
+    return _deploy(ctx, RunKind.DEPLOY, list(module_ids), workers, on_event, cancel)
+
+
+def _deploy(
+    ctx: EnvironmentContext,
+    kind: RunKind,
+    module_ids: list[int] | None,
+    workers: int | None,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+) -> RunOutcome:
+    count = workers or default_deploy_workers()
+    target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
+    # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
+    # collector would rescan them all several times, holding the GIL the window needs.
+    with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
+        env = begin_operation(session)
+        records.refuse_if_exclusive_active(session, kind)
+        frontends = frontends_of_session(session)
+        plan = DeployAllPlanner(session, env.platform_version, targets_of(frontends)).plan(module_ids)
+        records.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
+        items = [
+            records.NewItem(
+                i.module_id, i.module, i.application, i.version, i.compilation_id,
+                ItemStatus.PENDING if i.deploys else ItemStatus.SKIPPED, i.reason, i.detail,
+            )
+            for i in plan.items
+        ]
+        run = records.create_run(session, kind, env.platform_version, items, count)
+        work_items = _work_items(session, plan)
+        audit(session, kind, target, "started", f"run {run.id}")
+        run_id = run.id
+    pool = WorkerPool(process_count(len(work_items)))
+    try:
+        work = DeployWork(str(ctx.artifacts.root), frontends, pool)
+        return execute(ctx, run_id, kind, work_items, work, count, on_event, cancel)
+    finally:
+        pool.close()
+
+
+def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]]:
+    deploying = plan.to_deploy
+    ids = [item.module_id for item in deploying]
+    configs: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+    for chunk_start in range(0, len(ids), 5000):
+        chunk = ids[chunk_start : chunk_start + 5000]
+        for module_id, overrides, manifest in session.execute(
+            select(ModuleRow.id, ModuleRow.config_overrides, ModuleVersionRow.manifest)
+            .join(ModuleVersionRow, ModuleVersionRow.id == ModuleRow.latest_version_id)
+            .where(ModuleRow.id.in_(chunk))
+        ):
+            defaults = dict(manifest.get("config") or {})
+            configs[module_id] = (defaults, dict(overrides or {}))
+    work = []
+    for item in deploying:
+        assert item.compilation_id is not None and item.artifact_sha256 is not None
+        defaults, overrides = configs[item.module_id]
+        release = ReleaseRequest(
+            item.module, item.version, plan.platform_version, item.artifact_sha256, effective_config(defaults, overrides)
+        )
+        payload = Deployable(item.compilation_id, release)
+        work.append(WorkItem(item.module_id, item.module, item.application, item.version, item.depends, payload))
+    return work
+
+
+class DeployWork:
+    """Make a compilation live on every front-end (all of them or none).
+
+    Each batch's file work runs in ``pool``: in worker processes for big runs, else in the
+    calling thread.
+    """
+
+    blocks_consumers = True
+
+    def __init__(self, artifacts: str, frontends: Sequence[Frontend], pool: WorkerPool) -> None:
+        self._artifacts = artifacts
+        self._frontends = list(frontends)
+        self._pool = pool
+
+    def perform_batch(self, items: Sequence[WorkItem[Deployable]]) -> list[WorkOutcome | Exception]:
+        """Write every item's release, then make them all live together: three shared disk flushes.
+
+        The switches' flush is shared by the whole batch of records: record() flushes first.
+        """
+        requests = [item.payload.release for item in items]
+        results = self._pool.run(deploy_batch, self._artifacts, self._frontends, requests)
+        return [
+            result if isinstance(result, Exception) else self._deployed(item, result)
+            for item, result in zip(items, results, strict=True)
+        ]
+
+    def _deployed(self, item: WorkItem[Deployable], release: str) -> WorkOutcome:
+        where = "front-end" if len(self._frontends) == 1 else "front-ends"
+        return WorkOutcome(
+            ItemStatus.DEPLOYED,
+            None,
+            f"release {release} live on {len(self._frontends)} {where}",
+            Deployed(item.payload.compilation_id, release),
+        )
+
+    def note_done(self, item: WorkItem[Deployable], outcome: WorkOutcome) -> None:
+        pass
+
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[Deployable], WorkOutcome]]) -> None:
+        farm.flush_all(targets_of(self._frontends))  # on disk before recorded as deployed
+        record_deployments(session, self._frontends, [(item.module_id, outcome.result) for item, outcome in done], run_id)

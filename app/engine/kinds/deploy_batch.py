@@ -1,0 +1,46 @@
+"""A batch of releases made live on every front-end: in this process or a worker process.
+
+Imports neither the database nor Qt, so that a worker process starts fast. The switches' last
+flush is left to the run, which makes it once for many batches before it records them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.engine.artifacts import ArtifactStore
+from app.engine.errors import DeployCenterError
+from app.engine.frontend import farm
+from app.engine.frontend.content import ReleaseRequest, release_files
+from app.engine.frontend.registry import Frontend
+from app.engine.frontend.target import FrontendTarget, ReleaseFiles
+
+
+def deploy_batch(artifacts: str, frontends: list[Frontend], requests: list[ReleaseRequest]) -> list[str | DeployCenterError]:
+    """In any process: deploy these releases together; per request, its release id or its error."""
+    targets = [frontend.target() for frontend in frontends]
+    try:
+        return deploy_releases(ArtifactStore(Path(artifacts)), targets, requests)
+    finally:
+        for target in targets:
+            target.close()
+
+
+def deploy_releases(
+    store: ArtifactStore, targets: Sequence[FrontendTarget], requests: Sequence[ReleaseRequest]
+) -> list[str | DeployCenterError]:
+    """Read every release's artifact, then stage and switch them all on every front-end together."""
+    results: list[str | DeployCenterError | None] = [None] * len(requests)
+    ready: list[tuple[int, ReleaseFiles]] = []
+    for index, request in enumerate(requests):
+        try:
+            ready.append((index, release_files(request, store.read(request.artifact_sha256))))
+        except DeployCenterError as error:
+            results[index] = error
+    outcomes = farm.deploy_releases(targets, [files for _index, files in ready])
+    for (index, _files), outcome in zip(ready, outcomes, strict=True):
+        results[index] = outcome
+    done = [result for result in results if result is not None]
+    assert len(done) == len(requests), "every request ends with a release id or an error"
+    return done

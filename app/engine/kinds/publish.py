@@ -1,0 +1,239 @@
+"""Publish runs: a new version of each bundle's module, compiled for the current platform and deployed.
+
+The bundles are checked and their sources stored before anything is recorded; one writer
+transaction then records the new versions and the run. Each batch compiles and, for what
+compiles, deploys (``publish_batch``). A failed compilation is kept and the module's previous
+release stays live.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.engine.audit import audit
+from app.engine.bundle import Bundle, Manifest, load_bundle
+from app.engine.compiler import CompileOutcome, PlatformSpec
+from app.engine.context import EnvironmentContext
+from app.engine.errors import BadInputError, DeployCenterError
+from app.engine.events import EventSink, ignore_events
+from app.engine.frontend import farm
+from app.engine.frontend.registry import Frontend, targets_of
+from app.engine.identity import current_user, utcnow
+from app.engine.kinds.base import (
+    RunOutcome,
+    audited,
+    begin_operation,
+    default_workers,
+    execute,
+    name_list,
+    platform_spec,
+)
+from app.engine.kinds.compile_batch import CompileJob
+from app.engine.kinds.publish_batch import publish_batch
+from app.engine.kinds.records import (
+    Compiled,
+    Deployed,
+    ProducerBook,
+    known_compilations,
+    record_compilations,
+    record_deployments,
+)
+from app.engine.lookup import frontends_of_session
+from app.engine.runs import records
+from app.engine.runs.pool import WorkerPool, process_count
+from app.engine.runs.work import WorkItem, WorkOutcome
+from app.engine.store.models import ModuleRow, ModuleVersionRow
+from app.engine.vocabulary import ItemStatus, RunKind
+
+
+def publish(
+    ctx: EnvironmentContext,
+    bundle_paths: Iterable[Path],
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """A new version of each bundle's module, compiled for the current platform and deployed."""
+    # Each bundle's files are dropped once its source zip is built: workers read the stored zip
+    # back one module at a time, so a publish of thousands does not hold them all in memory.
+    loaded = [_manifest_and_source(load_bundle(Path(p))) for p in bundle_paths]
+    if not loaded:
+        raise BadInputError("publish needs at least one bundle")
+    manifests = [manifest for manifest, _zip in loaded]
+    seen: set[str] = set()
+    for manifest in manifests:
+        key = manifest.name.casefold()
+        if key in seen:
+            raise BadInputError(f"module {manifest.name} is given twice")
+        seen.add(key)
+    sources = ctx.artifacts.put_many([source for _manifest, source in loaded])
+    del loaded
+    names = name_list([manifest.name for manifest in manifests])
+    with audited(ctx, RunKind.PUBLISH, names), ctx.db.write() as session:
+        env = begin_operation(session)
+        records.refuse_if_exclusive_active(session, RunKind.PUBLISH)
+        new_items, work_items = _record_versions(session, manifests, sources)
+        run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, workers or default_workers())
+        producers = ProducerBook(known_compilations(session, env.platform_version))
+        frontends = frontends_of_session(session)
+        platform = env.platform_version
+        audit(session, RunKind.PUBLISH, names, "started", f"run {run.id}")
+        run_id = run.id
+    spec = platform_spec(ctx, platform)
+    pool = WorkerPool(process_count(len(work_items)))
+    try:
+        work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool)
+        return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
+    finally:
+        pool.close()
+
+
+def _manifest_and_source(bundle: Bundle) -> tuple[Manifest, bytes]:
+    return bundle.manifest, bundle.source_zip_bytes()
+
+
+def _record_versions(
+    session: Session, manifests: Sequence[Manifest], sources: Sequence[str]
+) -> tuple[list[records.NewItem], list[WorkItem[CompileJob]]]:
+    now = utcnow()
+    who = current_user()
+    existing = {
+        module.name_key: module
+        for module in session.scalars(
+            select(ModuleRow).where(
+                ModuleRow.name_key.in_([manifest.name.casefold() for manifest in manifests]),
+                ModuleRow.deleted_at.is_(None),
+            )
+        )
+    }
+    records.refuse_if_locked(session, [m.id for m in existing.values()], "publish")
+    # A few statements for the whole publish, not several per bundle: thousands may come at once.
+    numbers: dict[int, int] = {}
+    existing_ids = [module.id for module in existing.values()]
+    for start in range(0, len(existing_ids), 5000):
+        numbers.update(
+            (module_id, number)
+            for module_id, number in session.execute(
+                select(ModuleVersionRow.module_id, func.max(ModuleVersionRow.number))
+                .where(ModuleVersionRow.module_id.in_(existing_ids[start : start + 5000]))
+                .group_by(ModuleVersionRow.module_id)
+            )
+        )
+    modules: list[ModuleRow] = []
+    for manifest in manifests:
+        module = existing.get(manifest.name.casefold())
+        if module is None:
+            module = ModuleRow(
+                name=manifest.name, name_key=manifest.name.casefold(), created_at=now, config_overrides={}
+            )
+            session.add(module)
+        module.application = manifest.application
+        module.description = manifest.description
+        modules.append(module)
+    session.flush()
+    versions = [
+        ModuleVersionRow(
+            module_id=module.id,
+            number=numbers.get(module.id, 0) + 1,
+            source_sha256=source,
+            manifest=manifest.to_json(),
+            depends=",".join(manifest.depends),
+            published_at=now,
+            published_by=who,
+        )
+        for module, manifest, source in zip(modules, manifests, sources)
+    ]
+    session.add_all(versions)
+    session.flush()
+    new_items: list[records.NewItem] = []
+    work_items: list[WorkItem[CompileJob]] = []
+    for module, manifest, version in zip(modules, manifests, versions):
+        module.latest_version_id = version.id
+        new_items.append(records.NewItem(module.id, module.name, module.application, version.number, None))
+        job = CompileJob(
+            module.name, version.number, version.id, version.source_sha256,
+            config_overrides=dict(module.config_overrides or {}),
+        )
+        work_items.append(WorkItem(module.id, module.name, module.application, version.number, manifest.depends, job))
+    return new_items, work_items
+
+
+@dataclass(frozen=True)
+class Published:
+    compiled: Compiled
+    deployed: Deployed | None
+
+
+class PublishWork:
+    """Compile a new version for the current platform and, when it compiles, deploy it.
+
+    Each batch runs in ``pool``: in worker processes for big runs, else in the calling thread.
+    """
+
+    blocks_consumers = False
+
+    def __init__(
+        self,
+        artifacts: str,
+        frontends: Sequence[Frontend],
+        platform: PlatformSpec,
+        producers: ProducerBook,
+        pool: WorkerPool,
+    ) -> None:
+        self._artifacts = artifacts
+        self._frontends = list(frontends)
+        self._platform = platform
+        self._producers = producers
+        self._pool = pool
+
+    def perform_batch(self, items: Sequence[WorkItem[CompileJob]]) -> list[WorkOutcome | Exception]:
+        jobs = [replace(item.payload, producers=self._producers.producers_named(item.depends)) for item in items]
+        results = self._pool.run(publish_batch, self._artifacts, self._frontends, self._platform, jobs)
+        return [
+            result if isinstance(result, Exception) else self._outcome(item, *result)
+            for item, result in zip(items, results, strict=True)
+        ]
+
+    def _outcome(
+        self, item: WorkItem[CompileJob], outcome: CompileOutcome, release: str | DeployCenterError | None
+    ) -> WorkOutcome:
+        compiled = Compiled(item.payload.version_id, outcome)
+        if not outcome.succeeded:
+            return WorkOutcome(ItemStatus.FAILED, "compilation-failed", outcome.reason, Published(compiled, None))
+        if not isinstance(release, str):
+            message = release.message if release is not None else "the release was not deployed"
+            return WorkOutcome(ItemStatus.FAILED, message, message, Published(compiled, None))
+        # The compilation id is known only once recorded; 0 is replaced in record().
+        return WorkOutcome(
+            ItemStatus.DEPLOYED,
+            None,
+            f"version {item.version} compiled and release {release} is live",
+            Published(compiled, Deployed(0, release)),
+        )
+
+    def note_done(self, item: WorkItem[CompileJob], outcome: WorkOutcome) -> None:
+        published: Published | None = outcome.result
+        self._producers.note(item.module, published is not None and published.compiled.outcome.succeeded)
+
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[CompileJob], WorkOutcome]]) -> None:
+        published: list[tuple[int, Published]] = [(item.module_id, outcome.result) for item, outcome in done]
+        if any(p.deployed is not None for _m, p in published):
+            farm.flush_all(targets_of(self._frontends))  # on disk before recorded
+        ids = record_compilations(session, [p.compiled for _m, p in published], self._platform.version)
+        record_deployments(
+            session,
+            self._frontends,
+            [
+                (module_id, Deployed(ids[p.compiled.version_id], p.deployed.release_id))
+                for module_id, p in published
+                if p.deployed is not None
+            ],
+            run_id,
+        )

@@ -1,0 +1,50 @@
+"""A batch of new module versions compiled and, when they compile, made live: in any process.
+
+Imports neither the database nor Qt, so that a worker process starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.engine.artifacts import ArtifactStore
+from app.engine.compiler import CompileOutcome, PlatformSpec
+from app.engine.config import effective_config
+from app.engine.errors import DeployCenterError
+from app.engine.frontend.content import ReleaseRequest
+from app.engine.frontend.registry import Frontend
+from app.engine.kinds.compile_batch import CompileJob, compile_sources
+from app.engine.kinds.deploy_batch import deploy_releases
+
+PublishResult = tuple[CompileOutcome, "str | DeployCenterError | None"]
+
+
+def publish_batch(
+    artifacts: str,
+    frontends: list[Frontend],
+    platform: PlatformSpec,
+    jobs: list[CompileJob],
+) -> list[PublishResult | DeployCenterError]:
+    """Per job: its compilation and then its release id (None when it did
+    not compile), or the error that kept it from being compiled. A failed deploy keeps the
+    compilation."""
+    store = ArtifactStore(Path(artifacts))
+    compiled = compile_sources(store, platform, jobs)
+    requests: list[ReleaseRequest] = []
+    deploying: list[int] = []
+    for index, (job, (outcome, defaults)) in enumerate(zip(jobs, compiled, strict=True)):
+        if isinstance(outcome, CompileOutcome) and outcome.succeeded:
+            assert outcome.artifact_sha256 is not None
+            config = effective_config(defaults, job.config_overrides)
+            requests.append(ReleaseRequest(job.module, job.version, platform.version, outcome.artifact_sha256, config))
+            deploying.append(index)
+    targets = [frontend.target() for frontend in frontends]
+    try:
+        released = dict(zip(deploying, deploy_releases(store, targets, requests), strict=True))
+    finally:
+        for target in targets:
+            target.close()
+    results: list[PublishResult | DeployCenterError] = []
+    for index, (outcome, _defaults) in enumerate(compiled):
+        results.append(outcome if isinstance(outcome, DeployCenterError) else (outcome, released.get(index)))
+    return results

@@ -1,0 +1,126 @@
+"""Upgrade runs: move the environment to a catalog version and prepare every module for it.
+
+Preparing is compiling each module's latest version for the new platform, producers first;
+the front-ends keep running what they had until modules are deployed. Upgrading to the current
+version again prepares only what failed or is missing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.engine.audit import audit
+from app.engine.catalog import compare_versions
+from app.engine.compiler import CompileOutcome, PlatformSpec
+from app.engine.context import EnvironmentContext
+from app.engine.errors import BadInputError
+from app.engine.events import EventSink, ignore_events
+from app.engine.identity import current_user, utcnow
+from app.engine.kinds.base import RunOutcome, audited, begin_operation, default_workers, execute, platform_spec
+from app.engine.kinds.compile_batch import CompileJob, compile_batch
+from app.engine.kinds.records import Compiled, ProducerBook, known_compilations, record_compilations
+from app.engine.runs import records
+from app.engine.runs.pool import WorkerPool, process_count
+from app.engine.runs.work import WorkItem, WorkOutcome
+from app.engine.store.models import ModuleRow, ModuleVersionRow, PlatformUpgradeRow
+from app.engine.vocabulary import ItemStatus, RunKind
+
+
+def upgrade(
+    ctx: EnvironmentContext,
+    to_version: str,
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Move to ``to_version`` and prepare every module for it; for the current version, re-prepare
+    only what failed or is missing."""
+    target = ctx.catalog.get(to_version).version
+    with audited(ctx, RunKind.UPGRADE, to_version), ctx.db.write() as session:
+        env = begin_operation(session)
+        current = env.platform_version
+        if compare_versions(target, current) < 0:
+            raise BadInputError(f"cannot downgrade from {current} to {target}")
+        records.refuse_if_exclusive_active(session, RunKind.UPGRADE)
+        items, work_items = _modules_to_prepare(session, target)
+        run = records.create_run(session, RunKind.UPGRADE, target, items, workers or default_workers())
+        if target != current:
+            session.add(
+                PlatformUpgradeRow(
+                    from_version=current, to_version=target, started_by=current_user(), started_at=utcnow(),
+                    run_id=run.id,
+                )
+            )
+            env.platform_version = target
+        producers = ProducerBook(known_compilations(session, target))
+        audit(session, RunKind.UPGRADE, f"{current} -> {target}", "started", f"run {run.id}, {len(items)} module(s)")
+        run_id = run.id
+    spec = platform_spec(ctx, target)
+    pool = WorkerPool(process_count(len(work_items)))
+    try:
+        work = CompileWork(str(ctx.artifacts.root), spec, producers, pool)
+        return execute(ctx, run_id, RunKind.UPGRADE, work_items, work, workers or default_workers(), on_event, cancel)
+    finally:
+        pool.close()
+
+
+def _modules_to_prepare(session: Session, platform: str) -> tuple[list[records.NewItem], list[WorkItem[CompileJob]]]:
+    prepared = {name.casefold() for name, ok in known_compilations(session, platform).items() if ok}
+    rows = session.execute(
+        select(ModuleRow.id, ModuleRow.name, ModuleRow.application, ModuleVersionRow)
+        .join(ModuleVersionRow, ModuleVersionRow.id == ModuleRow.latest_version_id)
+        .where(ModuleRow.deleted_at.is_(None))
+        .order_by(ModuleRow.application, ModuleRow.name)
+    ).all()
+    items: list[records.NewItem] = []
+    work_items: list[WorkItem[CompileJob]] = []
+    for module_id, name, application, version in rows:
+        if name.casefold() in prepared:
+            continue
+        items.append(records.NewItem(module_id, name, application, version.number, None))
+        depends = tuple(version.depends.split(",")) if version.depends else ()
+        job = CompileJob(name, version.number, version.id, version.source_sha256)
+        work_items.append(WorkItem(module_id, name, application, version.number, depends, job))
+    return items, work_items
+
+
+class CompileWork:
+    """Prepare modules for a platform version (an upgrade), producers first.
+
+    Each batch compiles in ``pool``: in worker processes for big runs, else in the calling thread.
+    """
+
+    blocks_consumers = False
+
+    def __init__(self, artifacts: str, platform: PlatformSpec, producers: ProducerBook, pool: WorkerPool) -> None:
+        self._artifacts = artifacts
+        self._platform = platform
+        self._producers = producers
+        self._pool = pool
+
+    def perform_batch(self, items: Sequence[WorkItem[CompileJob]]) -> list[WorkOutcome | Exception]:
+        # Producers are always finished before their consumers are handed out.
+        jobs = [replace(item.payload, producers=self._producers.producers_named(item.depends)) for item in items]
+        results = self._pool.run(compile_batch, self._artifacts, self._platform, jobs)
+        return [
+            result if isinstance(result, Exception) else self._outcome(item, result)
+            for item, result in zip(items, results, strict=True)
+        ]
+
+    def _outcome(self, item: WorkItem[CompileJob], outcome: CompileOutcome) -> WorkOutcome:
+        compiled = Compiled(item.payload.version_id, outcome)
+        if outcome.succeeded:
+            return WorkOutcome(ItemStatus.PREPARED, None, f"prepared for {self._platform.version}", compiled)
+        return WorkOutcome(ItemStatus.FAILED, "compilation-failed", outcome.reason, compiled)
+
+    def note_done(self, item: WorkItem[CompileJob], outcome: WorkOutcome) -> None:
+        self._producers.note(item.module, outcome.status == ItemStatus.PREPARED)
+
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[CompileJob], WorkOutcome]]) -> None:
+        record_compilations(session, [outcome.result for _item, outcome in done], self._platform.version)

@@ -1,0 +1,47 @@
+"""Finding what users name: modules by name or application, and the environment's front-ends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.engine.context import EnvironmentContext
+from app.engine.errors import BadInputError
+from app.engine.frontend.registry import Frontend
+from app.engine.store.models import FrontendRow, ModuleRow
+
+
+def find_module(session: Session, name: str) -> ModuleRow:
+    """The live module called ``name`` (any case); an unknown one is bad input."""
+    module = session.scalars(
+        select(ModuleRow).where(ModuleRow.name_key == name.casefold(), ModuleRow.deleted_at.is_(None))
+    ).first()
+    if module is None:
+        raise BadInputError(f"unknown module '{name}'")
+    return module
+
+
+def resolve_modules(ctx: EnvironmentContext, names: Sequence[str] = (), application: str | None = None) -> list[int]:
+    """Module ids for names or an application; unknown ones are bad input."""
+    with ctx.db.read() as session:
+        if application is not None:
+            ids = list(
+                session.scalars(
+                    select(ModuleRow.id).where(
+                        func.lower(ModuleRow.application) == application.casefold(), ModuleRow.deleted_at.is_(None)
+                    )
+                )
+            )
+            if not ids:
+                raise BadInputError(f"unknown application '{application}'")
+            return ids
+        if not names:
+            raise BadInputError("name at least one module, or an application with --app")
+        return [find_module(session, name).id for name in names]
+
+
+def frontends_of_session(session: Session) -> list[Frontend]:
+    rows = session.scalars(select(FrontendRow).order_by(FrontendRow.id))
+    return [Frontend(row.id, row.name, row.path) for row in rows]

@@ -1,0 +1,65 @@
+"""What a run works on and what a run kind must do: the contract between the executor and the kinds.
+
+The executor (``executor.RunExecutor``) knows the order, the workers, cancel and the record;
+a run kind (``app.engine.kinds``) knows what one module's work is. They meet here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy.orm import Session
+
+from app.engine.vocabulary import ItemStatus
+
+P = TypeVar("P")
+P_contra = TypeVar("P_contra", contravariant=True)
+
+
+@dataclass(frozen=True)
+class WorkItem(Generic[P]):
+    """One module a run works on, as plain values a worker thread may hold; ``payload`` is the kind's."""
+
+    module_id: int
+    module: str
+    application: str
+    version: int | None
+    depends: tuple[str, ...]
+    payload: P
+
+    @property
+    def key(self) -> str:
+        return self.module.casefold()
+
+
+@dataclass(frozen=True)
+class WorkOutcome:
+    """How one module's work ended; ``result`` is what the kind records for it (None: nothing)."""
+
+    status: ItemStatus
+    reason: str | None = None
+    message: str | None = None
+    result: Any = None
+
+
+class RunWork(Protocol[P_contra]):
+    """What a kind of run does with each item."""
+
+    @property
+    def blocks_consumers(self) -> bool:
+        """Whether a failed module's consumers are not attempted (rule 7)."""
+
+    def perform_batch(self, items: Sequence[WorkItem[P_contra]]) -> list[WorkOutcome | Exception]:
+        """Worker thread: the real work on a few ready items, on plain values; no database.
+
+        One result per item, in order: its outcome, or the error that made it fail. Items of a
+        batch never depend on each other.
+        """
+
+    def note_done(self, item: WorkItem[P_contra], outcome: WorkOutcome) -> None:
+        """Coordinator: called before any consumer of ``item`` is handed to a worker."""
+
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[P_contra], WorkOutcome]]) -> None:
+        """Coordinator, inside a batch transaction: persist what these outcomes changed, in bulk."""
