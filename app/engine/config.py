@@ -13,6 +13,14 @@ def effective_config(defaults: Mapping[str, str], overrides: Mapping[str, str]) 
     return config
 
 
+def declared_defaults(manifest: Mapping[str, object] | None) -> dict[str, str]:
+    """The ``[config]`` table of a stored manifest: the keys a module declares, with their defaults."""
+    table = manifest.get("config") if manifest else None
+    if not isinstance(table, Mapping):
+        return {}
+    return {str(key): str(value) for key, value in table.items()}
+
+
 def config_bytes(config: Mapping[str, str]) -> bytes:
     """The ``config.json`` a front-end gets: sorted keys, readable, UTF-8."""
     return (json.dumps(dict(config), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.engine import views
 from app.engine.audit import audit
 from app.engine.catalog import DEFAULT_PLATFORM, load_catalog
-from app.engine.config import config_bytes, effective_config
+from app.engine.config import config_bytes, declared_defaults, effective_config
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
@@ -131,7 +131,7 @@ def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> 
         module = find_module(session, name)
         records.refuse_if_locked(session, [module.id], "Apply configurations")
         version = session.get(ModuleVersionRow, module.latest_version_id)
-        defaults = dict((version.manifest.get("config") if version else None) or {})
+        defaults = declared_defaults(version.manifest if version else None)
         unknown = sorted(set(values) - set(defaults))
         if unknown:
             known = ", ".join(sorted(defaults)) or "none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.engine.config import effective_config
+from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
 from app.engine.frontend.registry import targets_of
@@ -345,7 +346,7 @@ def module_config(ctx: EnvironmentContext, name: str) -> dict[str, str]:
     with ctx.db.read() as session:
         module = find_module(session, name)
         version = session.get(ModuleVersionRow, module.latest_version_id)
-        defaults = dict((version.manifest.get("config") if version else None) or {})
+        defaults = declared_defaults(version.manifest if version else None)
         return effective_config(defaults, dict(module.config_overrides or {}))
 
 
@@ -368,8 +369,8 @@ def run_summaries(ctx: EnvironmentContext, kinds: tuple[str, ...] | None = None,
         return [_summary(row, counts[row.id]) for row in rows]
 
 
-def _summary(row: RunRow, counts: dict[str, int]) -> RunSummary:
-    full = {name: counts.get(name, 0) for name in records.COUNTED_ITEM_STATUSES}
+def _summary(row: RunRow, counts: Mapping[str, int]) -> RunSummary:
+    full: dict[str, int] = {name: counts.get(name, 0) for name in records.COUNTED_ITEM_STATUSES}
     full.update(counts)
     return RunSummary(
         row.id, row.kind, row.status, row.platform_version, row.started_by, row.started_at,

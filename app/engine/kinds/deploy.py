@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.engine.audit import audit
-from app.engine.config import effective_config
+from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
@@ -112,7 +112,7 @@ def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]
             .join(ModuleVersionRow, ModuleVersionRow.id == ModuleRow.latest_version_id)
             .where(ModuleRow.id.in_(chunk))
         ):
-            defaults = dict(manifest.get("config") or {})
+            defaults = declared_defaults(manifest)
             configs[module_id] = (defaults, dict(overrides or {}))
     work = []
     for item in deploying:

@@ -160,6 +160,7 @@ def _decide(
 ) -> PlanItem:
     producers = tuple(depends.split(",")) if depends else ()
     reason: SkipReason | None
+    detail: str | None
     if compilation_id is None:
         action, reason, detail = SKIP, SkipReason.NOT_PREPARED, "no compilation for this platform version yet"
     elif not succeeded:

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from app.engine.vocabulary import ItemStatus
 
 P = TypeVar("P")
-P_contra = TypeVar("P_contra", contravariant=True)
 
 
 @dataclass(frozen=True)
@@ -44,22 +43,22 @@ class WorkOutcome:
     result: Any = None
 
 
-class RunWork(Protocol[P_contra]):
+class RunWork(Protocol[P]):
     """What a kind of run does with each item."""
 
     @property
     def blocks_consumers(self) -> bool:
         """Whether a failed module's consumers are not attempted (rule 7)."""
 
-    def perform_batch(self, items: Sequence[WorkItem[P_contra]]) -> list[WorkOutcome | Exception]:
+    def perform_batch(self, items: Sequence[WorkItem[P]]) -> list[WorkOutcome | Exception]:
         """Worker thread: the real work on a few ready items, on plain values; no database.
 
         One result per item, in order: its outcome, or the error that made it fail. Items of a
         batch never depend on each other.
         """
 
-    def note_done(self, item: WorkItem[P_contra], outcome: WorkOutcome) -> None:
+    def note_done(self, item: WorkItem[P], outcome: WorkOutcome) -> None:
         """Coordinator: called before any consumer of ``item`` is handed to a worker."""
 
-    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[P_contra], WorkOutcome]]) -> None:
+    def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[P], WorkOutcome]]) -> None:
         """Coordinator, inside a batch transaction: persist what these outcomes changed, in bulk."""

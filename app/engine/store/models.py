@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     TypeDecorator,
@@ -250,7 +251,9 @@ def add_postgresql_options() -> None:
     start-up time of every command, which SQLite environments never need. The migrations create
     the same index with its own options; these matter when comparing the models with a schema.
     """
-    index = next(i for i in ModuleRow.__table__.indexes if i.name == "ux_module_live_name")
+    table = ModuleRow.__table__
+    assert isinstance(table, Table)
+    index = next(i for i in table.indexes if i.name == "ux_module_live_name")
     options = index.dialect_options["postgresql"]
     if options["where"] is None:
         options["where"] = text("deleted_at IS NULL")
