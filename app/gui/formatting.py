@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from app.formatting import SPACED, format_duration
+
 STATE_LABELS = {
     "ready": "Ready to deploy",
     "deployed": "Deployed",
@@ -51,18 +53,8 @@ def clock(value: datetime | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 10:
-        return f"{seconds:.1f} s" if seconds >= 0.1 or seconds == 0 else f"{seconds * 1000:.0f} ms"
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    """The window's style of the shared duration format; empty when there is no duration."""
+    return "" if seconds is None else format_duration(seconds, SPACED)
 
 
 def counts_summary(counts: Mapping[str, int]) -> str:
