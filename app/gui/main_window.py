@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.gui.icons import app_icon, status_icon
 from app.gui.modules_model import ModulesModel
-from app.gui.notifier import ERROR, Message
+from app.gui.notifier import ERROR, Message, Reply
 from app.gui.pane_details import DetailsPane
 from app.gui.pane_modules import ModulesPane
 from app.gui.pane_upgrades import UpgradesPane
@@ -28,13 +28,11 @@ from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.snapshot import Snapshot
-from app.gui.widgets import Throttle
 
 PANES = ("upgrades", "modules", "details")
 PANE_TITLES = ("Upgrades", "Modules", "Deployment Details")
 PANE_ICONS = ("running", "deployed", "pending")
 STATUS_MESSAGE_MS = 10_000
-RUN_BAR_INTERVAL_MS = 250
 
 
 def window_title(environment: str) -> str:
@@ -62,10 +60,9 @@ class MainWindow(QMainWindow):
         self.upgrades.open_run.connect(self.open_run)
         self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
+        session.tracker.ended.connect(self._clear_run_notices)
         session.snapshot_loaded.connect(self._on_snapshot)
-        self._runs_soon = Throttle(RUN_BAR_INTERVAL_MS, self._show_active_runs, self)
-        session.tracker.updated.connect(self._runs_soon.poke)
-        for signal in (session.tracker.started, session.tracker.ended):
+        for signal in (session.tracker.ticked, session.tracker.started, session.tracker.ended):
             signal.connect(self._show_active_runs)
         self._restore_settings()
         self._ask_before_closing = True
@@ -181,6 +178,10 @@ class MainWindow(QMainWindow):
         if message.pane is None or self.stack.currentIndex() != PANES.index(message.pane):
             self.statusBar().showMessage(message.text, STATUS_MESSAGE_MS * (2 if message.level == ERROR else 1))
 
+    def _clear_run_notices(self, progress: RunProgress) -> None:
+        for pane in self.panes:
+            pane.message_bar.run_ended(progress.run_id)
+
     def _show_active_runs(self, _changed: RunProgress | RunUpdate | None = None) -> None:
         active = self.session.tracker.newest_active()
         self.run_label.setVisible(active is not None)
@@ -192,7 +193,7 @@ class MainWindow(QMainWindow):
         self.run_label.setText(f"Run {active.run_id} ({active.kind}) by {active.started_by}{more}")
         self.run_bar.setRange(0, max(active.total, 1))
         self.run_bar.setValue(active.done)
-        self.run_bar.setFormat(f"{active.done} / {active.total}")
+        self.run_bar.setFormat(active.progress_text())
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Deploy Center",
@@ -237,7 +238,12 @@ class MainWindow(QMainWindow):
             names = ", ".join(f"run {op.run_id}" if op.run_id else op.name for op in running)
             question = (f"{names} is still in progress. Cancel it and close? Modules already deploying "
                         "finish first; the others are marked cancelled and Deploy All can resume them later.")
-            if not self.session.notifier.confirm("Close Deploy Center", question, "Cancel run and close"):
+            # Withdrawn when the last of them ends meanwhile: closing then cancels nothing.
+            reply = self.session.notifier.ask(
+                "Close Deploy Center", question, "Cancel run and close",
+                withdrawn_by=self.session.controller.busy_changed,
+                applies=lambda: not self.session.controller.runs_in_progress())
+            if reply is Reply.NO:
                 event.ignore()
                 return
         self.save_settings()

@@ -26,16 +26,16 @@ from app.gui.export import export_run
 from app.gui.filters import RunItemFilter
 from app.gui.formatting import counts_summary, duration, plural, timestamp
 from app.gui.jobs import JobResult
+from app.gui.notifier import Reply
 from app.gui.pane_upgrades import action_button
 from app.gui.run_items_model import RunItemsModel
 from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate
 from app.gui.session import GuiSession
-from app.gui.widgets import MessageBar, Throttle, table_view
+from app.gui.widgets import MessageBar, table_view
 
 PANE = "details"
 DEPLOY_AGAIN_STATUSES = frozenset({"failed", "cancelled", "interrupted"})
 AGAIN_ITEM_STATUSES = PROBLEMS | {"cancelled"}
-PROGRESS_INTERVAL_MS = 200  # progress bars repaint synchronously: a few updates a second suffice
 
 
 class DetailsPane(QWidget):
@@ -54,10 +54,10 @@ class DetailsPane(QWidget):
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._show_progress)
-        self._progress_soon = Throttle(PROGRESS_INTERVAL_MS, self._show_progress, self)
         session.tracker.started.connect(self._on_run_started)
         session.tracker.updated.connect(self._on_run_updated)
         session.tracker.ended.connect(self._on_run_ended)
+        session.tracker.ticked.connect(self._on_tick)
         session.controller.busy_changed.connect(self.update_actions)
         self.show_progress(None)
 
@@ -203,7 +203,10 @@ class DetailsPane(QWidget):
         self._lines_shown = self.progress.lines_noted
         if lines:
             self.log.appendPlainText("\n".join(lines))  # one append per batch, however many lines
-        self._progress_soon.poke()
+
+    def _on_tick(self) -> None:
+        if self.progress is not None and self.progress.running:
+            self._show_progress()
 
     def _on_run_ended(self, progress: RunProgress) -> None:
         if self.progress is not None and progress.run_id == self.progress.run_id:
@@ -233,7 +236,7 @@ class DetailsPane(QWidget):
                               + (f" · {p.message}" if p.message else ""))
         self.bar.setRange(0, max(p.total, 1))
         self.bar.setValue(p.done if p.total else 1)
-        self.bar.setFormat(f"{p.done} / {p.total} done")
+        self.bar.setFormat(p.progress_text())
         self.elapsed.setText(f"Elapsed: {duration(p.elapsed())}")
         eta = p.eta()
         self.eta.setText(f"Remaining: about {duration(eta)}" if eta is not None else "")
@@ -282,8 +285,12 @@ class DetailsPane(QWidget):
         if p is None or not p.running:
             return
         question = f"Stop run {p.run_id}? Modules already deploying finish; the others are marked cancelled."
-        if self.session.notifier.confirm("Cancel run", question, "Stop the run"):
+        reply = self.session.notifier.ask("Cancel run", question, "Stop the run", withdrawn_by=self.session.tracker.ended,
+                                          applies=lambda ended: ended.run_id == p.run_id)
+        if reply is Reply.YES and p.running:
             self.session.controller.cancel_run(p.run_id, PANE)
+        elif not p.running:
+            self.session.notifier.info(f"Run {p.run_id} ended ({p.status}) before it was stopped", PANE)
 
     def request_deploy_again(self) -> None:
         p = self.progress

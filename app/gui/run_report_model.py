@@ -6,19 +6,24 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from app.engine.views import RunSummary
+from app.engine.vocabulary import ItemStatus, RunKind
 from app.gui.formatting import duration, status_label, timestamp
 from app.gui.icons import status_icon
 from app.gui.run_progress import RunProgress
 from app.gui.table_model import Column, ColumnTableModel
 
+PREPARING_KINDS = frozenset({RunKind.UPGRADE})  # their successes are "prepared", never "deployed"
 
-def _count(status: str) -> Column[RunSummary]:
+
+def _count(status: ItemStatus, title: str = "", only: frozenset[str] | None = None) -> Column[RunSummary]:
+    """How many items of a run ended in ``status``; blank for runs whose kind never uses it."""
+    def number(run: RunSummary) -> int:
+        return run.counts.get(status, 0)
+
     def text(run: RunSummary) -> str:
-        n = run.counts.get(status, 0) + (run.counts.get("prepared", 0) if status == "deployed" else 0)
-        return str(n)
-    return Column(status.capitalize(), text, sort=lambda r: int(text(r)), numeric=True, width=62,
-                  tooltip=lambda r: "prepared (compiled) for the new platform version"
-                  if status == "deployed" and r.kind == "upgrade" else "")
+        return "" if only is not None and run.kind not in only else str(number(run))
+
+    return Column(title or status.capitalize(), text, sort=number, numeric=True, width=64)
 
 
 class RunReportModel(ColumnTableModel[RunSummary]):
@@ -30,7 +35,8 @@ class RunReportModel(ColumnTableModel[RunSummary]):
         Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=70),
         Column("Status", lambda r: status_label(r.status), icon=lambda r: status_icon(r.status),
                tooltip=lambda r: r.message or "", width=100),
-        _count("deployed"), _count("failed"), _count("blocked"), _count("skipped"),
+        _count(ItemStatus.DEPLOYED), _count(ItemStatus.PREPARED, only=PREPARING_KINDS),
+        _count(ItemStatus.FAILED), _count(ItemStatus.BLOCKED), _count(ItemStatus.SKIPPED),
         Column("Started by", lambda r: r.started_by, width=120),
     )
 

@@ -39,6 +39,7 @@ class MessageBar(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.level = ""
+        self.message: Message | None = None
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -55,7 +56,13 @@ class MessageBar(QFrame):
         self.setStyleSheet(f"QFrame#messageBar {{{BAR_STYLES.get(message.level, INFO_STYLE)}}}")
         self.label.setText(message.text)
         self.level = message.level
+        self.message = message
         self.show()
+
+    def run_ended(self, run_id: int) -> None:
+        """A notice about that run (e.g. "Cancelling run 3") is over with it; errors stay."""
+        if self.message is not None and self.message.run_id == run_id and self.message.level != ERROR:
+            self.hide()
 
     @property
     def text(self) -> str:

@@ -80,3 +80,19 @@ def test_opening_a_report_row_shows_the_run(qtbot: QtBot, window: MainWindow) ->
     qtbot.waitUntil(lambda: window.details.progress is not None)
     assert window.details.progress.kind == "upgrade"  # type: ignore[union-attr]
     assert window.details.model.rowCount() == 30
+
+
+def test_status_bar_and_details_pane_show_the_same_counts(qtbot: QtBot, window: MainWindow) -> None:
+    from app.engine.events import ItemFinished, ItemSnapshot, RunFinished, RunStarted
+    from app.gui.formatting import utcnow
+
+    items = tuple(ItemSnapshot(f"X{n}", "Bench", 1, "pending") for n in range(40))
+    tracker = window.session.tracker
+    tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items)])
+    for batch in range(3):
+        tracker.apply_events([ItemFinished(90, f"X{n}", "deployed", None, None, 0.1)
+                              for n in range(batch * 10, batch * 10 + 10)])
+        done = batch * 10 + 10
+        qtbot.waitUntil(lambda d=done: window.details.bar.value() == d or window.run_bar.value() == d)
+        assert window.run_bar.value() == window.details.bar.value() == done
+    tracker.apply_events([RunFinished(90, "cancelled")])
