@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListView,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
@@ -18,6 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.engine.views import Status
+from app.engine.vocabulary import ItemStatus
+from app.gui.formatting import plural
 from app.gui.icons import app_icon, status_icon
 from app.gui.modules_model import ModulesModel
 from app.gui.notifier import ERROR, Message, Reply
@@ -33,6 +37,8 @@ PANES = ("upgrades", "modules", "details")
 PANE_TITLES = ("Upgrades", "Modules", "Deployment Details")
 PANE_ICONS = ("running", "deployed", "pending")
 STATUS_MESSAGE_MS = 10_000
+NAV_WIDTH = 92
+MODULES_NAV = PANES.index("modules")
 
 
 def window_title(environment: str) -> str:
@@ -52,7 +58,7 @@ class MainWindow(QMainWindow):
         session.snapshot_loaded.connect(self._load_modules)
         self.upgrades = UpgradesPane(session, self.modules_model)
         self.modules = ModulesPane(session, self.modules_model)
-        self.details = DetailsPane(session, self.upgrades.request_deploy_all)
+        self.details = DetailsPane(session, self.modules_model, self.upgrades.request_deploy_all)
         self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane, ...] = (self.upgrades, self.modules, self.details)
         self._build_central()
         self._build_actions()
@@ -70,12 +76,22 @@ class MainWindow(QMainWindow):
     # -- layout -------------------------------------------------------------------------------
 
     def _build_central(self) -> None:
+        # Icons over their titles, titles wrapped: a narrow column leaves the tables room at 1024 px.
         self.nav = QListWidget()
         self.nav.setAccessibleName("Panes")
-        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setViewMode(QListView.ViewMode.IconMode)
+        self.nav.setFlow(QListView.Flow.TopToBottom)
+        self.nav.setMovement(QListView.Movement.Static)
+        self.nav.setWrapping(False)
+        self.nav.setWordWrap(True)
+        self.nav.setIconSize(QSize(24, 24))
+        self.nav.setSpacing(2)
+        cell = QSize(NAV_WIDTH - 8, self.nav.fontMetrics().height() * 2 + 36)
         for title, icon in zip(PANE_TITLES, PANE_ICONS, strict=True):
-            QListWidgetItem(status_icon(icon), title, self.nav)
-        self.nav.setFixedWidth(self.nav.sizeHintForColumn(0) + 36)
+            item = QListWidgetItem(status_icon(icon), title, self.nav)
+            item.setSizeHint(cell)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.nav.setFixedWidth(NAV_WIDTH)
         self.stack = QStackedWidget()
         for pane in self.panes:
             self.stack.addWidget(pane)
@@ -171,6 +187,21 @@ class MainWindow(QMainWindow):
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.setWindowTitle(window_title(snapshot.status.name))
         self.platform_label.setText(f"Platform {snapshot.status.platform_version}")
+        self._show_modules_health(snapshot.status)
+
+    def _show_modules_health(self, status: Status) -> None:
+        """The Modules icon says at a glance whether modules failed or wait to be deployed."""
+        if status.compilation_failed:
+            icon, tip = ItemStatus.FAILED, (f"{plural(status.compilation_failed, 'module')} failed to compile "
+                                            f"for {status.platform_version}")
+        elif status.ready or status.not_prepared:
+            icon, tip = ItemStatus.PENDING, f"{plural(status.ready, 'module')} ready to deploy"
+        else:
+            icon, tip = ItemStatus.DEPLOYED, f"Every module is deployed on {status.platform_version}"
+        item = self.nav.item(MODULES_NAV)
+        item.setIcon(status_icon(icon))
+        item.setData(Qt.ItemDataRole.UserRole, str(icon))
+        item.setToolTip(tip)
 
     def _on_message(self, message: Message) -> None:
         if message.pane in PANES:

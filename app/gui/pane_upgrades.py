@@ -26,7 +26,7 @@ from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE
-from app.gui.widgets import Count, MessageBar, table_view
+from app.gui.widgets import Count, MessageBar, RefusalShortcuts, table_view
 
 PANE = "upgrades"
 PLAN_JOB = "plan"
@@ -59,6 +59,8 @@ class UpgradesPane(QWidget):
         self.upgrade_action.setIconText("Upgrade to…")  # toolbars drop the ellipsis otherwise
         self.upgrade_action.setToolTip("Move to a newer platform version and prepare every module for it")
         self.upgrade_action.triggered.connect(self.request_upgrade)
+        self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals.watch(self.deploy_action, self.upgrade_action)
         self._build()
         session.snapshot_loaded.connect(self._on_snapshot)
         session.tracker.started.connect(self._on_run_started)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -131,3 +132,33 @@ class Throttle(QObject):
     def poke(self) -> None:
         if not self._timer.isActive():
             self._timer.start()
+
+
+def action_name(action: QAction) -> str:
+    return action.text().replace("&", "").rstrip("…. ")
+
+
+class RefusalShortcuts(QObject):
+    """The keyboard shortcut of a disabled action says why it is refused instead of doing nothing.
+
+    Each watched action gets a twin QShortcut on the same keys, enabled only while the action is
+    disabled (so the two never compete); it reports the action's tooltip, which then holds the
+    reason, through ``refuse``, i.e. in the pane's message bar.
+    """
+
+    def __init__(self, owner: QWidget, refuse: Callable[[str], None]) -> None:
+        super().__init__(owner)
+        self._owner = owner
+        self._refuse = refuse
+        self.shortcuts: list[QShortcut] = []
+
+    def watch(self, *actions: QAction) -> None:
+        for action in actions:
+            if action.shortcut().isEmpty():
+                continue
+            twin = QShortcut(action.shortcut(), self._owner)
+            twin.setContext(action.shortcutContext())
+            twin.setEnabled(not action.isEnabled())
+            action.enabledChanged.connect(lambda on, twin=twin: twin.setEnabled(not on))
+            twin.activated.connect(lambda action=action: self._refuse(f"{action_name(action)} refused: {action.toolTip()}"))
+            self.shortcuts.append(twin)
