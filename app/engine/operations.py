@@ -232,6 +232,8 @@ def publish(
     names = name_list([manifest.name for manifest in manifests])
     with audited(ctx, "publish", names), ctx.db.write() as session:
         env = begin_operation(session)
+        from app.engine.dependencies import refuse_cycles
+        refuse_cycles(session, manifests)
         runs.refuse_if_exclusive_active(session, "publish")
         new_items, work_items = _record_versions(session, manifests, sources)
         run = runs.create_run(session, "publish", env.platform_version, new_items, workers or default_workers())
