@@ -19,10 +19,12 @@ from app.cli.progress import ProgressPrinter, format_seconds
 from app.engine import views
 from app.engine.audit import recover_stale_runs
 from app.engine.context import EnvironmentContext, Location, open_context
-from app.engine.errors import BadInputError
+from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
 from app.engine.runs.planner import DeployPlan
 from app.engine.runs.records import environment
+from app.engine.secret_keys import shown_config
+from app.engine.store.database import RESTORE_ADVICE, translate_db_errors
 
 if TYPE_CHECKING:
     from app.engine.operations import RunOutcome
@@ -46,11 +48,14 @@ def location_of(args: argparse.Namespace) -> Location:
 def existing_environment(args: argparse.Namespace) -> Iterator[EnvironmentContext]:
     location = location_of(args)
     ctx = open_context(location)
+    # Any database failure inside the command, wherever the engine queries, becomes one line.
     try:
-        with ctx.db.read() as session:
-            environment(session)
-        recover_stale_runs(ctx)
-        yield ctx
+        with translate_db_errors(ctx.db):
+            with ctx.db.read() as session:
+                environment(session)
+            if not ctx.db.read_only:  # a read-only view cannot settle dead runs; the next writer does
+                recover_stale_runs(ctx)
+            yield ctx
     finally:
         ctx.close()
 
@@ -207,12 +212,25 @@ def deploy(args: argparse.Namespace, cancel: threading.Event) -> int:
 def apply_config(args: argparse.Namespace, cancel: threading.Event) -> int:
     from app.engine import operations
 
-    values = operations.parse_assignments(args.values)
+    values = parse_assignments(args.values)
     with existing_environment(args) as ctx:
         config = operations.apply_config(ctx, args.module, values)
-        output(args, {"module": args.module, "config": config},
+        output(args, {"module": args.module, "config": shown_config(ctx, args.module, config)},
                f"configuration of {args.module} applied: {', '.join(sorted(values))}")
     return EXIT_OK
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """KEY=VALUE arguments; a refusal names the argument without its value, which may be secret."""
+    values: dict[str, str] = {}
+    for position, pair in enumerate(pairs, start=1):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInputError(f"expected KEY=VALUE, got '{pair}'")
+        if not key.strip():
+            raise BadInputError(f"expected KEY=VALUE, but assignment {position} has nothing before its '='")
+        values[key.strip()] = value
+    return values
 
 
 def delete(args: argparse.Namespace, cancel: threading.Event) -> int:
@@ -302,6 +320,10 @@ def run(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 def verify(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
+        damage = ctx.db.check_integrity()
+        if damage:
+            more = f" and {len(damage) - 1} more problem(s)" if len(damage) > 1 else ""
+            raise StateError(f"the database {ctx.db.describe()} is damaged ({damage[0]}{more}); {RESTORE_ADVICE}")
         report = views.verify(ctx)
     if report.drift:
         text = "\n".join(f"drift: {d.frontend}: {d.module}: {d.problem}" for d in report.drift)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -161,9 +162,25 @@ def run_cli(argv: Sequence[str]) -> int:
         return report_error(error.message, error.exit_code, wants_json)
     except KeyboardInterrupt:
         return report_error("interrupted", 130, wants_json)
+    except OSError as exc:
+        commands.log_exception(exc)
+        if exc.errno in _NOT_WRITABLE:  # a folder or file this user may not change
+            where = exc.filename or "a file"
+            return report_error(f"cannot write {where}: {exc.strerror}; make it writable by this user "
+                                "or choose another folder", 4, wants_json)
+        return report_error(internal_error_line(exc), 1, wants_json)
     except Exception as exc:  # never a traceback on the terminal; the log keeps the details
         commands.log_exception(exc)
-        return report_error(f"internal error: {type(exc).__name__}: {exc}", 1, wants_json)
+        return report_error(internal_error_line(exc), 1, wants_json)
+
+
+_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """One line for a bug: the first line of its message (SQLAlchemy appends the SQL and a link)."""
+    text = str(exc).strip()
+    return f"internal error: {type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
 def report_error(message: str, code: int, wants_json: bool) -> int:

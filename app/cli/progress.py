@@ -7,20 +7,15 @@ import time
 from typing import TextIO
 
 from app.engine.events import Event, ItemFinished, LogLine, RunFinished, RunStarted
+from app.formatting import COMPACT, format_duration
 
 BAR_WIDTH = 24
 REDRAW_INTERVAL = 0.1
 
 
 def format_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    """The command line's style of the shared duration format: "59s", "1m01s", "1h02m"."""
+    return format_duration(seconds, COMPACT)
 
 
 class ProgressPrinter:

@@ -32,10 +32,35 @@ MAX_BUNDLE_ENTRIES = 100_000
 # Root names the compiler and the deployer write into artifacts and releases themselves.
 RESERVED_NAMES = frozenset({".build.json", ".release.json"})
 
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline, which would let "Orders\n" through.
+NAME_PATTERN = re.compile(r"\A[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
 NAME_RULE = "1-64 letters, digits, '_', '-' or '.', starting with a letter"
 
-_MANIFEST_KEYS = ("name", "application", "description", "platform", "uses", "depends", "config")
+# Names Windows gives to devices, with or without an extension ("nul.txt" is NUL too); a
+# front-end on Windows cannot hold a file or folder with such a name, nor one ending in '.' or ' '.
+WINDOWS_DEVICE_NAMES = frozenset(
+    {"con", "prn", "aux", "nul", "conin$", "conout$"}
+    | {f"{port}{digit}" for port in ("com", "lpt") for digit in "123456789\u00b9\u00b2\u00b3"}
+)
+_WINDOWS_FORBIDDEN_CHARACTERS = frozenset('<>:"|?*\\') | {chr(code) for code in range(32)}
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` may name a module or application (the whole string, nothing after it)."""
+    return NAME_PATTERN.fullmatch(name) is not None
+
+
+def windows_name_problem(component: str) -> str | None:
+    """Why a Windows front-end cannot hold a file or folder named ``component``, or None."""
+    if component.endswith((".", " ")):
+        return "ends in a dot or a space"
+    if any(character in _WINDOWS_FORBIDDEN_CHARACTERS for character in component):
+        return "contains a character Windows does not allow in file names"
+    if component.split(".", 1)[0].rstrip(" ").casefold() in WINDOWS_DEVICE_NAMES:
+        return "is a device name on Windows"
+    return None
+
+_MANIFEST_KEYS = ("name", "application", "description", "platform", "uses", "depends", "config", "secret_keys")
 # Tool droppings, not module content; a .git may also be a file (worktrees, submodules).
 _IGNORED_NAMES = frozenset({"__pycache__", ".git", "__MACOSX", ".DS_Store"})
 
@@ -55,12 +80,15 @@ class Manifest:
     uses: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
     config: Mapping[str, str] = field(default_factory=_empty_config, hash=False)
+    # Config keys to treat as secret besides those whose name says so (``secret_keys``).
+    secret_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Frozen: normalise through object.__setattr__ so callers may pass lists and plain dicts.
         object.__setattr__(self, "application", self.application or self.name)
         object.__setattr__(self, "uses", tuple(self.uses))
         object.__setattr__(self, "depends", tuple(self.depends))
+        object.__setattr__(self, "secret_keys", tuple(self.secret_keys))
         object.__setattr__(self, "config", MappingProxyType(dict(self.config)))
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -76,6 +104,7 @@ class Manifest:
             "uses": list(self.uses),
             "depends": list(self.depends),
             "config": dict(self.config),
+            "secret_keys": list(self.secret_keys),
         }
 
     @classmethod
@@ -88,6 +117,7 @@ class Manifest:
             uses=tuple(data.get("uses", ())),
             depends=tuple(data.get("depends", ())),
             config=dict(data.get("config", {})),
+            secret_keys=tuple(data.get("secret_keys", ())),
         )
 
 
@@ -130,6 +160,7 @@ def parse_manifest(text: bytes, origin: str = "bundle") -> Manifest:
     application = _optional_name(table, "application", origin) or name
     depends = _text_list(table, "depends", origin)
     _check_depends(name, depends, origin)
+    config = _config(table, origin)
     return Manifest(
         name=name,
         application=application,
@@ -137,7 +168,8 @@ def parse_manifest(text: bytes, origin: str = "bundle") -> Manifest:
         platform=_platform(table, origin),
         uses=_text_list(table, "uses", origin),
         depends=depends,
-        config=_config(table, origin),
+        config=config,
+        secret_keys=_secret_keys(table, config, origin),
     )
 
 
@@ -157,12 +189,16 @@ def _load_toml(text: bytes, origin: str) -> dict[str, Any]:
 def _required_name(table: Mapping[str, Any], origin: str) -> str:
     if "name" not in table:
         _fail(origin, f"{MANIFEST_NAME} has no 'name'")
-    return _optional_name(table, "name", origin)
+    name = _optional_name(table, "name", origin)
+    problem = windows_name_problem(name)
+    if problem:  # the module name becomes a folder on every front-end
+        _fail(origin, f"name {name!r} in {MANIFEST_NAME} {problem}, so a Windows front-end cannot hold it")
+    return name
 
 
 def _optional_name(table: Mapping[str, Any], key: str, origin: str) -> str:
     value = _optional_text(table, key, origin)
-    if key in table and not NAME_PATTERN.match(value):
+    if key in table and not is_valid_name(value):
         _fail(origin, f"{key} {value!r} in {MANIFEST_NAME} is not valid: use {NAME_RULE}")
     return value
 
@@ -192,7 +228,7 @@ def _text_list(table: Mapping[str, Any], key: str, origin: str) -> tuple[str, ..
 
 def _check_depends(name: str, depends: Iterable[str], origin: str) -> None:
     for producer in depends:
-        if not NAME_PATTERN.match(producer):
+        if not is_valid_name(producer):
             _fail(origin, f"depends entry {producer!r} in {MANIFEST_NAME} is not a module name ({NAME_RULE})")
         if producer.casefold() == name.casefold():
             _fail(origin, f"module {name!r} lists itself in 'depends'")
@@ -206,6 +242,14 @@ def _config(table: Mapping[str, Any], origin: str) -> dict[str, str]:
         if not isinstance(item, str):
             _fail(origin, f"config value {key!r} in {MANIFEST_NAME} must be text in quotes, not {_kind(item)}")
     return dict(value)
+
+
+def _secret_keys(table: Mapping[str, Any], config: Mapping[str, str], origin: str) -> tuple[str, ...]:
+    keys = _text_list(table, "secret_keys", origin)
+    for key in keys:
+        if key not in config:  # most likely a typo, which would leave the real key unmasked
+            _fail(origin, f"secret_keys entry {key!r} is not a key of [config] in {MANIFEST_NAME}")
+    return keys
 
 
 def _kind(value: object) -> str:
@@ -261,6 +305,10 @@ def _check_portable_names(files: Mapping[str, bytes], origin: str) -> None:
     """Refuse names that cannot all exist in one folder tree on every front-end's filesystem."""
     seen: dict[str, str] = {}
     for name in files:
+        for component in name.split("/"):
+            problem = windows_name_problem(component)
+            if problem:
+                _fail(origin, f"path {name!r}: {component!r} {problem}, so a Windows front-end cannot hold it")
         other = seen.setdefault(name.casefold(), name)
         if other != name:  # Windows and macOS front-ends would merge the two files
             _fail(origin, f"has files {other!r} and {name!r} that differ only in letter case")

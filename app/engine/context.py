@@ -12,6 +12,8 @@ from app.engine.errors import StateError
 from app.engine.store.database import Database, default_url
 from app.engine.store.migrate import upgrade_schema
 
+DATA_DIR_MODE = 0o700
+
 
 def default_data_dir() -> Path:
     from platformdirs import user_data_dir
@@ -73,7 +75,10 @@ def open_context(location: Location, *, create: bool = False) -> EnvironmentCont
             raise StateError(
                 f"no environment at {folder} (the folder does not exist); run 'init' first"
             )
-        folder.mkdir(parents=True)
+        make_data_dir(folder)
+    elif create and not os.access(folder, os.W_OK):
+        raise StateError(f"cannot create an environment in {folder}: the folder is read-only; "
+                         "make it writable or choose another with --data-dir")
     db = Database(location.url)
     try:
         upgrade_schema(db)
@@ -81,3 +86,17 @@ def open_context(location: Location, *, create: bool = False) -> EnvironmentCont
         db.dispose()
         raise
     return EnvironmentContext(location, db, ArtifactStore(folder / "artifacts"), load_catalog())
+
+
+def make_data_dir(folder: Path) -> None:
+    """Create the data dir readable by its owner only (§9); the folders above it as usual."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=DATA_DIR_MODE)
+    except FileExistsError:
+        if not folder.is_dir():
+            raise StateError(f"data dir {folder} is a file, not a folder") from None
+    except OSError as exc:
+        where = exc.filename or folder
+        raise StateError(f"cannot create the data dir {folder}: {where}: {exc.strerror}; "
+                         "choose a folder this user can write to with --data-dir") from None

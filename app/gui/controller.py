@@ -93,7 +93,7 @@ class OperationController(QObject):
         own = self.operation_of(run_id)
         if own is not None:
             own.cancel.set()
-            self._notifier.info(f"Cancelling run {run_id}: modules already deploying finish first", pane)
+            self._notifier.info(f"Cancelling run {run_id}: modules already deploying finish first", pane, run_id)
             return None
         return self._quick("Cancel", pane, lambda: operations.cancel_run(self._ctx, run_id),
                            f"Run {run_id} was asked to stop")

@@ -5,24 +5,79 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus, SkipReason
+from app.formatting import SPACED, format_duration
+
 STATE_LABELS = {
-    "ready": "Ready to deploy",
-    "deployed": "Deployed",
-    "compilation-failed": "Compilation failed",
-    "not-prepared": "Not prepared",
+    ModuleState.READY: "Ready to deploy",
+    ModuleState.DEPLOYED: "Deployed",
+    ModuleState.COMPILATION_FAILED: "Compilation failed",
+    ModuleState.NOT_PREPARED: "Not prepared",
 }
 
 SKIP_REASON_LABELS = {
-    "compilation-failed": "their compilation failed",
-    "already-deployed": "already deployed",
-    "not-prepared": "not prepared for this platform version",
+    SkipReason.COMPILATION_FAILED: "their compilation failed",
+    SkipReason.ALREADY_DEPLOYED: "already deployed",
+    SkipReason.NOT_PREPARED: "not prepared for this platform version",
 }
 
+# A module an active run holds, by where it is in that run ({run}: the run's number).
+HELD_LABELS = {
+    ItemStatus.PENDING: "Waiting in run {run}",
+    ItemStatus.DEPLOYING: "Deploying in run {run}",
+    ItemStatus.DEPLOYED: "Deployed · held by run {run} until it ends",
+    ItemStatus.PREPARED: "Prepared · held by run {run} until it ends",
+    ItemStatus.FAILED: "Failed in run {run} · held until it ends",
+    ItemStatus.BLOCKED: "Blocked in run {run} · held until it ends",
+    ItemStatus.CANCELLED: "Cancelled in run {run} · held until it ends",
+}
+# Items that took no time of their own: a duration would only say "0.0 s".
+UNTIMED = frozenset({ItemStatus.PENDING, ItemStatus.BLOCKED, ItemStatus.SKIPPED, ItemStatus.CANCELLED})
 
-def state_label(state: str, locked_by_run: int | None = None) -> str:
+
+def state_label(state: str, locked_by_run: int | None = None, run_status: str | None = None) -> str:
+    """A module's state; held by a run, where it is in that run (when the window knows)."""
     if locked_by_run is not None:
-        return f"Being deployed by run {locked_by_run}"
+        return HELD_LABELS.get(run_status or "", "Held by run {run}").format(run=locked_by_run)
     return STATE_LABELS.get(state, state)
+
+
+def compile_failures_only(kind: str, status: str, counts: Mapping[str, int]) -> bool:
+    """An upgrade whose only failures are modules that did not compile: expected, not a disaster."""
+    return (kind == RunKind.UPGRADE and status == RunStatus.FAILED and counts.get(ItemStatus.FAILED, 0) > 0
+            and not counts.get(ItemStatus.BLOCKED, 0) and not counts.get(ItemStatus.CANCELLED, 0))
+
+
+def run_outcome(kind: str, status: str, counts: Mapping[str, int], *, brief: bool = False) -> str:
+    """How a run ended, in words: "Succeeded", or "24 prepared, 6 did not compile" for such an upgrade.
+
+    ``brief`` leaves out what a table already shows in its own count columns.
+    """
+    if compile_failures_only(kind, status, counts):
+        failed = f"{counts[ItemStatus.FAILED]} did not compile"
+        return failed if brief else f"{counts.get(ItemStatus.PREPARED, 0)} prepared, {failed}"
+    return status_label(status)
+
+
+def outcome_icon_name(kind: str, status: str, counts: Mapping[str, int]) -> str:
+    return ItemStatus.BLOCKED if compile_failures_only(kind, status, counts) else status
+
+
+def item_hint(kind: str, status: str, reason: str | None) -> str:
+    """What the operator can do about an item, in one sentence."""
+    if status == ItemStatus.FAILED and kind in (RunKind.UPGRADE, RunKind.PUBLISH):
+        return "Fix the module and publish a new version; Deploy All skips it until it compiles."
+    if status == ItemStatus.FAILED:
+        return "Remove the cause, then Deploy again: only the modules that did not deploy are deployed."
+    if status == ItemStatus.BLOCKED:
+        return "Not attempted: its producer failed first. Deploy again deploys it once the producer deploys."
+    if status == ItemStatus.CANCELLED:
+        return "Not attempted: the run was cancelled. Deploy again, or a later Deploy All, deploys it."
+    if status == ItemStatus.SKIPPED and reason == SkipReason.COMPILATION_FAILED:
+        return "Its compilation for this platform failed: publish a fixed version to deploy it."
+    if status == ItemStatus.SKIPPED and reason == SkipReason.NOT_PREPARED:
+        return "Not prepared for this platform version: an upgrade prepares it."
+    return ""
 
 
 def status_label(status: str) -> str:
@@ -44,6 +99,12 @@ def timestamp(value: datetime | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S") if local else ""
 
 
+def minute(value: datetime | None) -> str:
+    """Date and time to the minute, where a table is short of room (the seconds go in a tooltip)."""
+    local = local_time(value)
+    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+
+
 def clock(value: datetime | None) -> str:
     """Time of day, for events within one run."""
     local = local_time(value)
@@ -51,18 +112,8 @@ def clock(value: datetime | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 10:
-        return f"{seconds:.1f} s" if seconds >= 0.1 or seconds == 0 else f"{seconds * 1000:.0f} ms"
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    """The window's style of the shared duration format; empty when there is no duration."""
+    return "" if seconds is None else format_duration(seconds, SPACED)
 
 
 def counts_summary(counts: Mapping[str, int]) -> str:

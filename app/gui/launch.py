@@ -49,8 +49,8 @@ def run_gui(args: Sequence[str]) -> int:
 
     log_path = configure_logging()
     logging.getLogger(__name__).info("opening the window; log file %s", log_path)
-    from app.engine.context import Location
     from app.gui.application import run_application
+    from app.gui.settings import remembered_location
 
-    location = Location.from_options(options.data_dir, options.database_url)
+    location = remembered_location(options.data_dir, options.database_url)
     return run_application(location, ["deploycenter", *qt_args])

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListView,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
@@ -18,9 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.engine.views import Status
+from app.engine.vocabulary import ItemStatus
+from app.gui.formatting import plural
 from app.gui.icons import app_icon, status_icon
 from app.gui.modules_model import ModulesModel
-from app.gui.notifier import ERROR, Message
+from app.gui.notifier import ERROR, Message, Reply
 from app.gui.pane_details import DetailsPane
 from app.gui.pane_modules import ModulesPane
 from app.gui.pane_upgrades import UpgradesPane
@@ -28,13 +32,13 @@ from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.snapshot import Snapshot
-from app.gui.widgets import Throttle
 
 PANES = ("upgrades", "modules", "details")
 PANE_TITLES = ("Upgrades", "Modules", "Deployment Details")
 PANE_ICONS = ("running", "deployed", "pending")
 STATUS_MESSAGE_MS = 10_000
-RUN_BAR_INTERVAL_MS = 250
+NAV_WIDTH = 92
+MODULES_NAV = PANES.index("modules")
 
 
 def window_title(environment: str) -> str:
@@ -54,7 +58,7 @@ class MainWindow(QMainWindow):
         session.snapshot_loaded.connect(self._load_modules)
         self.upgrades = UpgradesPane(session, self.modules_model)
         self.modules = ModulesPane(session, self.modules_model)
-        self.details = DetailsPane(session, self.upgrades.request_deploy_all)
+        self.details = DetailsPane(session, self.modules_model, self.upgrades.request_deploy_all)
         self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane, ...] = (self.upgrades, self.modules, self.details)
         self._build_central()
         self._build_actions()
@@ -62,10 +66,9 @@ class MainWindow(QMainWindow):
         self.upgrades.open_run.connect(self.open_run)
         self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
+        session.tracker.ended.connect(self._clear_run_notices)
         session.snapshot_loaded.connect(self._on_snapshot)
-        self._runs_soon = Throttle(RUN_BAR_INTERVAL_MS, self._show_active_runs, self)
-        session.tracker.updated.connect(self._runs_soon.poke)
-        for signal in (session.tracker.started, session.tracker.ended):
+        for signal in (session.tracker.ticked, session.tracker.started, session.tracker.ended):
             signal.connect(self._show_active_runs)
         self._restore_settings()
         self._ask_before_closing = True
@@ -73,12 +76,22 @@ class MainWindow(QMainWindow):
     # -- layout -------------------------------------------------------------------------------
 
     def _build_central(self) -> None:
+        # Icons over their titles, titles wrapped: a narrow column leaves the tables room at 1024 px.
         self.nav = QListWidget()
         self.nav.setAccessibleName("Panes")
-        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setViewMode(QListView.ViewMode.IconMode)
+        self.nav.setFlow(QListView.Flow.TopToBottom)
+        self.nav.setMovement(QListView.Movement.Static)
+        self.nav.setWrapping(False)
+        self.nav.setWordWrap(True)
+        self.nav.setIconSize(QSize(24, 24))
+        self.nav.setSpacing(2)
+        cell = QSize(NAV_WIDTH - 8, self.nav.fontMetrics().height() * 2 + 36)
         for title, icon in zip(PANE_TITLES, PANE_ICONS, strict=True):
-            QListWidgetItem(status_icon(icon), title, self.nav)
-        self.nav.setFixedWidth(self.nav.sizeHintForColumn(0) + 36)
+            item = QListWidgetItem(status_icon(icon), title, self.nav)
+            item.setSizeHint(cell)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.nav.setFixedWidth(NAV_WIDTH)
         self.stack = QStackedWidget()
         for pane in self.panes:
             self.stack.addWidget(pane)
@@ -174,12 +187,31 @@ class MainWindow(QMainWindow):
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.setWindowTitle(window_title(snapshot.status.name))
         self.platform_label.setText(f"Platform {snapshot.status.platform_version}")
+        self._show_modules_health(snapshot.status)
+
+    def _show_modules_health(self, status: Status) -> None:
+        """The Modules icon says at a glance whether modules failed or wait to be deployed."""
+        if status.compilation_failed:
+            icon, tip = ItemStatus.FAILED, (f"{plural(status.compilation_failed, 'module')} failed to compile "
+                                            f"for {status.platform_version}")
+        elif status.ready or status.not_prepared:
+            icon, tip = ItemStatus.PENDING, f"{plural(status.ready, 'module')} ready to deploy"
+        else:
+            icon, tip = ItemStatus.DEPLOYED, f"Every module is deployed on {status.platform_version}"
+        item = self.nav.item(MODULES_NAV)
+        item.setIcon(status_icon(icon))
+        item.setData(Qt.ItemDataRole.UserRole, str(icon))
+        item.setToolTip(tip)
 
     def _on_message(self, message: Message) -> None:
         if message.pane in PANES:
             self.panes[PANES.index(message.pane)].message_bar.show_message(message)
         if message.pane is None or self.stack.currentIndex() != PANES.index(message.pane):
             self.statusBar().showMessage(message.text, STATUS_MESSAGE_MS * (2 if message.level == ERROR else 1))
+
+    def _clear_run_notices(self, progress: RunProgress) -> None:
+        for pane in self.panes:
+            pane.message_bar.run_ended(progress.run_id)
 
     def _show_active_runs(self, _changed: RunProgress | RunUpdate | None = None) -> None:
         active = self.session.tracker.newest_active()
@@ -192,7 +224,7 @@ class MainWindow(QMainWindow):
         self.run_label.setText(f"Run {active.run_id} ({active.kind}) by {active.started_by}{more}")
         self.run_bar.setRange(0, max(active.total, 1))
         self.run_bar.setValue(active.done)
-        self.run_bar.setFormat(f"{active.done} / {active.total}")
+        self.run_bar.setFormat(active.progress_text())
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Deploy Center",
@@ -237,7 +269,12 @@ class MainWindow(QMainWindow):
             names = ", ".join(f"run {op.run_id}" if op.run_id else op.name for op in running)
             question = (f"{names} is still in progress. Cancel it and close? Modules already deploying "
                         "finish first; the others are marked cancelled and Deploy All can resume them later.")
-            if not self.session.notifier.confirm("Close Deploy Center", question, "Cancel run and close"):
+            # Withdrawn when the last of them ends meanwhile: closing then cancels nothing.
+            reply = self.session.notifier.ask(
+                "Close Deploy Center", question, "Cancel run and close",
+                withdrawn_by=self.session.controller.busy_changed,
+                applies=lambda: not self.session.controller.runs_in_progress())
+            if reply is Reply.NO:
                 event.ignore()
                 return
         self.save_settings()

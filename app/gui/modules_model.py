@@ -4,63 +4,90 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 
 from app.engine.views import ModuleView
+from app.engine.vocabulary import ItemStatus, ModuleState
 from app.gui.formatting import state_label
 from app.gui.icons import status_icon
 from app.gui.table_model import Column, ColumnTableModel
 
-STATE_ICONS = {"ready": "pending", "deployed": "deployed", "compilation-failed": "failed",
-               "not-prepared": "skipped"}
+STATE_ICONS = {ModuleState.READY: ItemStatus.PENDING, ModuleState.DEPLOYED: ItemStatus.DEPLOYED,
+               ModuleState.COMPILATION_FAILED: ItemStatus.FAILED, ModuleState.NOT_PREPARED: ItemStatus.SKIPPED}
 ANY_STATE = ""
 IN_A_RUN = "in-a-run"  # not a state: the modules an active run holds, whatever their state
 
 
 @dataclass(slots=True)
 class ModuleEntry:
-    id: int
-    name: str
-    application: str
-    description: str
-    latest_version: int | None
-    compile_status: str | None
-    compile_reason: str | None
-    deployed_version: int | None
-    deployed_platform: str | None
-    state: str
+    """One row: the engine's view of the module, and what the window learnt since it was read.
+
+    ``locked_by_run`` follows the runs as they start and end; ``run_status`` is where the module
+    is in that run, when the window follows it (a run of this window, or one it polls).
+    """
+
+    view: ModuleView
     locked_by_run: int | None
+    run_status: str | None = None
     search: str = field(init=False, compare=False, repr=False)  # what the text filter looks in
 
     def __post_init__(self) -> None:
-        self.search = f"{self.name}\t{self.application}".casefold()
+        self.search = f"{self.view.name}\t{self.view.application}".casefold()
 
     @classmethod
-    def of(cls, v: ModuleView) -> ModuleEntry:
-        return cls(v.id, v.name, v.application, v.description, v.latest_version, v.compile_status, v.compile_reason,
-                   v.deployed_version, v.deployed_platform, v.state, v.locked_by_run)
+    def of(cls, view: ModuleView) -> ModuleEntry:
+        return cls(view, view.locked_by_run)
+
+    @property
+    def id(self) -> int:
+        return self.view.id
+
+    @property
+    def name(self) -> str:
+        return self.view.name
+
+    @property
+    def application(self) -> str:
+        return self.view.application
+
+    @property
+    def description(self) -> str:
+        return self.view.description
+
+    @property
+    def latest_version(self) -> int | None:
+        return self.view.latest_version
+
+    @property
+    def compile_status(self) -> str | None:
+        return self.view.compile_status
+
+    @property
+    def compile_reason(self) -> str | None:
+        return self.view.compile_reason
+
+    @property
+    def deployed_version(self) -> int | None:
+        return self.view.deployed_version
+
+    @property
+    def deployed_platform(self) -> str | None:
+        return self.view.deployed_platform
+
+    @property
+    def state(self) -> str:
+        return self.view.state
 
     @property
     def label(self) -> str:
-        return state_label(self.state, self.locked_by_run)
+        return state_label(self.state, self.locked_by_run, self.run_status)
 
 
 def _differs(entry: ModuleEntry, view: ModuleView) -> bool:
-    return (
-        entry.state != view.state
-        or entry.locked_by_run != view.locked_by_run
-        or entry.deployed_version != view.deployed_version
-        or entry.deployed_platform != view.deployed_platform
-        or entry.latest_version != view.latest_version
-        or entry.compile_status != view.compile_status
-        or entry.compile_reason != view.compile_reason
-        or entry.name != view.name
-        or entry.application != view.application
-        or entry.description != view.description
-    )
+    return entry.view != view or entry.locked_by_run != view.locked_by_run
 
 
 def _number(value: int | None) -> str:
@@ -68,22 +95,24 @@ def _number(value: int | None) -> str:
 
 
 def _state_icon(entry: ModuleEntry) -> QIcon:
-    return status_icon("deploying" if entry.locked_by_run else STATE_ICONS.get(entry.state, "pending"))
+    if entry.locked_by_run is not None:
+        return status_icon(entry.run_status or ItemStatus.DEPLOYING)
+    return status_icon(STATE_ICONS.get(entry.state, ItemStatus.PENDING))
 
 
 class ModulesModel(ColumnTableModel[ModuleEntry]):
     columns = (
-        Column("Module", lambda m: m.name, tooltip=lambda m: m.description, width=170),
-        Column("Application", lambda m: m.application, width=110),
+        Column("Module", lambda m: m.name, tooltip=lambda m: m.description, width=150),
+        Column("Application", lambda m: m.application, width=100),
         Column("Latest version", lambda m: _number(m.latest_version), sort=lambda m: m.latest_version or 0,
-               numeric=True, width=110),
+               numeric=True, width=96),
         Column("Compilation", lambda m: m.compile_status or "not compiled", tooltip=lambda m: m.compile_reason or "",
-               width=95),
+               width=84),
         Column("Deployed version", lambda m: _number(m.deployed_version), sort=lambda m: m.deployed_version or 0,
-               numeric=True, width=125),
-        Column("Deployed platform", lambda m: m.deployed_platform or "", width=130),
+               numeric=True, width=112),
+        Column("Deployed platform", lambda m: m.deployed_platform or "", width=118),
         Column("State", lambda m: m.label, icon=_state_icon,
-               tooltip=lambda m: (m.compile_reason or "") if m.state == "compilation-failed" else "",
+               tooltip=lambda m: (m.compile_reason or "") if m.state == ModuleState.COMPILATION_FAILED else "",
                width=190),
     )
 
@@ -142,8 +171,11 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         for view in views:
             number = by_id[view.id]
             if _differs(rows[number], view):
-                renamed = rows[number].name != view.name
+                old = rows[number]
+                renamed = old.name != view.name
                 rows[number] = ModuleEntry.of(view)
+                if old.locked_by_run == view.locked_by_run:
+                    rows[number].run_status = old.run_status
                 changed.append(number)
                 if renamed:
                     self._index_rows()
@@ -181,7 +213,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         if state == IN_A_RUN:
             return [n for n, e in rows if e.locked_by_run is not None and needle in e.search]
         if state:
-            return [n for n, e in rows if e.state == state and needle in e.search]
+            return [n for n, e in rows if e.view.state == state and needle in e.search]
         return [n for n, e in rows if needle in e.search]
 
     def set_locks(self, locks: Mapping[int, int]) -> None:
@@ -190,7 +222,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         for number, entry in enumerate(self.rows):
             run = locks.get(entry.id)
             if entry.locked_by_run != run:
-                entry.locked_by_run = run
+                entry.locked_by_run, entry.run_status = run, None
                 changed.append(number)
         self.rows_changed(changed)
 
@@ -201,8 +233,28 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         for name in names:
             number = by_name.get(name.casefold())
             if number is not None and rows[number].locked_by_run != run_id:
-                rows[number].locked_by_run = run_id
+                rows[number].locked_by_run, rows[number].run_status = run_id, ItemStatus.PENDING
                 changed.append(number)
+        self.rows_changed(changed)
+
+    def note_run_status(self, run_id: int, moved: Iterable[tuple[str, str, int | None]], platform: str) -> None:
+        """Where the modules a run holds are in it: (name, item status, version) for each that moved.
+
+        A deploy run's deployed modules are deployed here at once, before the next reload says so.
+        """
+        rows, by_name = self.rows, self._by_name
+        changed = []
+        for name, status, version in moved:
+            number = by_name.get(name.casefold())
+            if number is None or rows[number].locked_by_run != run_id:
+                continue
+            entry = rows[number]
+            entry.run_status = status
+            if status == ItemStatus.DEPLOYED and platform:
+                entry.view = replace(entry.view, deployed_version=version, deployed_platform=platform,
+                                     state=ModuleState.DEPLOYED)
+                self._counts = None
+            changed.append(number)
         self.rows_changed(changed)
 
     def unlock_run(self, run_id: int) -> None:
@@ -210,7 +262,8 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
 
     def mark_deployed(self, name: str, version: int | None, platform: str) -> None:
         def deployed(entry: ModuleEntry) -> None:
-            entry.deployed_version, entry.deployed_platform, entry.state = version, platform, "deployed"
+            entry.view = replace(entry.view, deployed_version=version, deployed_platform=platform,
+                                 state=ModuleState.DEPLOYED)
         self._update([name], deployed)
         self._counts = None
 

@@ -2,15 +2,21 @@
 
 Panes show the messages meant for them (a message bar), the status bar shows the rest; tests
 read ``messages`` and answer confirmations through ``confirmer`` instead of patching dialogs.
+
+A message or a question can be about one run. A message about a run goes away when the run
+ends; a question about a run is withdrawn when the run ends while it is asked (the dialog closes
+itself), so that nobody confirms an action on a run that is already over.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, SignalInstance
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +30,22 @@ class Message:
     level: str
     text: str
     pane: str | None = None  # "upgrades", "modules", "details"; None for the status bar
+    run_id: int | None = None  # a message about one run: it no longer applies once the run ends
+
+
+class Withdrawal(QObject):
+    """Fired when what a question asks about is gone; the dialog asking it closes itself."""
+
+    fired = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.happened = False
+
+    def fire(self) -> None:
+        if not self.happened:
+            self.happened = True
+            self.fired.emit()
 
 
 @dataclass(frozen=True)
@@ -31,6 +53,13 @@ class Question:
     title: str
     text: str
     confirm_label: str = "OK"
+    withdrawal: Withdrawal = field(default_factory=Withdrawal, compare=False, repr=False)
+
+
+class Reply(Enum):
+    YES = "yes"
+    NO = "no"
+    WITHDRAWN = "withdrawn"  # the question stopped applying while it was asked
 
 
 Confirmer = Callable[[Question], bool]
@@ -43,8 +72,9 @@ def ask_with_dialog(question: Question) -> bool:
                       QMessageBox.StandardButton.Cancel, QApplication.activeWindow())
     yes = box.addButton(question.confirm_label, QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(yes)
+    question.withdrawal.fired.connect(box.reject)
     box.exec()
-    return box.clickedButton() is yes
+    return box.clickedButton() is yes and not question.withdrawal.happened
 
 
 class Notifier(QObject):
@@ -56,8 +86,8 @@ class Notifier(QObject):
         self.questions: list[Question] = []
         self.confirmer: Confirmer = ask_with_dialog
 
-    def info(self, text: str, pane: str | None = None) -> None:
-        self._post(Message(INFO, text, pane))
+    def info(self, text: str, pane: str | None = None, run_id: int | None = None) -> None:
+        self._post(Message(INFO, text, pane, run_id))
 
     def warning(self, text: str, pane: str | None = None) -> None:
         self._post(Message(WARNING, text, pane))
@@ -66,9 +96,30 @@ class Notifier(QObject):
         self._post(Message(ERROR, text, pane))
 
     def confirm(self, title: str, text: str, confirm_label: str = "OK") -> bool:
+        return self.ask(title, text, confirm_label) is Reply.YES
+
+    def ask(
+        self, title: str, text: str, confirm_label: str = "OK", *,
+        withdrawn_by: SignalInstance | None = None, applies: Callable[..., bool] | None = None,
+    ) -> Reply:
+        """Ask; ``withdrawn_by`` firing meanwhile (with ``applies`` true of its arguments) withdraws it."""
         question = Question(title, text, confirm_label)
         self.questions.append(question)
-        return self.confirmer(question)
+
+        def withdraw(*args: Any) -> None:
+            if applies is None or applies(*args):
+                question.withdrawal.fire()
+
+        if withdrawn_by is not None:
+            withdrawn_by.connect(withdraw)
+        try:
+            yes = self.confirmer(question)
+        finally:
+            if withdrawn_by is not None:
+                withdrawn_by.disconnect(withdraw)
+        if question.withdrawal.happened:
+            return Reply.WITHDRAWN
+        return Reply.YES if yes else Reply.NO
 
     def _post(self, message: Message) -> None:
         log.log(logging.ERROR if message.level == ERROR else logging.INFO, "%s", message.text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QTextDocument
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,26 +22,41 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine import views
+from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus
 from app.gui.export import export_run
 from app.gui.filters import RunItemFilter
-from app.gui.formatting import counts_summary, duration, plural, timestamp
+from app.gui.formatting import counts_summary, duration, item_hint, plural, run_outcome, status_label, timestamp
 from app.gui.jobs import JobResult
+from app.gui.modules_model import ModulesModel
+from app.gui.notifier import Reply
 from app.gui.pane_upgrades import action_button
 from app.gui.run_items_model import RunItemsModel
 from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate
 from app.gui.session import GuiSession
-from app.gui.widgets import MessageBar, Throttle, table_view
+from app.gui.settings import app_settings
+from app.gui.widgets import MessageBar, RefusalShortcuts, table_view
 
 PANE = "details"
-DEPLOY_AGAIN_STATUSES = frozenset({"failed", "cancelled", "interrupted"})
-AGAIN_ITEM_STATUSES = PROBLEMS | {"cancelled"}
-PROGRESS_INTERVAL_MS = 200  # progress bars repaint synchronously: a few updates a second suffice
+DEPLOY_AGAIN_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED})
+AGAIN_ITEM_STATUSES = PROBLEMS | {ItemStatus.CANCELLED}
+NOW_DEPLOYING_SHOWN = 8
+ACTIONS_DELAY_MS = 100
+EXPORT_FOLDER_KEY = "export/folder"
+
+
+def _deployed_now(modules: ModulesModel, name: str) -> bool:
+    entry = modules.entry(name)
+    return entry is not None and entry.state == ModuleState.DEPLOYED
 
 
 class DetailsPane(QWidget):
-    def __init__(self, session: GuiSession, deploy_all: Callable[[], object], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: GuiSession, modules: ModulesModel, deploy_all: Callable[[], object],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session = session
+        self.modules = modules  # what is deployed now, for Deploy again
         self._deploy_all = deploy_all  # shows the plan and asks first, as the Deploy button does
         self.progress: RunProgress | None = None
         self._lines_shown = 0
@@ -54,11 +69,17 @@ class DetailsPane(QWidget):
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._show_progress)
-        self._progress_soon = Throttle(PROGRESS_INTERVAL_MS, self._show_progress, self)
         session.tracker.started.connect(self._on_run_started)
         session.tracker.updated.connect(self._on_run_updated)
         session.tracker.ended.connect(self._on_run_ended)
+        session.tracker.ticked.connect(self._on_tick)
         session.controller.busy_changed.connect(self.update_actions)
+        self._actions_soon = QTimer(self)  # Deploy again looks at the Modules rows: once per burst of changes
+        self._actions_soon.setSingleShot(True)
+        self._actions_soon.setInterval(ACTIONS_DELAY_MS)
+        self._actions_soon.timeout.connect(self.update_actions)
+        for signal in (modules.dataChanged, modules.modelReset):
+            signal.connect(self._actions_soon.start)
         self.show_progress(None)
 
     def _make_actions(self) -> None:
@@ -73,6 +94,8 @@ class DetailsPane(QWidget):
         self.again_action = action("Deploy &again", "", self.request_deploy_again)
         self.json_action = action("Export &JSON…", "", lambda: self.request_export("json"))
         self.csv_action = action("Export &CSV…", "", lambda: self.request_export("csv"))
+        self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals.watch(self.cancel_action)
 
     def _build(self) -> None:
         self.message_bar = MessageBar()
@@ -105,18 +128,29 @@ class DetailsPane(QWidget):
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.proxy.set_text)
         self.problems_only = QCheckBox("&Failures only")
-        self.problems_only.setToolTip("Show only modules that failed or were blocked by a failed producer")
-        self.problems_only.toggled.connect(self.proxy.set_problems_only)
+        self.problems_only.setToolTip("Show only modules that failed, then those they blocked")
+        self.problems_only.toggled.connect(self._show_problems_only)
         filters = QHBoxLayout()
         filters.addWidget(self.filter_edit, 1)
         filters.addWidget(self.problems_only)
+        self.now_deploying = QLabel()
+        self.now_deploying.setAccessibleName("Deploying now")
+        self.now_deploying.setWordWrap(True)
         self.table = table_view(self.proxy, self.model, "Run modules")
+        self.table.selectionModel().currentRowChanged.connect(self._show_item)
+        self.item_detail = QLabel()
+        self.item_detail.setAccessibleName("Selected module's message")
+        self.item_detail.setWordWrap(True)
+        self.item_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.item_detail.setTextFormat(Qt.TextFormat.PlainText)
         splitter = QSplitter(Qt.Orientation.Vertical)
         table_box = QWidget()
         table_layout = QVBoxLayout(table_box)
         table_layout.setContentsMargins(0, 0, 0, 0)
         table_layout.addLayout(filters)
-        table_layout.addWidget(self.table)
+        table_layout.addWidget(self.now_deploying)
+        table_layout.addWidget(self.table, 1)
+        table_layout.addWidget(self.item_detail)
         splitter.addWidget(table_box)
         splitter.addWidget(self._build_log())
         splitter.setStretchFactor(0, 3)
@@ -182,8 +216,11 @@ class DetailsPane(QWidget):
         self.show_progress(RunProgress.from_detail(result.value))
 
     def show_progress(self, progress: RunProgress | None) -> None:
+        if progress is None or self.progress is None or progress.run_id != self.progress.run_id:
+            self.problems_only.setChecked(False)  # a choice made for one run, not for the next
         self.progress = progress
         self.model.show(progress)
+        self._show_item()
         self.log.setPlainText("\n".join(progress.log) if progress else "")
         self._lines_shown = progress.lines_noted if progress else 0
         self.log.moveCursor(self.log.textCursor().MoveOperation.End)
@@ -199,15 +236,21 @@ class DetailsPane(QWidget):
         if self.progress is None or update.run_id != self.progress.run_id:
             return
         self.model.rows_changed(update.rows)
+        if self._current_row() in update.rows:
+            self._show_item()
         lines = self.progress.lines_since(self._lines_shown)
         self._lines_shown = self.progress.lines_noted
         if lines:
             self.log.appendPlainText("\n".join(lines))  # one append per batch, however many lines
-        self._progress_soon.poke()
+
+    def _on_tick(self) -> None:
+        if self.progress is not None and self.progress.running:
+            self._show_progress()
 
     def _on_run_ended(self, progress: RunProgress) -> None:
         if self.progress is not None and progress.run_id == self.progress.run_id:
             self._show_progress()
+            self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())  # the outcome
         self.update_actions()
 
     # -- showing ------------------------------------------------------------------------------
@@ -219,6 +262,7 @@ class DetailsPane(QWidget):
             self._clock.start()
         elif not running:
             self._clock.stop()
+        self._show_now_deploying()
         if p is None:
             for label in (self.subtitle, self.elapsed, self.eta, self.summary):
                 label.clear()
@@ -227,23 +271,64 @@ class DetailsPane(QWidget):
             self.update_actions()
             return
         where = " (started in another process)" if running and not p.own else ""
-        self.title.setText(f"Run {p.run_id} · {p.kind} · {p.status}{where}")
+        self.title.setText(f"Run {p.run_id} · {p.kind} · {run_outcome(p.kind, p.status, p.counts)}{where}")
         self.subtitle.setText(f"Started by {p.started_by} at {timestamp(p.started_at)}"
                               + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
                               + (f" · {p.message}" if p.message else ""))
         self.bar.setRange(0, max(p.total, 1))
         self.bar.setValue(p.done if p.total else 1)
-        self.bar.setFormat(f"{p.done} / {p.total} done")
+        self.bar.setFormat(p.progress_text())
         self.elapsed.setText(f"Elapsed: {duration(p.elapsed())}")
         eta = p.eta()
         self.eta.setText(f"Remaining: about {duration(eta)}" if eta is not None else "")
         self.summary.setText(counts_summary({k: v for k, v in p.counts.items() if v}))
         self.update_actions()
 
+    def _show_now_deploying(self) -> None:
+        p = self.progress
+        now = p.now_deploying() if p is not None and p.running else []
+        names = ", ".join(row.module for row in now[:NOW_DEPLOYING_SHOWN])
+        more = f" and {len(now) - NOW_DEPLOYING_SHOWN} more" if len(now) > NOW_DEPLOYING_SHOWN else ""
+        self.now_deploying.setText(f"Deploying now: {names}{more}" if now else "")
+        self.now_deploying.setVisible(bool(now))
+
+    def _current_row(self) -> int | None:
+        index = self.table.selectionModel().currentIndex()
+        return self.proxy.mapToSource(index).row() if index.isValid() else None
+
+    def _show_item(self) -> None:
+        """The current module's whole message, wrapped, and what to do about it."""
+        number = self._current_row()
+        p = self.progress
+        if p is None or number is None or number >= len(p.rows):
+            self.item_detail.setText("Select a module to read its whole message here." if p else "")
+            return
+        row = p.rows[number]
+        lines = [f"{row.module} ({row.application}): {status_label(row.status)}"
+                 + (f" · {row.reason}" if row.reason and row.reason not in (row.message or "") else "")]
+        if row.message:
+            lines.append(row.message)
+        hint = item_hint(p.kind, row.status, row.reason)
+        if hint:
+            lines.append(hint)
+        self.item_detail.setText("\n".join(lines))
+
+    def _show_problems_only(self, on: bool) -> None:
+        self.proxy.set_problems_only(on)
+        status = self.model.column_index("Status")
+        if on:  # failures first, then what they blocked
+            self.table.sortByColumn(status, Qt.SortOrder.AscendingOrder)
+        elif self.table.horizontalHeader().sortIndicatorSection() == status:
+            self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+            self.proxy.sort(-1)  # back to the run's own order
+
     def update_actions(self) -> None:
         p = self.progress
-        self.cancel_action.setEnabled(p is not None and p.running)
-        self.cancel_action.setToolTip("Stop the run: modules already deploying finish, the rest are cancelled")
+        running = p is not None and p.running
+        self.cancel_action.setEnabled(running)
+        self.cancel_action.setToolTip(
+            "Stop the run: modules already deploying finish, the rest are cancelled" if running
+            else "the run shown here is not in progress" if p is not None else "no run is shown here")
         reason = self._why_not_again()
         self.again_action.setEnabled(reason is None)
         self.again_action.setToolTip(reason or "Deploy again the modules that did not deploy in this run")
@@ -253,12 +338,15 @@ class DetailsPane(QWidget):
 
     def _why_not_again(self) -> str | None:
         p = self.progress
-        if p is None or p.kind not in ("deploy", "deploy-all"):
+        if p is None or not p.deploys:
             return "Deploy again applies to deployment runs"
         if p.running:
             return "The run is still in progress"
         if p.status not in DEPLOY_AGAIN_STATUSES:
             return "The run finished without errors"
+        left = [row.module for row in p.rows if row.status in AGAIN_ITEM_STATUSES]
+        if left and all(_deployed_now(self.modules, name) for name in left):
+            return "Every module this run did not deploy has been deployed since"
         active = self.session.tracker.newest_active()
         if active is not None:
             return f"Run {active.run_id} ({active.kind}) is in progress"
@@ -282,14 +370,18 @@ class DetailsPane(QWidget):
         if p is None or not p.running:
             return
         question = f"Stop run {p.run_id}? Modules already deploying finish; the others are marked cancelled."
-        if self.session.notifier.confirm("Cancel run", question, "Stop the run"):
+        reply = self.session.notifier.ask("Cancel run", question, "Stop the run", withdrawn_by=self.session.tracker.ended,
+                                          applies=lambda ended: ended.run_id == p.run_id)
+        if reply is Reply.YES and p.running:
             self.session.controller.cancel_run(p.run_id, PANE)
+        elif not p.running:
+            self.session.notifier.info(f"Run {p.run_id} ended ({p.status}) before it was stopped", PANE)
 
     def request_deploy_again(self) -> None:
         p = self.progress
         if p is None or self._why_not_again() is not None:
             return
-        if p.kind == "deploy-all":
+        if p.kind == RunKind.DEPLOY_ALL:
             self._deploy_all()
             return
         names = [row.module for row in p.rows if row.status in AGAIN_ITEM_STATUSES]
@@ -300,11 +392,20 @@ class DetailsPane(QWidget):
     def request_export(self, kind: str) -> None:
         if self.progress is None:
             return
-        suggested = f"run-{self.progress.run_id}.{kind}"
-        path, _ = QFileDialog.getSaveFileName(self, f"Export run {self.progress.run_id}", suggested,
+        path, _ = QFileDialog.getSaveFileName(self, f"Export run {self.progress.run_id}",
+                                              str(self.export_start(f".{kind}")),
                                               "JSON (*.json)" if kind == "json" else "CSV (*.csv)")
         if path:
             self.export(Path(path))
+
+    def export_start(self, suffix: str) -> Path:
+        """Where the export dialog opens: the folder of the last export, else the user's documents."""
+        run_id = self.progress.run_id if self.progress else 0
+        folder = Path(str(app_settings().value(EXPORT_FOLDER_KEY, "") or ""))
+        if not folder.is_absolute() or not folder.is_dir():
+            folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+                          or Path.home())
+        return folder / f"run-{run_id}{suffix}"
 
     def export(self, path: Path) -> None:
         """Write the run as recorded (JSON, or CSV by the suffix), on a job thread."""
@@ -318,6 +419,7 @@ class DetailsPane(QWidget):
 
         def done(result: JobResult) -> None:
             if result.ok:
+                app_settings().setValue(EXPORT_FOLDER_KEY, str(path.parent))
                 self.session.notifier.info(f"Run {run_id} exported to {path}")
             else:
                 self.session.notifier.error(f"Could not export run {run_id}: {result.error_text}", PANE)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.engine import views
 from app.engine.errors import DeployCenterError
+from app.engine.vocabulary import ItemStatus, ModuleState
 from app.gui.config_dialog import ConfigDialog
 from app.gui.filters import ANY_STATE, IN_A_RUN, ModuleFilter
 from app.gui.formatting import STATE_LABELS, plural
@@ -32,10 +33,9 @@ from app.gui.pane_upgrades import action_button
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
-from app.gui.widgets import MessageBar, table_view
+from app.gui.widgets import MessageBar, RefusalShortcuts, table_view
 
 PANE = "modules"
-DEPLOYING_KINDS = frozenset({"deploy", "deploy-all"})
 UPDATE_DELAY_MS = 50
 
 
@@ -79,6 +79,8 @@ class ModulesPane(QWidget):
         self.apply_action = action("&Apply configurations…", "Ctrl+E", self.request_apply_config)
         self.delete_action = action("De&lete…", "Del", self.request_delete)
         self.deploy_action = action("Deplo&y selected", "Ctrl+Shift+D", self.request_deploy)
+        self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals.watch(self.publish_action, self.apply_action, self.delete_action, self.deploy_action)
 
     def _build(self) -> None:
         self.message_bar = MessageBar()
@@ -111,7 +113,10 @@ class ModulesPane(QWidget):
         buttons = QHBoxLayout()
         for act in (self.publish_action, self.apply_action, self.delete_action, self.deploy_action):
             buttons.addWidget(action_button(act))
-        buttons.addStretch(1)
+        self.why_label = QLabel()  # why the actions on the selection are off, said on screen
+        self.why_label.setAccessibleName("Why actions are unavailable")
+        self.why_label.setWordWrap(True)
+        buttons.addWidget(self.why_label, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.message_bar)
         layout.addLayout(row)
@@ -128,16 +133,15 @@ class ModulesPane(QWidget):
         self.platform = snapshot.status.platform_version  # the window has loaded the model already
 
     def _on_run_started(self, progress: RunProgress) -> None:
-        self.model.lock((row.module for row in progress.rows if row.status != "skipped"), progress.run_id)
+        self.model.lock((row.module for row in progress.rows if row.status != ItemStatus.SKIPPED), progress.run_id)
 
     def _on_run_updated(self, update: RunUpdate) -> None:
         progress = self.session.tracker.runs.get(update.run_id)
-        if progress is None or progress.kind not in DEPLOYING_KINDS:
+        if progress is None or not update.rows:
             return
-        for number in update.rows:
-            row = progress.rows[number]
-            if row.status == "deployed":
-                self.model.mark_deployed(row.module, row.version, self.platform)
+        rows = progress.rows
+        moved = ((rows[n].module, rows[n].status, rows[n].version) for n in update.rows)
+        self.model.note_run_status(update.run_id, moved, self.platform if progress.deploys else "")
 
     def _on_run_ended(self, progress: RunProgress) -> None:
         self.model.unlock_run(progress.run_id)
@@ -163,9 +167,11 @@ class ModulesPane(QWidget):
         selected = self.selected()
         held = next((e for e in selected if e.locked_by_run is not None), None)
         lock = f"{held.name} is held by run {held.locked_by_run}, which is in progress" if held else None
+        self.why_label.setText(f"{lock}: Publish, Apply configurations and Delete wait until it ends." if lock else "")
         one = None if len(selected) == 1 else "Select one module"
         some = None if selected else "Select one or more modules"
-        ready = None if any(e.state == "ready" for e in selected) else "None of the selected modules is ready to deploy"
+        ready = (None if any(e.state == ModuleState.READY for e in selected)
+                 else "None of the selected modules is ready to deploy")
         self._enable(self.publish_action, lock, "Publish a new version of a module from a bundle folder or .zip")
         self._enable(self.apply_action, lock or one, "Edit and apply the selected module's configuration values")
         self._enable(self.delete_action, lock or one, "Remove the selected module from the environment")
@@ -226,7 +232,7 @@ class ModulesPane(QWidget):
             self.session.controller.delete_module(name, PANE)
 
     def request_deploy(self) -> None:
-        names = [e.name for e in self.selected() if e.state == "ready"]
+        names = [e.name for e in self.selected() if e.state == ModuleState.READY]
         if names:
             self.message_bar.hide()
             self.session.controller.deploy_modules(names, PANE)

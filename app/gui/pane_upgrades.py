@@ -20,12 +20,13 @@ from app.gui.controller import describe_plan
 from app.gui.formatting import plural
 from app.gui.jobs import JobResult
 from app.gui.modules_model import ModulesModel
-from app.gui.run_progress import RunProgress, RunUpdate
+from app.engine.vocabulary import RunKind
+from app.gui.run_progress import RunProgress
 from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE
-from app.gui.widgets import Count, MessageBar, Throttle, table_view
+from app.gui.widgets import Count, MessageBar, RefusalShortcuts, table_view
 
 PANE = "upgrades"
 PLAN_JOB = "plan"
@@ -58,10 +59,12 @@ class UpgradesPane(QWidget):
         self.upgrade_action.setIconText("Upgrade to…")  # toolbars drop the ellipsis otherwise
         self.upgrade_action.setToolTip("Move to a newer platform version and prepare every module for it")
         self.upgrade_action.triggered.connect(self.request_upgrade)
+        self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals.watch(self.deploy_action, self.upgrade_action)
         self._build()
         session.snapshot_loaded.connect(self._on_snapshot)
         session.tracker.started.connect(self._on_run_started)
-        session.tracker.updated.connect(self._on_run_updated)
+        session.tracker.ticked.connect(self._follow)
         session.tracker.ended.connect(self._on_run_ended)
         session.controller.busy_changed.connect(self.update_actions)
         self._counts_soon = QTimer(self)  # counts follow the modules table, once per burst of changes
@@ -70,8 +73,6 @@ class UpgradesPane(QWidget):
         self._counts_soon.timeout.connect(self._show_counts)
         for signal in (modules.dataChanged, modules.modelReset):
             signal.connect(self._counts_soon.start)
-        self._followed: RunProgress | None = None
-        self._follow_soon = Throttle(COUNTS_DELAY_MS, self._follow, self)
         self.update_actions()
 
     def _build(self) -> None:
@@ -147,31 +148,23 @@ class UpgradesPane(QWidget):
         self.update_actions()
 
     def _on_run_started(self, progress: RunProgress) -> None:
-        if progress.kind == "upgrade":
+        if progress.kind == RunKind.UPGRADE:
             self.upgrade_progress.setRange(0, max(progress.total, 1))
             self.upgrade_progress.setValue(progress.done)
             self.upgrade_progress.setFormat(f"Preparing modules: %v / {progress.total}")
             self.upgrade_progress.show()
         self.update_actions()
 
-    def _on_run_updated(self, update: RunUpdate) -> None:
-        progress = self.session.tracker.runs.get(update.run_id)
-        if progress is None:
-            return
-        self._followed = progress
-        self._follow_soon.poke()
-
     def _follow(self) -> None:
-        progress = self._followed
-        if progress is None:
-            return
-        if progress.kind == "upgrade" and progress.running:
-            self.upgrade_progress.setValue(progress.done)
-        self.report.follow(progress)
+        """The report's rows of the active runs, and the preparation bar, at the window's tick."""
+        for progress in self.session.tracker.active():
+            if progress.kind == RunKind.UPGRADE:
+                self.upgrade_progress.setValue(progress.done)
+            self.report.follow(progress)
 
     def _on_run_ended(self, progress: RunProgress) -> None:
         self.report.follow(progress)
-        if progress.kind == "upgrade":
+        if progress.kind == RunKind.UPGRADE:
             self.upgrade_progress.hide()
         self.update_actions()
 

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from app.gui.formatting import clock, duration, status_label
+from app.engine.vocabulary import ItemStatus
+from app.gui.formatting import UNTIMED, clock, duration, status_label
 from app.gui.icons import status_icon
 from app.gui.run_progress import PROBLEMS, ItemRow, RunProgress
 from app.gui.table_model import Column, ColumnTableModel
 
+# Sorting by status puts what needs attention first: what deploys now, then failures before the
+# modules they blocked, then what is still to come, and what went well last.
+STATUS_ORDER = {status: rank for rank, status in enumerate((
+    ItemStatus.DEPLOYING, ItemStatus.FAILED, ItemStatus.BLOCKED, ItemStatus.PENDING, ItemStatus.CANCELLED,
+    ItemStatus.DEPLOYED, ItemStatus.PREPARED, ItemStatus.STAGED, ItemStatus.SKIPPED))}
+
+
+def _took(row: ItemRow) -> str:
+    return "" if row.status in UNTIMED else duration(row.seconds)
+
 
 class RunItemsModel(ColumnTableModel[ItemRow]):
     columns = (
-        Column("Module", lambda r: r.module, width=170),
-        Column("Application", lambda r: r.application, width=110),
+        Column("Module", lambda r: r.module, width=160),
+        Column("Application", lambda r: r.application, width=100),
         Column("Version", lambda r: "" if r.version is None else str(r.version), sort=lambda r: r.version or 0,
-               numeric=True, width=60),
-        Column("Status", lambda r: status_label(r.status), icon=lambda r: status_icon(r.status), width=110),
+               numeric=True, width=56),
+        Column("Status", lambda r: status_label(r.status), icon=lambda r: status_icon(r.status),
+               sort=lambda r: STATUS_ORDER.get(r.status, len(STATUS_ORDER)), width=100),
         Column("Started", lambda r: clock(r.started_at),
-               sort=lambda r: r.started_at.timestamp() if r.started_at else 0.0, width=75),
-        Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=75),
-        Column("Message", lambda r: r.detail, tooltip=lambda r: r.detail, width=400),
+               sort=lambda r: r.started_at.timestamp() if r.started_at else 0.0, width=70),
+        Column("Duration", _took, sort=lambda r: r.seconds or 0.0, numeric=True, width=70),
+        Column("Message", lambda r: r.detail, tooltip=lambda r: r.detail, width=300),
     )
 
     @staticmethod

@@ -9,42 +9,64 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
 from app.engine.events import (
     Event,
     ItemFinished,
+    ItemSnapshot,
     ItemStarted,
     LogLine,
     RunFinished,
     RunStarted,
 )
-from app.engine.vocabulary import FINISHED_ITEM_STATUSES
 from app.engine.views import RunDetail, RunItemView
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, RunKind, RunStatus
 from app.gui.formatting import clock, counts_summary, duration, utcnow
 
 LOG_LIMIT = 20_000
 FINISHED = FINISHED_ITEM_STATUSES
-PROBLEMS = frozenset({"failed", "blocked"})
+PROBLEMS = frozenset({ItemStatus.FAILED, ItemStatus.BLOCKED})
+# Items a run attempted and finished: what its progress counts as done (not the cancelled ones).
+ATTEMPTED = FINISHED - {ItemStatus.SKIPPED, ItemStatus.CANCELLED}
+DEPLOYING = ItemStatus.DEPLOYING
 
 
 @dataclass(slots=True)
 class ItemRow:
-    """One module of a run; mutable so a table row can be updated in place."""
+    """One module of a run: the engine's snapshot of it when the run started, and where it is now.
 
-    module: str
-    application: str
-    version: int | None
+    Mutable, so that a table row is updated in place; ``item`` keeps who the module is.
+    """
+
+    item: ItemSnapshot
     status: str
     reason: str | None = None
     message: str | None = None
     started_at: datetime | None = None
     seconds: float | None = None
+    finished_at: datetime | None = None
+
+    @classmethod
+    def of(cls, item: ItemSnapshot) -> ItemRow:
+        return cls(item, item.status, item.reason, item.message)
+
+    @property
+    def module(self) -> str:
+        return self.item.module
+
+    @property
+    def application(self) -> str:
+        return self.item.application
+
+    @property
+    def version(self) -> int | None:
+        return self.item.version
 
     @property
     def detail(self) -> str:
-        if self.message and self.reason and self.reason not in self.message and self.status != "deployed":
+        if self.message and self.reason and self.reason not in self.message and self.status != ItemStatus.DEPLOYED:
             return f"{self.reason}: {self.message}"
         return self.message or self.reason or ""
 
@@ -62,7 +84,7 @@ class RunProgress:
 
     def __init__(
         self, run_id: int, kind: str, started_by: str, started_at: datetime, rows: list[ItemRow],
-        *, own: bool, status: str = "running",
+        *, own: bool, status: str = RunStatus.RUNNING,
     ) -> None:
         self.run_id = run_id
         self.kind = kind
@@ -78,13 +100,14 @@ class RunProgress:
         self.lines_noted = 0  # every line ever noted, also those the bounded log dropped
         self.index = {row.module.casefold(): n for n, row in enumerate(rows)}
         self.counts = Counter(row.status for row in rows)
-        self.skipped_at_start = self.counts["skipped"]
+        self.skipped_at_start = self.counts[ItemStatus.SKIPPED]
+        self.deploying: dict[int, None] = {n: None for n, r in enumerate(rows) if r.status == DEPLOYING}
 
     # -- building ---------------------------------------------------------------------------
 
     @classmethod
     def from_started(cls, event: RunStarted, *, own: bool = True) -> RunProgress:
-        rows = [ItemRow(i.module, i.application, i.version, i.status, i.reason, i.message) for i in event.items]
+        rows = [ItemRow.of(item) for item in event.items]
         progress = cls(event.run_id, event.kind, event.started_by, event.started_at, rows, own=own)
         progress.note(f"run {event.run_id} ({event.kind}) started by {event.started_by}: "
                        f"{progress.total} module(s) to do, {progress.skipped_at_start} skipped")
@@ -105,7 +128,7 @@ class RunProgress:
         done = [v for v in items if v.finished_at is not None and v.started_at is not None]
         for view in sorted(done, key=_finish_time):
             self.note(_item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
-        if self.status != "running":
+        if self.status != RunStatus.RUNNING:
             self.note(f"run {self.run_id} {self.status}: {counts_summary(self.counts)}"
                        + (f" ({self.message})" if self.message else ""), self.finished_at)
 
@@ -114,9 +137,10 @@ class RunProgress:
     def apply_event(self, event: Event) -> int | None:
         """Fold one event in; returns the changed row, if any."""
         if isinstance(event, ItemStarted):
-            return self._set(event.module, "deploying", started_at=event.at)
+            return self._set(event.module, DEPLOYING, started_at=event.at)
         if isinstance(event, ItemFinished):
-            row = self._set(event.module, event.status, event.reason, event.message, seconds=event.seconds)
+            row = self._set(event.module, event.status, event.reason, event.message, seconds=event.seconds,
+                            finished_at=utcnow())
             self.note(_item_line(event.module, event.status, event.reason, event.message, event.seconds))
             return row
         if isinstance(event, LogLine) and event.level != "error":  # errors repeat a failed item
@@ -127,8 +151,9 @@ class RunProgress:
 
     def apply_item(self, view: RunItemView) -> int | None:
         """A row as the database has it now (runs of other processes)."""
-        row = self._set(view.module, view.status, view.reason, view.message, view.started_at, view.seconds)
-        if row is not None and view.status in FINISHED and view.status != "skipped":
+        row = self._set(view.module, view.status, view.reason, view.message, view.started_at, view.seconds,
+                        view.finished_at)
+        if row is not None and view.status in FINISHED and view.status != ItemStatus.SKIPPED:
             self.note(_item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
         return row
 
@@ -139,13 +164,13 @@ class RunProgress:
 
     def _set(
         self, module: str, status: str, reason: str | None = None, message: str | None = None,
-        started_at: datetime | None = None, seconds: float | None = None,
+        started_at: datetime | None = None, seconds: float | None = None, finished_at: datetime | None = None,
     ) -> int | None:
         number = self.index.get(module.casefold())
         if number is None:
             return None
         row = self.rows[number]
-        if row.status == status and status != "deploying":
+        if row.status == status and status != DEPLOYING:
             return None  # already known: polls see a finished row more than once
         self.counts[row.status] -= 1
         self.counts[status] += 1
@@ -153,6 +178,12 @@ class RunProgress:
         row.reason, row.message = reason or row.reason, message or row.message
         row.started_at = started_at or row.started_at
         row.seconds = seconds if seconds is not None else row.seconds
+        if status == DEPLOYING:
+            self.deploying[number] = None
+        else:
+            self.deploying.pop(number, None)
+            if status in FINISHED:
+                row.finished_at = finished_at or _end_of(row) or utcnow()
         return number
 
     def note(self, text: str, at: datetime | None = None) -> None:
@@ -168,7 +199,7 @@ class RunProgress:
 
     @property
     def running(self) -> bool:
-        return self.status == "running"
+        return self.status == RunStatus.RUNNING
 
     @property
     def total(self) -> int:
@@ -177,8 +208,25 @@ class RunProgress:
 
     @property
     def done(self) -> int:
-        finished = sum(n for status, n in self.counts.items() if status in FINISHED)
-        return max(0, finished - self.skipped_at_start)
+        """Modules the run attempted and finished; the cancelled ones were never attempted."""
+        return sum(n for status, n in self.counts.items() if status in ATTEMPTED)
+
+    @property
+    def cancelled(self) -> int:
+        return self.counts[ItemStatus.CANCELLED]
+
+    @property
+    def deploys(self) -> bool:
+        """A run that makes modules live (not an upgrade's preparation, not a publish's compile)."""
+        return self.kind in (RunKind.DEPLOY_ALL, RunKind.DEPLOY)
+
+    def progress_text(self) -> str:
+        """The one wording of a run's progress, for every bar that shows it."""
+        text = f"{self.done} / {self.total} done"
+        return text + (f", {self.cancelled} cancelled" if self.cancelled else "")
+
+    def now_deploying(self) -> list[ItemRow]:
+        return [self.rows[n] for n in self.deploying]
 
     @property
     def problems(self) -> int:
@@ -199,13 +247,19 @@ def _finish_time(view: RunItemView) -> float:
 
 
 def _row_of(view: RunItemView) -> ItemRow:
-    return ItemRow(view.module, view.application, view.version, view.status, view.reason, view.message,
-                   view.started_at, view.seconds)
+    item = ItemSnapshot(view.module, view.application, view.version, view.status, view.reason, view.message)
+    return ItemRow(item, view.status, view.reason, view.message, view.started_at, view.seconds, view.finished_at)
+
+
+def _end_of(row: ItemRow) -> datetime | None:
+    if row.started_at is None or row.seconds is None:
+        return None
+    return row.started_at + timedelta(seconds=row.seconds)
 
 
 def _item_line(module: str, status: str, reason: str | None, message: str | None, seconds: float | None) -> str:
     why = ""
-    if status in PROBLEMS or status == "cancelled":
+    if status in PROBLEMS or status == ItemStatus.CANCELLED:
         why = f": {message or reason}" if (message or reason) else ""
     took = f" ({duration(seconds)})" if seconds else ""
     return f"{module}: {status}{why}{took}"

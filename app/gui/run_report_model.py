@@ -6,32 +6,42 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from app.engine.views import RunSummary
-from app.gui.formatting import duration, status_label, timestamp
+from app.engine.vocabulary import ItemStatus, RunKind
+from app.gui.formatting import duration, minute, outcome_icon_name, run_outcome, timestamp
 from app.gui.icons import status_icon
 from app.gui.run_progress import RunProgress
 from app.gui.table_model import Column, ColumnTableModel
 
+PREPARING_KINDS = frozenset({RunKind.UPGRADE})  # their successes are "prepared", never "deployed"
 
-def _count(status: str) -> Column[RunSummary]:
+
+def _count(status: ItemStatus, title: str = "", only: frozenset[str] | None = None) -> Column[RunSummary]:
+    """How many items of a run ended in ``status``; blank for runs whose kind never uses it."""
+    def number(run: RunSummary) -> int:
+        return run.counts.get(status, 0)
+
     def text(run: RunSummary) -> str:
-        n = run.counts.get(status, 0) + (run.counts.get("prepared", 0) if status == "deployed" else 0)
-        return str(n)
-    return Column(status.capitalize(), text, sort=lambda r: int(text(r)), numeric=True, width=62,
-                  tooltip=lambda r: "prepared (compiled) for the new platform version"
-                  if status == "deployed" and r.kind == "upgrade" else "")
+        return "" if only is not None and run.kind not in only else str(number(run))
+
+    header = title or status.capitalize()
+    return Column(header, text, sort=number, numeric=True, width=len(header) * 7 + 10)
 
 
 class RunReportModel(ColumnTableModel[RunSummary]):
     columns = (
-        Column("Run", lambda r: str(r.id), sort=lambda r: r.id, numeric=True, width=50),
-        Column("Kind", lambda r: r.kind, width=80),
-        Column("Started", lambda r: timestamp(r.started_at), width=135),
-        Column("Finished", lambda r: timestamp(r.finished_at), width=135),
-        Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=70),
-        Column("Status", lambda r: status_label(r.status), icon=lambda r: status_icon(r.status),
-               tooltip=lambda r: r.message or "", width=100),
-        _count("deployed"), _count("failed"), _count("blocked"), _count("skipped"),
-        Column("Started by", lambda r: r.started_by, width=120),
+        Column("Run", lambda r: str(r.id), sort=lambda r: r.id, numeric=True, width=36),
+        Column("Kind", lambda r: r.kind, width=68),
+        Column("Started", lambda r: minute(r.started_at), sort=lambda r: r.started_at,
+               tooltip=lambda r: timestamp(r.started_at), width=116),
+        Column("Finished", lambda r: minute(r.finished_at), sort=lambda r: r.finished_at or r.started_at,
+               tooltip=lambda r: timestamp(r.finished_at), width=116),
+        Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=64),
+        Column("Status", lambda r: run_outcome(r.kind, r.status, r.counts, brief=True),
+               icon=lambda r: status_icon(outcome_icon_name(r.kind, r.status, r.counts)),
+               tooltip=lambda r: r.message or run_outcome(r.kind, r.status, r.counts), width=128),
+        _count(ItemStatus.DEPLOYED), _count(ItemStatus.PREPARED, only=PREPARING_KINDS),
+        _count(ItemStatus.FAILED), _count(ItemStatus.BLOCKED), _count(ItemStatus.SKIPPED),
+        Column("Started by", lambda r: r.started_by, width=64),  # the last column: it takes the room left
     )
 
     def load(self, runs: Sequence[RunSummary]) -> None:

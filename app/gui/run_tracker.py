@@ -1,7 +1,9 @@
 """Every active run the window knows about, whoever started it, and what each batch changed.
 
 Runs of this window are folded from the bridge's event batches; runs of other processes from
-what the watcher polled. Either way the panes hear the same three signals.
+what the watcher polled. Either way the panes hear the same signals: ``started``, ``updated``
+(rows to repaint, at once), ``ended``, and ``ticked``, one clock for every figure the window
+shows about runs (bars, counts, the report's row), so that no two of them ever disagree.
 """
 
 from __future__ import annotations
@@ -11,24 +13,29 @@ from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
 
-from app.engine.events import Event, RunFinished, RunStarted
-from app.engine.runs.planner import gc_paused
-from app.gui.memory import settle_long_lived
+from app.engine.events import Event, ItemSnapshot, RunFinished, RunStarted
 from app.engine.queries import RunChanges
-from app.engine.views import ActiveRun
+from app.engine.runs.planner import gc_paused
+from app.engine.views import ActiveRun, RunItemView
+from app.engine.vocabulary import ItemStatus
+from app.gui.memory import settle_long_lived
 from app.gui.run_progress import ItemRow, RunProgress, RunUpdate
+from app.gui.widgets import Throttle
 
 KEEP_FINISHED = 5
+TICK_MS = 200  # progress bars repaint synchronously: a few updates a second suffice
 
 
 class RunTracker(QObject):
     started = Signal(object)  # RunProgress
     updated = Signal(object)  # RunUpdate
     ended = Signal(object)  # RunProgress
+    ticked = Signal()  # figures of the active runs moved: shown everywhere at this same moment
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.runs: dict[int, RunProgress] = {}
+        self._tick = Throttle(TICK_MS, self.ticked.emit, self)
 
     def active(self) -> list[RunProgress]:
         return [p for p in self.runs.values() if p.running]
@@ -98,10 +105,13 @@ class RunTracker(QObject):
     def _publish(self, touched: dict[int, set[int]], ended: list[RunProgress]) -> None:
         for run_id, rows in touched.items():
             self.updated.emit(RunUpdate(run_id, tuple(sorted(rows))))
+        if touched:
+            self._tick.poke()
         for progress in ended:
             self.ended.emit(progress)
         if ended:
             self._forget_old()
+            self.ticked.emit()  # final figures at once, not a tick later
 
     def _forget_old(self) -> None:
         finished = sorted((p.run_id for p in self.runs.values() if not p.running), reverse=True)
@@ -110,9 +120,14 @@ class RunTracker(QObject):
 
 
 def _from_poll(run: ActiveRun, change: RunChanges) -> RunProgress:
-    rows = [ItemRow(i.module, i.application, i.version, "pending" if i.status != "skipped" else "skipped",
-                    i.reason if i.status == "skipped" else None, i.message if i.status == "skipped" else None)
-            for i in change.items]
+    rows = [ItemRow.of(_as_started(item)) for item in change.items]
     progress = RunProgress(run.id, run.kind, run.started_by, run.started_at, rows, own=False)
     progress.note(f"run {run.id} ({run.kind}) was started by {run.started_by} in another process", run.started_at)
     return progress
+
+
+def _as_started(item: RunItemView) -> ItemSnapshot:
+    """How a polled item looked when its run started: skipped with its reason, or still to do."""
+    if item.status == ItemStatus.SKIPPED:
+        return ItemSnapshot(item.module, item.application, item.version, item.status, item.reason, item.message)
+    return ItemSnapshot(item.module, item.application, item.version, ItemStatus.PENDING)

@@ -28,6 +28,7 @@ from app.engine.context import EnvironmentContext, Location, open_context
 from app.gui.icons import app_icon
 from app.gui.jobs import JobResult, JobRunner
 from app.gui.notifier import ERROR, Message
+from app.gui.settings import remember_location
 from app.gui.widgets import MessageBar
 
 DEMO, EMPTY, OPEN = "demo", "empty", "open"
@@ -191,6 +192,7 @@ class WelcomeDialog(QDialog):
         self._set_busy(False)
         if result.ok:
             self.context = result.value
+            remember_location(self.context.location)  # opened again at the next launch
             self.accept()
         else:
             self.message_bar.show_message(Message(ERROR, result.error_text))

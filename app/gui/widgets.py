@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -39,6 +40,7 @@ class MessageBar(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.level = ""
+        self.message: Message | None = None
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -55,7 +57,13 @@ class MessageBar(QFrame):
         self.setStyleSheet(f"QFrame#messageBar {{{BAR_STYLES.get(message.level, INFO_STYLE)}}}")
         self.label.setText(message.text)
         self.level = message.level
+        self.message = message
         self.show()
+
+    def run_ended(self, run_id: int) -> None:
+        """A notice about that run (e.g. "Cancelling run 3") is over with it; errors stay."""
+        if self.message is not None and self.message.run_id == run_id and self.message.level != ERROR:
+            self.hide()
 
     @property
     def text(self) -> str:
@@ -124,3 +132,33 @@ class Throttle(QObject):
     def poke(self) -> None:
         if not self._timer.isActive():
             self._timer.start()
+
+
+def action_name(action: QAction) -> str:
+    return action.text().replace("&", "").rstrip("…. ")
+
+
+class RefusalShortcuts(QObject):
+    """The keyboard shortcut of a disabled action says why it is refused instead of doing nothing.
+
+    Each watched action gets a twin QShortcut on the same keys, enabled only while the action is
+    disabled (so the two never compete); it reports the action's tooltip, which then holds the
+    reason, through ``refuse``, i.e. in the pane's message bar.
+    """
+
+    def __init__(self, owner: QWidget, refuse: Callable[[str], None]) -> None:
+        super().__init__(owner)
+        self._owner = owner
+        self._refuse = refuse
+        self.shortcuts: list[QShortcut] = []
+
+    def watch(self, *actions: QAction) -> None:
+        for action in actions:
+            if action.shortcut().isEmpty():
+                continue
+            twin = QShortcut(action.shortcut(), self._owner)
+            twin.setContext(action.shortcutContext())
+            twin.setEnabled(not action.isEnabled())
+            action.enabledChanged.connect(lambda on, twin=twin: twin.setEnabled(not on))
+            twin.activated.connect(lambda action=action: self._refuse(f"{action_name(action)} refused: {action.toolTip()}"))
+            self.shortcuts.append(twin)

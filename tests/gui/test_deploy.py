@@ -101,5 +101,47 @@ def test_cancel_stops_the_run(qtbot: QtBot, window: MainWindow, gate: Gates) -> 
     assert {shown[name] for name in shown if name != "Common"} == {"cancelled", "skipped"}
     assert not window.details.cancel_action.isEnabled()
     assert window.details.again_action.isEnabled()
+    bar = window.details.bar
+    assert (bar.value(), bar.maximum()) == (1, DEMO_READY), "only Common was deployed"
+    assert bar.format() == f"1 / {DEMO_READY} done, {DEMO_READY - 1} cancelled"
+    assert window.details.message_bar.text == "", "the cancelling notice ends with its run"
     wait_refreshed(qtbot, window.session)
     assert views.status(window.session.ctx).active_run is None
+
+
+def test_a_stop_question_about_a_run_that_ended_meanwhile_is_withdrawn(
+    qtbot: QtBot, window: MainWindow, gate: Gates, answers: Answers
+) -> None:
+    gate("Common")
+    with qtbot.waitSignal(window.session.tracker.started, timeout=RUN_TIMEOUT_MS):
+        window.upgrades.deploy_button.click()
+
+    def run_ends_while_asking(_question: object) -> None:
+        with qtbot.waitSignal(window.session.controller.finished, timeout=RUN_TIMEOUT_MS):
+            gate.release_all()
+
+    answers.before_answer = run_ends_while_asking
+    window.details.cancel_action.trigger()  # the operator confirms after the run ended on its own
+
+    texts = [m.text for m in window.session.notifier.messages]
+    assert not [t for t in texts if t.startswith("Cancelling") or "is not active" in t]
+    assert window.details.progress is not None and window.details.progress.status == "succeeded"
+    assert window.details.message_bar.text.startswith("Run 3 ended (succeeded) before it was stopped")
+
+
+def test_a_close_question_about_runs_that_ended_meanwhile_is_withdrawn(
+    qtbot: QtBot, window: MainWindow, gate: Gates, answers: Answers
+) -> None:
+    gate("Common")
+    with qtbot.waitSignal(window.session.tracker.started, timeout=RUN_TIMEOUT_MS):
+        window.upgrades.deploy_button.click()
+
+    def run_ends_while_asking(_question: object) -> None:
+        with qtbot.waitSignal(window.session.controller.finished, timeout=RUN_TIMEOUT_MS):
+            gate.release_all()
+
+    answers.before_answer = run_ends_while_asking
+    answers.answer = False  # what a dialog that closed itself answers
+
+    assert window.close(), "nothing is left to cancel: the window closes as asked"
+    assert not window.session.jobs.running()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -71,4 +72,10 @@ def test_cancel_reaches_a_run_of_another_process(
 
     assert ended.args[0].status == "cancelled"
     assert {row.status for row in ended.args[0].rows} == {"deployed", "cancelled", "skipped"}
-    cli_run.wait(timeout=60)
+    assert cli_run.wait(timeout=60) == 1, "cancelled from elsewhere: finished, some modules not deployed"
+
+
+def test_the_readme_says_what_a_run_cancelled_from_the_window_exits_with() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| 1 |"))
+    assert "cancelled from the window" in row

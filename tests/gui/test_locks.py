@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunFinished, RunStarted
+from app.gui.formatting import utcnow
 from app.gui.main_window import MainWindow
 from app.gui.notifier import ERROR
 from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, wait_operation
@@ -32,7 +35,8 @@ def test_actions_are_disabled_for_modules_in_the_run_only(qtbot: QtBot, window: 
     assert module_actions(window) == {"publish": False, "apply": False, "delete": False}
     assert "held by run" in window.modules.apply_action.toolTip()
     entry = window.modules.model.entry(IN_THE_RUN)
-    assert entry is not None and entry.label.startswith("Being deployed by run")
+    assert entry is not None and entry.label == "Waiting in run 3"
+    assert "Orders is held by run 3" in window.modules.why_label.text(), "said on screen, not only on hover"
 
     window.modules.select(OUTSIDE_THE_RUN)
     assert module_actions(window) == {"publish": True, "apply": True, "delete": True}
@@ -100,3 +104,47 @@ def test_ctrl_c_or_sigterm_closes_without_asking_and_joins_the_run(
 
     assert not answers.questions[1:]  # only the Deploy All plan was asked
     assert not window.session.jobs.running() and not window.isVisible()
+
+
+def test_the_state_column_says_where_each_held_module_is_in_its_run(window: MainWindow) -> None:
+    items = tuple(ItemSnapshot(name, "Core", 1, "pending") for name in ("Common", "Orders"))
+    tracker, model = window.session.tracker, window.modules.model
+
+    def labels() -> dict[str, str]:
+        return {name: model.entry(name).label for name in ("Common", "Orders")}  # type: ignore[union-attr]
+
+    tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items), ItemStarted(90, "Common", utcnow())])
+    assert labels() == {"Common": "Deploying in run 90", "Orders": "Waiting in run 90"}
+    tracker.apply_events([ItemFinished(90, "Common", "deployed", None, None, 0.2)])
+    assert labels()["Common"] == "Deployed · held by run 90 until it ends"  # done, and still held (rule 4)
+    tracker.apply_events([ItemFinished(90, "Orders", "cancelled", None, None, 0.0), RunFinished(90, "cancelled")])
+    assert labels() == {"Common": "Deployed", "Orders": "Ready to deploy"}
+
+
+def test_a_shortcut_of_a_refused_action_says_why_in_the_pane(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:
+    start_held_run(qtbot, window, gate)
+    window.show_pane(1)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.modules.select(IN_THE_RUN)
+    window.modules.table.setFocus()
+
+    qtbot.keyClick(window.modules.table, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+
+    message = window.session.notifier.messages[-1]
+    assert (message.level, message.pane) == (ERROR, "modules")
+    assert message.text == f"Apply configurations refused: {IN_THE_RUN} is held by run 3, which is in progress"
+    assert window.modules.message_bar.text == message.text
+
+
+def test_the_deploy_shortcut_says_why_it_is_refused(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:
+    start_held_run(qtbot, window, gate)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.show_pane(0)
+    window.upgrades.table.setFocus()
+
+    qtbot.keyClick(window.upgrades.table, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+
+    assert window.upgrades.message_bar.text.startswith("Deploy refused: Run 3 (deploy-all) started by ")
+    assert window.upgrades.message_bar.text.endswith("is in progress")

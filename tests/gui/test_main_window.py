@@ -80,3 +80,43 @@ def test_opening_a_report_row_shows_the_run(qtbot: QtBot, window: MainWindow) ->
     qtbot.waitUntil(lambda: window.details.progress is not None)
     assert window.details.progress.kind == "upgrade"  # type: ignore[union-attr]
     assert window.details.model.rowCount() == 30
+
+
+def test_status_bar_and_details_pane_show_the_same_counts(qtbot: QtBot, window: MainWindow) -> None:
+    from app.engine.events import ItemFinished, ItemSnapshot, RunFinished, RunStarted
+    from app.gui.formatting import utcnow
+
+    items = tuple(ItemSnapshot(f"X{n}", "Bench", 1, "pending") for n in range(40))
+    tracker = window.session.tracker
+    tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items)])
+    for batch in range(3):
+        tracker.apply_events([ItemFinished(90, f"X{n}", "deployed", None, None, 0.1)
+                              for n in range(batch * 10, batch * 10 + 10)])
+        done = batch * 10 + 10
+        qtbot.waitUntil(lambda d=done: window.details.bar.value() == d or window.run_bar.value() == d)
+        assert window.run_bar.value() == window.details.bar.value() == done
+    tracker.apply_events([RunFinished(90, "cancelled")])
+
+
+def test_at_1024_by_700_every_column_fits(qtbot: QtBot, window: MainWindow) -> None:
+    window.resize(QSize(1024, 700))
+    for pane in range(3):
+        window.show_pane(pane)
+        qtbot.wait(10)  # let the layout settle at the new size
+        table = (window.upgrades.table, window.modules.table, window.details.table)[pane]
+        assert table.horizontalHeader().length() <= table.viewport().width(), pane
+    assert window.nav.width() <= 130
+
+
+def test_the_modules_icon_in_the_navigation_says_modules_failed(window: MainWindow) -> None:
+    item = window.nav.item(1)
+    assert item.data(Qt.ItemDataRole.UserRole) == "failed"
+    assert item.toolTip() == "6 modules failed to compile for 11.19.0"
+
+
+def test_an_upgrade_whose_only_failures_are_compilations_says_so_in_words(window: MainWindow) -> None:
+    report = window.upgrades.report
+    status = report.index(0, report.column_index("Status"))
+    assert report.rows[0].kind == "upgrade"
+    assert status.data() == "6 did not compile"  # the Prepared and Failed columns hold the counts
+    assert status.data(Qt.ItemDataRole.ToolTipRole) == "24 prepared, 6 did not compile"

@@ -92,7 +92,10 @@ def test_run_report_model(session: GuiSession) -> None:
     assert model.rows[0].kind == "deploy-all"
     deployed = model.index(0, model.column_index("Deployed"))
     assert model.data(deployed) == "24"
-    assert model.data(model.index(1, model.column_index("Deployed"))) == "24"  # prepared, for an upgrade
+    upgrade = 1
+    assert model.data(model.index(upgrade, model.column_index("Deployed"))) == "0"  # as `runs` says
+    assert model.data(model.index(upgrade, model.column_index("Prepared"))) == "24"
+    assert model.data(model.index(0, model.column_index("Prepared"))) == ""  # not a word of deploy runs
     model.load(views.run_summaries(session.ctx))  # same runs: updated in place
     assert tester is not None
 

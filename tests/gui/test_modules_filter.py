@@ -108,7 +108,7 @@ def test_a_shown_row_that_still_matches_is_repainted_and_a_hidden_one_is_not(fil
     filtered.model.lock(["Orders"], 3)  # still ready: stays, with a new State text
     assert filtered.signals == [f"changed {row}-{row}"]
     state = filtered.proxy.index(row, filtered.model.column_index("State"))
-    assert filtered.proxy.data(state) == "Being deployed by run 3"
+    assert filtered.proxy.data(state) == "Waiting in run 3"
     filtered.signals.clear()
     filtered.model.lock(["Payroll"], 3)  # not in Sales
     filtered.model.mark_deployed("Payroll", 1, "11.19.0")

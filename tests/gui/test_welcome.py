@@ -55,3 +55,20 @@ def test_opening_a_folder_without_an_environment_says_so_and_stays(qtbot: QtBot,
         dialog.buttons.accepted.emit()
     assert dialog.context is None and dialog.result() == 0  # still open, not accepted
     assert "no environment at" in dialog.message_bar.text
+
+
+def test_the_chosen_data_folder_is_opened_next_time(qtbot: QtBot, tmp_path: Path, location: Location) -> None:
+    from app.gui.settings import remembered_location
+
+    dialog = WelcomeDialog(Location(tmp_path / "new"))
+    dialog.open_choice.setChecked(True)
+    dialog.folder_edit.setText(str(location.data_dir))
+    run_dialog(qtbot, dialog)
+    assert dialog.context is not None
+    dialog.context.close()
+
+    assert remembered_location(None, None, environ={}) == Location(location.data_dir)
+    given = remembered_location(str(tmp_path / "other"), None, environ={})
+    assert given.data_dir == tmp_path / "other", "an explicit --data-dir wins"
+    from_env = remembered_location(None, None, environ={"DEPLOYCENTER_DATA_DIR": str(tmp_path / "ci")})
+    assert from_env.data_dir == tmp_path / "ci"

@@ -20,6 +20,7 @@ from app.engine.audit import audit
 from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.context import EnvironmentContext
+from app.engine.dependencies import refuse_cycles
 from app.engine.errors import BadInputError, DeployCenterError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
@@ -78,6 +79,7 @@ def publish(
     names = name_list([manifest.name for manifest in manifests])
     with audited(ctx, RunKind.PUBLISH, names), ctx.db.write() as session:
         env = begin_operation(session)
+        refuse_cycles(session, manifests)
         records.refuse_if_exclusive_active(session, RunKind.PUBLISH)
         new_items, work_items = _record_versions(session, manifests, sources)
         run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, workers or default_workers())

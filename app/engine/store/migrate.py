@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
+from app.engine.errors import StateError
 from app.engine.store.database import MIGRATIONS_DIR, Database, translate_db_errors
 
 if TYPE_CHECKING:
@@ -79,8 +80,14 @@ def current_revision(db: Database) -> str | None:
 def upgrade_schema(db: Database) -> None:
     """Apply pending migrations in one writer transaction; a no-op when up to date."""
     with translate_db_errors(db):
-        if current_revision(db) == head_revision():
+        current = current_revision(db)
+        if current == head_revision():
             return
+        if db.read_only:
+            raise StateError(
+                f"the database {db.describe()} needs its schema upgraded (from {current or 'none'}), "
+                "but its folder is read-only; run this command once where it can be written"
+            )
         from alembic import command
 
         config = _config()

@@ -1,0 +1,39 @@
+"""Publishing bundles whose names a front-end cannot hold: refused with exit 2, nothing stored or written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.bundles import write_bundle
+from tests.cli.test_commands import one_error_line
+from tests.conftest import Cli
+
+
+@pytest.fixture
+def env(cli: Cli, tmp_path: Path) -> Cli:
+    assert cli("init", "--frontend", str(tmp_path / "fe")).code == 0
+    return cli
+
+
+def bundle_named(root: Path, toml_name: str) -> Path:
+    folder = write_bundle(root, "Bundle")
+    (folder / "module.toml").write_text(f'name = "{toml_name}"\n', encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(("toml_name", "shown"), [("Abc\\n", "'Abc\\n'"), ("NUL", "'NUL'"), ("com3.Sales", "'com3.Sales'"),
+                                                  ("Orders.", "'Orders.'")])
+def test_publish_refuses_names_a_front_end_cannot_hold(env: Cli, tmp_path: Path, toml_name: str, shown: str) -> None:
+    one_error_line(env("publish", str(bundle_named(tmp_path / "b", toml_name))), 2, shown)
+    assert env("modules", "--json").json()["modules"] == []
+    assert env("runs", "--json").json()["runs"] == []
+    assert list((tmp_path / "fe").iterdir()) == []
+
+
+def test_publish_refuses_a_reserved_content_path(env: Cli, tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "b", "Orders", files={"static/con.css": "body {}\n"})
+    one_error_line(env("publish", str(folder)), 2, "'static/con.css'", "Windows")
+    assert env("modules", "--json").json()["modules"] == []
+    assert list((tmp_path / "fe").iterdir()) == []
