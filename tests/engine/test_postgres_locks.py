@@ -104,6 +104,8 @@ def test_a_second_deploy_all_from_another_process_is_refused_not_queued(
 def test_an_unreachable_server_fails_with_one_line_and_hides_the_password(cli: Cli) -> None:
     import socket
 
+    pytest.importorskip("psycopg", reason="the psycopg driver is not installed (pip install -e '.[postgres]')")
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
