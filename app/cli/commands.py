@@ -17,10 +17,10 @@ from app.cli.progress import ProgressPrinter, format_seconds
 # The commands that change something import app.engine.operations themselves: read-only ones
 # (status above all) start faster without the deploy machinery it brings.
 from app.engine import views
-from app.engine.audit import recover_stale_runs
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
+from app.engine.kinds.recovery import recover_dead_runs
 from app.engine.runs.planner import DeployPlan
 from app.engine.runs.records import environment
 from app.engine.secret_keys import shown_config
@@ -54,7 +54,7 @@ def existing_environment(args: argparse.Namespace) -> Iterator[EnvironmentContex
             with ctx.db.read() as session:
                 environment(session)
             if not ctx.db.read_only:  # a read-only view cannot settle dead runs; the next writer does
-                recover_stale_runs(ctx)
+                recover_dead_runs(ctx)
             yield ctx
     finally:
         ctx.close()

@@ -2,11 +2,13 @@
 
 Each CI run uses a new seed (printed on failure; set DEPLOYCENTER_FAULT_SEED to replay one) and a
 bounded number of kills (DEPLOYCENTER_FAULT_KILLS, default 8; a third of that on PostgreSQL), spread
-over up to three upgrade rounds of 60 modules with real content on two front-ends. After each kill:
+over up to three upgrade rounds of 60 modules with real content on three front-ends. After each kill:
 
 - every CURRENT names a whole release whose files hash as its ``.release.json`` records;
 - after the next command the run is ``interrupted``, no lock is left, no item is pending or deploying,
   and history never says a release is live that is not;
+- right after that command, every module runs one release on all front-ends, the one the record
+  says, so ``verify`` passes (section 7.3);
 - at the end of each round an uninterrupted Deploy All completes and ``verify`` passes.
 """
 
@@ -86,7 +88,7 @@ def test_sigkill_at_random_points_of_deploy_all(cli: Cli, tmp_path: Path, backen
     total = int(os.environ.get("DEPLOYCENTER_FAULT_KILLS", "8"))
     if backend_env is not None:
         total = max(1, total // 3)  # the server-side rollback needs fewer kills than the file layer
-    frontends = [tmp_path / "fe1", tmp_path / "fe2"]
+    frontends = [tmp_path / "fe1", tmp_path / "fe2", tmp_path / "fe3"]
     ctx = operations.init_environment(
         Location.from_options(str(cli.data_dir), None), frontends=[str(f) for f in frontends]
     )
@@ -122,6 +124,12 @@ def test_sigkill_at_random_points_of_deploy_all(cli: Cli, tmp_path: Path, backen
                     interrupted += run.status == "interrupted"
                 assert views.status(ctx).active_run is None, context
                 assert history_problems(ctx, frontends) == [], context
+                recorded = {m.name: m for m in views.modules(ctx)}
+                for name in module_names(MODULES):
+                    assert len(set(currents(frontends, name))) == 1, (name, currents(frontends, name), context)
+            verified = cli("verify")
+            assert verified.code == 0, (verified.out, context)
+            assert len(recorded) == MODULES, context
 
         done = cli("deploy-all", "--workers", "2")
         assert done.code == 0, (done.err, "; ".join(story))

@@ -21,6 +21,7 @@ from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext
 from app.engine.errors import DeployCenterError
 from app.engine.events import EventSink
+from app.engine.kinds.recovery import settle_dead_runs
 from app.engine.runs import records
 from app.engine.runs.executor import RunExecutor
 from app.engine.runs.work import RunWork, WorkItem
@@ -78,9 +79,9 @@ def audited(ctx: EnvironmentContext, operation: str, target: str) -> Iterator[No
 
 
 def begin_operation(session: Session) -> EnvironmentRow:
-    """Serialize against other writers and settle runs whose owner died first."""
+    """Serialize against other writers and settle runs whose owner died first (``recovery``)."""
     env = records.serialize_writers(session)
-    records.recover_stale_runs(session)
+    settle_dead_runs(session)
     return env
 
 

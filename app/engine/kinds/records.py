@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.engine.compiler import CompileOutcome
 from app.engine.frontend.registry import Frontend
 from app.engine.identity import utcnow
 from app.engine.store.models import CompilationRow, DeploymentRow, ModuleRow
+
+if TYPE_CHECKING:  # the compiler is not needed to record what it did
+    from app.engine.compiler import CompileOutcome
 
 
 @dataclass(frozen=True)

@@ -106,17 +106,6 @@ def has_stale_runs(session: Session) -> bool:
     return any(why_dead(run) for run in active_runs(session))
 
 
-def recover_stale_runs(session: Session) -> list[int]:
-    """Mark runs whose owner died as interrupted and free their locks; returns their ids."""
-    recovered = []
-    for run in active_runs(session):
-        why = why_dead(run)
-        if why:
-            close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}")
-            recovered.append(run.id)
-    return recovered
-
-
 def close_run(session: Session, run: RunRow, status: RunStatus, message: str | None = None) -> None:
     """End a run: settle unfinished items, free its locks, record when."""
     now = utcnow()

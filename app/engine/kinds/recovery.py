@@ -1,0 +1,213 @@
+"""Settling runs whose process died, so that the record matches the front-ends again (section 7.3).
+
+A run that dies may leave a module switched on some front-ends and not on others, or switched
+everywhere but not recorded. Before anything else, the next command that opens the environment
+looks at every module the dead run had not finished and makes the front-ends and the record agree:
+
+- when the run's release is live somewhere and its compilation is recorded, the switch is
+  finished on the other front-ends (the release was staged everywhere before any switch) and the
+  module is recorded as deployed;
+- otherwise the front-ends that moved are switched back to the recorded release.
+
+Then the run is closed as ``interrupted`` and its locks are freed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.engine.audit import audit
+from app.engine.config import config_bytes, declared_defaults, effective_config
+from app.engine.context import EnvironmentContext
+from app.engine.frontend.layout import release_id_for
+from app.engine.frontend.registry import Frontend, targets_of
+from app.engine.frontend.target import FrontendError, FrontendTarget, Switch
+from app.engine.identity import utcnow
+from app.engine.kinds.records import Deployed, record_deployments
+from app.engine.lookup import frontends_of_session
+from app.engine.runs import records
+from app.engine.store.models import CompilationRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow
+from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
+
+log = logging.getLogger(__name__)
+
+# The kinds whose runs switch front-ends; an upgrade only compiles.
+SWITCHING_KINDS = frozenset({RunKind.PUBLISH, RunKind.DEPLOY, RunKind.DEPLOY_ALL})
+FINISHED_MESSAGE = "live on every front-end: the switch was finished after the run's process died"
+
+
+@dataclass(frozen=True)
+class _Module:
+    """One module the dead run had not finished, and the two releases it may be found in."""
+
+    item_id: int
+    module_id: int
+    name: str
+    recorded: str | None  # what the record says is live
+    recorded_config: bytes | None
+    intended: str | None  # the run's release, when its compilation is recorded
+    intended_compilation: int | None
+    intended_config: bytes | None
+
+
+def recover_dead_runs(ctx: EnvironmentContext) -> list[int]:
+    """Settle the runs whose process died, for a command that opens the environment.
+
+    Takes the writer lock only when there is one: most commands find none, and a read-only view
+    must not wait for a writer.
+    """
+    with ctx.db.read() as session:
+        if not records.has_stale_runs(session):
+            return []
+    with ctx.db.write() as session:
+        records.serialize_writers(session)
+        return settle_dead_runs(session)
+
+
+def settle_dead_runs(session: Session) -> list[int]:
+    """Reconcile and close every run whose owner died; inside a writer transaction. Their ids."""
+    dead = [(run, why) for run in records.active_runs(session) if (why := records.why_dead(run)) is not None]
+    if not dead:
+        return []
+    frontends = frontends_of_session(session)
+    targets = targets_of(frontends)
+    try:
+        for run, why in dead:
+            finished = reconcile_run(session, run, frontends, targets) if run.kind in SWITCHING_KINDS else 0
+            note = f"; {finished} module(s) found switched were recorded as deployed" if finished else ""
+            records.close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}{note}")
+            audit(session, "recover", f"run {run.id}", RunStatus.INTERRUPTED, note.removeprefix("; ") or None)
+    finally:
+        for target in targets:
+            target.close()
+    return [run.id for run, _why in dead]
+
+
+def reconcile_run(
+    session: Session, run: RunRow, frontends: Sequence[Frontend], targets: Sequence[FrontendTarget]
+) -> int:
+    """Make the front-ends agree with the record for the modules ``run`` had not finished.
+
+    Returns how many of them were found switched and are now recorded as deployed.
+    """
+    modules = _unfinished_modules(session, run)
+    if not modules or not targets:
+        return 0
+    names = [module.name for module in modules]
+    live: list[dict[str, str | None]] = []
+    for target in targets:
+        try:
+            live.append(target.read_current(names))
+        except FrontendError as error:
+            log.error("run %s: cannot reconcile front-end %s: %s", run.id, target.location, error)
+            return 0  # not knowing one front-end, switching the others could make things worse
+    forward = [m for m in modules if m.intended is not None and m.intended != m.recorded
+               and any(found[m.name] == m.intended for found in live)]
+    finished = _switch(targets, live, [(m, m.intended, m.intended_config) for m in forward])
+    back = [m for m in modules if m not in finished]
+    _switch(targets, live, [(m, m.recorded, m.recorded_config) for m in back])
+    for target in targets:
+        try:
+            target.flush()
+        except FrontendError as error:
+            log.error("run %s: %s", run.id, error)
+    done = [m for m in forward if m in finished]
+    deployed = [
+        (m.module_id, Deployed(m.intended_compilation, m.intended))
+        for m in done
+        if m.intended_compilation is not None and m.intended is not None
+    ]
+    if deployed:
+        record_deployments(session, frontends, deployed, run.id)
+        session.execute(
+            update(RunItemRow),
+            [
+                {"id": m.item_id, "status": ItemStatus.DEPLOYED, "reason": None, "message": FINISHED_MESSAGE,
+                 "finished_at": utcnow()}
+                for m in done
+            ],
+        )
+    return len(done)
+
+
+def _switch(
+    targets: Sequence[FrontendTarget],
+    live: Sequence[dict[str, str | None]],
+    wanted: Sequence[tuple[_Module, str | None, bytes | None]],
+) -> set[_Module]:
+    """Switch each module to its release on every target that does not run it; those that made it."""
+    failed: set[_Module] = set()
+    for target, found in zip(targets, live, strict=True):
+        moves = [(module, Switch(module.name, release, config)) for module, release, config in wanted
+                 if found[module.name] != release]
+        if not moves:
+            continue
+        for (module, change), error in zip(moves, target.switch([change for _m, change in moves]), strict=True):
+            if error is not None:
+                log.error("reconciling %s on %s: %s", module.name, target.location, error)
+                failed.add(module)
+            else:
+                found[module.name] = change.release_id
+    return {module for module, _release, _config in wanted if module not in failed}
+
+
+def _unfinished_modules(session: Session, run: RunRow) -> list[_Module]:
+    rows = session.execute(
+        select(RunItemRow.id, RunItemRow.version, RunItemRow.compilation_id, ModuleRow)
+        .join(ModuleRow, ModuleRow.id == RunItemRow.module_id)
+        .where(RunItemRow.run_id == run.id, RunItemRow.status.in_((ItemStatus.PENDING, ItemStatus.DEPLOYING)))
+        .order_by(RunItemRow.position)
+    ).all()
+    found = []
+    for item_id, version, compilation_id, module in rows:
+        overrides = dict(module.config_overrides or {})
+        intended = _intended(session, run, module.id, version, compilation_id)
+        recorded_config = _config_of(session, module.deployed_compilation_id, overrides)
+        found.append(
+            _Module(
+                item_id, module.id, module.name, module.deployed_release, recorded_config,
+                intended[0] if intended else None,
+                intended[1] if intended else None,
+                _config_of(session, intended[1], overrides) if intended else None,
+            )
+        )
+    return found
+
+
+def _intended(
+    session: Session, run: RunRow, module_id: int, version: int | None, compilation_id: int | None
+) -> tuple[str, int] | None:
+    """The release the run was making live and its compilation, when the compilation is recorded."""
+    if version is None:
+        return None
+    query = (
+        select(CompilationRow.id, CompilationRow.artifact_sha256)
+        .join(ModuleVersionRow, ModuleVersionRow.id == CompilationRow.module_version_id)
+        .where(CompilationRow.succeeded.is_(True), CompilationRow.platform_version == run.platform_version)
+    )
+    if compilation_id is not None:
+        query = query.where(CompilationRow.id == compilation_id)
+    else:  # a publish records its compilations with its deployments: there may be none yet
+        query = query.where(ModuleVersionRow.module_id == module_id, ModuleVersionRow.number == version)
+    row = session.execute(query).first()
+    if row is None or row[1] is None:
+        return None
+    return release_id_for(version, run.platform_version, row[1]), row[0]
+
+
+def _config_of(session: Session, compilation_id: int | None, overrides: dict[str, str]) -> bytes | None:
+    """The ``config.json`` that goes with a compilation's release; None when there is no release."""
+    if compilation_id is None:
+        return None
+    manifest = session.scalar(
+        select(ModuleVersionRow.manifest)
+        .join(CompilationRow, CompilationRow.module_version_id == ModuleVersionRow.id)
+        .where(CompilationRow.id == compilation_id)
+    )
+    return config_bytes(effective_config(declared_defaults(manifest), overrides))
+
