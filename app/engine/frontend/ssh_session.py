@@ -84,6 +84,7 @@ class Session:
         self._sftp: asyncssh.SFTPClient | None = None
         self._lock: asyncio.Lock | None = None
         self._closed = False
+        self._why_closed: Exception | None = None  # what ended the connection, told by asyncssh
 
     # -- blocking calls
 
@@ -129,9 +130,11 @@ class Session:
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         options = _options(self.url, self.limits)
+        self._why_closed = None
         try:
             return await asyncio.wait_for(
-                asyncssh.connect(options=options), timeout=self.limits.connect_timeout + 5
+                asyncssh.connect(options=options, client_factory=lambda: _Client(self)),
+                timeout=self.limits.connect_timeout + 5,
             )
         except Exception as error:  # noqa: BLE001 - every failure becomes one line for the operator
             raise SessionError(_connect_problem(error, options, self.limits)) from None
@@ -168,7 +171,7 @@ class Session:
             raise
         except Exception as error:  # noqa: BLE001
             await self._drop()
-            raise SessionError(_lost_problem(error, self.limits)) from None
+            raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
 
     async def _sftp_batch(
         self, requests: Sequence[Callable[[asyncssh.SFTPClient], Awaitable[None]]]
@@ -193,7 +196,20 @@ class Session:
             raise SessionError(f"no answer from the server for {timeout:g} s; the connection is closed") from None
         except Exception as error:  # noqa: BLE001
             await self._drop()
-            raise SessionError(_lost_problem(error, self.limits)) from None
+            raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
+
+    def closed_because(self, error: Exception | None) -> None:
+        self._why_closed = error
+
+
+class _Client(asyncssh.SSHClient):
+    """Tells the session why its connection ended (a keepalive timeout, a reset, ...)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._session.closed_because(exc)
 
 
 class _Exchange:
