@@ -1,0 +1,414 @@
+"""What runs on a remote front-end: POSIX ``sh`` scripts, the tar streams they read, and their output.
+
+Every script is sent as one exec command, ``exec /bin/sh -c '<script>' sh <root>``, so the remote
+account's login shell only has to pass it on (it must be a POSIX-style shell: sh, bash, dash,
+ksh or zsh). Every name in a script is quoted with ``shlex.quote``; module names and release ids
+are checked before they get there, and the front-end's own path passes only as ``$1``.
+
+A script spends its time in shell builtins (``[``, ``case``, ``read``, ``echo``, globs) and calls
+each external program once per batch, with every module's paths as arguments: a program started
+per module would cost a millisecond each, more than the rest of the work. What a script reports
+comes back as one line per record, ``<code> <module> [<field>...]``, then, where a script dumps
+files, a line ``=stat`` with ``stat`` output and a line ``=tar`` followed by a tar archive of
+the files (``config.json``, ``.release.json``), which Python reads with ``tarfile``.
+
+Remote programs used: ``sh``, ``tar``, ``sync``, ``stat`` (GNU ``-c`` or BSD ``-f``), ``touch``,
+``rm``, ``rmdir``, ``mv``, ``find`` and ``sha256sum`` (or ``shasum -a 256``, or ``openssl``).
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import tarfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+# The section 4 names, spelled as the local deployer spells them.
+RELEASES = "releases"
+CURRENT = "CURRENT"
+CONFIG = "config.json"
+RELEASE_INFO = ".release.json"
+STAGING_PREFIX = ".staging-"
+
+# Scripts stay well under Linux's 128 KiB limit on one argument (the whole command is one).
+MAX_SCRIPT_BYTES = 90_000
+MAX_MODULES_PER_SCRIPT = 500
+
+_PRELUDE = r"""
+export LC_ALL=C
+cd -- "$1" 2>/dev/null || {
+  if [ ! -e "$1" ]; then echo "X missing"; elif [ ! -d "$1" ]; then echo "X notdir"; else echo "X noaccess"; fi
+  exit 0
+}
+"""
+
+_SYNC = "{ sync -f . 2>/dev/null || sync; }"
+
+_STAT = r"""
+if stat -c %.9Y . >/dev/null 2>&1; then st() { stat -c '%.9Y %n' -- "$@"; }
+elif stat -f %Fm . >/dev/null 2>&1; then st() { stat -f '%Fm %N' -- "$@"; }
+else st() { stat -c '%Y %n' -- "$@"; }; fi
+"""
+
+# insp MODULE MODE TARGET: check one module folder (MODE s: strictly, as stage does, clearing
+# Deploy Center's leftovers; r: read only) and report what is there.
+_INSPECT = r"""
+q() { case $1 in *[!\ -~]*) echo '(a name with unusual characters)';; *) echo "$1";; esac; }
+insp() {
+  m=$1
+  if [ -L "$m" ]; then echo "F $m link"; return; fi
+  if [ ! -e "$m" ]; then echo "A $m m"; return; fi
+  if [ ! -d "$m" ]; then echo "F $m file"; return; fi
+  for e in "$m"/.[!.]* "$m"/..?* "$m"/*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    n=${e#"$m"/}
+    case $n in
+      .CURRENT.tmp-*|.config.json.tmp-*)
+        if [ -f "$e" ]; then [ "$2" = s ] && rm -f -- "$e"; continue; fi ;;
+      CURRENT|config.json)
+        if [ -L "$e" ] || [ ! -f "$e" ]; then echo "F $m notreg $n"; return; fi
+        continue ;;
+      releases) continue ;;
+    esac
+    if [ "$2" = s ]; then echo "F $m foreign $(q "$n")"; return; fi
+  done
+  r=$m/releases
+  if [ -L "$r" ]; then echo "F $m rlink"; return; fi
+  if [ -e "$r" ] && [ ! -d "$r" ]; then echo "F $m rfile"; return; fi
+  c=
+  if [ -f "$m/CURRENT" ]; then IFS= read -r c < "$m/CURRENT" 2>/dev/null || :; fi
+  echo "K $m $c"
+  if [ ! -d "$r" ]; then echo "A $m r"; return; fi
+  for e in "$r"/.staging-*; do
+    if [ "$2" = s ] && [ -d "$e" ] && [ ! -L "$e" ]; then rm -rf -- "$e"; fi
+  done
+  for e in "$r"/*; do
+    [ -d "$e" ] && [ ! -L "$e" ] && [ -f "$e/.release.json" ] && [ ! -L "$e/.release.json" ] || continue
+    n=${e#"$r"/}
+    case $n in *[!A-Za-z0-9._+@,=-]*) continue;; esac
+    echo "R $m $n"
+  done
+  if [ -n "$3" ] && { [ -e "$r/$3" ] || [ -L "$r/$3" ]; }; then echo "S $m"; fi
+}
+"""
+
+
+def command(script: str, root: str, *args: str) -> str:
+    """The exec command that runs ``script`` with ``$1`` = the front-end root."""
+    words = " ".join(shlex.quote(arg) for arg in (root, *args))
+    return f"exec /bin/sh -c {shlex.quote(script)} sh {words}"
+
+
+def _words(values: Iterable[str]) -> str:
+    return " ".join(shlex.quote(value) for value in values)
+
+
+def inspect_script(modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str) -> str:
+    """Check module folders and report CURRENT, own releases and (``dump``) files.
+
+    ``dump`` says what to dump in the tar part: ``c`` config.json, ``i`` every .release.json
+    (with their modification times in the stat part).
+    """
+    mode = "s" if stage else "r"
+    pairs = [f"{module}:{target}" for module, target in zip(modules, targets or [""] * len(modules))]
+    lines = [_PRELUDE, _INSPECT, f"ps={shlex.quote(' '.join(pairs))}", f"ms={shlex.quote(' '.join(modules))}"]
+    lines.append(f'for p in $ps; do insp "${{p%%:*}}" {mode} "${{p#*:}}"; done')
+    globs = []
+    if "c" in dump:
+        globs.append("$m/config.json")
+    if "i" in dump:
+        globs.append("$m/releases/*/.release.json")
+        lines.append(_STAT)
+        lines.append("echo =stat")
+        lines.append('st $(for m in $ms; do echo "$m/releases/*/.release.json"; done) 2>/dev/null')
+    if globs:
+        lines.append("echo =tar")
+        lines.append(f'tar -cf - $(for m in $ms; do echo "{" ".join(globs)}"; done) 2>/dev/null')
+    lines.append("exit 0")
+    return "\n".join(lines)
+
+
+def extract_script() -> str:
+    """Unpack the tar stream on stdin under the root, then make it durable."""
+    return "\n".join([_PRELUDE, f"tar -xof - && {_SYNC}"])
+
+
+def guarded_extract_script(modules: Sequence[str]) -> str:
+    """As ``extract_script``, but only when every module folder is there (a folder of its own)."""
+    return "\n".join(
+        [
+            _PRELUDE,
+            "bad=",
+            f"for m in {_words(modules)}; do",
+            '  if [ -L "$m" ] || [ ! -d "$m" ]; then echo "F $m nofolder"; bad=1; fi',
+            "done",
+            'if [ -n "$bad" ]; then cat >/dev/null; exit 0; fi',
+            f"tar -xof - && {_SYNC}",
+        ]
+    )
+
+
+def finish_stage_script(stamp: str, infos: Sequence[str], doomed: Sequence[str], folders: Sequence[str]) -> str:
+    """Stamp the deploy order, remove what failed, and make it all durable."""
+    lines = [_PRELUDE]
+    if infos:
+        lines.append(f"touch -c -d {shlex.quote(stamp)} -- {_words(infos)}")
+    if doomed:
+        lines.append(f"rm -rf -- {_words(doomed)}")
+    if folders:
+        lines.append(f"rmdir -- {_words(folders)} 2>/dev/null")
+    lines.append(f"{_SYNC}")
+    return "\n".join(lines)
+
+
+def remove_paths_script(files: Sequence[str], trees: Sequence[str], folders: Sequence[str]) -> str:
+    """Best effort: delete files, whole staging trees, then folders that became empty."""
+    lines = [_PRELUDE]
+    if files:
+        lines.append(f"rm -f -- {_words(files)}")
+    if trees:
+        lines.append(f"rm -rf -- {_words(trees)}")
+    if folders:
+        lines.append(f"rmdir -- {_words(folders)} 2>/dev/null")
+    lines.append("exit 0")
+    return "\n".join(lines)
+
+
+def sync_script() -> str:
+    return "\n".join([_PRELUDE, _SYNC])
+
+
+def check_script() -> str:
+    return "\n".join([_PRELUDE, 'if [ -w . ]; then echo "O"; else echo "X readonly"; fi'])
+
+
+def list_modules_script() -> str:
+    return "\n".join(
+        [
+            _PRELUDE,
+            'for e in *; do [ -d "$e" ] && [ ! -L "$e" ] || continue',
+            '  case $e in *[!A-Za-z0-9._-]*) ;; *) echo "M $e";; esac; done',
+        ]
+    )
+
+
+def current_script(modules: Sequence[str]) -> str:
+    """Each module's CURRENT line: ``K <module> <content>``."""
+    return "\n".join(
+        [
+            _PRELUDE,
+            f"for m in {_words(modules)}; do",
+            "  c=",
+            '  if [ -f "$m/CURRENT" ]; then IFS= read -r c < "$m/CURRENT" 2>/dev/null || :; fi',
+            '  echo "K $m $c"',
+            "done",
+        ]
+    )
+
+
+def discard_script(releases: Sequence[tuple[str, str, str]]) -> str:
+    """Remove ``(module, release, doomed name)`` when its CURRENT does not name it; never fails."""
+    lines = [_PRELUDE, "gone="]
+    lines.append(
+        "disc() {\n"
+        '  c=; if [ -f "$1/CURRENT" ]; then IFS= read -r c < "$1/CURRENT" 2>/dev/null || :; fi\n'
+        '  [ "$c" = "$2" ] && return\n'
+        '  r=$1/releases/$2\n'
+        '  [ -d "$r" ] && [ ! -L "$r" ] && [ -f "$r/.release.json" ] || return\n'
+        '  mv -- "$r" "$1/releases/$3" && gone="$gone $1/releases/$3"\n'
+        "}"
+    )
+    for module, release, doomed in releases:
+        lines.append(f"disc {_words((module, release, doomed))}")
+    lines.append('[ -z "$gone" ] || rm -rf -- $gone')
+    lines.append("exit 0")
+    return "\n".join(lines)
+
+
+def remove_modules_script(modules: Sequence[str], tag: str) -> str:
+    """Delete Deploy Center's own entries of each module; foreign entries and their folders stay.
+
+    ``R <module> <problem>`` reports a module whose files could not all be removed.
+    """
+    body = r"""
+rmown() {
+  m=$1
+  [ -d "$m" ] && [ ! -L "$m" ] || return 0
+  for f in "$m/CURRENT" "$m/config.json"; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then rm -f -- "$f" || echo "R $m $f"; fi
+  done
+  { sync -f "$m" 2>/dev/null || sync; }
+  for e in "$m"/.CURRENT.tmp-* "$m"/.config.json.tmp-*; do
+    if [ -f "$e" ]; then rm -f -- "$e"; fi
+  done
+  r=$m/releases
+  if [ -d "$r" ] && [ ! -L "$r" ]; then
+    for e in "$r"/.staging-*; do if [ -d "$e" ] && [ ! -L "$e" ]; then rm -rf -- "$e"; fi; done
+    for e in "$r"/*; do
+      [ -d "$e" ] && [ ! -L "$e" ] && [ -f "$e/.release.json" ] || continue
+      n=${e#"$r"/}
+      d="$r/.staging-$n-$2"
+      mv -- "$e" "$d" && rm -rf -- "$d" || echo "R $m $e"
+    done
+    rmdir -- "$r" 2>/dev/null
+  fi
+  rmdir -- "$m" 2>/dev/null
+  return 0
+}
+"""
+    lines = [_PRELUDE, body, f"for m in {_words(modules)}; do rmown \"$m\" {shlex.quote(tag)}; done", "exit 0"]
+    return "\n".join(lines)
+
+
+def hash_script(releases: Sequence[str]) -> str:
+    """sha256 of every file under each release folder (``<module>/releases/<id>``), computed there.
+
+    Output: hasher lines (``<hex>  <path>``), then ``=other`` and the paths of links and special
+    files, then ``=tar`` and the releases' ``.release.json``.
+    """
+    folders = _words(releases)
+    infos = _words(f"{release}/{RELEASE_INFO}" for release in releases)
+    return "\n".join(
+        [
+            _PRELUDE,
+            "if command -v sha256sum >/dev/null 2>&1; then h=sha256sum",
+            "elif command -v shasum >/dev/null 2>&1; then h='shasum -a 256'",
+            "else h='openssl dgst -sha256 -r'; fi",
+            f"find {folders} -type f -exec $h {{}} + 2>/dev/null",
+            "echo =other",
+            f"find {folders} ! -type f ! -type d -print 2>/dev/null",
+            "echo =tar",
+            f"tar -cf - {infos} 2>/dev/null",
+            "exit 0",
+        ]
+    )
+
+
+# ---------------------------------------------------------------- output
+
+
+@dataclass
+class Output:
+    """A script's output split into records, stat lines and the dumped files."""
+
+    records: list[list[str]] = field(default_factory=list)
+    sections: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, bytes | None] = field(default_factory=dict)  # None: present but not a regular file
+
+    @classmethod
+    def parse(cls, data: bytes) -> Output:
+        head, marker, archive = data.partition(b"\n=tar\n")
+        if not marker and data.startswith(b"=tar\n"):
+            head, archive, marker = b"", data[5:], b"x"
+        out = cls()
+        section: list[str] | None = None
+        for line in head.decode("utf-8", errors="replace").split("\n"):
+            if line.startswith("="):
+                section = out.sections.setdefault(line[1:], [])
+            elif section is not None:
+                section.append(line)
+            elif line:
+                out.records.append(line.split(" ", 2))
+        if marker:
+            out.files = read_tar(archive)
+        return out
+
+    def failure(self) -> str | None:
+        """The front-end-wide problem (``X`` record), if any."""
+        for record in self.records:
+            if record[0] == "X":
+                return record[1] if len(record) > 1 else "unknown"
+        return None
+
+
+def read_tar(archive: bytes) -> dict[str, bytes | None]:
+    files: dict[str, bytes | None] = {}
+    if not archive.strip(b"\0"):
+        return files
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+            for member in tar:
+                if member.isdir():
+                    continue
+                reader = tar.extractfile(member) if member.isreg() else None
+                files[member.name] = reader.read() if reader is not None else None
+    except (tarfile.TarError, EOFError, OSError):
+        pass  # a truncated dump: what was read stands, the rest counts as missing
+    return files
+
+
+def mtimes(lines: Iterable[str]) -> dict[str, int]:
+    """``stat`` lines (``<seconds[.fraction]> <path>``) as path -> nanoseconds."""
+    found: dict[str, int] = {}
+    for line in lines:
+        stamp, _, path = line.partition(" ")
+        seconds, _, fraction = stamp.partition(".")
+        if seconds.isdigit() and (not fraction or fraction.isdigit()):
+            found[path] = int(seconds) * 1_000_000_000 + int((fraction + "000000000")[:9])
+    return found
+
+
+def hashes(lines: Iterable[str]) -> dict[str, str]:
+    """``sha256sum`` (or ``shasum``/``openssl -r``) lines as path -> hex digest."""
+    found: dict[str, str] = {}
+    for line in lines:
+        escaped = line.startswith("\\")
+        if escaped:
+            line = line[1:]
+        digest, path = line[:64], line[66:]
+        if len(digest) != 64 or not path:
+            continue
+        if escaped:
+            path = _unescape(path)
+        found[path] = digest.lower()
+    return found
+
+
+def _unescape(path: str) -> str:
+    out, chars = [], iter(path)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, "")
+            out.append({"n": "\n", "r": "\r", "\\": "\\"}.get(following, following))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- tar streams
+
+
+def tar_member(name: str, data: bytes, mtime: int, mode: int = 0o644) -> bytes:
+    """One regular file as tar bytes (a pax header first when the name needs one)."""
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = mtime
+    info.mode = mode
+    info.uname = info.gname = ""
+    header = info.tobuf(format=tarfile.PAX_FORMAT)
+    padding = -len(data) % tarfile.BLOCKSIZE
+    return b"".join((header, data, b"\0" * padding))
+
+
+def tar_end() -> bytes:
+    return b"\0" * (tarfile.BLOCKSIZE * 2)
+
+
+def iso_stamp(nanoseconds: int) -> str:
+    """A UTC time for ``touch -d``, to the nanosecond."""
+    seconds, fraction = divmod(nanoseconds, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
+
+
+def chunks(count: int, sizes: Iterator[int]) -> Iterator[range]:
+    """Split ``count`` items into ranges whose script text (``sizes``, per item) stays small."""
+    start, used = 0, 0
+    for index, size in zip(range(count), sizes):
+        if index > start and (used + size > MAX_SCRIPT_BYTES or index - start >= MAX_MODULES_PER_SCRIPT):
+            yield range(start, index)
+            start, used = index, 0
+        used += size
+    if start < count:
+        yield range(start, count)

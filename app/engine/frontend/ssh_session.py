@@ -1,0 +1,371 @@
+"""One SSH connection to one front-end server, held on a private event loop thread.
+
+asyncssh is asynchronous; the engine is not. A ``Session`` runs an event loop on a thread of
+its own and offers blocking calls that any thread may make: ``run`` (one exec command, with data
+on stdin) and ``sftp`` (a batch of SFTP requests sent together). The connection is made on the
+first call, reused for every call after, and made again after it was lost.
+
+The OpenSSH client configuration is read (``~/.ssh/config``, or the file named by
+``DEPLOYCENTER_SSH_CONFIG``), with its Host aliases, HostName, Port, User, IdentityFile,
+UserKnownHostsFile and ProxyJump; keys come from there and from the ssh agent. Host keys are
+checked strictly against the known hosts files, even where the configuration says
+``UserKnownHostsFile none``. Nothing ever prompts: password and keyboard-interactive
+authentication are off, and encrypted keys without an agent are skipped.
+
+Time limits: ``connect_timeout`` covers the TCP connection, the key exchange and the
+authentication; once connected, keepalives every ``keepalive_interval`` seconds detect a server
+that stopped answering (``keepalive_count`` unanswered ones close the connection), and
+``command_timeout`` fails a command during which no byte moved either way for that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncssh
+
+from app.engine.frontend.ssh_url import SshUrl
+
+CONFIG_ENV = "DEPLOYCENTER_SSH_CONFIG"
+_T = TypeVar("_T")
+# Fast and constant-time in OpenSSL; used first unless the configuration names its own Ciphers.
+_PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+                      "aes128-ctr", "aes192-ctr", "aes256-ctr")
+
+
+class SessionError(Exception):
+    """What went wrong with the connection or a command, in words for the operator."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    connect_timeout: float = 20.0
+    command_timeout: float = 120.0
+    keepalive_interval: float = 10.0
+    keepalive_count: int = 3
+
+
+@dataclass(frozen=True)
+class Completed:
+    status: int | None  # the exit status; None when the command was killed by a signal
+    stdout: bytes
+    stderr: bytes
+
+
+def config_paths() -> list[str]:
+    """The OpenSSH client configuration to read: DEPLOYCENTER_SSH_CONFIG, or ~/.ssh/config if any."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        if not os.path.isfile(named):
+            raise SessionError(f"the ssh configuration {named} named by {CONFIG_ENV} does not exist")
+        return [named]
+    default = Path("~", ".ssh", "config").expanduser()
+    return [str(default)] if default.is_file() else []
+
+
+class Session:
+    """A connection to ``url``'s server; every method may be called from any thread."""
+
+    def __init__(self, url: SshUrl, limits: Limits) -> None:
+        self.url = url
+        self.limits = limits
+        self._pid = os.getpid()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"ssh {url.host}", daemon=True)
+        self._thread.start()
+        self._connection: asyncssh.SSHClientConnection | None = None
+        self._sftp: asyncssh.SFTPClient | None = None
+        self._lock: asyncio.Lock | None = None
+        self._closed = False
+        self._why_closed: Exception | None = None  # what ended the connection, told by asyncssh
+
+    # -- blocking calls
+
+    def run(self, command: str, stdin: Iterable[bytes] = ()) -> Completed:
+        """Run ``command`` on the server, feeding it ``stdin``; raises SessionError."""
+        return self._call(lambda: self._run(command, stdin))
+
+    def sftp(self, requests: Sequence[Callable[[asyncssh.SFTPClient], Awaitable[None]]]) -> list[Exception | None]:
+        """Send SFTP requests together; per request, its error or None. Raises SessionError."""
+        return self._call(lambda: self._sftp_batch(requests))
+
+    def close(self) -> None:
+        """Close the connection and stop the loop thread; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        if os.getpid() == self._pid and self._thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(self._disconnect(), self._loop).result(timeout=30)
+            except Exception:  # noqa: BLE001 - closing must not fail; the server may be gone
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    def _call(self, make: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+        if self._closed:
+            raise SessionError("the connection was closed")
+        if os.getpid() != self._pid:
+            raise SessionError("an SSH front-end target cannot be used in a child process; make one there")
+        return asyncio.run_coroutine_threadsafe(make(), self._loop).result()
+
+    # -- on the loop
+
+    async def _connected(self) -> asyncssh.SSHClientConnection:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._connection is None:
+                self._connection = await self._connect()
+            return self._connection
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        options = _options(self.url, self.limits)
+        self._why_closed = None
+        try:
+            return await asyncio.wait_for(
+                asyncssh.connect(options=options, client_factory=lambda: _Client(self)),
+                timeout=self.limits.connect_timeout + 5,
+            )
+        except Exception as error:  # noqa: BLE001 - every failure becomes one line for the operator
+            raise SessionError(_connect_problem(error, options, self.limits)) from None
+
+    async def _drop(self) -> None:
+        """Forget a connection that failed; the next call connects again."""
+        connection, self._connection, self._sftp = self._connection, None, None
+        if connection is not None:
+            connection.abort()
+            try:
+                await asyncio.wait_for(connection.wait_closed(), timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
+
+    async def _disconnect(self) -> None:
+        connection, self._connection, self._sftp = self._connection, None, None
+        if connection is None:
+            return
+        connection.close()
+        try:
+            await asyncio.wait_for(connection.wait_closed(), timeout=10)
+        except Exception:  # noqa: BLE001 - a hung server: cut it off
+            connection.abort()
+
+    async def _run(self, command: str, stdin: Iterable[bytes]) -> Completed:
+        connection = await self._connected()
+        try:
+            process = await asyncio.wait_for(
+                connection.create_process(command, encoding=None), timeout=self.limits.command_timeout
+            )
+            return await _Exchange(process, self.limits.command_timeout).run(stdin)
+        except SessionError:
+            await self._drop()
+            raise
+        except Exception as error:  # noqa: BLE001
+            await self._drop()
+            raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
+
+    async def _sftp_batch(
+        self, requests: Sequence[Callable[[asyncssh.SFTPClient], Awaitable[None]]]
+    ) -> list[Exception | None]:
+        connection = await self._connected()
+        timeout = self.limits.command_timeout
+        try:
+            if self._sftp is None:
+                self._sftp = await asyncio.wait_for(connection.start_sftp_client(), timeout=timeout)
+            client = self._sftp
+
+            async def one(request: Callable[[asyncssh.SFTPClient], Awaitable[None]]) -> Exception | None:
+                try:
+                    await asyncio.wait_for(request(client), timeout=timeout)
+                except asyncssh.SFTPError as error:
+                    return error
+                return None
+
+            return list(await asyncio.gather(*(one(request) for request in requests)))
+        except asyncio.TimeoutError:
+            await self._drop()
+            raise SessionError(f"no answer from the server for {timeout:g} s; the connection is closed") from None
+        except Exception as error:  # noqa: BLE001
+            await self._drop()
+            raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
+
+    def closed_because(self, error: Exception | None) -> None:
+        self._why_closed = error
+
+
+class _Client(asyncssh.SSHClient):
+    """Tells the session why its connection ended (a keepalive timeout, a reset, ...)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._session.closed_because(exc)
+
+
+class _Exchange:
+    """Feeds a command's stdin and reads its output at once; fails when nothing moves for too long."""
+
+    def __init__(self, process: asyncssh.SSHClientProcess[bytes], timeout: float) -> None:
+        self.process = process
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self.moved = self.loop.time()
+
+    async def run(self, stdin: Iterable[bytes]) -> Completed:
+        feed = asyncio.ensure_future(self._feed(stdin))
+        out = asyncio.ensure_future(self._read(self.process.stdout))
+        err = asyncio.ensure_future(self._read(self.process.stderr))
+        work = asyncio.gather(feed, out, err)
+        watchdog = asyncio.ensure_future(self._watch())
+        racing: set[asyncio.Future[Any]] = {work, watchdog}
+        try:
+            await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                watchdog.result()  # raises: nothing moved for too long
+            await work
+            await asyncio.wait_for(self.process.wait_closed(), timeout=self.timeout)
+            return Completed(self.process.exit_status, out.result(), err.result())
+        finally:
+            watchdog.cancel()
+            work.cancel()
+            self.process.close()
+
+    async def _feed(self, stdin: Iterable[bytes]) -> None:
+        try:
+            for chunk in stdin:
+                self.process.stdin.write(chunk)
+                await self.process.stdin.drain()
+                self.moved = self.loop.time()
+        except (BrokenPipeError, ConnectionResetError, asyncssh.BreakReceived):
+            return  # the command stopped reading: its status and stderr say why
+        self.process.stdin.write_eof()
+
+    async def _read(self, stream: asyncssh.SSHReader[bytes]) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            chunk = await stream.read(1 << 16)
+            if not chunk:
+                return b"".join(parts)
+            parts.append(chunk)
+            self.moved = self.loop.time()
+
+    async def _watch(self) -> None:
+        while True:
+            left = self.moved + self.timeout - self.loop.time()
+            if left <= 0:
+                raise SessionError(f"no answer from the server for {self.timeout:g} s; the connection is closed")
+            await asyncio.sleep(left)
+
+
+def _options(url: SshUrl, limits: Limits) -> asyncssh.SSHClientConnectionOptions:
+    settings: dict[str, Any] = {
+        "config": config_paths(),
+        "host": url.host,
+        "connect_timeout": limits.connect_timeout,
+        "login_timeout": limits.connect_timeout,
+        "keepalive_interval": limits.keepalive_interval,
+        "keepalive_count_max": limits.keepalive_count,
+        "password_auth": False,
+        "kbdint_auth": False,
+        "ignore_encrypted": True,
+    }
+    if url.port is not None:
+        settings["port"] = url.port
+    if url.user is not None:
+        settings["username"] = url.user
+    try:
+        options = asyncssh.SSHClientConnectionOptions(**settings)
+    except (OSError, ValueError, asyncssh.Error) as error:
+        raise SessionError(f"cannot read the ssh configuration: {error}") from None
+    overrides: dict[str, Any] = {}
+    if options.known_hosts is None:  # 'UserKnownHostsFile none' would turn checking off: never
+        overrides["known_hosts"] = _default_known_hosts()
+    if not options.config.get("Ciphers"):
+        overrides["encryption_algs"] = [alg for alg in _PREFERRED_CIPHERS if alg.encode() in _ciphers()]
+    if overrides:
+        options = asyncssh.SSHClientConnectionOptions(options, **overrides)
+    return options
+
+
+def _ciphers() -> list[bytes]:
+    from asyncssh.encryption import get_encryption_algs
+
+    return list(get_encryption_algs())
+
+
+def _default_known_hosts() -> str | bytes:
+    default = Path("~", ".ssh", "known_hosts").expanduser()
+    return str(default) if default.is_file() else b""  # no file: no key is trusted
+
+
+def _where(options: asyncssh.SSHClientConnectionOptions) -> str:
+    return f"{options.host} port {options.port}"
+
+
+def _connect_problem(error: Exception, options: asyncssh.SSHClientConnectionOptions, limits: Limits) -> str:
+    where = _where(options)
+    if isinstance(error, asyncssh.HostKeyNotVerifiable):
+        return _host_key_problem(options)
+    if isinstance(error, asyncssh.PermissionDenied):
+        return (f"authentication failed for {options.username} at {where}: the server accepted none of "
+                f"the keys (passwords are never tried)")
+    if isinstance(error, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    if isinstance(error, asyncio.TimeoutError):
+        return f"no answer from {where} within {limits.connect_timeout:g} s (connect timeout)"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host name {options.host}: {error.strerror or error}"
+    if isinstance(error, OSError):
+        return f"cannot connect to {where}: {error.strerror or error}"
+    if isinstance(error, asyncssh.DisconnectError):
+        reason = error.reason or type(error).__name__
+        if "timeout" in reason.lower():
+            return f"no answer from {where} within {limits.connect_timeout:g} s (connect timeout)"
+        return f"the connection to {where} failed: {reason}"
+    return f"the connection to {where} failed: {error}"
+
+
+def _host_key_problem(options: asyncssh.SSHClientConnectionOptions) -> str:
+    """Unknown or changed: whether the known hosts files hold any key for that host and port."""
+    host = str(options.host_key_alias or options.host)
+    files = options.known_hosts
+    names = files if isinstance(files, list) else [files] if isinstance(files, str) else []
+    known = False
+    for name in names:
+        try:
+            keys = asyncssh.read_known_hosts(str(name)).match(host, "", options.port)
+        except (OSError, ValueError):
+            continue
+        known = known or bool(keys[0])
+    listed = ", ".join(str(name) for name in names) or "no known hosts file"
+    if known:
+        return (f"the host key of {host} (port {options.port}) has CHANGED: it does not match {listed}; "
+                f"nothing was written (check the server, then update the known hosts file)")
+    return (f"the host key of {host} (port {options.port}) is unknown: it is not in {listed}; "
+            f"nothing was written (add the server's key with ssh-keyscan after checking it)")
+
+
+def _lost_problem(error: Exception, limits: Limits) -> str:
+    if isinstance(error, asyncio.TimeoutError):
+        return f"no answer from the server for {limits.command_timeout:g} s; the connection is closed"
+    if isinstance(error, asyncssh.ConnectionLost) or isinstance(error, asyncssh.DisconnectError):
+        reason = error.reason or type(error).__name__
+        if "keepalive" in reason.lower():
+            silent = limits.keepalive_interval * limits.keepalive_count
+            return f"the server stopped answering (no reply to keepalives for {silent:g} s); the connection is closed"
+        return f"the connection was lost: {reason}"
+    if isinstance(error, (BrokenPipeError, ConnectionError, OSError)):
+        return f"the connection was lost: {error}"
+    if isinstance(error, asyncssh.ChannelOpenError):
+        return f"the server refused to run a command: {error.reason}"
+    return f"the connection failed: {type(error).__name__}: {error}"

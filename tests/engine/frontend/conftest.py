@@ -1,0 +1,88 @@
+"""SSH servers for the front-end target tests: a farm per test, its client configuration in
+DEPLOYCENTER_SSH_CONFIG, and SSH targets that are closed after the test."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from app.engine import deployer
+from app.engine.artifacts import canonical_zip
+from app.engine.frontend.ssh import SshTarget
+from app.engine.frontend.ssh_session import CONFIG_ENV, Limits
+from app.engine.frontend.target import ReleaseFiles
+from tests.sshd import Farm, SshServer, farm, start_or_skip
+
+# Short limits so that the fault tests end quickly; the defaults are for real networks.
+FAST = Limits(connect_timeout=5, command_timeout=8, keepalive_interval=1, keepalive_count=3)
+
+MakeTarget = Callable[..., SshTarget]
+
+
+@pytest.fixture
+def ssh_farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Farm]:
+    with farm() as made:
+        monkeypatch.setenv(CONFIG_ENV, str(made.config))
+        monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # only the farm's own key may log in
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no user's known_hosts or keys either
+        yield made
+
+
+@pytest.fixture
+def server(ssh_farm: Farm) -> SshServer:
+    return start_or_skip(ssh_farm)
+
+
+@pytest.fixture
+def make_target() -> Iterator[MakeTarget]:
+    made: list[SshTarget] = []
+
+    def make(location: str, name: str = "web", limits: Limits = FAST) -> SshTarget:
+        target = SshTarget(name, location, limits)
+        made.append(target)
+        return target
+
+    yield make
+    for target in made:
+        target.close()
+
+
+@pytest.fixture
+def remote_folder(server: SshServer) -> Path:
+    return server.folder("front")
+
+
+@pytest.fixture
+def target(server: SshServer, remote_folder: Path, make_target: MakeTarget) -> SshTarget:
+    return make_target(server.url(remote_folder))
+
+
+def artifact_files(version: int, module: str = "Orders") -> dict[str, bytes]:
+    return {
+        ".build.json": f'{{"module":"{module}"}}'.encode(),
+        "src/app.py": f"VERSION = {version}\n".encode(),
+        "src/pkg/deep/data.txt": b"data" * (version + 1),
+    }
+
+
+def release_for(
+    module: str = "Orders", version: int = 1, config: Mapping[str, str] | None = None,
+    files: Mapping[str, bytes] | None = None,
+) -> tuple[ReleaseFiles, deployer.ReleaseRequest, bytes]:
+    """A release as the engine hands it to every target, with the request and artifact behind it."""
+    artifact = canonical_zip(dict(files) if files is not None else artifact_files(version, module))
+    sha = hashlib.sha256(artifact).hexdigest()
+    request = deployer.ReleaseRequest(module, version, "11.19.0", sha, dict(config or {"MaxRows": str(version)}))
+    content = deployer._ReleaseContent.from_artifact(request, artifact)
+    release = ReleaseFiles(
+        module=module,
+        release_id=deployer.release_id_for(version, "11.19.0", sha),
+        artifact_sha256=sha,
+        files=content.files,
+        info=content.info,
+        config=deployer._config_bytes(request.config),
+    )
+    return release, request, artifact
