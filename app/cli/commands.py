@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,7 +122,7 @@ def init(args: argparse.Namespace, cancel: threading.Event) -> int:
     )
     try:
         state = views.status(ctx)
-        frontends = ", ".join(path for _, path in state.frontends)
+        frontends = ", ".join(fe.location for fe in state.frontends)
         output(
             args,
             {"created": True, **state.to_json()},
@@ -262,7 +262,8 @@ def status(args: argparse.Namespace, cancel: threading.Event) -> int:
     if state.upgrade_to:
         word = "complete" if state.fully_upgraded else "in progress"
         lines.append(f"upgrade:      from {state.upgrade_from} to {state.upgrade_to} ({word})")
-    lines.append(f"front-ends:   {', '.join(f'{n} ({p})' for n, p in state.frontends)}")
+    shown = [f"{fe.name} ({fe.location}{'' if fe.enabled else ', disabled'})" for fe in state.frontends]
+    lines.append(f"front-ends:   {', '.join(shown)}")
     lines.append(
         f"modules:      {state.total} total, {state.ready} ready for deployment, "
         f"{state.compilation_failed} compilation failed, {state.deployed} already deployed"
@@ -343,6 +344,6 @@ def audit(args: argparse.Namespace, cancel: threading.Event) -> int:
     return EXIT_OK
 
 
-def format_table(rows: list[tuple[str, ...]]) -> str:
+def format_table(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)

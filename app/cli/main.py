@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from app.cli import commands
+from app.cli import commands, frontend_commands
 from app.engine.errors import BadInputError, DeployCenterError
 from app.logsetup import configure_logging
 
@@ -67,7 +67,8 @@ def build_parser() -> Parser:
 
     p = command("init", "create the environment", commands.init)
     p.add_argument("--platform", metavar="V", help="platform version (default 11.18.1)")
-    p.add_argument("--frontend", metavar="DIR", action="append", default=[], help="front-end folder (repeatable)")
+    p.add_argument("--frontend", metavar="TARGET", action="append", default=[],
+                   help="front-end: a folder or ssh://[user@]host[:port]/path (repeatable)")
     p.add_argument("--name", help="environment name shown in the window title")
     p.add_argument("--demo", action="store_true", help="also publish the bundled sample modules")
 
@@ -107,6 +108,29 @@ def build_parser() -> Parser:
     p = command("run", "one run with its items", commands.run)
     p.add_argument("run", type=positive_int, metavar="RUN")
     command("verify", "check every front-end against the artifacts", commands.verify)
+    frontend = sub.add_parser("frontend", help="list, add, remove, disable or enable front-ends",
+                              description="Manage the environment's front-ends.")
+    _global_options(frontend, suppress=True)
+    actions = frontend.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser, required=True)
+
+    def action(name: str, help_text: str, handler: Callable[..., int]) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help_text, description=help_text)
+        _global_options(p, suppress=True)
+        p.set_defaults(handler=handler)
+        return p
+
+    action("list", "every front-end with its kind and whether it is enabled", frontend_commands.list_frontends)
+    p = action("add", "add a front-end; the next Deploy All brings it up to date", frontend_commands.add)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("target", metavar="TARGET", help="a folder, or ssh://[user@]host[:port]/absolute/path")
+    p.add_argument("--health-cmd", metavar="CMD", help="run after a rolling switch of this front-end; must exit 0")
+    p = action("remove", "forget a front-end (its files stay)", frontend_commands.remove)
+    p.add_argument("name", metavar="NAME")
+    p = action("disable", "take a front-end out of every run", frontend_commands.disable)
+    p.add_argument("name", metavar="NAME")
+    p = action("enable", "bring a front-end back into runs", frontend_commands.enable)
+    p.add_argument("name", metavar="NAME")
+
     p = command("audit", "who did what and when, newest first", commands.audit)
     p.add_argument("--limit", type=positive_int, default=50, metavar="N")
     return parser

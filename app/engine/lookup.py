@@ -44,4 +44,4 @@ def resolve_modules(ctx: EnvironmentContext, names: Sequence[str] = (), applicat
 
 def frontends_of_session(session: Session) -> list[Frontend]:
     rows = session.scalars(select(FrontendRow).order_by(FrontendRow.id))
-    return [Frontend(row.id, row.name, row.path) for row in rows]
+    return [Frontend(row.id, row.name, row.path, row.kind, row.enabled, row.health_cmd) for row in rows]

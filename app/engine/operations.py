@@ -7,24 +7,28 @@ checks and records what it needs in one writer transaction.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
 
 from app.engine import views
-from app.engine.audit import audit
+from app.engine.audit import audit, audited
 from app.engine.catalog import DEFAULT_PLATFORM, load_catalog
 from app.engine.config import config_bytes, declared_defaults, effective_config
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
-from app.engine.frontend.registry import targets_of
+from app.engine.frontend.registry import LOCAL, enabled, opened
+from app.engine.frontend.ssh_url import parse_ssh_url
+from app.engine.frontends import Target
 from app.engine.identity import current_user, utcnow
-from app.engine.kinds.base import RunOutcome, audited, begin_operation, default_deploy_workers, default_workers
+from app.engine.kinds.base import RunOutcome, default_deploy_workers, default_workers
 from app.engine.kinds.deploy import deploy_all, deploy_modules
 from app.engine.kinds.publish import publish
+from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.upgrade import upgrade
 from app.engine.lookup import find_module, frontends_of_session, resolve_modules
 from app.engine.runs import records
@@ -66,16 +70,25 @@ def init_environment(
     demo: bool = False,
     on_event: EventSink = ignore_events,
 ) -> EnvironmentContext:
-    """Create the environment in ``location``; with ``demo`` also publish the sample modules."""
+    """Create the environment in ``location``; with ``demo`` also publish the sample modules.
+
+    Each front-end TARGET is a folder or an ``ssh://`` target; every one is checked (a remote one
+    reached, its host key known) before anything is created.
+    """
     version = load_catalog().get(platform or DEFAULT_PLATFORM).version
-    paths = [Path(p).expanduser().absolute() for p in frontends] or [
-        location.data_dir / "frontends" / "default"
+    targets = [Target.parse(text) for text in frontends] or [
+        Target(LOCAL, str(location.data_dir / "frontends" / "default"))
     ]
-    if len({str(p) for p in paths}) != len(paths):
-        raise BadInputError("the same front-end folder is given twice")
-    for path in paths:
-        if path.exists() and not path.is_dir():
-            raise BadInputError(f"front-end {path} is a file, not a folder")
+    labels = _labels(targets)
+    wanted = [target.frontend(label) for target, label in zip(targets, labels, strict=True)]
+    if len({frontend.key for frontend in wanted}) != len(wanted):
+        raise BadInputError("the same front-end is given twice")
+    for frontend in wanted:
+        if frontend.kind == LOCAL and frontend.path.exists() and not frontend.path.is_dir():
+            raise BadInputError(f"front-end {frontend.location} is a file, not a folder")
+    with opened([frontend for frontend in wanted if frontend.kind != LOCAL]) as remote:
+        for target in remote:
+            target.check()
     ctx = open_context(location, create=True)
     try:
         with ctx.db.write() as session:
@@ -84,14 +97,15 @@ def init_environment(
             env_name = name or ("Demo" if demo else location.data_dir.name or "Environment")
             session.add(
                 EnvironmentRow(
-                    id=1, name=env_name, platform_version=version, created_at=utcnow(), created_by=current_user()
+                    id=1, name=env_name, platform_version=version, created_at=utcnow(), created_by=current_user(),
+                    uid=str(uuid.uuid4()),
                 )
             )
-            for index, path in enumerate(paths):
-                path.mkdir(parents=True, exist_ok=True)
-                label = path.name if path.name not in {"", "."} else f"frontend{index + 1}"
-                session.add(FrontendRow(name=_unique_label(label, index, paths), path=str(path)))
-            audit(session, "init", env_name, "done", f"platform {version}, {len(paths)} front-end(s)")
+            for frontend in wanted:
+                if frontend.kind == LOCAL:
+                    frontend.path.mkdir(parents=True, exist_ok=True)
+                session.add(FrontendRow(name=frontend.name, path=frontend.location, kind=frontend.kind, enabled=True))
+            audit(session, "init", env_name, "done", f"platform {version}, {len(wanted)} front-end(s)")
         if demo:
             from app.paths import resource
 
@@ -104,9 +118,16 @@ def init_environment(
     return ctx
 
 
-def _unique_label(label: str, index: int, paths: Sequence[Path]) -> str:
-    names = [p.name for p in paths]
-    return label if names.count(label) == 1 else f"{label}-{index + 1}"
+def _labels(targets: Sequence[Target]) -> list[str]:
+    """A name per front-end: its folder's name, or its host for a remote one; numbered when repeated."""
+    labels = []
+    for index, target in enumerate(targets):
+        if target.kind == LOCAL:
+            label = Path(target.location).name
+        else:
+            label = parse_ssh_url(target.location).host
+        labels.append(label if label not in {"", "."} else f"frontend{index + 1}")
+    return [label if labels.count(label) == 1 else f"{label}-{index + 1}" for index, label in enumerate(labels)]
 
 
 # -- module operations ----------------------------------------------------------------------
@@ -143,7 +164,8 @@ def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> 
         module.config_overrides = overrides
         config = effective_config(defaults, overrides)
         # Written while holding the writer lock, so no run can start on this module meanwhile.
-        farm.apply_config(targets_of(frontends_of_session(session)), module.name, config_bytes(config))
+        with opened(enabled(frontends_of_session(session))) as targets:
+            farm.apply_config(targets, module.name, config_bytes(config))
         audit(session, "apply-config", module.name, "done", ", ".join(sorted(values)))
         return config
 
@@ -154,7 +176,8 @@ def delete_module(ctx: EnvironmentContext, name: str) -> str:
         begin_operation(session)
         module = find_module(session, name)
         records.refuse_if_locked(session, [module.id], "Delete")
-        farm.remove_module(targets_of(frontends_of_session(session)), module.name)
+        with opened(enabled(frontends_of_session(session))) as targets:
+            farm.remove_module(targets, module.name)
         module.deleted_at = utcnow()
         module.deployed_compilation_id = None
         module.deployed_release = None

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.engine.runs import records
 from app.engine.context import EnvironmentContext
+from app.engine.runs import records
 from app.engine.store.models import AuditRow, ModuleLockRow, RunItemRow, RunRow
 from app.engine.views import ActiveRun, RunItemView
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
-from app.engine.frontend.registry import targets_of
+from app.engine.frontend.registry import Frontend, enabled, opened
 from app.engine.lookup import find_module, frontends_of_session
 from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan
@@ -68,7 +68,7 @@ class ActiveRun:
 class Status:
     name: str
     platform_version: str
-    frontends: tuple[tuple[str, str], ...]
+    frontends: tuple[Frontend, ...]
     upgrade_from: str | None
     upgrade_to: str | None
     total: int
@@ -92,7 +92,9 @@ class Status:
         return {
             "environment": self.name,
             "platform_version": self.platform_version,
-            "frontends": [{"name": name, "path": path} for name, path in self.frontends],
+            "frontends": [
+                {"name": fe.name, "path": fe.location, "kind": fe.kind, "enabled": fe.enabled} for fe in self.frontends
+            ],
             "active_run": self.active_run.to_json() if self.active_run else None,
             "active_runs": [run.to_json() for run in self.active_runs],
             "upgrade": (
@@ -217,7 +219,7 @@ def status(ctx: EnvironmentContext) -> Status:
         states = _state_counts(session, env.platform_version)
         upgrade = session.scalars(select(PlatformUpgradeRow).order_by(PlatformUpgradeRow.id.desc())).first()
         active = tuple(_active(session))
-        frontends = tuple((fe.name, fe.location) for fe in frontends_of_session(session))
+        frontends = tuple(frontends_of_session(session))
         return Status(
             name=env.name,
             platform_version=env.platform_version,
@@ -277,8 +279,8 @@ def deploy_plan(ctx: EnvironmentContext) -> DeployPlan:
     """What Deploy All would do now (its dry run); changes nothing."""
     with ctx.db.read() as session:
         env = records.environment(session)
-        frontends = targets_of(frontends_of_session(session))
-        return DeployAllPlanner(session, env.platform_version, frontends).plan()
+        with opened(enabled(frontends_of_session(session))) as targets:
+            return DeployAllPlanner(session, env.platform_version, targets).plan()
 
 
 def modules(ctx: EnvironmentContext) -> list[ModuleView]:
@@ -424,11 +426,13 @@ def audit_entries(ctx: EnvironmentContext, limit: int = 100) -> list[AuditEntry]
 class VerifyReport:
     checked: int
     drift: tuple[Drift, ...]
+    disabled: tuple[str, ...] = ()  # front-ends not checked: taken out of every run
 
     def to_json(self) -> dict[str, Any]:
         return {
             "checked": self.checked,
             "drift": [{"frontend": d.frontend, "module": d.module, "problem": d.problem} for d in self.drift],
+            "disabled": list(self.disabled),
         }
 
 
@@ -447,7 +451,10 @@ def verify(ctx: EnvironmentContext) -> VerifyReport:
         ).all()
     expected = [Expected(name, release, sha) for name, release, sha in live]
     drift: list[Drift] = []
-    for target in targets_of(frontends):
-        drift.extend(verify_target(target, expected))
-    checked = sum(item.release_id is not None for item in expected) * len(frontends)
-    return VerifyReport(checked, tuple(drift))
+    checking = enabled(frontends)
+    with opened(checking) as targets:
+        for target in targets:
+            drift.extend(verify_target(target, expected))
+    checked = sum(item.release_id is not None for item in expected) * len(checking)
+    skipped = tuple(frontend.name for frontend in frontends if not frontend.enabled)
+    return VerifyReport(checked, tuple(drift), skipped)

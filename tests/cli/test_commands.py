@@ -33,7 +33,9 @@ def test_commands_need_an_environment_and_init_only_once(cli: Cli) -> None:
     one_error_line(cli("init"), 4, "already exists")
     status = cli("status", "--json").json()
     assert status["platform_version"] == "11.18.1"
-    assert status["frontends"] == [{"name": "default", "path": str(cli.data_dir / "frontends" / "default")}]
+    assert status["frontends"] == [
+        {"name": "default", "path": str(cli.data_dir / "frontends" / "default"), "kind": "local", "enabled": True}
+    ]
     assert status["active_run"] is None
 
 

@@ -11,6 +11,7 @@ import pytest
 from app.engine import durability
 from app.engine.artifacts import canonical_zip
 from app.engine.durability import FlushGroup, PendingWrites, make_durable
+from app.engine.errors import DeployCenterError
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.frontend.layout import release_id_for
@@ -115,13 +116,13 @@ def test_without_syncfs_a_deferred_switch_is_fsynced_anyway(tmp_path: Path, monk
     assert synced[-1] == tmp_path / "Orders"  # the folder holding the new CURRENT
 
 
-def deploy_modules(frontend: Path, names: list[str]) -> list[str | FrontendError]:
+def deploy_modules(frontend: Path, names: list[str]) -> list[str | DeployCenterError | None]:
     requests = [ReleaseRequest(name, 1, "11.19.0", SHA, {"MaxRows": "1"}) for name in names]
     target = LocalTarget("fe", frontend)
-    results = farm.deploy_releases([target], [release_files(request, ARTIFACT) for request in requests])
-    if any(isinstance(result, str) for result in results):
+    rollouts = farm.deploy_releases([target], [release_files(request, ARTIFACT) for request in requests])
+    if any(rollout.release_id for rollout in rollouts):
         farm.flush_all([target])
-    return results
+    return [rollout.release_id or rollout.error for rollout in rollouts]
 
 
 def test_a_batch_of_releases_shares_each_flush(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

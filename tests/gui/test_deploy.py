@@ -60,7 +60,7 @@ def test_declining_the_plan_starts_nothing(qtbot: QtBot, window: MainWindow, ans
 
 
 def test_deploy_again_deploys_only_what_failed(qtbot: QtBot, window: MainWindow) -> None:
-    frontend = Path(window.session.snapshot.status.frontends[0][1])  # type: ignore[union-attr]
+    frontend = Path(window.session.snapshot.status.frontends[0].location)  # type: ignore[union-attr]
     stray = frontend / "Identity" / "notes.txt"
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_text("not Deploy Center's", encoding="utf-8")

@@ -66,7 +66,7 @@ def test_export_json_and_csv(qtbot: QtBot, window: MainWindow, tmp_path: Path) -
 
 def open_failed_deploy_run(qtbot: QtBot, window: MainWindow) -> Path:
     """A Deploy All in which Identity failed (a stray file in its folder); returns the stray file."""
-    frontend = Path(window.session.snapshot.status.frontends[0][1])  # type: ignore[union-attr]
+    frontend = Path(window.session.snapshot.status.frontends[0].location)  # type: ignore[union-attr]
     stray = frontend / FAILING / "notes.txt"
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_text("not Deploy Center's", encoding="utf-8")

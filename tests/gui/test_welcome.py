@@ -41,7 +41,7 @@ def test_create_an_empty_environment(qtbot: QtBot, tmp_path: Path) -> None:
     try:
         status = views.status(dialog.context)
         assert (status.name, status.platform_version, status.total) == ("Staging", "11.19.0", 0)
-        assert status.frontends == (("web1", str(tmp_path / "web1")),)
+        assert [(fe.name, fe.location) for fe in status.frontends] == [("web1", str(tmp_path / "web1"))]
     finally:
         dialog.context.close()
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from app.engine.errors import DeployCenterError
 from app.engine.frontend.target import (
     FrontendError,
     FrontendTarget,
@@ -36,76 +38,140 @@ def on_each(targets: Sequence[FrontendTarget], call: Callable[[FrontendTarget], 
         return list(pool.map(call, targets))
 
 
+@dataclass(frozen=True)
+class Rollout:
+    """How one release went: live (``release_id``) or not (``error``), and on each front-end,
+    by name, what it holds now (``LIVE``, ``SWITCHED_BACK``, ``FAILED``, ...)."""
+
+    release_id: str | None
+    error: DeployCenterError | None
+    frontends: Mapping[str, str] = field(default_factory=dict)
+
+
+# What a release left on one front-end.
+LIVE = "live"
+STAGED = "staged"
+FAILED = "failed"
+DISCARDED = "discarded"  # staged, then taken back because another front-end failed
+SWITCHED_BACK = "switched back"
+NOT_SWITCHED = "not switched"  # a front-end before it failed to switch
+
+
 def deploy_releases(
     targets: Sequence[FrontendTarget], releases: Sequence[ReleaseFiles], keep: int = DEFAULT_KEEP
-) -> list[str | FrontendError]:
-    """Make each release live on every target; per release, its id or the error that left its
-    module on its previous release everywhere. The switches are durable once ``flush_all``
-    returns."""
+) -> list[Rollout]:
+    """Make each release live on every target, or on none; one ``Rollout`` per release.
+
+    The switches are durable once ``flush_all`` returns.
+    """
     if not releases:
         return []
-    staged = on_each(targets, lambda target: target.stage(releases))
-    results: list[str | FrontendError | None] = [None] * len(releases)
-    for per_target in staged:
-        for index, outcome in enumerate(per_target):
-            if isinstance(outcome, FrontendError) and results[index] is None:
-                results[index] = outcome
-    _discard(targets, staged, [i for i, result in enumerate(results) if result is not None])
-    going = [i for i, result in enumerate(results) if result is None]
-    switched: dict[int, list[int]] = {index: [] for index in going}  # release -> targets switched
-    for position, target in enumerate(targets):
-        if not going:
-            break
-        errors = target.switch([Switch(releases[i].module, releases[i].release_id, releases[i].config) for i in going])
-        failed = []
-        for index, error in zip(going, errors, strict=True):
-            if error is None:
-                switched[index].append(position)
-            else:
-                results[index] = error
-                failed.append(index)
-        if failed:
-            _switch_back(targets, staged, {index: switched[index] for index in failed})
-            _discard(targets, staged, failed)
-            going = [index for index in going if index not in set(failed)]
+    rollout = _Farm(targets, releases)
+    rollout.stage()
+    rollout.switch()
     for target in targets:
-        target.prune(
-            [Prune(releases[i].module, frozenset({releases[i].release_id}), keep) for i in going]
-        )
-    for index in going:
-        results[index] = releases[index].release_id
-    done = [result for result in results if result is not None]
-    assert len(done) == len(releases), "every release ends live or with its error"
-    return done
+        target.prune([Prune(releases[i].module, frozenset({releases[i].release_id}), keep) for i in rollout.going])
+    return rollout.outcomes()
 
 
-def _staged_of(per_target: Sequence[StageResult], index: int) -> Staged | None:
-    outcome = per_target[index]
-    return outcome if isinstance(outcome, Staged) else None
+class _Farm:
+    """One batch of releases across the targets, and where each release stands on each."""
+
+    def __init__(self, targets: Sequence[FrontendTarget], releases: Sequence[ReleaseFiles]) -> None:
+        self.targets = targets
+        self.releases = releases
+        self.errors: list[FrontendError | None] = [None] * len(releases)
+        self.states: list[dict[str, str]] = [{} for _release in releases]
+        self.staged: list[list[StageResult]] = []
+        self.going: list[int] = list(range(len(releases)))
+
+    def stage(self) -> None:
+        self.staged = on_each(self.targets, self._stage_on)
+        for target, per_target in zip(self.targets, self.staged, strict=True):
+            for index, outcome in enumerate(per_target):
+                if isinstance(outcome, FrontendError):
+                    self.states[index][target.name] = FAILED
+                    self.errors[index] = self.errors[index] or outcome
+                else:
+                    self.states[index][target.name] = STAGED
+        self._give_up([i for i in self.going if self.errors[i] is not None], DISCARDED)
+
+    def _stage_on(self, target: FrontendTarget) -> list[StageResult]:
+        try:
+            return target.stage(self.releases)
+        except FrontendError as error:  # the whole call failed: a lost connection, say
+            return [error] * len(self.releases)
+
+    def switch(self) -> None:
+        switched: dict[int, list[int]] = {index: [] for index in self.going}  # release -> targets
+        for position, target in enumerate(self.targets):
+            if not self.going:
+                return
+            changes = [Switch(self.releases[i].module, self.releases[i].release_id, self.releases[i].config)
+                       for i in self.going]
+            errors = _switch_on(target, changes)
+            failed: list[int] = []
+            for index, problem in zip(self.going, errors, strict=True):
+                if problem is None:
+                    switched[index].append(position)
+                    self.states[index][target.name] = LIVE
+                else:
+                    self.errors[index] = problem
+                    self.states[index][target.name] = FAILED
+                    failed.append(index)
+            if failed:
+                self._switch_back({index: switched[index] for index in failed})
+                self._give_up(failed, NOT_SWITCHED)
+
+    def _switch_back(self, switched: Mapping[int, list[int]]) -> None:
+        """Put back the previous release on the targets that had switched these releases."""
+        for position, target in enumerate(self.targets):
+            back = []
+            for index, positions in switched.items():
+                item = self._staged(position, index)
+                if position in positions and item is not None:
+                    back.append((index, Switch(item.module, item.previous_release, item.previous_config)))
+            if not back:
+                continue
+            errors = _switch_on(target, [change for _index, change in back])
+            for (index, change), problem in zip(back, errors, strict=True):
+                if problem is None:
+                    self.states[index][target.name] = SWITCHED_BACK
+                else:
+                    _log.error("front-end %s: could not switch %s back: %s", target.location, change.module, problem)
+
+    def _give_up(self, indexes: Sequence[int], state: str) -> None:
+        """Take back the staged releases of these indexes everywhere; they go no further."""
+        if not indexes:
+            return
+        for position, target in enumerate(self.targets):
+            doomed = [item for item in (self._staged(position, i) for i in indexes) if item is not None]
+            if doomed:
+                target.discard(doomed)
+            for index in indexes:
+                if self.states[index].get(target.name) == STAGED:
+                    self.states[index][target.name] = state
+        self.going = [index for index in self.going if index not in set(indexes)]
+
+    def _staged(self, position: int, index: int) -> Staged | None:
+        outcome = self.staged[position][index]
+        return outcome if isinstance(outcome, Staged) else None
+
+    def outcomes(self) -> list[Rollout]:
+        live = set(self.going)
+        return [
+            Rollout(release.release_id if index in live else None, None if index in live else self.errors[index],
+                    self.states[index])
+            for index, release in enumerate(self.releases)
+        ]
 
 
-def _discard(targets: Sequence[FrontendTarget], staged: Sequence[Sequence[StageResult]], indexes: Sequence[int]) -> None:
-    if not indexes:
-        return
-    for target, per_target in zip(targets, staged, strict=True):
-        doomed = [item for item in (_staged_of(per_target, i) for i in indexes) if item is not None]
-        if doomed:
-            target.discard(doomed)
-
-
-def _switch_back(
-    targets: Sequence[FrontendTarget], staged: Sequence[Sequence[StageResult]], switched: Mapping[int, list[int]]
-) -> None:
-    """Put back the previous release on the targets that had switched these releases."""
-    for position, target in enumerate(targets):
-        back = []
-        for index, positions in switched.items():
-            item = _staged_of(staged[position], index)
-            if position in positions and item is not None:
-                back.append(Switch(item.module, item.previous_release, item.previous_config))
-        for change, error in zip(back, target.switch(back), strict=True):
-            if error is not None:
-                _log.error("front-end %s: could not switch %s back: %s", target.location, change.module, error)
+def _switch_on(target: FrontendTarget, changes: Sequence[Switch]) -> list[FrontendError | None]:
+    """``target.switch``, with a failure of the whole call (a lost connection) failing each switch."""
+    try:
+        return target.switch(changes)
+    except FrontendError as error:
+        return [error] * len(changes)
 
 
 def flush_all(targets: Sequence[FrontendTarget]) -> None:

@@ -34,8 +34,8 @@ from app.engine.frontend.target import (
     Prune,
     ReleaseFiles,
     ReleaseMeta,
-    StageResult,
     Staged,
+    StageResult,
     Switch,
 )
 

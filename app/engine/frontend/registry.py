@@ -1,17 +1,26 @@
-"""The environment's front-ends as plain values, and the target that works on each.
+"""The environment's front-ends as plain values, and the targets that work on them.
 
 Plain values with no database behind them: worker processes are handed these and build their
 own targets (``lookup.frontends_of_session`` reads them from the database).
+
+A run opens each front-end's target once and every batch reuses it, in the run's process and
+in each worker process (``shared_targets``): a front-end across the network keeps one
+connection per process for the whole run instead of one per batch.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.engine.frontend.target import FrontendTarget
+
+LOCAL = "local"
+SSH = "ssh"
 
 
 @dataclass(frozen=True)
@@ -20,21 +29,106 @@ class Frontend:
 
     id: int
     name: str
-    location: str  # the folder
+    location: str  # a folder, or an ssh:// target
+    kind: str = LOCAL
+    enabled: bool = True
+    health_cmd: str | None = None
 
     @property
     def path(self) -> Path:
+        """The folder of a local front-end."""
         return Path(self.location)
 
     def target(self) -> FrontendTarget:
+        """A new target for this front-end; the caller closes it."""
+        if self.kind == SSH:
+            from app.engine.frontend.ssh import SshTarget  # here: asyncssh only where it is used
+
+            return SshTarget(self.name, self.location)
         from app.engine.frontend.local import LocalTarget  # here: status needs no file machinery
 
         return LocalTarget(self.name, self.location)
 
+    @property
+    def key(self) -> str:
+        """One spelling per front-end: a folder recorded twice (through a link, say) is one."""
+        return self.location if self.kind == SSH else os.path.realpath(self.location)
+
+
+def enabled(frontends: Sequence[Frontend]) -> list[Frontend]:
+    """The front-ends runs write to: a disabled one is reported, not written (section 7.4)."""
+    return [frontend for frontend in frontends if frontend.enabled]
+
 
 def targets_of(frontends: Sequence[Frontend]) -> list[FrontendTarget]:
-    """A target per front-end; one folder recorded twice (through a link, say) is one target."""
+    """A new target per distinct front-end; the caller closes them."""
     seen: dict[str, FrontendTarget] = {}
     for frontend in frontends:
-        seen.setdefault(os.path.realpath(frontend.location), frontend.target())
+        if frontend.key not in seen:
+            seen[frontend.key] = frontend.target()
     return list(seen.values())
+
+
+@contextmanager
+def opened(frontends: Sequence[Frontend]) -> Iterator[list[FrontendTarget]]:
+    """New targets for ``frontends``, closed on the way out."""
+    targets = targets_of(frontends)
+    try:
+        yield targets
+    finally:
+        for target in targets:
+            target.close()
+
+
+class _SharedTargets:
+    """This process's open targets, by front-end, while some run uses them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._targets: dict[tuple[int, str], FrontendTarget] = {}
+        self._users = 0
+        self._pinned = False  # a worker process: kept until the process ends
+
+    def get(self, frontends: Sequence[Frontend]) -> list[FrontendTarget]:
+        with self._lock:
+            if self._users == 0:
+                self._pinned = True  # used outside any run: a worker process of one
+            found: dict[str, FrontendTarget] = {}
+            for frontend in frontends:
+                if frontend.key in found:
+                    continue
+                key = (frontend.id, frontend.key)
+                if key not in self._targets:
+                    self._targets[key] = frontend.target()
+                found[frontend.key] = self._targets[key]
+            return list(found.values())
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        with self._lock:
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                doomed = list(self._targets.values()) if self._users == 0 and not self._pinned else []
+                if doomed:
+                    self._targets.clear()
+            for target in doomed:
+                target.close()
+
+
+_shared = _SharedTargets()
+
+
+def shared_targets(frontends: Sequence[Frontend]) -> list[FrontendTarget]:
+    """This process's targets for ``frontends``, opened on first use and kept while a run lasts."""
+    return _shared.get(frontends)
+
+
+@contextmanager
+def targets_in_use() -> Iterator[None]:
+    """Keep the shared targets open for a run; the last run to end closes them."""
+    with _shared.in_use():
+        yield

@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from app.engine.audit import audit
 from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext
-from app.engine.errors import DeployCenterError
 from app.engine.events import EventSink
-from app.engine.kinds.recovery import settle_dead_runs
-from app.engine.runs import records
 from app.engine.runs.executor import RunExecutor
 from app.engine.runs.work import RunWork, WorkItem
-from app.engine.store.models import EnvironmentRow
 from app.engine.vocabulary import RunKind, RunStatus
 
 
@@ -57,32 +50,6 @@ def default_deploy_workers() -> int:
     threads 2.8 s, 8 threads 4.1-4.6 s) and starve the window's thread of it.
     """
     return min(9, max(1, os.cpu_count() or 1) + 1)
-
-
-def audit_failure(ctx: EnvironmentContext, operation: str, target: str, error: DeployCenterError) -> None:
-    """Record a refused or failed operation; never hides the original error."""
-    try:
-        with ctx.db.write() as session:
-            audit(session, operation, target, "refused" if error.exit_code == 3 else "failed", error.message)
-    except DeployCenterError:
-        pass
-
-
-@contextmanager
-def audited(ctx: EnvironmentContext, operation: str, target: str) -> Iterator[None]:
-    """Record in the audit log an operation that is refused or fails, then let the error go on."""
-    try:
-        yield
-    except DeployCenterError as error:
-        audit_failure(ctx, operation, target, error)
-        raise
-
-
-def begin_operation(session: Session) -> EnvironmentRow:
-    """Serialize against other writers and settle runs whose owner died first (``recovery``)."""
-    env = records.serialize_writers(session)
-    settle_dead_runs(session)
-    return env
 
 
 def platform_spec(ctx: EnvironmentContext, version: str) -> PlatformSpec:

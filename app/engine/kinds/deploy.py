@@ -14,16 +14,17 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine.audit import audit
+from app.engine.audit import audit, audited
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
-from app.engine.frontend.registry import Frontend, targets_of
-from app.engine.kinds.base import RunOutcome, audited, begin_operation, default_deploy_workers, execute
+from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
+from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute
 from app.engine.kinds.deploy_batch import deploy_batch
 from app.engine.kinds.records import Deployed, record_deployments
+from app.engine.kinds.recovery import begin_operation
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
@@ -76,11 +77,26 @@ def _deploy(
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
     # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
     # collector would rescan them all several times, holding the GIL the window needs.
+    with targets_in_use():
+        return _deploy_with_targets(ctx, kind, module_ids, count, target, on_event, cancel)
+
+
+def _deploy_with_targets(
+    ctx: EnvironmentContext,
+    kind: RunKind,
+    module_ids: list[int] | None,
+    count: int,
+    target: str,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+) -> RunOutcome:
     with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
         env = begin_operation(session)
         records.refuse_if_exclusive_active(session, kind)
-        frontends = frontends_of_session(session)
-        plan = DeployAllPlanner(session, env.platform_version, targets_of(frontends)).plan(module_ids)
+        every = frontends_of_session(session)
+        frontends = enabled(every)
+        disabled = [frontend.name for frontend in every if not frontend.enabled]
+        plan = DeployAllPlanner(session, env.platform_version, shared_targets(frontends)).plan(module_ids)
         records.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
         items = [
             records.NewItem(
@@ -95,7 +111,7 @@ def _deploy(
         run_id = run.id
     pool = WorkerPool(process_count(len(work_items)))
     try:
-        work = DeployWork(str(ctx.artifacts.root), frontends, pool)
+        work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled)
         return execute(ctx, run_id, kind, work_items, work, count, on_event, cancel)
     finally:
         pool.close()
@@ -126,6 +142,27 @@ def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]
     return work
 
 
+def rolled_out(rollout: farm.Rollout, disabled: Sequence[str], compilation_id: int) -> WorkOutcome:
+    """A deploy item's outcome from how its release went on each front-end."""
+    frontends = {**rollout.frontends, **dict.fromkeys(disabled, DISABLED)}
+    if rollout.release_id is None:
+        message = rollout.error.message if rollout.error is not None else "the release was not deployed"
+        return WorkOutcome(ItemStatus.FAILED, message, message, None, frontends)
+    live = sum(state == farm.LIVE for state in frontends.values())
+    where = "front-end" if live == 1 else "front-ends"
+    skipped = f"; not on disabled {', '.join(disabled)}" if disabled else ""
+    return WorkOutcome(
+        ItemStatus.DEPLOYED,
+        None,
+        f"release {rollout.release_id} live on {live} {where}{skipped}",
+        Deployed(compilation_id, rollout.release_id),
+        frontends,
+    )
+
+
+DISABLED = "disabled"  # a front-end taken out of runs: reported, not written
+
+
 class DeployWork:
     """Make a compilation live on every front-end (all of them or none).
 
@@ -135,10 +172,13 @@ class DeployWork:
 
     blocks_consumers = True
 
-    def __init__(self, artifacts: str, frontends: Sequence[Frontend], pool: WorkerPool) -> None:
+    def __init__(
+        self, artifacts: str, frontends: Sequence[Frontend], pool: WorkerPool, disabled: Sequence[str] = ()
+    ) -> None:
         self._artifacts = artifacts
         self._frontends = list(frontends)
         self._pool = pool
+        self._disabled = tuple(disabled)
 
     def perform_batch(self, items: Sequence[WorkItem[Deployable]]) -> list[WorkOutcome | Exception]:
         """Write every item's release, then make them all live together: three shared disk flushes.
@@ -146,24 +186,13 @@ class DeployWork:
         The switches' flush is shared by the whole batch of records: record() flushes first.
         """
         requests = [item.payload.release for item in items]
-        results = self._pool.run(deploy_batch, self._artifacts, self._frontends, requests)
-        return [
-            result if isinstance(result, Exception) else self._deployed(item, result)
-            for item, result in zip(items, results, strict=True)
-        ]
-
-    def _deployed(self, item: WorkItem[Deployable], release: str) -> WorkOutcome:
-        where = "front-end" if len(self._frontends) == 1 else "front-ends"
-        return WorkOutcome(
-            ItemStatus.DEPLOYED,
-            None,
-            f"release {release} live on {len(self._frontends)} {where}",
-            Deployed(item.payload.compilation_id, release),
-        )
+        rollouts = self._pool.run(deploy_batch, self._artifacts, self._frontends, requests)
+        return [rolled_out(rollout, self._disabled, item.payload.compilation_id) for item, rollout in zip(
+            items, rollouts, strict=True)]
 
     def note_done(self, item: WorkItem[Deployable], outcome: WorkOutcome) -> None:
         pass
 
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[Deployable], WorkOutcome]]) -> None:
-        farm.flush_all(targets_of(self._frontends))  # on disk before recorded as deployed
+        farm.flush_all(shared_targets(self._frontends))  # on disk before recorded as deployed
         record_deployments(session, self._frontends, [(item.module_id, outcome.result) for item, outcome in done], run_id)

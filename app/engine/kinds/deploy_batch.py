@@ -13,31 +13,26 @@ from app.engine.artifacts import ArtifactStore
 from app.engine.errors import DeployCenterError
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
-from app.engine.frontend.registry import Frontend
+from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.frontend.target import FrontendTarget, ReleaseFiles
 
 
-def deploy_batch(artifacts: str, frontends: list[Frontend], requests: list[ReleaseRequest]) -> list[str | DeployCenterError]:
-    """In any process: deploy these releases together; per request, its release id or its error."""
-    targets = [frontend.target() for frontend in frontends]
-    try:
-        return deploy_releases(ArtifactStore(Path(artifacts)), targets, requests)
-    finally:
-        for target in targets:
-            target.close()
+def deploy_batch(artifacts: str, frontends: list[Frontend], requests: list[ReleaseRequest]) -> list[farm.Rollout]:
+    """In any process: deploy these releases together; per request, how it went on each front-end."""
+    return deploy_releases(ArtifactStore(Path(artifacts)), shared_targets(frontends), requests)
 
 
 def deploy_releases(
     store: ArtifactStore, targets: Sequence[FrontendTarget], requests: Sequence[ReleaseRequest]
-) -> list[str | DeployCenterError]:
+) -> list[farm.Rollout]:
     """Read every release's artifact, then stage and switch them all on every front-end together."""
-    results: list[str | DeployCenterError | None] = [None] * len(requests)
+    results: list[farm.Rollout | None] = [None] * len(requests)
     ready: list[tuple[int, ReleaseFiles]] = []
     for index, request in enumerate(requests):
         try:
             ready.append((index, release_files(request, store.read(request.artifact_sha256))))
         except DeployCenterError as error:
-            results[index] = error
+            results[index] = farm.Rollout(None, error)
     outcomes = farm.deploy_releases(targets, [files for _index, files in ready])
     for (index, _files), outcome in zip(ready, outcomes, strict=True):
         results[index] = outcome

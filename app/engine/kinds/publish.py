@@ -16,26 +16,20 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.engine.audit import audit
+from app.engine.audit import audit, audited
 from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.context import EnvironmentContext
 from app.engine.dependencies import refuse_cycles
-from app.engine.errors import BadInputError, DeployCenterError
+from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
-from app.engine.frontend.registry import Frontend, targets_of
+from app.engine.frontend.farm import Rollout
+from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
 from app.engine.identity import current_user, utcnow
-from app.engine.kinds.base import (
-    RunOutcome,
-    audited,
-    begin_operation,
-    default_workers,
-    execute,
-    name_list,
-    platform_spec,
-)
+from app.engine.kinds.base import RunOutcome, default_workers, execute, name_list, platform_spec
 from app.engine.kinds.compile_batch import CompileJob
+from app.engine.kinds.deploy import rolled_out
 from app.engine.kinds.publish_batch import publish_batch
 from app.engine.kinds.records import (
     Compiled,
@@ -45,6 +39,7 @@ from app.engine.kinds.records import (
     record_compilations,
     record_deployments,
 )
+from app.engine.kinds.recovery import begin_operation
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool, process_count
@@ -84,15 +79,18 @@ def publish(
         new_items, work_items = _record_versions(session, manifests, sources)
         run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, workers or default_workers())
         producers = ProducerBook(known_compilations(session, env.platform_version))
-        frontends = frontends_of_session(session)
+        every = frontends_of_session(session)
+        frontends = enabled(every)
+        disabled = [frontend.name for frontend in every if not frontend.enabled]
         platform = env.platform_version
         audit(session, RunKind.PUBLISH, names, "started", f"run {run.id}")
         run_id = run.id
     spec = platform_spec(ctx, platform)
     pool = WorkerPool(process_count(len(work_items)))
     try:
-        work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool)
-        return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
+        with targets_in_use():
+            work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled)
+            return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
     finally:
         pool.close()
 
@@ -188,12 +186,14 @@ class PublishWork:
         platform: PlatformSpec,
         producers: ProducerBook,
         pool: WorkerPool,
+        disabled: Sequence[str] = (),
     ) -> None:
         self._artifacts = artifacts
         self._frontends = list(frontends)
         self._platform = platform
         self._producers = producers
         self._pool = pool
+        self._disabled = tuple(disabled)
 
     def perform_batch(self, items: Sequence[WorkItem[CompileJob]]) -> list[WorkOutcome | Exception]:
         jobs = [replace(item.payload, producers=self._producers.producers_named(item.depends)) for item in items]
@@ -203,21 +203,18 @@ class PublishWork:
             for item, result in zip(items, results, strict=True)
         ]
 
-    def _outcome(
-        self, item: WorkItem[CompileJob], outcome: CompileOutcome, release: str | DeployCenterError | None
-    ) -> WorkOutcome:
+    def _outcome(self, item: WorkItem[CompileJob], outcome: CompileOutcome, rollout: Rollout | None) -> WorkOutcome:
         compiled = Compiled(item.payload.version_id, outcome)
-        if not outcome.succeeded:
+        if not outcome.succeeded or rollout is None:
             return WorkOutcome(ItemStatus.FAILED, "compilation-failed", outcome.reason, Published(compiled, None))
-        if not isinstance(release, str):
-            message = release.message if release is not None else "the release was not deployed"
-            return WorkOutcome(ItemStatus.FAILED, message, message, Published(compiled, None))
         # The compilation id is known only once recorded; 0 is replaced in record().
-        return WorkOutcome(
-            ItemStatus.DEPLOYED,
-            None,
-            f"version {item.version} compiled and release {release} is live",
-            Published(compiled, Deployed(0, release)),
+        deployed = rolled_out(rollout, self._disabled, 0)
+        if deployed.status != ItemStatus.DEPLOYED:
+            return replace(deployed, result=Published(compiled, None))
+        return replace(
+            deployed,
+            message=f"version {item.version} compiled and release {rollout.release_id} is live",
+            result=Published(compiled, deployed.result),
         )
 
     def note_done(self, item: WorkItem[CompileJob], outcome: WorkOutcome) -> None:
@@ -227,7 +224,7 @@ class PublishWork:
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[CompileJob], WorkOutcome]]) -> None:
         published: list[tuple[int, Published]] = [(item.module_id, outcome.result) for item, outcome in done]
         if any(p.deployed is not None for _m, p in published):
-            farm.flush_all(targets_of(self._frontends))  # on disk before recorded
+            farm.flush_all(shared_targets(self._frontends))  # on disk before recorded
         ids = record_compilations(session, [p.compiled for _m, p in published], self._platform.version)
         record_deployments(
             session,

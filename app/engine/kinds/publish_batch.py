@@ -12,11 +12,12 @@ from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.config import effective_config
 from app.engine.errors import DeployCenterError
 from app.engine.frontend.content import ReleaseRequest
-from app.engine.frontend.registry import Frontend
+from app.engine.frontend.farm import Rollout
+from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.kinds.compile_batch import CompileJob, compile_sources
 from app.engine.kinds.deploy_batch import deploy_releases
 
-PublishResult = tuple[CompileOutcome, "str | DeployCenterError | None"]
+PublishResult = tuple[CompileOutcome, "Rollout | None"]  # None: it did not compile, nothing deployed
 
 
 def publish_batch(
@@ -38,12 +39,7 @@ def publish_batch(
             config = effective_config(defaults, job.config_overrides)
             requests.append(ReleaseRequest(job.module, job.version, platform.version, outcome.artifact_sha256, config))
             deploying.append(index)
-    targets = [frontend.target() for frontend in frontends]
-    try:
-        released = dict(zip(deploying, deploy_releases(store, targets, requests), strict=True))
-    finally:
-        for target in targets:
-            target.close()
+    released = dict(zip(deploying, deploy_releases(store, shared_targets(frontends), requests), strict=True))
     results: list[PublishResult | DeployCenterError] = []
     for index, (outcome, _defaults) in enumerate(compiled):
         results.append(outcome if isinstance(outcome, DeployCenterError) else (outcome, released.get(index)))

@@ -25,13 +25,13 @@ from app.engine.audit import audit
 from app.engine.config import config_bytes, declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.frontend.layout import release_id_for
-from app.engine.frontend.registry import Frontend, targets_of
+from app.engine.frontend.registry import Frontend, enabled, opened
 from app.engine.frontend.target import FrontendError, FrontendTarget, Switch
 from app.engine.identity import utcnow
 from app.engine.kinds.records import Deployed, record_deployments
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
-from app.engine.store.models import CompilationRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow
+from app.engine.store.models import CompilationRow, EnvironmentRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow
 from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,13 @@ class _Module:
     intended_config: bytes | None
 
 
+def begin_operation(session: Session) -> EnvironmentRow:
+    """Serialize against other writers and settle runs whose owner died first ."""
+    env = records.serialize_writers(session)
+    settle_dead_runs(session)
+    return env
+
+
 def recover_dead_runs(ctx: EnvironmentContext) -> list[int]:
     """Settle the runs whose process died, for a command that opens the environment.
 
@@ -74,17 +81,13 @@ def settle_dead_runs(session: Session) -> list[int]:
     dead = [(run, why) for run in records.active_runs(session) if (why := records.why_dead(run)) is not None]
     if not dead:
         return []
-    frontends = frontends_of_session(session)
-    targets = targets_of(frontends)
-    try:
+    frontends = enabled(frontends_of_session(session))
+    with opened(frontends) as targets:
         for run, why in dead:
             finished = reconcile_run(session, run, frontends, targets) if run.kind in SWITCHING_KINDS else 0
             note = f"; {finished} module(s) found switched were recorded as deployed" if finished else ""
             records.close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}{note}")
             audit(session, "recover", f"run {run.id}", RunStatus.INTERRUPTED, note.removeprefix("; ") or None)
-    finally:
-        for target in targets:
-            target.close()
     return [run.id for run, _why in dead]
 
 

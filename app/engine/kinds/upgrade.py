@@ -14,16 +14,17 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine.audit import audit
+from app.engine.audit import audit, audited
 from app.engine.catalog import compare_versions
 from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.identity import current_user, utcnow
-from app.engine.kinds.base import RunOutcome, audited, begin_operation, default_workers, execute, platform_spec
+from app.engine.kinds.base import RunOutcome, default_workers, execute, platform_spec
 from app.engine.kinds.compile_batch import CompileJob, compile_batch
 from app.engine.kinds.records import Compiled, ProducerBook, known_compilations, record_compilations
+from app.engine.kinds.recovery import begin_operation
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import WorkItem, WorkOutcome

@@ -291,6 +291,7 @@ class RunExecutor:
                         "status": outcome.status,
                         "reason": outcome.reason,
                         "message": outcome.message,
+                        "frontends": None if outcome.frontends is None else dict(outcome.frontends),
                         "finished_at": at,
                     }
                     for row_id, _item, outcome, at in pending.finished

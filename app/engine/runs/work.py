@@ -6,7 +6,7 @@ a run kind (``app.engine.kinds``) knows what one module's work is. They meet her
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -41,6 +41,7 @@ class WorkOutcome:
     reason: str | None = None
     message: str | None = None
     result: Any = None
+    frontends: Mapping[str, str] | None = None  # where the module went, by front-end
 
 
 class RunWork(Protocol[P]):

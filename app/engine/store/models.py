@@ -16,9 +16,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
     TypeDecorator,
+    UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -78,6 +79,9 @@ class EnvironmentRow(Base):
     platform_version: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column()
     created_by: Mapped[str] = mapped_column(String(200))
+    # Stamped on the front-ends this environment owns, so that a copy of the data dir cannot
+    # write into them unnoticed.
+    uid: Mapped[str | None] = mapped_column(String(36))
 
 
 class FrontendRow(Base):
@@ -85,7 +89,10 @@ class FrontendRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)  # a folder, or an ssh:// target
+    kind: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    health_cmd: Mapped[str | None] = mapped_column(Text)
 
 
 class PlatformUpgradeRow(Base):
@@ -219,6 +226,8 @@ class RunItemRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Where the module went: front-end name -> what it holds after the run ("live", "failed", ...).
+    frontends: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     run: Mapped[RunRow] = relationship(back_populates="items")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import deployer
+from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.artifacts import canonical_zip
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.ssh_session import CONFIG_ENV, Limits
@@ -71,18 +71,9 @@ def artifact_files(version: int, module: str = "Orders") -> dict[str, bytes]:
 def release_for(
     module: str = "Orders", version: int = 1, config: Mapping[str, str] | None = None,
     files: Mapping[str, bytes] | None = None,
-) -> tuple[ReleaseFiles, deployer.ReleaseRequest, bytes]:
+) -> tuple[ReleaseFiles, ReleaseRequest, bytes]:
     """A release as the engine hands it to every target, with the request and artifact behind it."""
     artifact = canonical_zip(dict(files) if files is not None else artifact_files(version, module))
     sha = hashlib.sha256(artifact).hexdigest()
-    request = deployer.ReleaseRequest(module, version, "11.19.0", sha, dict(config or {"MaxRows": str(version)}))
-    content = deployer._ReleaseContent.from_artifact(request, artifact)
-    release = ReleaseFiles(
-        module=module,
-        release_id=deployer.release_id_for(version, "11.19.0", sha),
-        artifact_sha256=sha,
-        files=content.files,
-        info=content.info,
-        config=deployer._config_bytes(request.config),
-    )
-    return release, request, artifact
+    request = ReleaseRequest(module, version, "11.19.0", sha, dict(config or {"MaxRows": str(version)}))
+    return release_files(request, artifact), request, artifact

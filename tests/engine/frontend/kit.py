@@ -28,12 +28,13 @@ def deploy_release(
 ) -> str:
     """Stage and switch one release everywhere; its id, or the error raised."""
     chosen = targets(frontends)
-    result = farm.deploy_releases(chosen, [release_files(request, artifact)], keep)[0]
-    if isinstance(result, Exception):
-        raise result
+    [rollout] = farm.deploy_releases(chosen, [release_files(request, artifact)], keep)
+    if rollout.error is not None:
+        raise rollout.error
+    assert rollout.release_id is not None
     if flush:
         farm.flush_all(chosen)
-    return result
+    return rollout.release_id
 
 
 def apply_config(frontends: Sequence[Path], module: str, config: Mapping[str, str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import deployer
+from tests.engine.frontend import kit
 from app.engine.errors import BadInputError
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
@@ -69,7 +69,7 @@ def test_the_remote_layout_is_byte_for_byte_the_local_deployers(
     local.mkdir()
     for version in (1, 2):
         release, request, artifact = release_for("Orders", version)
-        deployer.deploy_release([local], request, artifact, keep=5)
+        kit.deploy_release([local], request, artifact, keep=5)
         [result] = target.stage([release])
         assert isinstance(result, Staged) and result.created
         assert target.switch([Switch("Orders", release.release_id, release.config)]) == [None]

@@ -1,0 +1,62 @@
+"""``deploycenter --unattended frontend ...``: list, add, remove, disable and enable front-ends."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from typing import Any
+
+from app.cli.commands import EXIT_OK, existing_environment, format_table, output
+from app.engine import frontends
+from app.engine.frontend.registry import Frontend
+
+
+def describe(frontend: Frontend) -> dict[str, Any]:
+    return {
+        "name": frontend.name,
+        "path": frontend.location,
+        "kind": frontend.kind,
+        "enabled": frontend.enabled,
+        "health_cmd": frontend.health_cmd,
+    }
+
+
+def list_frontends(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        found = frontends.list_frontends(ctx)
+    rows = [("NAME", "KIND", "ENABLED", "TARGET", "HEALTH CHECK")]
+    rows += [(f.name, f.kind, "yes" if f.enabled else "no", f.location, f.health_cmd or "") for f in found]
+    output(args, {"frontends": [describe(f) for f in found]}, format_table(rows))
+    return EXIT_OK
+
+
+def add(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        added = frontends.add_frontend(ctx, args.name, args.target, args.health_cmd)
+    output(args, {"frontend": describe(added)},
+           f"added front-end {added.name} ({added.location}); the next Deploy All brings it up to date")
+    return EXIT_OK
+
+
+def remove(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        gone = frontends.remove_frontend(ctx, args.name)
+    output(args, {"removed": describe(gone)},
+           f"removed front-end {gone.name}; its files at {gone.location} were left as they are")
+    return EXIT_OK
+
+
+def disable(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        changed = frontends.set_enabled(ctx, args.name, False)
+    output(args, {"frontend": describe(changed)},
+           f"disabled front-end {changed.name}: runs leave it as it is until it is enabled again")
+    return EXIT_OK
+
+
+def enable(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        changed = frontends.set_enabled(ctx, args.name, True)
+    output(args, {"frontend": describe(changed)},
+           f"enabled front-end {changed.name}; run Deploy All to bring it up to date")
+    return EXIT_OK
