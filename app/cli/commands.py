@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -313,8 +313,11 @@ def run(args: argparse.Namespace, cancel: threading.Event) -> int:
              + (f", took {format_seconds(s.seconds)}" if s.seconds is not None else "")]
     if s.message:
         lines.append(s.message)
-    table = [("MODULE", "APPLICATION", "VERSION", "STATUS", "REASON")]
-    table += [(i.module, i.application, str(i.version or "-"), i.status, i.reason or "") for i in detail.items]
+    table = [("MODULE", "APPLICATION", "VERSION", "STATUS", "REASON", "FRONT-ENDS")]
+    table += [
+        (i.module, i.application, str(i.version or "-"), i.status, i.reason or "", reached(i.frontends))
+        for i in detail.items
+    ]
     output(args, {"run": detail.to_json()}, "\n".join(lines) + "\n" + format_table(table))
     return EXIT_OK
 
@@ -330,6 +333,8 @@ def verify(args: argparse.Namespace, cancel: threading.Event) -> int:
         text = "\n".join(f"drift: {d.frontend}: {d.module}: {d.problem}" for d in report.drift)
     else:
         text = f"verified {report.checked} module release(s) across front-ends: no drift"
+    if report.disabled:
+        text += f"\nnot checked (disabled): {', '.join(report.disabled)}"
     output(args, {"ok": not report.drift, **report.to_json()}, text)
     return EXIT_SOME_FAILED if report.drift else EXIT_OK
 
@@ -342,6 +347,15 @@ def audit(args: argparse.Namespace, cancel: threading.Event) -> int:
               for e in entries]
     output(args, {"audit": [e.to_json() for e in entries]}, format_table(table))
     return EXIT_OK
+
+
+def reached(frontends: Mapping[str, str] | None) -> str:
+    """Where an item went, in one cell: "all live", or each front-end's state."""
+    if not frontends:
+        return ""
+    if set(frontends.values()) == {"live"}:
+        return "all live"
+    return ", ".join(f"{name} {state}" for name, state in frontends.items())
 
 
 def format_table(rows: Sequence[tuple[str, ...]]) -> str:

@@ -98,7 +98,7 @@ def run_changes(ctx: EnvironmentContext, run_id: int, since: datetime | None) ->
         rows = session.scalars(query.order_by(RunItemRow.position)).all()
         items = tuple(
             RunItemView(r.module_name, r.application, r.version, r.status, r.reason, r.message,
-                        r.started_at, r.finished_at)
+                        r.started_at, r.finished_at, r.frontends)
             for r in rows
         )
         stamps = [t for r in rows for t in (r.started_at, r.finished_at) if t is not None]

@@ -28,7 +28,7 @@ from app.engine.store.models import (
     RunItemRow,
     RunRow,
 )
-from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ModuleState
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, ModuleState
 
 if TYPE_CHECKING:
     from app.engine.frontend.verify import Drift
@@ -179,11 +179,12 @@ class RunItemView:
     module: str
     application: str
     version: int | None
-    status: str
+    status: ItemStatus
     reason: str | None
     message: str | None
     started_at: datetime | None
     finished_at: datetime | None
+    frontends: Mapping[str, str] | None = None  # front-end name -> what it holds after the run
 
     @property
     def seconds(self) -> float | None:
@@ -201,6 +202,7 @@ class RunItemView:
             "message": self.message,
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
+            "frontends": dict(self.frontends) if self.frontends is not None else None,
         }
 
 
@@ -389,7 +391,10 @@ def run_detail(ctx: EnvironmentContext, run_id: int) -> RunDetail:
             select(RunItemRow).where(RunItemRow.run_id == run_id).order_by(RunItemRow.position)
         ).all()
         views = tuple(
-            RunItemView(i.module_name, i.application, i.version, i.status, i.reason, i.message, i.started_at, i.finished_at)
+            RunItemView(
+                i.module_name, i.application, i.version, i.status, i.reason, i.message, i.started_at, i.finished_at,
+                i.frontends,
+            )
             for i in items
         )
         return RunDetail(_summary(row, dict(Counter(v.status for v in views))), views)
