@@ -26,7 +26,7 @@ from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE
-from app.gui.widgets import Count, MessageBar, RefusalShortcuts, table_view
+from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, table_view
 
 PANE = "upgrades"
 PLAN_JOB = "plan"
@@ -108,6 +108,7 @@ class UpgradesPane(QWidget):
         self.table.activated.connect(self._on_activated)
         self.table.doubleClicked.connect(self._on_activated)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(*PANE_MARGINS)
         layout.addWidget(self.message_bar)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
