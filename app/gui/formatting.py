@@ -8,21 +8,21 @@ from datetime import datetime, timezone
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus, SkipReason
 from app.formatting import SPACED, format_duration
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     ModuleState.READY: "Ready to deploy",
     ModuleState.DEPLOYED: "Deployed",
     ModuleState.COMPILATION_FAILED: "Compilation failed",
     ModuleState.NOT_PREPARED: "Not prepared",
 }
 
-SKIP_REASON_LABELS = {
+SKIP_REASON_LABELS: dict[str, str] = {
     SkipReason.COMPILATION_FAILED: "their compilation failed",
     SkipReason.ALREADY_DEPLOYED: "already deployed",
     SkipReason.NOT_PREPARED: "not prepared for this platform version",
 }
 
 # A module an active run holds, by where it is in that run ({run}: the run's number).
-HELD_LABELS = {
+HELD_LABELS: dict[str, str] = {
     ItemStatus.PENDING: "Waiting in run {run}",
     ItemStatus.DEPLOYING: "Deploying in run {run}",
     ItemStatus.DEPLOYED: "Deployed · held by run {run}",

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.engine.views import Status
-from app.engine.vocabulary import ItemStatus
+from app.engine.vocabulary import ItemStatus, RunStatus
 from app.gui.formatting import plural
 from app.gui.desktop import RunNotifier
 from app.gui.icons import app_icon, status_icon
@@ -36,7 +36,7 @@ from app.gui.snapshot import Snapshot
 
 PANES = ("upgrades", "modules", "details")
 PANE_TITLES = ("Upgrades", "Modules", "Deployment Details")
-PANE_ICONS = ("running", "deployed", "pending")
+PANE_ICONS = (RunStatus.RUNNING, ItemStatus.DEPLOYED, ItemStatus.PENDING)
 STATUS_MESSAGE_MS = 10_000
 NAV_WIDTH = 88
 MODULES_NAV = PANES.index("modules")
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
     def _load_modules(self, snapshot: Snapshot) -> None:
         self.modules_model.load(snapshot.modules)
         for run in self.session.tracker.active():
-            self.modules_model.lock((r.module for r in run.rows if r.status != "skipped"), run.run_id)
+            self.modules_model.lock((r.module for r in run.rows if r.status != ItemStatus.SKIPPED), run.run_id)
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.setWindowTitle(window_title(snapshot.status.name))

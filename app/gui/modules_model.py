@@ -15,7 +15,7 @@ from app.gui.formatting import HELD_TIP, state_label
 from app.gui.icons import status_icon
 from app.gui.table_model import Column, ColumnTableModel
 
-STATE_ICONS = {ModuleState.READY: ItemStatus.PENDING, ModuleState.DEPLOYED: ItemStatus.DEPLOYED,
+STATE_ICONS: dict[str, str] = {ModuleState.READY: ItemStatus.PENDING, ModuleState.DEPLOYED: ItemStatus.DEPLOYED,
                ModuleState.COMPILATION_FAILED: ItemStatus.FAILED, ModuleState.NOT_PREPARED: ItemStatus.SKIPPED}
 ANY_STATE = ""
 IN_A_RUN = "in-a-run"  # not a state: the modules an active run holds, whatever their state

@@ -34,11 +34,11 @@ MARGIN = 6
 HIT_SLOP_PX = 3
 TOOLTIP_NAMES = 6
 # Where several bars share a pixel, the colour of the one that matters most wins.
-WEIGHT = {ItemStatus.FAILED: 5, ItemStatus.DEPLOYING: 4, ItemStatus.BLOCKED: 3, ItemStatus.CANCELLED: 2}
+WEIGHT: dict[str, int] = {ItemStatus.FAILED: 5, ItemStatus.DEPLOYING: 4, ItemStatus.BLOCKED: 3, ItemStatus.CANCELLED: 2}
 UNATTEMPTED = frozenset({ItemStatus.BLOCKED, ItemStatus.CANCELLED})
 HIGHLIGHT = QColor("#f0e442")
 # The status icons' colours (resources/icons), which stay apart for colour-blind eyes too.
-STATUS_COLORS = {
+STATUS_COLORS: dict[str, str] = {
     ItemStatus.PENDING: "#9ca3af", ItemStatus.DEPLOYING: "#0072b2", ItemStatus.DEPLOYED: "#009e73",
     ItemStatus.PREPARED: "#009e73", ItemStatus.STAGED: "#56b4e9", ItemStatus.FAILED: "#d55e00",
     ItemStatus.BLOCKED: "#a2487e", ItemStatus.SKIPPED: "#7c8591", ItemStatus.CANCELLED: "#4b5563",
@@ -100,8 +100,8 @@ class RunLanes:
         for n, row in enumerate(rows):
             if row.started_at is None and row.status in UNATTEMPTED:
                 self._drop(n, row)
-        for lane in self.lanes:
-            lane.sort(key=lambda bar: bar.start)
+        for bars in self.lanes:
+            bars.sort(key=lambda bar: bar.start)
         self.version += 1
 
     def _end_of(self, row: ItemRow) -> float | None:
@@ -172,7 +172,7 @@ class RunTimeline(QWidget):
         self.lanes: RunLanes | None = None
         self.current: int | None = None  # the row selected in the table
         self.rects_drawn = 0  # rectangles of the last paint; tests check the level of detail
-        self._colors = {status: QColor(color) for status, color in STATUS_COLORS.items()}
+        self._colors: dict[str, QColor] = {status: QColor(color) for status, color in STATUS_COLORS.items()}
 
     def sizeHint(self) -> QSize:
         return QSize(600, 160)
@@ -396,11 +396,11 @@ class RunTimeline(QWidget):
         for rect in failed:
             painter.drawRect(rect)
             self.rects_drawn += 1
-        rect = self.bar_rect(self.current) if self.current is not None else None
-        if rect is not None:  # the module selected in the table
+        chosen = self.bar_rect(self.current) if self.current is not None else None
+        if chosen is not None:  # the module selected in the table
             painter.setPen(QPen(HIGHLIGHT.darker(130), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(rect.adjusted(-1, -1, 1, 1))
+            painter.drawRect(chosen.adjusted(-1, -1, 1, 1))
             self.rects_drawn += 1
 
     def _blocked_by_current(self, rows: list[ItemRow]) -> set[int]:
