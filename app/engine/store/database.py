@@ -249,6 +249,11 @@ def _prepare_sqlite_file(path: Path, read_only: bool) -> None:
     problem = sqlite_file_problem(path)
     if problem is not None:
         raise StateError(f"the database {path} is damaged ({problem}); {RESTORE_ADVICE}")
+    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+    if read_only and wal.exists() and not shm.exists():
+        # SQLite needs the -shm index to read a write-ahead log, and cannot create it here.
+        raise StateError(f"the database {path} has unsaved changes in {wal.name}, which cannot be read in a "
+                         "read-only folder; run any command once where the folder can be written")
 
 
 def _create_private_file(path: Path) -> None:
