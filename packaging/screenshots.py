@@ -1,10 +1,11 @@
 """Screenshots of the three panes for the docs, from a throwaway demo environment.
 
-    .venv/bin/python packaging/screenshots.py [--out docs/screenshots] [--size 1280x800]
+    .venv/bin/python packaging/screenshots.py [--out docs/screenshots] [--sizes 1024x700,1600x1000]
 
 Creates the demo (init --demo), upgrades it to 11.19.0 and runs a Deploy All in which one module
 fails (a stray file in its front-end folder) so that the report shows failures and blocked
-consumers; then opens the window and saves upgrades.png, modules.png and details.png with
+consumers; then opens the window and, for each size, saves upgrades-WxH.png, modules-WxH.png and
+details-WxH.png (the failed module selected, its timeline and blocked consumers) with
 QWidget.grab(). Without a display it renders offscreen. Settings go to the temporary folder.
 """
 
@@ -46,9 +47,9 @@ def build_demo(folder: Path) -> Location:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--sizes", default="1024x700,1600x1000", help="comma-separated WIDTHxHEIGHT")
     options = parser.parse_args()
-    width, height = (int(n) for n in options.size.split("x"))
+    sizes = [tuple(int(n) for n in size.split("x")) for size in options.sizes.split(",")]
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -65,7 +66,7 @@ def main() -> int:
         app = make_application([sys.argv[0]])
         session = GuiSession(open_environment(location))
         window = MainWindow(session)
-        window.resize(width, height)
+        window.resize(*sizes[0])
         window.show()
         wait_for(app, session.snapshot_loaded, session.start)
         run_id = next(r.id for r in session.snapshot.runs if r.kind == "deploy-all")  # type: ignore[union-attr]
@@ -73,13 +74,18 @@ def main() -> int:
         window.modules.select("Orders")
         window.details.problems_only.setChecked(False)
         wait_for(app, session.jobs.finished, lambda: window.open_run(run_id))
+        failed = next(n for n, row in enumerate(window.details.model.rows) if row.module == FAILING_MODULE)
+        window.details.select_row(failed)
+        window.details.views.setCurrentWidget(window.details.timeline)
         shots = {"upgrades": 0, "modules": 1, "details": 2}
-        for name, pane in shots.items():
-            window.show_pane(pane)
-            settle(app)
-            path = options.out / f"{name}.png"
-            window.grab().save(str(path))
-            print(path)
+        for width, height in sizes:
+            window.resize(width, height)
+            for name, pane in shots.items():
+                window.show_pane(pane)
+                settle(app)
+                path = options.out / f"{name}-{width}x{height}.png"
+                window.grab().save(str(path))
+                print(path)
         window.close()
         session.close()
     return 0

@@ -327,7 +327,7 @@ def verify(args: argparse.Namespace, cancel: threading.Event) -> int:
         damage = ctx.db.check_integrity()
         if damage:
             more = f" and {len(damage) - 1} more problem(s)" if len(damage) > 1 else ""
-            raise StateError(f"the database {ctx.db.describe()} is damaged ({damage[0]}{more}); {RESTORE_ADVICE}")
+            raise StateError(f"the database {ctx.db.file_or_url()} is damaged ({damage[0]}{more}); {RESTORE_ADVICE}")
         report = views.verify(ctx)
     if report.drift:
         text = "\n".join(f"drift: {d.frontend}: {d.module}: {d.problem}" for d in report.drift)

@@ -17,6 +17,7 @@ from packaging.version import Version
 
 from app.engine.artifacts import ArtifactStore, canonical_zip, sha256_hex
 from app.engine.bundle import MANIFEST_NAME, Bundle, Manifest
+from app.engine.secret_keys import mask_config
 
 BUILD_INFO_NAME = ".build.json"
 
@@ -93,7 +94,8 @@ def _build_info(bundle: Bundle, platform: PlatformSpec) -> bytes:
         "platform": platform.version,
         "capabilities_used": sorted(manifest.uses),
         "depends": list(manifest.depends),
-        "config_defaults": dict(manifest.config),
+        # Artifacts and releases are no place for a secret (§9): config.json alone carries it.
+        "config_defaults": mask_config(manifest.config, manifest.secret_keys),
         "manifest_sha256": sha256_hex(bundle.files[MANIFEST_NAME]),
     }
     return json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -8,29 +8,30 @@ from datetime import datetime, timezone
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus, SkipReason
 from app.formatting import SPACED, format_duration
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     ModuleState.READY: "Ready to deploy",
     ModuleState.DEPLOYED: "Deployed",
     ModuleState.COMPILATION_FAILED: "Compilation failed",
     ModuleState.NOT_PREPARED: "Not prepared",
 }
 
-SKIP_REASON_LABELS = {
+SKIP_REASON_LABELS: dict[str, str] = {
     SkipReason.COMPILATION_FAILED: "their compilation failed",
     SkipReason.ALREADY_DEPLOYED: "already deployed",
     SkipReason.NOT_PREPARED: "not prepared for this platform version",
 }
 
 # A module an active run holds, by where it is in that run ({run}: the run's number).
-HELD_LABELS = {
+HELD_LABELS: dict[str, str] = {
     ItemStatus.PENDING: "Waiting in run {run}",
     ItemStatus.DEPLOYING: "Deploying in run {run}",
-    ItemStatus.DEPLOYED: "Deployed · held by run {run} until it ends",
-    ItemStatus.PREPARED: "Prepared · held by run {run} until it ends",
-    ItemStatus.FAILED: "Failed in run {run} · held until it ends",
-    ItemStatus.BLOCKED: "Blocked in run {run} · held until it ends",
-    ItemStatus.CANCELLED: "Cancelled in run {run} · held until it ends",
+    ItemStatus.DEPLOYED: "Deployed · held by run {run}",
+    ItemStatus.PREPARED: "Prepared · held by run {run}",
+    ItemStatus.FAILED: "Failed in run {run}",
+    ItemStatus.BLOCKED: "Blocked in run {run}",
+    ItemStatus.CANCELLED: "Cancelled in run {run}",
 }
+HELD_TIP = "Publish, Apply configurations and Delete wait until run {run} ends (rule 4: held from its start to its end)"
 # Items that took no time of their own: a duration would only say "0.0 s".
 UNTIMED = frozenset({ItemStatus.PENDING, ItemStatus.BLOCKED, ItemStatus.SKIPPED, ItemStatus.CANCELLED})
 
@@ -99,10 +100,16 @@ def timestamp(value: datetime | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S") if local else ""
 
 
-def minute(value: datetime | None) -> str:
-    """Date and time to the minute, where a table is short of room (the seconds go in a tooltip)."""
+def minute(value: datetime | None, now: datetime | None = None) -> str:
+    """Short, where a table is short of room: "12-01 19:36" this year, "2025-12-01" before it.
+
+    The full timestamp goes in a tooltip.
+    """
     local = local_time(value)
-    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+    if local is None:
+        return ""
+    this_year = (now or datetime.now().astimezone()).year
+    return local.strftime("%m-%d %H:%M") if local.year == this_year else local.strftime("%Y-%m-%d")
 
 
 def clock(value: datetime | None) -> str:

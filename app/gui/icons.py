@@ -7,15 +7,17 @@ import functools
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
+from app.engine.vocabulary import ItemStatus, RunStatus
 from app.paths import resource
 
 APP_ICON_SIZES = (16, 32, 48, 64, 128, 256)
 # Upgrade runs report "prepared" where deploy runs say "deployed"; they share an icon.
-ALIASES = {"prepared": "deployed"}
-FALLBACK_COLORS = {
-    "pending": "#9e9e9e", "deploying": "#1e88e5", "running": "#1e88e5", "deployed": "#43a047",
-    "succeeded": "#43a047", "failed": "#e53935", "blocked": "#fb8c00", "skipped": "#bdbdbd",
-    "cancelled": "#757575", "interrupted": "#8e24aa",
+ALIASES: dict[str, str] = {ItemStatus.PREPARED: ItemStatus.DEPLOYED}
+FALLBACK_COLORS: dict[str, str] = {
+    ItemStatus.PENDING: "#9e9e9e", ItemStatus.DEPLOYING: "#1e88e5", RunStatus.RUNNING: "#1e88e5",
+    ItemStatus.DEPLOYED: "#43a047", RunStatus.SUCCEEDED: "#43a047", ItemStatus.FAILED: "#e53935",
+    ItemStatus.BLOCKED: "#fb8c00", ItemStatus.SKIPPED: "#bdbdbd", ItemStatus.CANCELLED: "#757575",
+    RunStatus.INTERRUPTED: "#8e24aa",
 }
 
 

@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.engine.views import Status
-from app.engine.vocabulary import ItemStatus
+from app.engine.vocabulary import ItemStatus, RunStatus
 from app.gui.formatting import plural
+from app.gui.desktop import RunNotifier
 from app.gui.icons import app_icon, status_icon
 from app.gui.modules_model import ModulesModel
 from app.gui.notifier import ERROR, Message, Reply
@@ -35,9 +36,9 @@ from app.gui.snapshot import Snapshot
 
 PANES = ("upgrades", "modules", "details")
 PANE_TITLES = ("Upgrades", "Modules", "Deployment Details")
-PANE_ICONS = ("running", "deployed", "pending")
+PANE_ICONS = (RunStatus.RUNNING, ItemStatus.DEPLOYED, ItemStatus.PENDING)
 STATUS_MESSAGE_MS = 10_000
-NAV_WIDTH = 92
+NAV_WIDTH = 88
 MODULES_NAV = PANES.index("modules")
 
 
@@ -67,6 +68,8 @@ class MainWindow(QMainWindow):
         self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
         session.tracker.ended.connect(self._clear_run_notices)
+        self.desktop = RunNotifier(self)
+        session.tracker.ended.connect(self.desktop.run_ended)
         session.snapshot_loaded.connect(self._on_snapshot)
         for signal in (session.tracker.ticked, session.tracker.started, session.tracker.ended):
             signal.connect(self._show_active_runs)
@@ -182,7 +185,7 @@ class MainWindow(QMainWindow):
     def _load_modules(self, snapshot: Snapshot) -> None:
         self.modules_model.load(snapshot.modules)
         for run in self.session.tracker.active():
-            self.modules_model.lock((r.module for r in run.rows if r.status != "skipped"), run.run_id)
+            self.modules_model.lock((r.module for r in run.rows if r.status != ItemStatus.SKIPPED), run.run_id)
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.setWindowTitle(window_title(snapshot.status.name))

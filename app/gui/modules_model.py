@@ -11,11 +11,11 @@ from PySide6.QtGui import QIcon
 
 from app.engine.views import ModuleView
 from app.engine.vocabulary import ItemStatus, ModuleState
-from app.gui.formatting import state_label
+from app.gui.formatting import HELD_TIP, state_label
 from app.gui.icons import status_icon
 from app.gui.table_model import Column, ColumnTableModel
 
-STATE_ICONS = {ModuleState.READY: ItemStatus.PENDING, ModuleState.DEPLOYED: ItemStatus.DEPLOYED,
+STATE_ICONS: dict[str, str] = {ModuleState.READY: ItemStatus.PENDING, ModuleState.DEPLOYED: ItemStatus.DEPLOYED,
                ModuleState.COMPILATION_FAILED: ItemStatus.FAILED, ModuleState.NOT_PREPARED: ItemStatus.SKIPPED}
 ANY_STATE = ""
 IN_A_RUN = "in-a-run"  # not a state: the modules an active run holds, whatever their state
@@ -94,6 +94,12 @@ def _number(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+def _state_tip(entry: ModuleEntry) -> str:
+    if entry.locked_by_run is not None:
+        return HELD_TIP.format(run=entry.locked_by_run)
+    return (entry.compile_reason or "") if entry.state == ModuleState.COMPILATION_FAILED else ""
+
+
 def _state_icon(entry: ModuleEntry) -> QIcon:
     if entry.locked_by_run is not None:
         return status_icon(entry.run_status or ItemStatus.DEPLOYING)
@@ -102,8 +108,8 @@ def _state_icon(entry: ModuleEntry) -> QIcon:
 
 class ModulesModel(ColumnTableModel[ModuleEntry]):
     columns = (
-        Column("Module", lambda m: m.name, tooltip=lambda m: m.description, width=150),
-        Column("Application", lambda m: m.application, width=100),
+        Column("Module", lambda m: m.name, tooltip=lambda m: m.description, width=130),
+        Column("Application", lambda m: m.application, width=90),
         Column("Latest version", lambda m: _number(m.latest_version), sort=lambda m: m.latest_version or 0,
                numeric=True, width=96),
         Column("Compilation", lambda m: m.compile_status or "not compiled", tooltip=lambda m: m.compile_reason or "",
@@ -112,7 +118,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
                numeric=True, width=112),
         Column("Deployed platform", lambda m: m.deployed_platform or "", width=118),
         Column("State", lambda m: m.label, icon=_state_icon,
-               tooltip=lambda m: (m.compile_reason or "") if m.state == ModuleState.COMPILATION_FAILED else "",
+               tooltip=_state_tip,
                width=190),
     )
 

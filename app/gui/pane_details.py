@@ -14,9 +14,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +29,7 @@ from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus
 from app.gui.export import export_run
 from app.gui.filters import RunItemFilter
 from app.gui.formatting import counts_summary, duration, item_hint, plural, run_outcome, status_label, timestamp
+from app.gui.icons import status_icon
 from app.gui.jobs import JobResult
 from app.gui.modules_model import ModulesModel
 from app.gui.notifier import Reply
@@ -34,12 +38,15 @@ from app.gui.run_items_model import RunItemsModel
 from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
-from app.gui.widgets import MessageBar, RefusalShortcuts, table_view
+from app.gui.timeline import RunTimeline, blocked_by, blocking_producer
+from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_view
 
 PANE = "details"
 DEPLOY_AGAIN_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED})
 AGAIN_ITEM_STATUSES = PROBLEMS | {ItemStatus.CANCELLED}
 NOW_DEPLOYING_SHOWN = 8
+BLOCKED_SHOWN = 500
+BLOCKED_TAB = 2
 ACTIONS_DELAY_MS = 100
 EXPORT_FOLDER_KEY = "export/folder"
 
@@ -152,17 +159,34 @@ class DetailsPane(QWidget):
         table_layout.addWidget(self.table, 1)
         table_layout.addWidget(self.item_detail)
         splitter.addWidget(table_box)
-        splitter.addWidget(self._build_log())
+        splitter.addWidget(self._build_views())
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.splitter = splitter
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(*PANE_MARGINS)
         layout.addWidget(self.message_bar)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
         layout.addLayout(figures)
         layout.addLayout(buttons)
         layout.addWidget(splitter, 1)
+
+    def _build_views(self) -> QTabWidget:
+        """Below the table: the run's timeline, its log, and what the selected failure blocked."""
+        self.timeline = RunTimeline()
+        self.timeline.row_clicked.connect(self.select_row)
+        self.blocked = QListWidget()
+        self.blocked.setAccessibleName("Consumers the failure blocked")
+        self.blocked.itemActivated.connect(self._on_blocked_chosen)
+        self.blocked.itemClicked.connect(self._on_blocked_chosen)
+        self.views = QTabWidget()
+        self.views.setAccessibleName("Run views")
+        self.views.addTab(self.timeline, "&Timeline")
+        self.views.addTab(self._build_log(), "&Log")
+        self.views.addTab(self.blocked, "&Blocked")
+        self.views.currentChanged.connect(lambda _n: self.timeline.update())
+        return self.views
 
     def _build_log(self) -> QWidget:
         self.log = QPlainTextEdit()
@@ -182,9 +206,6 @@ class DetailsPane(QWidget):
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
-        label = QLabel("&Log")
-        label.setBuddy(self.log)
-        layout.addWidget(label)
         layout.addWidget(self.log, 1)
         layout.addWidget(self.log_search)
         return box
@@ -220,6 +241,7 @@ class DetailsPane(QWidget):
             self.problems_only.setChecked(False)  # a choice made for one run, not for the next
         self.progress = progress
         self.model.show(progress)
+        self.timeline.show_run(progress)
         self._show_item()
         self.log.setPlainText("\n".join(progress.log) if progress else "")
         self._lines_shown = progress.lines_noted if progress else 0
@@ -236,6 +258,7 @@ class DetailsPane(QWidget):
         if self.progress is None or update.run_id != self.progress.run_id:
             return
         self.model.rows_changed(update.rows)
+        self.timeline.rows_changed(update.rows)  # drawn at the next tick
         if self._current_row() in update.rows:
             self._show_item()
         lines = self.progress.lines_since(self._lines_shown)
@@ -246,10 +269,13 @@ class DetailsPane(QWidget):
     def _on_tick(self) -> None:
         if self.progress is not None and self.progress.running:
             self._show_progress()
+            if self.timeline.isVisible():
+                self.timeline.update()
 
     def _on_run_ended(self, progress: RunProgress) -> None:
         if self.progress is not None and progress.run_id == self.progress.run_id:
             self._show_progress()
+            self.timeline.update()
             self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())  # the outcome
         self.update_actions()
 
@@ -300,6 +326,8 @@ class DetailsPane(QWidget):
         """The current module's whole message, wrapped, and what to do about it."""
         number = self._current_row()
         p = self.progress
+        self.timeline.set_current(number)
+        self._show_blocked(number)
         if p is None or number is None or number >= len(p.rows):
             self.item_detail.setText("Select a module to read its whole message here." if p else "")
             return
@@ -312,6 +340,50 @@ class DetailsPane(QWidget):
         if hint:
             lines.append(hint)
         self.item_detail.setText("\n".join(lines))
+
+    def _show_blocked(self, number: int | None) -> None:
+        """The consumers that the selected failure (or the failure that blocked the selection) blocked."""
+        self.blocked.clear()
+        p = self.progress
+        producer = None
+        if p is not None and number is not None and number < len(p.rows):
+            row = p.rows[number]
+            if row.status == ItemStatus.FAILED:
+                producer = row.module
+            elif row.status == ItemStatus.BLOCKED and row.reason:
+                producer = blocking_producer(row.reason)
+        chain = blocked_by(p.rows, producer) if p is not None and producer else []
+        self.views.setTabText(BLOCKED_TAB, f"&Blocked ({len(chain)})" if chain else "&Blocked")
+        if producer is None:
+            self.blocked.addItem("Select a failed module to see the consumers it blocked.")
+            return
+        if not chain:
+            self.blocked.addItem(f"{producer} blocked no consumer in this run.")
+            return
+        head = QListWidgetItem(f"{producer} failed, so {plural(len(chain), 'consumer')} were not attempted:")
+        head.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.blocked.addItem(head)
+        for n in chain[:BLOCKED_SHOWN]:
+            item = QListWidgetItem(status_icon(ItemStatus.BLOCKED), f"{p.rows[n].module} ({p.rows[n].application})")  # type: ignore[union-attr]
+            item.setData(Qt.ItemDataRole.UserRole, n)
+            self.blocked.addItem(item)
+        if len(chain) > BLOCKED_SHOWN:
+            self.blocked.addItem(f"… and {len(chain) - BLOCKED_SHOWN} more (Failures only lists them all)")
+
+    def _on_blocked_chosen(self, item: QListWidgetItem) -> None:
+        number = item.data(Qt.ItemDataRole.UserRole)
+        if isinstance(number, int):
+            self.select_row(number)
+
+    def select_row(self, number: int) -> None:
+        """Make a module of the run the table's current row (from the timeline or the blocked list)."""
+        index = self.proxy.mapFromSource(self.model.index(number, 0))
+        if not index.isValid():  # filtered out: show every module again
+            self.filter_edit.clear()
+            self.problems_only.setChecked(False)
+            index = self.proxy.mapFromSource(self.model.index(number, 0))
+        self.table.setCurrentIndex(index)
+        self.table.scrollTo(index)
 
     def _show_problems_only(self, on: bool) -> None:
         self.proxy.set_problems_only(on)

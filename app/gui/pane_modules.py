@@ -33,7 +33,7 @@ from app.gui.pane_upgrades import action_button
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
-from app.gui.widgets import MessageBar, RefusalShortcuts, table_view
+from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_view
 
 PANE = "modules"
 UPDATE_DELAY_MS = 50
@@ -118,6 +118,7 @@ class ModulesPane(QWidget):
         self.why_label.setWordWrap(True)
         buttons.addWidget(self.why_label, 1)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(*PANE_MARGINS)
         layout.addWidget(self.message_bar)
         layout.addLayout(row)
         layout.addWidget(self.table, 1)

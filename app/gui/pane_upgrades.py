@@ -20,16 +20,17 @@ from app.gui.controller import describe_plan
 from app.gui.formatting import plural
 from app.gui.jobs import JobResult
 from app.gui.modules_model import ModulesModel
-from app.engine.vocabulary import RunKind
+from app.engine.vocabulary import ModuleState, RunKind
 from app.gui.run_progress import RunProgress
 from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE
-from app.gui.widgets import Count, MessageBar, RefusalShortcuts, table_view
+from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, table_view
 
 PANE = "upgrades"
 PLAN_JOB = "plan"
+TOTAL = "total"  # not a state: every module
 COUNTS_DELAY_MS = 100
 
 
@@ -86,8 +87,8 @@ class UpgradesPane(QWidget):
         self.subtitle = QLabel()
         self.subtitle.setWordWrap(True)
         self.counts = {key: Count(caption) for key, caption in (
-            ("total", "Modules"), ("ready", "Ready for deployment"),
-            ("compilation-failed", "Compilation failed"), ("deployed", "Already deployed"))}
+            (TOTAL, "Modules"), (ModuleState.READY, "Ready for deployment"),
+            (ModuleState.COMPILATION_FAILED, "Compilation failed"), (ModuleState.DEPLOYED, "Already deployed"))}
         counts_row = QHBoxLayout()
         for widget in self.counts.values():
             counts_row.addWidget(widget)
@@ -108,6 +109,7 @@ class UpgradesPane(QWidget):
         self.table.activated.connect(self._on_activated)
         self.table.doubleClicked.connect(self._on_activated)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(*PANE_MARGINS)
         layout.addWidget(self.message_bar)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
@@ -135,12 +137,12 @@ class UpgradesPane(QWidget):
 
     def _show_counts(self) -> None:
         counts = self.modules.state_counts()
-        self.counts["total"].set(sum(counts.values()))
-        for key in ("ready", "compilation-failed", "deployed"):
+        self.counts[TOTAL].set(sum(counts.values()))
+        for key in (ModuleState.READY, ModuleState.COMPILATION_FAILED, ModuleState.DEPLOYED):
             self.counts[key].set(counts[key])
-        if counts["ready"]:
-            text = f"{plural(counts['ready'], 'module')} prepared and not deployed yet. Deploy makes them live."
-        elif counts["compilation-failed"] or counts["not-prepared"]:
+        if counts[ModuleState.READY]:
+            text = f"{plural(counts[ModuleState.READY], 'module')} prepared and not deployed yet. Deploy makes them live."
+        elif counts[ModuleState.COMPILATION_FAILED] or counts[ModuleState.NOT_PREPARED]:
             text = "Nothing left to deploy; fix the modules that did not compile and publish them again."
         else:
             text = "Fully upgraded: every module is deployed in the current platform version."
@@ -171,7 +173,7 @@ class UpgradesPane(QWidget):
     def update_actions(self) -> None:
         reason = self._why_no_run() or self._why_no_deploy()
         self.deploy_action.setEnabled(reason is None)
-        ready = self.modules.state_counts()["ready"]
+        ready = self.modules.state_counts()[ModuleState.READY]
         self.deploy_action.setToolTip(reason or f"Deploy All: make the {plural(ready, 'prepared module')} live")
         upgrade_reason = self._why_no_run()
         self.upgrade_action.setEnabled(upgrade_reason is None)
@@ -193,7 +195,7 @@ class UpgradesPane(QWidget):
     def _why_no_deploy(self) -> str | None:
         if self.session.snapshot is None:
             return "Reading the environment…"
-        if self.modules.state_counts()["ready"] == 0:
+        if self.modules.state_counts()[ModuleState.READY] == 0:
             return "Nothing to deploy: no module is prepared and waiting to be deployed"
         return None
 

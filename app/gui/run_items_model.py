@@ -10,7 +10,7 @@ from app.gui.table_model import Column, ColumnTableModel
 
 # Sorting by status puts what needs attention first: what deploys now, then failures before the
 # modules they blocked, then what is still to come, and what went well last.
-STATUS_ORDER = {status: rank for rank, status in enumerate((
+STATUS_ORDER: dict[str, int] = {status: rank for rank, status in enumerate((
     ItemStatus.DEPLOYING, ItemStatus.FAILED, ItemStatus.BLOCKED, ItemStatus.PENDING, ItemStatus.CANCELLED,
     ItemStatus.DEPLOYED, ItemStatus.PREPARED, ItemStatus.STAGED, ItemStatus.SKIPPED))}
 

@@ -24,7 +24,7 @@ def _count(status: ItemStatus, title: str = "", only: frozenset[str] | None = No
         return "" if only is not None and run.kind not in only else str(number(run))
 
     header = title or status.capitalize()
-    return Column(header, text, sort=number, numeric=True, width=len(header) * 7 + 10)
+    return Column(header, text, sort=number, numeric=True, width=40)  # as wide as its title
 
 
 class RunReportModel(ColumnTableModel[RunSummary]):
@@ -32,13 +32,13 @@ class RunReportModel(ColumnTableModel[RunSummary]):
         Column("Run", lambda r: str(r.id), sort=lambda r: r.id, numeric=True, width=36),
         Column("Kind", lambda r: r.kind, width=68),
         Column("Started", lambda r: minute(r.started_at), sort=lambda r: r.started_at,
-               tooltip=lambda r: timestamp(r.started_at), width=116),
+               tooltip=lambda r: timestamp(r.started_at), width=86),
         Column("Finished", lambda r: minute(r.finished_at), sort=lambda r: r.finished_at or r.started_at,
-               tooltip=lambda r: timestamp(r.finished_at), width=116),
+               tooltip=lambda r: timestamp(r.finished_at), width=86),
         Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=64),
         Column("Status", lambda r: run_outcome(r.kind, r.status, r.counts, brief=True),
                icon=lambda r: status_icon(outcome_icon_name(r.kind, r.status, r.counts)),
-               tooltip=lambda r: r.message or run_outcome(r.kind, r.status, r.counts), width=128),
+               tooltip=lambda r: r.message or run_outcome(r.kind, r.status, r.counts), width=140),
         _count(ItemStatus.DEPLOYED), _count(ItemStatus.PREPARED, only=PREPARING_KINDS),
         _count(ItemStatus.FAILED), _count(ItemStatus.BLOCKED), _count(ItemStatus.SKIPPED),
         Column("Started by", lambda r: r.started_by, width=64),  # the last column: it takes the room left

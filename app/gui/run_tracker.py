@@ -17,7 +17,7 @@ from app.engine.events import Event, ItemSnapshot, RunFinished, RunStarted
 from app.engine.queries import RunChanges
 from app.engine.runs.planner import gc_paused
 from app.engine.views import ActiveRun, RunItemView
-from app.engine.vocabulary import ItemStatus
+from app.engine.vocabulary import ItemStatus, RunStatus
 from app.gui.memory import settle_long_lived
 from app.gui.run_progress import ItemRow, RunProgress, RunUpdate
 from app.gui.widgets import Throttle
@@ -90,7 +90,7 @@ class RunTracker(QObject):
             rows = touched.setdefault(run_id, set())
             rows.update(r for r in (progress.apply_item(item) for item in change.items) if r is not None)
             progress.seen_until = change.seen_until
-            if change.status != "running":
+            if change.status != RunStatus.RUNNING:
                 progress.finish(change.status, change.finished_at)
                 ended.append(progress)
         self._publish(touched, ended)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QShortcut
+from PySide6.QtGui import QAction, QFontMetrics, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -26,6 +26,8 @@ BAR_STYLES = {
     ERROR: "background:#fdecea; border:1px solid #e57373; color:#611a15;",
     WARNING: "background:#fff4e5; border:1px solid #ffb74d; color:#663c00;",
 }
+HEADER_PADDING = 12
+PANE_MARGINS = (6, 4, 4, 4)  # left, top, right, bottom: room for the tables at 1024 px
 INFO_STYLE = "background:#e8f4fd; border:1px solid #64b5f6; color:#0d3c61;"
 
 
@@ -87,8 +89,12 @@ def table_view(model: QAbstractItemModel, source: ColumnTableModel[Any], name: s
     header = view.horizontalHeader()
     header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # keep the engine's order until asked
     view.setSortingEnabled(True)
+    # At least its title: a bold header font needs more room than the cells below it.
+    bold = header.font()
+    bold.setBold(True)
+    titles = QFontMetrics(bold)
     for number, column in enumerate(source.columns):
-        view.setColumnWidth(number, column.width)
+        view.setColumnWidth(number, max(column.width, titles.horizontalAdvance(column.title) + HEADER_PADDING))
     header.setStretchLastSection(True)
     return view
 

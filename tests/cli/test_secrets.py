@@ -74,3 +74,16 @@ def test_a_looser_database_file_is_tightened_when_opened(vault: Cli) -> None:
     database.chmod(0o644)
     assert vault("status").code == 0
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_a_secret_default_reaches_the_front_end_only_in_config_json(cli: Cli, tmp_path: Path) -> None:
+    assert cli("init", "--frontend", str(tmp_path / "fe")).code == 0
+    folder = write_bundle(tmp_path / "b", "Mailer", config={"SmtpPassword": "hunter2", "Pin": "4321", "Host": "mx"})
+    manifest = folder / "module.toml"
+    manifest.write_text('secret_keys = ["Pin"]\n' + manifest.read_text(), encoding="utf-8")
+    assert cli("publish", str(folder)).code == 0
+    holding = [path for path in (tmp_path / "fe").rglob("*") if path.is_file()
+               and any(secret.encode() in path.read_bytes() for secret in SECRETS)]
+    assert holding == [tmp_path / "fe" / "Mailer" / "config.json"]
+    build = json.loads(next((tmp_path / "fe" / "Mailer" / "releases").glob("*/.build.json")).read_text())
+    assert build["config_defaults"] == {"SmtpPassword": "***", "Pin": "***", "Host": "mx"}

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from app.engine.dependencies import find_cycle
+from pathlib import Path
+
+import pytest
+
+from app.engine.dependencies import MAX_LEVELS, find_cycle
+from app.engine.errors import BadInputError
+from tests.bundles import write_bundle
+from tests.engine.envkit import make_kit
 
 
 def graph(edges: dict[str, str]) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -35,3 +42,19 @@ def test_a_chain_of_100000_modules_closed_at_its_end() -> None:
     edges[f"m{count - 1}"] = (f"M{count - 1}", ("m0",))
     cycle = find_cycle(edges, [f"m{count - 1}"])
     assert len(cycle) == count + 1 and cycle[0] == cycle[-1] == f"m{count - 1}"
+
+
+def test_a_cycle_through_a_chain_deeper_than_the_level_by_level_reading(tmp_path: Path) -> None:
+    kit = make_kit(tmp_path)
+    try:
+        depth = MAX_LEVELS + 6
+        bundles = [kit.bundle(f"Chain{i:03d}", depends=[f"Chain{i + 1:03d}"] if i + 1 < depth else [])
+                   for i in range(depth)]
+        assert kit.publish(*bundles).status == "succeeded"
+        closing = kit.bundle("Closing", depends=["Chain000"])
+        assert kit.publish(closing).status == "succeeded"
+        last = write_bundle(tmp_path / "v2", f"Chain{depth - 1:03d}", depends=["Closing"])
+        with pytest.raises(BadInputError, match=f"dependency cycle: Chain{depth - 1:03d} -> Closing -> Chain000 -> "):
+            kit.publish(last)
+    finally:
+        kit.ctx.close()

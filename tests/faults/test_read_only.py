@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,11 +34,12 @@ def read_only(folder: Path) -> Iterator[None]:
         finally:
             folder.chmod(mode)
         return
-    bind = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True, text=True)
+    bind = subprocess.run(["mount", "--bind", str(folder), str(folder)], check=False, capture_output=True, text=True)
     if bind.returncode != 0:
         pytest.skip(f"cannot bind-mount here ({bind.stderr.strip()})")
     try:
-        ro = subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True, text=True)
+        ro = subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=False, capture_output=True,
+                            text=True)
         if ro.returncode != 0:
             pytest.skip(f"cannot make a bind mount read-only here ({ro.stderr.strip()})")
         yield
@@ -111,3 +113,25 @@ def test_init_with_a_front_end_under_a_read_only_parent_gives_exit_4(cli: Cli, t
     with read_only(parent):
         one_error_line(cli("init", "--frontend", str(parent / "fe")), 4, str(parent / "fe"))
     assert cli("init", "--frontend", str(parent / "fe")).code == 0, "nothing was left half-made"
+
+
+def test_a_write_ahead_log_left_by_a_crash_is_read_or_named(env: Cli) -> None:
+    database = env.data_dir / DATABASE_FILE
+    crash = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1])\n"
+        "c.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "c.execute(\"UPDATE environment SET name = 'After the crash'\")\n"
+        "c.commit()\n"
+        "os._exit(0)\n"  # like a crash: the -wal and -shm files stay, the log not copied back
+    )
+    subprocess.run([sys.executable, "-c", crash, str(database)], check=True)
+    wal, shm = Path(f"{database}-wal"), Path(f"{database}-shm")
+    assert wal.stat().st_size > 0 and shm.exists()
+    with read_only(env.data_dir):
+        status = env("status", "--json")
+        assert status.code == 0 and status.json()["environment"] == "After the crash", status
+    shm.unlink()
+    with read_only(env.data_dir):
+        one_error_line(env("status"), 4, str(database), wal.name, "read-only")
+    assert env("status", "--json").json()["environment"] == "After the crash"

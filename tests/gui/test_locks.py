@@ -116,7 +116,7 @@ def test_the_state_column_says_where_each_held_module_is_in_its_run(window: Main
     tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items), ItemStarted(90, "Common", utcnow())])
     assert labels() == {"Common": "Deploying in run 90", "Orders": "Waiting in run 90"}
     tracker.apply_events([ItemFinished(90, "Common", "deployed", None, None, 0.2)])
-    assert labels()["Common"] == "Deployed · held by run 90 until it ends"  # done, and still held (rule 4)
+    assert labels()["Common"] == "Deployed · held by run 90"  # done, and still held (rule 4)
     tracker.apply_events([ItemFinished(90, "Orders", "cancelled", None, None, 0.0), RunFinished(90, "cancelled")])
     assert labels() == {"Common": "Deployed", "Orders": "Ready to deploy"}
 

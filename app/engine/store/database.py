@@ -139,9 +139,11 @@ class Database:
         self.engine.dispose()
 
     def describe(self) -> str:
-        if self.path is not None:
-            return str(self.path)
         return self.url.render_as_string(hide_password=True)
+
+    def file_or_url(self) -> str:
+        """What error messages name: the SQLite file itself, else the URL without its password."""
+        return str(self.path) if self.path is not None else self.describe()
 
     def check_integrity(self) -> list[str]:
         """The problems SQLite's ``PRAGMA integrity_check`` finds (at most 20), none when sound.
@@ -176,7 +178,7 @@ def translate_db_errors(db: Database) -> Iterator[None]:
     try:
         yield
     except DataError as exc:  # PostgreSQL enforces declared lengths (SQLite stores any length)
-        raise BadInputError(f"a value does not fit the database {db.describe()}: {_first_line(exc)}") from None
+        raise BadInputError(f"a value does not fit the database {db.file_or_url()}: {_first_line(exc)}") from None
     except DBAPIError as exc:
         translated = database_error(db, exc)
         if translated is None:
@@ -197,23 +199,23 @@ def database_error(db: Database, exc: BaseException) -> DeployCenterError | None
     lock_timeout = getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
     if lock_timeout or code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text:
         return RefusedError(
-            f"the database {db.describe()} is locked by another process "
+            f"the database {db.file_or_url()} is locked by another process "
             f"(waited {busy_timeout_seconds():g} s); try again when it is done"
         )
     if code.startswith("SQLITE_CORRUPT") or code == "SQLITE_NOTADB" or "malformed" in text:
-        return StateError(f"the database {db.describe()} is damaged ({text}); {RESTORE_ADVICE}")
+        return StateError(f"the database {db.file_or_url()} is damaged ({text}); {RESTORE_ADVICE}")
     if code.startswith("SQLITE_READONLY"):
         return StateError(
-            f"the database {db.describe()} cannot be written ({text}); make it and its folder writable "
+            f"the database {db.file_or_url()} cannot be written ({text}); make it and its folder writable "
             "by this user to change anything (the read-only views work as they are)"
         )
     if code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
-        return StateError(f"cannot open the database {db.describe()} ({text}); check that it and its folder "
+        return StateError(f"cannot open the database {db.file_or_url()} ({text}); check that it and its folder "
                           "exist and that this user may read them")
     if code.startswith(("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PERM", "SQLITE_AUTH")):
-        return StateError(f"cannot use the database {db.describe()} ({text}); check its disk and permissions")
+        return StateError(f"cannot use the database {db.file_or_url()} ({text}); check its disk and permissions")
     if isinstance(exc, OperationalError) or isinstance(orig, sqlite3.OperationalError):
-        return StateError(f"database error on {db.describe()}: {text}")
+        return StateError(f"database error on {db.file_or_url()}: {text}")
     return None
 
 
@@ -247,6 +249,11 @@ def _prepare_sqlite_file(path: Path, read_only: bool) -> None:
     problem = sqlite_file_problem(path)
     if problem is not None:
         raise StateError(f"the database {path} is damaged ({problem}); {RESTORE_ADVICE}")
+    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+    if read_only and wal.exists() and not shm.exists():
+        # SQLite needs the -shm index to read a write-ahead log, and cannot create it here.
+        raise StateError(f"the database {path} has unsaved changes in {wal.name}, which cannot be read in a "
+                         "read-only folder; run any command once where the folder can be written")
 
 
 def _create_private_file(path: Path) -> None:

@@ -85,7 +85,7 @@ def upgrade_schema(db: Database) -> None:
             return
         if db.read_only:
             raise StateError(
-                f"the database {db.describe()} needs its schema upgraded (from {current or 'none'}), "
+                f"the database {db.file_or_url()} needs its schema upgraded (from {current or 'none'}), "
                 "but its folder is read-only; run this command once where it can be written"
             )
         from alembic import command
