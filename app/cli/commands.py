@@ -212,25 +212,12 @@ def deploy(args: argparse.Namespace, cancel: threading.Event) -> int:
 def apply_config(args: argparse.Namespace, cancel: threading.Event) -> int:
     from app.engine import operations
 
-    values = parse_assignments(args.values)
+    values = operations.parse_assignments(args.values)
     with existing_environment(args) as ctx:
         config = operations.apply_config(ctx, args.module, values)
         output(args, {"module": args.module, "config": shown_config(ctx, args.module, config)},
                f"configuration of {args.module} applied: {', '.join(sorted(values))}")
     return EXIT_OK
-
-
-def parse_assignments(pairs: list[str]) -> dict[str, str]:
-    """KEY=VALUE arguments; a refusal names the argument without its value, which may be secret."""
-    values: dict[str, str] = {}
-    for position, pair in enumerate(pairs, start=1):
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise BadInputError(f"expected KEY=VALUE, got '{pair}'")
-        if not key.strip():
-            raise BadInputError(f"expected KEY=VALUE, but assignment {position} has nothing before its '='")
-        values[key.strip()] = value
-    return values
 
 
 def delete(args: argparse.Namespace, cancel: threading.Event) -> int:

@@ -134,11 +134,14 @@ def _labels(targets: Sequence[Target]) -> list[str]:
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
+    """KEY=VALUE arguments; a refusal never shows a value, which may be secret."""
     values: dict[str, str] = {}
-    for pair in pairs:
+    for position, pair in enumerate(pairs, start=1):
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise BadInputError(f"expected KEY=VALUE, got '{pair}'")
+        if not sep:
+            raise BadInputError(f"expected KEY=VALUE, got '{pair}'")  # no '=': nothing is a value
+        if not key.strip():
+            raise BadInputError(f"expected KEY=VALUE, but assignment {position} has nothing before its '='")
         values[key.strip()] = value
     if not values:
         raise BadInputError("give at least one KEY=VALUE")

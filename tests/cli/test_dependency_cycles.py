@@ -25,10 +25,12 @@ def test_a_cycle_closed_across_publishes_is_refused(env: Cli, tmp_path: Path) ->
     assert env("publish", str(write_bundle(tmp_path / "v1", "Alpha"))).code == 0
     assert env("publish", str(write_bundle(tmp_path / "v1", "Beta", depends=["Alpha"]))).code == 0
     before = env("runs", "--json").json()["runs"]
+    stored = sorted((env.data_dir / "artifacts").rglob("*.zip"))
     closing = write_bundle(tmp_path / "v2", "Alpha", depends=["Beta"])
     one_error_line(env("publish", str(closing)), 2, "dependency cycle: Alpha -> Beta -> Alpha")
     assert versions(env) == {"Alpha": 1, "Beta": 1}
     assert env("runs", "--json").json()["runs"] == before
+    assert sorted((env.data_dir / "artifacts").rglob("*.zip")) == stored, "no source zip was stored for it"
     assert env("upgrade", "--to", "11.19.0").code == 0, "the environment stays upgradable"
 
 

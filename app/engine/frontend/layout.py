@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from app.engine.bundle import NAME_PATTERN
+from app.engine.bundle import is_valid_name, windows_name_problem
 
 RELEASES = "releases"
 CURRENT = "CURRENT"
@@ -34,7 +34,7 @@ def release_id_for(version: int, platform: str, artifact_sha256: str) -> str:
 
 def check_module_name(module: str) -> None:
     """Names are validated when published; checked again because they become folder names here."""
-    if not NAME_PATTERN.fullmatch(module):
+    if not is_valid_name(module) or windows_name_problem(module):
         raise ValueError(f"not a valid module name: {module!r}")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.engine.artifacts import ArtifactStore
 from app.engine.audit import audit, audited
 from app.engine.bundle import Bundle, Manifest, load_bundle
 from app.engine.compiler import CompileOutcome, PlatformSpec
@@ -69,14 +70,13 @@ def publish(
         if key in seen:
             raise BadInputError(f"module {manifest.name} is given twice")
         seen.add(key)
-    sources = ctx.artifacts.put_many([source for _manifest, source in loaded])
-    del loaded
     names = name_list([manifest.name for manifest in manifests])
     with audited(ctx, RunKind.PUBLISH, names), ctx.db.write() as session:
         env = begin_operation(session)
         refuse_cycles(session, manifests)
         records.refuse_if_exclusive_active(session, RunKind.PUBLISH)
-        new_items, work_items = _record_versions(session, manifests, sources)
+        new_items, work_items = _record_versions(session, manifests, ctx.artifacts, [source for _m, source in loaded])
+        del loaded
         run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, workers or default_workers())
         producers = ProducerBook(known_compilations(session, env.platform_version))
         every = frontends_of_session(session)
@@ -100,8 +100,10 @@ def _manifest_and_source(bundle: Bundle) -> tuple[Manifest, bytes]:
 
 
 def _record_versions(
-    session: Session, manifests: Sequence[Manifest], sources: Sequence[str]
+    session: Session, manifests: Sequence[Manifest], store: ArtifactStore, source_zips: Sequence[bytes]
 ) -> tuple[list[records.NewItem], list[WorkItem[CompileJob]]]:
+    """Record a new version of each module and store its source, once nothing refuses the publish:
+    a refused one leaves no source behind."""
     now = utcnow()
     who = current_user()
     existing = {
@@ -114,6 +116,7 @@ def _record_versions(
         )
     }
     records.refuse_if_locked(session, [m.id for m in existing.values()], "publish")
+    sources = store.put_many(source_zips)
     # A few statements for the whole publish, not several per bundle: thousands may come at once.
     numbers: dict[int, int] = {}
     existing_ids = [module.id for module in existing.values()]
