@@ -20,9 +20,8 @@ from app.engine import views
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
-from app.engine.kinds.recovery import recover_dead_runs
 from app.engine.runs.planner import DeployPlan
-from app.engine.runs.records import environment
+from app.engine.runs.records import environment, has_stale_runs
 from app.engine.secret_keys import shown_config
 from app.engine.store.database import RESTORE_ADVICE, translate_db_errors
 
@@ -54,10 +53,20 @@ def existing_environment(args: argparse.Namespace) -> Iterator[EnvironmentContex
             with ctx.db.read() as session:
                 environment(session)
             if not ctx.db.read_only:  # a read-only view cannot settle dead runs; the next writer does
-                recover_dead_runs(ctx)
+                settle_dead_runs(ctx)
             yield ctx
     finally:
         ctx.close()
+
+
+def settle_dead_runs(ctx: EnvironmentContext) -> None:
+    """Reconcile runs whose process died before the command does anything else (section 7.3)."""
+    with ctx.db.read() as session:
+        if not has_stale_runs(session):
+            return
+    from app.engine.kinds.recovery import recover_dead_runs  # here: most commands find none
+
+    recover_dead_runs(ctx)
 
 
 def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from app.cli import commands, frontend_commands
+from app.cli import commands
 from app.engine.errors import BadInputError, DeployCenterError
 from app.logsetup import configure_logging
 
@@ -47,6 +47,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def frontend_command(name: str) -> Callable[..., int]:
+    """A ``frontend`` action's handler, imported when it runs: other commands start without it."""
+
+    def handler(args: argparse.Namespace, cancel: threading.Event) -> int:
+        from app.cli import frontend_commands
+
+        return int(getattr(frontend_commands, name)(args, cancel))
+
+    return handler
 
 
 def build_parser() -> Parser:
@@ -119,16 +130,16 @@ def build_parser() -> Parser:
         p.set_defaults(handler=handler)
         return p
 
-    action("list", "every front-end with its kind and whether it is enabled", frontend_commands.list_frontends)
-    p = action("add", "add a front-end; the next Deploy All brings it up to date", frontend_commands.add)
+    action("list", "every front-end with its kind and whether it is enabled", frontend_command("list_frontends"))
+    p = action("add", "add a front-end; the next Deploy All brings it up to date", frontend_command("add"))
     p.add_argument("name", metavar="NAME")
     p.add_argument("target", metavar="TARGET", help="a folder, or ssh://[user@]host[:port]/absolute/path")
     p.add_argument("--health-cmd", metavar="CMD", help="run after a rolling switch of this front-end; must exit 0")
-    p = action("remove", "forget a front-end (its files stay)", frontend_commands.remove)
+    p = action("remove", "forget a front-end (its files stay)", frontend_command("remove"))
     p.add_argument("name", metavar="NAME")
-    p = action("disable", "take a front-end out of every run", frontend_commands.disable)
+    p = action("disable", "take a front-end out of every run", frontend_command("disable"))
     p.add_argument("name", metavar="NAME")
-    p = action("enable", "bring a front-end back into runs", frontend_commands.enable)
+    p = action("enable", "bring a front-end back into runs", frontend_command("enable"))
     p.add_argument("name", metavar="NAME")
 
     p = command("audit", "who did what and when, newest first", commands.audit)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.bundle import MANIFEST_NAME, is_valid_name, load_bundle, parse_manifest
+from app.engine.bundle import MANIFEST_NAME, load_bundle, parse_manifest
+from app.engine.names import is_valid_name
 from app.engine.errors import BundleError
 
 

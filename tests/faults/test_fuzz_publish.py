@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from app.engine.bundle import windows_name_problem
+from app.engine.names import windows_name_problem
 from app.engine.store.database import DATABASE_FILE
 from tests.bundles import write_bundle
 from tests.conftest import Cli

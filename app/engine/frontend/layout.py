@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from app.engine.bundle import is_valid_name, windows_name_problem
+from app.engine.names import is_valid_name, windows_name_problem
 
 RELEASES = "releases"
 CURRENT = "CURRENT"

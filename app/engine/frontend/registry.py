@@ -16,8 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.engine.frontend.target import FrontendTarget
+if TYPE_CHECKING:  # the target machinery loads when a target is made
+    from app.engine.frontend.target import FrontendTarget
+
 
 LOCAL = "local"
 SSH = "ssh"

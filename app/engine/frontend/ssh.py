@@ -38,7 +38,7 @@ from typing import Any
 
 import asyncssh
 
-from app.engine.bundle import NAME_PATTERN
+from app.engine.names import NAME_PATTERN
 from app.engine.frontend import ssh_remote as remote
 from app.engine.frontend.ssh_remote import CONFIG, CURRENT, RELEASE_INFO, RELEASES, STAGING_PREFIX, Output
 from app.engine.frontend.ssh_session import Completed, Limits, Session, SessionError

@@ -6,14 +6,16 @@ import gc
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from app.engine.frontend.target import FrontendError, FrontendTarget
 from app.engine.store.models import CompilationRow, ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import SkipReason
+
+if TYPE_CHECKING:  # status reads plans' types only: the target machinery loads on first use
+    from app.engine.frontend.target import FrontendTarget
 
 DEPLOY = "deploy"
 SKIP = "skip"
@@ -110,6 +112,7 @@ class DeployAllPlanner:
         deployed = [item.module for item in items if item.reason == SkipReason.ALREADY_DEPLOYED]
         if not deployed:
             return items
+        from app.engine.frontend.target import FrontendError
         gone: dict[str, str] = {}  # module -> the first front-end where it is not live
         for frontend in self._frontends:
             try:

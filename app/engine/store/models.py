@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -29,7 +29,7 @@ from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 W = TypeVar("W", bound=StrEnum)
 
 
-class Vocabulary(TypeDecorator[W], Generic[W]):
+class Vocabulary(TypeDecorator[W]):
     """A column of one of the product's words (``vocabulary``): the contract's string in the
     database, the typed word in Python."""
 
