@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.progress import ProgressPrinter, format_seconds
+
 # The commands that change something import app.engine.operations themselves: read-only ones
 # (status above all) start faster without the deploy machinery it brings.
 from app.engine import views

@@ -32,7 +32,7 @@ def list_frontends(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 def add(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
-        added = frontends.add_frontend(ctx, args.name, args.target, args.health_cmd)
+        added = frontends.add_frontend(ctx, args.name, args.target, args.health_cmd, adopt_it=args.adopt)
     output(args, {"frontend": describe(added)},
            f"added front-end {added.name} ({added.location}); the next Deploy All brings it up to date")
     return EXIT_OK
@@ -51,6 +51,15 @@ def disable(args: argparse.Namespace, cancel: threading.Event) -> int:
         changed = frontends.set_enabled(ctx, args.name, False)
     output(args, {"frontend": describe(changed)},
            f"disabled front-end {changed.name}: runs leave it as it is until it is enabled again")
+    return EXIT_OK
+
+
+def adopt(args: argparse.Namespace, cancel: threading.Event) -> int:
+    with existing_environment(args) as ctx:
+        frontend, previous = frontends.adopt_frontend(ctx, args.name)
+    was = f" from environment '{previous.name}' ({previous.database})" if previous is not None else ""
+    output(args, {"frontend": describe(frontend), "previous_owner": previous.name if previous else None},
+           f"front-end {frontend.name} now belongs to this environment{was}")
     return EXIT_OK
 
 

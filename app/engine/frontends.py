@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError, RefusedError
-from app.engine.frontend.registry import LOCAL, SSH, Frontend
+from app.engine.frontend.ownership import Owner, adopt, claim
+from app.engine.frontend.registry import LOCAL, SSH, Frontend, opened
 from app.engine.frontend.ssh_url import SshUrl, parse_target
 from app.engine.kinds.recovery import begin_operation
-from app.engine.lookup import frontends_of_session
+from app.engine.lookup import frontends_of_session, owner
 from app.engine.runs import records
 from app.engine.store.models import DeploymentRow, FrontendRow
 
@@ -62,12 +63,17 @@ def list_frontends(ctx: EnvironmentContext) -> list[Frontend]:
         return frontends_of_session(session)
 
 
-def add_frontend(ctx: EnvironmentContext, name: str, target_text: str, health_cmd: str | None = None) -> Frontend:
-    """Record a new front-end after checking it can be reached; modules reach it at the next deploy."""
+def add_frontend(
+    ctx: EnvironmentContext, name: str, target_text: str, health_cmd: str | None = None, *, adopt_it: bool = False
+) -> Frontend:
+    """Record a new front-end after checking it can be reached; modules reach it at the next deploy.
+
+    One that another environment owns is refused unless ``adopt_it`` takes it over.
+    """
     name = check_name(name)
     target = Target.parse(target_text)
     with audited(ctx, "frontend-add", name), ctx.db.write() as session:
-        begin_operation(session)
+        env = begin_operation(session)
         _refuse_while_running(session, f"adding front-end {name}")
         _refuse_duplicates(session, name, target)
         candidate = target.frontend(name)
@@ -78,6 +84,10 @@ def add_frontend(ctx: EnvironmentContext, name: str, target_text: str, health_cm
         opened = candidate.target()
         try:
             opened.check()  # unreachable, unknown host key, refused key: one line, nothing stored
+            if adopt_it:
+                adopt(opened, owner(ctx, env))
+            hint = "If this environment should own it, add it with --adopt"
+            claim([opened], owner(ctx, env), hint)  # another environment's: exit 4
         finally:
             opened.close()
         row = FrontendRow(name=name, path=target.location, kind=target.kind, enabled=True, health_cmd=health_cmd)
@@ -117,6 +127,20 @@ def set_enabled(ctx: EnvironmentContext, name: str, enabled: bool) -> Frontend:
         row.enabled = enabled
         audit(session, operation, row.name, "done")
         return Frontend(row.id, row.name, row.path, row.kind, row.enabled, row.health_cmd)
+
+
+def adopt_frontend(ctx: EnvironmentContext, name: str) -> tuple[Frontend, Owner | None]:
+    """Take a front-end over from whichever environment stamped it; returns that one's stamp."""
+    with audited(ctx, "frontend-adopt", name), ctx.db.write() as session:
+        env = begin_operation(session)
+        row = _find(session, name)
+        _refuse_while_running(session, f"adopting front-end {row.name}")
+        frontend = Frontend(row.id, row.name, row.path, row.kind, row.enabled, row.health_cmd)
+        with opened([frontend]) as (target,):
+            previous = adopt(target, owner(ctx, env))
+        was = f"from {previous.name} ({previous.database})" if previous is not None else "unclaimed"
+        audit(session, "frontend-adopt", row.name, "done", was)
+        return frontend, previous
 
 
 def _find(session: Session, name: str) -> FrontendRow:

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
+from app.engine.frontend.ownership import Owner
 from app.engine.frontend.registry import Frontend
-from app.engine.store.models import FrontendRow, ModuleRow
+from app.engine.store.models import EnvironmentRow, FrontendRow, ModuleRow
 
 
 def find_module(session: Session, name: str) -> ModuleRow:
@@ -40,6 +41,11 @@ def resolve_modules(ctx: EnvironmentContext, names: Sequence[str] = (), applicat
         if not names:
             raise BadInputError("name at least one module, or an application with --app")
         return [find_module(session, name).id for name in names]
+
+
+def owner(ctx: EnvironmentContext, env: EnvironmentRow) -> Owner:
+    """This environment as the stamps on its front-ends name it."""
+    return Owner(env.uid or f"environment-{env.id}", env.name, ctx.db.file_or_url())
 
 
 def frontends_of_session(session: Session) -> list[Frontend]:

@@ -21,6 +21,8 @@ from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
+from app.engine.frontend.layout import OWNER_FILE
+from app.engine.frontend.ownership import Owner, claim, refuse_foreign
 from app.engine.frontend.registry import LOCAL, enabled, opened
 from app.engine.frontend.ssh_url import parse_ssh_url
 from app.engine.frontends import Target
@@ -30,7 +32,7 @@ from app.engine.kinds.deploy import deploy_all, deploy_modules
 from app.engine.kinds.publish import publish
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.upgrade import upgrade
-from app.engine.lookup import find_module, frontends_of_session, resolve_modules
+from app.engine.lookup import find_module, frontends_of_session, owner, resolve_modules
 from app.engine.runs import records
 from app.engine.runs.planner import DeployPlan
 from app.engine.store.models import EnvironmentRow, FrontendRow, ModuleVersionRow
@@ -94,16 +96,22 @@ def init_environment(
         with ctx.db.write() as session:
             if session.scalars(select(EnvironmentRow)).first() is not None:
                 raise StateError(f"an environment already exists in {ctx.db.describe()}")
+            with opened(wanted) as stamped:  # a new environment owns nothing yet: any stamp is another's
+                refuse_foreign(stamped, None, f"Choose another folder, or delete its {OWNER_FILE} if that one is gone")
             env_name = name or ("Demo" if demo else location.data_dir.name or "Environment")
+            uid = str(uuid.uuid4())
             session.add(
                 EnvironmentRow(
                     id=1, name=env_name, platform_version=version, created_at=utcnow(), created_by=current_user(),
-                    uid=str(uuid.uuid4()),
+                    uid=uid,
                 )
             )
             for frontend in wanted:
                 if frontend.kind == LOCAL:
                     frontend.path.mkdir(parents=True, exist_ok=True)
+            with opened(wanted) as stamped:
+                claim(stamped, Owner(uid, env_name, ctx.db.file_or_url()))
+            for frontend in wanted:
                 session.add(FrontendRow(name=frontend.name, path=frontend.location, kind=frontend.kind, enabled=True))
             audit(session, "init", env_name, "done", f"platform {version}, {len(wanted)} front-end(s)")
         if demo:
@@ -151,7 +159,7 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
 def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> dict[str, str]:
     """Change configuration values and write them to every front-end where the module is live."""
     with audited(ctx, "apply-config", name), ctx.db.write() as session:
-        begin_operation(session)
+        env = begin_operation(session)
         module = find_module(session, name)
         records.refuse_if_locked(session, [module.id], "Apply configurations")
         version = session.get(ModuleVersionRow, module.latest_version_id)
@@ -168,6 +176,7 @@ def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> 
         config = effective_config(defaults, overrides)
         # Written while holding the writer lock, so no run can start on this module meanwhile.
         with opened(enabled(frontends_of_session(session))) as targets:
+            claim(targets, owner(ctx, env))
             farm.apply_config(targets, module.name, config_bytes(config))
         audit(session, "apply-config", module.name, "done", ", ".join(sorted(values)))
         return config
@@ -176,10 +185,11 @@ def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> 
 def delete_module(ctx: EnvironmentContext, name: str) -> str:
     """Remove a module from the environment and the front-ends; its history stays."""
     with audited(ctx, "delete", name), ctx.db.write() as session:
-        begin_operation(session)
+        env = begin_operation(session)
         module = find_module(session, name)
         records.refuse_if_locked(session, [module.id], "Delete")
         with opened(enabled(frontends_of_session(session))) as targets:
+            claim(targets, owner(ctx, env))
             farm.remove_module(targets, module.name)
         module.deleted_at = utcnow()
         module.deployed_compilation_id = None

@@ -29,11 +29,11 @@ def test_publish_refuses_names_a_front_end_cannot_hold(env: Cli, tmp_path: Path,
     one_error_line(env("publish", str(bundle_named(tmp_path / "b", toml_name))), 2, shown)
     assert env("modules", "--json").json()["modules"] == []
     assert env("runs", "--json").json()["runs"] == []
-    assert list((tmp_path / "fe").iterdir()) == []
+    assert [p.name for p in (tmp_path / "fe").iterdir()] == [".deploycenter-owner"], "no module folder was made"
 
 
 def test_publish_refuses_a_reserved_content_path(env: Cli, tmp_path: Path) -> None:
     folder = write_bundle(tmp_path / "b", "Orders", files={"static/con.css": "body {}\n"})
     one_error_line(env("publish", str(folder)), 2, "'static/con.css'", "Windows")
     assert env("modules", "--json").json()["modules"] == []
-    assert list((tmp_path / "fe").iterdir()) == []
+    assert [p.name for p in (tmp_path / "fe").iterdir()] == [".deploycenter-owner"], "no module folder was made"

@@ -24,6 +24,7 @@ RELEASE_INFO = ".release.json"
 STAGING_PREFIX = ".staging-"  # releases/.staging-<id>-<pid>-<hex>: a release being written or deleted
 TEMP_PREFIXES = (f".{CURRENT}.tmp-", f".{CONFIG}.tmp-")  # the next CURRENT or config.json
 OWN_NAMES = frozenset({RELEASES, CURRENT, CONFIG})
+OWNER_FILE = ".deploycenter-owner"  # at the front-end's root: the environment that writes there (ownership)
 
 
 def release_id_for(version: int, platform: str, artifact_sha256: str) -> str:

@@ -21,6 +21,7 @@ from app.engine.durability import PendingWrites, flush_filesystems, flush_group,
 from app.engine.files import PRIVATE_MODE, fsync_directory, write_atomically
 from app.engine.frontend.layout import (
     CURRENT,
+    OWNER_FILE,
     RELEASE_INFO,
     check_module_name,
     is_release_name,
@@ -258,6 +259,23 @@ class LocalTarget:
         with self._lock:
             for module in modules:
                 self._open.pop(module, None)
+
+    # -- ownership
+
+    def read_owner(self) -> bytes | None:
+        path = self.path / OWNER_FILE
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as error:
+            raise FrontendError(f"front-end {self.location}: {path}: {error.strerror}") from None
+
+    def write_owner(self, stamp: bytes) -> None:
+        folder = ModuleFolder(self.path, "_", self.location)
+        with folder.reporting():
+            self.path.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.path / OWNER_FILE, stamp)
 
     # -- configuration and removal
 

@@ -38,8 +38,8 @@ from typing import Any
 
 import asyncssh
 
-from app.engine.names import NAME_PATTERN
 from app.engine.frontend import ssh_remote as remote
+from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.ssh_remote import CONFIG, CURRENT, RELEASE_INFO, RELEASES, STAGING_PREFIX, Output
 from app.engine.frontend.ssh_session import Completed, Limits, Session, SessionError
 from app.engine.frontend.ssh_url import SshUrl, parse_ssh_url
@@ -53,6 +53,7 @@ from app.engine.frontend.target import (
     StageResult,
     Switch,
 )
+from app.engine.names import NAME_PATTERN
 
 _log = logging.getLogger(__name__)
 _SftpRequest = Callable[[asyncssh.SFTPClient], Awaitable[None]]
@@ -363,6 +364,24 @@ class SshTarget:
         done = self._run(remote.sync_script())
         if done.status != 0:
             raise self._error(self._command_problem(done, "flushing the switches to disk"))
+
+    # ---------------------------------------------------------------- ownership
+
+    def read_owner(self) -> bytes | None:
+        done = self._run(f'cd "$1" 2>/dev/null || exit 3; [ -f {OWNER_FILE} ] || exit 3; exec cat {OWNER_FILE}')
+        if done.status == 3:
+            return None  # no folder yet, or no stamp in it
+        if done.status != 0:
+            raise self._error(self._command_problem(done, "reading the ownership stamp"))
+        return done.stdout
+
+    def write_owner(self, stamp: bytes) -> None:
+        script = (
+            f'mkdir -p "$1" && cd "$1" && t=".{OWNER_FILE}.tmp-$$" && cat > "$t" && mv -f "$t" {OWNER_FILE}'
+        )
+        done = self._run(script, [stamp])
+        if done.status != 0:
+            raise self._error(self._command_problem(done, "writing the ownership stamp"))
 
     def _change(self, changes: Sequence[_Change]) -> list[FrontendError | None]:
         for change in changes:

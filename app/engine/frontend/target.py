@@ -162,6 +162,12 @@ class FrontendTarget(Protocol):
     def list_modules(self) -> list[str]:
         """The names of the module folders present."""
 
+    def read_owner(self) -> bytes | None:
+        """The front-end's ownership stamp (``ownership.OWNER_FILE``), None when it has none."""
+
+    def write_owner(self, stamp: bytes) -> None:
+        """Replace the ownership stamp atomically, creating the front-end folder when missing."""
+
     def read_live(self, modules: Sequence[str]) -> list[LiveRelease]:
         """What runs for each module, with file hashes computed on the front-end (for ``verify``)."""
 

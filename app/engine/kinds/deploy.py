@@ -20,12 +20,13 @@ from app.engine.context import EnvironmentContext
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
+from app.engine.frontend.ownership import claim
 from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute
 from app.engine.kinds.deploy_batch import deploy_batch
 from app.engine.kinds.records import Deployed, record_deployments
 from app.engine.kinds.recovery import begin_operation
-from app.engine.lookup import frontends_of_session
+from app.engine.lookup import frontends_of_session, owner
 from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
 from app.engine.runs.pool import WorkerPool, process_count
@@ -96,6 +97,7 @@ def _deploy_with_targets(
         every = frontends_of_session(session)
         frontends = enabled(every)
         disabled = [frontend.name for frontend in every if not frontend.enabled]
+        claim(shared_targets(frontends), owner(ctx, env))
         plan = DeployAllPlanner(session, env.platform_version, shared_targets(frontends)).plan(module_ids)
         records.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
         items = [

@@ -26,6 +26,7 @@ from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.farm import Rollout
+from app.engine.frontend.ownership import claim
 from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
 from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_workers, execute, name_list, platform_spec
@@ -41,7 +42,7 @@ from app.engine.kinds.records import (
     record_deployments,
 )
 from app.engine.kinds.recovery import begin_operation
-from app.engine.lookup import frontends_of_session
+from app.engine.lookup import frontends_of_session, owner
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import WorkItem, WorkOutcome
@@ -70,27 +71,39 @@ def publish(
         if key in seen:
             raise BadInputError(f"module {manifest.name} is given twice")
         seen.add(key)
+    with targets_in_use():
+        return _publish(ctx, manifests, [source for _manifest, source in loaded], workers, on_event, cancel)
+
+
+def _publish(
+    ctx: EnvironmentContext,
+    manifests: Sequence[Manifest],
+    source_zips: list[bytes],
+    workers: int | None,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+) -> RunOutcome:
     names = name_list([manifest.name for manifest in manifests])
     with audited(ctx, RunKind.PUBLISH, names), ctx.db.write() as session:
         env = begin_operation(session)
         refuse_cycles(session, manifests)
         records.refuse_if_exclusive_active(session, RunKind.PUBLISH)
-        new_items, work_items = _record_versions(session, manifests, ctx.artifacts, [source for _m, source in loaded])
-        del loaded
-        run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, workers or default_workers())
-        producers = ProducerBook(known_compilations(session, env.platform_version))
         every = frontends_of_session(session)
         frontends = enabled(every)
         disabled = [frontend.name for frontend in every if not frontend.enabled]
+        claim(shared_targets(frontends), owner(ctx, env))
+        new_items, work_items = _record_versions(session, manifests, ctx.artifacts, source_zips)
+        source_zips.clear()  # stored: the workers read them back one module at a time
+        run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, workers or default_workers())
+        producers = ProducerBook(known_compilations(session, env.platform_version))
         platform = env.platform_version
         audit(session, RunKind.PUBLISH, names, "started", f"run {run.id}")
         run_id = run.id
     spec = platform_spec(ctx, platform)
     pool = WorkerPool(process_count(len(work_items)))
     try:
-        with targets_in_use():
-            work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled)
-            return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
+        work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled)
+        return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
     finally:
         pool.close()
 
