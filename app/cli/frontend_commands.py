@@ -6,7 +6,7 @@ import argparse
 import threading
 from typing import Any
 
-from app.cli.commands import EXIT_OK, existing_environment, format_table, output
+from app.cli.commands import EXIT_OK, EXIT_SOME_FAILED, existing_environment, format_table, output
 from app.engine import frontends
 from app.engine.frontend.registry import Frontend
 
@@ -22,12 +22,42 @@ def describe(frontend: Frontend) -> dict[str, Any]:
 
 
 def list_frontends(args: argparse.Namespace, cancel: threading.Event) -> int:
+    if args.check:
+        return _checked_list(args)
     with existing_environment(args) as ctx:
         found = frontends.list_frontends(ctx)
     rows = [("NAME", "KIND", "ENABLED", "TARGET", "HEALTH CHECK")]
     rows += [(f.name, f.kind, "yes" if f.enabled else "no", f.location, f.health_cmd or "") for f in found]
     output(args, {"frontends": [describe(f) for f in found]}, format_table(rows))
     return EXIT_OK
+
+
+def _checked_list(args: argparse.Namespace) -> int:
+    """Each front-end reached, and how many modules run there what the record says."""
+    from app.engine.farm_view import farm_state
+
+    with existing_environment(args) as ctx:
+        farm = farm_state(ctx)
+    rows = [("NAME", "KIND", "ENABLED", "REACHABLE", "LIVE", "BEHIND", "NOT RECORDED", "TARGET")]
+    for state in farm.frontends:
+        f = state.frontend
+        rows.append((f.name, f.kind, "yes" if f.enabled else "no", "yes" if state.reachable else "no",
+                     str(state.live), str(state.behind), str(state.extra), f.location))
+    problems = [f"{s.frontend.name}: {s.problem}" for s in farm.frontends if s.problem]
+    text = "\n".join([format_table(rows), *problems])
+    if farm.disagreeing:
+        text += f"\nfront-ends disagree on {len(farm.disagreeing)} module(s): {', '.join(sorted(farm.disagreeing)[:10])}"
+    document = {
+        "frontends": [
+            {**describe(s.frontend), "reachable": s.reachable, "problem": s.problem, "live": s.live,
+             "behind": s.behind, "not_recorded": s.extra}
+            for s in farm.frontends
+        ],
+        "disagreeing": sorted(farm.disagreeing),
+    }
+    output(args, document, text)
+    unreachable = any(not s.reachable for s in farm.frontends if s.frontend.enabled)
+    return EXIT_SOME_FAILED if unreachable or farm.disagreeing else EXIT_OK
 
 
 def add(args: argparse.Namespace, cancel: threading.Event) -> int:

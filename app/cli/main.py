@@ -130,7 +130,9 @@ def build_parser() -> Parser:
         p.set_defaults(handler=handler)
         return p
 
-    action("list", "every front-end with its kind and whether it is enabled", frontend_command("list_frontends"))
+    p = action("list", "every front-end with its kind and whether it is enabled", frontend_command("list_frontends"))
+    p.add_argument("--check", action="store_true",
+                   help="also reach each one and count the modules that run what is recorded (exit 1 when not)")
     p = action("add", "add a front-end; the next Deploy All brings it up to date", frontend_command("add"))
     p.add_argument("name", metavar="NAME")
     p.add_argument("target", metavar="TARGET", help="a folder, or ssh://[user@]host[:port]/absolute/path")
