@@ -51,8 +51,10 @@ def trial(checkout: Path, snapshot: Path, scratch: Path) -> tuple[float, float]:
     if scratch.exists():
         shutil.rmtree(scratch)
     shutil.copytree(snapshot, scratch, symlinks=True)
-    # The copy's front-end paths point at the snapshot's: give the copy its own front-end.
+    # The copy's front-end paths point at the snapshot's: give the copy its own front-end, and
+    # let it start unclaimed, as a new environment's does (a copy is another environment to it).
     _point_frontend(scratch, snapshot)
+    (scratch / "frontends" / "default" / ".deploycenter-owner").unlink(missing_ok=True)
     subprocess.run(["sync"], check=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     clock = time.perf_counter()

@@ -90,6 +90,8 @@ def fresh_copy(template: Path, target: Path) -> Path:
     with sqlite3.connect(target / DATABASE_FILE) as db:  # the front-end path is the one absolute path
         db.execute("UPDATE frontend SET path = ?", (str(target / "frontends" / "default"),))
     db.close()
+    # The copy is another environment to its front-end: start it unclaimed, as a new one is.
+    (target / "frontends" / "default" / ".deploycenter-owner").unlink(missing_ok=True)
     return target
 
 

@@ -117,6 +117,10 @@ class OperationController(QObject):
         for op in self.operations:
             op.cancel.set()
 
+    def quick(self, name: str, pane: str | None, call: Callable[[], Any], done: str) -> Operation:
+        """A short change that makes no run (a front-end added, say): off the GUI thread, then said."""
+        return self._quick(name, pane, call, done)
+
     # -- plumbing ------------------------------------------------------------------------------
 
     def _run(self, name: str, pane: str | None, call: RunCall) -> Operation:

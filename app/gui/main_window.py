@@ -8,8 +8,8 @@ from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QListView,
+    QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.engine.views import Status
 from app.engine.vocabulary import ItemStatus, RunStatus
-from app.gui.formatting import plural
 from app.gui.desktop import RunNotifier
+from app.gui.formatting import plural
 from app.gui.icons import app_icon, status_icon
 from app.gui.modules_model import ModulesModel
 from app.gui.notifier import ERROR, Message, Reply
 from app.gui.pane_details import DetailsPane
+from app.gui.pane_frontends import FrontendsPane
 from app.gui.pane_modules import ModulesPane
 from app.gui.pane_upgrades import UpgradesPane
 from app.gui.run_progress import RunProgress, RunUpdate
@@ -34,9 +35,9 @@ from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.snapshot import Snapshot
 
-PANES = ("upgrades", "modules", "details")
-PANE_TITLES = ("Upgrades", "Modules", "Deployment Details")
-PANE_ICONS = (RunStatus.RUNNING, ItemStatus.DEPLOYED, ItemStatus.PENDING)
+PANES = ("upgrades", "modules", "details", "frontends")
+PANE_TITLES = ("Upgrades", "Modules", "Deployment Details", "Front-ends")
+PANE_ICONS = (RunStatus.RUNNING, ItemStatus.DEPLOYED, ItemStatus.PENDING, ItemStatus.SKIPPED)
 STATUS_MESSAGE_MS = 10_000
 NAV_WIDTH = 88
 MODULES_NAV = PANES.index("modules")
@@ -60,7 +61,10 @@ class MainWindow(QMainWindow):
         self.upgrades = UpgradesPane(session, self.modules_model)
         self.modules = ModulesPane(session, self.modules_model)
         self.details = DetailsPane(session, self.modules_model, self.upgrades.request_deploy_all)
-        self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane, ...] = (self.upgrades, self.modules, self.details)
+        self.frontends = FrontendsPane(session)
+        self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane | FrontendsPane, ...] = (
+            self.upgrades, self.modules, self.details, self.frontends
+        )
         self._build_central()
         self._build_actions()
         self._build_status_bar()

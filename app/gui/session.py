@@ -40,6 +40,11 @@ class GuiSession(QObject):
         self.watcher.recorded.connect(self.refresh)
 
     @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called: no new work may start."""
+        return self._closed
+
+    @property
     def environment_name(self) -> str:
         return self.snapshot.status.name if self.snapshot else self.ctx.data_dir.name
 

@@ -22,6 +22,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from app.engine import operations
+from app.engine.frontend.layout import OWNER_FILE
 from app.engine.context import Location, open_context
 from app.engine.store.database import DATABASE_FILE
 from app.gui.controller import OperationResult
@@ -59,6 +60,9 @@ def location(tmp_path: Path, demo_template: Path) -> Location:
     with sqlite3.connect(folder / DATABASE_FILE) as db:  # the front-end path is the one absolute path
         db.execute("UPDATE frontend SET path = ?", (str(folder / "frontends" / "default"),))
     db.close()
+    # A copy is another environment to its front-ends; this one is meant as new, so its own
+    # front-end starts unclaimed and the first run stamps it.
+    (folder / "frontends" / "default" / OWNER_FILE).unlink()
     return Location(folder)
 
 

@@ -1,0 +1,255 @@
+"""The Front-ends pane: every front-end of the farm, whether it is reached and in step, and the
+actions that change the farm (add, disable, enable, remove, adopt).
+
+Reaching the front-ends is I/O (a remote one is a connection away), so the farm is read on a job
+thread: when the pane is first shown, after every run and change, and on Check now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QSortFilterProxyModel
+from PySide6.QtGui import QAction, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine import frontends
+from app.engine.farm_view import FarmState, FrontendState, farm_state
+from app.gui.formatting import plural
+from app.gui.jobs import JobResult
+from app.gui.session import GuiSession
+from app.gui.table_model import SORT_ROLE, Column, ColumnTableModel
+from app.gui.widgets import PANE_MARGINS, MessageBar, table_view
+
+PANE = "frontends"
+FARM_JOB = "farm"
+
+
+def _reach(state: FrontendState) -> str:
+    if not state.frontend.enabled:
+        return "disabled"
+    return "reachable" if state.reachable else "unreachable"
+
+
+class FrontendsModel(ColumnTableModel[FrontendState]):
+    columns = (
+        Column("Name", lambda s: s.frontend.name, width=90),
+        Column("Kind", lambda s: s.frontend.kind, width=50),
+        Column("State", _reach, tooltip=lambda s: s.problem or "", width=90),
+        Column("Live", lambda s: str(s.live) if s.reachable else "", sort=lambda s: s.live, numeric=True, width=50),
+        Column("Behind", lambda s: str(s.behind) if s.reachable else "", sort=lambda s: s.behind, numeric=True,
+               tooltip=lambda s: "modules recorded as deployed that run another release here, or none", width=56),
+        Column("Not recorded", lambda s: str(s.extra) if s.reachable else "", sort=lambda s: s.extra,
+               numeric=True, width=80),
+        Column("Health check", lambda s: s.frontend.health_cmd or "", width=120),
+        Column("Target", lambda s: s.frontend.location, width=200),
+    )
+
+    @staticmethod
+    def filter_key(row: FrontendState) -> str:
+        return f"{row.frontend.name}\t{row.frontend.location}"
+
+
+class AddFrontendDialog(QDialog):
+    """Name, target (a folder or ssh://), an optional health command, and whether to take it over."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add a front-end")
+        self.name_edit = QLineEdit()
+        self.target_edit = QLineEdit()
+        self.target_edit.setPlaceholderText("/srv/www or ssh://deploy@web3/srv/www")
+        self.health_edit = QLineEdit()
+        self.health_edit.setPlaceholderText("optional, e.g. curl -fsS http://web3/health")
+        self.adopt_box = QCheckBox("Take it over if another environment owns it")
+        form = QFormLayout(self)
+        form.addRow("&Name:", self.name_edit)
+        form.addRow("&Target:", self.target_edit)
+        form.addRow("&Health check:", self.health_edit)
+        form.addRow(self.adopt_box)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> tuple[str, str, str | None, bool]:
+        health = self.health_edit.text().strip() or None
+        return self.name_edit.text().strip(), self.target_edit.text().strip(), health, self.adopt_box.isChecked()
+
+
+class FrontendsPane(QWidget):
+    def __init__(self, session: GuiSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model = FrontendsModel(self)
+        self.farm: FarmState | None = None
+        self._check_again = False
+        self.add_action = QAction("&Add…", self)
+        self.add_action.triggered.connect(self.request_add)
+        self.disable_action = QAction("&Disable", self)
+        self.disable_action.setToolTip("Take the front-end out of every run; enable it again to bring it up to date")
+        self.disable_action.triggered.connect(lambda: self._change("Disable", frontends.set_enabled, False))
+        self.enable_action = QAction("&Enable", self)
+        self.enable_action.triggered.connect(lambda: self._change("Enable", frontends.set_enabled, True))
+        self.remove_action = QAction("&Remove", self)
+        self.remove_action.setToolTip("Forget the front-end; its files stay where they are")
+        self.remove_action.triggered.connect(self.request_remove)
+        self.adopt_action = QAction("Ad&opt", self)
+        self.adopt_action.setToolTip("Take over a front-end that another environment stamped as its own")
+        self.adopt_action.triggered.connect(lambda: self._change("Adopt", frontends.adopt_frontend))
+        self.check_action = QAction("&Check now", self)
+        self.check_action.triggered.connect(self.check)
+        self._build()
+        # Bound methods, not lambdas: Qt drops these connections when the pane goes.
+        session.snapshot_loaded.connect(self._on_snapshot)
+        session.tracker.ended.connect(self._on_run_ended)
+        self.update_actions()
+
+    def _build(self) -> None:
+        self.message_bar = MessageBar()
+        self.summary = QLabel("Front-ends are checked when this pane is shown.")
+        self.summary.setWordWrap(True)
+        self.summary.setAccessibleName("Farm summary")
+        buttons = QHBoxLayout()
+        for action in (self.add_action, self.disable_action, self.enable_action, self.remove_action,
+                       self.adopt_action, self.check_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        proxy = QSortFilterProxyModel(self)
+        proxy.setSourceModel(self.model)
+        proxy.setSortRole(SORT_ROLE)
+        self.proxy = proxy
+        self.table = table_view(proxy, self.model, "Front-ends")
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())
+        self.disagreement = QLabel()
+        self.disagreement.setWordWrap(True)
+        self.disagreement.setAccessibleName("Modules the front-ends disagree on")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(*PANE_MARGINS)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.summary)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.disagreement)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.farm is None:
+            self.check()
+
+    # -- reading the farm -----------------------------------------------------------------------
+
+    def _on_snapshot(self, _snapshot: object) -> None:
+        if self.isVisible():
+            self.check()
+
+    def _on_run_ended(self, *_args: object) -> None:
+        if self.isVisible():
+            self.check()
+
+    def check(self) -> None:
+        if self.session.closed:
+            return
+        if self.session.jobs.running(FARM_JOB):
+            self._check_again = True
+            return
+        self._check_again = False
+        self.check_action.setEnabled(False)
+        self.session.jobs.submit(FARM_JOB, lambda: farm_state(self.session.ctx), self._checked)
+
+    def _checked(self, result: JobResult) -> None:
+        self.check_action.setEnabled(True)
+        if not result.ok:
+            self.session.notifier.error(f"Could not check the front-ends: {result.error_text}", PANE)
+        else:
+            self.show_farm(result.value)
+        if self._check_again:
+            self.check()
+
+    def show_farm(self, farm: FarmState) -> None:
+        self.farm = farm
+        self.model.set_rows(list(farm.frontends))
+        enabled = [s for s in farm.frontends if s.frontend.enabled]
+        down = [s for s in enabled if not s.reachable]
+        behind = [s for s in enabled if s.reachable and s.behind]
+        if down:
+            text = f"{plural(len(down), 'front-end')} cannot be reached: {', '.join(s.frontend.name for s in down)}."
+        elif behind:
+            text = (f"{plural(len(behind), 'front-end')} run older releases than recorded "
+                    f"({', '.join(s.frontend.name for s in behind)}): Deploy All brings them up to date.")
+        else:
+            text = f"All {plural(len(enabled), 'enabled front-end')} run what is recorded."
+        disabled = [s.frontend.name for s in farm.frontends if not s.frontend.enabled]
+        if disabled:
+            text += f" Disabled, left out of runs: {', '.join(disabled)}."
+        self.summary.setText(text)
+        if farm.disagreeing:
+            names = sorted(farm.disagreeing)
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            self.disagreement.setText(
+                f"The front-ends run different releases of {plural(len(names), 'module')}: "
+                f"{', '.join(names[:10])}{more}. Deploy All makes them agree; Verify names every difference."
+            )
+        else:
+            self.disagreement.setText("")
+        self.update_actions()
+
+    # -- changing the farm ----------------------------------------------------------------------
+
+    def selected(self) -> FrontendState | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.model.rows[self.proxy.mapToSource(rows[0]).row()]
+
+    def update_actions(self) -> None:
+        state = self.selected()
+        for action in (self.disable_action, self.enable_action, self.remove_action, self.adopt_action):
+            action.setEnabled(state is not None)
+        if state is not None:
+            self.disable_action.setEnabled(state.frontend.enabled)
+            self.enable_action.setEnabled(not state.frontend.enabled)
+
+    def request_add(self) -> None:
+        dialog = AddFrontendDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        name, target, health, adopt = dialog.values()
+        self.session.controller.quick(
+            "Add front-end", PANE,
+            lambda: frontends.add_frontend(self.session.ctx, name, target, health, adopt_it=adopt),
+            f"Front-end {name} added: the next Deploy All brings it up to date",
+        )
+
+    def request_remove(self) -> None:
+        state = self.selected()
+        if state is None:
+            return
+        question = (f"Forget front-end {state.frontend.name} ({state.frontend.location})? Its files stay where "
+                    "they are; runs no longer write there.")
+        if self.session.notifier.confirm("Remove front-end", question, "Remove"):
+            self._change("Remove", frontends.remove_frontend)
+
+    def _change(self, verb: str, call: Callable[..., Any], *extra: Any) -> None:
+        state = self.selected()
+        if state is None:
+            return
+        name = state.frontend.name
+        self.session.controller.quick(
+            f"{verb} front-end", PANE, lambda: call(self.session.ctx, name, *extra), f"{verb}: front-end {name} done"
+        )
+
