@@ -31,6 +31,7 @@ import logging
 import os
 import posixpath
 import secrets
+import shlex
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class SshTarget:
         # Set when a call lost the connection: clean-ups then leave their leftovers to the next
         # stage (which clears them) instead of waiting for a server that is gone.
         self._lost = False
+        # Per module, the temp files the last stage left for its switch (see _Prepared).
+        self._prepared: dict[str, _Prepared] = {}
 
     @property
     def name(self) -> str:
@@ -105,9 +108,13 @@ class SshTarget:
     def _error(self, problem: str) -> FrontendError:
         return FrontendError(f"front-end {self._location}: {problem}")
 
-    def _run(self, script: str, stdin: Sequence[bytes] | Iterator[bytes] = (), *args: str) -> Completed:
+    def _run(self, script: str, stdin: Sequence[bytes] | Iterator[bytes] | None = None) -> Completed:
+        """Run a script with ``$1`` = the root: with data on stdin as a command of its own, without
+        in the connection's long-lived shell (no session to start, no login shell start-up)."""
         try:
-            return self._session.run(remote.command(script, self._root, *args), stdin)
+            if stdin is None:
+                return self._session.shell(f"set -- {shlex.quote(self._root)}\n{script}")
+            return self._session.run(remote.command(script, self._root), stdin)
         except SessionError as error:
             self._lost = True
             raise self._error(str(error)) from None
@@ -265,10 +272,14 @@ class SshTarget:
         stamp = max([time.time_ns(), *(mtime + 1 for plan in plans for mtime in plan.info.releases.values())])
         writing = [plan for plan in plans if plan.staging is not None]
         if writing:
-            failure = self._send_releases(writing, stamp)
+            # The temp CURRENT and config.json ride along, so that switch has only renames to do.
+            tarred = [plan for plan in plans if plan.error is None]
+            for plan in tarred:
+                plan.add_temps()
+            failure = self._send_releases(tarred, stamp)
             if failure is not None:
-                self._forget(writing)
-                for plan in writing:
+                self._forget(tarred)
+                for plan in tarred:
                     plan.error = failure
         renamed = [plan for plan in writing if plan.error is None]
         outcomes = self._sftp([_rename(self._path(p.staging_path()), self._path(p.target_path())) for p in renamed])
@@ -276,6 +287,11 @@ class SshTarget:
             if outcome is not None:
                 plan.error = self._error(f"cannot rename {self._path(plan.staging_path())}: {outcome}")
         self._finish_stage(plans, stamp)
+        for plan in plans:
+            if plan.error is None and plan.temps:
+                self._prepared[plan.release.module] = plan.prepared()
+            else:
+                self._prepared.pop(plan.release.module, None)
         return [plan.result() for plan in plans]
 
     def _send_releases(self, plans: Sequence[_StagePlan], stamp: int) -> FrontendError | None:
@@ -283,9 +299,12 @@ class SshTarget:
 
         def stream() -> Iterator[bytes]:
             for plan in plans:
-                base = plan.staging_path()
-                parts = [remote.tar_member(f"{base}/{name}", data, seconds) for name, data in plan.release.files.items()]
-                parts.append(remote.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds))
+                parts = []
+                if plan.staging is not None:
+                    base = plan.staging_path()
+                    parts = [remote.tar_member(f"{base}/{name}", data, seconds) for name, data in plan.release.files.items()]
+                    parts.append(remote.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds))
+                parts.extend(remote.tar_member(name, data, seconds, mode) for name, data, mode in plan.temps)
                 yield b"".join(parts)
             yield remote.tar_end()
 
@@ -299,7 +318,8 @@ class SshTarget:
 
     def _forget(self, plans: Sequence[_StagePlan]) -> None:
         """Best effort: remove what a failed batch unpacked, and the folders it made."""
-        trees = [plan.staging_path() for plan in plans]
+        trees = [plan.staging_path() for plan in plans if plan.staging is not None]
+        trees += [name for plan in plans for name, _data, _mode in plan.temps]
         folders = [folder for plan in plans for folder in plan.made_folders()]
         if self._lost:
             return
@@ -311,8 +331,9 @@ class SshTarget:
     def _finish_stage(self, plans: Sequence[_StagePlan], stamp: int) -> None:
         placed = [plan for plan in plans if plan.error is None and plan.ready]
         infos = [f"{plan.target_path()}/{RELEASE_INFO}" for plan in placed]
-        failed = [plan for plan in plans if plan.error is not None and plan.staging is not None]
-        doomed = [plan.staging_path() for plan in failed]
+        failed = [plan for plan in plans if plan.error is not None and (plan.staging is not None or plan.temps)]
+        doomed = [plan.staging_path() for plan in failed if plan.staging is not None]
+        doomed += [name for plan in failed for name, _data, _mode in plan.temps]
         folders = [folder for plan in failed for folder in plan.made_folders()]
         if not (infos or doomed):
             return
@@ -349,7 +370,13 @@ class SshTarget:
     # ---------------------------------------------------------------- switching
 
     def switch(self, switches: Sequence[Switch]) -> list[FrontendError | None]:
-        changes = [_Change(s.module, _current_bytes(s.release_id), s.config) for s in switches]
+        changes = []
+        for s in switches:
+            prepared = self._prepared.pop(s.module, None)
+            if prepared is not None and (prepared.release_id, prepared.config) == (s.release_id, s.config):
+                changes.append(prepared.change(s.module))
+            else:
+                changes.append(_Change(s.module, _current_bytes(s.release_id), s.config))
         return self._change(changes)
 
     def write_config(self, configs: Sequence[tuple[str, bytes | None]]) -> None:
@@ -393,30 +420,30 @@ class SshTarget:
         return [errors.get(i) for i in range(len(changes))]
 
     def _send_temps(self, changes: Sequence[_Change], errors: dict[int, FrontendError], index: Sequence[int]) -> FrontendError | None:
+        """Write the temp files of ``changes`` (at ``index``), where the module folder is there."""
+        try:
+            out = self._read(remote.folders_script([change.module for change in changes]))
+        except FrontendError as error:
+            return error
+        missing = {record[1] for record in out.records if record[0] == "F" and len(record) > 1}
+        for i, change in zip(index, changes):
+            if change.module in missing:
+                errors[i] = self._error(self._folder_problem(change.module, "nofolder"))
+        kept = [change for change in changes if change.module not in missing]
+        if not kept:
+            return None
         stamp = int(time.time())
         members = [
             remote.tar_member(name, data, stamp, mode=0o600 if name.rpartition("/")[2].startswith(f".{CONFIG}") else 0o644)
-            for change in changes
+            for change in kept
             for name, data in change.temps()
         ]
         try:
-            done = self._run(remote.guarded_extract_script([c.module for c in changes]), [*members, remote.tar_end()])
+            done = self._run(remote.extract_script(), [*members, remote.tar_end()])
         except FrontendError as error:
             return error
-        out = Output.parse(done.stdout)
-        missing = {record[1] for record in out.records if record[0] == "F" and len(record) > 1}
-        if missing:
-            for i, change in zip(index, changes):
-                if change.module in missing:
-                    errors[i] = self._error(self._folder_problem(change.module, "nofolder"))
-            kept = [(i, c) for i, c in zip(index, changes) if c.module not in missing]
-            if not kept:
-                return None
-            return self._send_temps([c for _i, c in kept], errors, [i for i, _c in kept])
-        if out.failure() is not None:
-            return self._error(_ROOT_PROBLEMS.get(out.failure() or "", "unusable"))
         if done.status != 0:
-            self._drop_temps(changes)
+            self._drop_temps(kept)
             return self._error(self._command_problem(done, "writing CURRENT and config.json"))
         return None
 
@@ -475,6 +502,27 @@ class SshTarget:
 # ---------------------------------------------------------------- one module's plan
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """Temp files that ``stage`` left for a switch to this release and configuration."""
+
+    release_id: str
+    config: bytes
+    current_temp: str | None  # None: CURRENT already names the release
+    config_temp: str | None  # None: config.json already holds that configuration
+
+    def change(self, module: str) -> _Change:
+        change = _Change(
+            module,
+            b"" if self.current_temp else _KEEP,
+            b"" if self.config_temp else _KEEP,
+            current_temp=self.current_temp or "",
+            config_temp=self.config_temp or "",
+            written=True,
+        )
+        return change
+
+
 class _Keep(enum.Enum):
     KEEP = "keep"  # a _Change field that stays as it is
 
@@ -489,6 +537,22 @@ class _StagePlan:
     staging: str | None = None  # the staging folder's name, when the release is to be written
     error: FrontendError | None = None
     ready: bool = False  # in place (written or reused), its .release.json to be stamped
+    temps: list[tuple[str, bytes, int]] = field(default_factory=list)  # (path, content, mode)
+    current_temp: str | None = None
+    config_temp: str | None = None
+
+    def add_temps(self) -> None:
+        """The next CURRENT and config.json under temp names, where they change."""
+        module, release = self.release.module, self.release
+        if release.release_id != self.info.current:
+            self.current_temp = f"{module}/.{CURRENT}.tmp-{secrets.token_hex(6)}"
+            self.temps.append((self.current_temp, f"{release.release_id}\n".encode("ascii"), 0o644))
+        if release.config != self.info.config:
+            self.config_temp = f"{module}/.{CONFIG}.tmp-{secrets.token_hex(6)}"
+            self.temps.append((self.config_temp, release.config, 0o600))
+
+    def prepared(self) -> _Prepared:
+        return _Prepared(self.release.release_id, self.release.config, self.current_temp, self.config_temp)
 
     def decide(self, target: SshTarget) -> None:
         info, release = self.info, self.release
@@ -552,14 +616,18 @@ class _Change:
     backup: str = ""
     backup_failed: Exception | None = None
     config_done: bool = False
+    written: bool = False  # the temps are on the server already (left by stage)
 
     def prepare(self, root: str) -> None:
         self.root = root
-        self.current_temp = f"{self.module}/.{CURRENT}.tmp-{secrets.token_hex(6)}"
-        self.config_temp = f"{self.module}/.{CONFIG}.tmp-{secrets.token_hex(6)}"
+        if not self.written:
+            self.current_temp = f"{self.module}/.{CURRENT}.tmp-{secrets.token_hex(6)}"
+            self.config_temp = f"{self.module}/.{CONFIG}.tmp-{secrets.token_hex(6)}"
 
     def temps(self) -> list[tuple[str, bytes]]:
-        """The temp files to write first: (path under the root, content)."""
+        """The temp files still to write: (path under the root, content)."""
+        if self.written:
+            return []
         found = []
         if isinstance(self.config, bytes):
             found.append((self.config_temp, self.config))

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import shlex
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
@@ -85,12 +87,17 @@ class Session:
         self._lock: asyncio.Lock | None = None
         self._closed = False
         self._why_closed: Exception | None = None  # what ended the connection, told by asyncssh
+        self._control: _ControlShell | None = None
 
     # -- blocking calls
 
     def run(self, command: str, stdin: Iterable[bytes] = ()) -> Completed:
         """Run ``command`` on the server, feeding it ``stdin``; raises SessionError."""
         return self._call(lambda: self._run(command, stdin))
+
+    def shell(self, script: str) -> Completed:
+        """Run ``script`` in the connection's long-lived remote shell (no stdin); raises SessionError."""
+        return self._call(lambda: self._shell(script))
 
     def sftp(self, requests: Sequence[Callable[[asyncssh.SFTPClient], Awaitable[None]]]) -> list[Exception | None]:
         """Send SFTP requests together; per request, its error or None. Raises SessionError."""
@@ -141,7 +148,7 @@ class Session:
 
     async def _drop(self) -> None:
         """Forget a connection that failed; the next call connects again."""
-        connection, self._connection, self._sftp = self._connection, None, None
+        connection, self._connection, self._sftp, self._control = self._connection, None, None, None
         if connection is not None:
             connection.abort()
             try:
@@ -150,7 +157,7 @@ class Session:
                 pass
 
     async def _disconnect(self) -> None:
-        connection, self._connection, self._sftp = self._connection, None, None
+        connection, self._connection, self._sftp, self._control = self._connection, None, None, None
         if connection is None:
             return
         connection.close()
@@ -166,6 +173,24 @@ class Session:
                 connection.create_process(command, encoding=None), timeout=self.limits.command_timeout
             )
             return await _Exchange(process, self.limits.command_timeout).run(stdin)
+        except SessionError:
+            await self._drop()
+            raise
+        except Exception as error:  # noqa: BLE001
+            await self._drop()
+            raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
+
+    async def _shell(self, script: str) -> Completed:
+        connection = await self._connected()
+        timeout = self.limits.command_timeout
+        try:
+            if self._control is None:
+                process = await asyncio.wait_for(
+                    connection.create_process(f"exec /bin/sh -c {shlex.quote(_CONTROL)}", encoding=None),
+                    timeout=timeout,
+                )
+                self._control = _ControlShell(process, timeout)
+            return await self._control.run(script)
         except SessionError:
             await self._drop()
             raise
@@ -210,6 +235,69 @@ class _Client(asyncssh.SSHClient):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._session.closed_because(exc)
+
+
+# The long-lived remote shell: reads "<length> <token>" and a script of that length, runs it in a
+# subshell, and ends its output with "=end-<token> <status>". Starting a session costs the
+# login shell's start-up (its rc files) every time; this one is started once per connection.
+_CONTROL = r"""
+if head -c 1 </dev/null >/dev/null 2>&1; then take() { head -c "$1"; }
+else take() { dd bs=1 count="$1" 2>/dev/null; }; fi
+while IFS=' ' read -r n t; do
+  s=$(take "$n")
+  (eval "$s") </dev/null
+  echo "=end-$t $?"
+done
+"""
+
+
+class _ControlShell:
+    """One script at a time through the long-lived remote shell."""
+
+    def __init__(self, process: asyncssh.SSHClientProcess[bytes], timeout: float) -> None:
+        self.process = process
+        self.timeout = timeout
+        self.pending = bytearray()
+        self.errors = bytearray()
+        self.lock = asyncio.Lock()
+        self.drain = asyncio.ensure_future(self._drain_errors())
+
+    async def run(self, script: str) -> Completed:
+        async with self.lock:
+            token = secrets.token_hex(8)
+            data = script.encode("utf-8")
+            self.errors.clear()
+            self.process.stdin.write(f"{len(data)} {token}\n".encode("ascii") + data)
+            await asyncio.wait_for(self.process.stdin.drain(), timeout=self.timeout)
+            marker = f"=end-{token} ".encode("ascii")
+            while True:
+                at = self.pending.find(marker)
+                end = self.pending.find(b"\n", at) if at >= 0 else -1
+                if end >= 0:
+                    break
+                try:
+                    chunk = await asyncio.wait_for(self.process.stdout.read(1 << 16), timeout=self.timeout)
+                except asyncio.TimeoutError:
+                    raise SessionError(f"no answer from the server for {self.timeout:g} s; the connection is closed") from None
+                if not chunk:
+                    raise SessionError("the remote shell ended unexpectedly")
+                self.pending += chunk
+            out = bytes(self.pending[:at])
+            status_text = self.pending[at + len(marker):end].decode("ascii", errors="replace").strip()
+            del self.pending[: end + 1]
+            status = int(status_text) if status_text.isdigit() else None
+            return Completed(status, out, bytes(self.errors))
+
+    async def _drain_errors(self) -> None:
+        """Keep reading the shell's stderr, so that it never blocks; kept for the current script."""
+        try:
+            while True:
+                chunk = await self.process.stderr.read(1 << 16)
+                if not chunk:
+                    return
+                self.errors += chunk
+        except Exception:  # noqa: BLE001 - the connection ended; the script's caller hears why
+            return
 
 
 class _Exchange:

@@ -200,7 +200,10 @@ def test_stage_clears_its_own_leftovers(target: SshTarget, remote_folder: Path) 
     (remote_folder / "Orders" / ".CURRENT.tmp-0123456789ab").write_text("v9\n")
     [result] = staged(target, "Orders")
     assert sorted(os.listdir(releases)) == [result.release_id]
-    assert os.listdir(remote_folder / "Orders") == ["releases"]
+    entries = sorted(os.listdir(remote_folder / "Orders"))
+    assert ".CURRENT.tmp-0123456789ab" not in entries
+    # What is left: releases, and the next CURRENT and config.json under temp names, for switch.
+    assert [name.split(".tmp-")[0] for name in entries] == [".CURRENT", ".config.json", "releases"]
 
 
 def test_current_naming_no_complete_release_fails_the_module(target: SshTarget, remote_folder: Path) -> None:
@@ -302,3 +305,20 @@ def test_bad_module_names_never_reach_the_server(target: SshTarget) -> None:
         target.read_current(["../etc"])
     with pytest.raises(ValueError, match="not a valid module name"):
         target.stage([release_for("x; rm -rf /", files={"a": b"b"})[0]])
+
+
+def test_a_release_staged_by_one_target_is_switched_by_another(
+    server: SshServer, remote_folder: Path, make_target: MakeTarget
+) -> None:
+    """As after ``deploy-all --stage``: a later process switches what an earlier one staged."""
+    release = release_for("Orders", 1)[0]
+    [result] = make_target(server.url(remote_folder)).stage([release])
+    assert isinstance(result, Staged)
+    later = make_target(server.url(remote_folder))
+    assert later.switch([Switch("Orders", release.release_id, release.config)]) == [None]
+    later.flush()
+    assert later.read_current(["Orders"]) == {"Orders": release.release_id}
+    assert later.read_config(["Orders"]) == {"Orders": release.config}
+    [again] = later.stage([release])  # clears the first target's unused temp files
+    assert isinstance(again, Staged) and not again.created
+    assert sorted(os.listdir(remote_folder / "Orders")) == ["CURRENT", "config.json", "releases"]
