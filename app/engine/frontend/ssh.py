@@ -12,9 +12,10 @@ Each call costs a few round trips for the whole batch, whatever its size:
   releases there; one tar stream carries every new release into its staging folder and
   ``sync`` makes it durable; SFTP renames them all into place (requests pipelined); one last
   script stamps the deploy order and makes the renames durable.
-- ``switch``: one tar stream of temp files, made durable; then SFTP renames them over
-  ``config.json`` and ``CURRENT`` (with a hard link of the old ``config.json`` kept until the
-  module's ``CURRENT`` has switched, so a failure can put it back).
+- ``switch``: SFTP renames of temp files over ``config.json``, then ``CURRENT``. ``stage`` has
+  already written those temp files (in its tar stream) when the switch is to what it staged;
+  otherwise one tar stream writes them first. Should ``CURRENT`` fail after ``config.json``
+  switched, the previous ``config.json`` is written back.
 - reads: one script each; ``read_live`` hashes the live files on the server.
 
 Very large batches are cut into scripts of a few hundred modules (a command is one argument of
@@ -309,7 +310,7 @@ class SshTarget:
             yield remote.tar_end()
 
         try:
-            done = self._run(remote.extract_script(), stream())
+            done = self._run(remote.extract_script(), remote.coalesced(stream()))
         except FrontendError as error:
             return error
         if done.status != 0:
@@ -404,20 +405,34 @@ class SshTarget:
         errors: dict[int, FrontendError] = {}
         for change in changes:
             change.prepare(self._root)
+        unknown = [c for c in changes if c.both() and c.previous_config is _KEEP]
+        if unknown:  # read what a failed switch would have to put back
+            try:
+                previous = self.read_config([c.module for c in unknown])
+            except FrontendError as error:
+                return [error] * len(changes)
+            for change in unknown:
+                change.previous_config = previous.get(change.module)
         writing = [i for i, c in enumerate(changes) if c.temps()]
         if writing:
             failure = self._send_temps([changes[i] for i in writing], errors, writing)
             if failure is not None:
                 return [failure] * len(changes)
         going = [i for i in range(len(changes)) if i not in errors]
-        backups = self._sftp([changes[i].keep_backup for i in going])
-        for i, outcome in zip(going, backups):
-            changes[i].backup_failed = outcome
         outcomes = self._sftp([changes[i].apply for i in going])
         for i, outcome in zip(going, outcomes):
             if outcome is not None:
                 errors[i] = self._error(f"switching {self._path(changes[i].module)} failed: {outcome}")
+        self._put_back([changes[i] for i in errors])
         return [errors.get(i) for i in range(len(changes))]
+
+    def _put_back(self, failed: Sequence[_Change]) -> None:
+        """Best effort: the previous config.json where a switch failed half-way."""
+        undo = [change for change in (c.undo() for c in failed) if change is not None]
+        if undo and not self._lost:
+            for error in self._change(undo):
+                if error is not None:
+                    _log.error("%s", error)
 
     def _send_temps(self, changes: Sequence[_Change], errors: dict[int, FrontendError], index: Sequence[int]) -> FrontendError | None:
         """Write the temp files of ``changes`` (at ``index``), where the module folder is there."""
@@ -510,12 +525,14 @@ class _Prepared:
     config: bytes
     current_temp: str | None  # None: CURRENT already names the release
     config_temp: str | None  # None: config.json already holds that configuration
+    previous_config: bytes | None
 
     def change(self, module: str) -> _Change:
         change = _Change(
             module,
             b"" if self.current_temp else _KEEP,
             b"" if self.config_temp else _KEEP,
+            previous_config=self.previous_config,
             current_temp=self.current_temp or "",
             config_temp=self.config_temp or "",
             written=True,
@@ -552,7 +569,9 @@ class _StagePlan:
             self.temps.append((self.config_temp, release.config, 0o600))
 
     def prepared(self) -> _Prepared:
-        return _Prepared(self.release.release_id, self.release.config, self.current_temp, self.config_temp)
+        return _Prepared(
+            self.release.release_id, self.release.config, self.current_temp, self.config_temp, self.info.config
+        )
 
     def decide(self, target: SshTarget) -> None:
         info, release = self.info, self.release
@@ -610,11 +629,10 @@ class _Change:
     module: str
     current: bytes | None | _Keep
     config: bytes | None | _Keep
+    previous_config: bytes | None | _Keep = _KEEP  # what to put back if CURRENT cannot switch; _KEEP: unknown
     root: str = ""
     current_temp: str = ""
     config_temp: str = ""
-    backup: str = ""
-    backup_failed: Exception | None = None
     config_done: bool = False
     written: bool = False  # the temps are on the server already (left by stage)
 
@@ -635,44 +653,27 @@ class _Change:
             found.append((self.current_temp, self.current))
         return found
 
+    def both(self) -> bool:
+        return self.config is not _KEEP and self.current is not _KEEP
+
     def _p(self, relative: str) -> str:
         return posixpath.join(self.root, relative)
 
-    async def keep_backup(self, sftp: asyncssh.SFTPClient) -> None:
-        """A hard link to the live config.json, to put it back if CURRENT cannot switch."""
-        if self.config is _KEEP or self.current is _KEEP:
-            return
-        self.backup = f"{self.module}/.{CONFIG}.tmp-{secrets.token_hex(6)}"
-        try:
-            await sftp.link(self._p(f"{self.module}/{CONFIG}"), self._p(self.backup))
-        except asyncssh.SFTPNoSuchFile:
-            self.backup = "absent"  # nothing to keep: putting it back means removing config.json
-
     async def apply(self, sftp: asyncssh.SFTPClient) -> None:
-        config_file, current_file = self._p(f"{self.module}/{CONFIG}"), self._p(f"{self.module}/{CURRENT}")
+        """config.json first, then CURRENT: each one rename (or removal), atomic on the server."""
         if self.config is not _KEEP:
-            await _replace(sftp, self._p(self.config_temp) if self.config is not None else None, config_file)
+            await _replace(sftp, self._p(self.config_temp) if self.config is not None else None,
+                           self._p(f"{self.module}/{CONFIG}"))
             self.config_done = True
-        if self.current is _KEEP:
-            return
-        try:
-            await _replace(sftp, self._p(self.current_temp) if self.current is not None else None, current_file)
-        except asyncssh.SFTPError:
-            await self._restore_config(sftp, config_file)
-            raise
-        if self.backup and self.backup != "absent":
-            await _ignore_missing(sftp.remove(self._p(self.backup)))
+        if self.current is not _KEEP:
+            await _replace(sftp, self._p(self.current_temp) if self.current is not None else None,
+                           self._p(f"{self.module}/{CURRENT}"))
 
-    async def _restore_config(self, sftp: asyncssh.SFTPClient, config_file: str) -> None:
-        if not self.config_done:
-            return
-        try:
-            if self.backup == "absent":
-                await _ignore_missing(sftp.remove(config_file))
-            elif self.backup and self.backup_failed is None:
-                await sftp.posix_rename(self._p(self.backup), config_file)
-        except asyncssh.SFTPError as error:
-            _log.error("could not put back %s: %s", config_file, error)
+    def undo(self) -> _Change | None:
+        """When CURRENT failed after config.json switched: the change that puts config.json back."""
+        if not (self.config_done and self.both()) or self.previous_config is _KEEP:
+            return None
+        return _Change(self.module, _KEEP, self.previous_config)
 
 
 async def _replace(sftp: asyncssh.SFTPClient, temp: str | None, target: str) -> None:

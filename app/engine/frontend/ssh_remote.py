@@ -380,6 +380,9 @@ def _unescape(path: str) -> str:
 
 def tar_member(name: str, data: bytes, mtime: int, mode: int = 0o644) -> bytes:
     """One regular file as tar bytes (a pax header first when the name needs one)."""
+    encoded = name.encode("utf-8", errors="surrogateescape")
+    if len(encoded) <= 100 and encoded.isascii() and len(data) < 0o77777777777:
+        return _ustar_member(encoded, data, mtime, mode)
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mtime = mtime
@@ -390,8 +393,41 @@ def tar_member(name: str, data: bytes, mtime: int, mode: int = 0o644) -> bytes:
     return b"".join((header, data, b"\0" * padding))
 
 
+def _ustar_member(name: bytes, data: bytes, mtime: int, mode: int) -> bytes:
+    """The common case written directly: tarfile's general header code costs more than the data."""
+    header = bytearray(
+        name.ljust(100, b"\0")
+        + b"%07o\0" % mode
+        + b"0000000\0" * 2  # uid, gid
+        + b"%011o\0" % len(data)
+        + b"%011o\0" % mtime
+        + b" " * 8  # the checksum field counts as spaces while summing
+        + b"0"  # a regular file
+        + b"\0" * 100  # no link name
+        + b"ustar\x0000"
+        + b"\0" * (32 + 32 + 8 + 8 + 155 + 12)  # owner names, device numbers, prefix, padding
+    )
+    header[148:156] = b"%06o\0 " % sum(header)
+    padding = -len(data) % tarfile.BLOCKSIZE
+    return b"".join((header, data, b"\0" * padding))
+
+
 def tar_end() -> bytes:
     return b"\0" * (tarfile.BLOCKSIZE * 2)
+
+
+def coalesced(parts: Iterable[bytes], size: int = 1 << 18) -> Iterator[bytes]:
+    """The same bytes in pieces of about ``size``: each write to the channel has a fixed cost."""
+    pending: list[bytes] = []
+    held = 0
+    for part in parts:
+        pending.append(part)
+        held += len(part)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def iso_stamp(nanoseconds: int) -> str:

@@ -322,3 +322,23 @@ def test_a_release_staged_by_one_target_is_switched_by_another(
     [again] = later.stage([release])  # clears the first target's unused temp files
     assert isinstance(again, Staged) and not again.created
     assert sorted(os.listdir(remote_folder / "Orders")) == ["CURRENT", "config.json", "releases"]
+
+
+@pytest.mark.parametrize("remember", [True, False], ids=["staged-here", "staged-elsewhere"])
+def test_a_switch_that_fails_half_way_puts_the_old_config_back(
+    server: SshServer, remote_folder: Path, make_target: MakeTarget, remember: bool
+) -> None:
+    target = make_target(server.url(remote_folder))
+    go_live(target, 1)
+    old_config = release_for("Orders", 1)[0].config
+    new = release_for("Orders", 2)[0]
+    [result] = target.stage([new])
+    assert isinstance(result, Staged)
+    switcher = target if remember else make_target(server.url(remote_folder))
+    current = remote_folder / "Orders" / "CURRENT"
+    current.unlink()
+    current.mkdir()  # CURRENT cannot be replaced now: the rename over it fails
+    (current / "x").write_text("x")
+    [error] = switcher.switch([Switch("Orders", new.release_id, new.config)])
+    assert isinstance(error, FrontendError) and "switching" in str(error)
+    assert (remote_folder / "Orders" / "config.json").read_bytes() == old_config
