@@ -138,7 +138,7 @@ class SshServer:
                     "PermitRootLogin prohibit-password",
                     "StrictModes no",
                     f"AllowUsers {getpass.getuser()}",
-                    "AllowTcpForwarding no",
+                    "AllowTcpForwarding local",  # for ProxyJump through this server
                     "X11Forwarding no",
                     "PrintMotd no",
                     "MaxSessions 50",

@@ -136,11 +136,16 @@ class Session:
             return self._connection
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
-        options = _options(self.url, self.limits)
+        paths = config_paths()
+        options = _options(self.url, self.limits, paths)
         self._why_closed = None
         try:
             return await asyncio.wait_for(
-                asyncssh.connect(options=options, client_factory=lambda: _Client(self)),
+                # The configuration again, for ProxyJump: the jump host's options come from it.
+                asyncssh.connect(
+                    self.url.host, self.url.port or (), config=paths, options=options,
+                    client_factory=lambda: _Client(self),
+                ),
                 timeout=self.limits.connect_timeout + 5,
             )
         except Exception as error:  # noqa: BLE001 - every failure becomes one line for the operator
@@ -355,9 +360,9 @@ class _Exchange:
             await asyncio.sleep(left)
 
 
-def _options(url: SshUrl, limits: Limits) -> asyncssh.SSHClientConnectionOptions:
+def _options(url: SshUrl, limits: Limits, paths: list[str]) -> asyncssh.SSHClientConnectionOptions:
     settings: dict[str, Any] = {
-        "config": config_paths(),
+        "config": paths,
         "host": url.host,
         "connect_timeout": limits.connect_timeout,
         "login_timeout": limits.connect_timeout,

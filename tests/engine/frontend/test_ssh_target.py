@@ -15,7 +15,7 @@ from app.engine.errors import BadInputError
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
 from tests.engine.frontend.conftest import MakeTarget, release_for
-from tests.sshd import SshServer
+from tests.sshd import Farm, SshServer
 
 
 def tree(root: Path, skip_modes: frozenset[str] = frozenset()) -> dict[str, tuple[str, bytes | None, int | None]]:
@@ -342,3 +342,16 @@ def test_a_switch_that_fails_half_way_puts_the_old_config_back(
     [error] = switcher.switch([Switch("Orders", new.release_id, new.config)])
     assert isinstance(error, FrontendError) and "switching" in str(error)
     assert (remote_folder / "Orders" / "config.json").read_bytes() == old_config
+
+
+def test_a_host_reached_through_proxy_jump(ssh_farm: Farm, make_target: MakeTarget) -> None:
+    """The configuration's ProxyJump is followed: "inner" is reached through "jump"."""
+    jump = ssh_farm.add_server("jump")
+    inner = ssh_farm.add_server("inner")
+    config = ssh_farm.config.read_text().replace("Host inner\n", "Host inner\n  ProxyJump jump\n")
+    ssh_farm.config.write_text(config)
+    folder = inner.folder("front")
+    target = make_target(inner.url(folder))
+    go_live(target, 1)
+    assert (folder / "Orders" / "CURRENT").read_text() == release_for("Orders", 1)[0].release_id + "\n"
+    assert "Accepted publickey" in jump.log()  # the connection went through the jump host
