@@ -37,10 +37,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from app.engine.frontend.ssh import SshTarget  # noqa: E402
-from app.engine.frontend.ssh_session import CONFIG_ENV  # noqa: E402
-from app.engine.frontend.target import ReleaseFiles, Staged, Switch  # noqa: E402
-from tests.sshd import Farm, SshServer, farm  # noqa: E402
+from app.engine.frontend.ssh import SshTarget
+from app.engine.frontend.ssh_session import CONFIG_ENV
+from app.engine.frontend.target import ReleaseFiles, Staged, Switch
+from tests.sshd import Farm, SshServer, farm
 
 
 def make_releases(count: int, seed: int = 7) -> list[ReleaseFiles]:
@@ -110,6 +110,42 @@ def timed(action: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def server_cpu(servers: Sequence[SshServer]) -> float:
+    """CPU seconds of the servers' finished sessions (sshd, shells, tar, sftp-server, rsync).
+
+    A finished session's CPU time ends up in its listener's "children" times once reaped.
+    """
+    total = 0
+    for server in servers:
+        assert server.process is not None
+        fields = Path(f"/proc/{server.process.pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Cpu:
+    """Client (this process) and server CPU seconds spent in a block."""
+
+    def __init__(self, servers: Sequence[SshServer]) -> None:
+        self.servers = servers
+        self.client = self.server = 0.0
+
+    def __enter__(self) -> Cpu:
+        self._client, self._server = _own_cpu(), server_cpu(self.servers)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        time.sleep(0.2)  # let the listeners reap the sessions that just ended
+        self.client = _own_cpu() - self._client
+        self.server = server_cpu(self.servers) - self._server
+
+
+def _own_cpu() -> float:
+    """This process and its finished children (rsync and its ssh)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def fresh(server: SshServer, name: str) -> Path:
     folder = server.folder(name)
     shutil.rmtree(folder)
@@ -140,22 +176,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (work / server.alias).mkdir()
                 server.root.joinpath("srv").symlink_to(work / server.alias)
         figures: dict[str, list[float]] = {"ssh": [], "rsync": [], "ssh x3": []}
+        cpu: dict[str, list[tuple[float, float]]] = {key: [] for key in figures}
         for run in range(args.runs):
             one = fresh(servers[0], "one")
-            figures["ssh"].append(timed(lambda: deploy_over_ssh(servers[0], one, releases)))
+            with Cpu(servers) as used:
+                figures["ssh"].append(timed(lambda one=one: deploy_over_ssh(servers[0], one, releases)))
+            cpu["ssh"].append((used.client, used.server))
             copy = fresh(servers[0], "copy")
-            figures["rsync"].append(timed(lambda: rsync(made, servers[0], source, copy)))
+            with Cpu(servers) as used:
+                figures["rsync"].append(timed(lambda copy=copy: rsync(made, servers[0], source, copy)))
+            cpu["rsync"].append((used.client, used.server))
             folders = [fresh(server, "three") for server in servers]
             threads = [threading.Thread(target=deploy_over_ssh, args=(s, f, releases)) for s, f in zip(servers, folders)]
 
-            def three() -> None:
+            def three(threads: list[threading.Thread] = threads) -> None:
                 for thread in threads:
                     thread.start()
                 for thread in threads:
                     thread.join()
 
-            figures["ssh x3"].append(timed(three))
-            print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in figures.items()), flush=True)
+            with Cpu(servers) as used:
+                figures["ssh x3"].append(timed(three))
+            cpu["ssh x3"].append((used.client, used.server))
+            print(f"run {run + 1}: " + ", ".join(
+                f"{k} {v[-1]:.2f} s (cpu here {cpu[k][-1][0]:.2f} s, servers {cpu[k][-1][1]:.2f} s)"
+                for k, v in figures.items()), flush=True)
             if not _same_tree(copy, one):
                 print("the SSH front-end and the rsync copy differ", file=sys.stderr)
                 return 1
@@ -163,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     median = {key: statistics.median(values) for key, values in figures.items()}
     print(f"median of {args.runs}: ssh {median['ssh']:.2f} s, rsync -a {median['rsync']:.2f} s, "
           f"ssh to 3 front-ends {median['ssh x3']:.2f} s")
+    for key, values in cpu.items():
+        print(f"  {key}: cpu here {statistics.median(v[0] for v in values):.2f} s, "
+              f"servers {statistics.median(v[1] for v in values):.2f} s (medians)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print(f"ssh / rsync = {median['ssh'] / median['rsync']:.2f}x (target < 2x); "
           f"3 front-ends / 1 = {median['ssh x3'] / median['ssh']:.2f}x (target < 1.3x)")
     return 0

@@ -64,7 +64,7 @@ def _apt_install(*packages: str) -> None:
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
-        if subprocess.run(command, env=env, capture_output=True, timeout=600).returncode != 0:
+        if subprocess.run(command, check=False, env=env, capture_output=True, timeout=600).returncode != 0:
             return
 
 
@@ -77,6 +77,21 @@ def keygen(path: Path, comment: str) -> str:
         check=True, capture_output=True, timeout=60,
     )
     return Path(f"{path}.pub").read_text().strip()
+
+
+# What a server without perl still has: the tools the contract's section 7 expects, no more.
+BASIC_TOOLS = ("sh", "tar", "sync", "stat", "touch", "find", "rm", "rmdir", "mv", "head", "dd", "cat",
+               "sha256sum", "mkdir", "ls", "env", "dirname", "basename", "readlink", "uname", "id")
+
+
+def basic_bin(folder: Path) -> Path:
+    """A folder of links to BASIC_TOOLS, for a PATH without perl."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for tool in BASIC_TOOLS:
+        found = shutil.which(tool)
+        if found:
+            (folder / tool).symlink_to(found)
+    return folder
 
 
 def free_port() -> int:
@@ -98,6 +113,7 @@ class SshServer:
     host_key_line: str = ""
     _log: list[str] = field(default_factory=list)
     _reader: Any = None  # the thread that reads sshd's log
+    extra_config: list[str] = field(default_factory=list)  # more sshd_config lines
 
     @property
     def host_key(self) -> Path:
@@ -145,6 +161,7 @@ class SshServer:
                     "MaxStartups 50",
                     "LogLevel VERBOSE",
                     f"Subsystem sftp {sftp}",
+                    *self.extra_config,
                     "",
                 ]
             )
@@ -287,9 +304,9 @@ class Farm:
     def config(self) -> Path:
         return self.root / "ssh_config"
 
-    def add_server(self, alias: str | None = None, start: bool = True) -> SshServer:
+    def add_server(self, alias: str | None = None, start: bool = True, extra_config: list[str] | None = None) -> SshServer:
         alias = alias or f"srv{len(self.servers) + 1}"
-        server = SshServer(alias, self.root / alias, self.program, self.public_key)
+        server = SshServer(alias, self.root / alias, self.program, self.public_key, extra_config=extra_config or [])
         server.root.mkdir()
         server.prepare()
         self.servers.append(server)
@@ -335,8 +352,8 @@ def farm() -> Iterator[Farm]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def start_or_skip(made: Farm, alias: str | None = None) -> SshServer:
+def start_or_skip(made: Farm, alias: str | None = None, extra_config: list[str] | None = None) -> SshServer:
     try:
-        return made.add_server(alias)
+        return made.add_server(alias, extra_config=extra_config)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         unavailable(f"sshd could not start: {error}")

@@ -34,15 +34,20 @@ import posixpath
 import secrets
 import shlex
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncssh
-
 from app.engine.bundle import NAME_PATTERN
 from app.engine.frontend import ssh_remote as remote
-from app.engine.frontend.ssh_remote import CONFIG, CURRENT, RELEASE_INFO, RELEASES, STAGING_PREFIX, Output
+from app.engine.frontend.ssh_remote import (
+    CONFIG,
+    CURRENT,
+    RELEASE_INFO,
+    RELEASES,
+    STAGING_PREFIX,
+    Output,
+)
 from app.engine.frontend.ssh_session import Completed, Limits, Session, SessionError
 from app.engine.frontend.ssh_url import SshUrl, parse_ssh_url
 from app.engine.frontend.target import (
@@ -57,8 +62,8 @@ from app.engine.frontend.target import (
 )
 
 _log = logging.getLogger(__name__)
-_SftpRequest = Callable[[asyncssh.SFTPClient], Awaitable[None]]
 _ROOT_PROBLEMS = {"missing": "folder does not exist", "notdir": "is not a folder",
+                  "sync": "could not make the writes durable (sync failed)",
                   "noaccess": "cannot be entered (permission denied)", "readonly": "is not writable"}
 
 
@@ -127,15 +132,6 @@ class SshTarget:
         if problem is not None:
             raise self._error(_ROOT_PROBLEMS.get(problem, problem))
         return out
-
-    def _sftp(self, requests: Sequence[_SftpRequest]) -> list[Exception | None]:
-        if not requests:
-            return []
-        try:
-            return self._session.sftp(requests)
-        except SessionError as error:
-            self._lost = True
-            raise self._error(str(error)) from None
 
     def _path(self, *parts: str) -> str:
         return posixpath.join(self._root, *parts)
@@ -282,11 +278,6 @@ class SshTarget:
                 self._forget(tarred)
                 for plan in tarred:
                     plan.error = failure
-        renamed = [plan for plan in writing if plan.error is None]
-        outcomes = self._sftp([_rename(self._path(p.staging_path()), self._path(p.target_path())) for p in renamed])
-        for plan, outcome in zip(renamed, outcomes):
-            if outcome is not None:
-                plan.error = self._error(f"cannot rename {self._path(plan.staging_path())}: {outcome}")
         self._finish_stage(plans, stamp)
         for plan in plans:
             if plan.error is None and plan.temps:
@@ -319,8 +310,7 @@ class SshTarget:
 
     def _forget(self, plans: Sequence[_StagePlan]) -> None:
         """Best effort: remove what a failed batch unpacked, and the folders it made."""
-        trees = [plan.staging_path() for plan in plans if plan.staging is not None]
-        trees += [name for plan in plans for name, _data, _mode in plan.temps]
+        trees = [path for plan in plans for path in plan.leftovers()]
         folders = [folder for plan in plans for folder in plan.made_folders()]
         if self._lost:
             return
@@ -330,29 +320,36 @@ class SshTarget:
             _log.warning("%s", error)
 
     def _finish_stage(self, plans: Sequence[_StagePlan], stamp: int) -> None:
+        """Rename the staged releases into place, stamp their order, clear what failed, sync."""
+        renaming = [plan for plan in plans if plan.error is None and plan.staging is not None]
         placed = [plan for plan in plans if plan.error is None and plan.ready]
-        infos = [f"{plan.target_path()}/{RELEASE_INFO}" for plan in placed]
         failed = [plan for plan in plans if plan.error is not None and (plan.staging is not None or plan.temps)]
-        doomed = [plan.staging_path() for plan in failed if plan.staging is not None]
-        doomed += [name for plan in failed for name, _data, _mode in plan.temps]
-        folders = [folder for plan in failed for folder in plan.made_folders()]
-        if not (infos or doomed):
+        if not (placed or failed) or self._lost:
+            lost = self._error("the connection was lost during the batch")
+            for plan in placed if self._lost else []:
+                plan.error = lost
             return
-        if self._lost:
-            error = self._error("the connection was lost during the batch")
-            for plan in placed:
-                plan.error = error
-            return
+        moves = [move for plan in renaming for move in (("g", plan.release.module, "-"),
+                                                         ("n", plan.staging_path(), plan.target_path()))]
+        lines = remote.finish_stage_lines(
+            remote.iso_stamp(stamp),
+            [f"{plan.target_path()}/{RELEASE_INFO}" for plan in placed],
+            [path for plan in failed for path in plan.leftovers()],
+            [folder for plan in failed for folder in plan.made_folders()],
+        )
         try:
-            done = self._run(remote.finish_stage_script(remote.iso_stamp(stamp), infos, doomed, folders))
+            out = self._read(remote.moves_script(moves, lines))
         except FrontendError as error:
             for plan in placed:
                 plan.error = error
             return
-        if done.status != 0:
-            problem = self._error(self._command_problem(done, "making the releases durable"))
-            for plan in placed:
-                plan.error = problem
+        refused = _move_failures(out)
+        unplaced = [plan for plan in renaming if plan.release.module in refused]
+        for plan in unplaced:
+            where, problem = refused[plan.release.module]
+            plan.error = self._error(f"cannot rename {self._path(plan.staging_path())} to {self._path(where)}: {problem}")
+        if unplaced:
+            self._forget(unplaced)
 
     def discard(self, staged: Sequence[Staged]) -> None:
         mine = [s for s in staged if s.created and _valid(s.module) and _is_release_name(s.release_id)]
@@ -419,10 +416,17 @@ class SshTarget:
             if failure is not None:
                 return [failure] * len(changes)
         going = [i for i in range(len(changes)) if i not in errors]
-        outcomes = self._sftp([changes[i].apply for i in going])
-        for i, outcome in zip(going, outcomes):
-            if outcome is not None:
-                errors[i] = self._error(f"switching {self._path(changes[i].module)} failed: {outcome}")
+        try:
+            out = self._read(remote.moves_script([move for i in going for move in changes[i].moves()]))
+        except FrontendError as error:
+            return [errors.get(i, error) for i in range(len(changes))]
+        refused = _move_failures(out)
+        for i in going:
+            change = changes[i]
+            if change.module in refused:
+                where, problem = refused[change.module]
+                change.config_done = change.config is not _KEEP and not where.endswith(f"/{CONFIG}")
+                errors[i] = self._error(f"switching {self._path(change.module)} failed: {self._path(where)}: {problem}")
         self._put_back([changes[i] for i in errors])
         return [errors.get(i) for i in range(len(changes))]
 
@@ -493,14 +497,16 @@ class SshTarget:
 
     def _remove_releases(self, releases: Sequence[tuple[str, str]]) -> None:
         """Rename each to a staging name (so no half-deleted release looks whole), then delete them."""
-        moves = [(self._path(m, RELEASES, r), self._path(m, RELEASES, self._doomed_name(r))) for m, r in releases]
-        outcomes = self._sftp([_rename(old, new) for old, new in moves])
-        trees = [new for (_old, new), outcome in zip(moves, outcomes) if outcome is None]
-        for (old, _new), outcome in zip(moves, outcomes):
-            if outcome is not None:
-                _log.warning("front-end %s: could not remove %s: %s", self._location, old, outcome)
-        if trees:
-            self._run(remote.remove_paths_script([], trees, []))
+        moves: list[remote.Move] = []
+        doomed = []
+        for module, release in releases:
+            doomed.append(f"{module}/{RELEASES}/{self._doomed_name(release)}")
+            moves += [("g", module, "-"), ("n", f"{module}/{RELEASES}/{release}", doomed[-1])]
+        if not moves:
+            return
+        out = self._read(remote.moves_script(moves, [f"rm -rf -- {remote.words(doomed)}"]))
+        for module, (where, problem) in _move_failures(out).items():
+            _log.warning("front-end %s: could not remove %s of %s: %s", self._location, where, module, problem)
 
     def remove(self, modules: Sequence[str]) -> None:
         for part in _batches(_checked(modules)):
@@ -604,6 +610,11 @@ class _StagePlan:
     def target_path(self) -> str:
         return f"{self.release.module}/{RELEASES}/{self.release.release_id}"
 
+    def leftovers(self) -> list[str]:
+        """What this call unpacked for the release: its staging folder and temp files."""
+        staging = [self.staging_path()] if self.staging is not None else []
+        return staging + [name for name, _data, _mode in self.temps]
+
     def made_folders(self) -> list[str]:
         """Folders tar made for this release (innermost first), to remove when it failed."""
         module = self.release.module
@@ -659,15 +670,15 @@ class _Change:
     def _p(self, relative: str) -> str:
         return posixpath.join(self.root, relative)
 
-    async def apply(self, sftp: asyncssh.SFTPClient) -> None:
+    def moves(self) -> list[remote.Move]:
         """config.json first, then CURRENT: each one rename (or removal), atomic on the server."""
-        if self.config is not _KEEP:
-            await _replace(sftp, self._p(self.config_temp) if self.config is not None else None,
-                           self._p(f"{self.module}/{CONFIG}"))
-            self.config_done = True
-        if self.current is not _KEEP:
-            await _replace(sftp, self._p(self.current_temp) if self.current is not None else None,
-                           self._p(f"{self.module}/{CURRENT}"))
+        found: list[remote.Move] = [("g", self.module, "-")]
+        for value, temp, name in ((self.config, self.config_temp, CONFIG), (self.current, self.current_temp, CURRENT)):
+            if value is None:
+                found.append(("d", "-", f"{self.module}/{name}"))
+            elif value is not _KEEP:
+                found.append(("r", temp, f"{self.module}/{name}"))
+        return found
 
     def undo(self) -> _Change | None:
         """When CURRENT failed after config.json switched: the change that puts config.json back."""
@@ -676,28 +687,17 @@ class _Change:
         return _Change(self.module, _KEEP, self.previous_config)
 
 
-async def _replace(sftp: asyncssh.SFTPClient, temp: str | None, target: str) -> None:
-    if temp is None:
-        await _ignore_missing(sftp.remove(target))
-    else:
-        await sftp.posix_rename(temp, target)
-
-
-async def _ignore_missing(request: Awaitable[None]) -> None:
-    try:
-        await request
-    except asyncssh.SFTPNoSuchFile:
-        pass
-
-
-def _rename(old: str, new: str) -> _SftpRequest:
-    async def request(sftp: asyncssh.SFTPClient) -> None:
-        await sftp.rename(old, new)  # plain SFTP rename: fails when ``new`` exists
-
-    return request
-
-
 # ---------------------------------------------------------------- helpers
+
+
+def _move_failures(out: Output) -> dict[str, tuple[str, str]]:
+    """``moves``' reports: module -> (path, problem)."""
+    found: dict[str, tuple[str, str]] = {}
+    for record in out.records:
+        if record[0] == "E" and len(record) > 2:
+            where, _, problem = record[2].partition(" ")
+            found.setdefault(record[1], (where, problem or "failed"))
+    return found
 
 
 def _batches(items: Sequence[Any], key: Callable[[Any], str] = str) -> Iterator[list[Any]]:

@@ -13,7 +13,8 @@ files, a line ``=stat`` with ``stat`` output and a line ``=tar`` followed by a t
 the files (``config.json``, ``.release.json``), which Python reads with ``tarfile``.
 
 Remote programs used: ``sh``, ``tar``, ``sync``, ``stat`` (GNU ``-c`` or BSD ``-f``), ``touch``,
-``rm``, ``rmdir``, ``mv``, ``find`` and ``sha256sum`` (or ``shasum -a 256``, or ``openssl``).
+``rm``, ``rmdir``, ``mv``, ``find``, ``head`` and ``sha256sum`` (or ``shasum -a 256``, or
+``openssl``); ``perl``, where it is there, renames a whole batch in one process.
 """
 
 from __future__ import annotations
@@ -96,10 +97,62 @@ insp() {
 """
 
 
+# moves OP FROM TO ...: renames (and removals) in one process. OP "g" starts a module's group
+# (FROM is its name); after a failure the rest of the group is skipped and "E <module> <path>
+# <problem>" printed. "n" renames where TO does not exist, "r" renames over TO (a file), "d"
+# removes TO. perl does them all in one process where it is there (Debian and most Linux have
+# it); otherwise mv and rm do them, one process each.
+_MOVES = r"""
+if command -v perl >/dev/null 2>&1; then
+moves() { perl -e '
+my ($g, $skip) = ("", 0);
+while (@ARGV) {
+  my ($op, $from, $to) = splice(@ARGV, 0, 3);
+  if ($op eq "g") { ($g, $skip) = ($from, 0); next }
+  next if $skip;
+  my $ok;
+  if ($op eq "d") { $ok = unlink($to) || $!{ENOENT} }
+  elsif ($op eq "n" && (-e $to || -l $to)) { $ok = 0; $! = 17 }
+  else { $ok = rename($from, $to) }
+  unless ($ok) { print "E $g $to $!\n"; $skip = 1 }
+}' -- "$@"; }
+else
+moves() {
+  g=; skip=
+  while [ $# -ge 3 ]; do
+    op=$1 from=$2 to=$3; shift 3
+    if [ "$op" = g ]; then g=$from skip=; continue; fi
+    [ -z "$skip" ] || continue
+    ok=1
+    case $op in
+      d) if [ -e "$to" ] || [ -L "$to" ]; then rm -f -- "$to" 2>/dev/null || ok=; fi ;;
+      n) if [ -e "$to" ] || [ -L "$to" ]; then ok=; else mv -- "$from" "$to" 2>/dev/null || ok=; fi ;;
+      r) if [ -d "$to" ] && [ ! -L "$to" ]; then ok=; else mv -f -- "$from" "$to" 2>/dev/null || ok=; fi ;;
+    esac
+    [ -n "$ok" ] || { echo "E $g $to cannot be renamed or replaced"; skip=1; }
+  done
+}
+fi
+"""
+
+Move = tuple[str, str, str]  # (op, from, to), as ``moves`` takes them
+
+
+def moves_script(moves: Sequence[Move], after: Sequence[str] = ()) -> str:
+    """Do ``moves`` in one go, then the shell lines ``after``."""
+    words = _words(word for move in moves for word in move)
+    return "\n".join([_PRELUDE, _MOVES, f"moves {words}" if moves else ":", *after, "exit 0"])
+
+
 def command(script: str, root: str, *args: str) -> str:
     """The exec command that runs ``script`` with ``$1`` = the front-end root."""
     words = " ".join(shlex.quote(arg) for arg in (root, *args))
     return f"exec /bin/sh -c {shlex.quote(script)} sh {words}"
+
+
+def words(values: Iterable[str]) -> str:
+    """Shell words for ``values``, each quoted."""
+    return _words(values)
 
 
 def _words(values: Iterable[str]) -> str:
@@ -148,17 +201,17 @@ def folders_script(modules: Sequence[str]) -> str:
     )
 
 
-def finish_stage_script(stamp: str, infos: Sequence[str], doomed: Sequence[str], folders: Sequence[str]) -> str:
-    """Stamp the deploy order, remove what failed, and make it all durable."""
-    lines = [_PRELUDE]
+def finish_stage_lines(stamp: str, infos: Sequence[str], doomed: Sequence[str], folders: Sequence[str]) -> list[str]:
+    """After the renames: stamp the deploy order, remove what failed, make it all durable."""
+    lines = []
     if infos:
         lines.append(f"touch -c -d {shlex.quote(stamp)} -- {_words(infos)}")
     if doomed:
         lines.append(f"rm -rf -- {_words(doomed)}")
     if folders:
         lines.append(f"rmdir -- {_words(folders)} 2>/dev/null")
-    lines.append(f"{_SYNC}")
-    return "\n".join(lines)
+    lines.append(f"{_SYNC} || echo 'X sync'")
+    return lines
 
 
 def remove_paths_script(files: Sequence[str], trees: Sequence[str], folders: Sequence[str]) -> str:
@@ -175,11 +228,12 @@ def remove_paths_script(files: Sequence[str], trees: Sequence[str], folders: Seq
 
 
 def sync_script() -> str:
-    return "\n".join([_PRELUDE, _SYNC])
+    return f"{_PRELUDE}\n{_SYNC}"
 
 
 def check_script() -> str:
-    return "\n".join([_PRELUDE, 'if [ -w . ]; then echo "O"; else echo "X readonly"; fi'])
+    return f'{_PRELUDE}\nif [ -w . ]; then echo "O"; else echo "X readonly"; fi'
+
 
 
 def list_modules_script() -> str:

@@ -2,7 +2,7 @@
 
 asyncssh is asynchronous; the engine is not. A ``Session`` runs an event loop on a thread of
 its own and offers blocking calls that any thread may make: ``run`` (one exec command, with data
-on stdin) and ``sftp`` (a batch of SFTP requests sent together). The connection is made on the
+on stdin) and ``shell`` (a script for the connection's long-lived remote shell). The connection is made on the
 first call, reused for every call after, and made again after it was lost.
 
 The OpenSSH client configuration is read (``~/.ssh/config``, or the file named by
@@ -26,7 +26,7 @@ import secrets
 import shlex
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,7 +83,6 @@ class Session:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"ssh {url.host}", daemon=True)
         self._thread.start()
         self._connection: asyncssh.SSHClientConnection | None = None
-        self._sftp: asyncssh.SFTPClient | None = None
         self._lock: asyncio.Lock | None = None
         self._closed = False
         self._why_closed: Exception | None = None  # what ended the connection, told by asyncssh
@@ -99,10 +98,6 @@ class Session:
         """Run ``script`` in the connection's long-lived remote shell (no stdin); raises SessionError."""
         return self._call(lambda: self._shell(script))
 
-    def sftp(self, requests: Sequence[Callable[[asyncssh.SFTPClient], Awaitable[None]]]) -> list[Exception | None]:
-        """Send SFTP requests together; per request, its error or None. Raises SessionError."""
-        return self._call(lambda: self._sftp_batch(requests))
-
     def close(self) -> None:
         """Close the connection and stop the loop thread; never raises."""
         if self._closed:
@@ -111,7 +106,7 @@ class Session:
         if os.getpid() == self._pid and self._thread.is_alive():
             try:
                 asyncio.run_coroutine_threadsafe(self._disconnect(), self._loop).result(timeout=30)
-            except Exception:  # noqa: BLE001 - closing must not fail; the server may be gone
+            except Exception:  # noqa: BLE001, S110 - closing must not fail; the server may be gone
                 pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=30)
@@ -153,16 +148,16 @@ class Session:
 
     async def _drop(self) -> None:
         """Forget a connection that failed; the next call connects again."""
-        connection, self._connection, self._sftp, self._control = self._connection, None, None, None
+        connection, self._connection, self._control = self._connection, None, None
         if connection is not None:
             connection.abort()
             try:
                 await asyncio.wait_for(connection.wait_closed(), timeout=5)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - it is being cut off anyway
                 pass
 
     async def _disconnect(self) -> None:
-        connection, self._connection, self._sftp, self._control = self._connection, None, None, None
+        connection, self._connection, self._control = self._connection, None, None
         if connection is None:
             return
         connection.close()
@@ -199,31 +194,6 @@ class Session:
         except SessionError:
             await self._drop()
             raise
-        except Exception as error:  # noqa: BLE001
-            await self._drop()
-            raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
-
-    async def _sftp_batch(
-        self, requests: Sequence[Callable[[asyncssh.SFTPClient], Awaitable[None]]]
-    ) -> list[Exception | None]:
-        connection = await self._connected()
-        timeout = self.limits.command_timeout
-        try:
-            if self._sftp is None:
-                self._sftp = await asyncio.wait_for(connection.start_sftp_client(), timeout=timeout)
-            client = self._sftp
-
-            async def one(request: Callable[[asyncssh.SFTPClient], Awaitable[None]]) -> Exception | None:
-                try:
-                    await asyncio.wait_for(request(client), timeout=timeout)
-                except asyncssh.SFTPError as error:
-                    return error
-                return None
-
-            return list(await asyncio.gather(*(one(request) for request in requests)))
-        except asyncio.TimeoutError:
-            await self._drop()
-            raise SessionError(f"no answer from the server for {timeout:g} s; the connection is closed") from None
         except Exception as error:  # noqa: BLE001
             await self._drop()
             raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
@@ -282,7 +252,7 @@ class _ControlShell:
                     break
                 try:
                     chunk = await asyncio.wait_for(self.process.stdout.read(1 << 16), timeout=self.timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise SessionError(f"no answer from the server for {self.timeout:g} s; the connection is closed") from None
                 if not chunk:
                     raise SessionError("the remote shell ended unexpectedly")
@@ -451,7 +421,7 @@ def _host_key_problem(options: asyncssh.SSHClientConnectionOptions) -> str:
 def _lost_problem(error: Exception, limits: Limits) -> str:
     if isinstance(error, asyncio.TimeoutError):
         return f"no answer from the server for {limits.command_timeout:g} s; the connection is closed"
-    if isinstance(error, asyncssh.ConnectionLost) or isinstance(error, asyncssh.DisconnectError):
+    if isinstance(error, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
         reason = error.reason or type(error).__name__
         if "keepalive" in reason.lower():
             silent = limits.keepalive_interval * limits.keepalive_count

@@ -15,7 +15,7 @@ from app.engine.errors import BadInputError
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
 from tests.engine.frontend.conftest import MakeTarget, release_for
-from tests.sshd import Farm, SshServer
+from tests.sshd import Farm, SshServer, basic_bin, start_or_skip
 
 
 def tree(root: Path, skip_modes: frozenset[str] = frozenset()) -> dict[str, tuple[str, bytes | None, int | None]]:
@@ -355,3 +355,32 @@ def test_a_host_reached_through_proxy_jump(ssh_farm: Farm, make_target: MakeTarg
     go_live(target, 1)
     assert (folder / "Orders" / "CURRENT").read_text() == release_for("Orders", 1)[0].release_id + "\n"
     assert "Accepted publickey" in jump.log()  # the connection went through the jump host
+
+
+def test_a_server_without_perl_gets_the_same_result(ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path) -> None:
+    """Renames fall back to mv, one process each: slower, same layout, same refusals."""
+    tools = basic_bin(tmp_path / "bin")
+    server = start_or_skip(ssh_farm, "bare", extra_config=[f"SetEnv PATH={tools}"])
+    folder = server.folder("front")
+    target = make_target(server.url(folder))
+    assert b"perl" not in target._session.shell("command -v perl || echo none").stdout
+    first = go_live(target, 1)
+    second = go_live(target, 2)
+    assert second.previous_release == first.release_id
+    back = Switch("Orders", second.previous_release, second.previous_config)
+    assert target.switch([back]) == [None]
+    assert target.read_current(["Orders"]) == {"Orders": first.release_id}
+    go_live(target, 3)
+    target.prune([Prune("Orders", protect=frozenset(), keep=0)])
+    assert os.listdir(folder / "Orders" / "releases") == [release_for("Orders", 3)[0].release_id]
+    current = folder / "Orders" / "CURRENT"
+    current.unlink()
+    current.mkdir()
+    (current / "x").write_text("x")
+    new = release_for("Orders", 4)[0]
+    [staged_new] = target.stage([new])
+    assert isinstance(staged_new, FrontendError)  # CURRENT is a folder now: refused before anything
+    current.joinpath("x").unlink()
+    current.rmdir()
+    target.remove(["Orders"])
+    assert not (folder / "Orders").exists()
