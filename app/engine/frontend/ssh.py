@@ -9,19 +9,21 @@ the modification time of ``.release.json``; only Deploy Center's own entries are
 Each call costs a few round trips for the whole batch, whatever its size:
 
 - ``stage``: one script checks every module folder and reports CURRENT, config.json and the
-  releases there; one tar stream carries every new release into its staging folder and
-  ``sync`` makes it durable; SFTP renames them all into place (requests pipelined); one last
-  script stamps the deploy order and makes the renames durable.
-- ``switch``: SFTP renames of temp files over ``config.json``, then ``CURRENT``. ``stage`` has
-  already written those temp files (in its tar stream) when the switch is to what it staged;
-  otherwise one tar stream writes them first. Should ``CURRENT`` fail after ``config.json``
-  switched, the previous ``config.json`` is written back.
+  releases there; one tar stream carries every new release into its staging folder, with the
+  next ``CURRENT`` and ``config.json`` under temp names, and ``sync`` makes it durable; one
+  script renames every staging folder into place, stamps the deploy order and syncs again.
+- ``switch``: one script renames the temp files over ``config.json``, then ``CURRENT``. When
+  the switch is not to what this target staged (a switch back, or another process staged it),
+  one tar stream writes the temp files first. Should ``CURRENT`` fail after ``config.json``
+  switched, the previous ``config.json`` is written back. ``flush`` is one ``sync``.
 - reads: one script each; ``read_live`` hashes the live files on the server.
 
-Very large batches are cut into scripts of a few hundred modules (a command is one argument of
-at most 128 KiB on Linux). A failure of the connection, or of ``tar`` (a full disk), fails every
-module of that batch, each with the reason and the front-end's location; what the batch had
-written is removed.
+Scripts without data go through one long-lived remote shell (``ssh_session``); the tar streams
+get a session each. A batch is cut at 2,000 modules (the argument lists of the one ``tar`` or
+``touch`` per script must stay under the system's limit). A failure of the connection, or of
+``tar`` (a full disk), fails every module of that batch, each with the reason and the
+front-end's location; what the batch wrote is removed, or, when the connection is gone, left
+under staging and temp names that the next ``stage`` of those modules clears.
 """
 
 from __future__ import annotations
