@@ -184,11 +184,27 @@ class SshServer:
             problem = self._wait_listening(process)
             if not problem:
                 self.process = process
+                self._check_loopback_only()
                 return
             process.kill()
             process.wait()
             self.port = 0
         raise RuntimeError(f"sshd did not start: {problem}")
+
+    def _check_loopback_only(self) -> None:
+        """Refuse to go on if this port listens anywhere but 127.0.0.1."""
+        hex_port = f"{self.port:04X}"
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                address, _, port = local.rpartition(":")
+                if port == hex_port and state == "0A" and address != "0100007F":  # 0A: listening
+                    self.kill()
+                    raise RuntimeError(f"sshd listens on {address}:{self.port}, not only on 127.0.0.1")
 
     def _wait_listening(self, process: subprocess.Popen[bytes]) -> str:
         """Read sshd's log until it says it listens; '' then, else what it said instead."""

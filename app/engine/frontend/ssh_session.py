@@ -215,7 +215,9 @@ class _Client(asyncssh.SSHClient):
 # The long-lived remote shell: reads "<length> <token>" and a script of that length, runs it in a
 # subshell, and ends its output with "=end-<token> <status>". Starting a session costs the
 # login shell's start-up (its rc files) every time; this one is started once per connection.
+_READY = b"=deploycenter-shell-ready\n"
 _CONTROL = r"""
+echo =deploycenter-shell-ready
 if head -c 1 </dev/null >/dev/null 2>&1; then take() { head -c "$1"; }
 else take() { dd bs=1 count="$1" 2>/dev/null; }; fi
 while IFS=' ' read -r n t; do
@@ -235,10 +237,31 @@ class _ControlShell:
         self.pending = bytearray()
         self.errors = bytearray()
         self.lock = asyncio.Lock()
+        self.ready = False
         self.drain = asyncio.ensure_future(self._drain_errors())
+
+    async def _ready(self) -> None:
+        """Skip what the login shell printed before our shell started (a message of the day...)."""
+        while self.ready is False:
+            at = self.pending.find(_READY)
+            if at >= 0:
+                del self.pending[: at + len(_READY)]
+                self.ready = True
+                return
+            await self._more()
+
+    async def _more(self) -> None:
+        try:
+            chunk = await asyncio.wait_for(self.process.stdout.read(1 << 16), timeout=self.timeout)
+        except TimeoutError:
+            raise SessionError(f"no answer from the server for {self.timeout:g} s; the connection is closed") from None
+        if not chunk:
+            raise SessionError("the remote shell ended unexpectedly")
+        self.pending += chunk
 
     async def run(self, script: str) -> Completed:
         async with self.lock:
+            await self._ready()
             token = secrets.token_hex(8)
             data = script.encode("utf-8")
             self.errors.clear()
@@ -250,13 +273,7 @@ class _ControlShell:
                 end = self.pending.find(b"\n", at) if at >= 0 else -1
                 if end >= 0:
                     break
-                try:
-                    chunk = await asyncio.wait_for(self.process.stdout.read(1 << 16), timeout=self.timeout)
-                except TimeoutError:
-                    raise SessionError(f"no answer from the server for {self.timeout:g} s; the connection is closed") from None
-                if not chunk:
-                    raise SessionError("the remote shell ended unexpectedly")
-                self.pending += chunk
+                await self._more()
             out = bytes(self.pending[:at])
             status_text = self.pending[at + len(marker):end].decode("ascii", errors="replace").strip()
             del self.pending[: end + 1]

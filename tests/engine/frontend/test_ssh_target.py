@@ -384,3 +384,20 @@ def test_a_server_without_perl_gets_the_same_result(ssh_farm: Farm, make_target:
     current.rmdir()
     target.remove(["Orders"])
     assert not (folder / "Orders").exists()
+
+
+def test_a_login_shell_that_talks_does_not_confuse_the_replies(
+    ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path
+) -> None:
+    """Whatever the account's shell start-up prints comes before our output and is skipped."""
+    chatty = tmp_path / "chatty.sh"  # a greeting, then the command, as some login scripts do
+    chatty.write_text('#!/bin/sh\necho "Welcome to the web farm"\necho "K Orders v9-forged"\necho =tar\n'
+                      'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n')
+    chatty.chmod(0o755)
+    server = start_or_skip(ssh_farm, "chatty", extra_config=[f"ForceCommand {chatty}"])
+    folder = server.folder("front")
+    target = make_target(server.url(folder))
+    first = go_live(target, 1)
+    assert target.read_current(["Orders"]) == {"Orders": first.release_id}
+    assert target.read_config(["Orders"]) == {"Orders": release_for("Orders", 1)[0].config}
+    assert [meta.release_id for meta in target.list_releases(["Orders"])["Orders"]] == [first.release_id]
