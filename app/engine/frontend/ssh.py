@@ -149,7 +149,14 @@ class SshTarget:
     # ---------------------------------------------------------------- checks and reads
 
     def check(self) -> None:
-        self._read(remote.check_script())
+        """The folder is there and writable, and the server has the programs the scripts use."""
+        try:
+            self._read(remote.check_script())
+        except FrontendError as error:
+            missing = str(error).partition(": lacks ")[2]
+            if missing:
+                raise self._error(f"the server lacks {', '.join(missing.split())}, which Deploy Center needs") from None
+            raise
 
     def list_modules(self) -> list[str]:
         out = self._read(remote.list_modules_script())

@@ -231,8 +231,22 @@ def sync_script() -> str:
     return f"{_PRELUDE}\n{_SYNC}"
 
 
+REQUIRED_TOOLS = ("tar", "sync", "stat", "touch", "find", "rm", "rmdir", "mv", "head")
+
+
 def check_script() -> str:
-    return f'{_PRELUDE}\nif [ -w . ]; then echo "O"; else echo "X readonly"; fi'
+    """``X readonly`` or ``X lacks <tools>``, else ``O``."""
+    return "\n".join(
+        [
+            _PRELUDE,
+            'if [ ! -w . ]; then echo "X readonly"; exit 0; fi',
+            "lacks=",
+            f"for t in {' '.join(REQUIRED_TOOLS)}; do command -v $t >/dev/null 2>&1 || lacks=\"$lacks $t\"; done",
+            "command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 ||"
+            ' command -v openssl >/dev/null 2>&1 || lacks="$lacks sha256sum"',
+            'if [ -n "$lacks" ]; then echo "X lacks$lacks"; else echo "O"; fi',
+        ]
+    )
 
 
 
@@ -371,7 +385,7 @@ class Output:
         """The front-end-wide problem (``X`` record), if any."""
         for record in self.records:
             if record[0] == "X":
-                return record[1] if len(record) > 1 else "unknown"
+                return " ".join(record[1:]) or "unknown"
         return None
 
 

@@ -254,7 +254,7 @@ class _ControlShell:
         try:
             chunk = await asyncio.wait_for(self.process.stdout.read(1 << 16), timeout=self.timeout)
         except TimeoutError:
-            raise SessionError(f"no answer from the server for {self.timeout:g} s; the connection is closed") from None
+            raise SessionError(f"no progress for {self.timeout:g} s (the server, or a command there, hangs); the connection is closed") from None
         if not chunk:
             raise SessionError("the remote shell ended unexpectedly")
         self.pending += chunk
@@ -343,7 +343,7 @@ class _Exchange:
         while True:
             left = self.moved + self.timeout - self.loop.time()
             if left <= 0:
-                raise SessionError(f"no answer from the server for {self.timeout:g} s; the connection is closed")
+                raise SessionError(f"no progress for {self.timeout:g} s (the server, or a command there, hangs); the connection is closed")
             await asyncio.sleep(left)
 
 
@@ -437,7 +437,7 @@ def _host_key_problem(options: asyncssh.SSHClientConnectionOptions) -> str:
 
 def _lost_problem(error: Exception, limits: Limits) -> str:
     if isinstance(error, asyncio.TimeoutError):
-        return f"no answer from the server for {limits.command_timeout:g} s; the connection is closed"
+        return f"no progress for {limits.command_timeout:g} s (the server, or a command there, hangs); the connection is closed"
     if isinstance(error, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
         reason = error.reason or type(error).__name__
         if "keepalive" in reason.lower():

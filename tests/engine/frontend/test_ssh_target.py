@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -401,3 +402,23 @@ def test_a_login_shell_that_talks_does_not_confuse_the_replies(
     assert target.read_current(["Orders"]) == {"Orders": first.release_id}
     assert target.read_config(["Orders"]) == {"Orders": release_for("Orders", 1)[0].config}
     assert [meta.release_id for meta in target.list_releases(["Orders"])["Orders"]] == [first.release_id]
+
+
+@pytest.mark.parametrize("hasher", ["shasum", "openssl"])
+def test_read_live_hashes_without_sha256sum(
+    ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path, hasher: str
+) -> None:
+    tools = basic_bin(tmp_path / "bin")
+    (tools / "sha256sum").unlink()
+    found = shutil.which(hasher)
+    if found is None:
+        pytest.skip(f"{hasher} is not installed here")
+    (tools / hasher).symlink_to(found)
+    if hasher == "shasum":
+        (tools / "perl").symlink_to(shutil.which("perl") or "/usr/bin/perl")  # shasum is a perl script
+    server = start_or_skip(ssh_farm, "nosum", extra_config=[f"SetEnv PATH={tools}"])
+    target = make_target(server.url(server.folder("front")))
+    release = release_for("Orders", 1)[0]
+    go_live(target, 1)
+    [orders] = target.read_live(["Orders"])
+    assert dict(orders.hashes) == {name: hashlib.sha256(data).hexdigest() for name, data in release.files.items()}
