@@ -28,23 +28,37 @@ under staging and temp names that the next ``stage`` of those modules clears.
 
 from __future__ import annotations
 
-import enum
-import json
 import logging
 import os
 import posixpath
 import secrets
 import shlex
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from app.engine.bundle import NAME_PATTERN
 from app.engine.frontend import ssh_remote as remote
+from app.engine.frontend.ssh_plans import (
+    KEEP,
+    Change,
+    FolderReport,
+    Prepared,
+    StagePlan,
+    batches,
+    check_name,
+    check_release_id,
+    checked_names,
+    current_bytes,
+    first_line,
+    is_release_name,
+    metas,
+    move_failures,
+    parse_info,
+    valid_name,
+)
 from app.engine.frontend.ssh_remote import (
     CONFIG,
-    CURRENT,
     RELEASE_INFO,
     RELEASES,
     STAGING_PREFIX,
@@ -69,20 +83,6 @@ _ROOT_PROBLEMS = {"missing": "folder does not exist", "notdir": "is not a folder
                   "noaccess": "cannot be entered (permission denied)", "readonly": "is not writable"}
 
 
-@dataclass
-class _Module:
-    """What one inspection found in one module folder."""
-
-    name: str
-    problem: str | None = None
-    absent: set[str] = field(default_factory=set)  # "m": no module folder, "r": no releases folder
-    current: str | None = None
-    releases: dict[str, int] = field(default_factory=dict)  # own release -> .release.json mtime (ns)
-    infos: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-    config: bytes | None = None
-    target_exists: bool = False
-
-
 class SshTarget:
     """One front-end folder on an SSH server; one connection, made on first use, closed by ``close``.
 
@@ -100,8 +100,8 @@ class SshTarget:
         # Set when a call lost the connection: clean-ups then leave their leftovers to the next
         # stage (which clears them) instead of waiting for a server that is gone.
         self._lost = False
-        # Per module, the temp files the last stage left for its switch (see _Prepared).
-        self._prepared: dict[str, _Prepared] = {}
+        # Per module, the temp files the last stage left for its switch (see Prepared).
+        self._prepared: dict[str, Prepared] = {}
 
     @property
     def name(self) -> str:
@@ -141,10 +141,10 @@ class SshTarget:
     def _command_problem(self, done: Completed, doing: str) -> str:
         text = done.stderr.decode("utf-8", errors="replace").strip()
         if "No space left on device" in text or "Disk quota exceeded" in text:
-            return f"remote disk full while {doing} ({_first_line(text)})"
+            return f"remote disk full while {doing} ({first_line(text)})"
         if "Permission denied" in text or "Read-only file system" in text:
-            return f"permission denied while {doing} ({_first_line(text)})"
-        return f"{doing} failed (exit {done.status}): {_first_line(text) or 'no message'}"
+            return f"permission denied while {doing} ({first_line(text)})"
+        return f"{doing} failed (exit {done.status}): {first_line(text) or 'no message'}"
 
     # ---------------------------------------------------------------- checks and reads
 
@@ -164,7 +164,7 @@ class SshTarget:
 
     def read_current(self, modules: Sequence[str]) -> dict[str, str | None]:
         found: dict[str, str | None] = {}
-        for part in _batches(_checked(modules)):
+        for part in batches(checked_names(modules)):
             out = self._read(remote.current_script(part))
             for record in out.records:
                 if record[0] == "K" and len(record) > 1:
@@ -173,24 +173,24 @@ class SshTarget:
 
     def read_config(self, modules: Sequence[str]) -> dict[str, bytes | None]:
         configs: dict[str, bytes | None] = {}
-        for part in _batches(_checked(modules)):
+        for part in batches(checked_names(modules)):
             for info in self._inspect(part, None, stage=False, dump="c"):
                 configs[info.name] = info.config
         return {module: configs.get(module) for module in modules}
 
     def list_releases(self, modules: Sequence[str]) -> dict[str, list[ReleaseMeta]]:
         listed: dict[str, list[ReleaseMeta]] = {}
-        for part in _batches(_checked(modules)):
+        for part in batches(checked_names(modules)):
             for info in self._inspect(part, None, stage=False, dump="i"):
-                listed[info.name] = _metas(info)
+                listed[info.name] = metas(info)
         return {module: listed.get(module, []) for module in modules}
 
     def read_live(self, modules: Sequence[str]) -> list[LiveRelease]:
         current = self.read_current(modules)
-        live = {m: r for m, r in current.items() if r is not None and _is_release_name(r)}
+        live = {m: r for m, r in current.items() if r is not None and is_release_name(r)}
         hashed: dict[str, tuple[dict[str, Any] | None, dict[str, str | None]]] = {}
         names = list(live)
-        for part in _batches(names):
+        for part in batches(names):
             hashed.update(self._hash(part, live))
         results = []
         for module in modules:
@@ -212,12 +212,12 @@ class SshTarget:
             }
             files.update({path[len(prefix):]: None for path in others if path.startswith(prefix)})
             files.pop(RELEASE_INFO, None)
-            found[module] = (_parse_info(out.files.get(f"{folder}/{RELEASE_INFO}")), files)
+            found[module] = (parse_info(out.files.get(f"{folder}/{RELEASE_INFO}")), files)
         return found
 
-    def _inspect(self, modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str) -> list[_Module]:
+    def _inspect(self, modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str) -> list[FolderReport]:
         out = self._read(remote.inspect_script(modules, targets, stage, dump))
-        found = {module: _Module(module) for module in modules}
+        found = {module: FolderReport(module) for module in modules}
         for record in out.records:
             info = found.get(record[1]) if len(record) > 1 else None
             if info is None:
@@ -238,7 +238,7 @@ class SshTarget:
             for release in info.releases:
                 path = f"{info.name}/{RELEASES}/{release}/{RELEASE_INFO}"
                 info.releases[release] = stamps.get(path, 0)
-                info.infos[release] = _parse_info(out.files.get(path))
+                info.infos[release] = parse_info(out.files.get(path))
             info.config = out.files.get(f"{info.name}/{CONFIG}")
         return [found[module] for module in modules]
 
@@ -259,10 +259,10 @@ class SshTarget:
 
     def stage(self, releases: Sequence[ReleaseFiles]) -> list[StageResult]:
         for release in releases:
-            _check_name(release.module)
-            _check_release_id(release.release_id)
+            check_name(release.module)
+            check_release_id(release.release_id)
         results: list[StageResult] = []
-        for part in _batches(list(releases), key=lambda r: r.module):
+        for part in batches(list(releases), key=lambda r: r.module):
             results.extend(self._stage_batch(part))
         return results
 
@@ -272,9 +272,9 @@ class SshTarget:
             found = self._inspect([r.module for r in releases], [r.release_id for r in releases], stage=True, dump="ci")
         except FrontendError as error:
             return [error] * len(releases)
-        plans = [_StagePlan(release, info) for release, info in zip(releases, found)]
+        plans = [StagePlan(release, info) for release, info in zip(releases, found)]
         for plan in plans:
-            plan.decide(self)
+            plan.decide(self._error, self._path)
         stamp = max([time.time_ns(), *(mtime + 1 for plan in plans for mtime in plan.info.releases.values())])
         writing = [plan for plan in plans if plan.staging is not None]
         if writing:
@@ -295,7 +295,7 @@ class SshTarget:
                 self._prepared.pop(plan.release.module, None)
         return [plan.result() for plan in plans]
 
-    def _send_releases(self, plans: Sequence[_StagePlan], stamp: int) -> FrontendError | None:
+    def _send_releases(self, plans: Sequence[StagePlan], stamp: int) -> FrontendError | None:
         seconds = stamp // 1_000_000_000
 
         def stream() -> Iterator[bytes]:
@@ -317,7 +317,7 @@ class SshTarget:
             return self._error(self._command_problem(done, "unpacking the releases"))
         return None
 
-    def _forget(self, plans: Sequence[_StagePlan]) -> None:
+    def _forget(self, plans: Sequence[StagePlan]) -> None:
         """Best effort: remove what a failed batch unpacked, and the folders it made."""
         trees = [path for plan in plans for path in plan.leftovers()]
         folders = [folder for plan in plans for folder in plan.made_folders()]
@@ -328,7 +328,7 @@ class SshTarget:
         except FrontendError as error:
             _log.warning("%s", error)
 
-    def _finish_stage(self, plans: Sequence[_StagePlan], stamp: int) -> None:
+    def _finish_stage(self, plans: Sequence[StagePlan], stamp: int) -> None:
         """Rename the staged releases into place, stamp their order, clear what failed, sync."""
         renaming = [plan for plan in plans if plan.error is None and plan.staging is not None]
         placed = [plan for plan in plans if plan.error is None and plan.ready]
@@ -352,7 +352,7 @@ class SshTarget:
             for plan in placed:
                 plan.error = error
             return
-        refused = _move_failures(out)
+        refused = move_failures(out)
         unplaced = [plan for plan in renaming if plan.release.module in refused]
         for plan in unplaced:
             where, problem = refused[plan.release.module]
@@ -361,11 +361,11 @@ class SshTarget:
             self._forget(unplaced)
 
     def discard(self, staged: Sequence[Staged]) -> None:
-        mine = [s for s in staged if s.created and _valid(s.module) and _is_release_name(s.release_id)]
+        mine = [s for s in staged if s.created and valid_name(s.module) and is_release_name(s.release_id)]
         if not mine:
             return
         try:
-            for part in _batches(mine, key=lambda s: s.module):
+            for part in batches(mine, key=lambda s: s.module):
                 doomed = [(s.module, s.release_id, self._doomed_name(s.release_id)) for s in part]
                 self._run(remote.discard_script(doomed))
         except FrontendError as error:
@@ -383,11 +383,11 @@ class SshTarget:
             if prepared is not None and (prepared.release_id, prepared.config) == (s.release_id, s.config):
                 changes.append(prepared.change(s.module))
             else:
-                changes.append(_Change(s.module, _current_bytes(s.release_id), s.config))
+                changes.append(Change(s.module, current_bytes(s.release_id), s.config))
         return self._change(changes)
 
     def write_config(self, configs: Sequence[tuple[str, bytes | None]]) -> None:
-        errors = self._change([_Change(module, _KEEP, config) for module, config in configs])
+        errors = self._change([Change(module, KEEP, config) for module, config in configs])
         for error in errors:
             if error is not None:
                 raise error
@@ -398,20 +398,20 @@ class SshTarget:
         if done.status != 0:
             raise self._error(self._command_problem(done, "flushing the switches to disk"))
 
-    def _change(self, changes: Sequence[_Change]) -> list[FrontendError | None]:
+    def _change(self, changes: Sequence[Change]) -> list[FrontendError | None]:
         for change in changes:
-            _check_name(change.module)
+            check_name(change.module)
         errors: list[FrontendError | None] = []
-        for part in _batches(list(changes), key=lambda c: c.module):
+        for part in batches(list(changes), key=lambda c: c.module):
             errors.extend(self._change_batch(part))
         return errors
 
-    def _change_batch(self, changes: Sequence[_Change]) -> list[FrontendError | None]:
+    def _change_batch(self, changes: Sequence[Change]) -> list[FrontendError | None]:
         self._lost = False
         errors: dict[int, FrontendError] = {}
         for change in changes:
             change.prepare(self._root)
-        unknown = [c for c in changes if c.both() and c.previous_config is _KEEP]
+        unknown = [c for c in changes if c.both() and c.previous_config is KEEP]
         if unknown:  # read what a failed switch would have to put back
             try:
                 previous = self.read_config([c.module for c in unknown])
@@ -429,17 +429,17 @@ class SshTarget:
             out = self._read(remote.moves_script([move for i in going for move in changes[i].moves()]))
         except FrontendError as error:
             return [errors.get(i, error) for i in range(len(changes))]
-        refused = _move_failures(out)
+        refused = move_failures(out)
         for i in going:
             change = changes[i]
             if change.module in refused:
                 where, problem = refused[change.module]
-                change.config_done = change.config is not _KEEP and not where.endswith(f"/{CONFIG}")
+                change.config_done = change.config is not KEEP and not where.endswith(f"/{CONFIG}")
                 errors[i] = self._error(f"switching {self._path(change.module)} failed: {self._path(where)}: {problem}")
         self._put_back([changes[i] for i in errors])
         return [errors.get(i) for i in range(len(changes))]
 
-    def _put_back(self, failed: Sequence[_Change]) -> None:
+    def _put_back(self, failed: Sequence[Change]) -> None:
         """Best effort: the previous config.json where a switch failed half-way."""
         undo = [change for change in (c.undo() for c in failed) if change is not None]
         if undo and not self._lost:
@@ -447,7 +447,7 @@ class SshTarget:
                 if error is not None:
                     _log.error("%s", error)
 
-    def _send_temps(self, changes: Sequence[_Change], errors: dict[int, FrontendError], index: Sequence[int]) -> FrontendError | None:
+    def _send_temps(self, changes: Sequence[Change], errors: dict[int, FrontendError], index: Sequence[int]) -> FrontendError | None:
         """Write the temp files of ``changes`` (at ``index``), where the module folder is there."""
         try:
             out = self._read(remote.folders_script([change.module for change in changes]))
@@ -475,7 +475,7 @@ class SshTarget:
             return self._error(self._command_problem(done, "writing CURRENT and config.json"))
         return None
 
-    def _drop_temps(self, changes: Sequence[_Change]) -> None:
+    def _drop_temps(self, changes: Sequence[Change]) -> None:
         files = [name for change in changes for name, _data in change.temps()]
         if self._lost:
             return
@@ -488,7 +488,7 @@ class SshTarget:
 
     def prune(self, prunes: Sequence[Prune]) -> None:
         try:
-            for part in _batches(list(prunes), key=lambda p: p.module):
+            for part in batches(list(prunes), key=lambda p: p.module):
                 self._prune_batch(part)
         except FrontendError as error:
             _log.warning("could not prune old releases: %s", error)
@@ -514,11 +514,11 @@ class SshTarget:
         if not moves:
             return
         out = self._read(remote.moves_script(moves, [f"rm -rf -- {remote.words(doomed)}"]))
-        for module, (where, problem) in _move_failures(out).items():
+        for module, (where, problem) in move_failures(out).items():
             _log.warning("front-end %s: could not remove %s of %s: %s", self._location, where, module, problem)
 
     def remove(self, modules: Sequence[str]) -> None:
-        for part in _batches(_checked(modules)):
+        for part in batches(checked_names(modules)):
             out = self._read(remote.remove_modules_script(part, f"{os.getpid()}-{secrets.token_hex(4)}"))
             problems = [record for record in out.records if record[0] == "R"]
             if problems:
@@ -529,256 +529,3 @@ class SshTarget:
         self._session.close()
 
 
-# ---------------------------------------------------------------- one module's plan
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """Temp files that ``stage`` left for a switch to this release and configuration."""
-
-    release_id: str
-    config: bytes
-    current_temp: str | None  # None: CURRENT already names the release
-    config_temp: str | None  # None: config.json already holds that configuration
-    previous_config: bytes | None
-
-    def change(self, module: str) -> _Change:
-        change = _Change(
-            module,
-            b"" if self.current_temp else _KEEP,
-            b"" if self.config_temp else _KEEP,
-            previous_config=self.previous_config,
-            current_temp=self.current_temp or "",
-            config_temp=self.config_temp or "",
-            written=True,
-        )
-        return change
-
-
-class _Keep(enum.Enum):
-    KEEP = "keep"  # a _Change field that stays as it is
-
-
-_KEEP = _Keep.KEEP
-
-
-@dataclass(eq=False)
-class _StagePlan:
-    release: ReleaseFiles
-    info: _Module
-    staging: str | None = None  # the staging folder's name, when the release is to be written
-    error: FrontendError | None = None
-    ready: bool = False  # in place (written or reused), its .release.json to be stamped
-    temps: list[tuple[str, bytes, int]] = field(default_factory=list)  # (path, content, mode)
-    current_temp: str | None = None
-    config_temp: str | None = None
-
-    def add_temps(self) -> None:
-        """The next CURRENT and config.json under temp names, where they change."""
-        module, release = self.release.module, self.release
-        if release.release_id != self.info.current:
-            self.current_temp = f"{module}/.{CURRENT}.tmp-{secrets.token_hex(6)}"
-            self.temps.append((self.current_temp, f"{release.release_id}\n".encode("ascii"), 0o644))
-        if release.config != self.info.config:
-            self.config_temp = f"{module}/.{CONFIG}.tmp-{secrets.token_hex(6)}"
-            self.temps.append((self.config_temp, release.config, 0o600))
-
-    def prepared(self) -> _Prepared:
-        return _Prepared(
-            self.release.release_id, self.release.config, self.current_temp, self.config_temp, self.info.config
-        )
-
-    def decide(self, target: SshTarget) -> None:
-        info, release = self.info, self.release
-        if info.problem is not None:
-            self.error = target._error(info.problem)
-            return
-        if info.current is not None and (
-            not _is_release_name(info.current) or info.infos.get(info.current) is None
-        ):
-            current = target._path(release.module, CURRENT)
-            self.error = target._error(f"{current} names {info.current!r}, which is not a complete release")
-            return
-        if info.target_exists:
-            path = target._path(self.target_path())
-            recorded = info.infos.get(release.release_id) if release.release_id in info.releases else None
-            if recorded is None:
-                self.error = target._error(f"{path} exists but was not created by Deploy Center; move it away")
-            elif recorded.get("artifact_sha256") != release.artifact_sha256:
-                self.error = target._error(f"{path} holds a different artifact under the same release id")
-            else:
-                self.ready = True
-            return
-        self.staging = f"{STAGING_PREFIX}{release.release_id}-{os.getpid()}-{secrets.token_hex(4)}"
-        self.ready = True
-
-    def staging_path(self) -> str:
-        assert self.staging is not None
-        return f"{self.release.module}/{RELEASES}/{self.staging}"
-
-    def target_path(self) -> str:
-        return f"{self.release.module}/{RELEASES}/{self.release.release_id}"
-
-    def leftovers(self) -> list[str]:
-        """What this call unpacked for the release: its staging folder and temp files."""
-        staging = [self.staging_path()] if self.staging is not None else []
-        return staging + [name for name, _data, _mode in self.temps]
-
-    def made_folders(self) -> list[str]:
-        """Folders tar made for this release (innermost first), to remove when it failed."""
-        module = self.release.module
-        made = [f"{module}/{RELEASES}"] if self.info.absent & {"m", "r"} else []
-        return made + ([module] if "m" in self.info.absent else [])
-
-    def result(self) -> StageResult:
-        if self.error is not None:
-            return self.error
-        return Staged(
-            module=self.release.module,
-            release_id=self.release.release_id,
-            previous_release=self.info.current,
-            previous_config=self.info.config,
-            created=self.staging is not None,
-        )
-
-
-@dataclass(eq=False)
-class _Change:
-    """New ``CURRENT`` and ``config.json`` for one module (``_KEEP``: leave it; None: remove it)."""
-
-    module: str
-    current: bytes | None | _Keep
-    config: bytes | None | _Keep
-    previous_config: bytes | None | _Keep = _KEEP  # what to put back if CURRENT cannot switch; _KEEP: unknown
-    root: str = ""
-    current_temp: str = ""
-    config_temp: str = ""
-    config_done: bool = False
-    written: bool = False  # the temps are on the server already (left by stage)
-
-    def prepare(self, root: str) -> None:
-        self.root = root
-        if not self.written:
-            self.current_temp = f"{self.module}/.{CURRENT}.tmp-{secrets.token_hex(6)}"
-            self.config_temp = f"{self.module}/.{CONFIG}.tmp-{secrets.token_hex(6)}"
-
-    def temps(self) -> list[tuple[str, bytes]]:
-        """The temp files still to write: (path under the root, content)."""
-        if self.written:
-            return []
-        found = []
-        if isinstance(self.config, bytes):
-            found.append((self.config_temp, self.config))
-        if isinstance(self.current, bytes):
-            found.append((self.current_temp, self.current))
-        return found
-
-    def both(self) -> bool:
-        return self.config is not _KEEP and self.current is not _KEEP
-
-    def _p(self, relative: str) -> str:
-        return posixpath.join(self.root, relative)
-
-    def moves(self) -> list[remote.Move]:
-        """config.json first, then CURRENT: each one rename (or removal), atomic on the server."""
-        found: list[remote.Move] = [("g", self.module, "-")]
-        for value, temp, name in ((self.config, self.config_temp, CONFIG), (self.current, self.current_temp, CURRENT)):
-            if value is None:
-                found.append(("d", "-", f"{self.module}/{name}"))
-            elif value is not _KEEP:
-                found.append(("r", temp, f"{self.module}/{name}"))
-        return found
-
-    def undo(self) -> _Change | None:
-        """When CURRENT failed after config.json switched: the change that puts config.json back."""
-        if not (self.config_done and self.both()) or self.previous_config is _KEEP:
-            return None
-        return _Change(self.module, _KEEP, self.previous_config)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _move_failures(out: Output) -> dict[str, tuple[str, str]]:
-    """``moves``' reports: module -> (path, problem)."""
-    found: dict[str, tuple[str, str]] = {}
-    for record in out.records:
-        if record[0] == "E" and len(record) > 2:
-            where, _, problem = record[2].partition(" ")
-            found.setdefault(record[1], (where, problem or "failed"))
-    return found
-
-
-def _batches(items: Sequence[Any], key: Callable[[Any], str] = str) -> Iterator[list[Any]]:
-    for part in remote.chunks(len(items), (len(key(item)) * 3 + 40 for item in items)):
-        yield [items[i] for i in part]
-
-
-def _checked(modules: Sequence[str]) -> list[str]:
-    for module in modules:
-        _check_name(module)
-    return list(dict.fromkeys(modules))
-
-
-def _valid(module: str) -> bool:
-    return bool(NAME_PATTERN.match(module))
-
-
-def _check_name(module: str) -> None:
-    # Names are checked when published; again here because they become remote paths.
-    if not _valid(module):
-        raise ValueError(f"not a valid module name: {module!r}")
-
-
-def _check_release_id(release: str) -> None:
-    if not _is_release_name(release):
-        raise ValueError(f"not a valid release id: {release!r}")
-
-
-def _is_release_name(name: str) -> bool:
-    return bool(name) and not name.startswith(".") and all(c.isascii() and (c.isalnum() or c in "._+@,=-") for c in name)
-
-
-def _current_bytes(release: str | None) -> bytes | None:
-    if release is None:
-        return None
-    _check_release_id(release)
-    return f"{release}\n".encode("ascii")
-
-
-def _parse_info(data: bytes | None) -> dict[str, Any] | None:
-    if data is None:
-        return None
-    try:
-        info = json.loads(data)
-    except ValueError:
-        return None
-    if not isinstance(info, dict) or not isinstance(info.get("files"), dict):
-        return None
-    return info
-
-
-def _metas(info: _Module) -> list[ReleaseMeta]:
-    metas = []
-    for name, stamp in sorted(info.releases.items(), key=lambda item: (item[1], item[0])):
-        recorded = info.infos.get(name) or {}
-        version = recorded.get("version")
-        metas.append(
-            ReleaseMeta(
-                module=info.name,
-                release_id=name,
-                version=version if isinstance(version, int) else None,
-                platform=_text(recorded.get("platform")),
-                artifact_sha256=_text(recorded.get("artifact_sha256")),
-                order=stamp,
-            )
-        )
-    return metas
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _first_line(text: str) -> str:
-    return text.splitlines()[0].strip() if text else ""
