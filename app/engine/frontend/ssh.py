@@ -365,9 +365,8 @@ class SshTarget:
         if not mine:
             return
         try:
-            for part in batches(mine, key=lambda s: s.module):
-                doomed = [(s.module, s.release_id, self._doomed_name(s.release_id)) for s in part]
-                self._run(remote.discard_script(doomed))
+            current = self.read_current([s.module for s in mine])
+            self._remove_releases([(s.module, s.release_id) for s in mine if current.get(s.module) != s.release_id])
         except FrontendError as error:
             _log.warning("could not discard staged releases: %s", error)
 
@@ -384,7 +383,16 @@ class SshTarget:
                 changes.append(prepared.change(s.module))
             else:
                 changes.append(Change(s.module, current_bytes(s.release_id), s.config))
-        return self._change(changes)
+        errors = self._change(changes)
+        # Temp files left by stage can be gone (another stage of the module cleared them): write anew.
+        gone = [i for i, error in enumerate(errors) if error is not None and changes[i].written
+                and "No such file" in str(error)]
+        if gone:
+            again = self._change([Change(switches[i].module, current_bytes(switches[i].release_id), switches[i].config)
+                                  for i in gone])
+            for i, error in zip(gone, again):
+                errors[i] = error
+        return errors
 
     def write_config(self, configs: Sequence[tuple[str, bytes | None]]) -> None:
         errors = self._change([Change(module, KEEP, config) for module, config in configs])
@@ -506,6 +514,10 @@ class SshTarget:
 
     def _remove_releases(self, releases: Sequence[tuple[str, str]]) -> None:
         """Rename each to a staging name (so no half-deleted release looks whole), then delete them."""
+        for part in batches(list(releases), key=lambda pair: pair[0] + pair[1]):
+            self._remove_release_batch(part)
+
+    def _remove_release_batch(self, releases: Sequence[tuple[str, str]]) -> None:
         moves: list[remote.Move] = []
         doomed = []
         for module, release in releases:

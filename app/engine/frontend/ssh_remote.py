@@ -274,25 +274,6 @@ def current_script(modules: Sequence[str]) -> str:
     )
 
 
-def discard_script(releases: Sequence[tuple[str, str, str]]) -> str:
-    """Remove ``(module, release, doomed name)`` when its CURRENT does not name it; never fails."""
-    lines = [_PRELUDE, "gone="]
-    lines.append(
-        "disc() {\n"
-        '  c=; if [ -f "$1/CURRENT" ]; then IFS= read -r c < "$1/CURRENT" 2>/dev/null || :; fi\n'
-        '  [ "$c" = "$2" ] && return\n'
-        '  r=$1/releases/$2\n'
-        '  [ -d "$r" ] && [ ! -L "$r" ] && [ -f "$r/.release.json" ] || return\n'
-        '  mv -- "$r" "$1/releases/$3" && gone="$gone $1/releases/$3"\n'
-        "}"
-    )
-    for module, release, doomed in releases:
-        lines.append(f"disc {_words((module, release, doomed))}")
-    lines.append('[ -z "$gone" ] || rm -rf -- $gone')
-    lines.append("exit 0")
-    return "\n".join(lines)
-
-
 def remove_modules_script(modules: Sequence[str], tag: str) -> str:
     """Delete Deploy Center's own entries of each module; foreign entries and their folders stay.
 

@@ -422,3 +422,15 @@ def test_read_live_hashes_without_sha256sum(
     go_live(target, 1)
     [orders] = target.read_live(["Orders"])
     assert dict(orders.hashes) == {name: hashlib.sha256(data).hexdigest() for name, data in release.files.items()}
+
+
+def test_a_switch_whose_staged_temp_files_went_missing_writes_them_again(
+    target: SshTarget, remote_folder: Path
+) -> None:
+    release = release_for("Orders", 1)[0]
+    staged(target, "Orders")
+    for temp in (remote_folder / "Orders").glob(".*.tmp-*"):
+        temp.unlink()
+    assert target.switch([Switch("Orders", release.release_id, release.config)]) == [None]
+    assert target.read_current(["Orders"]) == {"Orders": release.release_id}
+    assert target.read_config(["Orders"]) == {"Orders": release.config}
