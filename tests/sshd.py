@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -229,8 +230,6 @@ class SshServer:
 
     def _drain_log(self, process: subprocess.Popen[bytes]) -> None:
         """Keep reading sshd's log so that it never blocks on a full pipe."""
-        import threading
-
         stream = process.stderr
         assert stream is not None
 
