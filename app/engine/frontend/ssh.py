@@ -269,7 +269,7 @@ class SshTarget:
     def _stage_batch(self, releases: Sequence[ReleaseFiles]) -> list[StageResult]:
         self._lost = False
         try:
-            found = self._inspect([r.module for r in releases], [r.release_id for r in releases], stage=True, dump="ci")
+            found = self._inspect([r.module for r in releases], [r.release_id for r in releases], stage=True, dump="cks")
         except FrontendError as error:
             return [error] * len(releases)
         plans = [StagePlan(release, info) for release, info in zip(releases, found)]
@@ -502,7 +502,7 @@ class SshTarget:
             _log.warning("could not prune old releases: %s", error)
 
     def _prune_batch(self, prunes: Sequence[Prune]) -> None:
-        found = self._inspect([p.module for p in prunes], None, stage=False, dump="i")
+        found = self._inspect([p.module for p in prunes], None, stage=False, dump="s")
         doomed: list[tuple[str, str]] = []
         for rule, info in zip(prunes, found):
             if info.problem is not None:

@@ -162,24 +162,31 @@ def _words(values: Iterable[str]) -> str:
 def inspect_script(modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str) -> str:
     """Check module folders and report CURRENT, own releases and (``dump``) files.
 
-    ``dump`` says what to dump in the tar part: ``c`` config.json, ``i`` every .release.json
-    (with their modification times in the stat part).
+    ``dump`` says what else to report: ``c`` config.json; ``i`` every .release.json; ``k`` only
+    the live release's and the target's; ``s`` (and ``i``) the modification time of every
+    .release.json, in the stat part.
     """
     mode = "s" if stage else "r"
     pairs = [f"{module}:{target}" for module, target in zip(modules, targets or [""] * len(modules))]
     lines = [_PRELUDE, _INSPECT, f"ps={shlex.quote(' '.join(pairs))}", f"ms={shlex.quote(' '.join(modules))}"]
     lines.append(f'for p in $ps; do insp "${{p%%:*}}" {mode} "${{p#*:}}"; done')
-    globs = []
-    if "c" in dump:
-        globs.append("$m/config.json")
-    if "i" in dump:
-        globs.append("$m/releases/*/.release.json")
+    if "i" in dump or "s" in dump:
         lines.append(_STAT)
         lines.append("echo =stat")
         lines.append('st $(for m in $ms; do echo "$m/releases/*/.release.json"; done) 2>/dev/null')
-    if globs:
+    names = []  # shell that prints the paths to dump for module $m (target $t); builtins only
+    if "c" in dump:
+        names.append('echo "$m/config.json"')
+    if "i" in dump:
+        names.append('echo "$m/releases/*/.release.json"')
+    if "k" in dump:
+        names.append('[ -z "$t" ] || echo "$m/releases/$t/.release.json"')
+        names.append('c=; if [ -f "$m/CURRENT" ]; then IFS= read -r c < "$m/CURRENT" 2>/dev/null || :; fi')
+        names.append('case $c in ""|"$t"|*[!A-Za-z0-9._+@,=-]*) ;; *) echo "$m/releases/$c/.release.json";; esac')
+    if names:
         lines.append("echo =tar")
-        lines.append(f'tar -cf - $(for m in $ms; do echo "{" ".join(globs)}"; done) 2>/dev/null')
+        body = "; ".join(names)
+        lines.append(f'tar -cf - $(for p in $ps; do m=${{p%%:*}}; t=${{p#*:}}; {body}; done) 2>/dev/null')
     lines.append("exit 0")
     return "\n".join(lines)
 
@@ -380,7 +387,10 @@ def read_tar(archive: bytes) -> dict[str, bytes | None]:
                 if member.isdir():
                     continue
                 reader = tar.extractfile(member) if member.isreg() else None
-                files[member.name] = reader.read() if reader is not None else None
+                if reader is not None:
+                    files[member.name] = reader.read()
+                else:  # a link or special file (tar also stores a file named twice as a link)
+                    files.setdefault(member.name, None)
     except (tarfile.TarError, EOFError, OSError):
         pass  # a truncated dump: what was read stands, the rest counts as missing
     return files
