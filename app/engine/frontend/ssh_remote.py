@@ -12,8 +12,8 @@ comes back as one line per record, ``<code> <module> [<field>...]``, then, where
 files, a line ``=stat`` with ``stat`` output and a line ``=tar`` followed by a tar archive of
 the files (``config.json``, ``.release.json``), which Python reads with ``tarfile``.
 
-Remote programs used: ``sh``, ``tar``, ``sync``, ``stat`` (GNU ``-c`` or BSD ``-f``), ``touch``,
-``rm``, ``rmdir``, ``mv``, ``find``, ``head`` and ``sha256sum`` (or ``shasum -a 256``, or
+Remote programs used: ``sh``, ``tar`` (with ``-T``), ``sync``, ``stat`` (GNU ``-c`` or BSD ``-f``),
+``touch``, ``rm``, ``rmdir``, ``mv``, ``find`` (with ``-mindepth``/``-maxdepth``), ``head`` and ``sha256sum`` (or ``shasum -a 256``, or
 ``openssl``); ``perl``, where it is there, renames a whole batch in one process.
 """
 
@@ -48,10 +48,20 @@ cd -- "$1" 2>/dev/null || {
 
 _SYNC = "{ sync -f . 2>/dev/null || sync; }"
 
-_STAT = r"""
-if stat -c %.9Y . >/dev/null 2>&1; then st() { stat -c '%.9Y %n' -- "$@"; }
-elif stat -f %Fm . >/dev/null 2>&1; then st() { stat -f '%Fm %N' -- "$@"; }
-else st() { stat -c '%Y %n' -- "$@"; }; fi
+# infos FOLDER...: every releases/<id>/.release.json under the releases folders given. find
+# builds the argument lists, so that any number of releases fits (a glob would not).
+_INFOS = r"""
+infos() { [ $# -gt 0 ] || return 0; find "$@" -mindepth 2 -maxdepth 2 -name .release.json -type f 2>/dev/null; }
+if stat -c %.9Y . >/dev/null 2>&1; then
+  infostamps() { [ $# -gt 0 ] || return 0
+    find "$@" -mindepth 2 -maxdepth 2 -name .release.json -type f -exec stat -c '%.9Y %n' {} + 2>/dev/null; }
+elif stat -f %Fm . >/dev/null 2>&1; then
+  infostamps() { [ $# -gt 0 ] || return 0
+    find "$@" -mindepth 2 -maxdepth 2 -name .release.json -type f -exec stat -f '%Fm %N' {} + 2>/dev/null; }
+else
+  infostamps() { [ $# -gt 0 ] || return 0
+    find "$@" -mindepth 2 -maxdepth 2 -name .release.json -type f -exec stat -c '%Y %n' {} + 2>/dev/null; }
+fi
 """
 
 # insp MODULE MODE TARGET: check one module folder (MODE s: strictly, as stage does, clearing
@@ -170,23 +180,25 @@ def inspect_script(modules: Sequence[str], targets: Sequence[str] | None, stage:
     pairs = [f"{module}:{target}" for module, target in zip(modules, targets or [""] * len(modules))]
     lines = [_PRELUDE, _INSPECT, f"ps={shlex.quote(' '.join(pairs))}", f"ms={shlex.quote(' '.join(modules))}"]
     lines.append(f'for p in $ps; do insp "${{p%%:*}}" {mode} "${{p#*:}}"; done')
+    folders = '$(for m in $ms; do [ -d "$m/releases" ] && echo "$m/releases"; done)'
     if "i" in dump or "s" in dump:
-        lines.append(_STAT)
+        lines.append(_INFOS)
         lines.append("echo =stat")
-        lines.append('st $(for m in $ms; do echo "$m/releases/*/.release.json"; done) 2>/dev/null')
+        lines.append(f"infostamps {folders}")
     names = []  # shell that prints the paths to dump for module $m (target $t); builtins only
     if "c" in dump:
         names.append('echo "$m/config.json"')
-    if "i" in dump:
-        names.append('echo "$m/releases/*/.release.json"')
     if "k" in dump:
         names.append('[ -z "$t" ] || echo "$m/releases/$t/.release.json"')
         names.append('c=; if [ -f "$m/CURRENT" ]; then IFS= read -r c < "$m/CURRENT" 2>/dev/null || :; fi')
         names.append('case $c in ""|"$t"|*[!A-Za-z0-9._+@,=-]*) ;; *) echo "$m/releases/$c/.release.json";; esac')
-    if names:
+    if names or "i" in dump:
         lines.append("echo =tar")
-        body = "; ".join(names)
-        lines.append(f'tar -cf - $(for p in $ps; do m=${{p%%:*}}; t=${{p#*:}}; {body}; done) 2>/dev/null')
+        body = "; ".join([*names, ":"])
+        listing = f'for p in $ps; do m=${{p%%:*}}; t=${{p#*:}}; {body}; done'
+        if "i" in dump:
+            listing = f"{{ {listing}; infos {folders}; }}"
+        lines.append(f"{listing} | tar -cf - -T - 2>/dev/null")
     lines.append("exit 0")
     return "\n".join(lines)
 
