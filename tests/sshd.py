@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,7 +65,7 @@ def _apt_install(*packages: str) -> None:
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
-        if subprocess.run(command, env=env, capture_output=True, timeout=600).returncode != 0:
+        if subprocess.run(command, check=False, env=env, capture_output=True, timeout=600).returncode != 0:
             return
 
 
@@ -77,6 +78,21 @@ def keygen(path: Path, comment: str) -> str:
         check=True, capture_output=True, timeout=60,
     )
     return Path(f"{path}.pub").read_text().strip()
+
+
+# What a server without perl still has: the tools the contract's section 7 expects, no more.
+BASIC_TOOLS = ("sh", "tar", "sync", "stat", "touch", "find", "rm", "rmdir", "mv", "head", "dd", "cat",
+               "sha256sum", "mkdir", "ls", "env", "dirname", "basename", "readlink", "uname", "id")
+
+
+def basic_bin(folder: Path) -> Path:
+    """A folder of links to BASIC_TOOLS, for a PATH without perl."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for tool in BASIC_TOOLS:
+        found = shutil.which(tool)
+        if found:
+            (folder / tool).symlink_to(found)
+    return folder
 
 
 def free_port() -> int:
@@ -98,6 +114,7 @@ class SshServer:
     host_key_line: str = ""
     _log: list[str] = field(default_factory=list)
     _reader: Any = None  # the thread that reads sshd's log
+    extra_config: list[str] = field(default_factory=list)  # more sshd_config lines
 
     @property
     def host_key(self) -> Path:
@@ -138,13 +155,14 @@ class SshServer:
                     "PermitRootLogin prohibit-password",
                     "StrictModes no",
                     f"AllowUsers {getpass.getuser()}",
-                    "AllowTcpForwarding no",
+                    "AllowTcpForwarding local",  # for ProxyJump through this server
                     "X11Forwarding no",
                     "PrintMotd no",
                     "MaxSessions 50",
                     "MaxStartups 50",
                     "LogLevel VERBOSE",
                     f"Subsystem sftp {sftp}",
+                    *self.extra_config,
                     "",
                 ]
             )
@@ -167,11 +185,27 @@ class SshServer:
             problem = self._wait_listening(process)
             if not problem:
                 self.process = process
+                self._check_loopback_only()
                 return
             process.kill()
             process.wait()
             self.port = 0
         raise RuntimeError(f"sshd did not start: {problem}")
+
+    def _check_loopback_only(self) -> None:
+        """Refuse to go on if this port listens anywhere but 127.0.0.1."""
+        hex_port = f"{self.port:04X}"
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                address, _, port = local.rpartition(":")
+                if port == hex_port and state == "0A" and address != "0100007F":  # 0A: listening
+                    self.kill()
+                    raise RuntimeError(f"sshd listens on {address}:{self.port}, not only on 127.0.0.1")
 
     def _wait_listening(self, process: subprocess.Popen[bytes]) -> str:
         """Read sshd's log until it says it listens; '' then, else what it said instead."""
@@ -196,8 +230,6 @@ class SshServer:
 
     def _drain_log(self, process: subprocess.Popen[bytes]) -> None:
         """Keep reading sshd's log so that it never blocks on a full pipe."""
-        import threading
-
         stream = process.stderr
         assert stream is not None
 
@@ -287,9 +319,9 @@ class Farm:
     def config(self) -> Path:
         return self.root / "ssh_config"
 
-    def add_server(self, alias: str | None = None, start: bool = True) -> SshServer:
+    def add_server(self, alias: str | None = None, start: bool = True, extra_config: list[str] | None = None) -> SshServer:
         alias = alias or f"srv{len(self.servers) + 1}"
-        server = SshServer(alias, self.root / alias, self.program, self.public_key)
+        server = SshServer(alias, self.root / alias, self.program, self.public_key, extra_config=extra_config or [])
         server.root.mkdir()
         server.prepare()
         self.servers.append(server)
@@ -335,8 +367,8 @@ def farm() -> Iterator[Farm]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def start_or_skip(made: Farm, alias: str | None = None) -> SshServer:
+def start_or_skip(made: Farm, alias: str | None = None, extra_config: list[str] | None = None) -> SshServer:
     try:
-        return made.add_server(alias)
+        return made.add_server(alias, extra_config=extra_config)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         unavailable(f"sshd could not start: {error}")

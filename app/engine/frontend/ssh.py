@@ -9,38 +9,61 @@ the modification time of ``.release.json``; only Deploy Center's own entries are
 Each call costs a few round trips for the whole batch, whatever its size:
 
 - ``stage``: one script checks every module folder and reports CURRENT, config.json and the
-  releases there; one tar stream carries every new release into its staging folder and
-  ``sync`` makes it durable; SFTP renames them all into place (requests pipelined); one last
-  script stamps the deploy order and makes the renames durable.
-- ``switch``: one tar stream of temp files, made durable; then SFTP renames them over
-  ``config.json`` and ``CURRENT`` (with a hard link of the old ``config.json`` kept until the
-  module's ``CURRENT`` has switched, so a failure can put it back).
+  releases there; one tar stream carries every new release into its staging folder, with the
+  next ``CURRENT`` and ``config.json`` under temp names, and ``sync`` makes it durable; one
+  script renames every staging folder into place, stamps the deploy order and syncs again.
+- ``switch``: one script renames the temp files over ``config.json``, then ``CURRENT``. When
+  the switch is not to what this target staged (a switch back, or another process staged it),
+  one tar stream writes the temp files first. Should ``CURRENT`` fail after ``config.json``
+  switched, the previous ``config.json`` is written back. ``flush`` is one ``sync``.
 - reads: one script each; ``read_live`` hashes the live files on the server.
 
-Very large batches are cut into scripts of a few hundred modules (a command is one argument of
-at most 128 KiB on Linux). A failure of the connection, or of ``tar`` (a full disk), fails every
-module of that batch, each with the reason and the front-end's location; what the batch had
-written is removed.
+Scripts without data go through one long-lived remote shell (``ssh_session``); the tar streams
+get a session each. A batch is cut at 2,000 modules (the argument lists of the one ``tar`` or
+``touch`` per script must stay under the system's limit). A failure of the connection, or of
+``tar`` (a full disk), fails every module of that batch, each with the reason and the
+front-end's location; what the batch wrote is removed, or, when the connection is gone, left
+under staging and temp names that the next ``stage`` of those modules clears.
 """
 
 from __future__ import annotations
 
-import enum
-import json
 import logging
 import os
 import posixpath
 import secrets
+import shlex
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-
-import asyncssh
 
 from app.engine.frontend import ssh_remote as remote
 from app.engine.frontend.layout import OWNER_FILE
-from app.engine.frontend.ssh_remote import CONFIG, CURRENT, RELEASE_INFO, RELEASES, STAGING_PREFIX, Output
+from app.engine.frontend.ssh_plans import (
+    KEEP,
+    Change,
+    FolderReport,
+    Prepared,
+    StagePlan,
+    batches,
+    check_name,
+    check_release_id,
+    checked_names,
+    current_bytes,
+    first_line,
+    is_release_name,
+    metas,
+    move_failures,
+    parse_info,
+    valid_name,
+)
+from app.engine.frontend.ssh_remote import (
+    CONFIG,
+    RELEASE_INFO,
+    RELEASES,
+    STAGING_PREFIX,
+    Output,
+)
 from app.engine.frontend.ssh_session import Completed, Limits, Session, SessionError
 from app.engine.frontend.ssh_url import SshUrl, parse_ssh_url
 from app.engine.frontend.target import (
@@ -56,23 +79,9 @@ from app.engine.frontend.target import (
 from app.engine.names import NAME_PATTERN
 
 _log = logging.getLogger(__name__)
-_SftpRequest = Callable[[asyncssh.SFTPClient], Awaitable[None]]
 _ROOT_PROBLEMS = {"missing": "folder does not exist", "notdir": "is not a folder",
+                  "sync": "could not make the writes durable (sync failed)",
                   "noaccess": "cannot be entered (permission denied)", "readonly": "is not writable"}
-
-
-@dataclass
-class _Module:
-    """What one inspection found in one module folder."""
-
-    name: str
-    problem: str | None = None
-    absent: set[str] = field(default_factory=set)  # "m": no module folder, "r": no releases folder
-    current: str | None = None
-    releases: dict[str, int] = field(default_factory=dict)  # own release -> .release.json mtime (ns)
-    infos: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-    config: bytes | None = None
-    target_exists: bool = False
 
 
 class SshTarget:
@@ -92,6 +101,8 @@ class SshTarget:
         # Set when a call lost the connection: clean-ups then leave their leftovers to the next
         # stage (which clears them) instead of waiting for a server that is gone.
         self._lost = False
+        # Per module, the temp files the last stage left for its switch (see Prepared).
+        self._prepared: dict[str, Prepared] = {}
 
     @property
     def name(self) -> str:
@@ -106,9 +117,13 @@ class SshTarget:
     def _error(self, problem: str) -> FrontendError:
         return FrontendError(f"front-end {self._location}: {problem}")
 
-    def _run(self, script: str, stdin: Sequence[bytes] | Iterator[bytes] = (), *args: str) -> Completed:
+    def _run(self, script: str, stdin: Sequence[bytes] | Iterator[bytes] | None = None) -> Completed:
+        """Run a script with ``$1`` = the root: with data on stdin as a command of its own, without
+        in the connection's long-lived shell (no session to start, no login shell start-up)."""
         try:
-            return self._session.run(remote.command(script, self._root, *args), stdin)
+            if stdin is None:
+                return self._session.shell(f"set -- {shlex.quote(self._root)}\n{script}")
+            return self._session.run(remote.command(script, self._root), stdin)
         except SessionError as error:
             self._lost = True
             raise self._error(str(error)) from None
@@ -121,30 +136,28 @@ class SshTarget:
             raise self._error(_ROOT_PROBLEMS.get(problem, problem))
         return out
 
-    def _sftp(self, requests: Sequence[_SftpRequest]) -> list[Exception | None]:
-        if not requests:
-            return []
-        try:
-            return self._session.sftp(requests)
-        except SessionError as error:
-            self._lost = True
-            raise self._error(str(error)) from None
-
     def _path(self, *parts: str) -> str:
         return posixpath.join(self._root, *parts)
 
     def _command_problem(self, done: Completed, doing: str) -> str:
         text = done.stderr.decode("utf-8", errors="replace").strip()
         if "No space left on device" in text or "Disk quota exceeded" in text:
-            return f"remote disk full while {doing} ({_first_line(text)})"
+            return f"remote disk full while {doing} ({first_line(text)})"
         if "Permission denied" in text or "Read-only file system" in text:
-            return f"permission denied while {doing} ({_first_line(text)})"
-        return f"{doing} failed (exit {done.status}): {_first_line(text) or 'no message'}"
+            return f"permission denied while {doing} ({first_line(text)})"
+        return f"{doing} failed (exit {done.status}): {first_line(text) or 'no message'}"
 
     # ---------------------------------------------------------------- checks and reads
 
     def check(self) -> None:
-        self._read(remote.check_script())
+        """The folder is there and writable, and the server has the programs the scripts use."""
+        try:
+            self._read(remote.check_script())
+        except FrontendError as error:
+            missing = str(error).partition(": lacks ")[2]
+            if missing:
+                raise self._error(f"the server lacks {', '.join(missing.split())}, which Deploy Center needs") from None
+            raise
 
     def list_modules(self) -> list[str]:
         out = self._read(remote.list_modules_script())
@@ -152,7 +165,7 @@ class SshTarget:
 
     def read_current(self, modules: Sequence[str]) -> dict[str, str | None]:
         found: dict[str, str | None] = {}
-        for part in _batches(_checked(modules)):
+        for part in batches(checked_names(modules)):
             out = self._read(remote.current_script(part))
             for record in out.records:
                 if record[0] == "K" and len(record) > 1:
@@ -161,24 +174,24 @@ class SshTarget:
 
     def read_config(self, modules: Sequence[str]) -> dict[str, bytes | None]:
         configs: dict[str, bytes | None] = {}
-        for part in _batches(_checked(modules)):
+        for part in batches(checked_names(modules)):
             for info in self._inspect(part, None, stage=False, dump="c"):
                 configs[info.name] = info.config
         return {module: configs.get(module) for module in modules}
 
     def list_releases(self, modules: Sequence[str]) -> dict[str, list[ReleaseMeta]]:
         listed: dict[str, list[ReleaseMeta]] = {}
-        for part in _batches(_checked(modules)):
+        for part in batches(checked_names(modules)):
             for info in self._inspect(part, None, stage=False, dump="i"):
-                listed[info.name] = _metas(info)
+                listed[info.name] = metas(info)
         return {module: listed.get(module, []) for module in modules}
 
     def read_live(self, modules: Sequence[str]) -> list[LiveRelease]:
         current = self.read_current(modules)
-        live = {m: r for m, r in current.items() if r is not None and _is_release_name(r)}
+        live = {m: r for m, r in current.items() if r is not None and is_release_name(r)}
         hashed: dict[str, tuple[dict[str, Any] | None, dict[str, str | None]]] = {}
         names = list(live)
-        for part in _batches(names):
+        for part in batches(names):
             hashed.update(self._hash(part, live))
         results = []
         for module in modules:
@@ -200,12 +213,12 @@ class SshTarget:
             }
             files.update({path[len(prefix):]: None for path in others if path.startswith(prefix)})
             files.pop(RELEASE_INFO, None)
-            found[module] = (_parse_info(out.files.get(f"{folder}/{RELEASE_INFO}")), files)
+            found[module] = (parse_info(out.files.get(f"{folder}/{RELEASE_INFO}")), files)
         return found
 
-    def _inspect(self, modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str) -> list[_Module]:
+    def _inspect(self, modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str) -> list[FolderReport]:
         out = self._read(remote.inspect_script(modules, targets, stage, dump))
-        found = {module: _Module(module) for module in modules}
+        found = {module: FolderReport(module) for module in modules}
         for record in out.records:
             info = found.get(record[1]) if len(record) > 1 else None
             if info is None:
@@ -226,7 +239,7 @@ class SshTarget:
             for release in info.releases:
                 path = f"{info.name}/{RELEASES}/{release}/{RELEASE_INFO}"
                 info.releases[release] = stamps.get(path, 0)
-                info.infos[release] = _parse_info(out.files.get(path))
+                info.infos[release] = parse_info(out.files.get(path))
             info.config = out.files.get(f"{info.name}/{CONFIG}")
         return [found[module] for module in modules]
 
@@ -247,60 +260,67 @@ class SshTarget:
 
     def stage(self, releases: Sequence[ReleaseFiles]) -> list[StageResult]:
         for release in releases:
-            _check_name(release.module)
-            _check_release_id(release.release_id)
+            check_name(release.module)
+            check_release_id(release.release_id)
         results: list[StageResult] = []
-        for part in _batches(list(releases), key=lambda r: r.module):
+        for part in batches(list(releases), key=lambda r: r.module):
             results.extend(self._stage_batch(part))
         return results
 
     def _stage_batch(self, releases: Sequence[ReleaseFiles]) -> list[StageResult]:
         self._lost = False
         try:
-            found = self._inspect([r.module for r in releases], [r.release_id for r in releases], stage=True, dump="ci")
+            found = self._inspect([r.module for r in releases], [r.release_id for r in releases], stage=True, dump="cks")
         except FrontendError as error:
             return [error] * len(releases)
-        plans = [_StagePlan(release, info) for release, info in zip(releases, found)]
+        plans = [StagePlan(release, info) for release, info in zip(releases, found)]
         for plan in plans:
-            plan.decide(self)
+            plan.decide(self._error, self._path)
         stamp = max([time.time_ns(), *(mtime + 1 for plan in plans for mtime in plan.info.releases.values())])
         writing = [plan for plan in plans if plan.staging is not None]
         if writing:
-            failure = self._send_releases(writing, stamp)
+            # The temp CURRENT and config.json ride along, so that switch has only renames to do.
+            tarred = [plan for plan in plans if plan.error is None]
+            for plan in tarred:
+                plan.add_temps()
+            failure = self._send_releases(tarred, stamp)
             if failure is not None:
-                self._forget(writing)
-                for plan in writing:
+                self._forget(tarred)
+                for plan in tarred:
                     plan.error = failure
-        renamed = [plan for plan in writing if plan.error is None]
-        outcomes = self._sftp([_rename(self._path(p.staging_path()), self._path(p.target_path())) for p in renamed])
-        for plan, outcome in zip(renamed, outcomes):
-            if outcome is not None:
-                plan.error = self._error(f"cannot rename {self._path(plan.staging_path())}: {outcome}")
         self._finish_stage(plans, stamp)
+        for plan in plans:
+            if plan.error is None and plan.temps:
+                self._prepared[plan.release.module] = plan.prepared()
+            else:
+                self._prepared.pop(plan.release.module, None)
         return [plan.result() for plan in plans]
 
-    def _send_releases(self, plans: Sequence[_StagePlan], stamp: int) -> FrontendError | None:
+    def _send_releases(self, plans: Sequence[StagePlan], stamp: int) -> FrontendError | None:
         seconds = stamp // 1_000_000_000
 
         def stream() -> Iterator[bytes]:
             for plan in plans:
-                base = plan.staging_path()
-                parts = [remote.tar_member(f"{base}/{name}", data, seconds) for name, data in plan.release.files.items()]
-                parts.append(remote.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds))
+                parts = []
+                if plan.staging is not None:
+                    base = plan.staging_path()
+                    parts = [remote.tar_member(f"{base}/{name}", data, seconds) for name, data in plan.release.files.items()]
+                    parts.append(remote.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds))
+                parts.extend(remote.tar_member(name, data, seconds, mode) for name, data, mode in plan.temps)
                 yield b"".join(parts)
             yield remote.tar_end()
 
         try:
-            done = self._run(remote.extract_script(), stream())
+            done = self._run(remote.extract_script(), remote.coalesced(stream()))
         except FrontendError as error:
             return error
         if done.status != 0:
             return self._error(self._command_problem(done, "unpacking the releases"))
         return None
 
-    def _forget(self, plans: Sequence[_StagePlan]) -> None:
+    def _forget(self, plans: Sequence[StagePlan]) -> None:
         """Best effort: remove what a failed batch unpacked, and the folders it made."""
-        trees = [plan.staging_path() for plan in plans]
+        trees = [path for plan in plans for path in plan.leftovers()]
         folders = [folder for plan in plans for folder in plan.made_folders()]
         if self._lost:
             return
@@ -309,38 +329,45 @@ class SshTarget:
         except FrontendError as error:
             _log.warning("%s", error)
 
-    def _finish_stage(self, plans: Sequence[_StagePlan], stamp: int) -> None:
+    def _finish_stage(self, plans: Sequence[StagePlan], stamp: int) -> None:
+        """Rename the staged releases into place, stamp their order, clear what failed, sync."""
+        renaming = [plan for plan in plans if plan.error is None and plan.staging is not None]
         placed = [plan for plan in plans if plan.error is None and plan.ready]
-        infos = [f"{plan.target_path()}/{RELEASE_INFO}" for plan in placed]
-        failed = [plan for plan in plans if plan.error is not None and plan.staging is not None]
-        doomed = [plan.staging_path() for plan in failed]
-        folders = [folder for plan in failed for folder in plan.made_folders()]
-        if not (infos or doomed):
+        failed = [plan for plan in plans if plan.error is not None and (plan.staging is not None or plan.temps)]
+        if not (placed or failed) or self._lost:
+            lost = self._error("the connection was lost during the batch")
+            for plan in placed if self._lost else []:
+                plan.error = lost
             return
-        if self._lost:
-            error = self._error("the connection was lost during the batch")
-            for plan in placed:
-                plan.error = error
-            return
+        moves = [move for plan in renaming for move in (("g", plan.release.module, "-"),
+                                                         ("n", plan.staging_path(), plan.target_path()))]
+        lines = remote.finish_stage_lines(
+            remote.iso_stamp(stamp),
+            [f"{plan.target_path()}/{RELEASE_INFO}" for plan in placed],
+            [path for plan in failed for path in plan.leftovers()],
+            [folder for plan in failed for folder in plan.made_folders()],
+        )
         try:
-            done = self._run(remote.finish_stage_script(remote.iso_stamp(stamp), infos, doomed, folders))
+            out = self._read(remote.moves_script(moves, lines))
         except FrontendError as error:
             for plan in placed:
                 plan.error = error
             return
-        if done.status != 0:
-            problem = self._error(self._command_problem(done, "making the releases durable"))
-            for plan in placed:
-                plan.error = problem
+        refused = move_failures(out)
+        unplaced = [plan for plan in renaming if plan.release.module in refused]
+        for plan in unplaced:
+            where, problem = refused[plan.release.module]
+            plan.error = self._error(f"cannot rename {self._path(plan.staging_path())} to {self._path(where)}: {problem}")
+        if unplaced:
+            self._forget(unplaced)
 
     def discard(self, staged: Sequence[Staged]) -> None:
-        mine = [s for s in staged if s.created and _valid(s.module) and _is_release_name(s.release_id)]
+        mine = [s for s in staged if s.created and valid_name(s.module) and is_release_name(s.release_id)]
         if not mine:
             return
         try:
-            for part in _batches(mine, key=lambda s: s.module):
-                doomed = [(s.module, s.release_id, self._doomed_name(s.release_id)) for s in part]
-                self._run(remote.discard_script(doomed))
+            current = self.read_current([s.module for s in mine])
+            self._remove_releases([(s.module, s.release_id) for s in mine if current.get(s.module) != s.release_id])
         except FrontendError as error:
             _log.warning("could not discard staged releases: %s", error)
 
@@ -350,11 +377,26 @@ class SshTarget:
     # ---------------------------------------------------------------- switching
 
     def switch(self, switches: Sequence[Switch]) -> list[FrontendError | None]:
-        changes = [_Change(s.module, _current_bytes(s.release_id), s.config) for s in switches]
-        return self._change(changes)
+        changes = []
+        for s in switches:
+            prepared = self._prepared.pop(s.module, None)
+            if prepared is not None and (prepared.release_id, prepared.config) == (s.release_id, s.config):
+                changes.append(prepared.change(s.module))
+            else:
+                changes.append(Change(s.module, current_bytes(s.release_id), s.config))
+        errors = self._change(changes)
+        # Temp files left by stage can be gone (another stage of the module cleared them): write anew.
+        gone = [i for i, error in enumerate(errors) if error is not None and changes[i].written
+                and "No such file" in str(error)]
+        if gone:
+            again = self._change([Change(switches[i].module, current_bytes(switches[i].release_id), switches[i].config)
+                                  for i in gone])
+            for i, error in zip(gone, again):
+                errors[i] = error
+        return errors
 
     def write_config(self, configs: Sequence[tuple[str, bytes | None]]) -> None:
-        errors = self._change([_Change(module, _KEEP, config) for module, config in configs])
+        errors = self._change([Change(module, KEEP, config) for module, config in configs])
         for error in errors:
             if error is not None:
                 raise error
@@ -383,63 +425,84 @@ class SshTarget:
         if done.status != 0:
             raise self._error(self._command_problem(done, "writing the ownership stamp"))
 
-    def _change(self, changes: Sequence[_Change]) -> list[FrontendError | None]:
+    def _change(self, changes: Sequence[Change]) -> list[FrontendError | None]:
         for change in changes:
-            _check_name(change.module)
+            check_name(change.module)
         errors: list[FrontendError | None] = []
-        for part in _batches(list(changes), key=lambda c: c.module):
+        for part in batches(list(changes), key=lambda c: c.module):
             errors.extend(self._change_batch(part))
         return errors
 
-    def _change_batch(self, changes: Sequence[_Change]) -> list[FrontendError | None]:
+    def _change_batch(self, changes: Sequence[Change]) -> list[FrontendError | None]:
         self._lost = False
         errors: dict[int, FrontendError] = {}
         for change in changes:
             change.prepare(self._root)
+        unknown = [c for c in changes if c.both() and c.previous_config is KEEP]
+        if unknown:  # read what a failed switch would have to put back
+            try:
+                previous = self.read_config([c.module for c in unknown])
+            except FrontendError as error:
+                return [error] * len(changes)
+            for change in unknown:
+                change.previous_config = previous.get(change.module)
         writing = [i for i, c in enumerate(changes) if c.temps()]
         if writing:
             failure = self._send_temps([changes[i] for i in writing], errors, writing)
             if failure is not None:
                 return [failure] * len(changes)
         going = [i for i in range(len(changes)) if i not in errors]
-        backups = self._sftp([changes[i].keep_backup for i in going])
-        for i, outcome in zip(going, backups):
-            changes[i].backup_failed = outcome
-        outcomes = self._sftp([changes[i].apply for i in going])
-        for i, outcome in zip(going, outcomes):
-            if outcome is not None:
-                errors[i] = self._error(f"switching {self._path(changes[i].module)} failed: {outcome}")
+        try:
+            out = self._read(remote.moves_script([move for i in going for move in changes[i].moves()]))
+        except FrontendError as error:
+            return [errors.get(i, error) for i in range(len(changes))]
+        refused = move_failures(out)
+        for i in going:
+            change = changes[i]
+            if change.module in refused:
+                where, problem = refused[change.module]
+                change.config_done = change.config is not KEEP and not where.endswith(f"/{CONFIG}")
+                errors[i] = self._error(f"switching {self._path(change.module)} failed: {self._path(where)}: {problem}")
+        self._put_back([changes[i] for i in errors])
         return [errors.get(i) for i in range(len(changes))]
 
-    def _send_temps(self, changes: Sequence[_Change], errors: dict[int, FrontendError], index: Sequence[int]) -> FrontendError | None:
+    def _put_back(self, failed: Sequence[Change]) -> None:
+        """Best effort: the previous config.json where a switch failed half-way."""
+        undo = [change for change in (c.undo() for c in failed) if change is not None]
+        if undo and not self._lost:
+            for error in self._change(undo):
+                if error is not None:
+                    _log.error("%s", error)
+
+    def _send_temps(self, changes: Sequence[Change], errors: dict[int, FrontendError], index: Sequence[int]) -> FrontendError | None:
+        """Write the temp files of ``changes`` (at ``index``), where the module folder is there."""
+        try:
+            out = self._read(remote.folders_script([change.module for change in changes]))
+        except FrontendError as error:
+            return error
+        missing = {record[1] for record in out.records if record[0] == "F" and len(record) > 1}
+        for i, change in zip(index, changes):
+            if change.module in missing:
+                errors[i] = self._error(self._folder_problem(change.module, "nofolder"))
+        kept = [change for change in changes if change.module not in missing]
+        if not kept:
+            return None
         stamp = int(time.time())
         members = [
             remote.tar_member(name, data, stamp, mode=0o600 if name.rpartition("/")[2].startswith(f".{CONFIG}") else 0o644)
-            for change in changes
+            for change in kept
             for name, data in change.temps()
         ]
         try:
-            done = self._run(remote.guarded_extract_script([c.module for c in changes]), [*members, remote.tar_end()])
+            done = self._run(remote.extract_script(), [*members, remote.tar_end()])
         except FrontendError as error:
             return error
-        out = Output.parse(done.stdout)
-        missing = {record[1] for record in out.records if record[0] == "F" and len(record) > 1}
-        if missing:
-            for i, change in zip(index, changes):
-                if change.module in missing:
-                    errors[i] = self._error(self._folder_problem(change.module, "nofolder"))
-            kept = [(i, c) for i, c in zip(index, changes) if c.module not in missing]
-            if not kept:
-                return None
-            return self._send_temps([c for _i, c in kept], errors, [i for i, _c in kept])
-        if out.failure() is not None:
-            return self._error(_ROOT_PROBLEMS.get(out.failure() or "", "unusable"))
         if done.status != 0:
-            self._drop_temps(changes)
+            self._drop_temps(kept)
             return self._error(self._command_problem(done, "writing CURRENT and config.json"))
         return None
 
-    def _drop_temps(self, changes: Sequence[_Change]) -> None:
+    def _drop_temps(self, changes: Sequence[Change]) -> None:
         files = [name for change in changes for name, _data in change.temps()]
         if self._lost:
             return
@@ -452,13 +515,13 @@ class SshTarget:
 
     def prune(self, prunes: Sequence[Prune]) -> None:
         try:
-            for part in _batches(list(prunes), key=lambda p: p.module):
+            for part in batches(list(prunes), key=lambda p: p.module):
                 self._prune_batch(part)
         except FrontendError as error:
             _log.warning("could not prune old releases: %s", error)
 
     def _prune_batch(self, prunes: Sequence[Prune]) -> None:
-        found = self._inspect([p.module for p in prunes], None, stage=False, dump="i")
+        found = self._inspect([p.module for p in prunes], None, stage=False, dump="s")
         doomed: list[tuple[str, str]] = []
         for rule, info in zip(prunes, found):
             if info.problem is not None:
@@ -470,17 +533,23 @@ class SshTarget:
 
     def _remove_releases(self, releases: Sequence[tuple[str, str]]) -> None:
         """Rename each to a staging name (so no half-deleted release looks whole), then delete them."""
-        moves = [(self._path(m, RELEASES, r), self._path(m, RELEASES, self._doomed_name(r))) for m, r in releases]
-        outcomes = self._sftp([_rename(old, new) for old, new in moves])
-        trees = [new for (_old, new), outcome in zip(moves, outcomes) if outcome is None]
-        for (old, _new), outcome in zip(moves, outcomes):
-            if outcome is not None:
-                _log.warning("front-end %s: could not remove %s: %s", self._location, old, outcome)
-        if trees:
-            self._run(remote.remove_paths_script([], trees, []))
+        for part in batches(list(releases), key=lambda pair: pair[0] + pair[1]):
+            self._remove_release_batch(part)
+
+    def _remove_release_batch(self, releases: Sequence[tuple[str, str]]) -> None:
+        moves: list[remote.Move] = []
+        doomed = []
+        for module, release in releases:
+            doomed.append(f"{module}/{RELEASES}/{self._doomed_name(release)}")
+            moves += [("g", module, "-"), ("n", f"{module}/{RELEASES}/{release}", doomed[-1])]
+        if not moves:
+            return
+        out = self._read(remote.moves_script(moves, [f"rm -rf -- {remote.words(doomed)}"]))
+        for module, (where, problem) in move_failures(out).items():
+            _log.warning("front-end %s: could not remove %s of %s: %s", self._location, where, module, problem)
 
     def remove(self, modules: Sequence[str]) -> None:
-        for part in _batches(_checked(modules)):
+        for part in batches(checked_names(modules)):
             out = self._read(remote.remove_modules_script(part, f"{os.getpid()}-{secrets.token_hex(4)}"))
             problems = [record for record in out.records if record[0] == "R"]
             if problems:
@@ -491,235 +560,3 @@ class SshTarget:
         self._session.close()
 
 
-# ---------------------------------------------------------------- one module's plan
-
-
-class _Keep(enum.Enum):
-    KEEP = "keep"  # a _Change field that stays as it is
-
-
-_KEEP = _Keep.KEEP
-
-
-@dataclass(eq=False)
-class _StagePlan:
-    release: ReleaseFiles
-    info: _Module
-    staging: str | None = None  # the staging folder's name, when the release is to be written
-    error: FrontendError | None = None
-    ready: bool = False  # in place (written or reused), its .release.json to be stamped
-
-    def decide(self, target: SshTarget) -> None:
-        info, release = self.info, self.release
-        if info.problem is not None:
-            self.error = target._error(info.problem)
-            return
-        if info.current is not None and (
-            not _is_release_name(info.current) or info.infos.get(info.current) is None
-        ):
-            current = target._path(release.module, CURRENT)
-            self.error = target._error(f"{current} names {info.current!r}, which is not a complete release")
-            return
-        if info.target_exists:
-            path = target._path(self.target_path())
-            recorded = info.infos.get(release.release_id) if release.release_id in info.releases else None
-            if recorded is None:
-                self.error = target._error(f"{path} exists but was not created by Deploy Center; move it away")
-            elif recorded.get("artifact_sha256") != release.artifact_sha256:
-                self.error = target._error(f"{path} holds a different artifact under the same release id")
-            else:
-                self.ready = True
-            return
-        self.staging = f"{STAGING_PREFIX}{release.release_id}-{os.getpid()}-{secrets.token_hex(4)}"
-        self.ready = True
-
-    def staging_path(self) -> str:
-        assert self.staging is not None
-        return f"{self.release.module}/{RELEASES}/{self.staging}"
-
-    def target_path(self) -> str:
-        return f"{self.release.module}/{RELEASES}/{self.release.release_id}"
-
-    def made_folders(self) -> list[str]:
-        """Folders tar made for this release (innermost first), to remove when it failed."""
-        module = self.release.module
-        made = [f"{module}/{RELEASES}"] if self.info.absent & {"m", "r"} else []
-        return made + ([module] if "m" in self.info.absent else [])
-
-    def result(self) -> StageResult:
-        if self.error is not None:
-            return self.error
-        return Staged(
-            module=self.release.module,
-            release_id=self.release.release_id,
-            previous_release=self.info.current,
-            previous_config=self.info.config,
-            created=self.staging is not None,
-        )
-
-
-@dataclass(eq=False)
-class _Change:
-    """New ``CURRENT`` and ``config.json`` for one module (``_KEEP``: leave it; None: remove it)."""
-
-    module: str
-    current: bytes | None | _Keep
-    config: bytes | None | _Keep
-    root: str = ""
-    current_temp: str = ""
-    config_temp: str = ""
-    backup: str = ""
-    backup_failed: Exception | None = None
-    config_done: bool = False
-
-    def prepare(self, root: str) -> None:
-        self.root = root
-        self.current_temp = f"{self.module}/.{CURRENT}.tmp-{secrets.token_hex(6)}"
-        self.config_temp = f"{self.module}/.{CONFIG}.tmp-{secrets.token_hex(6)}"
-
-    def temps(self) -> list[tuple[str, bytes]]:
-        """The temp files to write first: (path under the root, content)."""
-        found = []
-        if isinstance(self.config, bytes):
-            found.append((self.config_temp, self.config))
-        if isinstance(self.current, bytes):
-            found.append((self.current_temp, self.current))
-        return found
-
-    def _p(self, relative: str) -> str:
-        return posixpath.join(self.root, relative)
-
-    async def keep_backup(self, sftp: asyncssh.SFTPClient) -> None:
-        """A hard link to the live config.json, to put it back if CURRENT cannot switch."""
-        if self.config is _KEEP or self.current is _KEEP:
-            return
-        self.backup = f"{self.module}/.{CONFIG}.tmp-{secrets.token_hex(6)}"
-        try:
-            await sftp.link(self._p(f"{self.module}/{CONFIG}"), self._p(self.backup))
-        except asyncssh.SFTPNoSuchFile:
-            self.backup = "absent"  # nothing to keep: putting it back means removing config.json
-
-    async def apply(self, sftp: asyncssh.SFTPClient) -> None:
-        config_file, current_file = self._p(f"{self.module}/{CONFIG}"), self._p(f"{self.module}/{CURRENT}")
-        if self.config is not _KEEP:
-            await _replace(sftp, self._p(self.config_temp) if self.config is not None else None, config_file)
-            self.config_done = True
-        if self.current is _KEEP:
-            return
-        try:
-            await _replace(sftp, self._p(self.current_temp) if self.current is not None else None, current_file)
-        except asyncssh.SFTPError:
-            await self._restore_config(sftp, config_file)
-            raise
-        if self.backup and self.backup != "absent":
-            await _ignore_missing(sftp.remove(self._p(self.backup)))
-
-    async def _restore_config(self, sftp: asyncssh.SFTPClient, config_file: str) -> None:
-        if not self.config_done:
-            return
-        try:
-            if self.backup == "absent":
-                await _ignore_missing(sftp.remove(config_file))
-            elif self.backup and self.backup_failed is None:
-                await sftp.posix_rename(self._p(self.backup), config_file)
-        except asyncssh.SFTPError as error:
-            _log.error("could not put back %s: %s", config_file, error)
-
-
-async def _replace(sftp: asyncssh.SFTPClient, temp: str | None, target: str) -> None:
-    if temp is None:
-        await _ignore_missing(sftp.remove(target))
-    else:
-        await sftp.posix_rename(temp, target)
-
-
-async def _ignore_missing(request: Awaitable[None]) -> None:
-    try:
-        await request
-    except asyncssh.SFTPNoSuchFile:
-        pass
-
-
-def _rename(old: str, new: str) -> _SftpRequest:
-    async def request(sftp: asyncssh.SFTPClient) -> None:
-        await sftp.rename(old, new)  # plain SFTP rename: fails when ``new`` exists
-
-    return request
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _batches(items: Sequence[Any], key: Callable[[Any], str] = str) -> Iterator[list[Any]]:
-    for part in remote.chunks(len(items), (len(key(item)) * 3 + 40 for item in items)):
-        yield [items[i] for i in part]
-
-
-def _checked(modules: Sequence[str]) -> list[str]:
-    for module in modules:
-        _check_name(module)
-    return list(dict.fromkeys(modules))
-
-
-def _valid(module: str) -> bool:
-    return bool(NAME_PATTERN.match(module))
-
-
-def _check_name(module: str) -> None:
-    # Names are checked when published; again here because they become remote paths.
-    if not _valid(module):
-        raise ValueError(f"not a valid module name: {module!r}")
-
-
-def _check_release_id(release: str) -> None:
-    if not _is_release_name(release):
-        raise ValueError(f"not a valid release id: {release!r}")
-
-
-def _is_release_name(name: str) -> bool:
-    return bool(name) and not name.startswith(".") and all(c.isascii() and (c.isalnum() or c in "._+@,=-") for c in name)
-
-
-def _current_bytes(release: str | None) -> bytes | None:
-    if release is None:
-        return None
-    _check_release_id(release)
-    return f"{release}\n".encode("ascii")
-
-
-def _parse_info(data: bytes | None) -> dict[str, Any] | None:
-    if data is None:
-        return None
-    try:
-        info = json.loads(data)
-    except ValueError:
-        return None
-    if not isinstance(info, dict) or not isinstance(info.get("files"), dict):
-        return None
-    return info
-
-
-def _metas(info: _Module) -> list[ReleaseMeta]:
-    metas = []
-    for name, stamp in sorted(info.releases.items(), key=lambda item: (item[1], item[0])):
-        recorded = info.infos.get(name) or {}
-        version = recorded.get("version")
-        metas.append(
-            ReleaseMeta(
-                module=info.name,
-                release_id=name,
-                version=version if isinstance(version, int) else None,
-                platform=_text(recorded.get("platform")),
-                artifact_sha256=_text(recorded.get("artifact_sha256")),
-                order=stamp,
-            )
-        )
-    return metas
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _first_line(text: str) -> str:
-    return text.splitlines()[0].strip() if text else ""

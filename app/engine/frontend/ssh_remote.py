@@ -12,8 +12,9 @@ comes back as one line per record, ``<code> <module> [<field>...]``, then, where
 files, a line ``=stat`` with ``stat`` output and a line ``=tar`` followed by a tar archive of
 the files (``config.json``, ``.release.json``), which Python reads with ``tarfile``.
 
-Remote programs used: ``sh``, ``tar``, ``sync``, ``stat`` (GNU ``-c`` or BSD ``-f``), ``touch``,
-``rm``, ``rmdir``, ``mv``, ``find`` and ``sha256sum`` (or ``shasum -a 256``, or ``openssl``).
+Remote programs used: ``sh``, ``tar`` (with ``-T``), ``sync``, ``stat`` (GNU ``-c`` or BSD ``-f``),
+``touch``, ``rm``, ``rmdir``, ``mv``, ``find`` (with ``-mindepth``/``-maxdepth``), ``head`` and ``sha256sum`` (or ``shasum -a 256``, or
+``openssl``); ``perl``, where it is there, renames a whole batch in one process.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ CONFIG = "config.json"
 RELEASE_INFO = ".release.json"
 STAGING_PREFIX = ".staging-"
 
-# Scripts stay well under Linux's 128 KiB limit on one argument (the whole command is one).
-MAX_SCRIPT_BYTES = 90_000
-MAX_MODULES_PER_SCRIPT = 500
+# Scripts go through the long-lived shell's stdin, so their size is free; what limits a batch is
+# the argument list of the one tar, stat or touch per script (Linux: 2 MiB in all).
+MAX_SCRIPT_BYTES = 400_000
+MAX_MODULES_PER_SCRIPT = 2000
 
 _PRELUDE = r"""
 export LC_ALL=C
@@ -46,10 +48,20 @@ cd -- "$1" 2>/dev/null || {
 
 _SYNC = "{ sync -f . 2>/dev/null || sync; }"
 
-_STAT = r"""
-if stat -c %.9Y . >/dev/null 2>&1; then st() { stat -c '%.9Y %n' -- "$@"; }
-elif stat -f %Fm . >/dev/null 2>&1; then st() { stat -f '%Fm %N' -- "$@"; }
-else st() { stat -c '%Y %n' -- "$@"; }; fi
+# infos FOLDER...: every releases/<id>/.release.json under the releases folders given. find
+# builds the argument lists, so that any number of releases fits (a glob would not).
+_INFOS = r"""
+infos() { [ $# -gt 0 ] || return 0; find "$@" -mindepth 2 -maxdepth 2 -name .release.json -type f 2>/dev/null; }
+if stat -c %.9Y . >/dev/null 2>&1; then
+  infostamps() { [ $# -gt 0 ] || return 0
+    find "$@" -mindepth 2 -maxdepth 2 -name .release.json -type f -exec stat -c '%.9Y %n' {} + 2>/dev/null; }
+elif stat -f %Fm . >/dev/null 2>&1; then
+  infostamps() { [ $# -gt 0 ] || return 0
+    find "$@" -mindepth 2 -maxdepth 2 -name .release.json -type f -exec stat -f '%Fm %N' {} + 2>/dev/null; }
+else
+  infostamps() { [ $# -gt 0 ] || return 0
+    find "$@" -mindepth 2 -maxdepth 2 -name .release.json -type f -exec stat -c '%Y %n' {} + 2>/dev/null; }
+fi
 """
 
 # insp MODULE MODE TARGET: check one module folder (MODE s: strictly, as stage does, clearing
@@ -95,10 +107,62 @@ insp() {
 """
 
 
+# moves OP FROM TO ...: renames (and removals) in one process. OP "g" starts a module's group
+# (FROM is its name); after a failure the rest of the group is skipped and "E <module> <path>
+# <problem>" printed. "n" renames where TO does not exist, "r" renames over TO (a file), "d"
+# removes TO. perl does them all in one process where it is there (Debian and most Linux have
+# it); otherwise mv and rm do them, one process each.
+_MOVES = r"""
+if command -v perl >/dev/null 2>&1; then
+moves() { perl -e '
+my ($g, $skip) = ("", 0);
+while (@ARGV) {
+  my ($op, $from, $to) = splice(@ARGV, 0, 3);
+  if ($op eq "g") { ($g, $skip) = ($from, 0); next }
+  next if $skip;
+  my $ok;
+  if ($op eq "d") { $ok = unlink($to) || $!{ENOENT} }
+  elsif ($op eq "n" && (-e $to || -l $to)) { $ok = 0; $! = 17 }
+  else { $ok = rename($from, $to) }
+  unless ($ok) { print "E $g $to $!\n"; $skip = 1 }
+}' -- "$@"; }
+else
+moves() {
+  g=; skip=
+  while [ $# -ge 3 ]; do
+    op=$1 from=$2 to=$3; shift 3
+    if [ "$op" = g ]; then g=$from skip=; continue; fi
+    [ -z "$skip" ] || continue
+    ok=1
+    case $op in
+      d) if [ -e "$to" ] || [ -L "$to" ]; then rm -f -- "$to" 2>/dev/null || ok=; fi ;;
+      n) if [ -e "$to" ] || [ -L "$to" ]; then ok=; else mv -- "$from" "$to" 2>/dev/null || ok=; fi ;;
+      r) if [ -d "$to" ] && [ ! -L "$to" ]; then ok=; else mv -f -- "$from" "$to" 2>/dev/null || ok=; fi ;;
+    esac
+    [ -n "$ok" ] || { echo "E $g $to cannot be renamed or replaced"; skip=1; }
+  done
+}
+fi
+"""
+
+Move = tuple[str, str, str]  # (op, from, to), as ``moves`` takes them
+
+
+def moves_script(moves: Sequence[Move], after: Sequence[str] = ()) -> str:
+    """Do ``moves`` in one go, then the shell lines ``after``."""
+    words = _words(word for move in moves for word in move)
+    return "\n".join([_PRELUDE, _MOVES, f"moves {words}" if moves else ":", *after, "exit 0"])
+
+
 def command(script: str, root: str, *args: str) -> str:
     """The exec command that runs ``script`` with ``$1`` = the front-end root."""
     words = " ".join(shlex.quote(arg) for arg in (root, *args))
     return f"exec /bin/sh -c {shlex.quote(script)} sh {words}"
+
+
+def words(values: Iterable[str]) -> str:
+    """Shell words for ``values``, each quoted."""
+    return _words(values)
 
 
 def _words(values: Iterable[str]) -> str:
@@ -108,24 +172,33 @@ def _words(values: Iterable[str]) -> str:
 def inspect_script(modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str) -> str:
     """Check module folders and report CURRENT, own releases and (``dump``) files.
 
-    ``dump`` says what to dump in the tar part: ``c`` config.json, ``i`` every .release.json
-    (with their modification times in the stat part).
+    ``dump`` says what else to report: ``c`` config.json; ``i`` every .release.json; ``k`` only
+    the live release's and the target's; ``s`` (and ``i``) the modification time of every
+    .release.json, in the stat part.
     """
     mode = "s" if stage else "r"
     pairs = [f"{module}:{target}" for module, target in zip(modules, targets or [""] * len(modules))]
     lines = [_PRELUDE, _INSPECT, f"ps={shlex.quote(' '.join(pairs))}", f"ms={shlex.quote(' '.join(modules))}"]
     lines.append(f'for p in $ps; do insp "${{p%%:*}}" {mode} "${{p#*:}}"; done')
-    globs = []
-    if "c" in dump:
-        globs.append("$m/config.json")
-    if "i" in dump:
-        globs.append("$m/releases/*/.release.json")
-        lines.append(_STAT)
+    folders = '$(for m in $ms; do [ -d "$m/releases" ] && echo "$m/releases"; done)'
+    if "i" in dump or "s" in dump:
+        lines.append(_INFOS)
         lines.append("echo =stat")
-        lines.append('st $(for m in $ms; do echo "$m/releases/*/.release.json"; done) 2>/dev/null')
-    if globs:
+        lines.append(f"infostamps {folders}")
+    names = []  # shell that prints the paths to dump for module $m (target $t); builtins only
+    if "c" in dump:
+        names.append('echo "$m/config.json"')
+    if "k" in dump:
+        names.append('[ -z "$t" ] || echo "$m/releases/$t/.release.json"')
+        names.append('c=; if [ -f "$m/CURRENT" ]; then IFS= read -r c < "$m/CURRENT" 2>/dev/null || :; fi')
+        names.append('case $c in ""|"$t"|*[!A-Za-z0-9._+@,=-]*) ;; *) echo "$m/releases/$c/.release.json";; esac')
+    if names or "i" in dump:
         lines.append("echo =tar")
-        lines.append(f'tar -cf - $(for m in $ms; do echo "{" ".join(globs)}"; done) 2>/dev/null')
+        body = "; ".join([*names, ":"])
+        listing = f'for p in $ps; do m=${{p%%:*}}; t=${{p#*:}}; {body}; done'
+        if "i" in dump:
+            listing = f"{{ {listing}; infos {folders}; }}"
+        lines.append(f"{listing} | tar -cf - -T - 2>/dev/null")
     lines.append("exit 0")
     return "\n".join(lines)
 
@@ -135,32 +208,29 @@ def extract_script() -> str:
     return "\n".join([_PRELUDE, f"tar -xof - && {_SYNC}"])
 
 
-def guarded_extract_script(modules: Sequence[str]) -> str:
-    """As ``extract_script``, but only when every module folder is there (a folder of its own)."""
+def folders_script(modules: Sequence[str]) -> str:
+    """``F <module> nofolder`` for each module without a folder of its own."""
     return "\n".join(
         [
             _PRELUDE,
-            "bad=",
             f"for m in {_words(modules)}; do",
-            '  if [ -L "$m" ] || [ ! -d "$m" ]; then echo "F $m nofolder"; bad=1; fi',
+            '  if [ -L "$m" ] || [ ! -d "$m" ]; then echo "F $m nofolder"; fi',
             "done",
-            'if [ -n "$bad" ]; then cat >/dev/null; exit 0; fi',
-            f"tar -xof - && {_SYNC}",
         ]
     )
 
 
-def finish_stage_script(stamp: str, infos: Sequence[str], doomed: Sequence[str], folders: Sequence[str]) -> str:
-    """Stamp the deploy order, remove what failed, and make it all durable."""
-    lines = [_PRELUDE]
+def finish_stage_lines(stamp: str, infos: Sequence[str], doomed: Sequence[str], folders: Sequence[str]) -> list[str]:
+    """After the renames: stamp the deploy order, remove what failed, make it all durable."""
+    lines = []
     if infos:
         lines.append(f"touch -c -d {shlex.quote(stamp)} -- {_words(infos)}")
     if doomed:
         lines.append(f"rm -rf -- {_words(doomed)}")
     if folders:
         lines.append(f"rmdir -- {_words(folders)} 2>/dev/null")
-    lines.append(f"{_SYNC}")
-    return "\n".join(lines)
+    lines.append(f"{_SYNC} || echo 'X sync'")
+    return lines
 
 
 def remove_paths_script(files: Sequence[str], trees: Sequence[str], folders: Sequence[str]) -> str:
@@ -177,11 +247,26 @@ def remove_paths_script(files: Sequence[str], trees: Sequence[str], folders: Seq
 
 
 def sync_script() -> str:
-    return "\n".join([_PRELUDE, _SYNC])
+    return f"{_PRELUDE}\n{_SYNC}"
+
+
+REQUIRED_TOOLS = ("tar", "sync", "stat", "touch", "find", "rm", "rmdir", "mv", "head")
 
 
 def check_script() -> str:
-    return "\n".join([_PRELUDE, 'if [ -w . ]; then echo "O"; else echo "X readonly"; fi'])
+    """``X readonly`` or ``X lacks <tools>``, else ``O``."""
+    return "\n".join(
+        [
+            _PRELUDE,
+            'if [ ! -w . ]; then echo "X readonly"; exit 0; fi',
+            "lacks=",
+            f"for t in {' '.join(REQUIRED_TOOLS)}; do command -v $t >/dev/null 2>&1 || lacks=\"$lacks $t\"; done",
+            "command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 ||"
+            ' command -v openssl >/dev/null 2>&1 || lacks="$lacks sha256sum"',
+            'if [ -n "$lacks" ]; then echo "X lacks$lacks"; else echo "O"; fi',
+        ]
+    )
+
 
 
 def list_modules_script() -> str:
@@ -206,25 +291,6 @@ def current_script(modules: Sequence[str]) -> str:
             "done",
         ]
     )
-
-
-def discard_script(releases: Sequence[tuple[str, str, str]]) -> str:
-    """Remove ``(module, release, doomed name)`` when its CURRENT does not name it; never fails."""
-    lines = [_PRELUDE, "gone="]
-    lines.append(
-        "disc() {\n"
-        '  c=; if [ -f "$1/CURRENT" ]; then IFS= read -r c < "$1/CURRENT" 2>/dev/null || :; fi\n'
-        '  [ "$c" = "$2" ] && return\n'
-        '  r=$1/releases/$2\n'
-        '  [ -d "$r" ] && [ ! -L "$r" ] && [ -f "$r/.release.json" ] || return\n'
-        '  mv -- "$r" "$1/releases/$3" && gone="$gone $1/releases/$3"\n'
-        "}"
-    )
-    for module, release, doomed in releases:
-        lines.append(f"disc {_words((module, release, doomed))}")
-    lines.append('[ -z "$gone" ] || rm -rf -- $gone')
-    lines.append("exit 0")
-    return "\n".join(lines)
 
 
 def remove_modules_script(modules: Sequence[str], tag: str) -> str:
@@ -319,7 +385,7 @@ class Output:
         """The front-end-wide problem (``X`` record), if any."""
         for record in self.records:
             if record[0] == "X":
-                return record[1] if len(record) > 1 else "unknown"
+                return " ".join(record[1:]) or "unknown"
         return None
 
 
@@ -333,7 +399,10 @@ def read_tar(archive: bytes) -> dict[str, bytes | None]:
                 if member.isdir():
                     continue
                 reader = tar.extractfile(member) if member.isreg() else None
-                files[member.name] = reader.read() if reader is not None else None
+                if reader is not None:
+                    files[member.name] = reader.read()
+                else:  # a link or special file (tar also stores a file named twice as a link)
+                    files.setdefault(member.name, None)
     except (tarfile.TarError, EOFError, OSError):
         pass  # a truncated dump: what was read stands, the rest counts as missing
     return files
@@ -382,6 +451,9 @@ def _unescape(path: str) -> str:
 
 def tar_member(name: str, data: bytes, mtime: int, mode: int = 0o644) -> bytes:
     """One regular file as tar bytes (a pax header first when the name needs one)."""
+    encoded = name.encode("utf-8", errors="surrogateescape")
+    if len(encoded) <= 100 and encoded.isascii() and len(data) < 0o77777777777:
+        return _ustar_member(encoded, data, mtime, mode)
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mtime = mtime
@@ -392,8 +464,41 @@ def tar_member(name: str, data: bytes, mtime: int, mode: int = 0o644) -> bytes:
     return b"".join((header, data, b"\0" * padding))
 
 
+def _ustar_member(name: bytes, data: bytes, mtime: int, mode: int) -> bytes:
+    """The common case written directly: tarfile's general header code costs more than the data."""
+    header = bytearray(
+        name.ljust(100, b"\0")
+        + b"%07o\0" % mode
+        + b"0000000\0" * 2  # uid, gid
+        + b"%011o\0" % len(data)
+        + b"%011o\0" % mtime
+        + b" " * 8  # the checksum field counts as spaces while summing
+        + b"0"  # a regular file
+        + b"\0" * 100  # no link name
+        + b"ustar\x0000"
+        + b"\0" * (32 + 32 + 8 + 8 + 155 + 12)  # owner names, device numbers, prefix, padding
+    )
+    header[148:156] = b"%06o\0 " % sum(header)
+    padding = -len(data) % tarfile.BLOCKSIZE
+    return b"".join((header, data, b"\0" * padding))
+
+
 def tar_end() -> bytes:
     return b"\0" * (tarfile.BLOCKSIZE * 2)
+
+
+def coalesced(parts: Iterable[bytes], size: int = 1 << 18) -> Iterator[bytes]:
+    """The same bytes in pieces of about ``size``: each write to the channel has a fixed cost."""
+    pending: list[bytes] = []
+    held = 0
+    for part in parts:
+        pending.append(part)
+        held += len(part)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def iso_stamp(nanoseconds: int) -> str:

@@ -2,7 +2,7 @@
 
 asyncssh is asynchronous; the engine is not. A ``Session`` runs an event loop on a thread of
 its own and offers blocking calls that any thread may make: ``run`` (one exec command, with data
-on stdin) and ``sftp`` (a batch of SFTP requests sent together). The connection is made on the
+on stdin) and ``shell`` (a script for the connection's long-lived remote shell). The connection is made on the
 first call, reused for every call after, and made again after it was lost.
 
 The OpenSSH client configuration is read (``~/.ssh/config``, or the file named by
@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import shlex
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,10 +83,10 @@ class Session:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"ssh {url.host}", daemon=True)
         self._thread.start()
         self._connection: asyncssh.SSHClientConnection | None = None
-        self._sftp: asyncssh.SFTPClient | None = None
         self._lock: asyncio.Lock | None = None
         self._closed = False
         self._why_closed: Exception | None = None  # what ended the connection, told by asyncssh
+        self._control: _ControlShell | None = None
 
     # -- blocking calls
 
@@ -92,9 +94,9 @@ class Session:
         """Run ``command`` on the server, feeding it ``stdin``; raises SessionError."""
         return self._call(lambda: self._run(command, stdin))
 
-    def sftp(self, requests: Sequence[Callable[[asyncssh.SFTPClient], Awaitable[None]]]) -> list[Exception | None]:
-        """Send SFTP requests together; per request, its error or None. Raises SessionError."""
-        return self._call(lambda: self._sftp_batch(requests))
+    def shell(self, script: str) -> Completed:
+        """Run ``script`` in the connection's long-lived remote shell (no stdin); raises SessionError."""
+        return self._call(lambda: self._shell(script))
 
     def close(self) -> None:
         """Close the connection and stop the loop thread; never raises."""
@@ -104,7 +106,7 @@ class Session:
         if os.getpid() == self._pid and self._thread.is_alive():
             try:
                 asyncio.run_coroutine_threadsafe(self._disconnect(), self._loop).result(timeout=30)
-            except Exception:  # noqa: BLE001 - closing must not fail; the server may be gone
+            except Exception:  # noqa: BLE001, S110 - closing must not fail; the server may be gone
                 pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=30)
@@ -129,11 +131,16 @@ class Session:
             return self._connection
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
-        options = _options(self.url, self.limits)
+        paths = config_paths()
+        options = _options(self.url, self.limits, paths)
         self._why_closed = None
         try:
             return await asyncio.wait_for(
-                asyncssh.connect(options=options, client_factory=lambda: _Client(self)),
+                # The configuration again, for ProxyJump: the jump host's options come from it.
+                asyncssh.connect(
+                    self.url.host, self.url.port or (), config=paths, options=options,
+                    client_factory=lambda: _Client(self),
+                ),
                 timeout=self.limits.connect_timeout + 5,
             )
         except Exception as error:  # noqa: BLE001 - every failure becomes one line for the operator
@@ -141,16 +148,16 @@ class Session:
 
     async def _drop(self) -> None:
         """Forget a connection that failed; the next call connects again."""
-        connection, self._connection, self._sftp = self._connection, None, None
+        connection, self._connection, self._control = self._connection, None, None
         if connection is not None:
             connection.abort()
             try:
                 await asyncio.wait_for(connection.wait_closed(), timeout=5)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - it is being cut off anyway
                 pass
 
     async def _disconnect(self) -> None:
-        connection, self._connection, self._sftp = self._connection, None, None
+        connection, self._connection, self._control = self._connection, None, None
         if connection is None:
             return
         connection.close()
@@ -173,27 +180,20 @@ class Session:
             await self._drop()
             raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
 
-    async def _sftp_batch(
-        self, requests: Sequence[Callable[[asyncssh.SFTPClient], Awaitable[None]]]
-    ) -> list[Exception | None]:
+    async def _shell(self, script: str) -> Completed:
         connection = await self._connected()
         timeout = self.limits.command_timeout
         try:
-            if self._sftp is None:
-                self._sftp = await asyncio.wait_for(connection.start_sftp_client(), timeout=timeout)
-            client = self._sftp
-
-            async def one(request: Callable[[asyncssh.SFTPClient], Awaitable[None]]) -> Exception | None:
-                try:
-                    await asyncio.wait_for(request(client), timeout=timeout)
-                except asyncssh.SFTPError as error:
-                    return error
-                return None
-
-            return list(await asyncio.gather(*(one(request) for request in requests)))
-        except asyncio.TimeoutError:
+            if self._control is None:
+                process = await asyncio.wait_for(
+                    connection.create_process(f"exec /bin/sh -c {shlex.quote(_CONTROL)}", encoding=None),
+                    timeout=timeout,
+                )
+                self._control = _ControlShell(process, timeout)
+            return await self._control.run(script)
+        except SessionError:
             await self._drop()
-            raise SessionError(f"no answer from the server for {timeout:g} s; the connection is closed") from None
+            raise
         except Exception as error:  # noqa: BLE001
             await self._drop()
             raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
@@ -210,6 +210,86 @@ class _Client(asyncssh.SSHClient):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._session.closed_because(exc)
+
+
+# The long-lived remote shell: reads "<length> <token>" and a script of that length, runs it in a
+# subshell, and ends its output with "=end-<token> <status>". Starting a session costs the
+# login shell's start-up (its rc files) every time; this one is started once per connection.
+_READY = b"=deploycenter-shell-ready\n"
+_CONTROL = r"""
+echo =deploycenter-shell-ready
+if head -c 1 </dev/null >/dev/null 2>&1; then take() { head -c "$1"; }
+else take() { dd bs=1 count="$1" 2>/dev/null; }; fi
+while IFS=' ' read -r n t; do
+  s=$(take "$n")
+  (eval "$s") </dev/null
+  echo "=end-$t $?"
+done
+"""
+
+
+class _ControlShell:
+    """One script at a time through the long-lived remote shell."""
+
+    def __init__(self, process: asyncssh.SSHClientProcess[bytes], timeout: float) -> None:
+        self.process = process
+        self.timeout = timeout
+        self.pending = bytearray()
+        self.errors = bytearray()
+        self.lock = asyncio.Lock()
+        self.ready = False
+        self.drain = asyncio.ensure_future(self._drain_errors())
+
+    async def _ready(self) -> None:
+        """Skip what the login shell printed before our shell started (a message of the day...)."""
+        while self.ready is False:
+            at = self.pending.find(_READY)
+            if at >= 0:
+                del self.pending[: at + len(_READY)]
+                self.ready = True
+                return
+            await self._more()
+
+    async def _more(self) -> None:
+        try:
+            chunk = await asyncio.wait_for(self.process.stdout.read(1 << 16), timeout=self.timeout)
+        except TimeoutError:
+            raise SessionError(f"no progress for {self.timeout:g} s (the server, or a command there, hangs); the connection is closed") from None
+        if not chunk:
+            raise SessionError("the remote shell ended unexpectedly")
+        self.pending += chunk
+
+    async def run(self, script: str) -> Completed:
+        async with self.lock:
+            await self._ready()
+            token = secrets.token_hex(8)
+            data = script.encode("utf-8")
+            self.errors.clear()
+            self.process.stdin.write(f"{len(data)} {token}\n".encode("ascii") + data)
+            await asyncio.wait_for(self.process.stdin.drain(), timeout=self.timeout)
+            marker = f"=end-{token} ".encode("ascii")
+            while True:
+                at = self.pending.find(marker)
+                end = self.pending.find(b"\n", at) if at >= 0 else -1
+                if end >= 0:
+                    break
+                await self._more()
+            out = bytes(self.pending[:at])
+            status_text = self.pending[at + len(marker):end].decode("ascii", errors="replace").strip()
+            del self.pending[: end + 1]
+            status = int(status_text) if status_text.isdigit() else None
+            return Completed(status, out, bytes(self.errors))
+
+    async def _drain_errors(self) -> None:
+        """Keep reading the shell's stderr, so that it never blocks; kept for the current script."""
+        try:
+            while True:
+                chunk = await self.process.stderr.read(1 << 16)
+                if not chunk:
+                    return
+                self.errors += chunk
+        except Exception:  # noqa: BLE001 - the connection ended; the script's caller hears why
+            return
 
 
 class _Exchange:
@@ -263,13 +343,13 @@ class _Exchange:
         while True:
             left = self.moved + self.timeout - self.loop.time()
             if left <= 0:
-                raise SessionError(f"no answer from the server for {self.timeout:g} s; the connection is closed")
+                raise SessionError(f"no progress for {self.timeout:g} s (the server, or a command there, hangs); the connection is closed")
             await asyncio.sleep(left)
 
 
-def _options(url: SshUrl, limits: Limits) -> asyncssh.SSHClientConnectionOptions:
+def _options(url: SshUrl, limits: Limits, paths: list[str]) -> asyncssh.SSHClientConnectionOptions:
     settings: dict[str, Any] = {
-        "config": config_paths(),
+        "config": paths,
         "host": url.host,
         "connect_timeout": limits.connect_timeout,
         "login_timeout": limits.connect_timeout,
@@ -357,8 +437,8 @@ def _host_key_problem(options: asyncssh.SSHClientConnectionOptions) -> str:
 
 def _lost_problem(error: Exception, limits: Limits) -> str:
     if isinstance(error, asyncio.TimeoutError):
-        return f"no answer from the server for {limits.command_timeout:g} s; the connection is closed"
-    if isinstance(error, asyncssh.ConnectionLost) or isinstance(error, asyncssh.DisconnectError):
+        return f"no progress for {limits.command_timeout:g} s (the server, or a command there, hangs); the connection is closed"
+    if isinstance(error, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
         reason = error.reason or type(error).__name__
         if "keepalive" in reason.lower():
             silent = limits.keepalive_interval * limits.keepalive_count

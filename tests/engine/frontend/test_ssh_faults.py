@@ -5,8 +5,10 @@ the front-end and what happened, and leaves no release half-written."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,8 @@ import pytest
 from app.engine.frontend import ssh_remote
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.target import FrontendError, Staged, Switch
-from tests.engine.frontend.conftest import MakeTarget, release_for
-from tests.sshd import Farm, SshServer
+from tests.engine.frontend.conftest import FAST, MakeTarget, release_for
+from tests.sshd import Farm, SshServer, basic_bin, start_or_skip
 
 MODULES = ["Orders", "Billing", "Stock"]
 
@@ -119,6 +121,29 @@ def test_sshd_killed_mid_batch_leaves_no_release_and_the_next_stage_is_clean(
         assert os.listdir(remote_folder / module / "releases") == [release_for(module)[0].release_id]
 
 
+def test_a_hung_command_times_out_while_the_server_answers(
+    ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path
+) -> None:
+    """Keepalives are answered, but ``sync`` never returns: the command limit ends it."""
+    tools = basic_bin(tmp_path / "bin")
+    (tools / "sync").unlink()
+    (tools / "sync").write_text("#!/bin/sh\nexec sleep 600\n")  # a disk that never finishes flushing
+    (tools / "sync").chmod(0o755)
+    (tools / "sleep").symlink_to(shutil.which("sleep") or "/bin/sleep")
+    server = start_or_skip(ssh_farm, "slow", extra_config=[f"SetEnv PATH={tools}"])
+    target = make_target(server.url(server.folder("front")), limits=replace(FAST, command_timeout=2))
+    with pytest.raises(FrontendError, match=r"no progress for 2 s \(the server, or a command there, hangs\)"):
+        target.flush()
+
+
+def test_check_names_the_programs_the_server_lacks(ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path) -> None:
+    tools = basic_bin(tmp_path / "bin")
+    (tools / "tar").unlink()
+    server = start_or_skip(ssh_farm, "bare", extra_config=[f"SetEnv PATH={tools}"])
+    with pytest.raises(FrontendError, match="the server lacks tar, which Deploy Center needs"):
+        make_target(server.url(server.folder("front"))).check()
+
+
 def test_a_frozen_server_fails_the_call_instead_of_hanging(
     server: SshServer, remote_folder: Path, make_target: MakeTarget
 ) -> None:
@@ -126,7 +151,7 @@ def test_a_frozen_server_fails_the_call_instead_of_hanging(
     target.check()  # connected
     with server.frozen():
         messages = stage_failures(target)
-        assert all("stopped answering" in m or "no answer from the server" in m for m in messages), messages
+        assert all("stopped answering" in m or "no progress for" in m for m in messages), messages
         with pytest.raises(FrontendError, match=r"no answer from 127\.0\.0\.1 port \d+ within 5 s \(connect timeout\)"):
             make_target(server.url(remote_folder)).check()
 
@@ -158,7 +183,9 @@ def read_only_disk(remote_folder: Path) -> Iterator[Path]:
 
 def _mounted(folder: Path, options: str) -> Iterator[Path]:
     """A tmpfs on the server's front-end folder; needs root. CI runs as root, so there it must work."""
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=False, capture_output=True, text=True
+    )
     if done.returncode != 0:
         reason = f"cannot mount a tmpfs: {done.stderr.strip() or done.returncode}"
         if os.environ.get("CI"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from app.engine.errors import BadInputError
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
 from tests.engine.frontend.conftest import MakeTarget, release_for
-from tests.sshd import SshServer
+from tests.sshd import Farm, SshServer, basic_bin, start_or_skip
 
 
 def tree(root: Path, skip_modes: frozenset[str] = frozenset()) -> dict[str, tuple[str, bytes | None, int | None]]:
@@ -200,7 +201,10 @@ def test_stage_clears_its_own_leftovers(target: SshTarget, remote_folder: Path) 
     (remote_folder / "Orders" / ".CURRENT.tmp-0123456789ab").write_text("v9\n")
     [result] = staged(target, "Orders")
     assert sorted(os.listdir(releases)) == [result.release_id]
-    assert os.listdir(remote_folder / "Orders") == ["releases"]
+    entries = sorted(os.listdir(remote_folder / "Orders"))
+    assert ".CURRENT.tmp-0123456789ab" not in entries
+    # What is left: releases, and the next CURRENT and config.json under temp names, for switch.
+    assert [name.split(".tmp-")[0] for name in entries] == [".CURRENT", ".config.json", "releases"]
 
 
 def test_current_naming_no_complete_release_fails_the_module(target: SshTarget, remote_folder: Path) -> None:
@@ -302,3 +306,131 @@ def test_bad_module_names_never_reach_the_server(target: SshTarget) -> None:
         target.read_current(["../etc"])
     with pytest.raises(ValueError, match="not a valid module name"):
         target.stage([release_for("x; rm -rf /", files={"a": b"b"})[0]])
+
+
+def test_a_release_staged_by_one_target_is_switched_by_another(
+    server: SshServer, remote_folder: Path, make_target: MakeTarget
+) -> None:
+    """As after ``deploy-all --stage``: a later process switches what an earlier one staged."""
+    release = release_for("Orders", 1)[0]
+    [result] = make_target(server.url(remote_folder)).stage([release])
+    assert isinstance(result, Staged)
+    later = make_target(server.url(remote_folder))
+    assert later.switch([Switch("Orders", release.release_id, release.config)]) == [None]
+    later.flush()
+    assert later.read_current(["Orders"]) == {"Orders": release.release_id}
+    assert later.read_config(["Orders"]) == {"Orders": release.config}
+    [again] = later.stage([release])  # clears the first target's unused temp files
+    assert isinstance(again, Staged) and not again.created
+    assert sorted(os.listdir(remote_folder / "Orders")) == ["CURRENT", "config.json", "releases"]
+
+
+@pytest.mark.parametrize("remember", [True, False], ids=["staged-here", "staged-elsewhere"])
+def test_a_switch_that_fails_half_way_puts_the_old_config_back(
+    server: SshServer, remote_folder: Path, make_target: MakeTarget, remember: bool
+) -> None:
+    target = make_target(server.url(remote_folder))
+    go_live(target, 1)
+    old_config = release_for("Orders", 1)[0].config
+    new = release_for("Orders", 2)[0]
+    [result] = target.stage([new])
+    assert isinstance(result, Staged)
+    switcher = target if remember else make_target(server.url(remote_folder))
+    current = remote_folder / "Orders" / "CURRENT"
+    current.unlink()
+    current.mkdir()  # CURRENT cannot be replaced now: the rename over it fails
+    (current / "x").write_text("x")
+    [error] = switcher.switch([Switch("Orders", new.release_id, new.config)])
+    assert isinstance(error, FrontendError) and "switching" in str(error)
+    assert (remote_folder / "Orders" / "config.json").read_bytes() == old_config
+
+
+def test_a_host_reached_through_proxy_jump(ssh_farm: Farm, make_target: MakeTarget) -> None:
+    """The configuration's ProxyJump is followed: "inner" is reached through "jump"."""
+    jump = ssh_farm.add_server("jump")
+    inner = ssh_farm.add_server("inner")
+    config = ssh_farm.config.read_text().replace("Host inner\n", "Host inner\n  ProxyJump jump\n")
+    ssh_farm.config.write_text(config)
+    folder = inner.folder("front")
+    target = make_target(inner.url(folder))
+    go_live(target, 1)
+    assert (folder / "Orders" / "CURRENT").read_text() == release_for("Orders", 1)[0].release_id + "\n"
+    assert "Accepted publickey" in jump.log()  # the connection went through the jump host
+
+
+def test_a_server_without_perl_gets_the_same_result(ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path) -> None:
+    """Renames fall back to mv, one process each: slower, same layout, same refusals."""
+    tools = basic_bin(tmp_path / "bin")
+    server = start_or_skip(ssh_farm, "bare", extra_config=[f"SetEnv PATH={tools}"])
+    folder = server.folder("front")
+    target = make_target(server.url(folder))
+    assert b"perl" not in target._session.shell("command -v perl || echo none").stdout
+    first = go_live(target, 1)
+    second = go_live(target, 2)
+    assert second.previous_release == first.release_id
+    back = Switch("Orders", second.previous_release, second.previous_config)
+    assert target.switch([back]) == [None]
+    assert target.read_current(["Orders"]) == {"Orders": first.release_id}
+    go_live(target, 3)
+    target.prune([Prune("Orders", protect=frozenset(), keep=0)])
+    assert os.listdir(folder / "Orders" / "releases") == [release_for("Orders", 3)[0].release_id]
+    current = folder / "Orders" / "CURRENT"
+    current.unlink()
+    current.mkdir()
+    (current / "x").write_text("x")
+    new = release_for("Orders", 4)[0]
+    [staged_new] = target.stage([new])
+    assert isinstance(staged_new, FrontendError)  # CURRENT is a folder now: refused before anything
+    current.joinpath("x").unlink()
+    current.rmdir()
+    target.remove(["Orders"])
+    assert not (folder / "Orders").exists()
+
+
+def test_a_login_shell_that_talks_does_not_confuse_the_replies(
+    ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path
+) -> None:
+    """Whatever the account's shell start-up prints comes before our output and is skipped."""
+    chatty = tmp_path / "chatty.sh"  # a greeting, then the command, as some login scripts do
+    chatty.write_text('#!/bin/sh\necho "Welcome to the web farm"\necho "K Orders v9-forged"\necho =tar\n'
+                      'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n')
+    chatty.chmod(0o755)
+    server = start_or_skip(ssh_farm, "chatty", extra_config=[f"ForceCommand {chatty}"])
+    folder = server.folder("front")
+    target = make_target(server.url(folder))
+    first = go_live(target, 1)
+    assert target.read_current(["Orders"]) == {"Orders": first.release_id}
+    assert target.read_config(["Orders"]) == {"Orders": release_for("Orders", 1)[0].config}
+    assert [meta.release_id for meta in target.list_releases(["Orders"])["Orders"]] == [first.release_id]
+
+
+@pytest.mark.parametrize("hasher", ["shasum", "openssl"])
+def test_read_live_hashes_without_sha256sum(
+    ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path, hasher: str
+) -> None:
+    tools = basic_bin(tmp_path / "bin")
+    (tools / "sha256sum").unlink()
+    found = shutil.which(hasher)
+    if found is None:
+        pytest.skip(f"{hasher} is not installed here")
+    (tools / hasher).symlink_to(found)
+    if hasher == "shasum":
+        (tools / "perl").symlink_to(shutil.which("perl") or "/usr/bin/perl")  # shasum is a perl script
+    server = start_or_skip(ssh_farm, "nosum", extra_config=[f"SetEnv PATH={tools}"])
+    target = make_target(server.url(server.folder("front")))
+    release = release_for("Orders", 1)[0]
+    go_live(target, 1)
+    [orders] = target.read_live(["Orders"])
+    assert dict(orders.hashes) == {name: hashlib.sha256(data).hexdigest() for name, data in release.files.items()}
+
+
+def test_a_switch_whose_staged_temp_files_went_missing_writes_them_again(
+    target: SshTarget, remote_folder: Path
+) -> None:
+    release = release_for("Orders", 1)[0]
+    staged(target, "Orders")
+    for temp in (remote_folder / "Orders").glob(".*.tmp-*"):
+        temp.unlink()
+    assert target.switch([Switch("Orders", release.release_id, release.config)]) == [None]
+    assert target.read_current(["Orders"]) == {"Orders": release.release_id}
+    assert target.read_config(["Orders"]) == {"Orders": release.config}

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from app.engine.errors import BadInputError
-from app.engine.frontend.ssh_url import SshUrl, is_ssh_target, parse_ssh_url, parse_target
+from app.engine.frontend.ssh_url import (
+    SshUrl,
+    is_ssh_target,
+    parse_ssh_url,
+    parse_target,
+)
 
 
 @pytest.mark.parametrize(
