@@ -9,12 +9,15 @@ original's front-ends; ``frontend adopt`` takes a front-end over on purpose.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.engine.errors import StateError
 from app.engine.frontend.layout import OWNER_FILE
-from app.engine.frontend.target import FrontendTarget
+from app.engine.frontend.target import FrontendError, FrontendTarget
+
+log = logging.getLogger(__name__)
 
 
 class ForeignFrontendError(StateError):
@@ -48,18 +51,41 @@ class Owner:
 def claim(targets: Sequence[FrontendTarget], owner: Owner, hint: str | None = None) -> None:
     """Stamp unclaimed front-ends with ``owner``; refuse when one belongs to someone else.
 
-    ``hint`` ends the refusal: what to do (by default, the ``frontend adopt`` command).
+    ``hint`` ends the refusal: what to do (by default, the ``frontend adopt`` command). A
+    front-end that cannot be reached now is left to the run, which fails its modules naming it;
+    it is claimed the next time it is reached.
     """
-    refuse_foreign(targets, owner, hint)
+    stamps = _stamps(targets)
+    refuse_foreign(targets, owner, hint, stamps)
     for target in targets:
-        if target.read_owner() is None:
-            target.write_owner(owner.to_bytes())
+        if target.location in stamps and stamps[target.location] is None:
+            try:
+                target.write_owner(owner.to_bytes())
+            except FrontendError as error:
+                log.warning("%s", error)
 
 
-def refuse_foreign(targets: Sequence[FrontendTarget], owner: Owner | None, hint: str | None = None) -> None:
+def _stamps(targets: Sequence[FrontendTarget]) -> dict[str, bytes | None]:
+    """Each reachable target's stamp, by location; the unreachable ones are left out."""
+    found: dict[str, bytes | None] = {}
+    for target in targets:
+        try:
+            found[target.location] = target.read_owner()
+        except FrontendError as error:
+            log.warning("ownership of %s not checked: %s", target.location, error)
+    return found
+
+
+def refuse_foreign(
+    targets: Sequence[FrontendTarget],
+    owner: Owner | None,
+    hint: str | None = None,
+    stamps: dict[str, bytes | None] | None = None,
+) -> None:
     """Refuse when a front-end is stamped by an environment other than ``owner`` (None: by any)."""
+    read = _stamps(targets) if stamps is None else stamps
     for target in targets:
-        stamp = target.read_owner()
+        stamp = read.get(target.location)
         if stamp is None:
             continue
         found = Owner.parse(stamp)
