@@ -18,6 +18,7 @@ from app.cli.progress import ProgressPrinter, format_seconds
 # The commands that change something import app.engine.operations themselves: read-only ones
 # (status above all) start faster without the deploy machinery it brings.
 from app.engine import views
+from app.engine.audit import audit_entries
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
@@ -338,7 +339,7 @@ def verify(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 def audit(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
-        entries = views.audit_entries(ctx, args.limit)
+        entries = audit_entries(ctx, args.limit)
     table = [("WHEN", "WHO", "OPERATION", "TARGET", "RESULT", "DETAIL")]
     table += [(f"{e.at:%Y-%m-%d %H:%M:%S}", e.who, e.operation, e.target, e.result, e.detail or "")
               for e in entries]

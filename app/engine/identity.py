@@ -28,6 +28,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as the JSON documents write it, to the second."""
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
 def process_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host."""
     if pid <= 0:

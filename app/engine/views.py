@@ -15,11 +15,11 @@ from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
 from app.engine.frontend.registry import Frontend, enabled, opened
+from app.engine.identity import iso
 from app.engine.lookup import find_module, frontends_of_session
 from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan
 from app.engine.store.models import (
-    AuditRow,
     CompilationRow,
     ModuleLockRow,
     ModuleRow,
@@ -38,10 +38,6 @@ DEPLOYED = ModuleState.DEPLOYED
 READY = ModuleState.READY
 COMPILATION_FAILED = ModuleState.COMPILATION_FAILED
 NOT_PREPARED = ModuleState.NOT_PREPARED
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -398,33 +394,6 @@ def run_detail(ctx: EnvironmentContext, run_id: int) -> RunDetail:
             for i in items
         )
         return RunDetail(_summary(row, dict(Counter(v.status for v in views))), views)
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: datetime
-    who: str
-    operation: str
-    target: str
-    result: str
-    detail: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "at": iso(self.at),
-            "who": self.who,
-            "operation": self.operation,
-            "target": self.target,
-            "result": self.result,
-            "detail": self.detail,
-        }
-
-
-def audit_entries(ctx: EnvironmentContext, limit: int = 100) -> list[AuditEntry]:
-    """The newest entries of the audit log: every operation, who did it, and how it ended."""
-    with ctx.db.read() as session:
-        rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
-        return [AuditEntry(r.at, r.who, r.operation, r.target, r.result, r.detail) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import csv
 import json
 from pathlib import Path
 
-from app.engine.views import RunDetail, iso
+from app.engine.identity import iso
+from app.engine.views import RunDetail
 
 CSV_COLUMNS = ("module", "application", "version", "status", "reason", "message",
                "started_at", "finished_at", "seconds")
