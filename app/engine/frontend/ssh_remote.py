@@ -261,8 +261,10 @@ def check_script() -> str:
             'if [ ! -w . ]; then echo "X readonly"; exit 0; fi',
             "lacks=",
             f"for t in {' '.join(REQUIRED_TOOLS)}; do command -v $t >/dev/null 2>&1 || lacks=\"$lacks $t\"; done",
-            "command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 ||"
-            ' command -v openssl >/dev/null 2>&1 || lacks="$lacks sha256sum"',
+            (
+                "command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 ||"
+                ' command -v openssl >/dev/null 2>&1 || lacks="$lacks sha256sum"'
+            ),
             'if [ -n "$lacks" ]; then echo "X lacks$lacks"; else echo "O"; fi',
         ]
     )
