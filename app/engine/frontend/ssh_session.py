@@ -21,6 +21,7 @@ that stopped answering (``keepalive_count`` unanswered ones close the connection
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import shlex
@@ -76,6 +77,9 @@ class Session:
     """A connection to ``url``'s server; every method may be called from any thread."""
 
     def __init__(self, url: SshUrl, limits: Limits) -> None:
+        asyncssh_log = logging.getLogger("asyncssh")
+        if asyncssh_log.level == logging.NOTSET:
+            asyncssh_log.setLevel(logging.WARNING)  # it logs every channel at INFO; errors reach us anyway
         self.url = url
         self.limits = limits
         self._pid = os.getpid()
