@@ -316,11 +316,14 @@ class _ControlShell:
             self.process.stdin.write(f"{len(data)} {token}\n".encode("ascii") + data)
             await asyncio.wait_for(self.process.stdin.drain(), timeout=self.timeout)
             marker = f"=end-{token} ".encode("ascii")
+            searched = 0  # the output before this offset holds no marker: look only at what is new
             while True:
-                at = self.pending.find(marker)
+                at = self.pending.find(marker, searched)
                 end = self.pending.find(b"\n", at) if at >= 0 else -1
                 if end >= 0:
                     break
+                if at < 0:
+                    searched = max(0, len(self.pending) - len(marker))
                 await self._more()
             out = bytes(self.pending[:at])
             status_text = self.pending[at + len(marker):end].decode("ascii", errors="replace").strip()
