@@ -10,6 +10,10 @@ on fresh remote folders:
   out exactly as the front-end ends up (releases, ``.release.json``, ``CURRENT``, ``config.json``);
 - ``ssh x3``: the same to three servers at once, one thread and one ``SshTarget`` each.
 
+``--second`` measures the next deploy instead: version 1 is deployed first (not timed), then
+version 2 of every module goes over it (and ``prune`` runs), against ``rsync -a`` of the
+version 2 tree over a copy of the version 1 tree.
+
 Prints the median of ``--runs`` runs of each. ``--folder-root`` picks where the servers keep their
 front-ends (default: a temporary folder on the disk, so ``sync`` costs what it costs).
 
@@ -39,12 +43,12 @@ if str(REPO) not in sys.path:
 
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.ssh_session import CONFIG_ENV
-from app.engine.frontend.target import ReleaseFiles, Staged, Switch
+from app.engine.frontend.target import Prune, ReleaseFiles, Staged, Switch
 from tests.sshd import Farm, SshServer, farm
 
 
-def make_releases(count: int, seed: int = 7) -> list[ReleaseFiles]:
-    rng = random.Random(seed)
+def make_releases(count: int, seed: int = 7, version: int = 1) -> list[ReleaseFiles]:
+    rng = random.Random(seed + version)
     releases = []
     for index in range(count):
         module = f"Mod{index:05d}"
@@ -52,11 +56,11 @@ def make_releases(count: int, seed: int = 7) -> list[ReleaseFiles]:
             f"src/{name}": _text(rng, rng.randint(512, 6144))
             for name in ("main.py", "view.py", "style.css")
         }
-        sha = hashlib.sha256(module.encode()).hexdigest()
-        info = {"module": module, "version": 1, "platform": "11.19.0", "artifact_sha256": sha,
+        sha = hashlib.sha256(f"{module}-{version}".encode()).hexdigest()
+        info = {"module": module, "version": version, "platform": "11.19.0", "artifact_sha256": sha,
                 "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
         releases.append(ReleaseFiles(
-            module=module, release_id=f"v1-11.19.0-{sha[:12]}", artifact_sha256=sha, files=files,
+            module=module, release_id=f"v{version}-11.19.0-{sha[:12]}", artifact_sha256=sha, files=files,
             info=(json.dumps(info, sort_keys=True, separators=(",", ":")) + "\n").encode(),
             config=(json.dumps({"MaxRows": str(index)}, indent=2) + "\n").encode(),
         ))
@@ -71,7 +75,7 @@ def _text(rng: random.Random, size: int) -> bytes:
     return bytes(out[:size])
 
 
-def deploy_over_ssh(server: SshServer, folder: Path, releases: Sequence[ReleaseFiles]) -> None:
+def deploy_over_ssh(server: SshServer, folder: Path, releases: Sequence[ReleaseFiles], prune: bool = False) -> None:
     target = SshTarget(server.alias, server.url(folder))
     try:
         results = target.stage(releases)
@@ -82,6 +86,8 @@ def deploy_over_ssh(server: SshServer, folder: Path, releases: Sequence[ReleaseF
         if any(errors):
             raise RuntimeError(f"switch failed: {next(e for e in errors if e)}")
         target.flush()
+        if prune:
+            target.prune([Prune(r.module, frozenset({r.release_id}), keep=3) for r in releases])
     finally:
         target.close()
 
@@ -158,16 +164,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--modules", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--folder-root", type=Path, default=None)
+    parser.add_argument("--second", action="store_true",
+                        help="measure a second deploy (version 2 over version 1, then prune), not the first")
     args = parser.parse_args(argv)
     if shutil.which("rsync") is None:
         print("rsync is missing: apt-get install rsync", file=sys.stderr)
         return 1
-    releases = make_releases(args.modules)
+    releases = make_releases(args.modules, version=2 if args.second else 1)
+    earlier = make_releases(args.modules, version=1) if args.second else []
     payload = sum(len(d) for r in releases for d in r.files.values())
     print(f"{args.modules} modules, {3 * args.modules} files, {payload / 1e6:.1f} MB of content", flush=True)
     work = Path(tempfile.mkdtemp(prefix="deploycenter-bench-ssh-", dir=args.folder_root))
     source = work / "source"
     write_local_copy(source, releases)
+    first_source = work / "first"
+    if earlier:
+        write_local_copy(first_source, earlier)
     with farm() as made:
         os.environ[CONFIG_ENV] = str(made.config)
         servers = [made.add_server() for _ in range(3)]
@@ -179,15 +191,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         cpu: dict[str, list[tuple[float, float]]] = {key: [] for key in figures}
         for run in range(args.runs):
             one = fresh(servers[0], "one")
+            if earlier:
+                deploy_over_ssh(servers[0], one, earlier)
             with Cpu(servers) as used:
-                figures["ssh"].append(timed(lambda one=one: deploy_over_ssh(servers[0], one, releases)))
+                figures["ssh"].append(timed(lambda one=one: deploy_over_ssh(servers[0], one, releases, bool(earlier))))
             cpu["ssh"].append((used.client, used.server))
             copy = fresh(servers[0], "copy")
+            if earlier:
+                rsync(made, servers[0], first_source, copy)
             with Cpu(servers) as used:
                 figures["rsync"].append(timed(lambda copy=copy: rsync(made, servers[0], source, copy)))
             cpu["rsync"].append((used.client, used.server))
             folders = [fresh(server, "three") for server in servers]
-            threads = [threading.Thread(target=deploy_over_ssh, args=(s, f, releases)) for s, f in zip(servers, folders)]
+            for server, folder in zip(servers, folders):
+                if earlier:
+                    deploy_over_ssh(server, folder, earlier)
+            threads = [threading.Thread(target=deploy_over_ssh, args=(s, f, releases, bool(earlier)))
+                       for s, f in zip(servers, folders)]
 
             def three(threads: list[threading.Thread] = threads) -> None:
                 for thread in threads:
@@ -201,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"run {run + 1}: " + ", ".join(
                 f"{k} {v[-1]:.2f} s (cpu here {cpu[k][-1][0]:.2f} s, servers {cpu[k][-1][1]:.2f} s)"
                 for k, v in figures.items()), flush=True)
-            if not _same_tree(copy, one):
+            if not earlier and not _same_tree(copy, one):
                 print("the SSH front-end and the rsync copy differ", file=sys.stderr)
                 return 1
     shutil.rmtree(work, ignore_errors=True)

@@ -48,7 +48,6 @@ class FolderReport:
     target_exists: bool = False
 
 
-
 @dataclass(frozen=True)
 class Prepared:
     """Temp files that ``stage`` left for a switch to this release and configuration."""

@@ -21,6 +21,7 @@ that stopped answering (``keepalive_count`` unanswered ones close the connection
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import shlex
@@ -76,6 +77,9 @@ class Session:
     """A connection to ``url``'s server; every method may be called from any thread."""
 
     def __init__(self, url: SshUrl, limits: Limits) -> None:
+        asyncssh_log = logging.getLogger("asyncssh")
+        if asyncssh_log.level == logging.NOTSET:
+            asyncssh_log.setLevel(logging.WARNING)  # it logs every channel at INFO; errors reach us anyway
         self.url = url
         self.limits = limits
         self._pid = os.getpid()
@@ -135,16 +139,53 @@ class Session:
         options = _options(self.url, self.limits, paths)
         self._why_closed = None
         try:
-            return await asyncio.wait_for(
-                # The configuration again, for ProxyJump: the jump host's options come from it.
-                asyncssh.connect(
-                    self.url.host, self.url.port or (), config=paths, options=options,
-                    client_factory=lambda: _Client(self),
-                ),
-                timeout=self.limits.connect_timeout + 5,
-            )
+            async with asyncio.timeout(self.limits.connect_timeout + 5):
+                tunnel = await self._jump(options, paths)
+                try:
+                    connection = await self._open(self.url, options, paths, tunnel, _Client(self))
+                except BaseException:
+                    if tunnel is not None:
+                        tunnel.abort()
+                    raise
+        except _HopFailed as failed:
+            raise SessionError(f"through the jump host {failed.host}: {failed.problem}") from None
         except Exception as error:  # noqa: BLE001 - every failure becomes one line for the operator
             raise SessionError(_connect_problem(error, options, self.limits)) from None
+        if tunnel is not None:
+            connection.set_tunnel(tunnel)  # closed with the connection
+        return connection
+
+    async def _jump(self, options: asyncssh.SSHClientConnectionOptions, paths: list[str]) -> asyncssh.SSHClientConnection | None:
+        """The configuration's ProxyJump hops, each connected with the same strict options."""
+        hops = str(options.config.get("ProxyJump") or "")
+        if not hops or hops.lower() == "none":
+            return None
+        tunnel: asyncssh.SSHClientConnection | None = None
+        for hop in hops.split(","):
+            user, _, host = hop.strip().rpartition("@")
+            host, colon, port = host.partition(":")
+            url = SshUrl(host=host, path="/", user=user or None, port=int(port) if colon and port.isdigit() else None)
+            hop_options = _options(url, self.limits, paths)
+            try:
+                connection = await self._open(url, hop_options, paths, tunnel, asyncssh.SSHClient())
+            except Exception as error:  # noqa: BLE001
+                if tunnel is not None:
+                    tunnel.abort()
+                raise _HopFailed(host, _connect_problem(error, hop_options, self.limits)) from None
+            if tunnel is not None:
+                connection.set_tunnel(tunnel)
+            tunnel = connection
+        return tunnel
+
+    @staticmethod
+    async def _open(
+        url: SshUrl, options: asyncssh.SSHClientConnectionOptions, paths: list[str],
+        tunnel: asyncssh.SSHClientConnection | None, client: asyncssh.SSHClient,
+    ) -> asyncssh.SSHClientConnection:
+        # tunnel=(): as the configuration says; here only for a hop the configuration routes itself.
+        return await asyncssh.connect(
+            url.host, url.port or (), config=paths, options=options, tunnel=tunnel or (), client_factory=lambda: client,
+        )
 
     async def _drop(self) -> None:
         """Forget a connection that failed; the next call connects again."""
@@ -200,6 +241,13 @@ class Session:
 
     def closed_because(self, error: Exception | None) -> None:
         self._why_closed = error
+
+
+class _HopFailed(Exception):
+    def __init__(self, host: str, problem: str) -> None:
+        super().__init__(problem)
+        self.host = host
+        self.problem = problem
 
 
 class _Client(asyncssh.SSHClient):
@@ -268,11 +316,14 @@ class _ControlShell:
             self.process.stdin.write(f"{len(data)} {token}\n".encode("ascii") + data)
             await asyncio.wait_for(self.process.stdin.drain(), timeout=self.timeout)
             marker = f"=end-{token} ".encode("ascii")
+            searched = 0  # the output before this offset holds no marker: look only at what is new
             while True:
-                at = self.pending.find(marker)
+                at = self.pending.find(marker, searched)
                 end = self.pending.find(b"\n", at) if at >= 0 else -1
                 if end >= 0:
                     break
+                if at < 0:
+                    searched = max(0, len(self.pending) - len(marker))
                 await self._more()
             out = bytes(self.pending[:at])
             status_text = self.pending[at + len(marker):end].decode("ascii", errors="replace").strip()

@@ -213,3 +213,19 @@ def test_a_full_remote_disk_fails_the_batch_and_leaves_nothing(
 def test_a_read_only_remote_disk_is_reported(target: SshTarget, read_only_disk: Path) -> None:
     messages = stage_failures(target)
     assert all("permission denied while unpacking the releases" in m and "Read-only" in m for m in messages)
+
+
+def test_the_jump_hosts_key_is_checked_as_strictly(ssh_farm: Farm, make_target: MakeTarget) -> None:
+    """Even where the configuration turns checking off for the jump host, its key must be known."""
+    jump = ssh_farm.add_server("jump")
+    inner = ssh_farm.add_server("inner")
+    ssh_farm.write_client_files(trusted=[inner])
+    blocks = ssh_farm.config.read_text().split("\n\n")
+    blocks = [block.replace(f"UserKnownHostsFile {ssh_farm.known_hosts}", "UserKnownHostsFile none")
+              if block.startswith("Host jump") else block.replace("Host inner\n", "Host inner\n  ProxyJump jump\n")
+              for block in blocks]
+    ssh_farm.config.write_text("\n\n".join(blocks))
+    folder = inner.folder("front")
+    with pytest.raises(FrontendError, match=rf"through the jump host jump: the host key of 127\.0\.0\.1 \(port {jump.port}\) is unknown"):
+        make_target(inner.url(folder)).check()
+    assert "Accepted publickey" not in inner.log()
