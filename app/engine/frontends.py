@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
-from app.engine.errors import BadInputError, RefusedError
+from app.engine.errors import BadInputError, RefusedError, StateError
 from app.engine.frontend.ownership import Owner, adopt, claim
 from app.engine.frontend.registry import LOCAL, SSH, Frontend, opened
 from app.engine.frontend.ssh_url import SshUrl, parse_target
+from app.engine.frontend.target import FrontendError, FrontendTarget
 from app.engine.kinds.recovery import begin_operation
 from app.engine.lookup import frontends_of_session, owner
 from app.engine.runs import records
@@ -48,6 +49,14 @@ class Target:
 
     def frontend(self, name: str) -> Frontend:
         return Frontend(0, name, self.location, self.kind)
+
+
+def reachable_now(target: FrontendTarget) -> None:
+    """A front-end being set up must be reachable: otherwise exit 4, not possible now."""
+    try:
+        target.check()
+    except FrontendError as error:
+        raise StateError(error.message) from None
 
 
 def check_name(name: str) -> str:
@@ -83,7 +92,7 @@ def add_frontend(
             candidate.path.mkdir(parents=True, exist_ok=True)
         opened = candidate.target()
         try:
-            opened.check()  # unreachable, unknown host key, refused key: one line, nothing stored
+            reachable_now(opened)  # unreachable, unknown host key, refused key: one line, nothing stored
             if adopt_it:
                 adopt(opened, owner(ctx, env))
             hint = "If this environment should own it, add it with --adopt"

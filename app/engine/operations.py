@@ -25,7 +25,7 @@ from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.ownership import Owner, claim, refuse_foreign
 from app.engine.frontend.registry import LOCAL, enabled, opened
 from app.engine.frontend.ssh_url import parse_ssh_url
-from app.engine.frontends import Target
+from app.engine.frontends import Target, reachable_now
 from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, default_workers
 from app.engine.kinds.deploy import deploy_all, deploy_modules
@@ -90,7 +90,7 @@ def init_environment(
             raise BadInputError(f"front-end {frontend.location} is a file, not a folder")
     with opened([frontend for frontend in wanted if frontend.kind != LOCAL]) as remote:
         for target in remote:
-            target.check()
+            reachable_now(target)
     ctx = open_context(location, create=True)
     try:
         with ctx.db.write() as session:

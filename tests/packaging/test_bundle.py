@@ -148,6 +148,16 @@ def test_default_data_and_log_dirs_are_the_users(bundle: Path, tmp_path: Path) -
     assert (tmp_path / "home" / ".local" / "share" / "deploycenter" / "deploycenter.sqlite3").is_file()
 
 
+def test_ssh_front_ends_are_bundled(bundle: Path, tmp_path: Path) -> None:
+    # Nothing listens on port 1: the SSH client must load and then fail to connect, in one line.
+    target = "ssh://127.0.0.1:1/srv/front"
+    result = run(bundle / "deploycenter", "--unattended", "init", "--frontend", target,
+                 "--data-dir", tmp_path / "env", env=user_env(tmp_path))
+    assert result.returncode == 4, result.stderr
+    assert "connection refused" in result.stderr and "No module named" not in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "env").exists()
+
+
 def test_postgresql_driver_is_bundled(bundle: Path, tmp_path: Path) -> None:
     pytest.importorskip("psycopg", reason="the psycopg driver is not installed (pip install -e '.[postgres]')")
     # Nothing listens on port 1: the driver must load and then fail to connect, in one line.

@@ -8,7 +8,6 @@ holds another artifact, and find the temp files a switch will rename.
 from __future__ import annotations
 
 import enum
-import json
 import os
 import posixpath
 import secrets
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.engine.frontend import ssh_remote as remote
+from app.engine.frontend.layout import parse_release_info
 from app.engine.frontend.ssh_remote import (
     CONFIG,
     CURRENT,
@@ -264,15 +264,8 @@ def current_bytes(release: str | None) -> bytes | None:
 
 
 def parse_info(data: bytes | None) -> dict[str, Any] | None:
-    if data is None:
-        return None
-    try:
-        info = json.loads(data)
-    except ValueError:
-        return None
-    if not isinstance(info, dict) or not isinstance(info.get("files"), dict):
-        return None
-    return info
+    """A ``.release.json`` read from a server, parsed as the local target parses one."""
+    return None if data is None else parse_release_info(data)
 
 
 def metas(info: FolderReport) -> list[ReleaseMeta]:
