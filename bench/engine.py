@@ -205,7 +205,7 @@ def machine() -> dict[str, Any]:
     import sqlalchemy
 
     def shell(command: str) -> str:
-        return subprocess.run(command, shell=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(command, shell=True, capture_output=True, text=True, check=False).stdout.strip()
 
     return {
         "cores": os.cpu_count(),

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 def measure(data_dir: Path) -> list[tuple[str, float, float, int | None]]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from gui_stall import Ticker, wait
     from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -41,7 +42,6 @@ def measure(data_dir: Path) -> list[tuple[str, float, float, int | None]]:
     from app.gui.memory import settle_long_lived
     from app.gui.session import GuiSession
     from app.gui.welcome import open_environment
-    from gui_stall import Ticker, wait
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(data_dir.parent / "settings"))
     app = make_application([sys.argv[0]])
@@ -88,7 +88,8 @@ def measure(data_dir: Path) -> list[tuple[str, float, float, int | None]]:
 
     def select_first_rows() -> None:
         first = QItemSelection(pane.proxy.index(0, 0), pane.proxy.index(SELECTED - 1, 0))
-        view.selectionModel().select(first, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        view.selectionModel().select(first, flags)
 
     def clear_filter_and_selection() -> None:
         pane.filter_edit.setText("")

@@ -73,7 +73,8 @@ def module_spec(index: int, rng: random.Random) -> ModuleSpec:
     """The manifest of module ``index``; consumes ``rng`` the same way for files and for rows."""
     app_index, position = divmod(index, APPLICATION_SIZE)
     first_in_app = app_index * APPLICATION_SIZE
-    depends = sorted({module_name(rng.randrange(first_in_app, index)) for _ in range(rng.randint(0, 2))}) if position else []
+    picks = range(rng.randint(0, 2)) if position else range(0)
+    depends = sorted({module_name(rng.randrange(first_in_app, index)) for _ in picks})
     uses = ("http.v2", "sql.core") + (("soap.legacy",) if _uses_legacy(index) else ())
     return ModuleSpec(index, module_name(index), f"App{app_index:05d}", tuple(depends), uses)
 
