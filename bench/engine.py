@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import modules  # noqa: E402
+from bench import modules
 
 FROM_PLATFORM = "11.18.1"
 TO_PLATFORM = "11.19.0"

@@ -29,7 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.engine.store.database import DATABASE_FILE  # noqa: E402 - needs the path above
+from app.engine.store.database import DATABASE_FILE
 
 APPLICATION_SIZE = 20
 LEGACY_EVERY = 200
