@@ -8,6 +8,7 @@ is gone from 11.19.0 on). The catalog ships as ``resources/catalog.json``.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def _entry(raw: dict[str, Any]) -> PlatformVersion:
 
 
 def _reject_duplicates(ordered: tuple[PlatformVersion, ...]) -> None:
-    for older, newer in zip(ordered, ordered[1:]):
+    for older, newer in itertools.pairwise(ordered):
         if Version(older.version) == Version(newer.version):
             raise ValueError(f"platform version {newer.version} is listed twice")
 

@@ -97,7 +97,9 @@ def _producers(graph: Mapping[str, tuple[str, tuple[str, ...]]], key: str) -> tu
     return tuple(p for p in entry[1] if p in graph) if entry else ()
 
 
-def _components_from(graph: Mapping[str, tuple[str, tuple[str, ...]]], starts: Iterable[str]) -> dict[str, frozenset[str]]:
+def _components_from(
+    graph: Mapping[str, tuple[str, tuple[str, ...]]], starts: Iterable[str]
+) -> dict[str, frozenset[str]]:
     """Strongly connected components of what ``starts`` reach (Tarjan, without recursion: chains of
     thousands of modules are normal), as each node's component."""
     index: dict[str, int] = {}
@@ -142,7 +144,9 @@ def _components_from(graph: Mapping[str, tuple[str, tuple[str, ...]]], starts: I
     return result
 
 
-def _shortest_way_back(graph: Mapping[str, tuple[str, tuple[str, ...]]], start: str, component: frozenset[str]) -> list[str]:
+def _shortest_way_back(
+    graph: Mapping[str, tuple[str, tuple[str, ...]]], start: str, component: frozenset[str]
+) -> list[str]:
     came_from: dict[str, str] = {}
     queue = deque([start])
     while queue:

@@ -23,8 +23,10 @@ def bundle_named(root: Path, toml_name: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("toml_name", "shown"), [("Abc\\n", "'Abc\\n'"), ("NUL", "'NUL'"), ("com3.Sales", "'com3.Sales'"),
-                                                  ("Orders.", "'Orders.'")])
+@pytest.mark.parametrize(
+    ("toml_name", "shown"),
+    [("Abc\\n", "'Abc\\n'"), ("NUL", "'NUL'"), ("com3.Sales", "'com3.Sales'"), ("Orders.", "'Orders.'")],
+)
 def test_publish_refuses_names_a_front_end_cannot_hold(env: Cli, tmp_path: Path, toml_name: str, shown: str) -> None:
     one_error_line(env("publish", str(bundle_named(tmp_path / "b", toml_name))), 2, shown)
     assert env("modules", "--json").json()["modules"] == []

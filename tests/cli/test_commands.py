@@ -73,7 +73,8 @@ def test_publish_upgrade_and_deploy_all_json(env: Cli, tmp_path: Path) -> None:
     plan = env("deploy-all", "--dry-run", "--json").json()
     assert plan["run"] is None
     assert plan["plan"]["items"] == [
-        {"module": "Gateway", "application": "Gateway", "version": 1, "status": "skipped", "reason": "compilation-failed"},
+        {"module": "Gateway", "application": "Gateway", "version": 1, "status": "skipped",
+         "reason": "compilation-failed"},
         {"module": "Customers", "application": "Sales", "version": 1, "status": "pending", "reason": None},
     ]
     done = env("deploy-all", "--json")

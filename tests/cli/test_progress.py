@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.cli.progress import ProgressPrinter, format_seconds
 from app.engine.events import ItemFinished, ItemSnapshot, LogLine, RunFinished, RunStarted
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def run_events() -> list[object]:

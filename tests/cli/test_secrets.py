@@ -20,7 +20,8 @@ SECRETS = ("hunter2", "4321", "s3cr3t-t0k3n")
 @pytest.fixture
 def vault(cli: Cli, tmp_path: Path) -> Cli:
     assert cli("init", "--frontend", str(tmp_path / "fe")).code == 0
-    folder = write_bundle(tmp_path / "b", "Vault", config={"Password": "", "Pin": "0000", "AuthToken": "", "User": "me"})
+    config = {"Password": "", "Pin": "0000", "AuthToken": "", "User": "me"}
+    folder = write_bundle(tmp_path / "b", "Vault", config=config)
     manifest = folder / "module.toml"
     manifest.write_text('secret_keys = ["Pin"]\n' + manifest.read_text(), encoding="utf-8")
     assert cli("publish", str(folder)).code == 0

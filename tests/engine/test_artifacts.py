@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import artifacts
+from app.engine import files
 from app.engine.artifacts import (
     ArtifactCorruptError,
     ArtifactStore,
     canonical_zip,
     member_path_problem,
 )
-from app.engine import files
 from app.engine.errors import DeployCenterError
 from app.engine.files import write_atomically
 

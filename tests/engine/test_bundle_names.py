@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.engine.bundle import MANIFEST_NAME, load_bundle, parse_manifest
-from app.engine.names import is_valid_name
 from app.engine.errors import BundleError
+from app.engine.names import is_valid_name
 
 
 def refused_manifest(text: str) -> str:
@@ -109,7 +109,7 @@ def test_folder_bundle_with_a_reserved_file_name_is_refused(tmp_path: Path) -> N
     (root / "static").mkdir(parents=True)
     (root / MANIFEST_NAME).write_text('name = "Orders"\n')
     (root / "static" / "prn.html").write_text("<p>")
-    with pytest.raises(BundleError, match="prn.html"):
+    with pytest.raises(BundleError, match=r"prn\.html"):
         load_bundle(root)
 
 

@@ -119,7 +119,7 @@ class TestCompareVersions:
         assert compare_versions(a, b) == expected
 
     def test_malformed_version_is_bad_input(self) -> None:
-        with pytest.raises(BadInputError, match="'x.y' is not a valid platform version"):
+        with pytest.raises(BadInputError, match=r"'x\.y' is not a valid platform version"):
             compare_versions("x.y", "11.18.1")
 
 

@@ -101,7 +101,7 @@ def test_a_staged_release_is_not_live_until_switched(tmp_path: Path) -> None:
 
 def test_a_deferred_switch_flush_is_one_shared_flush_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     flushed: list[Path] = []
-    monkeypatch.setattr(durability, "_syncfs", lambda anchor: flushed.append(anchor))
+    monkeypatch.setattr(durability, "_syncfs", flushed.append)
     deploy_release([tmp_path], request(), ARTIFACT, flush=False)
     during = len(flushed)
     farm.flush_all([LocalTarget("fe", tmp_path), LocalTarget("gone", tmp_path / "gone")])  # a vanished one is skipped
@@ -127,7 +127,7 @@ def deploy_modules(frontend: Path, names: list[str]) -> list[str | DeployCenterE
 
 def test_a_batch_of_releases_shares_each_flush(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     flushed: list[Path] = []
-    monkeypatch.setattr(durability, "_syncfs", lambda anchor: flushed.append(anchor))
+    monkeypatch.setattr(durability, "_syncfs", flushed.append)
     names = [f"Mod{i}" for i in range(10)]
     results = deploy_modules(tmp_path, names)
     assert results == [release_id_for(1, "11.19.0", SHA)] * 10

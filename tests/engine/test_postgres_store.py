@@ -7,7 +7,7 @@ and compared with the models, both ways (upgrade and downgrade).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,6 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from app.engine.store.database import Database, default_url
 from app.engine.store.migrate import _config, current_revision, head_revision, upgrade_schema
 from app.engine.store.models import Base, ModuleRow, ModuleVersionRow, RunRow
-
-UTC = timezone.utc
 
 
 @pytest.fixture

@@ -166,12 +166,15 @@ def test_producers_deploy_first_and_a_failed_producer_blocks_its_consumers(kit: 
     )
     operations.upgrade(kit.ctx, "11.19.0")
     order: list[str] = []
-    run = operations.deploy_all(kit.ctx, workers=4, on_event=lambda e: order.append(e.module) if isinstance(e, ItemStarted) else None)
+    run = operations.deploy_all(
+        kit.ctx, workers=4, on_event=lambda e: order.append(e.module) if isinstance(e, ItemStarted) else None
+    )
     assert order.index("Base") < order.index("Core") < order.index("Orders") < order.index("Invoices")
     assert run.status == "succeeded"
 
     for name in ("Base", "Core", "Orders", "Invoices", "Unrelated"):
-        kit.publish(kit.bundle(name, depends={"Core": ["Base"], "Orders": ["Core"], "Invoices": ["Orders"]}.get(name, []), files={"v2.txt": "2"}))
+        producers = {"Core": ["Base"], "Orders": ["Core"], "Invoices": ["Orders"]}.get(name, [])
+        kit.publish(kit.bundle(name, depends=producers, files={"v2.txt": "2"}))
     operations.upgrade(kit.ctx, "11.19.1")
     (kit.frontends[0] / "Core" / "releases").rename(kit.frontends[0] / "core-releases-moved")
     (kit.frontends[0] / "Core" / "releases").write_text("in the way")
@@ -228,8 +231,8 @@ def test_cancel_from_another_caller_through_the_database(kit: Kit) -> None:
 def test_a_run_held_up_longer_than_the_stale_limit_is_not_taken_as_dead(
     kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.engine.runs import records as runs
     from app.engine.identity import utcnow
+    from app.engine.runs import records as runs
     from app.engine.store.models import RunRow
 
     monkeypatch.setattr(runs, "HEARTBEAT_INTERVAL", 0.05)

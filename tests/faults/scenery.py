@@ -17,9 +17,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.engine.frontend import layout
-from tests.engine.frontend.kit import read_current
 from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.frontend import layout
 from app.engine.store.models import (
     CompilationRow,
     EnvironmentRow,
@@ -31,6 +30,7 @@ from app.engine.store.models import (
 )
 from tests.bundles import write_bundle
 from tests.conftest import Cli
+from tests.engine.frontend.kit import read_current
 
 
 @contextmanager
@@ -136,7 +136,7 @@ def history_problems(ctx: EnvironmentContext, frontends: Sequence[Path]) -> list
             problems.append(f"unfinished items: {[tuple(row) for row in unfinished[:5]]}")
         for name, recorded, target in live_and_target_releases(session):
             allowed = {recorded, target}  # a crash may leave the target live before it is recorded
-            for frontend, live in zip(frontends, currents(frontends, name)):
+            for frontend, live in zip(frontends, currents(frontends, name), strict=True):
                 if live not in allowed:
                     problems.append(f"{frontend}/{name}: CURRENT {live}, history says {recorded}")
     return problems

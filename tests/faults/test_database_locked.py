@@ -37,7 +37,7 @@ def test_a_run_that_finds_the_database_locked_fails_with_one_line_and_recovers(
         with other.write() as session:
             session.connection()  # another writer holds the database from here on
             began = time.monotonic()
-            out, err = run.communicate(timeout=60)
+            _out, err = run.communicate(timeout=60)
             held_for = time.monotonic() - began
     finally:
         other.dispose()

@@ -99,7 +99,7 @@ def test_sigkill_at_random_points_of_deploy_all(cli: Cli, tmp_path: Path, backen
     story: list[str] = [f"seed {seed}"]
     interrupted = 0
 
-    for platform, kills in zip(ROUNDS, kills_per_round(total)):
+    for platform, kills in zip(ROUNDS, kills_per_round(total), strict=True):
         if not kills:
             continue
         with opened(cli) as ctx:

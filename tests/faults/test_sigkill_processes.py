@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.engine import operations, views
-from app.engine.runs import pool as worker_processes
 from app.engine.context import Location
+from app.engine.runs import pool as worker_processes
 from tests.conftest import Cli
 from tests.faults.scenery import frontend_problems, history_problems, opened, write_modules
 from tests.processes import HAS_PROC, children_of, wait_until_gone

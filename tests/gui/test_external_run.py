@@ -61,7 +61,7 @@ def test_cancel_reaches_a_run_of_another_process(
     qtbot: QtBot, window: MainWindow, gate: Gates, cli_run: subprocess.Popen[str]
 ) -> None:
     tracker = window.session.tracker
-    qtbot.waitUntil(lambda: window.details.cancel_action.isEnabled(), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(window.details.cancel_action.isEnabled, timeout=RUN_TIMEOUT_MS)
 
     wait_operation(qtbot, window.session, window.details.cancel_action.trigger)  # the request is recorded
     # The other process polls the request every CANCEL_POLL_INTERVAL; Common holds its one

@@ -66,8 +66,7 @@ def test_run_items_model_follows_a_run(session: GuiSession) -> None:
     proxy.setSourceModel(model)
     proxy.sort(model.column_index("Status"))
     testers = [check(model), check(proxy)]
-    items = tuple(ItemSnapshot(f"M{n}", "App", 1, "pending") for n in range(50)) + (
-        ItemSnapshot("Skip", "App", 1, "skipped", "compilation-failed", "no"),)
+    items = (*tuple(ItemSnapshot(f"M{n}", "App", 1, "pending") for n in range(50)), ItemSnapshot("Skip", "App", 1, "skipped", "compilation-failed", "no"))
     progress = RunProgress.from_started(RunStarted(3, "deploy-all", "me", AT, items))
     model.show(progress)
     for n in range(0, 50, 2):

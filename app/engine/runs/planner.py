@@ -120,9 +120,9 @@ class DeployAllPlanner:
             except FrontendError:
                 live = {}  # unreadable: deploy again, and let the run report what is wrong there
             for item in items:
-                if item.reason == SkipReason.ALREADY_DEPLOYED and item.module not in gone:
-                    if live.get(item.module) != item.detail:
-                        gone[item.module] = frontend.location
+                recorded_live = item.reason == SkipReason.ALREADY_DEPLOYED
+                if recorded_live and item.module not in gone and live.get(item.module) != item.detail:
+                    gone[item.module] = frontend.location
         return tuple(self._recheck(item, gone) for item in items)
 
     @staticmethod
@@ -131,7 +131,8 @@ class DeployAllPlanner:
             return item
         where = gone.get(item.module)
         if where is not None:
-            return item._replace(action=DEPLOY, reason=None, detail=f"not live on front-end {where}; deploying it again")
+            detail = f"not live on front-end {where}; deploying it again"
+            return item._replace(action=DEPLOY, reason=None, detail=detail)
         return item._replace(detail="this compilation is already live")
 
 
