@@ -26,7 +26,7 @@ from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE
-from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, table_view
+from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, show_progress, table_view
 
 PANE = "upgrades"
 PLAN_JOB = "plan"
@@ -151,9 +151,8 @@ class UpgradesPane(QWidget):
 
     def _on_run_started(self, progress: RunProgress) -> None:
         if progress.kind == RunKind.UPGRADE:
-            self.upgrade_progress.setRange(0, max(progress.total, 1))
-            self.upgrade_progress.setValue(progress.done)
-            self.upgrade_progress.setFormat(f"Preparing modules: %v / {progress.total}")
+            show_progress(self.upgrade_progress, progress.done, max(progress.total, 1),
+                          f"Preparing modules: %v / {progress.total}")
             self.upgrade_progress.show()
         self.update_actions()
 
@@ -161,7 +160,7 @@ class UpgradesPane(QWidget):
         """The report's rows of the active runs, and the preparation bar, at the window's tick."""
         for progress in self.session.tracker.active():
             if progress.kind == RunKind.UPGRADE:
-                self.upgrade_progress.setValue(progress.done)
+                show_progress(self.upgrade_progress, progress.done, max(progress.total, 1))
             self.report.follow(progress)
 
     def _on_run_ended(self, progress: RunProgress) -> None:
