@@ -42,7 +42,7 @@ from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.timeline import RunTimeline, blocked_by, blocking_producer
-from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, show_progress, table_view
+from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, move_bar, table_view
 
 PANE = "details"
 DEPLOY_AGAIN_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED})
@@ -304,7 +304,7 @@ class DetailsPane(QWidget):
         if p is None:
             for label in (self.subtitle, self.elapsed, self.eta, self.summary):
                 label.clear()
-            show_progress(self.bar, 0, 1)
+            move_bar(self.bar, 0, 1)
             self.update_actions()
             return
         where = " (started in another process)" if running and not p.own else ""
@@ -312,7 +312,7 @@ class DetailsPane(QWidget):
         self.subtitle.setText(f"Started by {p.started_by} at {timestamp(p.started_at)}"
                               + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
                               + (f" · {p.message}" if p.message else ""))
-        show_progress(self.bar, p.done if p.total else 1, max(p.total, 1), p.progress_text())
+        move_bar(self.bar, p.done if p.total else 1, max(p.total, 1), p.progress_text())
         self.elapsed.setText(f"Elapsed: {duration(p.elapsed())}")
         eta = p.eta()
         self.eta.setText(f"Remaining: about {duration(eta)}" if eta is not None else "")

@@ -100,7 +100,7 @@ def table_view(model: QAbstractItemModel, source: ColumnTableModel[Any], name: s
     return view
 
 
-def show_progress(bar: QProgressBar, value: int, maximum: int, text: str | None = None) -> None:
+def move_bar(bar: QProgressBar, value: int, maximum: int, text: str | None = None) -> None:
     """Move a progress bar without painting it there and then.
 
     QProgressBar.setValue repaints at once, and a repaint paints everything else that waits to be
