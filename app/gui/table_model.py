@@ -49,17 +49,10 @@ class ColumnTableModel(QAbstractTableModel, Generic[Row]):
         self.rows = rows
         self.endResetModel()
 
-    def rows_changed(self, numbers: Iterable[int], most_signals: int | None = None) -> None:
-        """One ``dataChanged`` per run of consecutive rows, so views repaint only those.
-
-        With ``most_signals``, more runs than that become one signal from the first changed row
-        to the last: for models whose listeners handle a wide range as cheaply as a narrow one.
-        """
+    def rows_changed(self, numbers: Iterable[int]) -> None:
+        """One ``dataChanged`` per run of consecutive rows, so views repaint only those."""
         last_column = len(self.columns) - 1
-        ranges = list(_ranges(sorted(set(numbers))))
-        if most_signals is not None and len(ranges) > most_signals:
-            ranges = [(ranges[0][0], ranges[-1][1])]
-        for first, last in ranges:
+        for first, last in _ranges(sorted(set(numbers))):
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
 
     # -- QAbstractTableModel --------------------------------------------------------------------

@@ -206,6 +206,7 @@ class RunTimeline(QWidget):
         self.full_draws = 0  # how often the cached layer was drawn again in full
         self._colors: dict[str, QColor] = {status: QColor(color) for status, color in STATUS_COLORS.items()}
         self._shown_span = 0.0
+        self._frozen: tuple[float, float] | None = None  # scale and lane height, while painting
         self._cache: QPixmap | None = None
         self._cache_key: tuple[object, ...] = ()
 
@@ -243,6 +244,8 @@ class RunTimeline(QWidget):
     def _lane_height(self) -> float:
         """Lanes share the height; counted up to the next power of two once they no longer fit at
         full height, so that a run adding lane after lane redraws its picture a few times only."""
+        if self._frozen is not None:
+            return self._frozen[1]
         count = max(1, self._lane_count())
         room = self.height() - AXIS_HEIGHT - 2 * MARGIN
         if count * LANE_HEIGHT > room:
@@ -260,6 +263,8 @@ class RunTimeline(QWidget):
         return self._shown_span
 
     def _scale(self) -> float:
+        if self._frozen is not None:
+            return self._frozen[0]
         return (self.width() - 2 * MARGIN) / self._span()
 
     def _x(self, seconds: float) -> float:
@@ -364,13 +369,19 @@ class RunTimeline(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The run's modules appear here as they deploy")
             painter.end()
             return
-        painter.drawPixmap(0, 0, self._cached_layer())
-        rows = self.lanes.progress.rows
-        self._paint_running(painter)
-        if self.lanes.dropped:
-            self._paint_dropped_notes(painter, rows)
-        self._paint_failures(painter)
-        painter.end()
+        # One scale and lane height for the whole paint: thousands of bars ask for them.
+        self._frozen = None
+        self._frozen = (self._scale(), self._lane_height())
+        try:
+            painter.drawPixmap(0, 0, self._cached_layer())
+            rows = self.lanes.progress.rows
+            self._paint_running(painter)
+            if self.lanes.dropped:
+                self._paint_dropped_notes(painter, rows)
+            self._paint_failures(painter)
+        finally:
+            self._frozen = None
+            painter.end()
 
     def _cached_layer(self) -> QPixmap:
         """The finished bars, the axis and the ticks: drawn in full when the geometry changed, else
