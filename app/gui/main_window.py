@@ -34,6 +34,7 @@ from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.snapshot import Snapshot
+from app.gui.widgets import move_bar
 
 PANES = ("upgrades", "modules", "details", "frontends")
 PANE_TITLES = ("Upgrades", "Modules", "Deployment Details", "Front-ends")
@@ -229,9 +230,7 @@ class MainWindow(QMainWindow):
         others = len(self.session.tracker.active()) - 1
         more = f" (+{others} more)" if others else ""
         self.run_label.setText(f"Run {active.run_id} ({active.kind}) by {active.started_by}{more}")
-        self.run_bar.setRange(0, max(active.total, 1))
-        self.run_bar.setValue(active.done)
-        self.run_bar.setFormat(active.progress_text())
+        move_bar(self.run_bar, active.done, max(active.total, 1), active.progress_text())
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Deploy Center",

@@ -257,10 +257,14 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
             entry = rows[number]
             entry.run_status = status
             if status == ItemStatus.DEPLOYED and platform:
+                if self._counts is not None:  # kept up to date: recounting 10,000 rows per tick shows
+                    self._counts[entry.view.state] -= 1
+                    self._counts[ModuleState.DEPLOYED] += 1
                 entry.view = replace(entry.view, deployed_version=version, deployed_platform=platform,
                                      state=ModuleState.DEPLOYED)
-                self._counts = None
             changed.append(number)
+        # One signal per run of rows, not one over all of them: a view repaints only the changed
+        # rows it shows (a signal over the whole range repainted the visible table every tick).
         self.rows_changed(changed)
 
     def unlock_run(self, run_id: int) -> None:
@@ -276,8 +280,8 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
     def state_counts(self) -> Counter[str]:
         """How many modules are in each state (all of them, whatever a filter shows)."""
         if self._counts is None:  # asked several times per update by the Upgrades pane
-            self._counts = Counter(entry.state for entry in self.rows)
-        return self._counts.copy()
+            self._counts = Counter(entry.view.state for entry in self.rows)
+        return +self._counts  # a copy, without the states no module is in any more
 
     def _update(self, names: Iterable[str], change: Callable[[ModuleEntry], None]) -> None:
         changed = []

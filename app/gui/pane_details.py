@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -25,6 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine import views
+from app.engine.context import EnvironmentContext
+from app.engine.planner import gc_paused
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus
 from app.gui.export import export_run
 from app.gui.filters import RunItemFilter
@@ -39,7 +42,7 @@ from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.timeline import RunTimeline, blocked_by, blocking_producer
-from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_view
+from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, move_bar, table_view
 
 PANE = "details"
 DEPLOY_AGAIN_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED})
@@ -49,6 +52,12 @@ BLOCKED_SHOWN = 500
 BLOCKED_TAB = 2
 ACTIONS_DELAY_MS = 100
 EXPORT_FOLDER_KEY = "export/folder"
+
+
+def _read_run(ctx: EnvironmentContext, run_id: int) -> RunProgress:
+    """Job thread: a recorded run, its rows and its log built here (10,000 rows take a while)."""
+    with gc_paused():
+        return RunProgress.from_detail(views.run_detail(ctx, run_id))
 
 
 def _deployed_now(modules: ModulesModel, name: str) -> bool:
@@ -142,7 +151,10 @@ class DetailsPane(QWidget):
         filters.addWidget(self.problems_only)
         self.now_deploying = QLabel()
         self.now_deploying.setAccessibleName("Deploying now")
-        self.now_deploying.setWordWrap(True)
+        # One line whatever it says: a label whose size follows its text would lay the pane out
+        # again, table and timeline included, several times a second during a run.
+        self.now_deploying.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.now_deploying.setFixedHeight(self.now_deploying.fontMetrics().height() + 2)
         self.table = table_view(self.proxy, self.model, "Run modules")
         self.table.selectionModel().currentRowChanged.connect(self._show_item)
         self.item_detail = QLabel()
@@ -224,7 +236,7 @@ class DetailsPane(QWidget):
             return
         self._loading = run_id
         self.title.setText(f"Run {run_id}: reading…")
-        self.session.jobs.submit("run detail", lambda: views.run_detail(self.session.ctx, run_id),
+        self.session.jobs.submit("run detail", lambda: _read_run(self.session.ctx, run_id),
                                  lambda result: self._loaded(run_id, result))
 
     def _loaded(self, run_id: int, result: JobResult) -> None:
@@ -234,7 +246,7 @@ class DetailsPane(QWidget):
         if not result.ok:
             self.session.notifier.error(result.error_text, PANE)
             return
-        self.show_progress(RunProgress.from_detail(result.value))
+        self.show_progress(result.value)
 
     def show_progress(self, progress: RunProgress | None) -> None:
         if progress is None or self.progress is None or progress.run_id != self.progress.run_id:
@@ -292,8 +304,7 @@ class DetailsPane(QWidget):
         if p is None:
             for label in (self.subtitle, self.elapsed, self.eta, self.summary):
                 label.clear()
-            self.bar.setRange(0, 1)
-            self.bar.setValue(0)
+            move_bar(self.bar, 0, 1)
             self.update_actions()
             return
         where = " (started in another process)" if running and not p.own else ""
@@ -301,9 +312,7 @@ class DetailsPane(QWidget):
         self.subtitle.setText(f"Started by {p.started_by} at {timestamp(p.started_at)}"
                               + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
                               + (f" · {p.message}" if p.message else ""))
-        self.bar.setRange(0, max(p.total, 1))
-        self.bar.setValue(p.done if p.total else 1)
-        self.bar.setFormat(p.progress_text())
+        move_bar(self.bar, p.done if p.total else 1, max(p.total, 1), p.progress_text())
         self.elapsed.setText(f"Elapsed: {duration(p.elapsed())}")
         eta = p.eta()
         self.eta.setText(f"Remaining: about {duration(eta)}" if eta is not None else "")
@@ -311,12 +320,18 @@ class DetailsPane(QWidget):
         self.update_actions()
 
     def _show_now_deploying(self) -> None:
+        """What deploys now, on one line above the table, for as long as the run goes on."""
         p = self.progress
-        now = p.now_deploying() if p is not None and p.running else []
+        running = p is not None and p.running
+        now = p.now_deploying() if p is not None and running else []
         names = ", ".join(row.module for row in now[:NOW_DEPLOYING_SHOWN])
         more = f" and {len(now) - NOW_DEPLOYING_SHOWN} more" if len(now) > NOW_DEPLOYING_SHOWN else ""
-        self.now_deploying.setText(f"Deploying now: {names}{more}" if now else "")
-        self.now_deploying.setVisible(bool(now))
+        text = f"Deploying now: {names}{more}" if now else ("Deploying now: nothing, between batches" if running else "")
+        metrics = self.now_deploying.fontMetrics()
+        self.now_deploying.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(100, self.now_deploying.width())))
+        self.now_deploying.setToolTip(", ".join(row.module for row in now[:200]))
+        if self.now_deploying.isVisibleTo(self) != running:
+            self.now_deploying.setVisible(running)
 
     def _current_row(self) -> int | None:
         index = self.table.selectionModel().currentIndex()

@@ -53,6 +53,8 @@ class ModulesPane(QWidget):
         session.tracker.started.connect(self._on_run_started)
         session.tracker.updated.connect(self._on_run_updated)
         session.tracker.ended.connect(self._on_run_ended)
+        session.tracker.ticked.connect(self._show_moved)
+        self._moved: dict[int, set[int]] = {}  # rows of each run that moved since the last tick
         session.controller.busy_changed.connect(self.update_actions)
         # Model changes come in bursts during a run: re-evaluate the actions once per burst.
         self._update_soon = QTimer(self)
@@ -137,14 +139,20 @@ class ModulesPane(QWidget):
         self.model.lock((row.module for row in progress.rows if row.status != ItemStatus.SKIPPED), progress.run_id)
 
     def _on_run_updated(self, update: RunUpdate) -> None:
-        progress = self.session.tracker.runs.get(update.run_id)
-        if progress is None or not update.rows:
-            return
-        rows = progress.rows
-        moved = ((rows[n].module, rows[n].status, rows[n].version) for n in update.rows)
-        self.model.note_run_status(update.run_id, moved, self.platform if progress.deploys else "")
+        self._moved.setdefault(update.run_id, set()).update(update.rows)  # shown at the tracker's tick
+
+    def _show_moved(self) -> None:
+        moved, self._moved = self._moved, {}
+        for run_id, numbers in moved.items():
+            progress = self.session.tracker.runs.get(run_id)
+            if progress is None or not numbers:
+                continue
+            rows = progress.rows
+            changes = ((rows[n].module, rows[n].status, rows[n].version) for n in numbers)
+            self.model.note_run_status(run_id, changes, self.platform if progress.deploys else "")
 
     def _on_run_ended(self, progress: RunProgress) -> None:
+        self._show_moved()
         self.model.unlock_run(progress.run_id)
 
     def selected(self) -> list[ModuleEntry]:

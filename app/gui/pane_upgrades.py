@@ -25,8 +25,9 @@ from app.gui.run_progress import RunProgress
 from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
+from app.gui.states_bar import StatesBar
 from app.gui.table_model import SORT_ROLE
-from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, table_view
+from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, move_bar, table_view
 
 PANE = "upgrades"
 PLAN_JOB = "plan"
@@ -93,6 +94,7 @@ class UpgradesPane(QWidget):
         for widget in self.counts.values():
             counts_row.addWidget(widget)
         counts_row.addStretch(1)
+        self.states_bar = StatesBar()
         self.deploy_button = action_button(self.deploy_action)
         self.upgrade_button = action_button(self.upgrade_action)
         buttons = QHBoxLayout()
@@ -114,6 +116,7 @@ class UpgradesPane(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
         layout.addLayout(counts_row)
+        layout.addWidget(self.states_bar)
         layout.addLayout(buttons)
         layout.addWidget(self.upgrade_progress)
         report_label = QLabel("&Report of every run (Enter or double-click opens its details)")
@@ -140,6 +143,7 @@ class UpgradesPane(QWidget):
         self.counts[TOTAL].set(sum(counts.values()))
         for key in (ModuleState.READY, ModuleState.COMPILATION_FAILED, ModuleState.DEPLOYED):
             self.counts[key].set(counts[key])
+        self.states_bar.set_counts(counts)
         if counts[ModuleState.READY]:
             text = f"{plural(counts[ModuleState.READY], 'module')} prepared and not deployed yet. Deploy makes them live."
         elif counts[ModuleState.COMPILATION_FAILED] or counts[ModuleState.NOT_PREPARED]:
@@ -151,9 +155,8 @@ class UpgradesPane(QWidget):
 
     def _on_run_started(self, progress: RunProgress) -> None:
         if progress.kind == RunKind.UPGRADE:
-            self.upgrade_progress.setRange(0, max(progress.total, 1))
-            self.upgrade_progress.setValue(progress.done)
-            self.upgrade_progress.setFormat(f"Preparing modules: %v / {progress.total}")
+            move_bar(self.upgrade_progress, progress.done, max(progress.total, 1),
+                          f"Preparing modules: %v / {progress.total}")
             self.upgrade_progress.show()
         self.update_actions()
 
@@ -161,7 +164,7 @@ class UpgradesPane(QWidget):
         """The report's rows of the active runs, and the preparation bar, at the window's tick."""
         for progress in self.session.tracker.active():
             if progress.kind == RunKind.UPGRADE:
-                self.upgrade_progress.setValue(progress.done)
+                move_bar(self.upgrade_progress, progress.done, max(progress.total, 1))
             self.report.follow(progress)
 
     def _on_run_ended(self, progress: RunProgress) -> None:

@@ -3,7 +3,7 @@
 The engine does not say which worker deployed a module, so lanes are derived here: a module that
 starts takes the first lane whose last module has finished (greedy interval packing), which is
 what a pool of workers does. Modules the run never attempted (blocked, cancelled) are ticks in a
-lane of their own, at the moment they were given up. A failed module is drawn over everything
+lane of their own (the top one), at the moment they were given up. A failed module is drawn over everything
 else and outlined; the current module, when it failed, also lights up the consumers it blocked.
 
 Drawing stays cheap at 10,000 modules: lanes are assigned once per module as it starts, and a
@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from app.engine.planner import gc_paused
 from app.engine.vocabulary import ItemStatus
 from app.gui.formatting import duration, status_label, utcnow
 from app.gui.run_progress import ItemRow, RunProgress
@@ -44,6 +45,10 @@ STATUS_COLORS: dict[str, str] = {
     ItemStatus.BLOCKED: "#a2487e", ItemStatus.SKIPPED: "#7c8591", ItemStatus.CANCELLED: "#4b5563",
 }
 MIN_SPAN_S = 0.01
+NARROW_PX = 4.0  # bars narrower than this merge with their neighbours of the same colour
+THIN_LANE_PX = 6.0  # in lanes this thin no gap between bars shows: neighbours merge whatever their width
+LIVE_SPAN_AHEAD = 2.0
+MIN_LIVE_SPAN_S = 1.0
 MIN_LABELLED_LANE = 10  # pixels: lower lanes get no counts written in them
 
 
@@ -75,16 +80,21 @@ class RunLanes:
     """Bars of one run in their lanes, kept up to date from the rows that changed."""
 
     def __init__(self, progress: RunProgress) -> None:
+        """Packs what has started; for 10,000 modules with the collector paused (it would rescan them)."""
         self.progress = progress
         self.origin = progress.started_at
         self.lanes: list[list[Bar]] = []
         self.lane_of: dict[int, int] = {}
         self.dropped: list[tuple[float, int]] = []  # (when, row) of modules never attempted
-        self._dropped_rows: set[int] = set()
-        self._running: dict[int, int] = {}  # row -> its lane, while it deploys
+        self.dropped_at: dict[int, float] = {}
+        self.bar_of: dict[int, Bar] = {}
+        self.failed: list[int] = []  # rows whose bar ended failed, drawn over everything
+        self.running: dict[int, int] = {}  # row -> its lane, while it deploys
+        self.dirty: list[int] = []  # rows placed, closed or dropped since the widget last drew
         self._lane_end: list[float] = []  # when each lane's last bar ended (inf while one runs)
         self.version = 0
-        self._place_finished_rows()
+        with gc_paused():
+            self._place_finished_rows()
 
     def _seconds(self, at: datetime | None) -> float | None:
         return None if at is None else max(0.0, (at - self.origin).total_seconds())
@@ -116,16 +126,21 @@ class RunLanes:
         while len(self.lanes) <= lane:
             self.lanes.append([])
             self._lane_end.append(0.0)
-        self.lanes[lane].append(Bar(row, start, end))
+        bar = Bar(row, start, end)
+        self.lanes[lane].append(bar)
         self.lane_of[row] = lane
+        self.bar_of[row] = bar
         self._lane_end[lane] = float("inf") if end is None else max(self._lane_end[lane], end)
         if end is None:
-            self._running[row] = lane
+            self.running[row] = lane
+        elif self.progress.rows[row].status == ItemStatus.FAILED:
+            self.failed.append(row)
 
     def _drop(self, row: int, item: ItemRow) -> None:
-        if row not in self._dropped_rows:
-            self._dropped_rows.add(row)
-            self.dropped.append((self._seconds(item.finished_at) or 0.0, row))
+        if row not in self.dropped_at:
+            when = self._seconds(item.finished_at) or 0.0
+            self.dropped_at[row] = when
+            self.dropped.append((when, row))
 
     def update(self, rows: Sequence[int]) -> None:
         """Rows that moved: a start takes a free lane, a finish closes its bar; O(moved)."""
@@ -135,22 +150,31 @@ class RunLanes:
             if row.started_at is None:
                 if row.status in UNATTEMPTED:
                     self._drop(n, row)
+                    self.dirty.append(n)
                 continue
-            if n in self._running and row.status != ItemStatus.DEPLOYING:
+            if n in self.running and row.status != ItemStatus.DEPLOYING:
                 self._close(n, row)
+                self.dirty.append(n)
             elif n not in self.lane_of:
                 start = self._seconds(row.started_at) or 0.0
                 lane = next((k for k, end in enumerate(self._lane_end) if end <= start), len(self._lane_end))
                 self._put(n, start, self._end_of(row), lane)
+                self.dirty.append(n)
         self.version += 1
 
+    def take_dirty(self) -> list[int]:
+        dirty, self.dirty = self.dirty, []
+        return dirty
+
     def _close(self, n: int, row: ItemRow) -> None:
-        lane = self._running.pop(n)
+        lane = self.running.pop(n)
         bars = self.lanes[lane]
         at = next(k for k in range(len(bars) - 1, -1, -1) if bars[k].row == n)
         end = self._end_of(row)
-        bars[at] = Bar(n, bars[at].start, end)
+        bars[at] = self.bar_of[n] = Bar(n, bars[at].start, end)
         self._lane_end[lane] = end if end is not None else float("inf")
+        if row.status == ItemStatus.FAILED:
+            self.failed.append(n)
 
     def span(self) -> float:
         """Seconds the picture covers: the run so far, or all of it."""
@@ -160,7 +184,14 @@ class RunLanes:
 
 
 class RunTimeline(QWidget):
-    """Paints a RunLanes; hovering names a module, clicking one emits its row."""
+    """Paints a RunLanes; hovering names a module, clicking one emits its row.
+
+    Two layers: a cached picture of the finished bars, the axis and the ticks, to which each
+    paint adds only the bars that finished since (drawn again in full only when the size, the
+    time scale or the lanes change), and a live layer painted every time over it: the bars still
+    deploying, the failures and the selection. A live run's time scale is set ahead of it, twice
+    what has elapsed, so that it changes (and the picture is redrawn) a few times per run.
+    """
 
     row_clicked = Signal(int)
 
@@ -171,8 +202,13 @@ class RunTimeline(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.lanes: RunLanes | None = None
         self.current: int | None = None  # the row selected in the table
-        self.rects_drawn = 0  # rectangles of the last paint; tests check the level of detail
+        self.rects_drawn = 0  # rectangles of the last paint, both layers; tests check the level of detail
+        self.full_draws = 0  # how often the cached layer was drawn again in full
         self._colors: dict[str, QColor] = {status: QColor(color) for status, color in STATUS_COLORS.items()}
+        self._shown_span = 0.0
+        self._frozen: tuple[float, float] | None = None  # scale and lane height, while painting
+        self._cache: QPixmap | None = None
+        self._cache_key: tuple[object, ...] = ()
 
     def sizeHint(self) -> QSize:
         return QSize(600, 160)
@@ -185,12 +221,14 @@ class RunTimeline(QWidget):
     def show_run(self, progress: RunProgress | None) -> None:
         self.lanes = RunLanes(progress) if progress is not None else None
         self.current = None
+        self._shown_span = 0.0
+        self._cache = None
         self.update()
 
     def rows_changed(self, rows: Sequence[int]) -> None:
+        """Rows that moved; drawn at the next paint (the window asks for one at its tick)."""
         if self.lanes is not None and rows:
             self.lanes.update(rows)
-            self.update()
 
     def set_current(self, row: int | None) -> None:
         if row != self.current:
@@ -204,56 +242,80 @@ class RunTimeline(QWidget):
         return len(self.lanes.lanes) + (1 if self.lanes.dropped else 0)
 
     def _lane_height(self) -> float:
+        """Lanes share the height; counted up to the next power of two once they no longer fit at
+        full height, so that a run adding lane after lane redraws its picture a few times only."""
+        if self._frozen is not None:
+            return self._frozen[1]
         count = max(1, self._lane_count())
         room = self.height() - AXIS_HEIGHT - 2 * MARGIN
+        if count * LANE_HEIGHT > room:
+            count = 1 << (count - 1).bit_length()
         return max(float(MIN_LANE_HEIGHT), min(float(LANE_HEIGHT), room / count))
 
-    def _scale(self) -> float:
+    def _span(self) -> float:
+        """Seconds across the widget: the whole run once it ended, ahead of a live one."""
         assert self.lanes is not None
-        return (self.width() - 2 * MARGIN) / self.lanes.span()
+        needed = self.lanes.span()
+        if not self.lanes.progress.running:
+            return needed
+        if needed > self._shown_span:
+            self._shown_span = max(needed * LIVE_SPAN_AHEAD, MIN_LIVE_SPAN_S)
+        return self._shown_span
+
+    def _scale(self) -> float:
+        if self._frozen is not None:
+            return self._frozen[0]
+        return (self.width() - 2 * MARGIN) / self._span()
 
     def _x(self, seconds: float) -> float:
         return MARGIN + seconds * self._scale()
 
     def _lane_top(self, lane: int) -> float:
-        return AXIS_HEIGHT + MARGIN + lane * self._lane_height()
+        """Top of a worker's lane; the lane of the modules never attempted, when any, comes first."""
+        assert self.lanes is not None
+        return AXIS_HEIGHT + MARGIN + (lane + (1 if self.lanes.dropped else 0)) * self._lane_height()
+
+    def _dropped_top(self) -> float:
+        return float(AXIS_HEIGHT + MARGIN)
+
+    def _bar_rect(self, bar: Bar, lane: int, now: float) -> QRectF:
+        left = self._x(bar.start)
+        right = self._x(bar.end if bar.end is not None else now)
+        return QRectF(left, self._lane_top(lane), max(2.0, right - left), max(1.0, self._lane_height() - 1))
 
     def bar_rect(self, row: int) -> QRectF | None:
         """Where a module is drawn (its bar, or its tick in the not-attempted lane)."""
         if self.lanes is None:
             return None
-        height = self._lane_height()
-        lane = self.lanes.lane_of.get(row)
-        if lane is not None:
-            bar = next(b for b in self.lanes.lanes[lane] if b.row == row)
-            end = bar.end if bar.end is not None else self.lanes.span()
-            left = self._x(bar.start)
-            return QRectF(left, self._lane_top(lane), max(2.0, self._x(end) - left), max(1.0, height - 1))
-        when = next((at for at, n in self.lanes.dropped if n == row), None)
+        bar = self.lanes.bar_of.get(row)
+        if bar is not None:
+            return self._bar_rect(bar, self.lanes.lane_of[row], self.lanes.span())
+        when = self.lanes.dropped_at.get(row)
         if when is None:
             return None
-        return QRectF(self._x(when) - 1, self._lane_top(len(self.lanes.lanes)), 3.0, max(1.0, height - 1))
+        height = max(1.0, self._lane_height() - 1)
+        return QRectF(self._x(when) - 1, self._dropped_top(), 3.0, height)
 
     def row_at(self, pos: QPoint) -> int | None:
         """The module under ``pos``; the nearest within a few pixels when bars are thin."""
         if self.lanes is None:
             return None
-        lane = int((pos.y() - AXIS_HEIGHT - MARGIN) // self._lane_height())
+        slot = int((pos.y() - AXIS_HEIGHT - MARGIN) // self._lane_height())
         seconds = (pos.x() - MARGIN) / self._scale()
         slop = HIT_SLOP_PX / self._scale()
+        if self.lanes.dropped and slot == 0:
+            near = self.dropped_near(seconds, slop)
+            return near[0] if near else None
+        lane = slot - (1 if self.lanes.dropped else 0)
         if 0 <= lane < len(self.lanes.lanes):
             bars = self.lanes.lanes[lane]
             starts = [bar.start for bar in bars]
             at = bisect_right(starts, seconds + slop) - 1
-            span = self.lanes.span()
+            now = self.lanes.span()
             for bar in bars[max(0, at - 2):at + 1][::-1]:
-                end = bar.end if bar.end is not None else span
+                end = bar.end if bar.end is not None else now
                 if bar.start - slop <= seconds <= end + slop:
                     return bar.row
-            return None
-        if lane == len(self.lanes.lanes):
-            near = self.dropped_near(seconds, slop)
-            return near[0] if near else None
         return None
 
     def dropped_near(self, seconds: float, slop: float) -> list[int]:
@@ -300,87 +362,142 @@ class RunTimeline(QWidget):
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().base())
         self.rects_drawn = 0
         if self.lanes is None or not self._lane_count():
+            painter.fillRect(self.rect(), self.palette().base())
             painter.setPen(self.palette().placeholderText().color())
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The run's modules appear here as they deploy")
             painter.end()
             return
-        self._paint_axis(painter)
+        # One scale and lane height for the whole paint: thousands of bars ask for them.
+        self._frozen = None
+        self._frozen = (self._scale(), self._lane_height())
+        try:
+            painter.drawPixmap(0, 0, self._cached_layer())
+            rows = self.lanes.progress.rows
+            self._paint_running(painter)
+            if self.lanes.dropped:
+                self._paint_dropped_notes(painter, rows)
+            self._paint_failures(painter)
+        finally:
+            self._frozen = None
+            painter.end()
+
+    def _cached_layer(self) -> QPixmap:
+        """The finished bars, the axis and the ticks: drawn in full when the geometry changed, else
+        brought up to date with the rows that moved since the last paint."""
+        assert self.lanes is not None
+        key = (self.width(), self.height(), self._span(), self._lane_height(), bool(self.lanes.dropped), id(self.lanes))
         rows = self.lanes.progress.rows
-        failed: list[QRectF] = []
-        for lane, bars in enumerate(self.lanes.lanes):
-            failed += self._paint_lane(painter, lane, bars, rows)
-        if self.lanes.dropped:
-            self._paint_dropped(painter, rows)
-        self._paint_failures(painter, failed)
-        painter.end()
+        if self._cache is None or key != self._cache_key:
+            ratio = self.devicePixelRatioF()
+            self._cache = QPixmap(int(self.width() * ratio), int(self.height() * ratio))
+            self._cache.setDevicePixelRatio(ratio)
+            self._cache.fill(self.palette().base().color())
+            self._cache_key = key
+            self.lanes.take_dirty()
+            self.full_draws += 1
+            painter = QPainter(self._cache)
+            self._paint_axis(painter)
+            for lane, bars in enumerate(self.lanes.lanes):
+                self._paint_lane(painter, lane, bars, rows)
+            if self.lanes.dropped:
+                self._paint_dropped(painter, self.lanes.dropped, rows)
+            painter.end()
+            return self._cache
+        dirty = self.lanes.take_dirty()
+        if dirty:
+            painter = QPainter(self._cache)
+            dropped = []
+            for row in dirty:
+                bar = self.lanes.bar_of.get(row)
+                if bar is not None and bar.end is not None:
+                    self._fill(painter, self._bar_rect(bar, self.lanes.lane_of[row], 0.0).adjusted(0, 0, -1, 0),
+                               rows[row].status)
+                elif bar is None:
+                    dropped.append(row)
+            if dropped:
+                at = self.lanes.dropped_at
+                self._paint_dropped(painter, [(at[n], n) for n in dropped if n in at], rows)
+            painter.end()
+        return self._cache
 
     def _paint_axis(self, painter: QPainter) -> None:
-        assert self.lanes is not None
-        span = self.lanes.span()
+        span = self._span()
         step = _nice_step(span / max(1, (self.width() - 2 * MARGIN) // 90))
-        painter.setPen(self.palette().mid().color())
         metrics = painter.fontMetrics()
         tick = 0.0
         while tick <= span:
             x = int(self._x(tick))
+            painter.setPen(self.palette().mid().color())
             painter.drawLine(x, AXIS_HEIGHT - 4, x, self.height() - MARGIN)
             painter.setPen(self.palette().text().color())
             painter.drawText(x + 2, AXIS_HEIGHT - 5 - (metrics.height() - metrics.ascent()) // 2, duration(tick))
-            painter.setPen(self.palette().mid().color())
             tick += step
 
-    def _paint_lane(self, painter: QPainter, lane: int, bars: list[Bar], rows: list[ItemRow]) -> list[QRectF]:
-        """One rectangle per run of pixels of one colour: 10,000 bars cost a few hundred rectangles.
+    def _paint_lane(self, painter: QPainter, lane: int, bars: list[Bar], rows: list[ItemRow]) -> None:
+        """Neighbouring narrow bars of one colour become one rectangle: 10,000 bars, a few hundred.
 
-        Returns where the failed modules are, for ``_paint_failures`` to draw over everything.
+        A bar narrower than a few pixels (or any bar in lanes too thin to show a gap) that starts
+        where the last one ended joins it; within a pixel the more important status keeps the
+        colour. Bars still deploying are left to the live layer.
         """
-        assert self.lanes is not None
         top, height = self._lane_top(lane), max(1.0, self._lane_height() - 1)
-        span, scale = self.lanes.span(), self._scale()
-        pixels: dict[int, str] = {}
-        spans: list[tuple[float, float, str]] = []
-        failed: list[QRectF] = []
+        scale = self._scale()
+        thin = height < THIN_LANE_PX
+        run_left = run_right = -1.0
+        run_status = ""
         for bar in bars:
+            if bar.end is None:
+                continue
             status = rows[bar.row].status
             left = MARGIN + bar.start * scale
-            right = MARGIN + (bar.end if bar.end is not None else span) * scale
-            if status == ItemStatus.FAILED:
-                failed.append(QRectF(left, top, max(3.0, right - left), height))
-            if right - left >= 2:
-                spans.append((left, right, status))
+            right = MARGIN + bar.end * scale
+            joins = (thin or right - left < NARROW_PX) and left <= run_right + 1
+            if joins and (status == run_status or WEIGHT.get(status, 0) <= WEIGHT.get(run_status, 0)):
+                run_right = max(run_right, right)
                 continue
-            x = int(left)  # thinner than two pixels: one pixel, whose most important bar wins
-            if WEIGHT.get(status, 0) >= WEIGHT.get(pixels.get(x, ""), -1):
-                pixels[x] = status
-        for left, right, status in spans:
-            self._fill(painter, QRectF(left, top, right - left - 1, height), status)
-        for x, status, width in _pixel_runs(pixels):
-            self._fill(painter, QRectF(x, top, width, height), status)
-        return failed
+            if run_status:
+                self._fill(painter, QRectF(run_left, top, max(1.0, run_right - run_left - 1), height), run_status)
+            run_left, run_right, run_status = left, right, status
+        if run_status:
+            self._fill(painter, QRectF(run_left, top, max(1.0, run_right - run_left - 1), height), run_status)
 
-    def _paint_dropped(self, painter: QPainter, rows: list[ItemRow]) -> None:
+    def _paint_dropped(self, painter: QPainter, dropped: Sequence[tuple[float, int]], rows: list[ItemRow]) -> None:
+        """Ticks of the modules never attempted, one per pixel (the most important status wins)."""
         assert self.lanes is not None
-        top, height = self._lane_top(len(self.lanes.lanes)), max(1.0, self._lane_height() - 1)
-        chain = self._blocked_by_current(rows)
+        top, height = self._dropped_top(), max(1.0, self._lane_height() - 1)
         pixels: dict[int, str] = {}
-        many: dict[int, int] = {}
-        for when, row in self.lanes.dropped:
+        for when, row in dropped:
             x, status = int(self._x(when)), rows[row].status
-            many[x] = many.get(x, 0) + 1
             if WEIGHT.get(status, 0) >= WEIGHT.get(pixels.get(x, ""), -1):
                 pixels[x] = status
         for x, status, width in _pixel_runs(pixels):
             self._fill(painter, QRectF(x - 1, top, width + 2, height), status)
-        if height >= MIN_LABELLED_LANE:  # a failure blocks its consumers at one instant: say how many
+
+    def _paint_running(self, painter: QPainter) -> None:
+        assert self.lanes is not None
+        now = self.lanes.span()
+        for row, lane in self.lanes.running.items():
+            self._fill(painter, self._bar_rect(self.lanes.bar_of[row], lane, now).adjusted(0, 0, -1, 0),
+                       ItemStatus.DEPLOYING)
+
+    def _paint_dropped_notes(self, painter: QPainter, rows: list[ItemRow]) -> None:
+        """How many were given up at each instant, and the consumers the selected failure blocked."""
+        assert self.lanes is not None
+        top, height = self._dropped_top(), max(1.0, self._lane_height() - 1)
+        if height >= MIN_LABELLED_LANE:
+            many: dict[int, int] = {}
+            for when, _row in self.lanes.dropped:
+                x = int(self._x(when))
+                many[x] = many.get(x, 0) + 1
             painter.setPen(self.palette().text().color())
             for x, count in _clusters(many):
                 if count > 1:
                     painter.drawText(QRectF(x + 4, top - 2, 60, height + 4), Qt.AlignmentFlag.AlignVCenter,
                                      f"×{count}")
-        if chain:  # the consumers the current failure blocked: outlined, over the rest
+        chain = self._blocked_by_current(rows)
+        if chain:  # outlined, over the rest
             painter.setPen(QPen(HIGHLIGHT.darker(150), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             for when, row in self.lanes.dropped:
@@ -388,14 +505,19 @@ class RunTimeline(QWidget):
                     painter.drawRect(QRectF(self._x(when) - 2, top - 1, 5, height + 2))
                     self.rects_drawn += 1
 
-    def _paint_failures(self, painter: QPainter, failed: list[QRectF]) -> None:
+    def _paint_failures(self, painter: QPainter) -> None:
         """Failed modules stand out: at least three pixels wide and outlined, drawn last."""
+        assert self.lanes is not None
         red = self._colors[ItemStatus.FAILED]
         painter.setPen(QPen(red.darker(160), 1))
         painter.setBrush(red)
-        for rect in failed:
-            painter.drawRect(rect)
-            self.rects_drawn += 1
+        for row in self.lanes.failed:
+            rect = self.bar_rect(row)
+            if rect is not None:
+                if rect.width() < 3:
+                    rect = QRectF(rect.center().x() - 1.5, rect.top(), 3, rect.height())
+                painter.drawRect(rect)
+                self.rects_drawn += 1
         chosen = self.bar_rect(self.current) if self.current is not None else None
         if chosen is not None:  # the module selected in the table
             painter.setPen(QPen(HIGHLIGHT.darker(130), 2))

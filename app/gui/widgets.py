@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -97,6 +98,24 @@ def table_view(model: QAbstractItemModel, source: ColumnTableModel[Any], name: s
         view.setColumnWidth(number, max(column.width, titles.horizontalAdvance(column.title) + HEADER_PADDING))
     header.setStretchLastSection(True)
     return view
+
+
+def move_bar(bar: QProgressBar, value: int, maximum: int, text: str | None = None) -> None:
+    """Move a progress bar without painting it there and then.
+
+    QProgressBar.setValue repaints at once, and a repaint paints everything else that waits to be
+    painted too (tables, the timeline): during a big run that put all of a tick's painting inside
+    that one call. With updates off meanwhile, the bar is painted with the rest, in the event
+    loop's next paint.
+    """
+    bar.setUpdatesEnabled(False)
+    try:
+        bar.setRange(0, maximum)
+        bar.setValue(value)
+        if text is not None:
+            bar.setFormat(text)
+    finally:
+        bar.setUpdatesEnabled(True)  # asks for one ordinary paint
 
 
 class Count(QWidget):

@@ -106,7 +106,7 @@ def test_ctrl_c_or_sigterm_closes_without_asking_and_joins_the_run(
     assert not window.session.jobs.running() and not window.isVisible()
 
 
-def test_the_state_column_says_where_each_held_module_is_in_its_run(window: MainWindow) -> None:
+def test_the_state_column_says_where_each_held_module_is_in_its_run(qtbot: QtBot, window: MainWindow) -> None:
     items = tuple(ItemSnapshot(name, "Core", 1, "pending") for name in ("Common", "Orders"))
     tracker, model = window.session.tracker, window.modules.model
 
@@ -114,9 +114,9 @@ def test_the_state_column_says_where_each_held_module_is_in_its_run(window: Main
         return {name: model.entry(name).label for name in ("Common", "Orders")}  # type: ignore[union-attr]
 
     tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items), ItemStarted(90, "Common", utcnow())])
-    assert labels() == {"Common": "Deploying in run 90", "Orders": "Waiting in run 90"}
+    qtbot.waitUntil(lambda: labels() == {"Common": "Deploying in run 90", "Orders": "Waiting in run 90"})
     tracker.apply_events([ItemFinished(90, "Common", "deployed", None, None, 0.2)])
-    assert labels()["Common"] == "Deployed · held by run 90"  # done, and still held (rule 4)
+    qtbot.waitUntil(lambda: labels()["Common"] == "Deployed · held by run 90")  # done, and still held (rule 4)
     tracker.apply_events([ItemFinished(90, "Orders", "cancelled", None, None, 0.0), RunFinished(90, "cancelled")])
     assert labels() == {"Common": "Deployed", "Orders": "Ready to deploy"}
 

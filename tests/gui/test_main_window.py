@@ -152,3 +152,20 @@ def test_no_tray_no_notification(window: MainWindow) -> None:
     quiet = RunNotifier(window, tray_available=lambda: False)
     quiet.run_ended(RunProgress(1, "deploy-all", "me", utcnow(), [], own=True, status="succeeded"))
     assert quiet.sent == [] and quiet.tray is None
+
+
+def test_the_upgrades_pane_pictures_the_module_states(window: MainWindow) -> None:
+    from PySide6.QtGui import QColor
+
+    from app.gui.states_bar import SEGMENTS
+
+    bar = window.upgrades.states_bar
+    colours = dict(SEGMENTS)
+    image = bar.grab().toImage()
+    for state in ("ready", "compilation-failed"):
+        rect = bar.segment(state)
+        assert rect.width() > 0
+        assert QColor(image.pixel(rect.center().toPoint())).name() == colours[state]
+    assert bar.segment("deployed").width() == 0
+    assert bar.segment("ready").width() == 4 * bar.segment("compilation-failed").width()  # 24 against 6
+    assert bar.toolTip() == "24 modules: ready to deploy\n6 modules: compilation failed"

@@ -133,3 +133,26 @@ def test_the_details_timeline_and_blocked_view_follow_the_selection(qtbot: QtBot
     assert rect is not None
     qtbot.mouseClick(pane.timeline, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
     assert pane.proxy.mapToSource(pane.table.currentIndex()).row() == common
+
+
+def test_a_live_run_redraws_in_full_only_when_its_time_scale_or_lanes_change(qtbot: QtBot) -> None:
+    names = [f"M{n}" for n in range(200)]
+    progress = RunProgress.from_started(RunStarted(5, "deploy-all", "me", utcnow(),
+                                                   tuple(ItemSnapshot(n, "App", 1, "pending") for n in names)))
+    timeline = RunTimeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(600, 150)
+    timeline.show_run(progress)
+    timeline.rows_changed([progress.apply_event(ItemStarted(5, "M0", utcnow()))])  # type: ignore[list-item]
+    timeline.grab()
+    first = timeline.full_draws
+    for n, name in enumerate(names[1:], 1):  # one lane, module after module, within the shown scale
+        moved = [progress.apply_event(ItemFinished(5, names[n - 1], "deployed", None, None, 0.001)),
+                 progress.apply_event(ItemStarted(5, name, utcnow()))]
+        timeline.rows_changed(moved)  # type: ignore[arg-type]
+        timeline.grab()
+    assert timeline.lanes is not None and len(timeline.lanes.lanes) == 1
+    assert timeline.full_draws == first, "each paint added the bars that finished, nothing more"
+    timeline.resize(500, 150)
+    timeline.grab()
+    assert timeline.full_draws == first + 1
