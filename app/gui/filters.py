@@ -100,15 +100,15 @@ class ModuleFilter(QAbstractTableModel):
 
     def _refilter(self) -> None:
         """The same rows of the model, another filter: persistent indexes follow their rows."""
-        self.layoutAboutToBeChanged[LAYOUT_SIGNATURE].emit([], ROWS_MOVE)
+        _with_hint(self.layoutAboutToBeChanged).emit([], ROWS_MOVE)
         before = self._shown
         self._shown = self.source.matching(self._text, self._state)
         old = self.persistentIndexList()
         self.changePersistentIndexList(old, [self._index_of(before[i.row()], i.column()) for i in old])
-        self.layoutChanged[LAYOUT_SIGNATURE].emit([], ROWS_MOVE)
+        _with_hint(self.layoutChanged).emit([], ROWS_MOVE)
 
     def _begin_sort(self) -> None:
-        self.layoutAboutToBeChanged[LAYOUT_SIGNATURE].emit([], ROWS_MOVE)
+        _with_hint(self.layoutAboutToBeChanged).emit([], ROWS_MOVE)
         self._sorting = [(i, QPersistentModelIndex(self.mapToSource(i))) for i in self.persistentIndexList()]
 
     def _end_sort(self) -> None:
@@ -116,7 +116,7 @@ class ModuleFilter(QAbstractTableModel):
         old, new = [i for i, _ in self._sorting], [self.mapFromSource(s) for _, s in self._sorting]
         self.changePersistentIndexList(old, new)
         self._sorting = []
-        self.layoutChanged[LAYOUT_SIGNATURE].emit([], ROWS_MOVE)
+        _with_hint(self.layoutChanged).emit([], ROWS_MOVE)
 
     def _end_reset(self) -> None:
         self._shown = self.source.matching(self._text, self._state)
@@ -222,3 +222,9 @@ class RunItemFilter(_KeyFilter):
 
     def _choices(self) -> list[str]:
         return ["problem" if self._problems_only else ANY_FIELD]
+
+
+def _with_hint(signal: Any) -> Any:
+    """The overload of a layout signal that takes the parents and a hint; PySide6's stubs do not
+    describe indexing a signal by its signature, so the lookup is made untyped here."""
+    return signal[LAYOUT_SIGNATURE]

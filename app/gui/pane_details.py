@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.engine import views
 from app.engine.context import EnvironmentContext
-from app.engine.planner import gc_paused
+from app.engine.runs.planner import gc_paused
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus
 from app.gui.export import export_run
 from app.gui.filters import RunItemFilter

@@ -23,7 +23,7 @@ from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from app.engine.planner import gc_paused
+from app.engine.runs.planner import gc_paused
 from app.engine.vocabulary import ItemStatus
 from app.gui.formatting import duration, status_label, utcnow
 from app.gui.run_progress import ItemRow, RunProgress
