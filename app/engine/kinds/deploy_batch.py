@@ -17,13 +17,26 @@ from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.frontend.target import FrontendTarget, ReleaseFiles
 
 
-def deploy_batch(artifacts: str, frontends: list[Frontend], requests: list[ReleaseRequest]) -> list[farm.Rollout]:
-    """In any process: deploy these releases together; per request, how it went on each front-end."""
-    return deploy_releases(ArtifactStore(Path(artifacts)), shared_targets(frontends), requests)
+def deploy_batch(
+    artifacts: str,
+    frontends: list[Frontend],
+    requests: list[ReleaseRequest],
+    keep: int = farm.DEFAULT_KEEP,
+    switch: bool = True,
+) -> list[farm.Rollout]:
+    """In any process: deploy these releases together; per request, how it went on each front-end.
+
+    With ``switch`` False they are only staged everywhere (``farm.stage_releases``).
+    """
+    return deploy_releases(ArtifactStore(Path(artifacts)), shared_targets(frontends), requests, keep, switch)
 
 
 def deploy_releases(
-    store: ArtifactStore, targets: Sequence[FrontendTarget], requests: Sequence[ReleaseRequest]
+    store: ArtifactStore,
+    targets: Sequence[FrontendTarget],
+    requests: Sequence[ReleaseRequest],
+    keep: int = farm.DEFAULT_KEEP,
+    switch: bool = True,
 ) -> list[farm.Rollout]:
     """Read every release's artifact, then stage and switch them all on every front-end together."""
     results: list[farm.Rollout | None] = [None] * len(requests)
@@ -33,7 +46,8 @@ def deploy_releases(
             ready.append((index, release_files(request, store.read(request.artifact_sha256))))
         except DeployCenterError as error:
             results[index] = farm.Rollout(None, error)
-    outcomes = farm.deploy_releases(targets, [files for _index, files in ready])
+    releases = [files for _index, files in ready]
+    outcomes = farm.deploy_releases(targets, releases, keep) if switch else farm.stage_releases(targets, releases)
     for (index, _files), outcome in zip(ready, outcomes, strict=True):
         results[index] = outcome
     done = [result for result in results if result is not None]
