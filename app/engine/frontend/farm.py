@@ -66,18 +66,22 @@ NOT_SWITCHED = "not switched"  # a front-end before it failed to switch
 
 
 def deploy_releases(
-    targets: Sequence[FrontendTarget], releases: Sequence[ReleaseFiles], keep: int = DEFAULT_KEEP
+    targets: Sequence[FrontendTarget],
+    releases: Sequence[ReleaseFiles],
+    keep: int = DEFAULT_KEEP,
+    also_keep: Mapping[str, frozenset[str]] | None = None,
 ) -> list[Rollout]:
     """Make each release live on every target, or on none; one ``Rollout`` per release.
 
-    The switches are durable once ``flush_all`` returns.
+    Old releases are pruned after: ``also_keep`` names, by module, more releases to keep (the
+    staged ones). The switches are durable once ``flush_all`` returns.
     """
     if not releases:
         return []
     rollout = _Farm(targets, releases)
     rollout.stage()
     rollout.switch()
-    rollout.prune(keep)
+    rollout.prune(keep, also_keep or {})
     return rollout.outcomes()
 
 
@@ -180,10 +184,15 @@ class _Farm:
                     self.states[index][target.name] = state
         self.going = [index for index in self.going if index not in set(indexes)]
 
-    def prune(self, keep: int) -> None:
+    def prune(self, keep: int, also_keep: Mapping[str, frozenset[str]]) -> None:
         for position, target in enumerate(self.targets):
             target.prune([
-                Prune(self.releases[i].module, protected(self.releases[i].release_id, self._staged(position, i)), keep)
+                Prune(
+                    self.releases[i].module,
+                    protected(self.releases[i].release_id, self._staged(position, i))
+                    | also_keep.get(self.releases[i].module, frozenset()),
+                    keep,
+                )
                 for i in self.going
             ])
 

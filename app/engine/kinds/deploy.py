@@ -8,7 +8,7 @@ big runs; the coordinator flushes the switches once and records them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork, Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
+from app.engine.retention import staged_releases
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
@@ -120,10 +121,12 @@ def _deploy_with_targets(
         audit(session, kind, target, "started", f"run {run.id}")
         run_id = run.id
         keep = keep_of(env)
+        staged = staged_releases(session, [item.module_id for item in work_items])
     pool = WorkerPool(process_count(len(work_items)))
     try:
         stages = kind == RunKind.STAGE or rolling
-        work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not stages)
+        work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not stages,
+                          also_keep=staged)
         chosen: RunWork[Deployable] = RollingWork(work, frontends, keep) if rolling else work
         return execute(ctx, run_id, kind, work_items, chosen, count, on_event, cancel)
     finally:
@@ -209,6 +212,7 @@ class DeployWork:
         keep: int = farm.DEFAULT_KEEP,
         switch: bool = True,
         blocked_by: str = "producer",
+        also_keep: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self._artifacts = artifacts
         self._frontends = list(frontends)
@@ -219,6 +223,7 @@ class DeployWork:
         self.blocked_by = blocked_by  # what a blocked item names: its producer, or (rollback) its consumer
         self._staged: dict[int, farm.Rollout] = {}
         self._lock = threading.Lock()
+        self._also_keep = dict(also_keep or {})  # by module: staged releases pruning must keep
 
     def perform_batch(self, items: Sequence[WorkItem[Deployable]]) -> list[WorkOutcome | Exception]:
         """Write every item's release, then make them all live together: three shared disk flushes.
@@ -226,7 +231,11 @@ class DeployWork:
         The switches' flush is shared by the whole batch of records: record() flushes first.
         """
         requests = [item.payload.release for item in items]
-        rollouts = self._pool.run(deploy_batch, self._artifacts, self._frontends, requests, self._keep, self._switch)
+        kept = {request.module: self._also_keep[request.module] for request in requests
+                if request.module in self._also_keep}
+        rollouts = self._pool.run(
+            deploy_batch, self._artifacts, self._frontends, requests, self._keep, self._switch, kept
+        )
         if not self._switch:
             return [self._staged_out(item, rollout) for item, rollout in zip(items, rollouts, strict=True)]
         return [rolled_out(rollout, self._disabled, item.payload.compilation_id) for item, rollout in zip(

@@ -6,7 +6,7 @@ flush is left to the run, which makes it once for many batches before it records
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from app.engine.artifacts import ArtifactStore
@@ -23,12 +23,14 @@ def deploy_batch(
     requests: list[ReleaseRequest],
     keep: int = farm.DEFAULT_KEEP,
     switch: bool = True,
+    also_keep: Mapping[str, frozenset[str]] | None = None,
 ) -> list[farm.Rollout]:
     """In any process: deploy these releases together; per request, how it went on each front-end.
 
     With ``switch`` False they are only staged everywhere (``farm.stage_releases``).
     """
-    return deploy_releases(ArtifactStore(Path(artifacts)), shared_targets(frontends), requests, keep, switch)
+    store = ArtifactStore(Path(artifacts))
+    return deploy_releases(store, shared_targets(frontends), requests, keep, switch, also_keep)
 
 
 def deploy_releases(
@@ -37,6 +39,7 @@ def deploy_releases(
     requests: Sequence[ReleaseRequest],
     keep: int = farm.DEFAULT_KEEP,
     switch: bool = True,
+    also_keep: Mapping[str, frozenset[str]] | None = None,
 ) -> list[farm.Rollout]:
     """Read every release's artifact, then stage and switch them all on every front-end together."""
     results: list[farm.Rollout | None] = [None] * len(requests)
@@ -47,7 +50,7 @@ def deploy_releases(
         except DeployCenterError as error:
             results[index] = farm.Rollout(None, error)
     releases = [files for _index, files in ready]
-    outcomes = farm.deploy_releases(targets, releases, keep) if switch else farm.stage_releases(targets, releases)
+    outcomes = farm.deploy_releases(targets, releases, keep, also_keep) if switch else farm.stage_releases(targets, releases)
     for (index, _files), outcome in zip(ready, outcomes, strict=True):
         results[index] = outcome
     done = [result for result in results if result is not None]

@@ -33,6 +33,7 @@ from app.engine.kinds.deploy import DeployWork, Deployable, keep_of, refuse_roll
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork
 from app.engine.lookup import frontends_of_session
+from app.engine.retention import staged_releases
 from app.engine.runs import records
 from app.engine.runs.planner import gc_paused
 from app.engine.runs.pool import WorkerPool, process_count
@@ -269,11 +270,12 @@ def _rollback(
             names = name_list([item.module for item in going]) or "nothing"
             audit(session, RunKind.ROLLBACK, target, "started", f"run {run.id}: {names}")
             run_id, keep = run.id, keep_of(env)
+            staged = staged_releases(session, [item.module_id for item in going])
             disabled = [frontend.name for frontend in every if not frontend.enabled]
         pool = WorkerPool(process_count(len(work_items)))
         try:
             work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not rolling,
-                              blocked_by="consumer")
+                              blocked_by="consumer", also_keep=staged)
             chosen: RunWork[Deployable] = RollingWork(work, frontends, keep) if rolling else work
             return execute(ctx, run_id, RunKind.ROLLBACK, work_items, chosen, count, on_event, cancel)
         finally:
