@@ -30,7 +30,7 @@ from app.engine.frontend.registry import Frontend, enabled, shared_targets, targ
 from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_workers, execute, name_list, platform_spec
 from app.engine.kinds.compile_batch import CompileJob
-from app.engine.kinds.deploy import DISABLED, rolled_out
+from app.engine.kinds.deploy import DISABLED, keep_of, rolled_out
 from app.engine.kinds.publish_batch import publish_batch
 from app.engine.kinds.records import (
     Compiled,
@@ -84,13 +84,14 @@ def publish(
         frontends = enabled(every)
         disabled = [frontend.name for frontend in every if not frontend.enabled]
         platform = env.platform_version
+        keep = keep_of(env)
         audit(session, RunKind.PUBLISH, names, "started", f"run {run.id}")
         run_id = run.id
     spec = platform_spec(ctx, platform)
     pool = WorkerPool(process_count(len(work_items)))
     try:
         with targets_in_use():
-            work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled)
+            work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled, keep=keep)
             return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
     finally:
         pool.close()
