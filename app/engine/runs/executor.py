@@ -169,6 +169,7 @@ class RunExecutor:
         """The kind's last step over the whole run, when it has one (a rolling switch)."""
         if not isinstance(self._work, ConcludingWork):
             return
+        self._flush()  # the record shows every item staged while the last step runs
         done = [(self._items[key], outcome) for key, outcome in self._outcomes.items()]  # in the order they ended
         for item, outcome in self._work.conclude(done, cancelled, self._log):
             self._finish(item.key, outcome)
