@@ -99,7 +99,8 @@ def build_parser() -> Parser:
     p = command("deploy-all", "deploy every prepared module that is not live yet", commands.deploy_all)
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     p.add_argument("--stage", action="store_true",
-                   help="write every planned release to every front-end and switch nothing (a later deploy-all switches)")
+                   help="write every planned release to every front-end and switch nothing "
+                   "(a later deploy-all switches)")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
 

@@ -30,12 +30,18 @@ from app.engine.kinds.deploy import deploy_all, deploy_modules
 from app.engine.kinds.publish import publish
 from app.engine.kinds.publish_solution import publish_solution
 from app.engine.kinds.recovery import begin_operation
-from app.engine.kinds.rollback import RollbackItem, RollbackPlan, plan_module_rollback, plan_run_rollback
-from app.engine.kinds.rollback import rollback_modules, rollback_run
+from app.engine.kinds.rollback import (
+    RollbackItem,
+    RollbackPlan,
+    plan_module_rollback,
+    plan_run_rollback,
+    rollback_modules,
+    rollback_run,
+)
 from app.engine.kinds.stage import stage_all
 from app.engine.kinds.upgrade import upgrade
-from app.engine.retention import PrunedRelease, PruneReport, prune
 from app.engine.lookup import find_module, frontends_of_session, resolve_modules
+from app.engine.retention import PrunedRelease, PruneReport, prune
 from app.engine.runs import records
 from app.engine.runs.planner import DeployPlan
 from app.engine.store.models import EnvironmentRow, FrontendRow, ModuleVersionRow

@@ -138,7 +138,9 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
             env.keep_releases = keep
         chosen = keep if keep is not None else (env.keep_releases if env.keep_releases is not None
                                                   else farm.DEFAULT_KEEP)
-        names = list(session.scalars(select(ModuleRow.name).where(ModuleRow.deleted_at.is_(None)).order_by(ModuleRow.name)))
+        names = list(session.scalars(
+            select(ModuleRow.name).where(ModuleRow.deleted_at.is_(None)).order_by(ModuleRow.name)
+        ))
         protect: dict[str, set[str]] = {name: set(ids) for name, ids in staged_releases(session).items()}
         for name, previous in rollback_targets(session).items():
             protect.setdefault(name, set()).add(previous)
@@ -147,7 +149,8 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
         with opened(enabled(frontends_of_session(session))) as targets:
             for target in targets:
                 if not isinstance(target, SizedTarget):
-                    why = f"front-end {target.name} ({target.location}) was not pruned: it cannot measure its releases yet"
+                    why = (f"front-end {target.name} ({target.location}) was not pruned: "
+                           "it cannot measure its releases yet")
                     log.warning(why)
                     skipped.append(why)
                     continue

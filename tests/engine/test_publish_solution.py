@@ -35,7 +35,7 @@ def test_every_module_is_compiled_again_and_deployed_even_when_already_deployed(
         assert [(i.module, i.status) for i in detail.items] == [("Alpha", "deployed"), ("Beta", "deployed")]
         after = compiled_at(kit.ctx, "11.18.1")
         assert len(after) == len(before) == 2  # the compilations are replaced, not added
-        assert all(new > old for new, old in zip(after, before))  # type: ignore[operator]
+        assert all(new > old for new, old in zip(after, before, strict=True))  # type: ignore[operator]
         assert [kit.current("Alpha"), kit.current("Beta")] == live  # reproducible: the same releases
         assert views.verify(kit.ctx).drift == ()
     finally:

@@ -109,5 +109,5 @@ def test_prune_skips_a_front_end_that_cannot_measure_its_releases(kit: Kit, monk
     monkeypatch.setattr(retention, "opened", opened)
     report = operations.prune(kit.ctx, keep=0)
     assert {r.frontend for r in report.releases} == {"fe1"}
-    assert report.skipped == ("front-end fe2 (%s) was not pruned: it cannot measure its releases yet" % kit.frontends[1],)
+    assert report.skipped == (f"front-end fe2 ({kit.frontends[1]}) was not pruned: it cannot measure its releases yet",)
     assert len(releases(kit.frontends[1], "Alpha")) == 5

@@ -32,7 +32,8 @@ def test_a_module_whose_outcome_is_lost_fails_the_run(tmp_path: Path, monkeypatc
         assert done.status == RunStatus.FAILED
         detail = views.run_detail(kit.ctx, done.run_id)
         assert detail.summary.message is not None
-        assert "record disagrees with its plan: 1 module(s) ended without a final status (Beta)" in detail.summary.message
+        expected = "record disagrees with its plan: 1 module(s) ended without a final status (Beta)"
+        assert expected in detail.summary.message
         statuses: dict[str, Any] = {i.module: (i.status, i.reason) for i in detail.items}
         assert statuses == {"Alpha": (ItemStatus.DEPLOYED, None), "Beta": (ItemStatus.FAILED, "lost")}
     finally:

@@ -57,6 +57,7 @@ def test_deploy_all_after_a_stage_only_switches(kit: Kit) -> None:
     for name in ("Alpha", "Beta"):
         assert [kit.current(name, i) for i in (0, 1)] == [release_of[name]] * 2
         # The staged files themselves went live: nothing was written again.
-        assert (kit.frontends[0] / name / "releases" / release_of[name] / "src" / "main.py").stat().st_ino == inodes[name]
+        main = kit.frontends[0] / name / "releases" / release_of[name] / "src" / "main.py"
+        assert main.stat().st_ino == inodes[name]
     assert views.status(kit.ctx).staged == 0
     assert views.verify(kit.ctx).drift == ()

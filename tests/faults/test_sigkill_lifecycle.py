@@ -30,7 +30,8 @@ MODULES = 24
 
 def environment(cli: Cli, tmp_path: Path, frontends: int = 2) -> list[Path]:
     folders = [tmp_path / f"fe{i + 1}" for i in range(frontends)]
-    ctx = operations.init_environment(Location.from_options(str(cli.data_dir), None), frontends=[str(f) for f in folders])
+    location = Location.from_options(str(cli.data_dir), None)
+    ctx = operations.init_environment(location, frontends=[str(f) for f in folders])
     try:
         operations.publish(ctx, write_modules(tmp_path / "bundles", MODULES, 11, kilobytes=8), workers=2)
         assert operations.upgrade(ctx, "11.19.0", workers=2).status == "succeeded"
@@ -82,7 +83,8 @@ def test_a_rolling_run_killed_during_a_health_check_is_switched_back(cli: Cli, t
     marker = tmp_path / "checking"
     # The check of fe1 says it started, then waits: the run is killed while it waits, with fe1
     # switched and fe2 not yet.
-    check = f"echo $$ > {shlex.quote(str(marker))}.tmp && mv {shlex.quote(str(marker))}.tmp {shlex.quote(str(marker))}; exec sleep 300"
+    where = shlex.quote(str(marker))
+    check = f"echo $$ > {where}.tmp && mv {where}.tmp {where}; exec sleep 300"
     with opened(cli) as ctx, ctx.db.write() as session:
         session.execute(update(FrontendRow).where(FrontendRow.name == "fe1").values(health_cmd=check))
     run = cli.spawn("deploy-all", "--rolling")
@@ -93,7 +95,7 @@ def test_a_rolling_run_killed_during_a_health_check_is_switched_back(cli: Cli, t
         time.sleep(0.05)
     switched = [currents(frontends, name) for name in module_names(MODULES)]
     assert all(live[0] != before[name][0] and live[1] == before[name][1]
-               for name, live in zip(module_names(MODULES), switched))  # the half state to undo
+               for name, live in zip(module_names(MODULES), switched, strict=True))  # the half state to undo
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=60)
     os.kill(int(marker.read_text()), signal.SIGKILL)  # the orphaned health check

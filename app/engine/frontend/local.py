@@ -9,6 +9,7 @@ run records them. Where ``syncfs`` is missing, each file and folder is fsynced i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -356,10 +357,8 @@ def _folder_bytes(folder: Path) -> int:
     total = 0
     for base, _subfolders, names in os.walk(folder):
         for name in names:
-            try:
+            with contextlib.suppress(OSError):  # gone meanwhile: nothing to count
                 total += os.lstat(os.path.join(base, name)).st_size
-            except OSError:
-                pass  # gone meanwhile: nothing to count
     return total
 
 

@@ -17,19 +17,19 @@ from sqlalchemy.orm import Session
 from app.engine.audit import audit, audited
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
+from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
 from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
-from app.engine.errors import BadInputError
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute
 from app.engine.kinds.deploy_batch import deploy_batch
 from app.engine.kinds.records import Deployed, record_deployments
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork, Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.lookup import frontends_of_session
-from app.engine.runs import records
 from app.engine.retention import staged_releases
+from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import RunWork, WorkItem, WorkOutcome

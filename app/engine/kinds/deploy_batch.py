@@ -50,7 +50,10 @@ def deploy_releases(
         except DeployCenterError as error:
             results[index] = farm.Rollout(None, error)
     releases = [files for _index, files in ready]
-    outcomes = farm.deploy_releases(targets, releases, keep, also_keep) if switch else farm.stage_releases(targets, releases)
+    if switch:
+        outcomes = farm.deploy_releases(targets, releases, keep, also_keep)
+    else:
+        outcomes = farm.stage_releases(targets, releases)
     for (index, _files), outcome in zip(ready, outcomes, strict=True):
         results[index] = outcome
     done = [result for result in results if result is not None]

@@ -41,7 +41,8 @@ def publish_batch(
             config = effective_config(defaults, job.config_overrides)
             requests.append(ReleaseRequest(job.module, job.version, platform.version, outcome.artifact_sha256, config))
             deploying.append(index)
-    released = dict(zip(deploying, deploy_releases(store, shared_targets(frontends), requests, keep, switch), strict=True))
+    rollouts = deploy_releases(store, shared_targets(frontends), requests, keep, switch)
+    released = dict(zip(deploying, rollouts, strict=True))
     results: list[PublishResult | DeployCenterError] = []
     for index, (outcome, _defaults) in enumerate(compiled):
         results.append(outcome if isinstance(outcome, DeployCenterError) else (outcome, released.get(index)))

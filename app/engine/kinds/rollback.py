@@ -29,7 +29,7 @@ from app.engine.events import EventSink, ignore_events
 from app.engine.frontend.content import ReleaseRequest
 from app.engine.frontend.registry import enabled, targets_in_use
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute, name_list
-from app.engine.kinds.deploy import DeployWork, Deployable, keep_of, refuse_rolling
+from app.engine.kinds.deploy import Deployable, DeployWork, keep_of, refuse_rolling
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork
 from app.engine.lookup import frontends_of_session
@@ -102,7 +102,8 @@ def plan_run_rollback(session: Session, run_id: int) -> RollbackPlan:
     for item, module in rows:
         release, first_row = made.get(module.id, (None, 0))
         if module.deleted_at is not None or release is None or module.deployed_release != release:
-            now = "it was deleted" if module.deleted_at is not None else f"it runs {module.deployed_release or 'nothing'}"
+            live = module.deployed_release or "nothing"
+            now = "it was deleted" if module.deleted_at is not None else f"it runs {live}"
             items.append(_skip(module, SkipReason.CHANGED_SINCE, f"{now} now, not release {release} of run {run_id}"))
             continue
         target = _recorded_previous(item) or _earlier_in_history(session, module.id, release, first_row)

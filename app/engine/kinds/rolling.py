@@ -121,7 +121,9 @@ def switch_in_waves(
         done.append(target)
     for target in targets:
         if going:
-            target.prune([Prune(w.module, farm.protected(w.release_id, w.staged.get(target.name)), keep) for w in going])
+            target.prune([
+                Prune(w.module, farm.protected(w.release_id, w.staged.get(target.name)), keep) for w in going
+            ])
     return {w.key: Switched(errors.get(w.key), states[w.key]) for w in waiting}
 
 
@@ -133,7 +135,9 @@ def _flush(target: FrontendTarget) -> str | None:
     return None
 
 
-def _switch_back(targets: Sequence[FrontendTarget], modules: Sequence[Waiting], states: dict[str, dict[str, str]]) -> None:
+def _switch_back(
+    targets: Sequence[FrontendTarget], modules: Sequence[Waiting], states: dict[str, dict[str, str]]
+) -> None:
     """Put back, on each of ``targets``, what was live there before ``modules`` were staged."""
     for target in targets:
         back = [w for w in reversed(modules) if target.name in w.staged]
