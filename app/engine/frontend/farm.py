@@ -99,6 +99,64 @@ def stage_releases(targets: Sequence[FrontendTarget], releases: Sequence[Release
     return rollout.outcomes()
 
 
+def switch_staged(
+    targets: Sequence[FrontendTarget],
+    switches: Sequence[Switch],
+    keep: int = DEFAULT_KEEP,
+    also_keep: Mapping[str, frozenset[str]] | None = None,
+) -> list[Rollout]:
+    """Make live releases an earlier run staged (section 8.2), without writing them again.
+
+    Target by target, as ``deploy_releases`` switches; a target that does not hold a release
+    fails that switch, and the targets that had switched that module switch back. The caller
+    deploys the failed ones the full way, which writes what is missing.
+    """
+    if not switches:
+        return []
+    modules = [change.module for change in switches]
+    # What to switch back to; the last target's configuration is never needed: no switch after
+    # it can fail (one front-end: none at all, which is most of the time saved).
+    before = [
+        (target.read_current(modules), target.read_config(modules) if position < len(targets) - 1 else {})
+        for position, target in enumerate(targets)
+    ]
+    states: list[dict[str, str]] = [{} for _change in switches]
+    errors: list[FrontendError | None] = [None] * len(switches)
+    going = list(range(len(switches)))
+    switched: dict[int, list[int]] = {index: [] for index in going}
+    for position, target in enumerate(targets):
+        problems = switch_on(target, [switches[i] for i in going])
+        failed = []
+        for index, problem in zip(going, problems, strict=True):
+            states[index][target.name] = LIVE if problem is None else FAILED
+            if problem is None:
+                switched[index].append(position)
+            else:
+                errors[index] = problem
+                failed.append(index)
+        for back_position in sorted({p for index in failed for p in switched[index]}):
+            back = [i for i in failed if back_position in switched[i]]
+            current, config = before[back_position]
+            changes = [Switch(switches[i].module, current[switches[i].module], config[switches[i].module]) for i in back]
+            for index, problem in zip(back, switch_on(targets[back_position], changes), strict=True):
+                states[index][targets[back_position].name] = SWITCHED_BACK if problem is None else FAILED
+        going = [index for index in going if index not in set(failed)]
+    kept = also_keep or {}
+    for (current, _config), target in zip(before, targets, strict=True):
+        target.prune([
+            Prune(switches[i].module,
+                  frozenset({switches[i].release_id or "", current[switches[i].module] or ""} - {""})
+                  | kept.get(switches[i].module, frozenset()), keep)
+            for i in going
+        ])
+    live = set(going)
+    return [
+        Rollout(change.release_id if index in live else None, None if index in live else errors[index],
+                states[index], {}, change.config)
+        for index, change in enumerate(switches)
+    ]
+
+
 def protected(release_id: str, staged: Staged | None) -> frozenset[str]:
     """What a switch to ``release_id`` must keep: it, and what was live before it (section 8.4)."""
     before = staged.previous_release if staged is not None else None

@@ -14,7 +14,8 @@ from app.engine.errors import DeployCenterError
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.frontend.registry import Frontend, shared_targets
-from app.engine.frontend.target import FrontendTarget, ReleaseFiles
+from app.engine.config import config_bytes
+from app.engine.frontend.target import FrontendTarget, ReleaseFiles, Switch
 
 
 def deploy_batch(
@@ -41,7 +42,26 @@ def deploy_releases(
     switch: bool = True,
     also_keep: Mapping[str, frozenset[str]] | None = None,
 ) -> list[farm.Rollout]:
-    """Read every release's artifact, then stage and switch them all on every front-end together."""
+    """Read every release's artifact, then stage and switch them all on every front-end together.
+
+    A release ``also_keep`` names for its module was staged by an earlier run: it is only switched,
+    unless a front-end turns out not to hold it (then it is written the full way after all).
+    """
+    if switch and also_keep:
+        staged = [i for i, r in enumerate(requests) if r.release_id in also_keep.get(r.module, frozenset())]
+        if staged:
+            return _switch_first(store, targets, requests, staged, keep, also_keep)
+    return _in_full(store, targets, requests, keep, switch, also_keep)
+
+
+def _in_full(
+    store: ArtifactStore,
+    targets: Sequence[FrontendTarget],
+    requests: Sequence[ReleaseRequest],
+    keep: int,
+    switch: bool,
+    also_keep: Mapping[str, frozenset[str]] | None,
+) -> list[farm.Rollout]:
     results: list[farm.Rollout | None] = [None] * len(requests)
     ready: list[tuple[int, ReleaseFiles]] = []
     for index, request in enumerate(requests):
@@ -59,3 +79,24 @@ def deploy_releases(
     done = [result for result in results if result is not None]
     assert len(done) == len(requests), "every request ends with a release id or an error"
     return done
+
+
+def _switch_first(
+    store: ArtifactStore,
+    targets: Sequence[FrontendTarget],
+    requests: Sequence[ReleaseRequest],
+    staged: Sequence[int],
+    keep: int,
+    also_keep: Mapping[str, frozenset[str]],
+) -> list[farm.Rollout]:
+    """Switch the staged releases; deploy the others, and the staged ones that did not switch, in full."""
+    switches = [Switch(requests[i].module, requests[i].release_id, config_bytes(requests[i].config)) for i in staged]
+    results: dict[int, farm.Rollout] = {}
+    for index, rollout in zip(staged, farm.switch_staged(targets, switches, keep, also_keep), strict=True):
+        if rollout.release_id is not None:
+            results[index] = rollout
+    rest = [i for i in range(len(requests)) if i not in results]
+    for index, rollout in zip(rest, _in_full(store, targets, [requests[i] for i in rest], keep, True, also_keep),
+                              strict=True):
+        results[index] = rollout
+    return [results[index] for index in range(len(requests))]
