@@ -483,3 +483,24 @@ def verify(ctx: EnvironmentContext) -> VerifyReport:
     checked = sum(item.release_id is not None for item in expected) * len(checking)
     skipped = tuple(frontend.name for frontend in frontends if not frontend.enabled)
     return VerifyReport(checked, tuple(drift), skipped)
+
+
+def repeated_failures(ctx: EnvironmentContext, run_id: int) -> tuple[str, ...]:
+    """Modules that failed in Deploy All run ``run_id`` and in the Deploy All before it: what
+    Deployment Details suggests publishing as a solution instead (section 8.3)."""
+    with ctx.db.read() as session:
+        run = session.get(RunRow, run_id)
+        if run is None or run.kind != RunKind.DEPLOY_ALL:
+            return ()
+        previous = session.scalar(
+            select(func.max(RunRow.id)).where(RunRow.kind == RunKind.DEPLOY_ALL, RunRow.id < run_id)
+        )
+        if previous is None:
+            return ()
+        failed = [
+            set(session.scalars(
+                select(RunItemRow.module_name).where(RunItemRow.run_id == one, RunItemRow.status == ItemStatus.FAILED)
+            ))
+            for one in (run_id, previous)
+        ]
+        return tuple(sorted(failed[0] & failed[1]))

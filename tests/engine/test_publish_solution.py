@@ -61,3 +61,17 @@ def test_a_module_that_fails_to_compile_blocks_its_consumers(tmp_path: Path) -> 
         assert "11.18.1" in (kit.current("User") or "")
     finally:
         kit.ctx.close()
+
+
+def test_a_module_failing_two_deploy_alls_in_a_row_is_suggested(tmp_path: Path) -> None:
+    kit = make_kit(tmp_path, frontends=1)
+    try:
+        kit.publish(kit.bundle("Alpha"), kit.bundle("Beta"))
+        operations.upgrade(kit.ctx, "11.19.0")
+        (kit.frontends[0] / "Beta" / "stray.txt").write_text("not Deploy Center's\n")  # Beta fails there
+        first = operations.deploy_all(kit.ctx)
+        second = operations.deploy_all(kit.ctx)
+        assert views.repeated_failures(kit.ctx, first.run_id) == ()
+        assert views.repeated_failures(kit.ctx, second.run_id) == ("Beta",)
+    finally:
+        kit.ctx.close()

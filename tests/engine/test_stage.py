@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,4 +61,18 @@ def test_deploy_all_after_a_stage_only_switches(kit: Kit) -> None:
         main = kit.frontends[0] / name / "releases" / release_of[name] / "src" / "main.py"
         assert main.stat().st_ino == inodes[name]
     assert views.status(kit.ctx).staged == 0
+    assert views.verify(kit.ctx).drift == ()
+
+
+def test_a_staged_release_gone_from_a_front_end_is_written_again(kit: Kit) -> None:
+    operations.stage_all(kit.ctx)
+    [release] = [p.name for p in (kit.frontends[1] / "Alpha" / "releases").iterdir() if "11.19.0" in p.name]
+    shutil.rmtree(kit.frontends[1] / "Alpha" / "releases" / release)
+
+    done = operations.deploy_all(kit.ctx)
+
+    assert done.status == RunStatus.SUCCEEDED
+    assert [kit.current("Alpha", i) for i in (0, 1)] == [release, release]
+    detail = {i.module: i for i in views.run_detail(kit.ctx, done.run_id).items}
+    assert detail["Alpha"].frontends == {"fe1": "live", "fe2": "live"}
     assert views.verify(kit.ctx).drift == ()
