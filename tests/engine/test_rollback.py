@@ -144,3 +144,16 @@ def test_a_module_being_rolled_back_cannot_be_published(kit: Kit) -> None:
         with pytest.raises(RefusedError, match=r"publish of module Alpha refused: .*\(rollback\)"):
             kit.publish(kit.bundle("Alpha"))
     assert views.status(kit.ctx).active_run is None
+
+
+def test_a_run_that_left_a_module_on_the_same_release_has_nothing_to_roll_back_for_it(tmp_path: Path) -> None:
+    kit = make_kit(tmp_path)
+    try:
+        kit.publish(kit.bundle("Alpha"))
+        live = kit.current("Alpha")
+        solved = operations.publish_solution(kit.ctx)  # compiles to the same artifact: the same release
+        back = operations.rollback_run(kit.ctx, solved.run_id)
+        assert items(kit, back.run_id) == {"Alpha": (ItemStatus.SKIPPED, SkipReason.NO_PREVIOUS_RELEASE)}
+        assert kit.current("Alpha") == live
+    finally:
+        kit.ctx.close()

@@ -107,6 +107,9 @@ def plan_run_rollback(session: Session, run_id: int) -> RollbackPlan:
             items.append(_skip(module, SkipReason.CHANGED_SINCE, f"{now} now, not release {release} of run {run_id}"))
             continue
         target = _recorded_previous(item) or _earlier_in_history(session, module.id, release, first_row)
+        if target is not None and target.release == release:  # e.g. a publish solution that changed nothing
+            items.append(_skip(module, SkipReason.NO_PREVIOUS_RELEASE, f"{release} was live before run {run_id} too"))
+            continue
         items.append(_planned(session, module, target, f"nothing was live before run {run_id}"))
     return RollbackPlan(run_id, tuple(items))
 
