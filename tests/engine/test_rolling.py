@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from app.engine import operations, views
 from app.engine.errors import BadInputError
+from app.engine.events import Event, FrontendSwitched
 from app.engine.store.models import FrontendRow
 from app.engine.vocabulary import ItemStatus, ModuleState, RunStatus
 from tests.engine.envkit import Kit, make_kit
@@ -60,16 +61,25 @@ def test_each_front_end_switches_alone_and_is_checked_before_the_next(kit: Kit, 
     assert views.status(kit.ctx).fully_upgraded
 
 
+REASON = "health check of front-end fe2 failed (exit 3): port 8080 is closed"
+
+
 def test_a_failed_check_switches_back_that_front_end_and_those_before_it(kit: Kit) -> None:
     old = {name: [kit.current(name, i) for i in range(3)] for name in ("Alpha", "Beta")}
     set_health(kit, {"fe1": "true", "fe2": "echo 'port 8080 is closed' >&2; exit 3"})
+    events: list[Event] = []
 
-    done = operations.deploy_all(kit.ctx, rolling=True)
+    done = operations.deploy_all(kit.ctx, rolling=True, on_event=events.append)
 
     assert done.status == RunStatus.FAILED
+    waves = [event for event in events if isinstance(event, FrontendSwitched)]
+    assert waves == [
+        FrontendSwitched(done.run_id, "fe1", 2, True, None),
+        FrontendSwitched(done.run_id, "fe2", 2, True, REASON),
+    ]
     for item in views.run_detail(kit.ctx, done.run_id).items:
         assert item.status == ItemStatus.FAILED
-        assert item.reason == "health check of front-end fe2 failed (exit 3): port 8080 is closed"
+        assert item.reason == REASON
         assert item.frontends == {"fe1": "switched back", "fe2": "switched back", "fe3": "staged"}
     assert {name: [kit.current(name, i) for i in range(3)] for name in old} == old
     assert views.verify(kit.ctx).drift == ()

@@ -127,7 +127,7 @@ def _deploy_with_targets(
         stages = kind == RunKind.STAGE or rolling
         work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not stages,
                           also_keep=staged)
-        chosen: RunWork[Deployable] = RollingWork(work, frontends, keep) if rolling else work
+        chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
         return execute(ctx, run_id, kind, work_items, chosen, count, on_event, cancel)
     finally:
         pool.close()

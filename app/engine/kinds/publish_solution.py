@@ -71,7 +71,7 @@ def publish_solution(
         try:
             work = SolutionWork(str(ctx.artifacts.root), frontends, platform_spec(ctx, platform), producers, pool,
                                 disabled, keep=keep, switch=not rolling)
-            chosen: RunWork[CompileJob] = RollingWork(work, frontends, keep) if rolling else work
+            chosen: RunWork[CompileJob] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
             return execute(ctx, run_id, RunKind.PUBLISH_SOLUTION, work_items, chosen, count, on_event, cancel)
         finally:
             pool.close()

@@ -280,7 +280,7 @@ def _rollback(
         try:
             work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not rolling,
                               blocked_by="consumer", also_keep=staged)
-            chosen: RunWork[Deployable] = RollingWork(work, frontends, keep) if rolling else work
+            chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
             return execute(ctx, run_id, RunKind.ROLLBACK, work_items, chosen, count, on_event, cancel)
         finally:
             pool.close()

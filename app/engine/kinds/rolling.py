@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
+from app.engine.events import EventSink, FrontendSwitched, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, Staged, Switch
@@ -89,8 +89,12 @@ def switch_in_waves(
     waiting: Sequence[Waiting],
     keep: int,
     log: Log,
+    on_wave: Callable[[str, int, bool, str | None], None] = lambda *_args: None,
 ) -> dict[str, Switched]:
-    """Switch ``waiting`` (in the order given) one target at a time, each followed by its health check."""
+    """Switch ``waiting`` (in the order given) one target at a time, each followed by its health check.
+
+    ``on_wave(front-end, modules switched, whether it has a check, problem)`` after each.
+    """
     by_name = {frontend.name: frontend for frontend in frontends}
     states: dict[str, dict[str, str]] = {w.key: {t.name: farm.STAGED for t in targets} for w in waiting}
     errors: dict[str, str] = {}
@@ -108,9 +112,11 @@ def switch_in_waves(
         going = [w for w in going if w.key not in errors]
         _switch_back(done, failed, states)
         why = _flush(target)
+        frontend = by_name.get(target.name)
         if why is None:
             log("info", f"front-end {target.name}: {len(going)} module(s) switched; checking its health")
-            why = health_check(by_name.get(target.name), target.name)
+            why = health_check(frontend, target.name)
+        on_wave(target.name, len(going), bool(frontend and frontend.health_cmd), why)
         if why is not None:
             log("error", f"{why}: switching back front-end {target.name} and the ones before it")
             _switch_back([*done, target], going, states)
@@ -153,11 +159,22 @@ def _switch_back(
 class RollingWork(Generic[P]):
     """A staging work, then the rolling switch of every module it staged (section 7.5)."""
 
-    def __init__(self, inner: StagingWork[P], frontends: Sequence[Frontend], keep: int) -> None:
+    def __init__(
+        self,
+        inner: StagingWork[P],
+        frontends: Sequence[Frontend],
+        keep: int,
+        run_id: int = 0,
+        on_event: EventSink = ignore_events,
+    ) -> None:
         self._inner = inner
         self._frontends = list(frontends)
         self._keep = keep
-        self._lock = threading.Lock()
+        self._run_id = run_id
+        self._emit = on_event
+
+    def _wave(self, frontend: str, modules: int, checked: bool, problem: str | None) -> None:
+        self._emit(FrontendSwitched(self._run_id, frontend, modules, checked, problem))
 
     @property
     def blocks_consumers(self) -> bool:
@@ -189,7 +206,7 @@ class RollingWork(Generic[P]):
             if found is not None:
                 waiting.append((item, outcome, found))
         targets = shared_targets(self._frontends)
-        results = switch_in_waves(self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log)
+        results = switch_in_waves(self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave)
         return [(item, self._inner.switched(item, outcome, results[w.key])) for item, outcome, w in waiting]
 
 
