@@ -162,8 +162,6 @@ def deploy_all(args: argparse.Namespace, cancel: threading.Event) -> int:
         raise BadInputError("--stage writes releases and --dry-run changes nothing: give one of them")
     if args.stage and args.rolling:
         raise BadInputError("--stage switches nothing, so it cannot be --rolling: give one of them")
-    if args.dry_run and args.rolling:
-        raise BadInputError("--dry-run changes nothing, so it cannot be --rolling: give one of them")
     with existing_environment(args) as ctx:
         if args.stage:
             from app.engine import operations
