@@ -169,7 +169,16 @@ def upgrade(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 
 def deploy_all(args: argparse.Namespace, cancel: threading.Event) -> int:
+    if args.stage and args.dry_run:
+        raise BadInputError("--stage writes releases and --dry-run changes nothing: give one of them")
+    if args.stage and args.rolling:
+        raise BadInputError("--stage switches nothing, so it cannot be --rolling: give one of them")
     with existing_environment(args) as ctx:
+        if args.stage:
+            from app.engine import operations
+
+            outcome = operations.stage_all(ctx, workers=args.workers, on_event=progress(args), cancel=cancel)
+            return finish_run(args, ctx, outcome, cancel)
         if args.dry_run:
             plan = views.deploy_plan(ctx)
             if args.json:  # only the form that is printed: each costs a pass over every module
@@ -179,7 +188,9 @@ def deploy_all(args: argparse.Namespace, cancel: threading.Event) -> int:
             return EXIT_OK
         from app.engine import operations
 
-        outcome = operations.deploy_all(ctx, workers=args.workers, on_event=progress(args), cancel=cancel)
+        outcome = operations.deploy_all(
+            ctx, workers=args.workers, rolling=args.rolling, on_event=progress(args), cancel=cancel
+        )
         return finish_run(args, ctx, outcome, cancel)
 
 
@@ -216,8 +227,70 @@ def deploy(args: argparse.Namespace, cancel: threading.Event) -> int:
         if args.app and args.modules:
             raise BadInputError("give module names or --app, not both")
         ids = operations.resolve_modules(ctx, args.modules, args.app)
-        outcome = operations.deploy_modules(ctx, ids, workers=args.workers, on_event=progress(args), cancel=cancel)
+        outcome = operations.deploy_modules(
+            ctx, ids, workers=args.workers, rolling=args.rolling, on_event=progress(args), cancel=cancel
+        )
         return finish_run(args, ctx, outcome, cancel)
+
+
+def rollback(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
+    run_ids = [text for text in args.targets if text.isdigit()]
+    if run_ids and (len(args.targets) > 1 or args.app):
+        raise BadInputError("give one run id, or module names or --app, not both")
+    if args.app and args.targets:
+        raise BadInputError("give module names or --app, not both")
+    with existing_environment(args) as ctx:
+        if run_ids:
+            outcome = operations.rollback_run(
+                ctx, int(run_ids[0]), workers=args.workers, rolling=args.rolling, on_event=progress(args),
+                cancel=cancel,
+            )
+        else:
+            if not args.targets and not args.app:
+                raise BadInputError("name a run, modules, or an application with --app")
+            ids = operations.resolve_modules(ctx, args.targets, args.app)
+            outcome = operations.rollback_modules(
+                ctx, ids, workers=args.workers, rolling=args.rolling, on_event=progress(args), cancel=cancel
+            )
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def publish_solution(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        if args.app and args.modules:
+            raise BadInputError("give module names or --app, not both")
+        ids = operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
+        outcome = operations.publish_solution(
+            ctx, ids, workers=args.workers, rolling=args.rolling, on_event=progress(args), cancel=cancel
+        )
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def prune(args: argparse.Namespace, cancel: threading.Event) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        report = operations.prune(ctx, args.keep, dry_run=args.dry_run)
+    verb = "would remove" if report.dry_run else "removed"
+    lines = [f"{verb} {len(report.releases)} release(s), {format_bytes(report.size)} "
+             f"(keeping the live, previous and staged releases and {report.keep} more per module)"]
+    lines += [f"  {r.frontend}: {r.module}: {r.release_id} ({format_bytes(r.size)})" for r in report.releases]
+    for why in report.skipped:
+        print(f"deploycenter: warning: {why}", file=sys.stderr, flush=True)
+    output(args, report.to_json(), "\n".join(lines))
+    return EXIT_OK
+
+
+def format_bytes(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} bytes"
 
 
 def apply_config(args: argparse.Namespace, cancel: threading.Event) -> int:
@@ -266,6 +339,7 @@ def status(args: argparse.Namespace, cancel: threading.Event) -> int:
         f"modules:      {state.total} total, {state.ready} ready for deployment, "
         f"{state.compilation_failed} compilation failed, {state.deployed} already deployed"
         + (f", {state.not_prepared} not prepared" if state.not_prepared else "")
+        + (f", {state.staged} staged" if state.staged else "")
     )
     for run in state.active_runs:
         lines.append(

@@ -60,6 +60,19 @@ def frontend_command(name: str) -> Callable[..., int]:
     return handler
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+ROLLING_HELP = "stage everywhere, then switch one front-end at a time, each followed by its health check"
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="deploycenter --unattended",
@@ -96,12 +109,38 @@ def build_parser() -> Parser:
 
     p = command("deploy-all", "deploy every prepared module that is not live yet", commands.deploy_all)
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument("--stage", action="store_true",
+                   help="write every planned release to every front-end and switch nothing "
+                   "(a later deploy-all switches)")
+    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
 
     p = command("deploy", "deploy chosen modules or an application", commands.deploy)
     p.add_argument("modules", nargs="*", metavar="MODULE")
     p.add_argument("--app", metavar="APP", help="every module of this application")
+    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = command("rollback", "make live again the releases live before a run, or one release back for modules",
+                commands.rollback)
+    p.add_argument("targets", nargs="*", metavar="RUN | MODULE",
+                   help="a run id, or module names")
+    p.add_argument("--app", metavar="APP", help="every module of this application, one release back")
+    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = command("publish-solution", "recompile from the stored sources and deploy, even what is already deployed",
+                commands.publish_solution)
+    p.add_argument("modules", nargs="*", metavar="MODULE", help="default: every module")
+    p.add_argument("--app", metavar="APP", help="every module of this application")
+    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = command("prune", "remove old releases from every front-end", commands.prune)
+    p.add_argument("--keep", type=non_negative_int, metavar="N",
+                   help="older releases kept per module beside the live, previous and staged ones (default 3); "
+                   "stored for the environment")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed and the bytes freed")
 
     p = command("apply-config", "change configuration values and write them to the front-ends", commands.apply_config)
     p.add_argument("module", metavar="MODULE")

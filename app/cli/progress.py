@@ -26,6 +26,7 @@ class ProgressPrinter:
         self._live = self._out.isatty() if live is None else live
         self._total = 0
         self._done = 0
+        self._seen: set[str] = set()  # a rolling run finishes each module twice: staged, then switched
         self._failed = 0
         self._kind = "run"
         self._started = time.monotonic()
@@ -51,7 +52,8 @@ class ProgressPrinter:
         self._line(f"run {event.run_id} ({event.kind}): {self._total} module(s) to do{note}")
 
     def _item(self, event: ItemFinished) -> None:
-        self._done += 1
+        self._seen.add(event.module)
+        self._done = len(self._seen)
         if event.status in ("failed", "blocked"):
             self._failed += 1
         if self._live:

@@ -67,7 +67,22 @@ class RunFinished:
     seconds: float = 0.0
 
 
-Event = RunStarted | ItemStarted | ItemFinished | LogLine | RunFinished
+@dataclass(frozen=True)
+class FrontendSwitched:
+    """A rolling run switched one front-end and ran its health check (section 7.5).
+
+    ``problem`` is None when the check passed (or there is none: ``checked`` False); otherwise
+    that front-end and those before it are being switched back.
+    """
+
+    run_id: int
+    frontend: str
+    modules: int
+    checked: bool
+    problem: str | None
+
+
+Event = RunStarted | ItemStarted | ItemFinished | LogLine | RunFinished | FrontendSwitched
 EventSink = Callable[[Event], None]
 
 

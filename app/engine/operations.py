@@ -30,14 +30,29 @@ from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, default_workers
 from app.engine.kinds.deploy import deploy_all, deploy_modules
 from app.engine.kinds.publish import publish
+from app.engine.kinds.publish_solution import publish_solution
 from app.engine.kinds.recovery import begin_operation
+from app.engine.kinds.rollback import (
+    RollbackItem,
+    RollbackPlan,
+    plan_module_rollback,
+    plan_run_rollback,
+    rollback_modules,
+    rollback_run,
+)
+from app.engine.kinds.stage import stage_all
 from app.engine.kinds.upgrade import upgrade
 from app.engine.lookup import find_module, frontends_of_session, owner, resolve_modules
+from app.engine.retention import PrunedRelease, PruneReport, prune
 from app.engine.runs import records
 from app.engine.runs.planner import DeployPlan
 from app.engine.store.models import EnvironmentRow, FrontendRow, ModuleVersionRow
 
 __all__ = [
+    "PruneReport",
+    "PrunedRelease",
+    "RollbackItem",
+    "RollbackPlan",
     "RunOutcome",
     "apply_config",
     "cancel_run",
@@ -49,8 +64,14 @@ __all__ = [
     "init_environment",
     "parse_assignments",
     "plan_deploy_all",
+    "plan_rollback",
+    "prune",
     "publish",
+    "publish_solution",
     "resolve_modules",
+    "rollback_modules",
+    "rollback_run",
+    "stage_all",
     "upgrade",
 ]
 
@@ -58,6 +79,17 @@ __all__ = [
 def plan_deploy_all(ctx: EnvironmentContext) -> DeployPlan:
     """What Deploy All would do now; changes nothing (the dry run, ``views.deploy_plan``)."""
     return views.deploy_plan(ctx)
+
+
+def plan_rollback(
+    ctx: EnvironmentContext, run_id: int | None = None, module_ids: Sequence[int] = ()
+) -> RollbackPlan:
+    """What a rollback of run ``run_id`` (or else of ``module_ids``) would switch back, and to which
+    release; changes nothing (for a confirmation). Bad input as the rollback itself would refuse."""
+    with ctx.db.read() as session:
+        if run_id is not None:
+            return plan_run_rollback(session, run_id)
+        return plan_module_rollback(session, list(module_ids))
 
 
 # -- init --------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from app.engine.store.models import (
     RunItemRow,
     RunRow,
 )
-from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, ModuleState
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, ModuleState, RunKind
 
 if TYPE_CHECKING:
     from app.engine.frontend.verify import Drift
@@ -74,6 +74,7 @@ class Status:
     not_prepared: int
     active_runs: tuple[ActiveRun, ...]
     database: str
+    staged: int = 0  # ready modules whose release a stage run left on the front-ends (section 8.2)
 
     @property
     def active_run(self) -> ActiveRun | None:
@@ -105,6 +106,7 @@ class Status:
                 "compilation_failed": self.compilation_failed,
                 "deployed": self.deployed,
                 "not_prepared": self.not_prepared,
+                "staged": self.staged,
             },
             "database": self.database,
         }
@@ -231,7 +233,25 @@ def status(ctx: EnvironmentContext) -> Status:
             not_prepared=states[NOT_PREPARED],
             active_runs=active,
             database=ctx.db.describe(),
+            staged=_staged_count(session, env.platform_version),
         )
+
+
+def _staged_count(session: Session, platform: str) -> int:
+    """Modules not live in their current compilation whose release a stage run wrote."""
+    current = aliased(CompilationRow)
+    query = (
+        select(func.count(func.distinct(ModuleRow.id)))
+        .select_from(ModuleRow)
+        .join(current, and_(current.module_version_id == ModuleRow.latest_version_id,
+                            current.platform_version == platform, current.succeeded.is_(True)))
+        .join(RunItemRow, and_(RunItemRow.module_id == ModuleRow.id, RunItemRow.compilation_id == current.id,
+                               RunItemRow.status == ItemStatus.STAGED))
+        .join(RunRow, and_(RunRow.id == RunItemRow.run_id, RunRow.kind == RunKind.STAGE))
+        .where(ModuleRow.deleted_at.is_(None),
+               (ModuleRow.deployed_compilation_id.is_(None)) | (ModuleRow.deployed_compilation_id != current.id))
+    )
+    return int(session.scalar(query) or 0)
 
 
 def _state_counts(session: Session, platform: str) -> Counter[str]:
@@ -432,3 +452,24 @@ def verify(ctx: EnvironmentContext) -> VerifyReport:
     checked = sum(item.release_id is not None for item in expected) * len(checking)
     skipped = tuple(frontend.name for frontend in frontends if not frontend.enabled)
     return VerifyReport(checked, tuple(drift), skipped)
+
+
+def repeated_failures(ctx: EnvironmentContext, run_id: int) -> tuple[str, ...]:
+    """Modules that failed in Deploy All run ``run_id`` and in the Deploy All before it: what
+    Deployment Details suggests publishing as a solution instead (section 8.3)."""
+    with ctx.db.read() as session:
+        run = session.get(RunRow, run_id)
+        if run is None or run.kind != RunKind.DEPLOY_ALL:
+            return ()
+        previous = session.scalar(
+            select(func.max(RunRow.id)).where(RunRow.kind == RunKind.DEPLOY_ALL, RunRow.id < run_id)
+        )
+        if previous is None:
+            return ()
+        failed = [
+            set(session.scalars(
+                select(RunItemRow.module_name).where(RunItemRow.run_id == one, RunItemRow.status == ItemStatus.FAILED)
+            ))
+            for one in (run_id, previous)
+        ]
+        return tuple(sorted(failed[0] & failed[1]))

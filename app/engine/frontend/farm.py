@@ -4,6 +4,12 @@ A batch of releases is first staged on every front-end (in parallel when there a
 A release that fails to stage anywhere switches nowhere and fails, naming the front-end. Then
 the front-ends switch one after the other; when a switch fails on one, the front-ends that had
 switched that module switch back, so no module stays live in two releases.
+
+A stage-only batch (``stage_releases``) stops after the first step: the releases stay on every
+front-end, complete and durable, for a later run to switch (section 8.2) or for a rolling run to
+switch one front-end at a time (section 7.5). After a switch, each module keeps its live
+release, the one live before it (the rollback target) and the ``keep`` newest others
+(section 8.4); releases staged after the live one are newer than it, so they are among those.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from app.engine.frontend.target import (
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
-DEFAULT_KEEP = 2  # older releases kept beside the live one on every front-end
+DEFAULT_KEEP = 3  # older releases kept beside the live one and the rollback target (section 8.4)
 
 
 def on_each(targets: Sequence[FrontendTarget], call: Callable[[FrontendTarget], T]) -> list[T]:
@@ -46,6 +52,8 @@ class Rollout:
     release_id: str | None
     error: DeployCenterError | None
     frontends: Mapping[str, str] = field(default_factory=dict)
+    staged: Mapping[str, Staged] = field(default_factory=dict)  # by front-end name: what was live there before
+    config: bytes | None = None  # the config.json that goes live with the release
 
 
 # What a release left on one front-end.
@@ -58,20 +66,101 @@ NOT_SWITCHED = "not switched"  # a front-end before it failed to switch
 
 
 def deploy_releases(
-    targets: Sequence[FrontendTarget], releases: Sequence[ReleaseFiles], keep: int = DEFAULT_KEEP
+    targets: Sequence[FrontendTarget],
+    releases: Sequence[ReleaseFiles],
+    keep: int = DEFAULT_KEEP,
+    also_keep: Mapping[str, frozenset[str]] | None = None,
 ) -> list[Rollout]:
     """Make each release live on every target, or on none; one ``Rollout`` per release.
 
-    The switches are durable once ``flush_all`` returns.
+    Old releases are pruned after: ``also_keep`` names, by module, more releases to keep (the
+    staged ones). The switches are durable once ``flush_all`` returns.
     """
     if not releases:
         return []
     rollout = _Farm(targets, releases)
     rollout.stage()
     rollout.switch()
-    for target in targets:
-        target.prune([Prune(releases[i].module, frozenset({releases[i].release_id}), keep) for i in rollout.going])
+    rollout.prune(keep, also_keep or {})
     return rollout.outcomes()
+
+
+def stage_releases(targets: Sequence[FrontendTarget], releases: Sequence[ReleaseFiles]) -> list[Rollout]:
+    """Write each release on every target, complete and durable, and switch nothing.
+
+    A release that fails to stage on one target is taken back everywhere; the others stay staged,
+    and their ``Rollout.release_id`` is set though nothing is live. ``Rollout.staged`` says, per
+    target, what was live there, for switching back later.
+    """
+    if not releases:
+        return []
+    rollout = _Farm(targets, releases)
+    rollout.stage()
+    return rollout.outcomes()
+
+
+def switch_staged(
+    targets: Sequence[FrontendTarget],
+    switches: Sequence[Switch],
+    keep: int = DEFAULT_KEEP,
+    also_keep: Mapping[str, frozenset[str]] | None = None,
+) -> list[Rollout]:
+    """Make live releases an earlier run staged (section 8.2), without writing them again.
+
+    Target by target, as ``deploy_releases`` switches; a target that does not hold a release
+    fails that switch, and the targets that had switched that module switch back. The caller
+    deploys the failed ones the full way, which writes what is missing.
+    """
+    if not switches:
+        return []
+    modules = [change.module for change in switches]
+    # What to switch back to; the last target's configuration is never needed: no switch after
+    # it can fail (one front-end: none at all, which is most of the time saved).
+    before = [
+        (target.read_current(modules), target.read_config(modules) if position < len(targets) - 1 else {})
+        for position, target in enumerate(targets)
+    ]
+    states: list[dict[str, str]] = [{} for _change in switches]
+    errors: list[FrontendError | None] = [None] * len(switches)
+    going = list(range(len(switches)))
+    switched: dict[int, list[int]] = {index: [] for index in going}
+    for position, target in enumerate(targets):
+        problems = switch_on(target, [switches[i] for i in going])
+        failed = []
+        for index, problem in zip(going, problems, strict=True):
+            states[index][target.name] = LIVE if problem is None else FAILED
+            if problem is None:
+                switched[index].append(position)
+            else:
+                errors[index] = problem
+                failed.append(index)
+        for back_position in sorted({p for index in failed for p in switched[index]}):
+            back = [i for i in failed if back_position in switched[i]]
+            current, config = before[back_position]
+            changes = [Switch(switches[i].module, current[switches[i].module], config[switches[i].module]) for i in back]
+            for index, problem in zip(back, switch_on(targets[back_position], changes), strict=True):
+                states[index][targets[back_position].name] = SWITCHED_BACK if problem is None else FAILED
+        going = [index for index in going if index not in set(failed)]
+    kept = also_keep or {}
+    for (current, _config), target in zip(before, targets, strict=True):
+        target.prune([
+            Prune(switches[i].module,
+                  frozenset({switches[i].release_id or "", current[switches[i].module] or ""} - {""})
+                  | kept.get(switches[i].module, frozenset()), keep)
+            for i in going
+        ])
+    live = set(going)
+    return [
+        Rollout(change.release_id if index in live else None, None if index in live else errors[index],
+                states[index], {}, change.config)
+        for index, change in enumerate(switches)
+    ]
+
+
+def protected(release_id: str, staged: Staged | None) -> frozenset[str]:
+    """What a switch to ``release_id`` must keep: it, and what was live before it (section 8.4)."""
+    before = staged.previous_release if staged is not None else None
+    return frozenset({release_id} if before is None else {release_id, before})
 
 
 class _Farm:
@@ -109,7 +198,7 @@ class _Farm:
                 return
             changes = [Switch(self.releases[i].module, self.releases[i].release_id, self.releases[i].config)
                        for i in self.going]
-            errors = _switch_on(target, changes)
+            errors = switch_on(target, changes)
             failed: list[int] = []
             for index, problem in zip(self.going, errors, strict=True):
                 if problem is None:
@@ -133,7 +222,7 @@ class _Farm:
                     back.append((index, Switch(item.module, item.previous_release, item.previous_config)))
             if not back:
                 continue
-            errors = _switch_on(target, [change for _index, change in back])
+            errors = switch_on(target, [change for _index, change in back])
             for (index, change), problem in zip(back, errors, strict=True):
                 if problem is None:
                     self.states[index][target.name] = SWITCHED_BACK
@@ -153,6 +242,18 @@ class _Farm:
                     self.states[index][target.name] = state
         self.going = [index for index in self.going if index not in set(indexes)]
 
+    def prune(self, keep: int, also_keep: Mapping[str, frozenset[str]]) -> None:
+        for position, target in enumerate(self.targets):
+            target.prune([
+                Prune(
+                    self.releases[i].module,
+                    protected(self.releases[i].release_id, self._staged(position, i))
+                    | also_keep.get(self.releases[i].module, frozenset()),
+                    keep,
+                )
+                for i in self.going
+            ])
+
     def _staged(self, position: int, index: int) -> Staged | None:
         outcome = self.staged[position][index]
         return outcome if isinstance(outcome, Staged) else None
@@ -161,12 +262,20 @@ class _Farm:
         live = set(self.going)
         return [
             Rollout(release.release_id if index in live else None, None if index in live else self.errors[index],
-                    self.states[index])
+                    self.states[index], self._staged_by_name(index) if index in live else {}, release.config)
             for index, release in enumerate(self.releases)
         ]
 
+    def _staged_by_name(self, index: int) -> dict[str, Staged]:
+        found = {}
+        for position, target in enumerate(self.targets):
+            item = self._staged(position, index)
+            if item is not None:
+                found[target.name] = item
+        return found
 
-def _switch_on(target: FrontendTarget, changes: Sequence[Switch]) -> list[FrontendError | None]:
+
+def switch_on(target: FrontendTarget, changes: Sequence[Switch]) -> list[FrontendError | None]:
     """``target.switch``, with a failure of the whole call (a lost connection) failing each switch."""
     try:
         return target.switch(changes)

@@ -9,6 +9,7 @@ run records them. Where ``syncfs`` is missing, each file and folder is fsynced i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -127,6 +128,14 @@ class LocalTarget:
                         metas.append(meta)
             found[module] = sorted(metas, key=lambda meta: meta.order)
         return found
+
+    def release_sizes(self, modules: Sequence[str]) -> dict[str, dict[str, int]]:
+        sizes: dict[str, dict[str, int]] = {}
+        for module, metas in self.list_releases(modules).items():
+            folder = self._folder(module)
+            with folder.reporting():
+                sizes[module] = {meta.release_id: _folder_bytes(folder.releases / meta.release_id) for meta in metas}
+        return sizes
 
     def read_live(self, modules: Sequence[str]) -> list[LiveRelease]:
         self.check()
@@ -359,6 +368,16 @@ def _release_meta(module: str, release: Path) -> ReleaseMeta | None:
         str(info["artifact_sha256"]) if info.get("artifact_sha256") is not None else None,
         stamp,
     )
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Bytes of every file under ``folder``, links not followed."""
+    total = 0
+    for base, _subfolders, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):  # gone meanwhile: nothing to count
+                total += os.lstat(os.path.join(base, name)).st_size
+    return total
 
 
 def _hashes(release: Path) -> dict[str, str | None]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from app.engine.errors import DeployCenterError
 
@@ -173,3 +173,16 @@ class FrontendTarget(Protocol):
 
     def close(self) -> None:
         """Let go of what the target holds (a connection); it may not be used after."""
+
+
+@runtime_checkable
+class SizedTarget(FrontendTarget, Protocol):
+    """A target that can also say how big its releases are, for ``prune`` (section 8.4).
+
+    Apart from the interface so that a target without it still works for every run; ``prune``
+    skips such a front-end with a warning.
+    """
+
+    def release_sizes(self, modules: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per module, the bytes of each release folder of Deploy Center's (``.release.json`` and
+        all files under it, links not followed); a module without releases maps to ``{}``."""

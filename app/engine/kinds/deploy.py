@@ -8,8 +8,8 @@ big runs; the coordinator flushes the switches once and records them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.engine.audit import audit, audited
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
+from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
@@ -26,12 +27,14 @@ from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute
 from app.engine.kinds.deploy_batch import deploy_batch
 from app.engine.kinds.records import Deployed, record_deployments
 from app.engine.kinds.recovery import begin_operation
+from app.engine.kinds.rolling import RollingWork, Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.lookup import frontends_of_session, owner
+from app.engine.retention import staged_releases
 from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
 from app.engine.runs.pool import WorkerPool, process_count
-from app.engine.runs.work import WorkItem, WorkOutcome
-from app.engine.store.models import ModuleRow, ModuleVersionRow
+from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
+from app.engine.store.models import EnvironmentRow, ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import ItemStatus, RunKind
 
 
@@ -47,11 +50,13 @@ def deploy_all(
     ctx: EnvironmentContext,
     *,
     workers: int | None = None,
+    rolling: bool = False,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """Deploy every prepared module that is not live yet (rules 1, 2 and 6)."""
-    return _deploy(ctx, RunKind.DEPLOY_ALL, None, workers, on_event, cancel)
+    """Deploy every prepared module that is not live yet (rules 1, 2 and 6); ``rolling``: one
+    front-end at a time, each followed by its health check (section 7.5)."""
+    return deploy_run(ctx, RunKind.DEPLOY_ALL, None, workers, on_event, cancel, rolling)
 
 
 def deploy_modules(
@@ -59,27 +64,30 @@ def deploy_modules(
     module_ids: Sequence[int],
     *,
     workers: int | None = None,
+    rolling: bool = False,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Deploy chosen modules (one at a time, or an application) by the same rules as Deploy All."""
-    return _deploy(ctx, RunKind.DEPLOY, list(module_ids), workers, on_event, cancel)
+    return deploy_run(ctx, RunKind.DEPLOY, list(module_ids), workers, on_event, cancel, rolling)
 
 
-def _deploy(
+def deploy_run(
     ctx: EnvironmentContext,
     kind: RunKind,
     module_ids: list[int] | None,
     workers: int | None,
     on_event: EventSink,
     cancel: threading.Event | None,
+    rolling: bool = False,
 ) -> RunOutcome:
+    """A deploy run; of kind ``STAGE`` it writes every planned release and switches nothing."""
     count = workers or default_deploy_workers()
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
     # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
     # collector would rescan them all several times, holding the GIL the window needs.
     with targets_in_use():
-        return _deploy_with_targets(ctx, kind, module_ids, count, target, on_event, cancel)
+        return _deploy_with_targets(ctx, kind, module_ids, count, target, on_event, cancel, rolling)
 
 
 def _deploy_with_targets(
@@ -90,12 +98,15 @@ def _deploy_with_targets(
     target: str,
     on_event: EventSink,
     cancel: threading.Event | None,
+    rolling: bool,
 ) -> RunOutcome:
     with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
         env = begin_operation(session)
         records.refuse_if_exclusive_active(session, kind)
         every = frontends_of_session(session)
         frontends = enabled(every)
+        if rolling:
+            refuse_rolling(frontends)
         disabled = [frontend.name for frontend in every if not frontend.enabled]
         claim(shared_targets(frontends), owner(ctx, env))
         plan = DeployAllPlanner(session, env.platform_version, shared_targets(frontends)).plan(module_ids)
@@ -107,16 +118,34 @@ def _deploy_with_targets(
             )
             for i in plan.items
         ]
-        run = records.create_run(session, kind, env.platform_version, items, count)
+        run = records.create_run(session, kind, env.platform_version, items, count, rolling=rolling)
         work_items = _work_items(session, plan)
         audit(session, kind, target, "started", f"run {run.id}")
         run_id = run.id
+        keep = keep_of(env)
+        staged = staged_releases(session, [item.module_id for item in work_items])
     pool = WorkerPool(process_count(len(work_items)))
     try:
-        work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled)
-        return execute(ctx, run_id, kind, work_items, work, count, on_event, cancel)
+        stages = kind == RunKind.STAGE or rolling
+        work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not stages,
+                          also_keep=staged)
+        chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
+        return execute(ctx, run_id, kind, work_items, chosen, count, on_event, cancel)
     finally:
         pool.close()
+
+
+def refuse_rolling(frontends: Sequence[Frontend]) -> None:
+    """A rolling run needs two enabled front-ends at least (section 7.5)."""
+    if len(frontends) < 2:
+        raise BadInputError(
+            f"--rolling needs at least two enabled front-ends; this environment has {len(frontends)}"
+        )
+
+
+def keep_of(env: EnvironmentRow) -> int:
+    """How many older releases each front-end keeps beside the protected ones (section 8.4)."""
+    return env.keep_releases if env.keep_releases is not None else farm.DEFAULT_KEEP
 
 
 def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]]:
@@ -169,18 +198,34 @@ class DeployWork:
     """Make a compilation live on every front-end (all of them or none).
 
     Each batch's file work runs in ``pool``: in worker processes for big runs, else in the
-    calling thread.
+    calling thread. With ``switch`` False it only stages (a stage run, or the first step of a
+    rolling run): items end ``staged`` and nothing is recorded.
     """
 
     blocks_consumers = True
 
     def __init__(
-        self, artifacts: str, frontends: Sequence[Frontend], pool: WorkerPool, disabled: Sequence[str] = ()
+        self,
+        artifacts: str,
+        frontends: Sequence[Frontend],
+        pool: WorkerPool,
+        disabled: Sequence[str] = (),
+        *,
+        keep: int = farm.DEFAULT_KEEP,
+        switch: bool = True,
+        blocked_by: str = "producer",
+        also_keep: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self._artifacts = artifacts
         self._frontends = list(frontends)
         self._pool = pool
         self._disabled = tuple(disabled)
+        self._keep = keep
+        self._switch = switch
+        self.blocked_by = blocked_by  # what a blocked item names: its producer, or (rollback) its consumer
+        self._staged: dict[int, farm.Rollout] = {}
+        self._lock = threading.Lock()
+        self._also_keep = dict(also_keep or {})  # by module: staged releases pruning must keep
 
     def perform_batch(self, items: Sequence[WorkItem[Deployable]]) -> list[WorkOutcome | Exception]:
         """Write every item's release, then make them all live together: three shared disk flushes.
@@ -188,9 +233,35 @@ class DeployWork:
         The switches' flush is shared by the whole batch of records: record() flushes first.
         """
         requests = [item.payload.release for item in items]
-        rollouts = self._pool.run(deploy_batch, self._artifacts, self._frontends, requests)
+        kept = {request.module: self._also_keep[request.module] for request in requests
+                if request.module in self._also_keep}
+        rollouts = self._pool.run(
+            deploy_batch, self._artifacts, self._frontends, requests, self._keep, self._switch, kept
+        )
+        if not self._switch:
+            return [self._staged_out(item, rollout) for item, rollout in zip(items, rollouts, strict=True)]
         return [rolled_out(rollout, self._disabled, item.payload.compilation_id) for item, rollout in zip(
             items, rollouts, strict=True)]
+
+    def _staged_out(self, item: WorkItem[Deployable], rollout: farm.Rollout) -> WorkOutcome:
+        frontends = {**rollout.frontends, **dict.fromkeys(self._disabled, DISABLED)}
+        if rollout.release_id is None:
+            message = rollout.error.message if rollout.error is not None else "the release was not staged"
+            return WorkOutcome(ItemStatus.FAILED, message, message, None, frontends)
+        with self._lock:
+            self._staged[item.module_id] = rollout
+        return WorkOutcome(ItemStatus.STAGED, None, staged_message(rollout), None, frontends)
+
+    def waiting(self, item: WorkItem[Deployable], outcome: WorkOutcome) -> Waiting | None:
+        with self._lock:
+            rollout = self._staged.get(item.module_id)
+        return None if rollout is None else waiting_of(item.key, item.module, rollout)
+
+    def switched(self, item: WorkItem[Deployable], outcome: WorkOutcome, result: Switched) -> WorkOutcome:
+        release_id = item.payload.release.release_id
+        done = switched_outcome(result, release_id, Deployed(item.payload.compilation_id, release_id))
+        return replace(done, frontends={**done.frontends, **dict.fromkeys(self._disabled, DISABLED)}
+                       if done.frontends is not None else None)
 
     def note_done(self, item: WorkItem[Deployable], outcome: WorkOutcome) -> None:
         pass

@@ -6,7 +6,7 @@ flush is left to the run, which makes it once for many batches before it records
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from app.engine.artifacts import ArtifactStore
@@ -14,18 +14,54 @@ from app.engine.errors import DeployCenterError
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.frontend.registry import Frontend, shared_targets
-from app.engine.frontend.target import FrontendTarget, ReleaseFiles
+from app.engine.config import config_bytes
+from app.engine.frontend.target import FrontendTarget, ReleaseFiles, Switch
 
 
-def deploy_batch(artifacts: str, frontends: list[Frontend], requests: list[ReleaseRequest]) -> list[farm.Rollout]:
-    """In any process: deploy these releases together; per request, how it went on each front-end."""
-    return deploy_releases(ArtifactStore(Path(artifacts)), shared_targets(frontends), requests)
+def deploy_batch(
+    artifacts: str,
+    frontends: list[Frontend],
+    requests: list[ReleaseRequest],
+    keep: int = farm.DEFAULT_KEEP,
+    switch: bool = True,
+    also_keep: Mapping[str, frozenset[str]] | None = None,
+) -> list[farm.Rollout]:
+    """In any process: deploy these releases together; per request, how it went on each front-end.
+
+    With ``switch`` False they are only staged everywhere (``farm.stage_releases``).
+    """
+    store = ArtifactStore(Path(artifacts))
+    return deploy_releases(store, shared_targets(frontends), requests, keep, switch, also_keep)
 
 
 def deploy_releases(
-    store: ArtifactStore, targets: Sequence[FrontendTarget], requests: Sequence[ReleaseRequest]
+    store: ArtifactStore,
+    targets: Sequence[FrontendTarget],
+    requests: Sequence[ReleaseRequest],
+    keep: int = farm.DEFAULT_KEEP,
+    switch: bool = True,
+    also_keep: Mapping[str, frozenset[str]] | None = None,
 ) -> list[farm.Rollout]:
-    """Read every release's artifact, then stage and switch them all on every front-end together."""
+    """Read every release's artifact, then stage and switch them all on every front-end together.
+
+    A release ``also_keep`` names for its module was staged by an earlier run: it is only switched,
+    unless a front-end turns out not to hold it (then it is written the full way after all).
+    """
+    if switch and also_keep:
+        staged = [i for i, r in enumerate(requests) if r.release_id in also_keep.get(r.module, frozenset())]
+        if staged:
+            return _switch_first(store, targets, requests, staged, keep, also_keep)
+    return _in_full(store, targets, requests, keep, switch, also_keep)
+
+
+def _in_full(
+    store: ArtifactStore,
+    targets: Sequence[FrontendTarget],
+    requests: Sequence[ReleaseRequest],
+    keep: int,
+    switch: bool,
+    also_keep: Mapping[str, frozenset[str]] | None,
+) -> list[farm.Rollout]:
     results: list[farm.Rollout | None] = [None] * len(requests)
     ready: list[tuple[int, ReleaseFiles]] = []
     for index, request in enumerate(requests):
@@ -33,9 +69,34 @@ def deploy_releases(
             ready.append((index, release_files(request, store.read(request.artifact_sha256))))
         except DeployCenterError as error:
             results[index] = farm.Rollout(None, error)
-    outcomes = farm.deploy_releases(targets, [files for _index, files in ready])
+    releases = [files for _index, files in ready]
+    if switch:
+        outcomes = farm.deploy_releases(targets, releases, keep, also_keep)
+    else:
+        outcomes = farm.stage_releases(targets, releases)
     for (index, _files), outcome in zip(ready, outcomes, strict=True):
         results[index] = outcome
     done = [result for result in results if result is not None]
     assert len(done) == len(requests), "every request ends with a release id or an error"
     return done
+
+
+def _switch_first(
+    store: ArtifactStore,
+    targets: Sequence[FrontendTarget],
+    requests: Sequence[ReleaseRequest],
+    staged: Sequence[int],
+    keep: int,
+    also_keep: Mapping[str, frozenset[str]],
+) -> list[farm.Rollout]:
+    """Switch the staged releases; deploy the others, and the staged ones that did not switch, in full."""
+    switches = [Switch(requests[i].module, requests[i].release_id, config_bytes(requests[i].config)) for i in staged]
+    results: dict[int, farm.Rollout] = {}
+    for index, rollout in zip(staged, farm.switch_staged(targets, switches, keep, also_keep), strict=True):
+        if rollout.release_id is not None:
+            results[index] = rollout
+    rest = [i for i in range(len(requests)) if i not in results]
+    for index, rollout in zip(rest, _in_full(store, targets, [requests[i] for i in rest], keep, True, also_keep),
+                              strict=True):
+        results[index] = rollout
+    return [results[index] for index in range(len(requests))]

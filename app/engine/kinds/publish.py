@@ -25,13 +25,13 @@ from app.engine.dependencies import refuse_cycles
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
-from app.engine.frontend.farm import Rollout
+from app.engine.frontend.farm import DEFAULT_KEEP, Rollout
 from app.engine.frontend.ownership import claim
 from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
 from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_workers, execute, name_list, platform_spec
 from app.engine.kinds.compile_batch import CompileJob
-from app.engine.kinds.deploy import rolled_out
+from app.engine.kinds.deploy import DISABLED, keep_of, rolled_out
 from app.engine.kinds.publish_batch import publish_batch
 from app.engine.kinds.records import (
     Compiled,
@@ -42,6 +42,7 @@ from app.engine.kinds.records import (
     record_deployments,
 )
 from app.engine.kinds.recovery import begin_operation
+from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.lookup import frontends_of_session, owner
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool, process_count
@@ -97,12 +98,13 @@ def _publish(
         run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, workers or default_workers())
         producers = ProducerBook(known_compilations(session, env.platform_version))
         platform = env.platform_version
+        keep = keep_of(env)
         audit(session, RunKind.PUBLISH, names, "started", f"run {run.id}")
         run_id = run.id
     spec = platform_spec(ctx, platform)
     pool = WorkerPool(process_count(len(work_items)))
     try:
-        work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled)
+        work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled, keep=keep)
         return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
     finally:
         pool.close()
@@ -191,6 +193,8 @@ class PublishWork:
     """Compile a new version for the current platform and, when it compiles, deploy it.
 
     Each batch runs in ``pool``: in worker processes for big runs, else in the calling thread.
+    With ``switch`` False what compiles is only staged (the first step of a rolling run): its
+    compilation is recorded, its item is ``staged`` until the rolling switch ends it.
     """
 
     blocks_consumers = False
@@ -203,6 +207,9 @@ class PublishWork:
         producers: ProducerBook,
         pool: WorkerPool,
         disabled: Sequence[str] = (),
+        *,
+        keep: int = DEFAULT_KEEP,
+        switch: bool = True,
     ) -> None:
         self._artifacts = artifacts
         self._frontends = list(frontends)
@@ -210,10 +217,16 @@ class PublishWork:
         self._producers = producers
         self._pool = pool
         self._disabled = tuple(disabled)
+        self._keep = keep
+        self._switch = switch
+        self._staged: dict[int, tuple[Compiled, Rollout]] = {}
+        self._lock = threading.Lock()
 
     def perform_batch(self, items: Sequence[WorkItem[CompileJob]]) -> list[WorkOutcome | Exception]:
         jobs = [replace(item.payload, producers=self._producers.producers_named(item.depends)) for item in items]
-        results = self._pool.run(publish_batch, self._artifacts, self._frontends, self._platform, jobs)
+        results = self._pool.run(
+            publish_batch, self._artifacts, self._frontends, self._platform, jobs, self._keep, self._switch
+        )
         return [
             result if isinstance(result, Exception) else self._outcome(item, *result)
             for item, result in zip(items, results, strict=True)
@@ -223,6 +236,11 @@ class PublishWork:
         compiled = Compiled(item.payload.version_id, outcome)
         if not outcome.succeeded or rollout is None:
             return WorkOutcome(ItemStatus.FAILED, "compilation-failed", outcome.reason, Published(compiled, None))
+        if not self._switch and rollout.release_id is not None:
+            with self._lock:
+                self._staged[item.module_id] = (compiled, rollout)
+            frontends = {**rollout.frontends, **dict.fromkeys(self._disabled, DISABLED)}
+            return WorkOutcome(ItemStatus.STAGED, None, staged_message(rollout), Published(compiled, None), frontends)
         # The compilation id is known only once recorded; 0 is replaced in record().
         deployed = rolled_out(rollout, self._disabled, 0)
         if deployed.status != ItemStatus.DEPLOYED:
@@ -232,6 +250,21 @@ class PublishWork:
             message=f"version {item.version} compiled and release {rollout.release_id} is live",
             result=Published(compiled, deployed.result),
         )
+
+    def waiting(self, item: WorkItem[CompileJob], outcome: WorkOutcome) -> Waiting | None:
+        with self._lock:
+            found = self._staged.get(item.module_id)
+        return None if found is None else waiting_of(item.key, item.module, found[1])
+
+    def switched(self, item: WorkItem[CompileJob], outcome: WorkOutcome, result: Switched) -> WorkOutcome:
+        with self._lock:
+            compiled, rollout = self._staged[item.module_id]
+        assert rollout.release_id is not None
+        # The compilation id is known only once recorded; 0 is replaced in record().
+        done = switched_outcome(result, rollout.release_id, Deployed(0, rollout.release_id))
+        published = Published(compiled, done.result)
+        frontends = {**(done.frontends or {}), **dict.fromkeys(self._disabled, DISABLED)}
+        return replace(done, result=published, frontends=frontends)
 
     def note_done(self, item: WorkItem[CompileJob], outcome: WorkOutcome) -> None:
         published: Published | None = outcome.result

@@ -12,7 +12,7 @@ from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.config import effective_config
 from app.engine.errors import DeployCenterError
 from app.engine.frontend.content import ReleaseRequest
-from app.engine.frontend.farm import Rollout
+from app.engine.frontend.farm import DEFAULT_KEEP, Rollout
 from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.kinds.compile_batch import CompileJob, compile_sources
 from app.engine.kinds.deploy_batch import deploy_releases
@@ -25,6 +25,8 @@ def publish_batch(
     frontends: list[Frontend],
     platform: PlatformSpec,
     jobs: list[CompileJob],
+    keep: int = DEFAULT_KEEP,
+    switch: bool = True,
 ) -> list[PublishResult | DeployCenterError]:
     """Per job: its compilation and then its release id (None when it did
     not compile), or the error that kept it from being compiled. A failed deploy keeps the
@@ -39,7 +41,8 @@ def publish_batch(
             config = effective_config(defaults, job.config_overrides)
             requests.append(ReleaseRequest(job.module, job.version, platform.version, outcome.artifact_sha256, config))
             deploying.append(index)
-    released = dict(zip(deploying, deploy_releases(store, shared_targets(frontends), requests), strict=True))
+    rollouts = deploy_releases(store, shared_targets(frontends), requests, keep, switch)
+    released = dict(zip(deploying, rollouts, strict=True))
     results: list[PublishResult | DeployCenterError] = []
     for index, (outcome, _defaults) in enumerate(compiled):
         results.append(outcome if isinstance(outcome, DeployCenterError) else (outcome, released.get(index)))

@@ -9,6 +9,10 @@ looks at every module the dead run had not finished and makes the front-ends and
   module is recorded as deployed;
 - otherwise the front-ends that moved are switched back to the recorded release.
 
+A rolling run (section 7.5) is always switched back: its health checks had not all passed, and
+nothing of it is recorded as live before they have. Its items that were staged, waiting for the
+switch, fail as interrupted. A rollback's release is the older compilation it was going back to.
+
 Then the run is closed as ``interrupted`` and its locks are freed.
 """
 
@@ -36,8 +40,11 @@ from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 
 log = logging.getLogger(__name__)
 
-# The kinds whose runs switch front-ends; an upgrade only compiles.
-SWITCHING_KINDS = frozenset({RunKind.PUBLISH, RunKind.DEPLOY, RunKind.DEPLOY_ALL})
+# The kinds whose runs switch front-ends; an upgrade only compiles, a stage run only writes releases.
+SWITCHING_KINDS = frozenset(
+    {RunKind.PUBLISH, RunKind.DEPLOY, RunKind.DEPLOY_ALL, RunKind.ROLLBACK, RunKind.PUBLISH_SOLUTION}
+)
+WAITING_MESSAGE = "staged; the run stopped before switching it, and nothing of it stayed live"
 FINISHED_MESSAGE = "live on every front-end: the switch was finished after the run's process died"
 
 
@@ -85,6 +92,13 @@ def settle_dead_runs(session: Session) -> list[int]:
     with opened(frontends) as targets:
         for run, why in dead:
             finished = reconcile_run(session, run, frontends, targets) if run.kind in SWITCHING_KINDS else 0
+            if run.kind != RunKind.STAGE:
+                session.execute(
+                    update(RunItemRow)
+                    .where(RunItemRow.run_id == run.id, RunItemRow.status == ItemStatus.STAGED)
+                    .values(status=ItemStatus.FAILED, reason="interrupted", message=WAITING_MESSAGE,
+                            finished_at=utcnow())
+                )
             note = f"; {finished} module(s) found switched were recorded as deployed" if finished else ""
             records.close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}{note}")
             audit(session, "recover", f"run {run.id}", RunStatus.INTERRUPTED, note.removeprefix("; ") or None)
@@ -160,16 +174,18 @@ def _switch(
 
 
 def _unfinished_modules(session: Session, run: RunRow) -> list[_Module]:
+    # A staged item of a run that switches was waiting for its (rolling) switch.
+    unfinished = (ItemStatus.PENDING, ItemStatus.DEPLOYING, ItemStatus.STAGED)
     rows = session.execute(
         select(RunItemRow.id, RunItemRow.version, RunItemRow.compilation_id, ModuleRow)
         .join(ModuleRow, ModuleRow.id == RunItemRow.module_id)
-        .where(RunItemRow.run_id == run.id, RunItemRow.status.in_((ItemStatus.PENDING, ItemStatus.DEPLOYING)))
+        .where(RunItemRow.run_id == run.id, RunItemRow.status.in_(unfinished))
         .order_by(RunItemRow.position)
     ).all()
     found = []
     for item_id, version, compilation_id, module in rows:
         overrides = dict(module.config_overrides or {})
-        intended = _intended(session, run, module.id, version, compilation_id)
+        intended = None if run.rolling else _intended(session, run, module.id, version, compilation_id)
         recorded_config = _config_of(session, module.deployed_compilation_id, overrides)
         found.append(
             _Module(
@@ -189,18 +205,19 @@ def _intended(
     if version is None:
         return None
     query = (
-        select(CompilationRow.id, CompilationRow.artifact_sha256)
+        select(CompilationRow.id, CompilationRow.artifact_sha256, CompilationRow.platform_version)
         .join(ModuleVersionRow, ModuleVersionRow.id == CompilationRow.module_version_id)
-        .where(CompilationRow.succeeded.is_(True), CompilationRow.platform_version == run.platform_version)
+        .where(CompilationRow.succeeded.is_(True))
     )
-    if compilation_id is not None:
+    if compilation_id is not None:  # a rollback's is for the platform it goes back to
         query = query.where(CompilationRow.id == compilation_id)
     else:  # a publish records its compilations with its deployments: there may be none yet
-        query = query.where(ModuleVersionRow.module_id == module_id, ModuleVersionRow.number == version)
+        query = query.where(ModuleVersionRow.module_id == module_id, ModuleVersionRow.number == version,
+                            CompilationRow.platform_version == run.platform_version)
     row = session.execute(query).first()
     if row is None or row[1] is None:
         return None
-    return release_id_for(version, run.platform_version, row[1]), row[0]
+    return release_id_for(version, row[2], row[1]), row[0]
 
 
 def _config_of(session: Session, compilation_id: int | None, overrides: dict[str, str]) -> bytes | None:

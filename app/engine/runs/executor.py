@@ -35,10 +35,10 @@ from app.engine.identity import utcnow
 from app.engine.runs import records
 from app.engine.runs.heartbeat import RunHeartbeat
 from app.engine.runs.planner import gc_paused
-from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
+from app.engine.runs.work import ConcludingWork, RunWork, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
-from app.engine.vocabulary import UNSUCCESSFUL_ITEM_STATUSES, ItemStatus, RunStatus
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES, UNSUCCESSFUL_ITEM_STATUSES, ItemStatus, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class RunExecutor:
         self._item_row_ids: dict[int, int] = {}
         self._started_at: dict[str, float] = {}
         self._statuses: dict[str, ItemStatus] = {}
+        self._outcomes: dict[str, WorkOutcome] = {}
         self._last_flush = 0.0
         self._last_cancel_check = time.monotonic()
 
@@ -96,9 +97,10 @@ class RunExecutor:
         try:
             self._announce()
             cancelled = self._schedule()
+            self._conclude(cancelled)
             status = self._final_status(cancelled)
             heartbeat.stop()
-            counts = self._close(status)
+            counts, status = self._close(status)
         except BaseException as exc:
             heartbeat.stop()
             self._abandon(exc)
@@ -163,6 +165,16 @@ class RunExecutor:
                 self._maybe_flush()
         return cancelled
 
+    def _conclude(self, cancelled: bool) -> None:
+        """The kind's last step over the whole run, when it has one (a rolling switch)."""
+        if not isinstance(self._work, ConcludingWork):
+            return
+        self._flush()  # the record shows every item staged while the last step runs
+        done = [(self._items[key], outcome) for key, outcome in self._outcomes.items()]  # in the order they ended
+        for item, outcome in self._work.conclude(done, cancelled, self._log):
+            self._finish(item.key, outcome)
+        self._maybe_flush()
+
     def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str]) -> list[str]:
         """The next few ready modules for one worker: one, unless much more is ready than workers.
 
@@ -198,13 +210,15 @@ class RunExecutor:
     def _block_consumers(self, failed: str, consumers: dict[str, list[str]], unfinished: set[str]) -> None:
         """Rule 7: consumers of a failed producer, direct and indirect, are not attempted."""
         name = self._items[failed].module
+        # A kind that works consumers first (a rollback) names what its ``depends`` are.
+        word = getattr(self._work, "blocked_by", "producer")
         stack = list(consumers[failed])
         while stack:
             key = stack.pop()
             if key not in unfinished:
                 continue
             unfinished.discard(key)
-            self._finish(key, WorkOutcome(ItemStatus.BLOCKED, f"producer {name} failed"))
+            self._finish(key, WorkOutcome(ItemStatus.BLOCKED, f"{word} {name} failed"))
             stack.extend(consumers[key])
 
     def _break_cycle(self, unfinished: set[str], waiting: dict[str, set[str]]) -> str:
@@ -223,6 +237,7 @@ class RunExecutor:
         began = self._started_at.get(key)
         seconds = time.monotonic() - began if began is not None else 0.0
         self._statuses[key] = outcome.status
+        self._outcomes[key] = outcome
         self._pending.finished.append((self._item_row_ids[item.module_id], item, outcome, utcnow()))
         self._emit(
             ItemFinished(self._run_id, item.module, outcome.status, outcome.reason, outcome.message, seconds)
@@ -301,20 +316,53 @@ class RunExecutor:
             if done:
                 self._work.record(session, self._run_id, done)
 
-    def _close(self, status: RunStatus) -> dict[str, int]:
+    def _close(self, status: RunStatus) -> tuple[dict[str, int], RunStatus]:
         pending, self._pending = self._pending, _Pending()
         with self._db.write() as session:
             self._write(session, pending)
             run = session.get(RunRow, self._run_id)
             assert run is not None
-            records.close_run(session, run, status)
+            lost = self._unsettled(session)
+            if lost:
+                status = RunStatus.FAILED
+                text = (f"the run's record disagrees with its plan: {len(lost)} module(s) ended without a final "
+                        f"status ({', '.join(lost[:5])}{', ...' if len(lost) > 5 else ''})")
+                self._log("error", text)
+                records.close_run(session, run, status, text)
+            else:
+                records.close_run(session, run, status)
             statuses = session.scalars(
                 select(RunItemRow.status).where(RunItemRow.run_id == self._run_id)
             ).all()
         counts: dict[str, int] = {}
         for item_status in statuses:
             counts[item_status] = counts.get(item_status, 0) + 1
-        return counts
+        return counts, status
+
+    def _unsettled(self, session: Session) -> list[str]:
+        """Section 8.5: every planned module must end in a final status, every skip with a reason.
+
+        Those that did not are failed here, by name; a run with any ends ``failed``.
+        """
+        # Only the rows that disagree: a run of 100,000 modules reads none of the others.
+        lost: list[tuple[int, str]] = [(row_id, name) for row_id, name in session.execute(
+            select(RunItemRow.id, RunItemRow.module_name)
+            .where(
+                RunItemRow.run_id == self._run_id,
+                RunItemRow.status.not_in(FINISHED_ITEM_STATUSES)
+                | ((RunItemRow.status == ItemStatus.SKIPPED) & RunItemRow.reason.is_(None)),
+            )
+            .order_by(RunItemRow.position)
+        )]
+        missing = [item.module for key, item in self._items.items() if key not in self._outcomes]
+        if lost:
+            session.execute(
+                update(RunItemRow),
+                [{"id": row_id, "status": ItemStatus.FAILED, "reason": "lost",
+                  "message": "the run ended without a final status for this module", "finished_at": utcnow()}
+                 for row_id, _name in lost],
+            )
+        return sorted({name for _id, name in lost} | set(missing))
 
     def _abandon(self, exc: BaseException) -> None:
         """The coordinator itself failed: close the run so its locks do not outlive us."""

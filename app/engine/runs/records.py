@@ -33,6 +33,7 @@ COUNTED_ITEM_STATUSES = (
     ItemStatus.PENDING,
     ItemStatus.DEPLOYING,
     ItemStatus.DEPLOYED,
+    ItemStatus.STAGED,
     ItemStatus.FAILED,
     ItemStatus.BLOCKED,
     ItemStatus.SKIPPED,
@@ -173,8 +174,14 @@ def create_run(
     platform_version: str,
     items: Sequence[NewItem],
     workers: int,
+    *,
+    rolling: bool = False,
 ) -> RunRow:
-    """Record a new run and lock every module it will work on (not the skipped ones)."""
+    """Record a new run and lock every module it will work on (not the skipped ones).
+
+    Each item also records what was live for its module then: a rollback of the run goes back
+    to it (section 8.1).
+    """
     now = utcnow()
     run = RunRow(
         kind=kind,
@@ -187,6 +194,7 @@ def create_run(
         heartbeat_at=now,
         cancel_requested=False,
         workers=workers,
+        rolling=rolling,
     )
     session.add(run)
     session.flush()
@@ -210,6 +218,16 @@ def create_run(
                 }
                 for position, item in enumerate(items)
             ],
+        )
+        live = select(ModuleRow.deployed_release).where(ModuleRow.id == RunItemRow.module_id).scalar_subquery()
+        compiled = (
+            select(ModuleRow.deployed_compilation_id).where(ModuleRow.id == RunItemRow.module_id).scalar_subquery()
+        )
+        session.execute(
+            update(RunItemRow)
+            .where(RunItemRow.run_id == run.id)
+            .values(previous_release=live, previous_compilation_id=compiled)
+            .execution_options(synchronize_session=False)
         )
     locked = [
         {"module_id": item.module_id, "run_id": run.id}

@@ -6,9 +6,9 @@ a run kind (``app.engine.kinds``) knows what one module's work is. They meet her
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -63,3 +63,17 @@ class RunWork(Protocol[P]):
 
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[P], WorkOutcome]]) -> None:
         """Coordinator, inside a batch transaction: persist what these outcomes changed, in bulk."""
+
+
+@runtime_checkable
+class ConcludingWork(Protocol[P]):
+    """A kind whose work ends with a step over the whole run, once every item has an outcome:
+    a rolling run switches one front-end at a time there (section 7.5)."""
+
+    def conclude(
+        self,
+        outcomes: Sequence[tuple[WorkItem[P], WorkOutcome]],
+        cancelled: bool,
+        log: Callable[[str, str], None],
+    ) -> list[tuple[WorkItem[P], WorkOutcome]]:
+        """Coordinator: the final outcome of each item this step changed (``log(level, text)`` reports)."""

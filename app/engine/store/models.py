@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -82,6 +83,9 @@ class EnvironmentRow(Base):
     # Stamped on the front-ends this environment owns, so that a copy of the data dir cannot
     # write into them unnoticed.
     uid: Mapped[str | None] = mapped_column(String(36))
+    # Older releases each front-end keeps per module beside the live, previous and staged ones
+    # (section 8.4); None: the default, 3.
+    keep_releases: Mapped[int | None] = mapped_column(Integer)
 
 
 class FrontendRow(Base):
@@ -202,6 +206,8 @@ class RunRow(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     workers: Mapped[int] = mapped_column(Integer, default=1)
     message: Mapped[str | None] = mapped_column(Text)
+    # Switched one front-end at a time with health checks (section 7.5).
+    rolling: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     items: Mapped[list[RunItemRow]] = relationship(
         back_populates="run", order_by="RunItemRow.position"
@@ -228,6 +234,9 @@ class RunItemRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     # Where the module went: front-end name -> what it holds after the run ("live", "failed", ...).
     frontends: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # What was live when the run started: the release a rollback of this run goes back to.
+    previous_release: Mapped[str | None] = mapped_column(String(120))
+    previous_compilation_id: Mapped[int | None] = mapped_column(Integer)
 
     run: Mapped[RunRow] = relationship(back_populates="items")
 

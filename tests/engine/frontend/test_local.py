@@ -272,7 +272,7 @@ def test_release_folder_not_ours_is_not_overwritten(fl_frontends: list[Path]) ->
 # ---------------------------------------------------------------- pruning
 
 
-def test_pruning_keeps_the_live_release_and_keep_previous(fl_frontends: list[Path]) -> None:
+def test_pruning_keeps_the_live_release_the_one_before_and_keep_others(fl_frontends: list[Path]) -> None:
     ids = [deploy(fl_frontends, version) for version in range(1, 7)]
     foreign = fl_frontends[0] / MODULE / "releases" / "by-hand"
     foreign.mkdir()
@@ -280,7 +280,7 @@ def test_pruning_keeps_the_live_release_and_keep_previous(fl_frontends: list[Pat
     ids.append(read_current(fl_frontends[0], MODULE) or "")
     for frontend in fl_frontends:
         own = [name for name in releases_of(frontend) if name != "by-hand"]
-        assert own == sorted(ids[-3:])
+        assert own == sorted(ids[-4:])  # live v7, its rollback target v6, and keep=2 others
     assert foreign.is_dir()  # no .release.json: not ours, never pruned
 
 
@@ -288,13 +288,15 @@ def test_pruning_follows_deploy_order_not_version(fl_frontends: list[Path]) -> N
     three = [deploy(fl_frontends, version) for version in (1, 2, 3)]
     deploy(fl_frontends, 1)  # roll back to v1: v3 and v2 are now the most recent previous ones
     deploy(fl_frontends, 4, keep=1)
-    assert releases_of(fl_frontends[0]) == sorted([three[0], read_current(fl_frontends[0], MODULE) or ""])
+    # Live v4, v1 live before it, and the one most recently deployed of the others: v3.
+    assert releases_of(fl_frontends[0]) == sorted([three[0], three[2], read_current(fl_frontends[0], MODULE) or ""])
 
 
-def test_keep_zero_leaves_only_the_live_release(fl_frontends: list[Path]) -> None:
+def test_keep_zero_leaves_the_live_release_and_the_one_before_it(fl_frontends: list[Path]) -> None:
     deploy(fl_frontends, 1)
-    live = deploy(fl_frontends, 2, keep=0)
-    assert releases_of(fl_frontends[2]) == [live]
+    second = deploy(fl_frontends, 2)
+    live = deploy(fl_frontends, 3, keep=0)
+    assert releases_of(fl_frontends[2]) == sorted([second, live])
 
 
 # ---------------------------------------------------------------- configuration and removal
