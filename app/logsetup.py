@@ -38,7 +38,7 @@ class _LazyRotatingFileHandler(logging.handlers.RotatingFileHandler):
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
         return super()._open()
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802  (logging's name)
+    def handleError(self, record: logging.LogRecord) -> None:
         """A log that cannot be written is reported once, in one line, and then left alone."""
         if getattr(self, "_reported", False):
             return

@@ -210,7 +210,7 @@ class NavClicker:
         clicker = self
 
         class PaintWatch(QObject):
-            def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
+            def eventFilter(self, watched: Any, event: Any) -> bool:
                 from PySide6.QtCore import QEvent
 
                 if event.type() == QEvent.Type.Paint and watched is clicker._waiting_for:

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import modules  # noqa: E402
+from bench import modules
 
 DEFAULT_WORK = Path("/var/tmp/deploycenter-bench-stage")
 

@@ -67,7 +67,7 @@ def _xcb_plugin() -> str | None:
     spec = importlib.util.find_spec("PySide6")  # locates the package without importing Qt
     if spec is None or not spec.submodule_search_locations:
         return None
-    plugin = Path(list(spec.submodule_search_locations)[0]) / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    plugin = Path(next(iter(spec.submodule_search_locations))) / "Qt" / "plugins" / "platforms" / "libqxcb.so"
     return str(plugin) if plugin.is_file() else None
 
 

@@ -67,7 +67,8 @@ def test_deploy_all_to_three_ssh_front_ends_then_verify(ssh_env: SshEnv) -> None
         live = ssh_env.currents(name)
         assert len(set(live)) == 1 and "11.19.0" in str(live[0])
     assert views.verify(ssh_env.ctx).drift == ()
-    (ssh_env.folders[1] / NAMES[3] / "releases" / str(ssh_env.currents(NAMES[3])[1]) / "src" / "main.py").write_text("x")
+    live_on_web2 = ssh_env.folders[1] / NAMES[3] / "releases" / str(ssh_env.currents(NAMES[3])[1])
+    (live_on_web2 / "src" / "main.py").write_text("x")
     drift = views.verify(ssh_env.ctx).drift
     assert [(d.frontend.startswith("ssh://web2"), d.module) for d in drift] == [(True, NAMES[3])]
 

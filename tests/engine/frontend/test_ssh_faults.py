@@ -33,7 +33,9 @@ def nothing_written(folder: Path) -> bool:
     return not any(folder.iterdir())
 
 
-def test_refused_connection_names_the_front_end(server: SshServer, remote_folder: Path, make_target: MakeTarget) -> None:
+def test_refused_connection_names_the_front_end(
+    server: SshServer, remote_folder: Path, make_target: MakeTarget
+) -> None:
     target = make_target(server.url(remote_folder))
     server.stop()
     messages = stage_failures(target)
@@ -226,6 +228,7 @@ def test_the_jump_hosts_key_is_checked_as_strictly(ssh_farm: Farm, make_target: 
               for block in blocks]
     ssh_farm.config.write_text("\n\n".join(blocks))
     folder = inner.folder("front")
-    with pytest.raises(FrontendError, match=rf"through the jump host jump: the host key of 127\.0\.0\.1 \(port {jump.port}\) is unknown"):
+    unknown = rf"through the jump host jump: the host key of 127\.0\.0\.1 \(port {jump.port}\) is unknown"
+    with pytest.raises(FrontendError, match=unknown):
         make_target(inner.url(folder)).check()
     assert "Accepted publickey" not in inner.log()

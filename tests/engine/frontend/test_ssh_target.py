@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.frontend import kit
 from app.engine.errors import BadInputError
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
+from tests.engine.frontend import kit
 from tests.engine.frontend.conftest import MakeTarget, release_for
 from tests.sshd import Farm, SshServer, basic_bin, start_or_skip
 
@@ -127,7 +127,9 @@ def test_switching_to_nothing_removes_current_and_config(target: SshTarget, remo
 def test_a_switch_without_a_module_folder_fails_alone(target: SshTarget) -> None:
     go_live(target, 1)
     release = release_for("Orders", 1)[0]
-    errors = target.switch([Switch("Ghost", release.release_id, b"{}\n"), Switch("Orders", release.release_id, b"{}\n")])
+    errors = target.switch(
+        [Switch("Ghost", release.release_id, b"{}\n"), Switch("Orders", release.release_id, b"{}\n")]
+    )
     assert isinstance(errors[0], FrontendError) and "Ghost" in str(errors[0])
     assert errors[1] is None
     assert target.read_config(["Orders", "Ghost"]) == {"Orders": b"{}\n", "Ghost": None}
