@@ -122,9 +122,12 @@ def _deploy_with_targets(
         run_id = run.id
         keep = keep_of(env)
         staged = staged_releases(session, [item.module_id for item in work_items])
-    pool = WorkerPool(process_count(len(work_items)))
+    # Switching a staged release is a few system calls, not Python work: only the releases still
+    # to write are worth worker processes.
+    stages = kind == RunKind.STAGE or rolling
+    to_write = [i for i in work_items if stages or i.payload.release.release_id not in staged.get(i.module, ())]
+    pool = WorkerPool(process_count(len(to_write)))
     try:
-        stages = kind == RunKind.STAGE or rolling
         work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not stages,
                           also_keep=staged)
         chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
