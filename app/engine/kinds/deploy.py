@@ -31,6 +31,7 @@ from app.engine.kinds.rolling import RollingWork, Switched, Waiting, staged_mess
 from app.engine.lookup import frontends_of_session, owner
 from app.engine.retention import staged_releases
 from app.engine.runs import records
+from app.engine.runs.executor import MAX_BATCH
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
@@ -124,11 +125,16 @@ def _deploy_with_targets(
         run_id = run.id
         keep = keep_of(env)
         staged = staged_releases(session, [item.module_id for item in work_items])
-    pool = WorkerPool(process_count(len(work_items)))
+    # Switching a staged release is a few system calls, not Python work: only the releases still
+    # to write are worth worker processes.
+    stages = kind == RunKind.STAGE or rolling
+    to_write = [i for i in work_items if stages or i.payload.release.release_id not in staged.get(i.module, ())]
+    pool = WorkerPool(process_count(len(to_write)))
     try:
-        stages = kind == RunKind.STAGE or rolling
+        # Switching staged releases is cheap per module: bigger batches share more disk flushes.
+        batch = SWITCH_BATCH if len(to_write) * 2 < len(work_items) else MAX_BATCH
         work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not stages,
-                          also_keep=staged)
+                          also_keep=staged, max_batch=batch)
         chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
         return execute(ctx, run_id, kind, work_items, chosen, count, on_event, cancel)
     finally:
@@ -192,6 +198,7 @@ def rolled_out(rollout: farm.Rollout, disabled: Sequence[str], compilation_id: i
 
 
 DISABLED = "disabled"  # a front-end taken out of runs: reported, not written
+SWITCH_BATCH = 64  # modules per batch when most releases are staged already
 
 
 class DeployWork:
@@ -215,6 +222,7 @@ class DeployWork:
         switch: bool = True,
         blocked_by: str = "producer",
         also_keep: Mapping[str, frozenset[str]] | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self._artifacts = artifacts
         self._frontends = list(frontends)
@@ -226,6 +234,7 @@ class DeployWork:
         self._staged: dict[int, farm.Rollout] = {}
         self._lock = threading.Lock()
         self._also_keep = dict(also_keep or {})  # by module: staged releases pruning must keep
+        self.max_batch = max_batch  # modules per batch, at most
 
     def perform_batch(self, items: Sequence[WorkItem[Deployable]]) -> list[WorkOutcome | Exception]:
         """Write every item's release, then make them all live together: three shared disk flushes.

@@ -182,7 +182,9 @@ class RunExecutor:
         times per module. Small runs go one module at a time, so every worker stays busy and a
         cancel stops them after the modules in hand.
         """
-        size = max(1, min(MAX_BATCH, len(ready) // (4 * self._workers)))
+        # A kind whose batches cost little per module (switching staged releases) takes more at once.
+        largest: int = getattr(self._work, "max_batch", MAX_BATCH)
+        size = max(1, min(largest, len(ready) // (4 * self._workers)))
         batch: list[str] = []
         while ready and len(batch) < size:
             _, key = heapq.heappop(ready)
