@@ -28,6 +28,7 @@ from app.engine.vocabulary import ItemStatus, ModuleState
 from app.gui.config_dialog import ConfigDialog
 from app.gui.filters import ANY_STATE, IN_A_RUN, ModuleFilter
 from app.gui.formatting import STATE_LABELS, plural
+from app.gui.lifecycle import request_rollback
 from app.gui.modules_model import ModuleEntry, ModulesModel
 from app.gui.pane_upgrades import action_button
 from app.gui.run_progress import RunProgress, RunUpdate
@@ -81,8 +82,13 @@ class ModulesPane(QWidget):
         self.apply_action = action("&Apply configurations…", "Ctrl+E", self.request_apply_config)
         self.delete_action = action("De&lete…", "Del", self.request_delete)
         self.deploy_action = action("Deplo&y selected", "Ctrl+Shift+D", self.request_deploy)
+        self.rollback_action = action("Roll &back selected…", "Ctrl+Shift+B", self.request_rollback)
+        self.rollback_action.setIconText("Roll back…")
+        self.solution_action = action("Publish s&olution for selected…", "", self.request_publish_solution)
+        self.solution_action.setIconText("Publish solution…")
         self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
-        self.refusals.watch(self.publish_action, self.apply_action, self.delete_action, self.deploy_action)
+        self.refusals.watch(self.publish_action, self.apply_action, self.delete_action, self.deploy_action,
+                            self.rollback_action, self.solution_action)
 
     def _build(self) -> None:
         self.message_bar = MessageBar()
@@ -113,7 +119,7 @@ class ModulesPane(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         buttons = QHBoxLayout()
-        for act in (self.publish_action, self.apply_action, self.delete_action, self.deploy_action):
+        for act in self.module_actions():
             buttons.addWidget(action_button(act))
         self.why_label = QLabel()  # why the actions on the selection are off, said on screen
         self.why_label.setAccessibleName("Why actions are unavailable")
@@ -125,6 +131,10 @@ class ModulesPane(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+
+    def module_actions(self) -> tuple[QAction, ...]:
+        return (self.publish_action, self.apply_action, self.delete_action, self.deploy_action,
+                self.rollback_action, self.solution_action)
 
     def focus_search(self) -> None:
         self.filter_edit.setFocus()
@@ -185,6 +195,12 @@ class ModulesPane(QWidget):
         self._enable(self.apply_action, lock or one, "Edit and apply the selected module's configuration values")
         self._enable(self.delete_action, lock or one, "Remove the selected module from the environment")
         self._enable(self.deploy_action, lock or some or ready, "Deploy the selected modules that are ready")
+        deployed = (None if any(e.deployed_version is not None for e in selected)
+                    else "None of the selected modules is deployed")
+        self._enable(self.rollback_action, lock or some or deployed,
+                     "Take the selected modules back one release, on every front-end")
+        self._enable(self.solution_action, lock or some,
+                     "Recompile the selected modules from their stored sources and deploy them, even if deployed")
 
     @staticmethod
     def _enable(action: QAction, reason: str | None, tip: str) -> None:
@@ -193,7 +209,7 @@ class ModulesPane(QWidget):
 
     def _context_menu(self, at: QPoint) -> None:
         menu = QMenu(self)
-        for act in (self.publish_action, self.apply_action, self.delete_action, self.deploy_action):
+        for act in self.module_actions():
             menu.addAction(act)
         menu.exec(self.table.viewport().mapToGlobal(at))
 
@@ -245,3 +261,20 @@ class ModulesPane(QWidget):
         if names:
             self.message_bar.hide()
             self.session.controller.deploy_modules(names, PANE)
+
+    def request_rollback(self) -> None:
+        names = [e.name for e in self.selected() if e.deployed_version is not None]
+        if names:
+            self.message_bar.hide()
+            request_rollback(self.session, PANE, names=names)
+
+    def request_publish_solution(self) -> None:
+        names = [e.name for e in self.selected()]
+        if not names:
+            return
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        question = (f"Publish solution for {shown}? Each one's latest version is compiled again from its stored "
+                    "source for the current platform and deployed in dependency order, even if already deployed.")
+        if self.session.notifier.confirm("Publish solution", question, "Publish solution"):
+            self.message_bar.hide()
+            self.session.controller.publish_solution(names, PANE)

@@ -21,7 +21,8 @@ def test_upgrades_pane_says_where_the_upgrade_stands(window: MainWindow) -> None
     pane = window.upgrades
     assert pane.title.text() == "Upgrading modules from 11.18.1 to 11.19.0"
     counts = {key: widget.value.text() for key, widget in pane.counts.items()}
-    assert counts == {"total": "30", "ready": "24", "compilation-failed": "6", "deployed": "0"}
+    assert counts == {"total": "30", "ready": "24", "compilation-failed": "6", "deployed": "0",
+                      "staged": "0"}
     assert pane.upgrade_targets() == ["11.19.1", "11.20.0"]
 
 
