@@ -24,10 +24,12 @@ from PySide6.QtWidgets import (
 
 from app.engine import views
 from app.engine.errors import DeployCenterError
+from app.engine.farm_view import farm_state
 from app.engine.vocabulary import ItemStatus, ModuleState
 from app.gui.config_dialog import ConfigDialog
-from app.gui.filters import ANY_STATE, IN_A_RUN, ModuleFilter
+from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
 from app.gui.formatting import STATE_LABELS, plural
+from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules_model import ModuleEntry, ModulesModel
 from app.gui.pane_upgrades import action_button
@@ -38,6 +40,7 @@ from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_vi
 
 PANE = "modules"
 UPDATE_DELAY_MS = 50
+DRIFT_JOB = "modules drift"
 
 
 class ModulesPane(QWidget):
@@ -47,6 +50,7 @@ class ModulesPane(QWidget):
         self.model = model
         self.proxy = ModuleFilter(model, self)
         self.platform = ""
+        self._drift_again = False
         self._make_actions()
         self._build()
         session.snapshot_loaded.connect(self._on_snapshot)
@@ -103,6 +107,7 @@ class ModulesPane(QWidget):
         for state, label in STATE_LABELS.items():
             self.state_filter.addItem(label, state)
         self.state_filter.addItem("Held by an active run", IN_A_RUN)
+        self.state_filter.addItem("Front-ends disagree", DRIFT)
         self.state_filter.currentIndexChanged.connect(
             lambda: self.proxy.set_state(self.state_filter.currentData()))
         self.shown = QLabel()
@@ -144,6 +149,27 @@ class ModulesPane(QWidget):
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.platform = snapshot.status.platform_version  # the window has loaded the model already
+        self.check_drift()
+
+    def check_drift(self) -> None:
+        """Read every front-end on a job thread (never here: a remote one can take seconds)."""
+        if self.session.closed:
+            return
+        if self.session.jobs.running(DRIFT_JOB):
+            self._drift_again = True  # the farm changed since that read began: read it once more after
+            return
+        self._drift_again = False
+        self.session.jobs.submit(DRIFT_JOB, lambda: farm_state(self.session.ctx).disagreeing, self._drift_read)
+
+    def _drift_read(self, result: JobResult) -> None:
+        if self.session.closed:
+            return
+        if result.ok:
+            self.model.set_drift(result.value)
+            self.update_actions()
+        # A front-end that cannot be read is the Front-ends pane's to say; drift stays as last known.
+        if self._drift_again:
+            self.check_drift()
 
     def _on_run_started(self, progress: RunProgress) -> None:
         self.model.lock((row.module for row in progress.rows if row.status != ItemStatus.SKIPPED), progress.run_id)
@@ -182,7 +208,10 @@ class ModulesPane(QWidget):
 
     def update_actions(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.shown.setText(plural(total, "module") if shown == total else f"{shown} of {total} modules")
+        text = plural(total, "module") if shown == total else f"{shown} of {total} modules"
+        drift = self.model.drift_count()
+        self.shown.setText(text + (f" · {drift} where the front-ends disagree" if drift else ""))
+        self.shown.setToolTip("Filter by state: “Front-ends disagree” lists them" if drift else "")
         selected = self.selected()
         held = next((e for e in selected if e.locked_by_run is not None), None)
         lock = f"{held.name} is held by run {held.locked_by_run}, which is in progress" if held else None

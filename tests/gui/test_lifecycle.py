@@ -6,11 +6,13 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.engine.events import FrontendSwitched, ItemSnapshot, RunFinished, RunStarted
 from app.gui.main_window import MainWindow
-from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, wait_operation
+from app.gui.modules_model import DRIFT
+from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, wait_operation, wait_refreshed
 
 DEMO_READY = 24
 
@@ -222,3 +224,41 @@ def test_a_rolling_run_shows_each_front_end_and_its_health_check(qtbot: QtBot, w
     assert "front-end web1: 1 module switched, health check passed" in log
     assert "front-end web2: 1 module switched, health check failed: exit status 3" in log
     tracker.apply_events([RunFinished(9001, "failed", {"failed": 1})])
+
+
+# -- drift in Modules --------------------------------------------------------------------------
+
+
+def test_modules_mark_the_modules_whose_front_ends_disagree(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    from app.engine import frontends
+
+    model, pane = window.modules_model, window.modules
+    result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
+        "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2")),
+        "added"))
+    assert result.result.ok and model.drift_count() == 0
+    wait_refreshed(qtbot, window.session)
+    # web2 is empty while default runs the demo's releases: every module live there disagrees.
+    qtbot.waitUntil(lambda: model.drift_count() > 0, timeout=RUN_TIMEOUT_MS)
+    common = model.entry("Common")
+    assert common is not None and common.drift
+    state = model.column_index("State")
+    index = model.index(model.row_of("Common"), state)  # type: ignore[arg-type]
+    assert "front-ends disagree" in model.data(index, Qt.ItemDataRole.DisplayRole)
+    assert "run different releases" in model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert "where the front-ends disagree" in pane.shown.text()
+
+    deploy_all(qtbot, window)  # every deployed release everywhere: those in step again
+    # Only the modules Deploy All skipped (their compilation failed) still run on default alone.
+    left = {entry.name for entry in model.rows if entry.state == "compilation-failed"
+            and entry.deployed_version is not None}
+    assert left and "Common" not in left
+    qtbot.waitUntil(lambda: {entry.name for entry in model.rows if entry.drift} == left, timeout=RUN_TIMEOUT_MS)
+    index = model.index(model.row_of("Common"), state)  # type: ignore[arg-type]
+    assert "front-ends disagree" not in model.data(index, Qt.ItemDataRole.DisplayRole)
+
+    (tmp_path / "web2" / "Common" / "CURRENT").unlink()
+    wait_refreshed(qtbot, window.session)
+    qtbot.waitUntil(lambda: model.entry("Common").drift, timeout=RUN_TIMEOUT_MS)  # type: ignore[union-attr]
+    pane.state_filter.setCurrentIndex(pane.state_filter.findData(DRIFT))
+    assert {pane.proxy.entry(n).name for n in range(pane.proxy.rowCount())} == left | {"Common"}
