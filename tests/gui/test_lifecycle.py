@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from app.engine import frontends
 from app.engine.events import FrontendSwitched, ItemSnapshot, RunFinished, RunStarted
 from app.gui.main_window import MainWindow
 from app.gui.modules_model import DRIFT
@@ -229,13 +230,13 @@ def test_a_rolling_run_shows_each_front_end_and_its_health_check(qtbot: QtBot, w
 # -- drift in Modules --------------------------------------------------------------------------
 
 
-def test_modules_mark_the_modules_whose_front_ends_disagree(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
-    from app.engine import frontends
-
+def test_modules_mark_the_modules_whose_front_ends_disagree(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
     model, pane = window.modules_model, window.modules
     result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
-        "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2")),
-        "added"))
+        "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2",
+                                                                     str(tmp_path / "web2")), "added"))
     assert result.result.ok and model.drift_count() == 0
     wait_refreshed(qtbot, window.session)
     # web2 is empty while default runs the demo's releases: every module live there disagrees.
