@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +75,15 @@ def _read_record(ctx: EnvironmentContext, run_id: int) -> tuple[views.RunDetail,
 def _deployed_now(modules: ModulesModel, name: str) -> bool:
     entry = modules.entry(name)
     return entry is not None and entry.state == ModuleState.DEPLOYED
+
+
+def frontend_tally(progress: RunProgress) -> dict[str, Counter[str]]:
+    """For each front-end, how many of the run's modules are in each state there (as recorded)."""
+    tally: dict[str, Counter[str]] = {}
+    for row in progress.rows:
+        for name, state in (row.frontends or {}).items():
+            tally.setdefault(name, Counter())[state] += 1
+    return tally
 
 
 class DetailsPane(QWidget):
@@ -304,13 +314,22 @@ class DetailsPane(QWidget):
         progress.repeated_failures = repeated
         if progress is self.progress:
             self._show_item()
+            self._show_waves()
 
     def _show_waves(self) -> None:
-        waves = self.progress.waves if self.progress is not None else {}
-        self.waves.setVisible(bool(waves))
+        """A rolling run's front-ends with their health checks, as they switch; else, once recorded,
+        what each front-end holds of the run's modules when there are several front-ends."""
+        p = self.progress
+        waves = p.waves if p is not None else {}
+        tally = frontend_tally(p) if p is not None and not waves else {}
         if waves:
             self.waves.setText("Front-ends, one at a time: " + " · ".join(
                 f"{name} {'✗' if wave.problem else '✓'} {wave_text(wave)}" for name, wave in waves.items()))
+        elif len(tally) > 1:
+            self.waves.setText("Front-ends: " + " · ".join(
+                f"{name} {', '.join(f'{n} {state}' for state, n in sorted(states.items()))}"
+                for name, states in sorted(tally.items())))
+        self.waves.setVisible(bool(waves) or len(tally) > 1)
 
     def _on_run_started(self, progress: RunProgress) -> None:
         # Follow a new run unless another run that is still going is being watched.

@@ -263,3 +263,23 @@ def test_modules_mark_the_modules_whose_front_ends_disagree(
     qtbot.waitUntil(lambda: model.entry("Common").drift, timeout=RUN_TIMEOUT_MS)  # type: ignore[union-attr]
     pane.state_filter.setCurrentIndex(pane.state_filter.findData(DRIFT))
     assert {pane.proxy.entry(n).name for n in range(pane.proxy.rowCount())} == left | {"Common"}
+
+
+def test_details_tally_what_each_front_end_holds_when_there_are_several(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    details = window.details
+    deploy_all(qtbot, window)
+    qtbot.waitUntil(lambda: not window.session.jobs.running("run record"), timeout=RUN_TIMEOUT_MS)
+    assert not details.waves.isVisibleTo(window)  # one front-end: its modules' lines say it all
+    result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
+        "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2",
+                                                                     str(tmp_path / "web2")), "added"))
+    assert result.result.ok
+    window.upgrades.select_run(window.upgrades.report.rows[0].id)
+
+    wait_operation(qtbot, window.session, details.rollback_action.trigger)
+
+    qtbot.waitUntil(lambda: details.waves.isVisibleTo(window), timeout=RUN_TIMEOUT_MS)
+    line = details.waves.text()
+    assert f"default {DEMO_READY} live" in line and f"web2 {DEMO_READY} live" in line
