@@ -30,7 +30,12 @@ def request_rollback(
     session: GuiSession, pane: str, *, run_id: int | None = None, names: Sequence[str] = (),
     started: Callable[[], object] | None = None,
 ) -> None:
-    """Roll back run ``run_id``, or else the modules ``names`` one release, once the user agrees."""
+    """Roll back run ``run_id``, or else the modules ``names`` one release, once the user agrees.
+
+    While one plan is being read, another request is ignored: one question at a time.
+    """
+    if session.jobs.running(ROLLBACK_PLAN_JOB):
+        return
     chosen = tuple(names)
 
     def confirm(result: JobResult) -> None:

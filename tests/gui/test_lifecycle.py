@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
 from app.engine import frontends
@@ -65,6 +66,19 @@ def test_declining_the_rollback_starts_nothing(qtbot: QtBot, window: MainWindow,
     qtbot.waitUntil(lambda: answers.questions[-1].title == "Roll back", timeout=RUN_TIMEOUT_MS)
     assert not window.session.controller.operations
     assert window.details.progress is not None and window.details.progress.run_id == run_id
+
+
+def test_asking_twice_while_the_plan_is_read_asks_once(qtbot: QtBot, window: MainWindow, answers: Answers) -> None:
+    run_id = deploy_all(qtbot, window)
+    window.upgrades.select_run(run_id)
+    asked = len(answers.questions)
+
+    result = wait_operation(qtbot, window.session, lambda: (window.upgrades.rollback_action.trigger(),
+                                                            window.details.rollback_action.trigger()))
+
+    assert result.result.ok
+    assert [q.title for q in answers.questions[asked:]] == ["Roll back"]
+    assert not window.session.controller.operations
 
 
 def test_an_upgrade_run_has_nothing_to_roll_back(qtbot: QtBot, window: MainWindow) -> None:
@@ -234,6 +248,7 @@ def test_modules_mark_the_modules_whose_front_ends_disagree(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
     model, pane = window.modules_model, window.modules
+    QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
     result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
         "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2",
                                                                      str(tmp_path / "web2")), "added"))
