@@ -62,9 +62,10 @@ class OperationController(QObject):
 
     # -- what the window asks for ---------------------------------------------------------------
 
-    def deploy_all(self, pane: str | None = "upgrades") -> Operation:
+    def deploy_all(self, pane: str | None = "upgrades", *, rolling: bool = False) -> Operation:
+        """Deploy All; ``rolling``: switched one front-end at a time, each with its health check."""
         return self._run("Deploy All", pane, lambda sink, cancel: operations.deploy_all(
-            self._ctx, workers=self.workers, on_event=sink, cancel=cancel))
+            self._ctx, workers=self.workers, rolling=rolling, on_event=sink, cancel=cancel))
 
     def deploy_modules(self, names: Sequence[str], pane: str | None = "modules") -> Operation:
         def call(sink: EventSink, cancel: threading.Event) -> Any:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from app.engine import operations
 from app.engine.catalog import compare_versions
+from app.engine.runs.planner import DeployPlan
 from app.engine.vocabulary import ModuleState, RunKind
 from app.gui.controller import describe_plan, describe_stage
 from app.gui.formatting import plural
@@ -68,6 +69,9 @@ class UpgradesPane(QWidget):
         self.upgrade_action.setIconText("Upgrade to…")  # toolbars drop the ellipsis otherwise
         self.upgrade_action.setToolTip("Move to a newer platform version and prepare every module for it")
         self.upgrade_action.triggered.connect(self.request_upgrade)
+        self.rolling_action = QAction("Deploy one front-end at a &time…", self)
+        self.rolling_action.setIconText("Rolling deploy…")
+        self.rolling_action.triggered.connect(lambda: self.request_deploy_all(rolling=True))
         self.stage_action = QAction("&Stage now", self)
         self.stage_action.triggered.connect(self.request_stage)
         self.solution_action = QAction("Publish &solution…", self)
@@ -78,7 +82,7 @@ class UpgradesPane(QWidget):
         self.rollback_action.triggered.connect(self.request_rollback)
         self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
         self.refusals.watch(self.deploy_action, self.upgrade_action, self.stage_action, self.solution_action,
-                            self.rollback_action)
+                            self.rollback_action, self.rolling_action)
         self._build()
         session.snapshot_loaded.connect(self._on_snapshot)
         session.tracker.started.connect(self._on_run_started)
@@ -116,12 +120,13 @@ class UpgradesPane(QWidget):
         self.states_bar = StatesBar()
         self.deploy_button = action_button(self.deploy_action)
         self.stage_button = action_button(self.stage_action)
+        self.rolling_button = action_button(self.rolling_action)
         self.upgrade_button = action_button(self.upgrade_action)
         self.solution_button = action_button(self.solution_action)
         self.rollback_button = action_button(self.rollback_action)
         buttons = QHBoxLayout()
-        for button in (self.deploy_button, self.stage_button, self.upgrade_button, self.solution_button,
-                       self.rollback_button):
+        for button in (self.deploy_button, self.rolling_button, self.stage_button, self.upgrade_button,
+                       self.solution_button, self.rollback_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         self.upgrade_progress = QProgressBar()
@@ -211,6 +216,11 @@ class UpgradesPane(QWidget):
         self.upgrade_action.setEnabled(upgrade_reason is None)
         self.upgrade_action.setToolTip(
             upgrade_reason or "Move to a newer platform version and prepare every module for it")
+        farm = self._enabled_frontends()
+        rolling_reason = reason or (None if len(farm) > 1 else "A rolling deploy needs two enabled front-ends")
+        self.rolling_action.setEnabled(rolling_reason is None)
+        self.rolling_action.setToolTip(rolling_reason or f"Deploy All, switching {', '.join(farm)} one at a time, "
+                                       "each followed by its health check")
         self.stage_action.setEnabled(reason is None)
         self.stage_action.setToolTip(reason or "Stage now: write every release Deploy All would deploy to the "
                                      "front-ends, switch nothing; a later Deploy All only switches")
@@ -222,7 +232,8 @@ class UpgradesPane(QWidget):
         run = self.selected_run()
         self.rollback_action.setToolTip(rollback_reason or f"Make live again what was live before run {run}")
         for button, action in ((self.deploy_button, self.deploy_action), (self.upgrade_button, self.upgrade_action),
-                               (self.stage_button, self.stage_action), (self.solution_button, self.solution_action),
+                               (self.stage_button, self.stage_action), (self.rolling_button, self.rolling_action),
+                               (self.solution_button, self.solution_action),
                                (self.rollback_button, self.rollback_action)):
             button.setAccessibleDescription(action.toolTip())
 
@@ -242,6 +253,10 @@ class UpgradesPane(QWidget):
         if self.modules.state_counts()[ModuleState.READY] == 0:
             return "Nothing to deploy: no module is prepared and waiting to be deployed"
         return None
+
+    def _enabled_frontends(self) -> list[str]:
+        snapshot = self.session.snapshot
+        return [fe.name for fe in snapshot.status.frontends if fe.enabled] if snapshot is not None else []
 
     def _why_no_rollback(self) -> str | None:
         index = self.table.selectionModel().currentIndex()
@@ -276,27 +291,35 @@ class UpgradesPane(QWidget):
 
     # -- acting -------------------------------------------------------------------------------
 
-    def request_deploy_all(self) -> None:
+    def request_deploy_all(self, rolling: bool = False) -> None:
         """Read the plan on a job thread, show it, and start Deploy All once confirmed."""
         if self._planning:
             return
         self._planning = True
         self.message_bar.hide()
         self.update_actions()
-        self.session.jobs.submit(PLAN_JOB, lambda: operations.plan_deploy_all(self.session.ctx), self._confirm_plan)
+        self.session.jobs.submit(PLAN_JOB, lambda: operations.plan_deploy_all(self.session.ctx),
+                                 lambda result: self._confirm_plan(result, rolling))
 
-    def _confirm_plan(self, result: JobResult) -> None:
+    def _confirm_plan(self, result: JobResult, rolling: bool = False) -> None:
         self._planning = False
         try:
             if not result.ok:
                 self.session.notifier.error(result.error_text, PANE)
             elif not result.value.to_deploy:
                 self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
-            elif self.session.notifier.confirm("Deploy All", describe_plan(result.value), "Deploy"):
-                self.session.controller.deploy_all(PANE)
+            elif self.session.notifier.confirm("Deploy All", self._plan_text(result.value, rolling), "Deploy"):
+                self.session.controller.deploy_all(PANE, rolling=rolling)
                 self.deploy_started.emit()
         finally:
             self.update_actions()
+
+    def _plan_text(self, plan: DeployPlan, rolling: bool) -> str:
+        text = describe_plan(plan)
+        if rolling:
+            text += (f"\nFront-ends switch one at a time ({', '.join(self._enabled_frontends())}); after each, its "
+                     "health check must pass, or that front-end and those before it switch back.")
+        return text
 
     def request_upgrade(self) -> None:
         versions = self.upgrade_targets()

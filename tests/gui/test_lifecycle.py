@@ -298,3 +298,27 @@ def test_details_tally_what_each_front_end_holds_when_there_are_several(
     qtbot.waitUntil(lambda: details.waves.isVisibleTo(window), timeout=RUN_TIMEOUT_MS)
     line = details.waves.text()
     assert f"default {DEMO_READY} live" in line and f"web2 {DEMO_READY} live" in line
+
+
+def test_a_rolling_deploy_from_the_window_shows_each_health_check(
+    qtbot: QtBot, window: MainWindow, answers: Answers, tmp_path: Path
+) -> None:
+    upgrades, details = window.upgrades, window.details
+    assert not upgrades.rolling_action.isEnabled()  # one front-end: nothing to roll
+    assert "two enabled front-ends" in upgrades.rolling_action.toolTip()
+    result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
+        "Add front-end", "frontends", lambda: frontends.add_frontend(
+            window.session.ctx, "web2", str(tmp_path / "web2"), "exit 3"), "added"))
+    assert result.result.ok
+    qtbot.waitUntil(upgrades.rolling_action.isEnabled, timeout=RUN_TIMEOUT_MS)
+
+    result = wait_operation(qtbot, window.session, upgrades.rolling_action.trigger)
+
+    assert "Front-ends switch one at a time (default, web2)" in answers.questions[-1].text
+    assert result.result.ok
+    progress = details.progress
+    assert progress is not None and progress.status == "failed"
+    assert list(progress.waves) == ["default", "web2"]
+    line = details.waves.text()
+    assert "default ✓" in line and "web2 ✗" in line and "health check failed" in line
+    assert "front-end web2: " in details.log.toPlainText()

@@ -147,8 +147,8 @@ def test_a_run_that_ends_while_the_window_is_not_active_is_notified(qtbot: QtBot
 
 def test_no_tray_no_notification(window: MainWindow) -> None:
     from app.gui.desktop import RunNotifier
-    from app.gui.run_progress import RunProgress
     from app.gui.formatting import utcnow
+    from app.gui.run_progress import RunProgress
 
     quiet = RunNotifier(window, tray_available=lambda: False)
     quiet.run_ended(RunProgress(1, "deploy-all", "me", utcnow(), [], own=True, status="succeeded"))
