@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from app.engine import operations
 from app.engine.context import EnvironmentContext
 from app.engine.events import Event, EventSink, RunStarted
+from app.engine.kinds.rollback import RollbackPlan
 from app.engine.runs.planner import DeployPlan
 from app.gui.bridge import EventBridge
 from app.gui.formatting import SKIP_REASON_LABELS, plural
@@ -61,9 +62,10 @@ class OperationController(QObject):
 
     # -- what the window asks for ---------------------------------------------------------------
 
-    def deploy_all(self, pane: str | None = "upgrades") -> Operation:
+    def deploy_all(self, pane: str | None = "upgrades", *, rolling: bool = False) -> Operation:
+        """Deploy All; ``rolling``: switched one front-end at a time, each with its health check."""
         return self._run("Deploy All", pane, lambda sink, cancel: operations.deploy_all(
-            self._ctx, workers=self.workers, on_event=sink, cancel=cancel))
+            self._ctx, workers=self.workers, rolling=rolling, on_event=sink, cancel=cancel))
 
     def deploy_modules(self, names: Sequence[str], pane: str | None = "modules") -> Operation:
         def call(sink: EventSink, cancel: threading.Event) -> Any:
@@ -87,6 +89,27 @@ class OperationController(QObject):
     def delete_module(self, module: str, pane: str | None = "modules") -> Operation:
         call = partial(operations.delete_module, self._ctx, module)
         return self._quick("Delete", pane, call, f"Module {module} deleted")
+
+    def stage_all(self, pane: str | None = "upgrades") -> Operation:
+        return self._run("Stage now", pane, lambda sink, cancel: operations.stage_all(
+            self._ctx, workers=self.workers, on_event=sink, cancel=cancel))
+
+    def rollback_run(self, run_id: int, pane: str | None = "upgrades") -> Operation:
+        return self._run(f"Roll back run {run_id}", pane, lambda sink, cancel: operations.rollback_run(
+            self._ctx, run_id, workers=self.workers, on_event=sink, cancel=cancel))
+
+    def rollback_modules(self, names: Sequence[str], pane: str | None = "modules") -> Operation:
+        def call(sink: EventSink, cancel: threading.Event) -> Any:
+            ids = operations.resolve_modules(self._ctx, list(names))
+            return operations.rollback_modules(self._ctx, ids, workers=self.workers, on_event=sink, cancel=cancel)
+        return self._run("Roll back", pane, call)
+
+    def publish_solution(self, names: Sequence[str] | None = None, pane: str | None = "upgrades") -> Operation:
+        """Recompile from stored sources and deploy: the chosen modules, or every one (``None``)."""
+        def call(sink: EventSink, cancel: threading.Event) -> Any:
+            ids = None if names is None else operations.resolve_modules(self._ctx, list(names))
+            return operations.publish_solution(self._ctx, ids, workers=self.workers, on_event=sink, cancel=cancel)
+        return self._run("Publish solution", pane, call)
 
     def cancel_run(self, run_id: int, pane: str | None = "details") -> Operation | None:
         """Our own run stops at once; another process's run at its next heartbeat."""
@@ -164,4 +187,41 @@ def describe_plan(plan: DeployPlan) -> str:
         if count:
             lines.append(f"{plural(count, 'module')} will be skipped: {SKIP_REASON_LABELS.get(reason, reason)}.")
     lines.append("Modules keep running their current release until their new one is live.")
+    return "\n".join(lines)
+
+
+def describe_stage(plan: DeployPlan) -> str:
+    """The confirmation text before Stage now: what is written to the front-ends, and that nothing switches."""
+    lines = [f"Stage now on {plan.platform_version} will write {plural(len(plan.to_deploy), 'release')} "
+             "to every enabled front-end and switch nothing."]
+    for reason, count in plan.skipped_by_reason().items():
+        if count:
+            lines.append(f"{plural(count, 'module')} will be left out: {SKIP_REASON_LABELS.get(reason, reason)}.")
+    lines.append("Modules keep running their current release; a later Deploy All only switches them.")
+    return "\n".join(lines)
+
+
+ROLLBACK_SHOWN = 12
+NO_ROLLBACK_REASONS = {"changed-since": "changed since", "no-previous-release": "no earlier release"}
+
+
+def describe_rollback(plan: RollbackPlan) -> str:
+    """The confirmation text before a rollback: each module that switches back, to which release."""
+    what = f"run {plan.run_id}" if plan.run_id is not None else "the chosen modules"
+    back = plan.to_roll_back
+    lines = [f"Rolling back {what} switches {plural(len(back), 'module')} back on every enabled front-end:"]
+    for item in back[:ROLLBACK_SHOWN]:
+        version = f"version {item.target_version}" if item.target_version is not None else "its earlier version"
+        platform = f" on {item.target_platform}" if item.target_platform else ""
+        lines.append(f"  {item.module}: {item.current_release or 'nothing'} → {item.target_release} "
+                     f"({version}{platform})")
+    if len(back) > ROLLBACK_SHOWN:
+        lines.append(f"  … and {len(back) - ROLLBACK_SHOWN} more")
+    staying = [item for item in plan.items if not item.rolls_back]
+    for item in staying[:ROLLBACK_SHOWN]:
+        why = NO_ROLLBACK_REASONS.get(str(item.reason), str(item.reason))
+        lines.append(f"{item.module} stays as it is: {why}" + (f" ({item.detail})" if item.detail else ""))
+    if len(staying) > ROLLBACK_SHOWN:
+        lines.append(f"… and {len(staying) - ROLLBACK_SHOWN} more stay as they are")
+    lines.append("Consumers switch back before their producers.")
     return "\n".join(lines)

@@ -25,10 +25,10 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from app.gui.modules_model import ANY_STATE, IN_A_RUN, ModuleEntry, ModulesModel
+from app.gui.modules_model import ANY_STATE, DRIFT, IN_A_RUN, ModuleEntry, ModulesModel
 from app.gui.table_model import FILTER_ROLE, ROW_FLAGS, SORT_ROLE, Index
 
-__all__ = ["ANY_STATE", "IN_A_RUN", "ModuleFilter", "RunItemFilter"]
+__all__ = ["ANY_STATE", "DRIFT", "IN_A_RUN", "ModuleFilter", "RunItemFilter"]
 
 ANY_FIELD = "[^\t]*"
 # Above this many rows joining or leaving at once, one layout change is cheaper for the view

@@ -135,14 +135,16 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         run_menu = menus.addMenu("&Run")
-        for group in ((self.upgrades.deploy_action, self.upgrades.upgrade_action),
-                      (self.details.cancel_action, self.details.again_action),
+        for group in ((self.upgrades.deploy_action, self.upgrades.rolling_action, self.upgrades.stage_action,
+                       self.upgrades.upgrade_action),
+                      (self.upgrades.solution_action, self.upgrades.rollback_action),
+                      (self.details.cancel_action, self.details.again_action, self.details.rollback_action),
                       (self.details.json_action, self.details.csv_action)):
             run_menu.addActions(list(group))
             run_menu.addSeparator()
         module_menu = menus.addMenu("&Module")
         for act in (self.modules.publish_action, self.modules.apply_action, self.modules.delete_action,
-                    self.modules.deploy_action):
+                    self.modules.deploy_action, self.modules.rollback_action, self.modules.solution_action):
             module_menu.addAction(act)
         view_menu = menus.addMenu("&View")
         self.pane_actions = []

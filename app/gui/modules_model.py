@@ -19,6 +19,10 @@ STATE_ICONS: dict[str, str] = {ModuleState.READY: ItemStatus.PENDING, ModuleStat
                ModuleState.COMPILATION_FAILED: ItemStatus.FAILED, ModuleState.NOT_PREPARED: ItemStatus.SKIPPED}
 ANY_STATE = ""
 IN_A_RUN = "in-a-run"  # not a state: the modules an active run holds, whatever their state
+DRIFT = "drift"  # not a state either: modules whose front-ends run different releases
+DRIFT_MARK = "front-ends disagree"
+DRIFT_TIP = ("The enabled front-ends run different releases of this module. Verify names each one; "
+             "Deploy All or a rollback brings them back in step.")
 
 
 @dataclass(slots=True)
@@ -32,6 +36,7 @@ class ModuleEntry:
     view: ModuleView
     locked_by_run: int | None
     run_status: str | None = None
+    drift: bool = False  # its enabled, reachable front-ends run different releases (read on a job)
     search: str = field(init=False, compare=False, repr=False)  # what the text filter looks in
 
     def __post_init__(self) -> None:
@@ -83,7 +88,8 @@ class ModuleEntry:
 
     @property
     def label(self) -> str:
-        return state_label(self.state, self.locked_by_run, self.run_status)
+        label = state_label(self.state, self.locked_by_run, self.run_status)
+        return f"{label} · {DRIFT_MARK}" if self.drift else label
 
 
 def _differs(entry: ModuleEntry, view: ModuleView) -> bool:
@@ -95,6 +101,8 @@ def _number(value: int | None) -> str:
 
 
 def _state_tip(entry: ModuleEntry) -> str:
+    if entry.drift:
+        return DRIFT_TIP
     if entry.locked_by_run is not None:
         return HELD_TIP.format(run=entry.locked_by_run)
     return (entry.compile_reason or "") if entry.state == ModuleState.COMPILATION_FAILED else ""
@@ -128,6 +136,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         self._by_name: dict[str, int] = {}
         self._order: tuple[int, Qt.SortOrder] | None = None  # column and direction, once sorted
         self._counts: Counter[str] | None = None  # state_counts(), until a state changes
+        self._drift: frozenset[str] = frozenset()  # casefolded names of the modules with drift
 
     # Sorting happens here, with one key per row, not in the proxy: a proxy asks Python for two
     # keys per comparison, several seconds for 100,000 modules (bench/gui_modules.py).
@@ -171,7 +180,10 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         """
         rows, by_id = self.rows, self._by_id
         if len(views) != len(rows) or any(view.id not in by_id for view in views):
-            self.set_rows(self._sorted([ModuleEntry.of(view) for view in views]))
+            entries = [ModuleEntry.of(view) for view in views]
+            for entry in entries:
+                entry.drift = entry.name.casefold() in self._drift
+            self.set_rows(self._sorted(entries))
             return
         changed = []
         for view in views:
@@ -182,6 +194,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
                 rows[number] = ModuleEntry.of(view)
                 if old.locked_by_run == view.locked_by_run:
                     rows[number].run_status = old.run_status
+                rows[number].drift = view.name.casefold() in self._drift
                 changed.append(number)
                 if renamed:
                     self._index_rows()
@@ -190,7 +203,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         self._counts = None
         self.rows_changed(changed)
         in_order = self._sorted(rows)
-        if any(a is not b for a, b in zip(in_order, rows)):  # a changed value moved rows
+        if any(a is not b for a, b in zip(in_order, rows, strict=True)):  # a changed value moved rows
             self._reorder(in_order)
 
     def set_rows(self, rows: list[ModuleEntry]) -> None:
@@ -218,6 +231,8 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         rows = enumerate(self.rows[first:None if last is None else last + 1], first)
         if state == IN_A_RUN:
             return [n for n, e in rows if e.locked_by_run is not None and needle in e.search]
+        if state == DRIFT:
+            return [n for n, e in rows if e.drift and needle in e.search]
         if state:
             return [n for n, e in rows if e.view.state == state and needle in e.search]
         return [n for n, e in rows if needle in e.search]
@@ -231,6 +246,20 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
                 entry.locked_by_run, entry.run_status = run, None
                 changed.append(number)
         self.rows_changed(changed)
+
+    def set_drift(self, names: Iterable[str]) -> None:
+        """The modules whose front-ends disagree (``FarmState.disagreeing``); only changed rows repaint."""
+        self._drift = frozenset(name.casefold() for name in names)
+        changed = []
+        for number, entry in enumerate(self.rows):
+            drift = entry.name.casefold() in self._drift
+            if entry.drift != drift:
+                entry.drift = drift
+                changed.append(number)
+        self.rows_changed(changed)
+
+    def drift_count(self) -> int:
+        return sum(1 for entry in self.rows if entry.drift)
 
     def lock(self, names: Iterable[str], run_id: int) -> None:
         """The modules a run of this window holds; a plain loop: a big run locks 10,000 at once."""

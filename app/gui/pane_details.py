@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
+    QPushButton,
     QSizePolicy,
     QSplitter,
     QTabWidget,
@@ -34,11 +36,12 @@ from app.gui.filters import RunItemFilter
 from app.gui.formatting import counts_summary, duration, item_hint, plural, run_outcome, status_label, timestamp
 from app.gui.icons import status_icon
 from app.gui.jobs import JobResult
+from app.gui.lifecycle import request_rollback
 from app.gui.modules_model import ModulesModel
 from app.gui.notifier import Reply
-from app.gui.pane_upgrades import action_button
+from app.gui.pane_upgrades import ROLLBACK_KINDS, action_button
 from app.gui.run_items_model import RunItemsModel
-from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate
+from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate, frontends_text, wave_text
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.timeline import RunTimeline, blocked_by, blocking_producer
@@ -52,17 +55,35 @@ BLOCKED_SHOWN = 500
 BLOCKED_TAB = 2
 ACTIONS_DELAY_MS = 100
 EXPORT_FOLDER_KEY = "export/folder"
+RECORD_JOB = "run record"
 
 
 def _read_run(ctx: EnvironmentContext, run_id: int) -> RunProgress:
     """Job thread: a recorded run, its rows and its log built here (10,000 rows take a while)."""
     with gc_paused():
-        return RunProgress.from_detail(views.run_detail(ctx, run_id))
+        progress = RunProgress.from_detail(views.run_detail(ctx, run_id))
+    if progress.kind == RunKind.DEPLOY_ALL and progress.counts[ItemStatus.FAILED]:
+        progress.repeated_failures = frozenset(views.repeated_failures(ctx, run_id))
+    return progress
+
+
+def _read_record(ctx: EnvironmentContext, run_id: int) -> tuple[views.RunDetail, frozenset[str]]:
+    """Job thread: what a run that just ended recorded (each item's front-ends), and its repeated failures."""
+    return views.run_detail(ctx, run_id), frozenset(views.repeated_failures(ctx, run_id))
 
 
 def _deployed_now(modules: ModulesModel, name: str) -> bool:
     entry = modules.entry(name)
     return entry is not None and entry.state == ModuleState.DEPLOYED
+
+
+def frontend_tally(progress: RunProgress) -> dict[str, Counter[str]]:
+    """For each front-end, how many of the run's modules are in each state there (as recorded)."""
+    tally: dict[str, Counter[str]] = {}
+    for row in progress.rows:
+        for name, state in (row.frontends or {}).items():
+            tally.setdefault(name, Counter())[state] += 1
+    return tally
 
 
 class DetailsPane(QWidget):
@@ -110,6 +131,8 @@ class DetailsPane(QWidget):
         self.again_action = action("Deploy &again", "", self.request_deploy_again)
         self.json_action = action("Export &JSON…", "", lambda: self.request_export("json"))
         self.csv_action = action("Export &CSV…", "", lambda: self.request_export("csv"))
+        self.rollback_action = action("&Roll back this run…", "", self.request_rollback)
+        self.rollback_action.setIconText("Roll back…")
         self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
         self.refusals.watch(self.cancel_action)
 
@@ -135,7 +158,7 @@ class DetailsPane(QWidget):
         figures.addWidget(self.summary, 1, 2)
         figures.setColumnStretch(2, 1)
         buttons = QHBoxLayout()
-        for act in (self.cancel_action, self.again_action, self.json_action, self.csv_action):
+        for act in (self.cancel_action, self.again_action, self.rollback_action, self.json_action, self.csv_action):
             buttons.addWidget(action_button(act))
         buttons.addStretch(1)
         self.filter_edit = QLineEdit()
@@ -162,6 +185,14 @@ class DetailsPane(QWidget):
         self.item_detail.setWordWrap(True)
         self.item_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.item_detail.setTextFormat(Qt.TextFormat.PlainText)
+        self.solution_button = QPushButton()
+        self.solution_button.setAccessibleName("Publish solution for the selected module")
+        self.solution_button.clicked.connect(self.request_solution_for_item)
+        self.solution_button.hide()
+        self.waves = QLabel()  # a rolling run: each front-end and its health check, on one line
+        self.waves.setAccessibleName("Front-ends switched one at a time")
+        self.waves.setWordWrap(True)
+        self.waves.hide()
         splitter = QSplitter(Qt.Orientation.Vertical)
         table_box = QWidget()
         table_layout = QVBoxLayout(table_box)
@@ -170,6 +201,10 @@ class DetailsPane(QWidget):
         table_layout.addWidget(self.now_deploying)
         table_layout.addWidget(self.table, 1)
         table_layout.addWidget(self.item_detail)
+        solution_row = QHBoxLayout()
+        solution_row.addWidget(self.solution_button)
+        solution_row.addStretch(1)
+        table_layout.addLayout(solution_row)
         splitter.addWidget(table_box)
         splitter.addWidget(self._build_views())
         splitter.setStretchFactor(0, 3)
@@ -181,6 +216,7 @@ class DetailsPane(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
         layout.addLayout(figures)
+        layout.addWidget(self.waves)
         layout.addLayout(buttons)
         layout.addWidget(splitter, 1)
 
@@ -258,7 +294,42 @@ class DetailsPane(QWidget):
         self.log.setPlainText("\n".join(progress.log) if progress else "")
         self._lines_shown = progress.lines_noted if progress else 0
         self.log.moveCursor(self.log.textCursor().MoveOperation.End)
+        self._show_waves()
         self._show_progress()
+
+    def _read_record(self, progress: RunProgress) -> None:
+        """A run of this window ended: read what it recorded that its events did not say."""
+        if self.session.closed:
+            return
+        run_id = progress.run_id
+        self.session.jobs.submit(RECORD_JOB, lambda: _read_record(self.session.ctx, run_id),
+                                 lambda result: self._record_read(progress, result))
+
+    def _record_read(self, progress: RunProgress, result: JobResult) -> None:
+        if not result.ok:
+            return  # the run stays shown as its events told it; the record is only a complement
+        detail, repeated = result.value
+        for view in detail.items:
+            progress.note_frontends(view)
+        progress.repeated_failures = repeated
+        if progress is self.progress:
+            self._show_item()
+            self._show_waves()
+
+    def _show_waves(self) -> None:
+        """A rolling run's front-ends with their health checks, as they switch; else, once recorded,
+        what each front-end holds of the run's modules when there are several front-ends."""
+        p = self.progress
+        waves = p.waves if p is not None else {}
+        tally = frontend_tally(p) if p is not None and not waves else {}
+        if waves:
+            self.waves.setText("Front-ends, one at a time: " + " · ".join(
+                f"{name} {'✗' if wave.problem else '✓'} {wave_text(wave)}" for name, wave in waves.items()))
+        elif len(tally) > 1:
+            self.waves.setText("Front-ends: " + " · ".join(
+                f"{name} {', '.join(f'{n} {state}' for state, n in sorted(states.items()))}"
+                for name, states in sorted(tally.items())))
+        self.waves.setVisible(bool(waves) or len(tally) > 1)
 
     def _on_run_started(self, progress: RunProgress) -> None:
         # Follow a new run unless another run that is still going is being watched.
@@ -277,6 +348,7 @@ class DetailsPane(QWidget):
         self._lines_shown = self.progress.lines_noted
         if lines:
             self.log.appendPlainText("\n".join(lines))  # one append per batch, however many lines
+        self._show_waves()
 
     def _on_tick(self) -> None:
         if self.progress is not None and self.progress.running:
@@ -286,6 +358,7 @@ class DetailsPane(QWidget):
 
     def _on_run_ended(self, progress: RunProgress) -> None:
         if self.progress is not None and progress.run_id == self.progress.run_id:
+            self._read_record(progress)
             self._show_progress()
             self.timeline.update()
             self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())  # the outcome
@@ -326,9 +399,11 @@ class DetailsPane(QWidget):
         now = p.now_deploying() if p is not None and running else []
         names = ", ".join(row.module for row in now[:NOW_DEPLOYING_SHOWN])
         more = f" and {len(now) - NOW_DEPLOYING_SHOWN} more" if len(now) > NOW_DEPLOYING_SHOWN else ""
-        text = f"Deploying now: {names}{more}" if now else ("Deploying now: nothing, between batches" if running else "")
+        idle = "Deploying now: nothing, between batches" if running else ""
+        text = f"Deploying now: {names}{more}" if now else idle
         metrics = self.now_deploying.fontMetrics()
-        self.now_deploying.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(100, self.now_deploying.width())))
+        width = max(100, self.now_deploying.width())
+        self.now_deploying.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
         self.now_deploying.setToolTip(", ".join(row.module for row in now[:200]))
         if self.now_deploying.isVisibleTo(self) != running:
             self.now_deploying.setVisible(running)
@@ -345,6 +420,7 @@ class DetailsPane(QWidget):
         self._show_blocked(number)
         if p is None or number is None or number >= len(p.rows):
             self.item_detail.setText("Select a module to read its whole message here." if p else "")
+            self.solution_button.hide()
             return
         row = p.rows[number]
         lines = [f"{row.module} ({row.application}): {status_label(row.status)}"
@@ -354,6 +430,14 @@ class DetailsPane(QWidget):
         hint = item_hint(p.kind, row.status, row.reason)
         if hint:
             lines.append(hint)
+        if row.frontends:
+            lines.append(f"On the front-ends: {frontends_text(row.frontends)}")
+        repeated = row.module in p.repeated_failures and row.status == ItemStatus.FAILED
+        if repeated:
+            lines.append(f"{row.module} failed in this Deploy All and in the one before: Publish solution "
+                         "compiles it again from its stored source and deploys it.")
+            self.solution_button.setText(f"Publish solution for {row.module}…")
+        self.solution_button.setVisible(repeated)
         self.item_detail.setText("\n".join(lines))
 
     def _show_blocked(self, number: int | None) -> None:
@@ -419,6 +503,9 @@ class DetailsPane(QWidget):
         reason = self._why_not_again()
         self.again_action.setEnabled(reason is None)
         self.again_action.setToolTip(reason or "Deploy again the modules that did not deploy in this run")
+        rollback_reason = self._why_no_rollback()
+        self.rollback_action.setEnabled(rollback_reason is None)
+        self.rollback_action.setToolTip(rollback_reason or "Make live again what was live before this run")
         exportable = p is not None and self._loading is None
         for act in (self.json_action, self.csv_action):
             act.setEnabled(exportable)
@@ -439,6 +526,21 @@ class DetailsPane(QWidget):
             return f"Run {active.run_id} ({active.kind}) is in progress"
         return None
 
+    def _why_no_rollback(self) -> str | None:
+        p = self.progress
+        if p is None:
+            return "no run is shown here"
+        if p.running:
+            return "The run is still in progress"
+        if p.kind not in ROLLBACK_KINDS:
+            return f"A {p.kind} run makes nothing live: there is nothing to roll back"
+        active = self.session.tracker.newest_active()
+        if active is not None:
+            return f"Run {active.run_id} ({active.kind}) is in progress"
+        if self.session.controller.awaiting_run_id():
+            return "A run is starting"
+        return None
+
     def find_in_log(self, text: str, backward: bool = False) -> bool:
         flags = QTextDocument.FindFlag.FindBackward if backward else QTextDocument.FindFlag(0)
         if not text:
@@ -457,7 +559,8 @@ class DetailsPane(QWidget):
         if p is None or not p.running:
             return
         question = f"Stop run {p.run_id}? Modules already deploying finish; the others are marked cancelled."
-        reply = self.session.notifier.ask("Cancel run", question, "Stop the run", withdrawn_by=self.session.tracker.ended,
+        reply = self.session.notifier.ask("Cancel run", question, "Stop the run",
+                                          withdrawn_by=self.session.tracker.ended,
                                           applies=lambda ended: ended.run_id == p.run_id)
         if reply is Reply.YES and p.running:
             self.session.controller.cancel_run(p.run_id, PANE)
@@ -475,6 +578,23 @@ class DetailsPane(QWidget):
         question = f"Deploy again {plural(len(names), 'module')} that did not deploy in run {p.run_id}?"
         if names and self.session.notifier.confirm("Deploy again", question, "Deploy"):
             self.session.controller.deploy_modules(names, PANE)
+
+    def request_rollback(self) -> None:
+        p = self.progress
+        if p is None or self._why_no_rollback() is not None:
+            return
+        request_rollback(self.session, PANE, run_id=p.run_id)
+
+    def request_solution_for_item(self) -> None:
+        number = self._current_row()
+        p = self.progress
+        if p is None or number is None or number >= len(p.rows):
+            return
+        module = p.rows[number].module
+        question = (f"Publish solution for {module}? Its latest version is compiled again from its stored source "
+                    "for the current platform and deployed, with the modules it needs first.")
+        if self.session.notifier.confirm("Publish solution", question, "Publish solution"):
+            self.session.controller.publish_solution([module], PANE)
 
     def request_export(self, kind: str) -> None:
         if self.progress is None:

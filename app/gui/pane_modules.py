@@ -24,10 +24,13 @@ from PySide6.QtWidgets import (
 
 from app.engine import views
 from app.engine.errors import DeployCenterError
+from app.engine.farm_view import farm_state
 from app.engine.vocabulary import ItemStatus, ModuleState
 from app.gui.config_dialog import ConfigDialog
-from app.gui.filters import ANY_STATE, IN_A_RUN, ModuleFilter
+from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
 from app.gui.formatting import STATE_LABELS, plural
+from app.gui.jobs import JobResult
+from app.gui.lifecycle import request_rollback
 from app.gui.modules_model import ModuleEntry, ModulesModel
 from app.gui.pane_upgrades import action_button
 from app.gui.run_progress import RunProgress, RunUpdate
@@ -37,6 +40,7 @@ from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_vi
 
 PANE = "modules"
 UPDATE_DELAY_MS = 50
+DRIFT_JOB = "modules drift"
 
 
 class ModulesPane(QWidget):
@@ -46,6 +50,7 @@ class ModulesPane(QWidget):
         self.model = model
         self.proxy = ModuleFilter(model, self)
         self.platform = ""
+        self._drift_again = False
         self._make_actions()
         self._build()
         session.snapshot_loaded.connect(self._on_snapshot)
@@ -81,8 +86,13 @@ class ModulesPane(QWidget):
         self.apply_action = action("&Apply configurations…", "Ctrl+E", self.request_apply_config)
         self.delete_action = action("De&lete…", "Del", self.request_delete)
         self.deploy_action = action("Deplo&y selected", "Ctrl+Shift+D", self.request_deploy)
+        self.rollback_action = action("Roll &back selected…", "Ctrl+Shift+B", self.request_rollback)
+        self.rollback_action.setIconText("Roll back…")
+        self.solution_action = action("Publish s&olution for selected…", "", self.request_publish_solution)
+        self.solution_action.setIconText("Publish solution…")
         self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
-        self.refusals.watch(self.publish_action, self.apply_action, self.delete_action, self.deploy_action)
+        self.refusals.watch(self.publish_action, self.apply_action, self.delete_action, self.deploy_action,
+                            self.rollback_action, self.solution_action)
 
     def _build(self) -> None:
         self.message_bar = MessageBar()
@@ -97,6 +107,7 @@ class ModulesPane(QWidget):
         for state, label in STATE_LABELS.items():
             self.state_filter.addItem(label, state)
         self.state_filter.addItem("Held by an active run", IN_A_RUN)
+        self.state_filter.addItem("Front-ends disagree", DRIFT)
         self.state_filter.currentIndexChanged.connect(
             lambda: self.proxy.set_state(self.state_filter.currentData()))
         self.shown = QLabel()
@@ -113,7 +124,7 @@ class ModulesPane(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         buttons = QHBoxLayout()
-        for act in (self.publish_action, self.apply_action, self.delete_action, self.deploy_action):
+        for act in self.module_actions():
             buttons.addWidget(action_button(act))
         self.why_label = QLabel()  # why the actions on the selection are off, said on screen
         self.why_label.setAccessibleName("Why actions are unavailable")
@@ -126,6 +137,10 @@ class ModulesPane(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
 
+    def module_actions(self) -> tuple[QAction, ...]:
+        return (self.publish_action, self.apply_action, self.delete_action, self.deploy_action,
+                self.rollback_action, self.solution_action)
+
     def focus_search(self) -> None:
         self.filter_edit.setFocus()
         self.filter_edit.selectAll()
@@ -134,6 +149,27 @@ class ModulesPane(QWidget):
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.platform = snapshot.status.platform_version  # the window has loaded the model already
+        self.check_drift()
+
+    def check_drift(self) -> None:
+        """Read every front-end on a job thread (never here: a remote one can take seconds)."""
+        if self.session.closed:
+            return
+        if self.session.jobs.running(DRIFT_JOB):
+            self._drift_again = True  # the farm changed since that read began: read it once more after
+            return
+        self._drift_again = False
+        self.session.jobs.submit(DRIFT_JOB, lambda: farm_state(self.session.ctx).disagreeing, self._drift_read)
+
+    def _drift_read(self, result: JobResult) -> None:
+        if self.session.closed:
+            return
+        if result.ok:
+            self.model.set_drift(result.value)
+            self.update_actions()
+        # A front-end that cannot be read is the Front-ends pane's to say; drift stays as last known.
+        if self._drift_again:
+            self.check_drift()
 
     def _on_run_started(self, progress: RunProgress) -> None:
         self.model.lock((row.module for row in progress.rows if row.status != ItemStatus.SKIPPED), progress.run_id)
@@ -172,7 +208,10 @@ class ModulesPane(QWidget):
 
     def update_actions(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.shown.setText(plural(total, "module") if shown == total else f"{shown} of {total} modules")
+        text = plural(total, "module") if shown == total else f"{shown} of {total} modules"
+        drift = self.model.drift_count()
+        self.shown.setText(text + (f" · {drift} where the front-ends disagree" if drift else ""))
+        self.shown.setToolTip("Filter by state: “Front-ends disagree” lists them" if drift else "")
         selected = self.selected()
         held = next((e for e in selected if e.locked_by_run is not None), None)
         lock = f"{held.name} is held by run {held.locked_by_run}, which is in progress" if held else None
@@ -185,6 +224,12 @@ class ModulesPane(QWidget):
         self._enable(self.apply_action, lock or one, "Edit and apply the selected module's configuration values")
         self._enable(self.delete_action, lock or one, "Remove the selected module from the environment")
         self._enable(self.deploy_action, lock or some or ready, "Deploy the selected modules that are ready")
+        deployed = (None if any(e.deployed_version is not None for e in selected)
+                    else "None of the selected modules is deployed")
+        self._enable(self.rollback_action, lock or some or deployed,
+                     "Take the selected modules back one release, on every front-end")
+        self._enable(self.solution_action, lock or some,
+                     "Recompile the selected modules from their stored sources and deploy them, even if deployed")
 
     @staticmethod
     def _enable(action: QAction, reason: str | None, tip: str) -> None:
@@ -193,7 +238,7 @@ class ModulesPane(QWidget):
 
     def _context_menu(self, at: QPoint) -> None:
         menu = QMenu(self)
-        for act in (self.publish_action, self.apply_action, self.delete_action, self.deploy_action):
+        for act in self.module_actions():
             menu.addAction(act)
         menu.exec(self.table.viewport().mapToGlobal(at))
 
@@ -245,3 +290,20 @@ class ModulesPane(QWidget):
         if names:
             self.message_bar.hide()
             self.session.controller.deploy_modules(names, PANE)
+
+    def request_rollback(self) -> None:
+        names = [e.name for e in self.selected() if e.deployed_version is not None]
+        if names:
+            self.message_bar.hide()
+            request_rollback(self.session, PANE, names=names)
+
+    def request_publish_solution(self) -> None:
+        names = [e.name for e in self.selected()]
+        if not names:
+            return
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        question = (f"Publish solution for {shown}? Each one's latest version is compiled again from its stored "
+                    "source for the current platform and deployed in dependency order, even if already deployed.")
+        if self.session.notifier.confirm("Publish solution", question, "Publish solution"):
+            self.message_bar.hide()
+            self.session.controller.publish_solution(names, PANE)

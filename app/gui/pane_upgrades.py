@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QMenu,
     QProgressBar,
     QToolButton,
     QVBoxLayout,
@@ -16,11 +17,13 @@ from PySide6.QtWidgets import (
 
 from app.engine import operations
 from app.engine.catalog import compare_versions
-from app.gui.controller import describe_plan
+from app.engine.runs.planner import DeployPlan
+from app.engine.vocabulary import ModuleState, RunKind
+from app.gui.controller import describe_plan, describe_stage
 from app.gui.formatting import plural
 from app.gui.jobs import JobResult
+from app.gui.lifecycle import request_rollback
 from app.gui.modules_model import ModulesModel
-from app.engine.vocabulary import ModuleState, RunKind
 from app.gui.run_progress import RunProgress
 from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
@@ -32,6 +35,10 @@ from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, m
 PANE = "upgrades"
 PLAN_JOB = "plan"
 TOTAL = "total"  # not a state: every module
+STAGED = "staged"  # not a state either: ready modules whose release is already on the front-ends
+STAGE_JOB = "stage plan"
+ROLLBACK_KINDS = frozenset({RunKind.DEPLOY_ALL, RunKind.DEPLOY, RunKind.PUBLISH, RunKind.ROLLBACK,
+                            RunKind.PUBLISH_SOLUTION})
 COUNTS_DELAY_MS = 100
 
 
@@ -45,7 +52,7 @@ def action_button(action: QAction) -> QToolButton:
 
 class UpgradesPane(QWidget):
     open_run = Signal(int)
-    deploy_started = Signal()  # the user confirmed a Deploy All
+    deploy_started = Signal()  # the user confirmed a run that deploys (Deploy All, Stage now, a rollback…)
 
     def __init__(self, session: GuiSession, modules: ModulesModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +60,7 @@ class UpgradesPane(QWidget):
         self.modules = modules
         self.report = RunReportModel(self)
         self._planning = False
+        self.staged = 0
         self.deploy_action = QAction("&Deploy", self)
         self.deploy_action.setShortcut(QKeySequence("Ctrl+D"))
         self.deploy_action.triggered.connect(self.request_deploy_all)
@@ -61,8 +69,20 @@ class UpgradesPane(QWidget):
         self.upgrade_action.setIconText("Upgrade to…")  # toolbars drop the ellipsis otherwise
         self.upgrade_action.setToolTip("Move to a newer platform version and prepare every module for it")
         self.upgrade_action.triggered.connect(self.request_upgrade)
+        self.rolling_action = QAction("Deploy one front-end at a &time…", self)
+        self.rolling_action.setIconText("Rolling deploy…")
+        self.rolling_action.triggered.connect(lambda: self.request_deploy_all(rolling=True))
+        self.stage_action = QAction("&Stage now", self)
+        self.stage_action.triggered.connect(self.request_stage)
+        self.solution_action = QAction("Publish &solution…", self)
+        self.solution_action.setIconText("Publish solution…")
+        self.solution_action.triggered.connect(self.request_publish_solution)
+        self.rollback_action = QAction("&Roll back run…", self)
+        self.rollback_action.setIconText("Roll back run…")
+        self.rollback_action.triggered.connect(self.request_rollback)
         self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
-        self.refusals.watch(self.deploy_action, self.upgrade_action)
+        self.refusals.watch(self.deploy_action, self.upgrade_action, self.stage_action, self.solution_action,
+                            self.rollback_action, self.rolling_action)
         self._build()
         session.snapshot_loaded.connect(self._on_snapshot)
         session.tracker.started.connect(self._on_run_started)
@@ -89,17 +109,25 @@ class UpgradesPane(QWidget):
         self.subtitle.setWordWrap(True)
         self.counts = {key: Count(caption) for key, caption in (
             (TOTAL, "Modules"), (ModuleState.READY, "Ready for deployment"),
-            (ModuleState.COMPILATION_FAILED, "Compilation failed"), (ModuleState.DEPLOYED, "Already deployed"))}
+            (ModuleState.COMPILATION_FAILED, "Compilation failed"), (ModuleState.DEPLOYED, "Already deployed"),
+            (STAGED, "Staged, not switched"))}
+        self.counts[STAGED].setToolTip("Ready modules whose release Stage now left on every front-end: "
+                                       "Deploy All only switches them")
         counts_row = QHBoxLayout()
         for widget in self.counts.values():
             counts_row.addWidget(widget)
         counts_row.addStretch(1)
         self.states_bar = StatesBar()
         self.deploy_button = action_button(self.deploy_action)
+        self.stage_button = action_button(self.stage_action)
+        self.rolling_button = action_button(self.rolling_action)
         self.upgrade_button = action_button(self.upgrade_action)
+        self.solution_button = action_button(self.solution_action)
+        self.rollback_button = action_button(self.rollback_action)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.deploy_button)
-        buttons.addWidget(self.upgrade_button)
+        for button in (self.deploy_button, self.rolling_button, self.stage_button, self.upgrade_button,
+                       self.solution_button, self.rollback_button):
+            buttons.addWidget(button)
         buttons.addStretch(1)
         self.upgrade_progress = QProgressBar()
         self.upgrade_progress.setAccessibleName("Upgrade preparation progress")
@@ -110,6 +138,9 @@ class UpgradesPane(QWidget):
         self.table = table_view(self.report_proxy, self.report, "Runs")
         self.table.activated.connect(self._on_activated)
         self.table.doubleClicked.connect(self._on_activated)
+        self.table.selectionModel().currentRowChanged.connect(self.update_actions)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
         layout.addWidget(self.message_bar)
@@ -133,6 +164,7 @@ class UpgradesPane(QWidget):
             self.title.setText(f"Upgrading modules from {status.upgrade_from} to {status.upgrade_to}")
         else:
             self.title.setText(f"Up to date on {status.platform_version}")
+        self.staged = status.staged
         self.report.load(snapshot.runs)
         for run in self.session.tracker.active():
             self.report.follow(run)
@@ -143,9 +175,11 @@ class UpgradesPane(QWidget):
         self.counts[TOTAL].set(sum(counts.values()))
         for key in (ModuleState.READY, ModuleState.COMPILATION_FAILED, ModuleState.DEPLOYED):
             self.counts[key].set(counts[key])
+        self.counts[STAGED].set(self.staged)
         self.states_bar.set_counts(counts)
         if counts[ModuleState.READY]:
-            text = f"{plural(counts[ModuleState.READY], 'module')} prepared and not deployed yet. Deploy makes them live."
+            ready = plural(counts[ModuleState.READY], "module")
+            text = f"{ready} prepared and not deployed yet. Deploy makes them live."
         elif counts[ModuleState.COMPILATION_FAILED] or counts[ModuleState.NOT_PREPARED]:
             text = "Nothing left to deploy; fix the modules that did not compile and publish them again."
         else:
@@ -182,7 +216,25 @@ class UpgradesPane(QWidget):
         self.upgrade_action.setEnabled(upgrade_reason is None)
         self.upgrade_action.setToolTip(
             upgrade_reason or "Move to a newer platform version and prepare every module for it")
-        for button, action in ((self.deploy_button, self.deploy_action), (self.upgrade_button, self.upgrade_action)):
+        farm = self._enabled_frontends()
+        rolling_reason = reason or (None if len(farm) > 1 else "A rolling deploy needs two enabled front-ends")
+        self.rolling_action.setEnabled(rolling_reason is None)
+        self.rolling_action.setToolTip(rolling_reason or f"Deploy All, switching {', '.join(farm)} one at a time, "
+                                       "each followed by its health check")
+        self.stage_action.setEnabled(reason is None)
+        self.stage_action.setToolTip(reason or "Stage now: write every release Deploy All would deploy to the "
+                                     "front-ends, switch nothing; a later Deploy All only switches")
+        self.solution_action.setEnabled(upgrade_reason is None)
+        self.solution_action.setToolTip(upgrade_reason or "Publish solution: recompile every module from its "
+                                        "stored source and deploy them all, even those already deployed")
+        rollback_reason = upgrade_reason or self._why_no_rollback()
+        self.rollback_action.setEnabled(rollback_reason is None)
+        run = self.selected_run()
+        self.rollback_action.setToolTip(rollback_reason or f"Make live again what was live before run {run}")
+        for button, action in ((self.deploy_button, self.deploy_action), (self.upgrade_button, self.upgrade_action),
+                               (self.stage_button, self.stage_action), (self.rolling_button, self.rolling_action),
+                               (self.solution_button, self.solution_action),
+                               (self.rollback_button, self.rollback_action)):
             button.setAccessibleDescription(action.toolTip())
 
     def _why_no_run(self) -> str | None:
@@ -202,33 +254,72 @@ class UpgradesPane(QWidget):
             return "Nothing to deploy: no module is prepared and waiting to be deployed"
         return None
 
+    def _enabled_frontends(self) -> list[str]:
+        snapshot = self.session.snapshot
+        return [fe.name for fe in snapshot.status.frontends if fe.enabled] if snapshot is not None else []
+
+    def _why_no_rollback(self) -> str | None:
+        index = self.table.selectionModel().currentIndex()
+        if not index.isValid():
+            return "Select a run in the report to roll it back"
+        row = self.report.rows[self.report_proxy.mapToSource(index).row()]
+        if row.kind not in ROLLBACK_KINDS:
+            return f"A {row.kind} run makes nothing live: there is nothing to roll back"
+        return None
+
+    def selected_run(self) -> int | None:
+        index = self.table.selectionModel().currentIndex()
+        return self.report.rows[self.report_proxy.mapToSource(index).row()].id if index.isValid() else None
+
+    def select_run(self, run_id: int) -> None:
+        """Make a run of the report the current row (keyboard users and tests)."""
+        number = next((n for n, row in enumerate(self.report.rows) if row.id == run_id), None)
+        if number is not None:
+            self.table.setCurrentIndex(self.report_proxy.mapFromSource(self.report.index(number, 0)))
+
+    def _context_menu(self, at: QPoint) -> None:
+        index = self.table.indexAt(at)
+        if index.isValid():
+            self.table.setCurrentIndex(index)
+        menu = QMenu(self)
+        menu.addAction(self.rollback_action)
+        menu.exec(self.table.viewport().mapToGlobal(at))
+
     def _on_activated(self, index: QModelIndex) -> None:
         source = self.report_proxy.mapToSource(index)
         self.open_run.emit(self.report.rows[source.row()].id)
 
     # -- acting -------------------------------------------------------------------------------
 
-    def request_deploy_all(self) -> None:
+    def request_deploy_all(self, rolling: bool = False) -> None:
         """Read the plan on a job thread, show it, and start Deploy All once confirmed."""
         if self._planning:
             return
         self._planning = True
         self.message_bar.hide()
         self.update_actions()
-        self.session.jobs.submit(PLAN_JOB, lambda: operations.plan_deploy_all(self.session.ctx), self._confirm_plan)
+        self.session.jobs.submit(PLAN_JOB, lambda: operations.plan_deploy_all(self.session.ctx),
+                                 lambda result: self._confirm_plan(result, rolling))
 
-    def _confirm_plan(self, result: JobResult) -> None:
+    def _confirm_plan(self, result: JobResult, rolling: bool = False) -> None:
         self._planning = False
         try:
             if not result.ok:
                 self.session.notifier.error(result.error_text, PANE)
             elif not result.value.to_deploy:
                 self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
-            elif self.session.notifier.confirm("Deploy All", describe_plan(result.value), "Deploy"):
-                self.session.controller.deploy_all(PANE)
+            elif self.session.notifier.confirm("Deploy All", self._plan_text(result.value, rolling), "Deploy"):
+                self.session.controller.deploy_all(PANE, rolling=rolling)
                 self.deploy_started.emit()
         finally:
             self.update_actions()
+
+    def _plan_text(self, plan: DeployPlan, rolling: bool) -> str:
+        text = describe_plan(plan)
+        if rolling:
+            text += (f"\nFront-ends switch one at a time ({', '.join(self._enabled_frontends())}); after each, its "
+                     "health check must pass, or that front-end and those before it switch back.")
+        return text
 
     def request_upgrade(self) -> None:
         versions = self.upgrade_targets()
@@ -252,3 +343,42 @@ class UpgradesPane(QWidget):
             self.message_bar.hide()
             self.session.controller.upgrade(version, PANE)
             self.update_actions()
+
+    def request_stage(self) -> None:
+        """Read the plan on a job thread, say what would be staged, and stage once confirmed."""
+        if self._planning:
+            return
+        self._planning = True
+        self.message_bar.hide()
+        self.update_actions()
+        self.session.jobs.submit(STAGE_JOB, lambda: operations.plan_deploy_all(self.session.ctx), self._confirm_stage)
+
+    def _confirm_stage(self, result: JobResult) -> None:
+        self._planning = False
+        try:
+            if not result.ok:
+                self.session.notifier.error(result.error_text, PANE)
+            elif not result.value.to_deploy:
+                self.session.notifier.info("Nothing to stage: every prepared module is already live", PANE)
+            elif self.session.notifier.confirm("Stage now", describe_stage(result.value), "Stage"):
+                self.session.controller.stage_all(PANE)
+                self.deploy_started.emit()
+        finally:
+            self.update_actions()
+
+    def request_publish_solution(self) -> None:
+        total = self.modules.rowCount()
+        question = (f"Publish solution for every module ({plural(total, 'module')})? Each one's latest version is "
+                    f"compiled again from its stored source for the current platform and deployed, in dependency "
+                    "order, even those already deployed. A module that fails to compile blocks its consumers.")
+        if self.session.notifier.confirm("Publish solution", question, "Publish solution"):
+            self.message_bar.hide()
+            self.session.controller.publish_solution(None, PANE)
+            self.deploy_started.emit()
+
+    def request_rollback(self) -> None:
+        run_id = self.selected_run()
+        if run_id is None or self._why_no_rollback() is not None:
+            return
+        self.message_bar.hide()
+        request_rollback(self.session, PANE, run_id=run_id, started=self.deploy_started.emit)

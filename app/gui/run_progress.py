@@ -7,13 +7,14 @@ process (from what the database says changed) and a finished run (from its detai
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 
 from app.engine.events import (
     Event,
+    FrontendSwitched,
     ItemFinished,
     ItemSnapshot,
     ItemStarted,
@@ -47,6 +48,7 @@ class ItemRow:
     started_at: datetime | None = None
     seconds: float | None = None
     finished_at: datetime | None = None
+    frontends: Mapping[str, str] | None = None  # front-end name -> what it holds (once recorded)
 
     @classmethod
     def of(cls, item: ItemSnapshot) -> ItemRow:
@@ -102,6 +104,8 @@ class RunProgress:
         self.counts = Counter(row.status for row in rows)
         self.skipped_at_start = self.counts[ItemStatus.SKIPPED]
         self.deploying: dict[int, None] = {n: None for n, r in enumerate(rows) if r.status == DEPLOYING}
+        self.waves: dict[str, FrontendSwitched] = {}  # a rolling run's front-ends, in the order they switched
+        self.repeated_failures: frozenset[str] = frozenset()  # failed in this Deploy All and the one before
 
     # -- building ---------------------------------------------------------------------------
 
@@ -143,7 +147,10 @@ class RunProgress:
                             finished_at=utcnow())
             self.note(_item_line(event.module, event.status, event.reason, event.message, event.seconds))
             return row
-        if isinstance(event, LogLine) and event.level != "error":  # errors repeat a failed item
+        if isinstance(event, FrontendSwitched):
+            self.waves[event.frontend] = event
+            self.note(f"front-end {event.frontend}: {wave_text(event)}")
+        elif isinstance(event, LogLine) and event.level != "error":  # errors repeat a failed item
             self.note(f"{event.level}: {event.text}", event.at)
         elif isinstance(event, RunFinished):
             self.finish(event.status)
@@ -153,6 +160,7 @@ class RunProgress:
         """A row as the database has it now (runs of other processes)."""
         row = self._set(view.module, view.status, view.reason, view.message, view.started_at, view.seconds,
                         view.finished_at)
+        self.note_frontends(view)
         if row is not None and view.status in FINISHED and view.status != ItemStatus.SKIPPED:
             self.note(_item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
         return row
@@ -184,6 +192,14 @@ class RunProgress:
             self.deploying.pop(number, None)
             if status in FINISHED:
                 row.finished_at = finished_at or _end_of(row) or utcnow()
+        return number
+
+    def note_frontends(self, view: RunItemView) -> int | None:
+        """What each front-end holds of the item's module, as recorded; returns its row."""
+        number = self.index.get(view.module.casefold())
+        if number is None or view.frontends is None:
+            return None
+        self.rows[number].frontends = dict(view.frontends)
         return number
 
     def note(self, text: str, at: datetime | None = None) -> None:
@@ -248,7 +264,8 @@ def _finish_time(view: RunItemView) -> float:
 
 def _row_of(view: RunItemView) -> ItemRow:
     item = ItemSnapshot(view.module, view.application, view.version, view.status, view.reason, view.message)
-    return ItemRow(item, view.status, view.reason, view.message, view.started_at, view.seconds, view.finished_at)
+    return ItemRow(item, view.status, view.reason, view.message, view.started_at, view.seconds, view.finished_at,
+                   dict(view.frontends) if view.frontends is not None else None)
 
 
 def _end_of(row: ItemRow) -> datetime | None:
@@ -263,3 +280,16 @@ def _item_line(module: str, status: str, reason: str | None, message: str | None
         why = f": {message or reason}" if (message or reason) else ""
     took = f" ({duration(seconds)})" if seconds else ""
     return f"{module}: {status}{why}{took}"
+
+
+def wave_text(wave: FrontendSwitched) -> str:
+    """One front-end of a rolling run: how many modules switched there, and its health check."""
+    switched = f"{wave.modules} module{'' if wave.modules == 1 else 's'} switched"
+    if wave.problem is not None:
+        return f"{switched}, health check failed: {wave.problem}" if wave.checked else f"failed: {wave.problem}"
+    return f"{switched}, health check passed" if wave.checked else f"{switched}, no health check"
+
+
+def frontends_text(frontends: Mapping[str, str]) -> str:
+    """What each front-end holds of a module, e.g. "web1 live, web2 switched back"."""
+    return ", ".join(f"{name} {state}" for name, state in sorted(frontends.items()))

@@ -21,7 +21,8 @@ def test_upgrades_pane_says_where_the_upgrade_stands(window: MainWindow) -> None
     pane = window.upgrades
     assert pane.title.text() == "Upgrading modules from 11.18.1 to 11.19.0"
     counts = {key: widget.value.text() for key, widget in pane.counts.items()}
-    assert counts == {"total": "30", "ready": "24", "compilation-failed": "6", "deployed": "0"}
+    assert counts == {"total": "30", "ready": "24", "compilation-failed": "6", "deployed": "0",
+                      "staged": "0"}
     assert pane.upgrade_targets() == ["11.19.1", "11.20.0"]
 
 
@@ -146,8 +147,8 @@ def test_a_run_that_ends_while_the_window_is_not_active_is_notified(qtbot: QtBot
 
 def test_no_tray_no_notification(window: MainWindow) -> None:
     from app.gui.desktop import RunNotifier
-    from app.gui.run_progress import RunProgress
     from app.gui.formatting import utcnow
+    from app.gui.run_progress import RunProgress
 
     quiet = RunNotifier(window, tray_available=lambda: False)
     quiet.run_ended(RunProgress(1, "deploy-all", "me", utcnow(), [], own=True, status="succeeded"))
