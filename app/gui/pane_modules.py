@@ -6,6 +6,7 @@ engine refuses anyway (a run that started a moment ago), its message shows in th
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, QTimer
@@ -41,6 +42,7 @@ from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_vi
 PANE = "modules"
 UPDATE_DELAY_MS = 50
 DRIFT_JOB = "modules drift"
+DRIFT_INTERVAL_S = 15.0  # the farm is read at most this often for the drift marks
 
 
 class ModulesPane(QWidget):
@@ -51,6 +53,10 @@ class ModulesPane(QWidget):
         self.proxy = ModuleFilter(model, self)
         self.platform = ""
         self._drift_again = False
+        self._drift_read_at = -DRIFT_INTERVAL_S
+        self._drift_soon = QTimer(self)
+        self._drift_soon.setSingleShot(True)
+        self._drift_soon.timeout.connect(self.check_drift)
         self._make_actions()
         self._build()
         session.snapshot_loaded.connect(self._on_snapshot)
@@ -149,7 +155,15 @@ class ModulesPane(QWidget):
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.platform = snapshot.status.platform_version  # the window has loaded the model already
-        self.check_drift()
+        # Reading the farm costs I/O on every front-end: not while a run moves modules (the end
+        # of the run brings another snapshot), and at most once every DRIFT_INTERVAL_MS.
+        if self.session.tracker.active():
+            return
+        wait = self._drift_read_at + DRIFT_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            self.check_drift()
+        elif not self._drift_soon.isActive():
+            self._drift_soon.start(int(wait * 1000) + 1)
 
     def check_drift(self) -> None:
         """Read every front-end on a job thread (never here: a remote one can take seconds)."""
@@ -159,6 +173,11 @@ class ModulesPane(QWidget):
             self._drift_again = True  # the farm changed since that read began: read it once more after
             return
         self._drift_again = False
+        self._drift_read_at = -DRIFT_INTERVAL_S
+        self._drift_soon = QTimer(self)
+        self._drift_soon.setSingleShot(True)
+        self._drift_soon.timeout.connect(self.check_drift)
+        self._drift_read_at = time.monotonic()
         self.session.jobs.submit(DRIFT_JOB, lambda: farm_state(self.session.ctx).disagreeing, self._drift_read)
 
     def _drift_read(self, result: JobResult) -> None:
