@@ -186,6 +186,18 @@ class SshTarget:
                 listed[info.name] = metas(info)
         return {module: listed.get(module, []) for module in modules}
 
+    def release_sizes(self, modules: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per module, the bytes of each of its release folders, measured on the server."""
+        listed = self.list_releases(modules)
+        paths = [f"{module}/{RELEASES}/{meta.release_id}" for module, metas in listed.items() for meta in metas]
+        sizes: dict[str, dict[str, int]] = {module: {} for module in modules}
+        for part in batches(paths):
+            for record in self._read(remote.sizes_script(part)).records:
+                if record[0] == "Z" and len(record) > 2 and record[2].isdigit():
+                    module, _releases, release = record[1].split("/", 2)
+                    sizes[module][release] = int(record[2])
+        return sizes
+
     def read_live(self, modules: Sequence[str]) -> list[LiveRelease]:
         current = self.read_current(modules)
         live = {m: r for m, r in current.items() if r is not None and is_release_name(r)}

@@ -295,6 +295,22 @@ def current_script(modules: Sequence[str]) -> str:
     )
 
 
+def sizes_script(releases: Sequence[str]) -> str:
+    """The bytes of the files under each ``<module>/releases/<id>``: ``Z <path> <bytes>``.
+
+    ``wc -c`` reads the sizes from the files' metadata; ``find`` builds its argument lists.
+    """
+    return "\n".join(
+        [
+            _PRELUDE,
+            f"for r in {_words(releases)}; do",
+            '  n=$(find "$r" -type f -exec wc -c {} + 2>/dev/null | awk \'$2 != "total" {s += $1} END {print s + 0}\')',
+            '  echo "Z $r $n"',
+            "done",
+        ]
+    )
+
+
 def remove_modules_script(modules: Sequence[str], tag: str) -> str:
     """Delete Deploy Center's own entries of each module; foreign entries and their folders stay.
 

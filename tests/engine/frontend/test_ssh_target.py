@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.errors import BadInputError
+from app.engine.frontend.local import LocalTarget
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
 from tests.engine.frontend import kit
@@ -436,3 +437,16 @@ def test_a_switch_whose_staged_temp_files_went_missing_writes_them_again(
     assert target.switch([Switch("Orders", release.release_id, release.config)]) == [None]
     assert target.read_current(["Orders"]) == {"Orders": release.release_id}
     assert target.read_config(["Orders"]) == {"Orders": release.config}
+
+
+def test_release_sizes_are_measured_on_the_server_as_locally(target: SshTarget, tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    for version in (1, 2):
+        go_live(target, version)
+        release, request, artifact = release_for("Orders", version)
+        kit.deploy_release([local], request, artifact, keep=5)
+    remote_sizes = target.release_sizes(["Orders", "Nothing"])
+    local_sizes = LocalTarget("local", local).release_sizes(["Orders", "Nothing"])
+    assert remote_sizes == local_sizes and len(remote_sizes["Orders"]) == 2
+    assert all(size > 0 for size in remote_sizes["Orders"].values()) and remote_sizes["Nothing"] == {}
