@@ -27,7 +27,7 @@ def format_duration(seconds: float, style: DurationStyle = SPACED) -> str:
             return f"{seconds * 1000:.0f} ms"
         return f"{seconds:.1f} s"
     sec, minute, hour, gap, minute_after_hour = _UNITS[style]
-    whole = int(round(seconds))
+    whole = round(seconds)
     if whole < 60:
         return f"{whole}{sec}"
     minutes, secs = divmod(whole, 60)

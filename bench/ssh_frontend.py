@@ -203,11 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 figures["rsync"].append(timed(lambda copy=copy: rsync(made, servers[0], source, copy)))
             cpu["rsync"].append((used.client, used.server))
             folders = [fresh(server, "three") for server in servers]
-            for server, folder in zip(servers, folders):
+            for server, folder in zip(servers, folders, strict=True):
                 if earlier:
                     deploy_over_ssh(server, folder, earlier)
             threads = [threading.Thread(target=deploy_over_ssh, args=(s, f, releases, bool(earlier)))
-                       for s, f in zip(servers, folders)]
+                       for s, f in zip(servers, folders, strict=True)]
 
             def three(threads: list[threading.Thread] = threads) -> None:
                 for thread in threads:

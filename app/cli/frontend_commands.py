@@ -46,7 +46,8 @@ def _checked_list(args: argparse.Namespace) -> int:
     problems = [f"{s.frontend.name}: {s.problem}" for s in farm.frontends if s.problem]
     text = "\n".join([format_table(rows), *problems])
     if farm.disagreeing:
-        text += f"\nfront-ends disagree on {len(farm.disagreeing)} module(s): {', '.join(sorted(farm.disagreeing)[:10])}"
+        shown = ", ".join(sorted(farm.disagreeing)[:10])
+        text += f"\nfront-ends disagree on {len(farm.disagreeing)} module(s): {shown}"
     document = {
         "frontends": [
             {**describe(s.frontend), "reachable": s.reachable, "problem": s.problem, "live": s.live,

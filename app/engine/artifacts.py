@@ -114,7 +114,7 @@ class ArtifactStore:
         shas = [sha256_hex(data) for data in blobs]
         moves: dict[Path, Path] = {}  # target -> temp
         try:
-            for sha, data in zip(shas, blobs):
+            for sha, data in zip(shas, blobs, strict=True):
                 target = self.path(sha)
                 if target in moves or self._holds(target, sha):
                     continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def host_name() -> str:
@@ -25,7 +25,7 @@ def current_user() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(value: datetime | None) -> str | None:

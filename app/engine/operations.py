@@ -162,10 +162,7 @@ def _labels(targets: Sequence[Target]) -> list[str]:
     """A name per front-end: its folder's name, or its host for a remote one; numbered when repeated."""
     labels = []
     for index, target in enumerate(targets):
-        if target.kind == LOCAL:
-            label = Path(target.location).name
-        else:
-            label = parse_ssh_url(target.location).host
+        label = Path(target.location).name if target.kind == LOCAL else parse_ssh_url(target.location).host
         labels.append(label if label not in {"", "."} else f"frontend{index + 1}")
     return [label if labels.count(label) == 1 else f"{label}-{index + 1}" for index, label in enumerate(labels)]
 

@@ -370,7 +370,9 @@ def module_config(ctx: EnvironmentContext, name: str) -> dict[str, str]:
         return effective_config(defaults, dict(module.config_overrides or {}))
 
 
-def run_summaries(ctx: EnvironmentContext, kinds: tuple[str, ...] | None = None, limit: int | None = None) -> list[RunSummary]:
+def run_summaries(
+    ctx: EnvironmentContext, kinds: tuple[str, ...] | None = None, limit: int | None = None
+) -> list[RunSummary]:
     with ctx.db.read() as session:
         query = select(RunRow).order_by(RunRow.id.desc())
         if kinds:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus, SkipReason
 from app.formatting import SPACED, format_duration
@@ -90,7 +90,7 @@ def local_time(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone()
 
 
@@ -133,4 +133,4 @@ def plural(count: int, word: str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -185,5 +185,7 @@ class RefusalShortcuts(QObject):
             twin.setContext(action.shortcutContext())
             twin.setEnabled(not action.isEnabled())
             action.enabledChanged.connect(lambda on, twin=twin: twin.setEnabled(not on))
-            twin.activated.connect(lambda action=action: self._refuse(f"{action_name(action)} refused: {action.toolTip()}"))
+            twin.activated.connect(
+                lambda action=action: self._refuse(f"{action_name(action)} refused: {action.toolTip()}")
+            )
             self.shortcuts.append(twin)

@@ -22,8 +22,8 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from app.engine import operations
-from app.engine.frontend.layout import OWNER_FILE
 from app.engine.context import Location, open_context
+from app.engine.frontend.layout import OWNER_FILE
 from app.engine.store.database import DATABASE_FILE
 from app.gui.controller import OperationResult
 from app.gui.main_window import MainWindow

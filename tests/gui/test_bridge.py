@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -14,7 +14,7 @@ from app.gui.bridge import EventBridge
 
 EVENTS = 20_000
 THREADS = 4
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class Collector(QObject):

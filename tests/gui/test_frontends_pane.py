@@ -45,9 +45,12 @@ def test_a_front_end_behind_is_shown_and_deploy_all_brings_it_up_to_date(
     pane = window.frontends
     from app.engine import frontends
 
-    result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
-        "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2")),
-        "added"))
+    def add() -> object:
+        return frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2"))
+
+    result = wait_operation(
+        qtbot, window.session, lambda: window.session.controller.quick("Add front-end", "frontends", add, "added")
+    )
     assert result.result.ok
     checked(qtbot, window)
     states = {s.frontend.name: s for s in pane.model.rows}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtTest import QAbstractItemModelTester
@@ -22,7 +22,7 @@ from app.gui.run_progress import RunProgress
 from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def check(model: QAbstractItemModel) -> QAbstractItemModelTester:
@@ -66,7 +66,8 @@ def test_run_items_model_follows_a_run(session: GuiSession) -> None:
     proxy.setSourceModel(model)
     proxy.sort(model.column_index("Status"))
     testers = [check(model), check(proxy)]
-    items = (*tuple(ItemSnapshot(f"M{n}", "App", 1, "pending") for n in range(50)), ItemSnapshot("Skip", "App", 1, "skipped", "compilation-failed", "no"))
+    pending = tuple(ItemSnapshot(f"M{n}", "App", 1, "pending") for n in range(50))
+    items = (*pending, ItemSnapshot("Skip", "App", 1, "skipped", "compilation-failed", "no"))
     progress = RunProgress.from_started(RunStarted(3, "deploy-all", "me", AT, items))
     model.show(progress)
     for n in range(0, 50, 2):

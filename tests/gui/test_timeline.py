@@ -3,7 +3,7 @@ hover and click, and a level of detail that keeps 10,000 modules to a few hundre
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
@@ -16,7 +16,7 @@ from app.gui.run_progress import ItemRow, RunProgress
 from app.gui.timeline import STATUS_COLORS, RunLanes, RunTimeline, blocked_by, blocking_producer, pack_lanes
 from tests.gui.test_details_pane import FAILING, open_failed_deploy_run, select_module
 
-START = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def finished_row(name: str, status: str, start: float | None, seconds: float | None, reason: str | None = None,

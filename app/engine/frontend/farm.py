@@ -137,7 +137,8 @@ def switch_staged(
         for back_position in sorted({p for index in failed for p in switched[index]}):
             back = [i for i in failed if back_position in switched[i]]
             current, config = before[back_position]
-            changes = [Switch(switches[i].module, current[switches[i].module], config[switches[i].module]) for i in back]
+            modules = [switches[i].module for i in back]
+            changes = [Switch(module, current[module], config[module]) for module in modules]
             for index, problem in zip(back, switch_on(targets[back_position], changes), strict=True):
                 states[index][targets[back_position].name] = SWITCHED_BACK if problem is None else FAILED
         going = [index for index in going if index not in set(failed)]

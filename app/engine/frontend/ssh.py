@@ -212,7 +212,9 @@ class SshTarget:
             results.append(LiveRelease(module=module, release_id=release, info=info, hashes=files))
         return results
 
-    def _hash(self, modules: Sequence[str], live: Mapping[str, str]) -> dict[str, tuple[dict[str, Any] | None, dict[str, str | None]]]:
+    def _hash(
+        self, modules: Sequence[str], live: Mapping[str, str]
+    ) -> dict[str, tuple[dict[str, Any] | None, dict[str, str | None]]]:
         folders = {module: f"{module}/{RELEASES}/{live[module]}" for module in modules}
         out = self._read(remote.hash_script(list(folders.values())))
         digests = remote.hashes(line for record in out.records for line in [" ".join(record)])
@@ -228,7 +230,9 @@ class SshTarget:
             found[module] = (parse_info(out.files.get(f"{folder}/{RELEASE_INFO}")), files)
         return found
 
-    def _inspect(self, modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str) -> list[FolderReport]:
+    def _inspect(
+        self, modules: Sequence[str], targets: Sequence[str] | None, stage: bool, dump: str
+    ) -> list[FolderReport]:
         out = self._read(remote.inspect_script(modules, targets, stage, dump))
         found = {module: FolderReport(module) for module in modules}
         for record in out.records:
@@ -263,7 +267,9 @@ class SshTarget:
             "file": f"{path} is a file, but Deploy Center needs a folder there; move it away",
             "notreg": f"{path}/{name} is not a regular file; Deploy Center will not replace it",
             "foreign": f"{path}/{name} was not created by Deploy Center; move it away and deploy again",
-            "rlink": f"{path}/{RELEASES} is a symbolic link, but Deploy Center needs its own folder there; move it away",
+            "rlink": (
+                f"{path}/{RELEASES} is a symbolic link, but Deploy Center needs its own folder there; move it away"
+            ),
             "rfile": f"{path}/{RELEASES} is a file, but Deploy Center needs a folder there; move it away",
             "nofolder": f"{path} is not a folder of Deploy Center's; stage the release first",
         }.get(kind, f"{path}: {rest}")
@@ -282,10 +288,11 @@ class SshTarget:
     def _stage_batch(self, releases: Sequence[ReleaseFiles]) -> list[StageResult]:
         self._lost = False
         try:
-            found = self._inspect([r.module for r in releases], [r.release_id for r in releases], stage=True, dump="cks")
+            modules, ids = [r.module for r in releases], [r.release_id for r in releases]
+            found = self._inspect(modules, ids, stage=True, dump="cks")
         except FrontendError as error:
             return [error] * len(releases)
-        plans = [StagePlan(release, info) for release, info in zip(releases, found)]
+        plans = [StagePlan(release, info) for release, info in zip(releases, found, strict=True)]
         for plan in plans:
             plan.decide(self._error, self._path)
         stamp = max([time.time_ns(), *(mtime + 1 for plan in plans for mtime in plan.info.releases.values())])
@@ -316,7 +323,8 @@ class SshTarget:
                 parts = []
                 if plan.staging is not None:
                     base = plan.staging_path()
-                    parts = [remote.tar_member(f"{base}/{name}", data, seconds) for name, data in plan.release.files.items()]
+                    files = plan.release.files.items()
+                    parts = [remote.tar_member(f"{base}/{name}", data, seconds) for name, data in files]
                     parts.append(remote.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds))
                 parts.extend(remote.tar_member(name, data, seconds, mode) for name, data, mode in plan.temps)
                 yield b"".join(parts)
@@ -369,7 +377,8 @@ class SshTarget:
         unplaced = [plan for plan in renaming if plan.release.module in refused]
         for plan in unplaced:
             where, problem = refused[plan.release.module]
-            plan.error = self._error(f"cannot rename {self._path(plan.staging_path())} to {self._path(where)}: {problem}")
+            source, destination = self._path(plan.staging_path()), self._path(where)
+            plan.error = self._error(f"cannot rename {source} to {destination}: {problem}")
         if unplaced:
             self._forget(unplaced)
 
@@ -403,7 +412,7 @@ class SshTarget:
         if gone:
             again = self._change([Change(switches[i].module, current_bytes(switches[i].release_id), switches[i].config)
                                   for i in gone])
-            for i, error in zip(gone, again):
+            for i, error in zip(gone, again, strict=True):
                 errors[i] = error
         return errors
 
@@ -486,14 +495,16 @@ class SshTarget:
                 if error is not None:
                     _log.error("%s", error)
 
-    def _send_temps(self, changes: Sequence[Change], errors: dict[int, FrontendError], index: Sequence[int]) -> FrontendError | None:
+    def _send_temps(
+        self, changes: Sequence[Change], errors: dict[int, FrontendError], index: Sequence[int]
+    ) -> FrontendError | None:
         """Write the temp files of ``changes`` (at ``index``), where the module folder is there."""
         try:
             out = self._read(remote.folders_script([change.module for change in changes]))
         except FrontendError as error:
             return error
         missing = {record[1] for record in out.records if record[0] == "F" and len(record) > 1}
-        for i, change in zip(index, changes):
+        for i, change in zip(index, changes, strict=True):
             if change.module in missing:
                 errors[i] = self._error(self._folder_problem(change.module, "nofolder"))
         kept = [change for change in changes if change.module not in missing]
@@ -501,7 +512,7 @@ class SshTarget:
             return None
         stamp = int(time.time())
         members = [
-            remote.tar_member(name, data, stamp, mode=0o600 if name.rpartition("/")[2].startswith(f".{CONFIG}") else 0o644)
+            remote.tar_member(name, data, stamp, mode=_temp_mode(name))
             for change in kept
             for name, data in change.temps()
         ]
@@ -535,7 +546,7 @@ class SshTarget:
     def _prune_batch(self, prunes: Sequence[Prune]) -> None:
         found = self._inspect([p.module for p in prunes], None, stage=False, dump="s")
         doomed: list[tuple[str, str]] = []
-        for rule, info in zip(prunes, found):
+        for rule, info in zip(prunes, found, strict=True):
             if info.problem is not None:
                 continue
             keep = set(rule.protect) | ({info.current} if info.current else set())
@@ -572,3 +583,6 @@ class SshTarget:
         self._session.close()
 
 
+def _temp_mode(name: str) -> int:
+    """A temp file's mode: the next config.json is private (section 9), the next CURRENT is not."""
+    return 0o600 if name.rpartition("/")[2].startswith(f".{CONFIG}") else 0o644

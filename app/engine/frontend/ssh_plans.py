@@ -164,9 +164,9 @@ class Change:
     """New ``CURRENT`` and ``config.json`` for one module (``KEEP``: leave it; None: remove it)."""
 
     module: str
-    current: bytes | None | Keep
-    config: bytes | None | Keep
-    previous_config: bytes | None | Keep = KEEP  # what to put back if CURRENT cannot switch; KEEP: unknown
+    current: bytes | Keep | None
+    config: bytes | Keep | None
+    previous_config: bytes | Keep | None = KEEP  # what to put back if CURRENT cannot switch; KEEP: unknown
     root: str = ""
     current_temp: str = ""
     config_temp: str = ""
@@ -253,7 +253,8 @@ def check_release_id(release: str) -> None:
 
 
 def is_release_name(name: str) -> bool:
-    return bool(name) and not name.startswith(".") and all(c.isascii() and (c.isalnum() or c in "._+@,=-") for c in name)
+    allowed = all(c.isascii() and (c.isalnum() or c in "._+@,=-") for c in name)
+    return bool(name) and not name.startswith(".") and allowed
 
 
 def current_bytes(release: str | None) -> bytes | None:

@@ -13,8 +13,9 @@ files, a line ``=stat`` with ``stat`` output and a line ``=tar`` followed by a t
 the files (``config.json``, ``.release.json``), which Python reads with ``tarfile``.
 
 Remote programs used: ``sh``, ``tar`` (with ``-T``), ``sync``, ``stat`` (GNU ``-c`` or BSD ``-f``),
-``touch``, ``rm``, ``rmdir``, ``mv``, ``find`` (with ``-mindepth``/``-maxdepth``), ``head`` and ``sha256sum`` (or ``shasum -a 256``, or
-``openssl``); ``perl``, where it is there, renames a whole batch in one process.
+``touch``, ``rm``, ``rmdir``, ``mv``, ``find`` (with ``-mindepth``/``-maxdepth``), ``head`` and
+``sha256sum`` (or ``shasum -a 256``, or ``openssl``); ``perl``, where it is there, renames a whole
+batch in one process.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def inspect_script(modules: Sequence[str], targets: Sequence[str] | None, stage:
     .release.json, in the stat part.
     """
     mode = "s" if stage else "r"
-    pairs = [f"{module}:{target}" for module, target in zip(modules, targets or [""] * len(modules))]
+    pairs = [f"{module}:{target}" for module, target in zip(modules, targets or [""] * len(modules), strict=True)]
     lines = [_PRELUDE, _INSPECT, f"ps={shlex.quote(' '.join(pairs))}", f"ms={shlex.quote(' '.join(modules))}"]
     lines.append(f'for p in $ps; do insp "${{p%%:*}}" {mode} "${{p#*:}}"; done')
     folders = '$(for m in $ms; do [ -d "$m/releases" ] && echo "$m/releases"; done)'
@@ -480,10 +481,9 @@ def mtimes(lines: Iterable[str]) -> dict[str, int]:
 def hashes(lines: Iterable[str]) -> dict[str, str]:
     """``sha256sum`` (or ``shasum``/``openssl -r``) lines as path -> hex digest."""
     found: dict[str, str] = {}
-    for line in lines:
-        escaped = line.startswith("\\")
-        if escaped:
-            line = line[1:]
+    for written in lines:
+        escaped = written.startswith("\\")
+        line = written[1:] if escaped else written
         digest, path = line[:64], line[66:]
         if len(digest) != 64 or not path:
             continue
@@ -568,7 +568,7 @@ def iso_stamp(nanoseconds: int) -> str:
 def chunks(count: int, sizes: Iterator[int]) -> Iterator[range]:
     """Split ``count`` items into ranges whose script text (``sizes``, per item) stays small."""
     start, used = 0, 0
-    for index, size in zip(range(count), sizes):
+    for index, size in zip(range(count), sizes, strict=True):
         if index > start and (used + size > MAX_SCRIPT_BYTES or index - start >= MAX_MODULES_PER_SCRIPT):
             yield range(start, index)
             start, used = index, 0

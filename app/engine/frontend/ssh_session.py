@@ -110,7 +110,7 @@ class Session:
         if os.getpid() == self._pid and self._thread.is_alive():
             try:
                 asyncio.run_coroutine_threadsafe(self._disconnect(), self._loop).result(timeout=30)
-            except Exception:  # noqa: BLE001, S110 - closing must not fail; the server may be gone
+            except Exception:
                 pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=30)
@@ -149,7 +149,7 @@ class Session:
                     raise
         except _HopFailed as failed:
             raise SessionError(f"through the jump host {failed.host}: {failed.problem}") from None
-        except Exception as error:  # noqa: BLE001 - every failure becomes one line for the operator
+        except Exception as error:
             raise SessionError(_connect_problem(error, options, self.limits)) from None
         if tunnel is not None:
             connection.set_tunnel(tunnel)  # closed with the connection
@@ -168,7 +168,7 @@ class Session:
             hop_options = _options(url, self.limits, paths)
             try:
                 connection = await self._open(url, hop_options, paths, tunnel, asyncssh.SSHClient())
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 if tunnel is not None:
                     tunnel.abort()
                 raise _HopFailed(host, _connect_problem(error, hop_options, self.limits)) from None
@@ -194,7 +194,7 @@ class Session:
             connection.abort()
             try:
                 await asyncio.wait_for(connection.wait_closed(), timeout=5)
-            except Exception:  # noqa: BLE001, S110 - it is being cut off anyway
+            except Exception:
                 pass
 
     async def _disconnect(self) -> None:
@@ -204,7 +204,7 @@ class Session:
         connection.close()
         try:
             await asyncio.wait_for(connection.wait_closed(), timeout=10)
-        except Exception:  # noqa: BLE001 - a hung server: cut it off
+        except Exception:
             connection.abort()
 
     async def _run(self, command: str, stdin: Iterable[bytes]) -> Completed:
@@ -217,7 +217,7 @@ class Session:
         except SessionError:
             await self._drop()
             raise
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             await self._drop()
             raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
 
@@ -235,7 +235,7 @@ class Session:
         except SessionError:
             await self._drop()
             raise
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             await self._drop()
             raise SessionError(_lost_problem(self._why_closed or error, self.limits)) from None
 
@@ -339,7 +339,7 @@ class _ControlShell:
                 if not chunk:
                     return
                 self.errors += chunk
-        except Exception:  # noqa: BLE001 - the connection ended; the script's caller hears why
+        except Exception:
             return
 
 

@@ -35,7 +35,9 @@ class CompileJob:
 CompileResult = tuple[CompileOutcome | DeployCenterError, Mapping[str, str]]
 
 
-def compile_batch(artifacts: str, platform: PlatformSpec, jobs: list[CompileJob]) -> list[CompileOutcome | DeployCenterError]:
+def compile_batch(
+    artifacts: str, platform: PlatformSpec, jobs: list[CompileJob]
+) -> list[CompileOutcome | DeployCenterError]:
     """In any process: compile these module versions; their artifacts share two flushes."""
     return [result for result, _defaults in compile_sources(ArtifactStore(Path(artifacts)), platform, jobs)]
 

@@ -171,9 +171,8 @@ def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]
     for item in deploying:
         assert item.compilation_id is not None and item.artifact_sha256 is not None
         defaults, overrides = configs[item.module_id]
-        release = ReleaseRequest(
-            item.module, item.version, plan.platform_version, item.artifact_sha256, effective_config(defaults, overrides)
-        )
+        config = effective_config(defaults, overrides)
+        release = ReleaseRequest(item.module, item.version, plan.platform_version, item.artifact_sha256, config)
         payload = Deployable(item.compilation_id, release)
         work.append(WorkItem(item.module_id, item.module, item.application, item.version, item.depends, payload))
     return work
@@ -277,4 +276,5 @@ class DeployWork:
 
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[Deployable], WorkOutcome]]) -> None:
         farm.flush_all(shared_targets(self._frontends))  # on disk before recorded as deployed
-        record_deployments(session, self._frontends, [(item.module_id, outcome.result) for item, outcome in done], run_id)
+        deployed = [(item.module_id, outcome.result) for item, outcome in done]
+        record_deployments(session, self._frontends, deployed, run_id)

@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from app.engine.artifacts import ArtifactStore
+from app.engine.config import config_bytes
 from app.engine.errors import DeployCenterError
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.frontend.registry import Frontend, shared_targets
-from app.engine.config import config_bytes
 from app.engine.frontend.target import FrontendTarget, ReleaseFiles, Switch
 
 

@@ -95,7 +95,8 @@ def _publish(
         claim(shared_targets(frontends), owner(ctx, env))
         new_items, work_items = _record_versions(session, manifests, ctx.artifacts, source_zips)
         source_zips.clear()  # stored: the workers read them back one module at a time
-        run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, workers or default_workers())
+        count = workers or default_workers()
+        run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, count)
         producers = ProducerBook(known_compilations(session, env.platform_version))
         platform = env.platform_version
         keep = keep_of(env)
@@ -166,13 +167,13 @@ def _record_versions(
             published_at=now,
             published_by=who,
         )
-        for module, manifest, source in zip(modules, manifests, sources)
+        for module, manifest, source in zip(modules, manifests, sources, strict=True)
     ]
     session.add_all(versions)
     session.flush()
     new_items: list[records.NewItem] = []
     work_items: list[WorkItem[CompileJob]] = []
-    for module, manifest, version in zip(modules, manifests, versions):
+    for module, manifest, version in zip(modules, manifests, versions, strict=True):
         module.latest_version_id = version.id
         new_items.append(records.NewItem(module.id, module.name, module.application, version.number, None))
         job = CompileJob(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.artifacts import canonical_zip
+from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.ssh_session import CONFIG_ENV, Limits
 from app.engine.frontend.target import ReleaseFiles

@@ -444,7 +444,7 @@ def test_release_sizes_are_measured_on_the_server_as_locally(target: SshTarget, 
     local.mkdir()
     for version in (1, 2):
         go_live(target, version)
-        release, request, artifact = release_for("Orders", version)
+        _release, request, artifact = release_for("Orders", version)
         kit.deploy_release([local], request, artifact, keep=5)
     remote_sizes = target.release_sizes(["Orders", "Nothing"])
     local_sizes = LocalTarget("local", local).release_sizes(["Orders", "Nothing"])
