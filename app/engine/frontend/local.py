@@ -101,7 +101,7 @@ class LocalTarget:
         for module in modules:
             folder = self._folder(module)
             with folder.reporting():
-                folder.inspect(strict=True)
+                folder.inspect(strict=False)
             configs[module] = folder.previous_config
         return configs
 
@@ -203,7 +203,7 @@ class LocalTarget:
             folder = self._folder(change.module)
             try:
                 with folder.reporting():
-                    folder.inspect(strict=True)
+                    folder.inspect(strict=False)
                     if change.release_id is not None and not folder.holds_release(change.release_id):
                         folder.fail(f"{folder.releases / change.release_id} is not a complete release")
                     folder.prepare_switch(change.release_id, change.config)
