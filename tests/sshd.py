@@ -319,7 +319,9 @@ class Farm:
     def config(self) -> Path:
         return self.root / "ssh_config"
 
-    def add_server(self, alias: str | None = None, start: bool = True, extra_config: list[str] | None = None) -> SshServer:
+    def add_server(
+        self, alias: str | None = None, start: bool = True, extra_config: list[str] | None = None
+    ) -> SshServer:
         alias = alias or f"srv{len(self.servers) + 1}"
         server = SshServer(alias, self.root / alias, self.program, self.public_key, extra_config=extra_config or [])
         server.root.mkdir()

@@ -16,27 +16,35 @@ Time limits: ``connect_timeout`` covers the TCP connection, the key exchange and
 authentication; once connected, keepalives every ``keepalive_interval`` seconds detect a server
 that stopped answering (``keepalive_count`` unanswered ones close the connection), and
 ``command_timeout`` fails a command during which no byte moved either way for that long.
+Operators set the first two through ``DEPLOYCENTER_SSH_CONNECT_TIMEOUT`` and
+``DEPLOYCENTER_SSH_COMMAND_TIMEOUT`` (``limits_from_env``, read when a target is made).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import os
 import secrets
 import shlex
 import socket
 import threading
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
 
+from app.engine.errors import BadInputError
 from app.engine.frontend.ssh_url import SshUrl
 
 CONFIG_ENV = "DEPLOYCENTER_SSH_CONFIG"
+CONNECT_TIMEOUT_ENV = "DEPLOYCENTER_SSH_CONNECT_TIMEOUT"  # seconds; Limits.connect_timeout
+COMMAND_TIMEOUT_ENV = "DEPLOYCENTER_SSH_COMMAND_TIMEOUT"  # seconds; Limits.command_timeout
+_MAX_SECONDS = 86_400.0
 _T = TypeVar("_T")
 # Fast and constant-time in OpenSSL; used first unless the configuration names its own Ciphers.
 _PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
@@ -53,6 +61,34 @@ class Limits:
     command_timeout: float = 120.0
     keepalive_interval: float = 10.0
     keepalive_count: int = 3
+
+
+def limits_from_env(environ: Mapping[str, str] | None = None) -> Limits:
+    """The operator's time limits: the defaults, with what the environment variables set.
+
+    ``DEPLOYCENTER_SSH_CONNECT_TIMEOUT`` and ``DEPLOYCENTER_SSH_COMMAND_TIMEOUT`` are seconds
+    (a number above 0, at most a day); anything else is a BadInputError naming the variable.
+    """
+    environ = os.environ if environ is None else environ
+    limits = Limits()
+    return replace(
+        limits,
+        connect_timeout=_seconds(environ, CONNECT_TIMEOUT_ENV, limits.connect_timeout),
+        command_timeout=_seconds(environ, COMMAND_TIMEOUT_ENV, limits.command_timeout),
+    )
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= _MAX_SECONDS):  # also refuses nan and inf
+        raise BadInputError(f"{name}={text!r}: give a number of seconds above 0 and at most {_MAX_SECONDS:g}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -108,10 +144,8 @@ class Session:
             return
         self._closed = True
         if os.getpid() == self._pid and self._thread.is_alive():
-            try:
+            with contextlib.suppress(Exception):  # closing must not fail; the server may be gone
                 asyncio.run_coroutine_threadsafe(self._disconnect(), self._loop).result(timeout=30)
-            except Exception:
-                pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=30)
         if not self._thread.is_alive():
@@ -149,13 +183,15 @@ class Session:
                     raise
         except _HopFailed as failed:
             raise SessionError(f"through the jump host {failed.host}: {failed.problem}") from None
-        except Exception as error:
+        except Exception as error:  # every failure becomes one line for the operator
             raise SessionError(_connect_problem(error, options, self.limits)) from None
         if tunnel is not None:
             connection.set_tunnel(tunnel)  # closed with the connection
         return connection
 
-    async def _jump(self, options: asyncssh.SSHClientConnectionOptions, paths: list[str]) -> asyncssh.SSHClientConnection | None:
+    async def _jump(
+        self, options: asyncssh.SSHClientConnectionOptions, paths: list[str]
+    ) -> asyncssh.SSHClientConnection | None:
         """The configuration's ProxyJump hops, each connected with the same strict options."""
         hops = str(options.config.get("ProxyJump") or "")
         if not hops or hops.lower() == "none":
@@ -192,10 +228,8 @@ class Session:
         connection, self._connection, self._control = self._connection, None, None
         if connection is not None:
             connection.abort()
-            try:
+            with contextlib.suppress(Exception):  # it is being cut off anyway
                 await asyncio.wait_for(connection.wait_closed(), timeout=5)
-            except Exception:
-                pass
 
     async def _disconnect(self) -> None:
         connection, self._connection, self._control = self._connection, None, None
@@ -204,7 +238,7 @@ class Session:
         connection.close()
         try:
             await asyncio.wait_for(connection.wait_closed(), timeout=10)
-        except Exception:
+        except Exception:  # a hung server: cut it off
             connection.abort()
 
     async def _run(self, command: str, stdin: Iterable[bytes]) -> Completed:
@@ -302,7 +336,7 @@ class _ControlShell:
         try:
             chunk = await asyncio.wait_for(self.process.stdout.read(1 << 16), timeout=self.timeout)
         except TimeoutError:
-            raise SessionError(f"no progress for {self.timeout:g} s (the server, or a command there, hangs); the connection is closed") from None
+            raise SessionError(_no_progress(self.timeout)) from None
         if not chunk:
             raise SessionError("the remote shell ended unexpectedly")
         self.pending += chunk
@@ -339,7 +373,7 @@ class _ControlShell:
                 if not chunk:
                     return
                 self.errors += chunk
-        except Exception:
+        except Exception:  # the connection ended; the script's caller hears why
             return
 
 
@@ -394,7 +428,7 @@ class _Exchange:
         while True:
             left = self.moved + self.timeout - self.loop.time()
             if left <= 0:
-                raise SessionError(f"no progress for {self.timeout:g} s (the server, or a command there, hangs); the connection is closed")
+                raise SessionError(_no_progress(self.timeout))
             await asyncio.sleep(left)
 
 
@@ -486,9 +520,13 @@ def _host_key_problem(options: asyncssh.SSHClientConnectionOptions) -> str:
             f"nothing was written (add the server's key with ssh-keyscan after checking it)")
 
 
+def _no_progress(seconds: float) -> str:
+    return f"no progress for {seconds:g} s (the server, or a command there, hangs); the connection is closed"
+
+
 def _lost_problem(error: Exception, limits: Limits) -> str:
     if isinstance(error, asyncio.TimeoutError):
-        return f"no progress for {limits.command_timeout:g} s (the server, or a command there, hangs); the connection is closed"
+        return _no_progress(limits.command_timeout)
     if isinstance(error, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
         reason = error.reason or type(error).__name__
         if "keepalive" in reason.lower():
