@@ -12,33 +12,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from app.engine import operations, views
-from app.engine.context import EnvironmentContext, Location
+from app.engine.context import Location
 from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
-from tests.sshd import Farm, SshServer, start_or_skip
-
-NAMES = [f"Mod{i:02d}" for i in range(12)]
-
-
-@dataclass
-class SshEnv:
-    ctx: EnvironmentContext
-    data_dir: Path
-    servers: list[SshServer]
-    folders: list[Path]
-
-    def currents(self, module: str) -> list[str | None]:
-        found = []
-        for folder in self.folders:
-            current = folder / module / "CURRENT"
-            found.append(current.read_text().strip() if current.is_file() else None)
-        return found
+from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
+from tests.sshd import Farm, start_or_skip
 
 
 @pytest.fixture

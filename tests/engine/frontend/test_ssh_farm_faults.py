@@ -17,43 +17,26 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.engine import operations, views
-from app.engine.context import EnvironmentContext, Location
+from app.engine.context import Location
 from app.engine.errors import BadInputError
 from app.engine.frontend import farm
 from app.engine.frontend.ssh_session import COMMAND_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, Limits, limits_from_env
 from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
-from tests.sshd import Farm, SshServer, start_or_skip
+from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
+from tests.sshd import Farm, start_or_skip
 
-NAMES = [f"Mod{i:02d}" for i in range(12)]  # Mod00 first; every other module depends on it
 BROKEN = 1  # the server that goes wrong: web2
 RUN_BOUND = 300  # seconds: far above what the small limits allow; only "the run ended at all"
 HUNG = r"no progress for \d+ s|stopped answering|within \d+ s \(connect timeout\)"
 
 
-@dataclass
-class SshEnv:
-    ctx: EnvironmentContext
-    data_dir: Path
-    servers: list[SshServer]
-    folders: list[Path]
-
-    def currents(self, module: str) -> list[str | None]:
-        found = []
-        for folder in self.folders:
-            current = folder / module / "CURRENT"
-            found.append(current.read_text().strip() if current.is_file() else None)
-        return found
-
-    def everything(self) -> dict[str, list[str | None]]:
-        return {name: self.currents(name) for name in NAMES}
 
 
 def tree(folder: Path) -> dict[str, bytes | None]:
