@@ -168,6 +168,8 @@ class OperationController(QObject):
         self.busy_changed.emit()
 
     def _on_done(self, op: Operation, done: str | None, result: JobResult) -> None:
+        if op.makes_run:
+            self._bridge.flush()  # the run's last events first: its end is shown before it is announced
         self.operations.remove(op)
         if not result.ok:
             self._notifier.error(result.error_text, op.pane)

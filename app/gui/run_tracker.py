@@ -44,6 +44,10 @@ class RunTracker(QObject):
         active = self.active()
         return max(active, key=lambda p: p.run_id) if active else None
 
+    def ended_ids(self) -> set[int]:
+        """The runs seen to end (the last few): a poll read before an end may still name them."""
+        return {p.run_id for p in self.runs.values() if not p.running}
+
     def external_since(self) -> dict[int, datetime | None]:
         """Runs of other processes still followed, with where their last poll stopped."""
         return {p.run_id: p.seen_until for p in self.active() if not p.own}

@@ -95,9 +95,10 @@ class EnvironmentWatcher(QObject):
             frozenset(self._controller.own_run_ids()), self._controller.awaiting_run_id(),
             self._tracker.external_since(), self._last_active,
         )
-        self._jobs.submit(POLL_JOB, lambda: poll(self._ctx, request), self._apply)
+        self._jobs.submit(POLL_JOB, lambda: poll(self._ctx, request), self.apply)
 
-    def _apply(self, result: JobResult) -> None:
+    def apply(self, result: JobResult) -> None:
+        """GUI thread: what one poll read, perhaps a moment ago."""
         self.polls += 1
         if not result.ok:
             if not self._failing:
@@ -113,8 +114,11 @@ class EnvironmentWatcher(QObject):
             own |= {run_id for run_id, owner in activity.owner_pids.items() if owner == me}
         self._tracker.apply_polled(activity.active_runs, found.changes, own)
         if found.locks is not None:
-            self._last_active = activity.active_ids
-            self.locks_changed.emit(found.locks)
+            ended = self._tracker.ended_ids()
+            locks = {module: run for module, run in found.locks.items() if run not in ended}
+            # Locks read before a run ended are stale: drop them, and read them again next time.
+            self._last_active = None if len(locks) != len(found.locks) else activity.active_ids
+            self.locks_changed.emit(locks)
         if self._marker is not None and activity.marker != self._marker:
             self.recorded.emit()
         self._marker = activity.marker

@@ -7,8 +7,10 @@ from pytestqt.qtbot import QtBot
 
 from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunFinished, RunStarted
 from app.gui.formatting import utcnow
+from app.gui.jobs import JobResult
 from app.gui.main_window import MainWindow
 from app.gui.notifier import ERROR
+from app.gui.watcher import POLL_JOB, PollRequest, poll
 from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, wait_operation
 
 IN_THE_RUN = "Orders"
@@ -70,6 +72,23 @@ def test_actions_come_back_when_the_run_ends(qtbot: QtBot, window: MainWindow, g
 
     window.modules.select(IN_THE_RUN)
     assert module_actions(window) == {"publish": True, "apply": True, "delete": True}
+
+
+def test_a_poll_read_before_the_run_ended_does_not_lock_its_modules_again(
+    qtbot: QtBot, window: MainWindow, gate: Gates
+) -> None:
+    start_held_run(qtbot, window, gate)
+    # What a poll on the job thread read while the run was active, delivered after it ended.
+    stale = poll(window.session.ctx, PollRequest(frozenset(), False, {}, None))
+    assert stale.locks and set(stale.locks.values()) == {3}
+
+    wait_operation(qtbot, window.session, gate.release_all)
+    window.session.watcher.apply(JobResult(POLL_JOB, stale))
+
+    window.modules.select(IN_THE_RUN)
+    assert module_actions(window) == {"publish": True, "apply": True, "delete": True}
+    entry = window.modules.model.entry(IN_THE_RUN)
+    assert entry is not None and entry.locked_by_run is None
 
 
 def test_closing_during_a_run_asks_then_cancels_and_joins_it(
