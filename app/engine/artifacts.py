@@ -14,10 +14,14 @@ import hashlib
 import io
 import os
 import re
+import secrets
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+from app.engine.blobs import Blob, blob_size, chunks, file_sha256
 from app.engine.durability import PendingWrites, make_durable
 from app.engine.errors import DeployCenterError
 from app.engine.files import PRIVATE_FOLDER_MODE, PRIVATE_MODE, temp_name_for, write_new_file
@@ -27,6 +31,8 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o100644
 ZIP_COMPRESS_LEVEL = 6
 _UNIX_CREATOR = 3
+# A zip of content this small is built in memory; a bigger one is written to disk as it is built.
+SMALL_ZIP = 8 * 1024 * 1024
 
 _SHA256_TEXT = re.compile(r"[0-9a-f]{64}")
 
@@ -41,17 +47,35 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def canonical_zip(files: Mapping[str, bytes]) -> bytes:
+def canonical_zip(files: Mapping[str, bytes], *, compress: bool = True) -> bytes:
     """Zip ``files`` so that the same names and contents always give the same bytes."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    write_canonical_zip(buffer, files, compress=compress)
+    return buffer.getvalue()
+
+
+def write_canonical_zip(handle: IO[bytes], files: Mapping[str, Blob], *, compress: bool) -> None:
+    """``canonical_zip`` into a seekable file, each member read in chunks: memory stays flat.
+
+    Source zips are deflated; artifacts are stored uncompressed, so that a deploy is a copy.
+    """
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(handle, "w", compression=method) as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = method
             info.create_system = _UNIX_CREATOR  # the default depends on the OS building the zip
             info.external_attr = ZIP_FILE_MODE << 16
-            archive.writestr(info, files[name], compresslevel=ZIP_COMPRESS_LEVEL)
-    return buffer.getvalue()
+            blob = files[name]
+            if isinstance(blob, bytes):
+                archive.writestr(info, blob, compresslevel=ZIP_COMPRESS_LEVEL)
+                continue
+            # What writestr does, a chunk at a time: the size known up front gives the same bytes.
+            info.file_size = blob.size
+            info._compresslevel = ZIP_COMPRESS_LEVEL  # type: ignore[attr-defined]  # writestr's own
+            with archive.open(info, "w") as member:
+                for piece in chunks(blob):
+                    member.write(piece)
 
 
 def member_path_problem(name: str) -> str | None:
@@ -87,6 +111,16 @@ def is_symlink_member(info: zipfile.ZipInfo) -> bool:
     return (mode & 0o170000) == 0o120000
 
 
+@dataclass(frozen=True)
+class PendingZip:
+    """A zip built for the store and not in it yet: its bytes, or a temp file in the store."""
+
+    sha256: str
+    size: int
+    data: bytes | None
+    temp: Path | None
+
+
 class ArtifactStore:
     """Zips addressed by their sha256 under ``root`` (the environment's ``artifacts`` folder)."""
 
@@ -105,25 +139,54 @@ class ArtifactStore:
         return self.put_many([data])[0]
 
     def put_many(self, blobs: Sequence[bytes]) -> list[str]:
-        """Store zips and return their sha256s; they are on disk when this returns.
+        """Store zips and return their sha256s; they are on disk when this returns."""
+        return self.commit([PendingZip(sha256_hex(data), len(data), data, None) for data in blobs])
+
+    def prepare(self, files: Mapping[str, Blob], *, compress: bool) -> PendingZip:
+        """Build the canonical zip of ``files`` for ``commit``: in memory when small, else
+        straight into a temp file here, so that a big file never sits in memory whole."""
+        if sum(blob_size(blob) for blob in files.values()) <= SMALL_ZIP and all(
+            isinstance(blob, bytes) for blob in files.values()
+        ):
+            data = canonical_zip(files, compress=compress)  # type: ignore[arg-type]  # all bytes
+            return PendingZip(sha256_hex(data), len(data), data, None)
+        self.root.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+        temp = self.root / f".incoming-{secrets.token_hex(8)}.zip"
+        try:
+            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_MODE)
+            with open(fd, "w+b") as handle:
+                write_canonical_zip(handle, files, compress=compress)
+            # zipfile seeks back to fill in sizes, so the bytes are hashed once written.
+            return PendingZip(file_sha256(temp), temp.stat().st_size, None, temp)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+    def commit(self, pending: Sequence[PendingZip]) -> list[str]:
+        """Put prepared zips in place and return their sha256s; they are on disk when this returns.
 
         Each zip goes to a temp name, then into place, each step made durable by one disk flush
         shared with every other writer of the moment (``durability``) instead of two fsyncs per
         zip. Storing again repairs a stored copy that had been damaged.
         """
-        shas = [sha256_hex(data) for data in blobs]
         moves: dict[Path, Path] = {}  # target -> temp
         try:
-            for sha, data in zip(shas, blobs, strict=True):
-                target = self.path(sha)
-                if target in moves or self._holds(target, sha):
+            for zipped in pending:
+                target = self.path(zipped.sha256)
+                if target in moves or self._holds(target, zipped.sha256):
+                    if zipped.temp is not None:
+                        zipped.temp.unlink(missing_ok=True)
                     continue
                 for folder in (self.root, target.parent):
                     folder.mkdir(mode=PRIVATE_FOLDER_MODE, exist_ok=True)
+                if zipped.temp is not None:
+                    moves[target] = zipped.temp
+                    continue
                 moves[target] = temp_name_for(target)
-                write_new_file(moves[target], data, durable=False, mode=PRIVATE_MODE)
+                assert zipped.data is not None
+                write_new_file(moves[target], zipped.data, durable=False, mode=PRIVATE_MODE)
             if not moves:
-                return shas
+                return [zipped.sha256 for zipped in pending]
             make_durable([PendingWrites(self.root, list(moves.values()), [])])
             for target, temp in list(moves.items()):
                 os.replace(temp, target)
@@ -131,9 +194,36 @@ class ArtifactStore:
         finally:
             for temp in moves.values():
                 temp.unlink(missing_ok=True)
-        folders = {self.path(sha).parent for sha in shas}
+        folders = {self.path(zipped.sha256).parent for zipped in pending}
         make_durable([PendingWrites(self.root, [], [*folders, self.root])])
-        return shas
+        return [zipped.sha256 for zipped in pending]
+
+    @staticmethod
+    def discard(pending: Sequence[PendingZip]) -> None:
+        """Drop prepared zips that will not be stored (a refused publish)."""
+        for zipped in pending:
+            if zipped.temp is not None:
+                zipped.temp.unlink(missing_ok=True)
+
+    def load(self, sha: str) -> bytes | Path:
+        """A stored zip checked against its name: its bytes when small, else its path (checked
+        by reading it in chunks), for readers that then take its members one at a time."""
+        target = self.path(sha)
+        try:
+            size = target.stat().st_size
+        except FileNotFoundError:
+            raise ArtifactCorruptError(f"artifact {sha} is missing from {self.root}") from None
+        except OSError as error:
+            raise ArtifactCorruptError(f"artifact {sha} cannot be read: {error.strerror}") from None
+        if size <= SMALL_ZIP:
+            return self.read(sha)
+        try:
+            found = file_sha256(target)
+        except OSError as error:
+            raise ArtifactCorruptError(f"artifact {sha} cannot be read: {error.strerror}") from None
+        if found != sha:
+            raise ArtifactCorruptError(f"artifact {sha} is corrupt: its content no longer matches its sha256")
+        return target
 
     def read(self, sha: str) -> bytes:
         target = self.path(sha)
@@ -150,6 +240,6 @@ class ArtifactStore:
     @staticmethod
     def _holds(target: Path, sha: str) -> bool:
         try:
-            return sha256_hex(target.read_bytes()) == sha
+            return file_sha256(target) == sha
         except OSError:
             return False

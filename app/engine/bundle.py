@@ -21,7 +21,15 @@ from typing import IO, Any, NoReturn
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from app.engine.artifacts import canonical_zip, is_symlink_member, member_path_problem, sha256_hex
+from app.engine.artifacts import (
+    ArtifactStore,
+    PendingZip,
+    canonical_zip,
+    is_symlink_member,
+    member_path_problem,
+    sha256_hex,
+)
+from app.engine.blobs import Blob, BlobError, FileSlice, MemoryBudget, ZipMember, blob_size, read_all
 from app.engine.errors import BundleError
 from app.engine.names import NAME_RULE, is_valid_name, windows_name_problem
 
@@ -95,10 +103,13 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A validated bundle: its manifest and every file, ``module.toml`` included."""
+    """A validated bundle: its manifest and every file, ``module.toml`` included.
+
+    A big file is a reference to where it was found (``blobs``), read again when it is stored.
+    """
 
     manifest: Manifest
-    files: Mapping[str, bytes] = field(hash=False)
+    files: Mapping[str, Blob] = field(hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", MappingProxyType({name: self.files[name] for name in sorted(self.files)}))
@@ -107,6 +118,7 @@ class Bundle:
         return (Bundle, (self.manifest, dict(self.files)))
 
     def source_zip_bytes(self) -> bytes:
+        """The canonical source zip in memory (small bundles; ``prepare_source`` streams)."""
         return self._source_zip
 
     @property
@@ -115,7 +127,17 @@ class Bundle:
 
     @cached_property
     def _source_zip(self) -> bytes:
-        return canonical_zip(self.files)
+        return canonical_zip({name: read_all(blob) for name, blob in self.files.items()})
+
+
+def prepare_source(bundle: Bundle, store: ArtifactStore, origin: str) -> PendingZip:
+    """The bundle's canonical source zip, built for ``store`` without holding a big file whole."""
+    try:
+        return store.prepare(bundle.files, compress=True)
+    except BlobError as error:
+        _fail(origin, f"changed or became unreadable while it was read: {error}")
+    except OSError as error:
+        _fail(origin, f"cannot be stored: {error.strerror or error}")
 
 
 # ---------------------------------------------------------------- manifest
@@ -239,7 +261,7 @@ def load_bundle(path: Path) -> Bundle:
     if path.is_dir():
         files = _read_folder(path, origin)
     elif path.is_file() and path.suffix.lower() == ".zip":
-        files = _read_zip_file(path, origin)
+        files = _read_zip_file(path, origin, path)
     elif not path.exists():
         _fail(origin, "no such file or folder")
     else:
@@ -247,22 +269,36 @@ def load_bundle(path: Path) -> Bundle:
     return _bundle_from_files(files, origin)
 
 
-def bundle_from_source_zip(data: bytes) -> Bundle:
-    """Rebuild the bundle that ``Bundle.source_zip_bytes`` produced, e.g. to recompile a stored version."""
+def bundle_from_source_zip(data: bytes | Path) -> Bundle:
+    """Rebuild the bundle whose source zip was stored (``ArtifactStore.load``), e.g. to recompile it."""
     origin = "stored bundle"
-    return _bundle_from_files(_read_zip(io.BytesIO(data), origin), origin)
+    if isinstance(data, Path):
+        return _bundle_from_files(_read_zip_file(data, origin, data, strip=False), origin)
+    return _bundle_from_files(_read_zip(io.BytesIO(data), origin, None), origin)
 
 
-def _bundle_from_files(files: dict[str, bytes], origin: str) -> Bundle:
+def _bundle_from_files(files: dict[str, Blob], origin: str) -> Bundle:
     if MANIFEST_NAME not in files:
         _fail(origin, f"has no {MANIFEST_NAME} at its root")
     for reserved in sorted(RESERVED_NAMES & set(files)):
         _fail(origin, f"contains {reserved}, a name Deploy Center reserves for its own files")
     _check_portable_names(files, origin)
-    return Bundle(manifest=parse_manifest(files[MANIFEST_NAME], origin), files=files)
+    manifest = files[MANIFEST_NAME]
+    if not isinstance(manifest, bytes):  # met after the memory budget ran out: read it now
+        if blob_size(manifest) > MAX_MANIFEST_BYTES:
+            _fail(origin, f"{MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
+        files[MANIFEST_NAME] = manifest = _read_blob(manifest, origin, MANIFEST_NAME)
+    return Bundle(manifest=parse_manifest(manifest, origin), files=files)
 
 
-def _strip_single_top_folder(files: dict[str, bytes]) -> dict[str, bytes]:
+def _read_blob(blob: Blob, origin: str, name: str) -> bytes:
+    try:
+        return read_all(blob)
+    except BlobError as error:
+        _fail(origin, f"file {name} cannot be read: {error}")
+
+
+def _strip_single_top_folder(files: dict[str, Blob]) -> dict[str, Blob]:
     """Accept zips made by zipping the bundle folder itself, i.e. ``Orders/module.toml``."""
     if MANIFEST_NAME in files or not files:
         return files
@@ -273,7 +309,7 @@ def _strip_single_top_folder(files: dict[str, bytes]) -> dict[str, bytes]:
     return {name[len(top) + 1 :]: data for name, data in files.items()}
 
 
-def _check_portable_names(files: Mapping[str, bytes], origin: str) -> None:
+def _check_portable_names(files: Mapping[str, Blob], origin: str) -> None:
     """Refuse names that cannot all exist in one folder tree on every front-end's filesystem."""
     seen: dict[str, str] = {}
     for name in files:
@@ -303,6 +339,7 @@ class _Budget:
         self.origin = origin
         self.entries = 0
         self.size = 0
+        self.memory = MemoryBudget()  # which files are read now, and which only referenced
 
     def add(self, size: int = 0) -> None:
         self.entries += 1
@@ -316,25 +353,43 @@ class _Budget:
 # ---------------------------------------------------------------- zips
 
 
-def _read_zip_file(path: Path, origin: str) -> dict[str, bytes]:
+def _read_zip_file(path: Path, origin: str, source: Path, strip: bool = True) -> dict[str, Blob]:
     try:
         with path.open("rb") as handle:
-            return _strip_single_top_folder(_read_zip(handle, origin))
+            files = _read_zip(handle, origin, source)
     except OSError as error:
         _fail(origin, f"cannot be read: {error.strerror}")
+    return _strip_single_top_folder(files) if strip else files
 
 
-def _read_zip(handle: IO[bytes], origin: str) -> dict[str, bytes]:
+def _read_zip(handle: IO[bytes], origin: str, source: Path | None) -> dict[str, Blob]:
+    """Each member's bytes, or, for a big one when the zip is a file (``source``), a reference
+    read again (and its CRC checked) when the member is stored."""
+    budget = _Budget(origin)
     try:
         with zipfile.ZipFile(handle) as archive:
-            infos = _checked_members(archive, origin)
-            return {info.filename: _read_member(archive, info, origin) for info in infos}
+            files: dict[str, Blob] = {}
+            for info in _checked_members(archive, budget):
+                if source is None or budget.memory.take(info.file_size):
+                    files[info.filename] = _read_member(archive, info, origin)
+                else:
+                    _check_readable(archive, info, origin)
+                    files[info.filename] = ZipMember(str(source), info.filename, info.file_size)
+            return files
     except (zipfile.BadZipFile, EOFError, ValueError) as error:
         _fail(origin, f"is not a valid zip file ({error})")
 
 
-def _checked_members(archive: zipfile.ZipFile, origin: str) -> list[zipfile.ZipInfo]:
-    budget = _Budget(origin)
+def _check_readable(archive: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str) -> None:
+    """Refuse now what reading would refuse later: encryption, an unknown compression method."""
+    if info.flag_bits & 0x1:
+        _fail(origin, f"zip entry {info.filename!r} cannot be read: it is encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        _fail(origin, f"zip entry {info.filename!r} cannot be read: compression method {info.compress_type}")
+
+
+def _checked_members(archive: zipfile.ZipFile, budget: _Budget) -> list[zipfile.ZipInfo]:
+    origin = budget.origin
     members: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
         name = info.filename.rstrip("/") if info.is_dir() else info.filename
@@ -365,9 +420,9 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str) -
 # ---------------------------------------------------------------- folders
 
 
-def _read_folder(root: Path, origin: str) -> dict[str, bytes]:
+def _read_folder(root: Path, origin: str) -> dict[str, Blob]:
     real_root = os.path.realpath(root)
-    files: dict[str, bytes] = {}
+    files: dict[str, Blob] = {}
     _walk(_FolderWalk(real_root, origin, _Budget(origin), files), real_root, "", frozenset({real_root}))
     return files
 
@@ -377,7 +432,7 @@ class _FolderWalk:
     real_root: str
     origin: str
     budget: _Budget
-    files: dict[str, bytes]
+    files: dict[str, Blob]
 
     def inside(self, real_path: str) -> bool:
         return os.path.commonpath([self.real_root, real_path]) == self.real_root
@@ -424,9 +479,12 @@ def _resolve(walk: _FolderWalk, entry: os.DirEntry[str], relative: str) -> tuple
         _fail(walk.origin, f"symbolic link {relative} is broken")
 
 
-def _read_regular_file(walk: _FolderWalk, real: str, relative: str) -> bytes:
+def _read_regular_file(walk: _FolderWalk, real: str, relative: str) -> Blob:
     try:
-        walk.budget.add(os.stat(real).st_size)  # before reading, so a huge file is refused unread
+        size = os.stat(real).st_size
+        walk.budget.add(size)  # before reading, so a huge file is refused unread
+        if not walk.budget.memory.take(size):
+            return FileSlice(real, 0, size)
         with open(real, "rb") as handle:
             return handle.read()
     except OSError as error:

@@ -16,10 +16,13 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from app.engine.artifacts import ArtifactStore, canonical_zip, sha256_hex
+from app.engine.blobs import Blob, BlobError, blob_size, read_all, sha256_of
 from app.engine.bundle import MANIFEST_NAME, Bundle, Manifest
 from app.engine.secret_keys import mask_config
 
 BUILD_INFO_NAME = ".build.json"
+# Byte-compiling needs the whole source and many times its size again: a bigger .py file fails.
+MAX_PYTHON_SOURCE = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,9 @@ def compile_bundle(
     reason = first_failure(bundle, platform, producers)
     if reason is not None:
         return CompileOutcome.failed(reason)
-    artifact = build_artifact(bundle, platform)
+    pending = store.prepare(artifact_content(bundle, platform), compress=False)
     return CompileOutcome(
-        succeeded=True, reason=None, artifact_sha256=store.put(artifact), artifact_size=len(artifact)
+        succeeded=True, reason=None, artifact_sha256=store.commit([pending])[0], artifact_size=pending.size
     )
 
 
@@ -79,11 +82,21 @@ def first_failure(bundle: Bundle, platform: PlatformSpec, producers: Mapping[str
     return None
 
 
-def build_artifact(bundle: Bundle, platform: PlatformSpec) -> bytes:
-    """The canonical artifact zip: the bundle's content without its manifest, plus ``.build.json``."""
+def artifact_content(bundle: Bundle, platform: PlatformSpec) -> dict[str, Blob]:
+    """What the artifact holds: the bundle's content without its manifest, plus ``.build.json``.
+
+    The artifact zip (``ArtifactStore.prepare``) stores its members uncompressed: a deploy then
+    copies each file's bytes, and a big one goes from the artifact to the front-end in the kernel.
+    """
     files = {name: data for name, data in bundle.files.items() if name != MANIFEST_NAME}
     files[BUILD_INFO_NAME] = _build_info(bundle, platform)
-    return canonical_zip(files)
+    return files
+
+
+def build_artifact(bundle: Bundle, platform: PlatformSpec) -> bytes:
+    """The canonical artifact zip in memory (``artifact_content`` zipped)."""
+    content = artifact_content(bundle, platform)
+    return canonical_zip({name: read_all(blob) for name, blob in content.items()}, compress=False)
 
 
 def _build_info(bundle: Bundle, platform: PlatformSpec) -> bytes:
@@ -96,7 +109,10 @@ def _build_info(bundle: Bundle, platform: PlatformSpec) -> bytes:
         "depends": list(manifest.depends),
         # Artifacts and releases are no place for a secret (§9): config.json alone carries it.
         "config_defaults": mask_config(manifest.config, manifest.secret_keys),
-        "manifest_sha256": sha256_hex(bundle.files[MANIFEST_NAME]),
+        "manifest_sha256": sha256_hex(read_all(bundle.files[MANIFEST_NAME])),
+        # Each content file's sha256, once here: every deploy of the artifact writes them into
+        # .release.json without reading the files again (upgrades prepare, deploys are the window).
+        "files": {name: sha256_of(blob) for name, blob in bundle.files.items() if name != MANIFEST_NAME},
     }
     return json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -142,13 +158,19 @@ def _python_problem(bundle: Bundle) -> str | None:
     return problem
 
 
-def _python_sources(bundle: Bundle) -> Iterator[tuple[str, bytes]]:
+def _python_sources(bundle: Bundle) -> Iterator[tuple[str, Blob]]:
     for path, source in bundle.files.items():
         if path.endswith(".py"):
             yield path, source
 
 
-def _compile_problem(path: str, source: bytes) -> str | None:
+def _compile_problem(path: str, blob: Blob) -> str | None:
+    if blob_size(blob) > MAX_PYTHON_SOURCE:
+        return f"{path} is larger than {MAX_PYTHON_SOURCE // (1024 * 1024)} MiB, too big to byte-compile"
+    try:
+        source = read_all(blob)
+    except BlobError as error:
+        return f"{path} cannot be read: {error}"
     try:
         compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as error:

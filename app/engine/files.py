@@ -11,6 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
+from app.engine.blobs import Blob, write_blob
+
 # Front-end files must be readable by the servers that serve them: the umask decides.
 SHARED_MODE = 0o666
 # The data dir's own files (database, artifacts) and applied configurations: the owner only.
@@ -47,17 +49,15 @@ def temp_name_for(target: Path) -> Path:
     return target.with_name(f".{target.name}.tmp-{secrets.token_hex(6)}")
 
 
-def write_new_file(path: str | Path, data: bytes, *, durable: bool = True, mode: int = SHARED_MODE) -> None:
+def write_new_file(path: str | Path, data: Blob, *, durable: bool = True, mode: int = SHARED_MODE) -> None:
     """Create ``path`` (it must not exist), write ``data`` and, when ``durable``, flush it to disk.
 
+    ``data`` may be a reference to a big file's content (``blobs``), copied without holding it.
     Without ``durable`` the caller makes many files durable at once later (``durability``).
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        write_blob(fd, data)
         if durable:
             os.fsync(fd)
     finally:

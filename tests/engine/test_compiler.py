@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -61,6 +62,7 @@ def test_success_stores_the_artifact(fl_store: ArtifactStore) -> None:
         "depends": ["Customers"],
         "config_defaults": {"A": "1"},
         "manifest_sha256": info["manifest_sha256"],
+        "files": {"src/app.py": hashlib.sha256(files["src/app.py"]).hexdigest()},
     }
     assert len(info["manifest_sha256"]) == 64
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from app.engine.artifacts import sha256_hex
+from app.engine.blobs import file_sha256
 from app.engine.durability import PendingWrites, flush_filesystems, flush_group, make_durable
 from app.engine.files import PRIVATE_MODE, fsync_directory, write_atomically
 from app.engine.frontend.layout import (
@@ -397,7 +397,7 @@ def _hash_file(path: Path) -> str | None:
         mode = os.lstat(path).st_mode
         if not stat.S_ISREG(mode):
             return None  # a link or special file where a file was written counts as changed
-        return sha256_hex(path.read_bytes())
+        return file_sha256(path)  # in chunks: a live file may be hundreds of megabytes
     except OSError:
         return None
 

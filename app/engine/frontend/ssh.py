@@ -320,14 +320,13 @@ class SshTarget:
 
         def stream() -> Iterator[bytes]:
             for plan in plans:
-                parts = []
                 if plan.staging is not None:
                     base = plan.staging_path()
-                    files = plan.release.files.items()
-                    parts = [remote.tar_member(f"{base}/{name}", data, seconds) for name, data in files]
-                    parts.append(remote.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds))
-                parts.extend(remote.tar_member(name, data, seconds, mode) for name, data, mode in plan.temps)
-                yield b"".join(parts)
+                    for name, data in plan.release.files.items():
+                        yield from remote.tar_member_parts(f"{base}/{name}", data, seconds)
+                    yield remote.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds)
+                for name, temp, mode in plan.temps:
+                    yield remote.tar_member(name, temp, seconds, mode)
             yield remote.tar_end()
 
         try:

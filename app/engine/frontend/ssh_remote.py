@@ -27,6 +27,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from app.engine import blobs
+from app.engine.blobs import Blob, BlobError
+
 # The section 4 names, spelled as the local deployer spells them.
 RELEASES = "releases"
 CURRENT = "CURRENT"
@@ -520,6 +523,26 @@ def tar_member(name: str, data: bytes, mtime: int, mode: int = 0o644) -> bytes:
     header = info.tobuf(format=tarfile.PAX_FORMAT)
     padding = -len(data) % tarfile.BLOCKSIZE
     return b"".join((header, data, b"\0" * padding))
+
+
+def tar_member_parts(name: str, data: Blob, mtime: int, mode: int = 0o644) -> Iterator[bytes]:
+    """``tar_member`` for content that may be a big file's reference: read a chunk at a time."""
+    if isinstance(data, bytes):
+        yield tar_member(name, data, mtime, mode)
+        return
+    info = tarfile.TarInfo(name)
+    info.size = data.size
+    info.mtime = mtime
+    info.mode = mode
+    info.uname = info.gname = ""
+    yield info.tobuf(format=tarfile.PAX_FORMAT)
+    sent = 0
+    for piece in blobs.chunks(data):
+        sent += len(piece)
+        yield piece
+    if sent != data.size:
+        raise BlobError(f"{name}: the content is not the size it was")
+    yield b"\0" * (-data.size % tarfile.BLOCKSIZE)
 
 
 def _ustar_member(name: bytes, data: bytes, mtime: int, mode: int) -> bytes:

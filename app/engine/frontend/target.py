@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from app.engine.blobs import Blob
 from app.engine.errors import DeployCenterError
 
 
@@ -41,7 +42,7 @@ class ReleaseFiles:
     module: str
     release_id: str
     artifact_sha256: str
-    files: Mapping[str, bytes]  # relative posix path -> content
+    files: Mapping[str, Blob]  # relative posix path -> content (a big file's: where to copy it from)
     info: bytes  # the ``.release.json`` to write beside them
     config: bytes  # the ``config.json`` that goes live with the release
 

@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.engine.artifacts import ArtifactStore
-from app.engine.bundle import bundle_from_source_zip
-from app.engine.compiler import CompileOutcome, PlatformSpec, build_artifact, first_failure
+from app.engine.artifacts import ArtifactCorruptError, ArtifactStore, PendingZip
+from app.engine.blobs import BlobError
+from app.engine.bundle import Bundle, bundle_from_source_zip
+from app.engine.compiler import CompileOutcome, PlatformSpec, artifact_content, first_failure
 from app.engine.errors import DeployCenterError
 
 
@@ -46,22 +47,34 @@ def compile_sources(store: ArtifactStore, platform: PlatformSpec, jobs: Sequence
     """Per job: how its compilation went (or the error that kept it from being tried), and the
     module's configuration defaults. Every artifact built is stored in one go."""
     results: list[CompileResult | None] = []
-    built: list[tuple[int, bytes, Mapping[str, str]]] = []
-    for index, job in enumerate(jobs):
-        try:
-            bundle = bundle_from_source_zip(store.read(job.source_sha256))
-            reason = first_failure(bundle, platform, dict(job.producers))
-            if reason is not None:
-                results.append((CompileOutcome.failed(reason), bundle.manifest.config))
-                continue
-            built.append((index, build_artifact(bundle, platform), bundle.manifest.config))
-            results.append(None)
-        except DeployCenterError as error:
-            results.append((error, {}))
-    stored = store.put_many([artifact for _index, artifact, _defaults in built])
+    built: list[tuple[int, PendingZip, Mapping[str, str]]] = []
+    try:
+        for index, job in enumerate(jobs):
+            try:
+                bundle = bundle_from_source_zip(store.load(job.source_sha256))
+                reason = first_failure(bundle, platform, dict(job.producers))
+                if reason is not None:
+                    results.append((CompileOutcome.failed(reason), bundle.manifest.config))
+                    continue
+                built.append((index, _prepare(store, bundle, platform, job), bundle.manifest.config))
+                results.append(None)
+            except DeployCenterError as error:
+                results.append((error, {}))
+        stored = store.commit([artifact for _index, artifact, _defaults in built])
+    except BaseException:
+        store.discard([artifact for _index, artifact, _defaults in built])
+        raise
     for (index, artifact, defaults), sha in zip(built, stored, strict=True):
-        outcome = CompileOutcome(succeeded=True, reason=None, artifact_sha256=sha, artifact_size=len(artifact))
+        outcome = CompileOutcome(succeeded=True, reason=None, artifact_sha256=sha, artifact_size=artifact.size)
         results[index] = (outcome, defaults)
     done = [result for result in results if result is not None]
     assert len(done) == len(jobs), "every job ends with an outcome or an error"
     return done
+
+
+def _prepare(store: ArtifactStore, bundle: Bundle, platform: PlatformSpec, job: CompileJob) -> PendingZip:
+    try:
+        return store.prepare(artifact_content(bundle, platform), compress=False)
+    except BlobError as error:
+        problem = f"stored source {job.source_sha256} of {job.module} cannot be read: {error}"
+        raise ArtifactCorruptError(problem) from None

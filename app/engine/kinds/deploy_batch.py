@@ -66,7 +66,7 @@ def _in_full(
     ready: list[tuple[int, ReleaseFiles]] = []
     for index, request in enumerate(requests):
         try:
-            ready.append((index, release_files(request, store.read(request.artifact_sha256))))
+            ready.append((index, release_files(request, store.load(request.artifact_sha256), checked=True)))
         except DeployCenterError as error:
             results[index] = farm.Rollout(None, error)
     releases = [files for _index, files in ready]

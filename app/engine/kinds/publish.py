@@ -16,9 +16,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.engine.artifacts import ArtifactStore
+from app.engine.artifacts import ArtifactStore, PendingZip
 from app.engine.audit import audit, audited
-from app.engine.bundle import Bundle, Manifest, load_bundle
+from app.engine.bundle import Manifest, load_bundle, prepare_source
 from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.context import EnvironmentContext
 from app.engine.dependencies import refuse_cycles
@@ -60,26 +60,33 @@ def publish(
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """A new version of each bundle's module, compiled for the current platform and deployed."""
-    # Each bundle's files are dropped once its source zip is built: workers read the stored zip
-    # back one module at a time, so a publish of thousands does not hold them all in memory.
-    loaded = [_manifest_and_source(load_bundle(Path(p))) for p in bundle_paths]
-    if not loaded:
-        raise BadInputError("publish needs at least one bundle")
-    manifests = [manifest for manifest, _zip in loaded]
-    seen: set[str] = set()
-    for manifest in manifests:
-        key = manifest.name.casefold()
-        if key in seen:
-            raise BadInputError(f"module {manifest.name} is given twice")
-        seen.add(key)
-    with targets_in_use():
-        return _publish(ctx, manifests, [source for _manifest, source in loaded], workers, on_event, cancel)
+    # Each bundle's files are dropped once its source zip is built (a big one straight into a
+    # temp file of the store): workers read the stored zip back one module at a time, so a
+    # publish of thousands, or of one huge file, does not hold it all in memory.
+    manifests: list[Manifest] = []
+    sources: list[PendingZip] = []  # emptied once stored; what is left when refused is discarded
+    try:
+        seen: set[str] = set()
+        for path in bundle_paths:
+            manifest, source = _load(Path(path), ctx.artifacts)
+            sources.append(source)
+            key = manifest.name.casefold()
+            if key in seen:
+                raise BadInputError(f"module {manifest.name} is given twice")
+            seen.add(key)
+            manifests.append(manifest)
+        if not manifests:
+            raise BadInputError("publish needs at least one bundle")
+        with targets_in_use():
+            return _publish(ctx, manifests, sources, workers, on_event, cancel)
+    finally:
+        ctx.artifacts.discard(sources)
 
 
 def _publish(
     ctx: EnvironmentContext,
     manifests: Sequence[Manifest],
-    source_zips: list[bytes],
+    source_zips: list[PendingZip],
     workers: int | None,
     on_event: EventSink,
     cancel: threading.Event | None,
@@ -111,12 +118,13 @@ def _publish(
         pool.close()
 
 
-def _manifest_and_source(bundle: Bundle) -> tuple[Manifest, bytes]:
-    return bundle.manifest, bundle.source_zip_bytes()
+def _load(path: Path, store: ArtifactStore) -> tuple[Manifest, PendingZip]:
+    bundle = load_bundle(path)
+    return bundle.manifest, prepare_source(bundle, store, f"bundle {path}")
 
 
 def _record_versions(
-    session: Session, manifests: Sequence[Manifest], store: ArtifactStore, source_zips: Sequence[bytes]
+    session: Session, manifests: Sequence[Manifest], store: ArtifactStore, source_zips: Sequence[PendingZip]
 ) -> tuple[list[records.NewItem], list[WorkItem[CompileJob]]]:
     """Record a new version of each module and store its source, once nothing refuses the publish:
     a refused one leaves no source behind."""
@@ -132,7 +140,7 @@ def _record_versions(
         )
     }
     records.refuse_if_locked(session, [m.id for m in existing.values()], "publish")
-    sources = store.put_many(source_zips)
+    sources = store.commit(source_zips)
     # A few statements for the whole publish, not several per bundle: thousands may come at once.
     numbers: dict[int, int] = {}
     existing_ids = [module.id for module in existing.values()]

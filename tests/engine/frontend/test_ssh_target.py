@@ -3,6 +3,7 @@ folder that ends up exactly as the local deployer leaves a local one."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.engine import blobs
 from app.engine.errors import BadInputError
 from app.engine.frontend.local import LocalTarget
 from app.engine.frontend.ssh import SshTarget
@@ -450,3 +452,19 @@ def test_release_sizes_are_measured_on_the_server_as_locally(target: SshTarget, 
     local_sizes = LocalTarget("local", local).release_sizes(["Orders", "Nothing"])
     assert remote_sizes == local_sizes and len(remote_sizes["Orders"]) == 2
     assert all(size > 0 for size in remote_sizes["Orders"].values()) and remote_sizes["Nothing"] == {}
+
+
+def test_a_big_file_goes_to_the_remote_by_reference_in_chunks(
+    target: SshTarget, remote_folder: Path, tmp_path: Path
+) -> None:
+    content = hashlib.shake_256(b"big").digest(3 * blobs.CHUNK + 777)  # several chunks, not a multiple
+    source = tmp_path / "artifact-member.bin"
+    source.write_bytes(b"header" + content + b"trailer")
+    release = release_for("Media", 1)[0]
+    by_reference = dataclasses.replace(
+        release, files={**release.files, "assets/video.bin": blobs.FileSlice(str(source), 6, len(content))}
+    )
+
+    [result] = target.stage([by_reference])
+    assert isinstance(result, Staged), result
+    assert (remote_folder / "Media" / "releases" / release.release_id / "assets" / "video.bin").read_bytes() == content
