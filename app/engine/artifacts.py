@@ -15,6 +15,7 @@ import io
 import os
 import re
 import secrets
+import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ ZIP_COMPRESS_LEVEL = 6
 _UNIX_CREATOR = 3
 # A zip of content this small is built in memory; a bigger one is written to disk as it is built.
 SMALL_ZIP = 8 * 1024 * 1024
+INCOMING_PREFIX = ".incoming-"  # a big zip being built in the store, not in place yet
+STALE_TEMP_SECONDS = 24 * 3600
 
 _SHA256_TEXT = re.compile(r"[0-9a-f]{64}")
 
@@ -151,7 +154,7 @@ class ArtifactStore:
             data = canonical_zip(files, compress=compress)  # type: ignore[arg-type]  # all bytes
             return PendingZip(sha256_hex(data), len(data), data, None)
         self.root.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
-        temp = self.root / f".incoming-{secrets.token_hex(8)}.zip"
+        temp = self.root / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.zip"
         try:
             fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_MODE)
             with open(fd, "w+b") as handle:
@@ -197,6 +200,26 @@ class ArtifactStore:
         folders = {self.path(zipped.sha256).parent for zipped in pending}
         make_durable([PendingWrites(self.root, [], [*folders, self.root])])
         return [zipped.sha256 for zipped in pending]
+
+    def sweep(self, older_than: float = STALE_TEMP_SECONDS) -> int:
+        """Remove temp zips a process that died left in the store (older than ``older_than``
+        seconds: a younger one may be another process's, still being written). Best effort."""
+        removed = 0
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError:
+            return 0
+        limit = time.time() - older_than
+        for entry in entries:
+            if not entry.name.startswith(INCOMING_PREFIX):
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < limit:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     @staticmethod
     def discard(pending: Sequence[PendingZip]) -> None:

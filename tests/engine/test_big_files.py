@@ -125,3 +125,17 @@ def test_a_python_file_too_big_to_byte_compile_fails_its_compilation(
     outcome = compile_bundle(bundle, PlatformSpec("11.19.0", frozenset()), {}, ArtifactStore(tmp_path / "s"))
     assert not outcome.succeeded and outcome.artifact_sha256 is None
     assert str(outcome.reason).startswith("src/tables.py is larger than"), outcome.reason
+
+
+def test_temp_zips_a_dead_process_left_are_swept_and_young_ones_kept(kit: Kit) -> None:
+    store = kit.ctx.artifacts
+    store.root.mkdir(parents=True, exist_ok=True)
+    old, young = store.root / ".incoming-0123456789abcdef.zip", store.root / ".incoming-fedcba9876543210.zip"
+    for temp in (old, young):
+        temp.write_bytes(b"half a zip")
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+
+    kit.publish(kit.bundle("Orders"))
+
+    assert not old.exists(), "a day-old temp is a dead process's"
+    assert young.exists(), "a fresh one may be another publish's, still being written"

@@ -63,6 +63,7 @@ def publish(
     # Each bundle's files are dropped once its source zip is built (a big one straight into a
     # temp file of the store): workers read the stored zip back one module at a time, so a
     # publish of thousands, or of one huge file, does not hold it all in memory.
+    ctx.artifacts.sweep()
     manifests: list[Manifest] = []
     sources: list[PendingZip] = []  # emptied once stored; what is left when refused is discarded
     try:

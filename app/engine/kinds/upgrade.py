@@ -43,6 +43,7 @@ def upgrade(
     """Move to ``to_version`` and prepare every module for it; for the current version, re-prepare
     only what failed or is missing."""
     target = ctx.catalog.get(to_version).version
+    ctx.artifacts.sweep()
     with audited(ctx, RunKind.UPGRADE, to_version), ctx.db.write() as session:
         env = begin_operation(session)
         current = env.platform_version
