@@ -34,6 +34,7 @@ ZIP_COMPRESS_LEVEL = 6
 _UNIX_CREATOR = 3
 # A zip of content this small is built in memory; a bigger one is written to disk as it is built.
 SMALL_ZIP = 8 * 1024 * 1024
+DEFLATE_LIMIT = 1024 * 1024  # a bigger file is stored as it is in a source zip
 INCOMING_PREFIX = ".incoming-"  # a big zip being built in the store, not in place yet
 STALE_TEMP_SECONDS = 24 * 3600
 
@@ -60,16 +61,18 @@ def canonical_zip(files: Mapping[str, bytes], *, compress: bool = True) -> bytes
 def write_canonical_zip(handle: IO[bytes], files: Mapping[str, Blob], *, compress: bool) -> None:
     """``canonical_zip`` into a seekable file, each member read in chunks: memory stays flat.
 
-    Source zips are deflated; artifacts are stored uncompressed, so that a deploy is a copy.
+    Source zips are deflated, but for files over ``DEFLATE_LIMIT``: those are mostly media and
+    archives, compressed already, and deflating them would cost seconds per hundred megabytes
+    for nothing. Artifacts are stored uncompressed, so that a deploy is a copy.
     """
-    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(handle, "w", compression=method) as archive:
+    with zipfile.ZipFile(handle, "w") as archive:
         for name in sorted(files):
+            blob = files[name]
+            deflate = compress and blob_size(blob) <= DEFLATE_LIMIT
             info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-            info.compress_type = method
+            info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
             info.create_system = _UNIX_CREATOR  # the default depends on the OS building the zip
             info.external_attr = ZIP_FILE_MODE << 16
-            blob = files[name]
             if isinstance(blob, bytes):
                 archive.writestr(info, blob, compresslevel=ZIP_COMPRESS_LEVEL)
                 continue
