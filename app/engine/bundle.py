@@ -261,7 +261,7 @@ def load_bundle(path: Path) -> Bundle:
     if path.is_dir():
         files = _read_folder(path, origin)
     elif path.is_file() and path.suffix.lower() == ".zip":
-        files = _read_zip_file(path, origin, path)
+        files = _read_zip_file(path, origin)
     elif not path.exists():
         _fail(origin, "no such file or folder")
     else:
@@ -273,7 +273,7 @@ def bundle_from_source_zip(data: bytes | Path) -> Bundle:
     """Rebuild the bundle whose source zip was stored (``ArtifactStore.load``), e.g. to recompile it."""
     origin = "stored bundle"
     if isinstance(data, Path):
-        return _bundle_from_files(_read_zip_file(data, origin, data, strip=False), origin)
+        return _bundle_from_files(_read_zip_file(data, origin, strip=False), origin)
     return _bundle_from_files(_read_zip(io.BytesIO(data), origin, None), origin)
 
 
@@ -353,10 +353,10 @@ class _Budget:
 # ---------------------------------------------------------------- zips
 
 
-def _read_zip_file(path: Path, origin: str, source: Path, strip: bool = True) -> dict[str, Blob]:
+def _read_zip_file(path: Path, origin: str, strip: bool = True) -> dict[str, Blob]:
     try:
         with path.open("rb") as handle:
-            files = _read_zip(handle, origin, source)
+            files = _read_zip(handle, origin, path)
     except OSError as error:
         _fail(origin, f"cannot be read: {error.strerror}")
     return _strip_single_top_folder(files) if strip else files
