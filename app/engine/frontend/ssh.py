@@ -38,6 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from app.engine.frontend import ssh_remote as remote
+from app.engine.frontend import tar_stream
 from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.ssh_plans import (
     KEEP,
@@ -323,14 +324,14 @@ class SshTarget:
                 if plan.staging is not None:
                     base = plan.staging_path()
                     for name, data in plan.release.files.items():
-                        yield from remote.tar_member_parts(f"{base}/{name}", data, seconds)
-                    yield remote.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds)
+                        yield from tar_stream.tar_member_parts(f"{base}/{name}", data, seconds)
+                    yield tar_stream.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds)
                 for name, temp, mode in plan.temps:
-                    yield remote.tar_member(name, temp, seconds, mode)
-            yield remote.tar_end()
+                    yield tar_stream.tar_member(name, temp, seconds, mode)
+            yield tar_stream.tar_end()
 
         try:
-            done = self._run(remote.extract_script(), remote.coalesced(stream()))
+            done = self._run(remote.extract_script(), tar_stream.coalesced(stream()))
         except FrontendError as error:
             return error
         if done.status != 0:
@@ -511,12 +512,12 @@ class SshTarget:
             return None
         stamp = int(time.time())
         members = [
-            remote.tar_member(name, data, stamp, mode=_temp_mode(name))
+            tar_stream.tar_member(name, data, stamp, mode=_temp_mode(name))
             for change in kept
             for name, data in change.temps()
         ]
         try:
-            done = self._run(remote.extract_script(), [*members, remote.tar_end()])
+            done = self._run(remote.extract_script(), [*members, tar_stream.tar_end()])
         except FrontendError as error:
             return error
         if done.status != 0:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.frontend import ssh_remote
+from app.engine.frontend import tar_stream
 from app.engine.frontend.ssh import SshTarget
 from app.engine.frontend.target import FrontendError, Staged, Switch
 from tests.engine.frontend.conftest import FAST, MakeTarget, release_for
@@ -98,7 +98,7 @@ def test_sshd_killed_mid_batch_leaves_no_release_and_the_next_stage_is_clean(
 ) -> None:
     modules = [f"M{index:03d}" for index in range(60)]
     sent = 0
-    real_member = ssh_remote.tar_member
+    real_member = tar_stream.tar_member
 
     def member_then_kill(name: str, data: bytes, mtime: int, mode: int = 0o644) -> bytes:
         nonlocal sent
@@ -107,7 +107,7 @@ def test_sshd_killed_mid_batch_leaves_no_release_and_the_next_stage_is_clean(
             server.kill()
         return real_member(name, data, mtime, mode)
 
-    monkeypatch.setattr(ssh_remote, "tar_member", member_then_kill)
+    monkeypatch.setattr(tar_stream, "tar_member", member_then_kill)
     target = make_target(server.url(remote_folder))
     results = target.stage([release_for(module)[0] for module in modules])
     assert all(isinstance(r, FrontendError) and f"ssh://srv1{remote_folder}" in str(r) for r in results), results
@@ -115,7 +115,7 @@ def test_sshd_killed_mid_batch_leaves_no_release_and_the_next_stage_is_clean(
     for module in remote_folder.iterdir():
         assert not (module / "CURRENT").exists()
         assert all(entry.name.startswith(".staging-") for entry in (module / "releases").iterdir())
-    monkeypatch.setattr(ssh_remote, "tar_member", real_member)
+    monkeypatch.setattr(tar_stream, "tar_member", real_member)
     server.start()  # same port, same host key
     again = target.stage([release_for(module)[0] for module in modules])  # the same target reconnects
     assert all(isinstance(result, Staged) for result in again)
