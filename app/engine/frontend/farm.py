@@ -2,8 +2,9 @@
 
 A batch of releases is first staged on every front-end (in parallel when there are several).
 A release that fails to stage anywhere switches nowhere and fails, naming the front-end. Then
-the front-ends switch one after the other; when a switch fails on one, the front-ends that had
-switched that module switch back, so no module stays live in two releases.
+the front-ends switch, in parallel too; when a switch fails on one, the front-ends that had
+switched that module switch back, so no module stays live in two releases. Pruning and the
+final flush also go to every front-end at once: over SSH each is a round trip of its own.
 
 A stage-only batch (``stage_releases``) stops after the first step: the releases stay on every
 front-end, complete and durable, for a later run to switch (section 8.2) or for a rolling run to
@@ -31,15 +32,17 @@ from app.engine.frontend.target import (
     Switch,
 )
 
+S = TypeVar("S")
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 DEFAULT_KEEP = 3  # older releases kept beside the live one and the rollback target (section 8.4)
 
 
-def on_each(targets: Sequence[FrontendTarget], call: Callable[[FrontendTarget], T]) -> list[T]:
-    """``call`` on every target, in parallel threads when there are several; results in order."""
-    if len(targets) == 1:
-        return [call(targets[0])]
+def on_each(targets: Sequence[S], call: Callable[[S], T]) -> list[T]:
+    """``call`` on every target (or target position), in parallel threads when there are
+    several; results in order."""
+    if len(targets) <= 1:
+        return [call(target) for target in targets]
     with ThreadPoolExecutor(len(targets), thread_name_prefix="frontend") as pool:
         return list(pool.map(call, targets))
 
@@ -193,42 +196,46 @@ class _Farm:
             return [error] * len(self.releases)
 
     def switch(self) -> None:
-        switched: dict[int, list[int]] = {index: [] for index in self.going}  # release -> targets
-        for position, target in enumerate(self.targets):
-            if not self.going:
-                return
-            changes = [Switch(self.releases[i].module, self.releases[i].release_id, self.releases[i].config)
-                       for i in self.going]
-            errors = switch_on(target, changes)
-            failed: list[int] = []
-            for index, problem in zip(self.going, errors, strict=True):
+        if not self.going:
+            return
+        going = self.going
+        changes = [Switch(self.releases[i].module, self.releases[i].release_id, self.releases[i].config)
+                   for i in going]
+        per_target = on_each(self.targets, lambda target: switch_on(target, changes))
+        switched: dict[int, list[int]] = {index: [] for index in going}  # release -> targets
+        failed: set[int] = set()
+        for position, (target, errors) in enumerate(zip(self.targets, per_target, strict=True)):
+            for index, problem in zip(going, errors, strict=True):
                 if problem is None:
                     switched[index].append(position)
                     self.states[index][target.name] = LIVE
                 else:
-                    self.errors[index] = problem
+                    self.errors[index] = self.errors[index] or problem
                     self.states[index][target.name] = FAILED
-                    failed.append(index)
-            if failed:
-                self._switch_back({index: switched[index] for index in failed})
-                self._give_up(failed, NOT_SWITCHED)
+                    failed.add(index)
+        if failed:
+            self._switch_back({index: switched[index] for index in sorted(failed)})
+            self._give_up(sorted(failed), NOT_SWITCHED)
 
     def _switch_back(self, switched: Mapping[int, list[int]]) -> None:
         """Put back the previous release on the targets that had switched these releases."""
-        for position, target in enumerate(self.targets):
+        def back_on(position: int) -> None:
+            target = self.targets[position]
             back = []
             for index, positions in switched.items():
                 item = self._staged(position, index)
                 if position in positions and item is not None:
                     back.append((index, Switch(item.module, item.previous_release, item.previous_config)))
             if not back:
-                continue
+                return
             errors = switch_on(target, [change for _index, change in back])
             for (index, change), problem in zip(back, errors, strict=True):
                 if problem is None:
                     self.states[index][target.name] = SWITCHED_BACK
                 else:
                     _log.error("front-end %s: could not switch %s back: %s", target.location, change.module, problem)
+
+        on_each(list(range(len(self.targets))), back_on)
 
     def _give_up(self, indexes: Sequence[int], state: str) -> None:
         """Take back the staged releases of these indexes everywhere; they go no further."""
@@ -244,8 +251,11 @@ class _Farm:
         self.going = [index for index in self.going if index not in set(indexes)]
 
     def prune(self, keep: int, also_keep: Mapping[str, frozenset[str]]) -> None:
-        for position, target in enumerate(self.targets):
-            target.prune([
+        if not self.going:
+            return
+
+        def prune_on(position: int) -> None:
+            self.targets[position].prune([
                 Prune(
                     self.releases[i].module,
                     protected(self.releases[i].release_id, self._staged(position, i))
@@ -254,6 +264,8 @@ class _Farm:
                 )
                 for i in self.going
             ])
+
+        on_each(list(range(len(self.targets))), prune_on)
 
     def _staged(self, position: int, index: int) -> Staged | None:
         outcome = self.staged[position][index]
@@ -285,9 +297,8 @@ def switch_on(target: FrontendTarget, changes: Sequence[Switch]) -> list[Fronten
 
 
 def flush_all(targets: Sequence[FrontendTarget]) -> None:
-    """Make every switch made so far durable on every target."""
-    for target in targets:
-        target.flush()
+    """Make every switch made so far durable on every target (all at once)."""
+    on_each(targets, lambda target: target.flush())
 
 
 def apply_config(targets: Sequence[FrontendTarget], module: str, config: bytes) -> None:
