@@ -127,7 +127,7 @@ def _copy_slice(fd: int, blob: FileSlice) -> None:
                 _copy_through(source, fd, left, blob)
                 return
             if copied == 0:
-                raise BlobError(f"{blob.path} is shorter than when it was read")
+                raise BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
             offset += copied
             left -= copied
     finally:
@@ -138,7 +138,7 @@ def _copy_through(source: int, fd: int, left: int, blob: FileSlice) -> None:
     while left:
         piece = os.read(source, min(CHUNK, left))
         if not piece:
-            raise BlobError(f"{blob.path} is shorter than when it was read")
+            raise BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
         _write_all(fd, piece)
         left -= len(piece)
 
@@ -150,7 +150,7 @@ def _open_slice(blob: FileSlice) -> int:
         raise BlobError(f"{blob.path} cannot be read: {error.strerror}") from None
     if os.fstat(source).st_size < blob.offset + blob.size:
         os.close(source)
-        raise BlobError(f"{blob.path} is shorter than when it was read")
+        raise BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
     return source
 
 
@@ -162,7 +162,7 @@ def _slice_chunks(blob: FileSlice, size: int) -> Iterator[bytes]:
         while left:
             piece = os.read(source, min(size, left))
             if not piece:
-                raise BlobError(f"{blob.path} is shorter than when it was read")
+                raise BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
             left -= len(piece)
             yield piece
     finally:
@@ -178,6 +178,6 @@ def _member_chunks(blob: ZipMember, size: int) -> Iterator[bytes]:
                 yield piece
     except (OSError, zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, NotImplementedError,
             zlib.error) as error:
-        raise BlobError(f"zip entry {blob.name!r} of {blob.path} cannot be read: {error}") from None
+        raise BlobError(f"zip entry {blob.name!r} cannot be read: {error}") from None
     if total != blob.size:
-        raise BlobError(f"zip entry {blob.name!r} of {blob.path} is not the size it was")
+        raise BlobError(f"zip entry {blob.name!r} is not the size its zip says")

@@ -135,7 +135,7 @@ def prepare_source(bundle: Bundle, store: ArtifactStore, origin: str) -> Pending
     try:
         return store.prepare(bundle.files, compress=True)
     except BlobError as error:
-        _fail(origin, f"changed or became unreadable while it was read: {error}")
+        _fail(origin, str(error))
     except OSError as error:
         _fail(origin, f"cannot be stored: {error.strerror or error}")
 
