@@ -139,3 +139,15 @@ def test_temp_zips_a_dead_process_left_are_swept_and_young_ones_kept(kit: Kit) -
 
     assert not old.exists(), "a day-old temp is a dead process's"
     assert young.exists(), "a fresh one may be another publish's, still being written"
+
+
+def test_a_damaged_big_zip_member_refuses_the_bundle_and_stores_nothing(kit: Kit) -> None:
+    bundle = zipped(big_bundle(kit))
+    damaged = bytearray(bundle.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # inside the big member: only reading it finds the damage
+    bundle.write_bytes(bytes(damaged))
+
+    with pytest.raises(BundleError, match=r"zip entry 'assets/video\.bin' cannot be read: Bad CRC-32") as refused:
+        kit.publish(bundle)
+    assert refused.value.exit_code == 2
+    assert not any(path.is_file() for path in kit.ctx.artifacts.root.rglob("*"))
