@@ -168,6 +168,15 @@ class ArtifactStore:
             temp.unlink(missing_ok=True)
             raise
 
+    def spill(self, zipped: PendingZip) -> PendingZip:
+        """The same prepared zip, moved from memory to a temp file here (many bundles at once)."""
+        if zipped.data is None:
+            return zipped
+        self.root.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+        temp = self.root / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.zip"
+        write_new_file(temp, zipped.data, durable=False, mode=PRIVATE_MODE)
+        return PendingZip(zipped.sha256, zipped.size, None, temp)
+
     def commit(self, pending: Sequence[PendingZip]) -> list[str]:
         """Put prepared zips in place and return their sha256s; they are on disk when this returns.
 

@@ -151,3 +151,17 @@ def test_a_damaged_big_zip_member_refuses_the_bundle_and_stores_nothing(kit: Kit
         kit.publish(bundle)
     assert refused.value.exit_code == 2
     assert not any(path.is_file() for path in kit.ctx.artifacts.root.rglob("*"))
+
+
+def test_a_publish_of_many_bundles_keeps_their_sources_on_disk_until_they_are_stored(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.engine.kinds import publish
+
+    monkeypatch.setattr(publish, "HELD_SOURCES", 0)  # every source zip goes to disk at once
+    outcome = kit.publish(*(kit.bundle(f"Small{index}") for index in range(3)))
+
+    assert outcome.status == "succeeded"
+    assert not list(kit.ctx.artifacts.root.glob(".incoming-*")), "the temps became stored zips"
+    for index in range(3):
+        assert kit.current(f"Small{index}") is not None

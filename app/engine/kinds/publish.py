@@ -50,6 +50,9 @@ from app.engine.runs.work import WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import ItemStatus, RunKind
 
+# Source zips of a publish wait in memory until the run is recorded; past this many bytes, on disk.
+HELD_SOURCES = 64 * 1024 * 1024
+
 
 def publish(
     ctx: EnvironmentContext,
@@ -68,8 +71,12 @@ def publish(
     sources: list[PendingZip] = []  # emptied once stored; what is left when refused is discarded
     try:
         seen: set[str] = set()
+        held = 0  # bytes of source zips still in memory: past HELD_SOURCES, they wait on disk
         for path in bundle_paths:
             manifest, source = _load(Path(path), ctx.artifacts)
+            held += len(source.data or b"")
+            if held > HELD_SOURCES:
+                source = ctx.artifacts.spill(source)
             sources.append(source)
             key = manifest.name.casefold()
             if key in seen:
