@@ -172,7 +172,8 @@ def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]
         assert item.compilation_id is not None and item.artifact_sha256 is not None
         defaults, overrides = configs[item.module_id]
         config = effective_config(defaults, overrides)
-        release = ReleaseRequest(item.module, item.version, plan.platform_version, item.artifact_sha256, config)
+        platform = item.platform or plan.platform_version
+        release = ReleaseRequest(item.module, item.version, platform, item.artifact_sha256, config)
         payload = Deployable(item.compilation_id, release)
         work.append(WorkItem(item.module_id, item.module, item.application, item.version, item.depends, payload))
     return work

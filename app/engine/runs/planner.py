@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.engine.store.models import CompilationRow, ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import SkipReason
@@ -21,6 +21,8 @@ DEPLOY = "deploy"
 SKIP = "skip"
 # The reasons a deploy run skips a module (rule 2), in the order summaries list them.
 SKIP_REASONS = (SkipReason.COMPILATION_FAILED, SkipReason.ALREADY_DEPLOYED, SkipReason.NOT_PREPARED)
+# Skipped modules whose live build (of an older platform) stays what they run.
+KEEPS_LIVE_BUILD = (SkipReason.COMPILATION_FAILED, SkipReason.NOT_PREPARED)
 
 
 class PlanItem(NamedTuple):
@@ -36,6 +38,9 @@ class PlanItem(NamedTuple):
     action: str  # DEPLOY or SKIP
     reason: SkipReason | None = None
     detail: str | None = None
+    # The platform of the release to write, when it is not the plan's: a module whose compilation
+    # for the plan's platform failed keeps its live build, which a front-end lacking it then gets.
+    platform: str | None = None
 
     @property
     def deploys(self) -> bool:
@@ -59,13 +64,26 @@ class DeployPlan:
         return counts
 
 
+@dataclass(frozen=True)
+class _LiveBuild:
+    """The release a module runs, from an older compilation than the plan's platform has."""
+
+    compilation_id: int
+    release_id: str
+    platform: str
+    artifact_sha256: str
+    version: int
+
+
 class DeployAllPlanner:
     """Reads every live module with its latest version and current-platform compilation at once.
 
     One query whatever the number of modules: planning 100,000 modules must stay interactive.
     A module the database records as live is also checked on every front-end (``CURRENT``
     only, not its files): "deployed" means live everywhere, so a front-end that lost a module
-    gets it again from the next run instead of the module being skipped for ever.
+    gets it again from the next run instead of the module being skipped for ever. That goes for
+    a module skipped because it did not compile (or is not prepared) as well: a front-end
+    without its live build, one added or enabled since, gets that build.
     """
 
     def __init__(self, session: Session, platform_version: str, frontends: Sequence[FrontendTarget] = ()) -> None:
@@ -74,6 +92,8 @@ class DeployAllPlanner:
         self._frontends = tuple(frontends)
 
     def plan(self, module_ids: Collection[int] | None = None) -> DeployPlan:
+        live = aliased(CompilationRow)
+        live_version = aliased(ModuleVersionRow)
         query = (
             select(
                 ModuleRow.id,
@@ -87,8 +107,13 @@ class DeployAllPlanner:
                 CompilationRow.succeeded,
                 CompilationRow.reason,
                 CompilationRow.artifact_sha256,
+                live.platform_version,
+                live.artifact_sha256,
+                live_version.number,
             )
             .join(ModuleVersionRow, ModuleVersionRow.id == ModuleRow.latest_version_id)
+            .outerjoin(live, live.id == ModuleRow.deployed_compilation_id)
+            .outerjoin(live_version, live_version.id == live.module_version_id)
             .outerjoin(
                 CompilationRow,
                 and_(
@@ -103,33 +128,54 @@ class DeployAllPlanner:
             query = query.where(ModuleRow.id.in_(list(module_ids)))
         # Core rows, not ORM loading: the plan reads plain columns and must stay fast at 100,000.
         rows = self._session.connection().execute(query)
+        held: dict[int, _LiveBuild] = {}  # module id -> its live build, for the skipped ones
         with gc_paused():
-            items = tuple(_decide(*row) for row in rows)
-        return DeployPlan(self._platform, self._unless_gone(items))
+            items = []
+            for *columns, live_platform, live_sha, live_number in rows:
+                item = _decide(*columns)
+                items.append(item)
+                deployed_compilation, release = columns[3], columns[4]
+                if item.reason in KEEPS_LIVE_BUILD and release and live_sha and live_platform:
+                    held[item.module_id] = _LiveBuild(
+                        deployed_compilation, release, live_platform, live_sha, live_number
+                    )
+        return DeployPlan(self._platform, self._unless_gone(tuple(items), held))
 
-    def _unless_gone(self, items: tuple[PlanItem, ...]) -> tuple[PlanItem, ...]:
+    def _unless_gone(self, items: tuple[PlanItem, ...], held: dict[int, _LiveBuild]) -> tuple[PlanItem, ...]:
         """Check every front-end for the modules recorded as live: one batched read per front-end."""
-        deployed = [item.module for item in items if item.reason == SkipReason.ALREADY_DEPLOYED]
-        if not deployed:
+        expected = {
+            item.module: item.detail if item.reason == SkipReason.ALREADY_DEPLOYED else held[item.module_id].release_id
+            for item in items
+            if item.reason == SkipReason.ALREADY_DEPLOYED or item.module_id in held
+        }
+        if not expected:
             return items
         from app.engine.frontend.target import FrontendError
         gone: dict[str, str] = {}  # module -> the first front-end where it is not live
         for frontend in self._frontends:
             try:
-                live = frontend.read_current(deployed)
+                live = frontend.read_current(list(expected))
             except FrontendError:
                 live = {}  # unreadable: deploy again, and let the run report what is wrong there
-            for item in items:
-                recorded_live = item.reason == SkipReason.ALREADY_DEPLOYED
-                if recorded_live and item.module not in gone and live.get(item.module) != item.detail:
-                    gone[item.module] = frontend.location
-        return tuple(self._recheck(item, gone) for item in items)
+            for module, release in expected.items():
+                if module not in gone and live.get(module) != release:
+                    gone[module] = frontend.location
+        return tuple(self._recheck(item, gone, held.get(item.module_id)) for item in items)
 
-    @staticmethod
-    def _recheck(item: PlanItem, gone: dict[str, str]) -> PlanItem:
+    def _recheck(self, item: PlanItem, gone: dict[str, str], build: _LiveBuild | None) -> PlanItem:
+        where = gone.get(item.module)
+        if build is not None:
+            if where is None:
+                return item
+            why = "it is not prepared" if item.reason == SkipReason.NOT_PREPARED else "it did not compile"
+            detail = (f"its live build ({build.platform}) is missing on front-end {where}: written there, "
+                      f"as {why} for {self._platform}")
+            return item._replace(
+                action=DEPLOY, reason=None, detail=detail, compilation_id=build.compilation_id,
+                artifact_sha256=build.artifact_sha256, version=build.version, platform=build.platform,
+            )
         if item.reason != SkipReason.ALREADY_DEPLOYED:
             return item
-        where = gone.get(item.module)
         if where is not None:
             detail = f"not live on front-end {where}; deploying it again"
             return item._replace(action=DEPLOY, reason=None, detail=detail)
