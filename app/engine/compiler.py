@@ -17,7 +17,8 @@ from packaging.version import Version
 
 from app.engine.artifacts import ArtifactStore, canonical_zip, sha256_hex
 from app.engine.blobs import Blob, BlobError, blob_size, read_all, sha256_of
-from app.engine.bundle import MANIFEST_NAME, Bundle, Manifest
+from app.engine.bundle import Bundle
+from app.engine.manifest import MANIFEST_NAME, Manifest
 from app.engine.secret_keys import mask_config
 
 BUILD_INFO_NAME = ".build.json"

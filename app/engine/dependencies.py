@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine.bundle import Manifest
 from app.engine.errors import BadInputError
+from app.engine.manifest import Manifest
 from app.engine.store.models import ModuleRow, ModuleVersionRow
 
 # name key (casefolded) -> (the name as published, the producers' name keys)

@@ -13,15 +13,9 @@ from pathlib import Path
 import pytest
 
 from app.engine import bundle as bundle_module
-from app.engine.bundle import (
-    MANIFEST_NAME,
-    Bundle,
-    Manifest,
-    bundle_from_source_zip,
-    load_bundle,
-    parse_manifest,
-)
+from app.engine.bundle import Bundle, bundle_from_source_zip, load_bundle
 from app.engine.errors import BundleError
+from app.engine.manifest import MANIFEST_NAME, Manifest, parse_manifest
 
 MANIFEST = b"""
 name = "Orders"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.bundle import MANIFEST_NAME, load_bundle, parse_manifest
+from app.engine.bundle import load_bundle
 from app.engine.errors import BundleError
+from app.engine.manifest import MANIFEST_NAME, parse_manifest
 from app.engine.names import is_valid_name
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from app.engine.artifacts import ArtifactStore
-from app.engine.bundle import MANIFEST_NAME, Bundle, parse_manifest
+from app.engine.bundle import Bundle
 from app.engine.compiler import BUILD_INFO_NAME, CompileOutcome, PlatformSpec, compile_bundle
+from app.engine.manifest import MANIFEST_NAME, parse_manifest
 
 P_11_18 = PlatformSpec("11.18.1", frozenset({"http.v2", "soap.legacy"}))
 P_11_19 = PlatformSpec("11.19.0", frozenset({"http.v2"}))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.artifacts import ArtifactStore, PendingZip
 from app.engine.audit import audit, audited
-from app.engine.bundle import Manifest, load_bundle, prepare_source
+from app.engine.bundle import load_bundle, prepare_source
 from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.context import EnvironmentContext
 from app.engine.dependencies import refuse_cycles
@@ -44,6 +44,7 @@ from app.engine.kinds.records import (
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.lookup import frontends_of_session, owner
+from app.engine.manifest import Manifest
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import WorkItem, WorkOutcome
