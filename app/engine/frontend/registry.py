@@ -46,7 +46,7 @@ class Frontend:
         """A new target for this front-end; the caller closes it."""
         if self.kind == SSH:
             from app.engine.frontend.ssh import SshTarget  # here: asyncssh only where it is used
-            from app.engine.frontend.ssh_session import limits_from_env
+            from app.engine.frontend.ssh_options import limits_from_env
 
             return SshTarget(self.name, self.location, limits_from_env())
         from app.engine.frontend.local import LocalTarget  # here: status needs no file machinery

@@ -26,7 +26,7 @@ from app.engine import operations, views
 from app.engine.context import Location
 from app.engine.errors import BadInputError
 from app.engine.frontend import farm
-from app.engine.frontend.ssh_session import COMMAND_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, Limits, limits_from_env
+from app.engine.frontend.ssh_options import COMMAND_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, Limits, limits_from_env
 from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
