@@ -29,6 +29,7 @@ from app.engine.frontends import Target, reachable_now
 from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, default_workers
 from app.engine.kinds.deploy import deploy_all, deploy_modules
+from app.engine.kinds.prune import PrunedRelease, PruneReport, prune
 from app.engine.kinds.publish import publish
 from app.engine.kinds.publish_solution import publish_solution
 from app.engine.kinds.recovery import begin_operation
@@ -43,7 +44,6 @@ from app.engine.kinds.rollback import (
 from app.engine.kinds.stage import stage_all
 from app.engine.kinds.upgrade import upgrade
 from app.engine.lookup import find_module, frontends_of_session, owner, resolve_modules
-from app.engine.retention import PrunedRelease, PruneReport, prune
 from app.engine.runs import records
 from app.engine.runs.planner import DeployPlan
 from app.engine.store.models import EnvironmentRow, FrontendRow, ModuleVersionRow

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from app.engine import operations, retention, views
+from app.engine import operations, views
 from app.engine.frontend.registry import opened as real_opened
 from app.engine.frontend.target import ReleaseMeta
+from app.engine.kinds import prune as prune_command
 from app.engine.retention import doomed
 from tests.engine.envkit import Kit, make_kit
 
@@ -106,7 +107,7 @@ def test_prune_skips_a_front_end_that_cannot_measure_its_releases(kit: Kit, monk
         with real_opened(frontends) as targets:
             yield [targets[0], _Unsized(targets[1])]
 
-    monkeypatch.setattr(retention, "opened", opened)
+    monkeypatch.setattr(prune_command, "opened", opened)
     report = operations.prune(kit.ctx, keep=0)
     assert {r.frontend for r in report.releases} == {"fe1"}
     assert report.skipped == (f"front-end fe2 ({kit.frontends[1]}) was not pruned: it cannot measure its releases yet",)
