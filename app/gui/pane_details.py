@@ -41,10 +41,19 @@ from app.gui.modules_model import ModulesModel
 from app.gui.notifier import Reply
 from app.gui.pane_upgrades import ROLLBACK_KINDS, action_button
 from app.gui.run_items_model import RunItemsModel
-from app.gui.run_progress import LOG_LIMIT, PROBLEMS, RunProgress, RunUpdate, frontends_text, wave_text
+from app.gui.run_progress import (
+    LOG_LIMIT,
+    PROBLEMS,
+    RunProgress,
+    RunUpdate,
+    blocked_by,
+    blocking_producer,
+    frontends_text,
+    wave_text,
+)
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
-from app.gui.timeline import RunTimeline, blocked_by, blocking_producer
+from app.gui.timeline import RunTimeline
 from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, move_bar, table_view
 
 PANE = "details"
