@@ -124,7 +124,7 @@ def test_the_details_timeline_and_blocked_view_follow_the_selection(qtbot: QtBot
     select_module(window, FAILING)
     failed = next(n for n, row in enumerate(pane.model.rows) if row.module == FAILING)
     assert pane.timeline.current == failed
-    consumers = [pane.blocked.item(n).text() for n in range(1, pane.blocked.count())]
+    consumers = [pane.item.blocked.item(n).text() for n in range(1, pane.item.blocked.count())]
     assert "Customers (Sales)" in consumers and len(consumers) >= 3
     assert pane.views.tabText(2) == f"&Blocked ({len(consumers)})"
 
