@@ -135,11 +135,12 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         run_menu = menus.addMenu("&Run")
+        run = self.details.run_actions
         for group in ((self.upgrades.deploy_action, self.upgrades.rolling_action, self.upgrades.stage_action,
                        self.upgrades.upgrade_action),
                       (self.upgrades.solution_action, self.upgrades.rollback_action),
-                      (self.details.cancel_action, self.details.again_action, self.details.rollback_action),
-                      (self.details.json_action, self.details.csv_action)):
+                      (run.cancel_action, run.again_action, run.rollback_action),
+                      (run.json_action, run.csv_action)):
             run_menu.addActions(list(group))
             run_menu.addSeparator()
         module_menu = menus.addMenu("&Module")

@@ -7,7 +7,7 @@ process (from what the database says changed) and a finished run (from its detai
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -293,3 +293,20 @@ def wave_text(wave: FrontendSwitched) -> str:
 def frontends_text(frontends: Mapping[str, str]) -> str:
     """What each front-end holds of a module, e.g. "web1 live, web2 switched back"."""
     return ", ".join(f"{name} {state}" for name, state in sorted(frontends.items()))
+
+
+BLOCKED_REASON = "producer {} failed"  # the engine's reason for a blocked item: it names the root failure
+
+
+def blocked_by(rows: Sequence[ItemRow], producer: str) -> list[int]:
+    """Rows the failure of ``producer`` blocked, direct and indirect (the engine names the root)."""
+    reason = BLOCKED_REASON.format(producer)
+    return [n for n, row in enumerate(rows) if row.status == ItemStatus.BLOCKED and row.reason == reason]
+
+
+def blocking_producer(reason: str) -> str | None:
+    """The failed producer a blocked item's reason names, if it is the engine's wording."""
+    head, _, tail = BLOCKED_REASON.partition("{}")
+    if reason.startswith(head) and reason.endswith(tail) and len(reason) > len(head) + len(tail):
+        return reason[len(head):len(reason) - len(tail)]
+    return None

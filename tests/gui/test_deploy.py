@@ -42,7 +42,7 @@ def test_deploy_button_shows_the_plan_then_deploys_every_ready_module(
     assert list(shown.values()).count("deployed") == DEMO_READY
     assert list(shown.values()).count("skipped") == DEMO_FAILED_TO_COMPILE
     assert window.details.progress is not None and window.details.progress.status == "succeeded"
-    assert "24 / 24 done" in window.details.bar.format()
+    assert "24 / 24 done" in window.details.header.bar.format()
     qtbot.waitUntil(lambda: window.upgrades.report.rows[0].status == "succeeded", timeout=RUN_TIMEOUT_MS)
     row = window.upgrades.report.rows[0]
     assert (row.status, row.counts["deployed"], row.counts["skipped"]) == ("succeeded", 24, 6)
@@ -71,26 +71,26 @@ def test_deploy_again_deploys_only_what_failed(qtbot: QtBot, window: MainWindow)
     not_deployed = {name for name, status in first.items() if status in ("failed", "blocked")}
     assert first["Identity"] == "failed" and first["Customers"] == "blocked"
     assert window.details.progress is not None and window.details.progress.status == "failed"
-    assert window.details.again_action.isEnabled()
+    assert window.details.run_actions.again_action.isEnabled()
     shutil.rmtree(stray.parent)
 
-    wait_operation(qtbot, window.session, window.details.again_action.trigger)
+    wait_operation(qtbot, window.session, window.details.run_actions.again_action.trigger)
 
     second = statuses(window)
     attempted = {name for name, status in second.items() if status != "skipped"}
     assert attempted == not_deployed
     assert set(second[name] for name in attempted) == {"deployed"}
-    assert not window.details.again_action.isEnabled()
+    assert not window.details.run_actions.again_action.isEnabled()
 
 
 def test_cancel_stops_the_run(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:
     common = gate("Common")  # every other module consumes Common: the run waits on it
     with qtbot.waitSignal(window.session.tracker.started, timeout=RUN_TIMEOUT_MS):
         window.upgrades.deploy_button.click()
-    assert window.details.cancel_action.isEnabled()
+    assert window.details.run_actions.cancel_action.isEnabled()
 
     def cancel_then_let_common_finish() -> None:
-        window.details.cancel_action.trigger()
+        window.details.run_actions.cancel_action.trigger()
         common.release()
 
     result = wait_operation(qtbot, window.session, cancel_then_let_common_finish)
@@ -99,9 +99,9 @@ def test_cancel_stops_the_run(qtbot: QtBot, window: MainWindow, gate: Gates) -> 
     shown = statuses(window)
     assert shown["Common"] == "deployed"
     assert {shown[name] for name in shown if name != "Common"} == {"cancelled", "skipped"}
-    assert not window.details.cancel_action.isEnabled()
-    assert window.details.again_action.isEnabled()
-    bar = window.details.bar
+    assert not window.details.run_actions.cancel_action.isEnabled()
+    assert window.details.run_actions.again_action.isEnabled()
+    bar = window.details.header.bar
     assert (bar.value(), bar.maximum()) == (1, DEMO_READY), "only Common was deployed"
     assert bar.format() == f"1 / {DEMO_READY} done, {DEMO_READY - 1} cancelled"
     assert window.details.message_bar.text == "", "the cancelling notice ends with its run"
@@ -121,7 +121,7 @@ def test_a_stop_question_about_a_run_that_ended_meanwhile_is_withdrawn(
             gate.release_all()
 
     answers.before_answer = run_ends_while_asking
-    window.details.cancel_action.trigger()  # the operator confirms after the run ended on its own
+    window.details.run_actions.cancel_action.trigger()  # the operator confirms after the run ended on its own
 
     texts = [m.text for m in window.session.notifier.messages]
     assert not [t for t in texts if t.startswith("Cancelling") or "is not active" in t]

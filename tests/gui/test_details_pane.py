@@ -25,11 +25,12 @@ def open_newest_run(qtbot: QtBot, window: MainWindow) -> None:
 def test_a_finished_run_shows_its_items_log_and_figures(qtbot: QtBot, window: MainWindow) -> None:
     open_newest_run(qtbot, window)
     pane = window.details
-    assert pane.title.text() == "Run 2 · upgrade · 24 prepared, 6 did not compile"
-    assert pane.bar.format() == "30 / 30 done"
-    assert "CarrierGateway: failed: " in pane.log.toPlainText()
-    assert not pane.cancel_action.isEnabled()
-    assert not pane.again_action.isEnabled() and "deployment runs" in pane.again_action.toolTip()
+    assert pane.header.title.text() == "Run 2 · upgrade · 24 prepared, 6 did not compile"
+    assert pane.header.bar.format() == "30 / 30 done"
+    assert "CarrierGateway: failed: " in pane.log.view.toPlainText()
+    assert not pane.run_actions.cancel_action.isEnabled()
+    again = pane.run_actions.again_action
+    assert not again.isEnabled() and "deployment runs" in again.toolTip()
 
 
 def test_failures_only_and_text_filter(qtbot: QtBot, window: MainWindow) -> None:
@@ -44,10 +45,10 @@ def test_failures_only_and_text_filter(qtbot: QtBot, window: MainWindow) -> None
 def test_log_search_finds_and_wraps(qtbot: QtBot, window: MainWindow) -> None:
     open_newest_run(qtbot, window)
     pane = window.details
-    assert pane.find_in_log("Payroll")
-    assert pane.log.textCursor().selectedText() == "Payroll"
-    assert pane.find_in_log("Payroll")  # wraps around to the same, only, match
-    assert not pane.find_in_log("no such text")
+    assert pane.log.find_text("Payroll")
+    assert pane.log.view.textCursor().selectedText() == "Payroll"
+    assert pane.log.find_text("Payroll")  # wraps around to the same, only, match
+    assert not pane.log.find_text("no such text")
 
 
 def test_export_json_and_csv(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
@@ -55,7 +56,7 @@ def test_export_json_and_csv(qtbot: QtBot, window: MainWindow, tmp_path: Path) -
     for name in ("run.json", "run.csv"):
         with qtbot.waitSignal(window.session.jobs.finished, timeout=RUN_TIMEOUT_MS,
                               check_params_cb=lambda result: result.name == "export"):
-            window.details.export(tmp_path / name)
+            window.details.run_actions.export(tmp_path / name)
     document = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert document["run"]["id"] == 2 and len(document["run"]["items"]) == 30
     with (tmp_path / "run.csv").open(encoding="utf-8") as handle:
@@ -88,12 +89,12 @@ def test_the_selected_items_whole_message_and_what_to_do_show_below_the_table(
     open_failed_deploy_run(qtbot, window)
     pane = window.details
     select_module(window, FAILING)
-    shown = pane.item_detail.text()
+    shown = pane.item.detail.text()
     row = next(r for r in pane.model.rows if r.module == FAILING)
     assert row.message is not None and row.message in shown
-    assert pane.item_detail.wordWrap() and "Deploy again" in shown
+    assert pane.item.detail.wordWrap() and "Deploy again" in shown
     select_module(window, "Customers")
-    assert f"producer {FAILING} failed" in pane.item_detail.text()
+    assert f"producer {FAILING} failed" in pane.item.detail.text()
 
 
 def test_failures_only_shows_failed_modules_before_blocked_ones(qtbot: QtBot, window: MainWindow) -> None:
@@ -129,26 +130,26 @@ def test_blocked_and_cancelled_rows_have_no_duration(qtbot: QtBot, window: MainW
 def test_deploy_again_is_off_once_every_module_it_would_deploy_is_deployed(qtbot: QtBot, window: MainWindow) -> None:
     stray = open_failed_deploy_run(qtbot, window)
     first = window.details.progress
-    assert first is not None and window.details.again_action.isEnabled()
+    assert first is not None and window.details.run_actions.again_action.isEnabled()
     stray.unlink()
     operations.deploy_all(window.session.ctx)  # e.g. from a CI job
     wait_refreshed(qtbot, window.session)
     window.open_run(first.run_id)
-    qtbot.waitUntil(lambda: not window.details.again_action.isEnabled())
-    assert "deployed since" in window.details.again_action.toolTip()
+    qtbot.waitUntil(lambda: not window.details.run_actions.again_action.isEnabled())
+    assert "deployed since" in window.details.run_actions.again_action.toolTip()
 
 
 def test_the_export_dialog_starts_in_the_last_export_folder_not_the_current_one(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
     open_newest_run(qtbot, window)
-    start = window.details.export_start(".csv")
+    start = window.details.run_actions.export_start(".csv")
     assert start.parent != Path.cwd() and start.name == "run-2.csv"
     exports = tmp_path / "exports"
     exports.mkdir()
     with qtbot.waitSignal(window.session.jobs.finished, timeout=RUN_TIMEOUT_MS):
-        window.details.export(exports / "run.json")
-    assert window.details.export_start(".json") == exports / "run-2.json"
+        window.details.run_actions.export(exports / "run.json")
+    assert window.details.run_actions.export_start(".json") == exports / "run-2.json"
 
 
 def test_a_live_run_shows_what_deploys_now_and_the_log_ends_at_its_end(qtbot: QtBot, window: MainWindow) -> None:
@@ -160,7 +161,7 @@ def test_a_live_run_shows_what_deploys_now_and_the_log_ends_at_its_end(qtbot: Qt
     pane = window.details
     qtbot.waitUntil(lambda: "X000" in pane.now_deploying.text())
     assert "X001" in pane.now_deploying.text()
-    scroll = pane.log.verticalScrollBar()
+    scroll = pane.log.view.verticalScrollBar()
     scroll.setValue(0)  # the operator reads back through the log
     tracker.apply_events([ItemFinished(90, "X000", "deployed", None, None, 0.1),
                           ItemFinished(90, "X001", "deployed", None, None, 0.1), RunFinished(90, "succeeded")])

@@ -37,7 +37,7 @@ def test_a_run_of_another_process_appears_and_locks_actions(
     assert run is not None and run.kind == "deploy-all" and not run.own
 
     qtbot.waitUntil(lambda: window.details.progress is run, timeout=RUN_TIMEOUT_MS)
-    assert "(started in another process)" in window.details.title.text()
+    assert "(started in another process)" in window.details.header.title.text()
     assert window.run_bar.isVisible() and f"Run {run.run_id}" in window.run_label.text()
     assert not window.upgrades.deploy_action.isEnabled()
     window.modules.select("Orders")
@@ -61,9 +61,9 @@ def test_cancel_reaches_a_run_of_another_process(
     qtbot: QtBot, window: MainWindow, gate: Gates, cli_run: subprocess.Popen[str]
 ) -> None:
     tracker = window.session.tracker
-    qtbot.waitUntil(window.details.cancel_action.isEnabled, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(window.details.run_actions.cancel_action.isEnabled, timeout=RUN_TIMEOUT_MS)
 
-    wait_operation(qtbot, window.session, window.details.cancel_action.trigger)  # the request is recorded
+    wait_operation(qtbot, window.session, window.details.run_actions.cancel_action.trigger)  # the request is recorded
     # The other process polls the request every CANCEL_POLL_INTERVAL; Common holds its one
     # worker meanwhile, so after two intervals it has surely seen it and hands out nothing more.
     qtbot.wait(int(CANCEL_POLL_INTERVAL * 2000))

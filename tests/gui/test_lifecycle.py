@@ -74,7 +74,7 @@ def test_asking_twice_while_the_plan_is_read_asks_once(qtbot: QtBot, window: Mai
     asked = len(answers.questions)
 
     result = wait_operation(qtbot, window.session, lambda: (window.upgrades.rollback_action.trigger(),
-                                                            window.details.rollback_action.trigger()))
+                                                            window.details.run_actions.rollback_action.trigger()))
 
     assert result.result.ok
     assert [q.title for q in answers.questions[asked:]] == ["Roll back"]
@@ -92,9 +92,9 @@ def test_roll_back_the_run_shown_in_details(qtbot: QtBot, window: MainWindow, an
     run_id = deploy_all(qtbot, window)
     details = window.details
     assert details.progress is not None and details.progress.run_id == run_id
-    assert details.rollback_action.isEnabled(), details.rollback_action.toolTip()
+    assert details.run_actions.rollback_action.isEnabled(), details.run_actions.rollback_action.toolTip()
 
-    result = wait_operation(qtbot, window.session, details.rollback_action.trigger)
+    result = wait_operation(qtbot, window.session, details.run_actions.rollback_action.trigger)
 
     assert f"Rolling back run {run_id}" in answers.questions[-1].text
     assert result.result.ok and result.operation.pane == "details"
@@ -185,21 +185,22 @@ def test_details_suggests_publish_solution_for_a_module_that_failed_twice_in_a_r
 
     deploy_all(qtbot, window)
     details.select_row(details.progress.index["identity"])  # type: ignore[union-attr]
-    assert "failed in this Deploy All and in the one before" not in details.item_detail.text()  # once is no pattern
-    assert not details.solution_button.isVisibleTo(window)
+    assert "failed in this Deploy All and in the one before" not in details.item.detail.text()  # once is no pattern
+    assert not details.item.solution_button.isVisibleTo(window)
 
-    wait_operation(qtbot, window.session, details.again_action.trigger)  # a second Deploy All, Identity fails again
+    # a second Deploy All, Identity fails again
+    wait_operation(qtbot, window.session, details.run_actions.again_action.trigger)
     shutil.rmtree(stray.parent)
     assert details.progress is not None and details.progress.kind == "deploy-all"
     details.select_row(details.progress.index["identity"])
-    qtbot.waitUntil(lambda: details.solution_button.isVisibleTo(window), timeout=RUN_TIMEOUT_MS)
-    assert "Identity failed in this Deploy All and in the one before" in details.item_detail.text()
+    qtbot.waitUntil(lambda: details.item.solution_button.isVisibleTo(window), timeout=RUN_TIMEOUT_MS)
+    assert "Identity failed in this Deploy All and in the one before" in details.item.detail.text()
     customers = details.progress.index["customers"]  # blocked, not failed: no suggestion
     details.select_row(customers)
-    assert not details.solution_button.isVisibleTo(window)
+    assert not details.item.solution_button.isVisibleTo(window)
     details.select_row(details.progress.index["identity"])
 
-    result = wait_operation(qtbot, window.session, details.solution_button.click)
+    result = wait_operation(qtbot, window.session, details.item.solution_button.click)
 
     assert "Publish solution for Identity?" in answers.questions[-1].text
     assert result.result.ok
@@ -214,7 +215,7 @@ def test_the_selected_item_says_what_each_front_end_holds(qtbot: QtBot, window: 
     deploy_all(qtbot, window)
     details = window.details
     details.select_row(details.progress.index["common"])  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: "On the front-ends: default live" in details.item_detail.text(), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "On the front-ends: default live" in details.item.detail.text(), timeout=RUN_TIMEOUT_MS)
 
 
 def test_a_rolling_run_shows_each_front_end_and_its_health_check(qtbot: QtBot, window: MainWindow) -> None:
@@ -226,16 +227,16 @@ def test_a_rolling_run_shows_each_front_end_and_its_health_check(qtbot: QtBot, w
     tracker.apply_events([RunStarted(9001, "deploy-all", "tester", now, items)])
     details = window.details
     assert details.progress is not None and details.progress.run_id == 9001
-    assert not details.waves.isVisibleTo(window)
+    assert not details.header.waves.isVisibleTo(window)
 
     tracker.apply_events([FrontendSwitched(9001, "web1", 1, True, None),
                           FrontendSwitched(9001, "web2", 1, True, "exit status 3")])
 
-    line = details.waves.text()
-    assert details.waves.isVisibleTo(window)
+    line = details.header.waves.text()
+    assert details.header.waves.isVisibleTo(window)
     assert "web1 ✓ 1 module switched, health check passed" in line
     assert "web2 ✗ 1 module switched, health check failed: exit status 3" in line
-    log = details.log.toPlainText()
+    log = details.log.view.toPlainText()
     assert "front-end web1: 1 module switched, health check passed" in log
     assert "front-end web2: 1 module switched, health check failed: exit status 3" in log
     tracker.apply_events([RunFinished(9001, "failed", {"failed": 1})])
@@ -286,17 +287,17 @@ def test_details_tally_what_each_front_end_holds_when_there_are_several(
     details = window.details
     deploy_all(qtbot, window)
     qtbot.waitUntil(lambda: not window.session.jobs.running("run record"), timeout=RUN_TIMEOUT_MS)
-    assert not details.waves.isVisibleTo(window)  # one front-end: its modules' lines say it all
+    assert not details.header.waves.isVisibleTo(window)  # one front-end: its modules' lines say it all
     result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
         "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2",
                                                                      str(tmp_path / "web2")), "added"))
     assert result.result.ok
     window.upgrades.select_run(window.upgrades.report.rows[0].id)
 
-    wait_operation(qtbot, window.session, details.rollback_action.trigger)
+    wait_operation(qtbot, window.session, details.run_actions.rollback_action.trigger)
 
-    qtbot.waitUntil(lambda: details.waves.isVisibleTo(window), timeout=RUN_TIMEOUT_MS)
-    line = details.waves.text()
+    qtbot.waitUntil(lambda: details.header.waves.isVisibleTo(window), timeout=RUN_TIMEOUT_MS)
+    line = details.header.waves.text()
     assert f"default {DEMO_READY} live" in line and f"web2 {DEMO_READY} live" in line
 
 
@@ -319,6 +320,6 @@ def test_a_rolling_deploy_from_the_window_shows_each_health_check(
     progress = details.progress
     assert progress is not None and progress.status == "failed"
     assert list(progress.waves) == ["default", "web2"]
-    line = details.waves.text()
+    line = details.header.waves.text()
     assert "default ✓" in line and "web2 ✗" in line and "health check failed" in line
-    assert "front-end web2: " in details.log.toPlainText()
+    assert "front-end web2: " in details.log.view.toPlainText()

@@ -95,8 +95,8 @@ def test_status_bar_and_details_pane_show_the_same_counts(qtbot: QtBot, window: 
         tracker.apply_events([ItemFinished(90, f"X{n}", "deployed", None, None, 0.1)
                               for n in range(batch * 10, batch * 10 + 10)])
         done = batch * 10 + 10
-        qtbot.waitUntil(lambda d=done: window.details.bar.value() == d or window.run_bar.value() == d)
-        assert window.run_bar.value() == window.details.bar.value() == done
+        qtbot.waitUntil(lambda d=done: window.details.header.bar.value() == d or window.run_bar.value() == d)
+        assert window.run_bar.value() == window.details.header.bar.value() == done
     tracker.apply_events([RunFinished(90, "cancelled")])
 
 

@@ -12,8 +12,10 @@ from pytestqt.qtbot import QtBot
 from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunStarted
 from app.gui.formatting import utcnow
 from app.gui.main_window import MainWindow
-from app.gui.run_progress import ItemRow, RunProgress
-from app.gui.timeline import STATUS_COLORS, RunLanes, RunTimeline, blocked_by, blocking_producer, pack_lanes
+from app.gui.run_progress import ItemRow, RunProgress, blocked_by, blocking_producer
+from app.gui.timeline import RunTimeline
+from app.gui.timeline_lanes import RunLanes, pack_lanes
+from app.gui.timeline_picture import STATUS_COLORS
 from tests.gui.test_details_pane import FAILING, open_failed_deploy_run, select_module
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -122,7 +124,7 @@ def test_the_details_timeline_and_blocked_view_follow_the_selection(qtbot: QtBot
     select_module(window, FAILING)
     failed = next(n for n, row in enumerate(pane.model.rows) if row.module == FAILING)
     assert pane.timeline.current == failed
-    consumers = [pane.blocked.item(n).text() for n in range(1, pane.blocked.count())]
+    consumers = [pane.item.blocked.item(n).text() for n in range(1, pane.item.blocked.count())]
     assert "Customers (Sales)" in consumers and len(consumers) >= 3
     assert pane.views.tabText(2) == f"&Blocked ({len(consumers)})"
 

@@ -1,0 +1,135 @@
+"""Where the timeline puts things: the time scale, the lanes' heights, each module's rectangle,
+and which module lies under a point.
+
+A TimelineFrame is measured for one size of the widget and used whole: a paint measures one and
+draws thousands of bars with it. The lane of the modules never attempted, when there are any,
+is the top one, above the workers' lanes. A live run's time scale is set ahead of it (LiveSpan),
+twice what has elapsed, so that it changes (and the picture is drawn again) a few times per run.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPoint, QRectF
+
+from app.gui.timeline_lanes import Bar, RunLanes
+
+LANE_HEIGHT = 14
+MIN_LANE_HEIGHT = 2
+AXIS_HEIGHT = 16
+MARGIN = 6
+HIT_SLOP_PX = 3
+LIVE_SPAN_AHEAD = 2.0
+MIN_LIVE_SPAN_S = 1.0
+
+
+def lane_count(lanes: RunLanes) -> int:
+    """Lanes drawn: one per worker, and one for the modules never attempted when there are any."""
+    return len(lanes.lanes) + (1 if lanes.dropped else 0)
+
+
+def lane_height(count: int, height: int) -> float:
+    """Lanes share the height; counted up to the next power of two once they no longer fit at
+    full height, so that a run adding lane after lane redraws its picture a few times only."""
+    count = max(1, count)
+    room = height - AXIS_HEIGHT - 2 * MARGIN
+    if count * LANE_HEIGHT > room:
+        count = 1 << (count - 1).bit_length()
+    return max(float(MIN_LANE_HEIGHT), min(float(LANE_HEIGHT), room / count))
+
+
+class LiveSpan:
+    """Seconds across the widget: the whole run once it ended, ahead of a live one."""
+
+    def __init__(self) -> None:
+        self._shown = 0.0
+
+    def reset(self) -> None:
+        self._shown = 0.0
+
+    def seconds(self, lanes: RunLanes) -> float:
+        needed = lanes.span()
+        if not lanes.progress.running:
+            return needed
+        if needed > self._shown:
+            self._shown = max(needed * LIVE_SPAN_AHEAD, MIN_LIVE_SPAN_S)
+        return self._shown
+
+
+@dataclass(frozen=True)
+class TimelineFrame:
+    """One run's lanes laid out on a widget of one size, with one time scale and one lane height."""
+
+    lanes: RunLanes
+    width: int
+    height: int
+    span: float  # seconds across the widget
+    scale: float  # pixels per second
+    lane_height: float
+
+    @classmethod
+    def measure(cls, lanes: RunLanes, width: int, height: int, span: float) -> TimelineFrame:
+        return cls(lanes, width, height, span, (width - 2 * MARGIN) / span, lane_height(lane_count(lanes), height))
+
+    @property
+    def bar_height(self) -> float:
+        return max(1.0, self.lane_height - 1)
+
+    @property
+    def dropped_top(self) -> float:
+        return float(AXIS_HEIGHT + MARGIN)
+
+    def x(self, seconds: float) -> float:
+        return MARGIN + seconds * self.scale
+
+    def seconds_at(self, x: int) -> float:
+        return (x - MARGIN) / self.scale
+
+    def slop(self) -> float:
+        """A few pixels, in seconds: how far from a thin bar a point still hits it."""
+        return HIT_SLOP_PX / self.scale
+
+    def lane_top(self, lane: int) -> float:
+        """Top of a worker's lane; the lane of the modules never attempted, when any, comes first."""
+        return AXIS_HEIGHT + MARGIN + (lane + (1 if self.lanes.dropped else 0)) * self.lane_height
+
+    def bar_rect(self, bar: Bar, lane: int, now: float) -> QRectF:
+        left = self.x(bar.start)
+        right = self.x(bar.end if bar.end is not None else now)
+        return QRectF(left, self.lane_top(lane), max(2.0, right - left), self.bar_height)
+
+    def rect_of(self, row: int) -> QRectF | None:
+        """Where a module is drawn (its bar, or its tick in the not-attempted lane)."""
+        bar = self.lanes.bar_of.get(row)
+        if bar is not None:
+            return self.bar_rect(bar, self.lanes.lane_of[row], self.lanes.span())
+        when = self.lanes.dropped_at.get(row)
+        if when is None:
+            return None
+        return QRectF(self.x(when) - 1, self.dropped_top, 3.0, self.bar_height)
+
+    def row_at(self, pos: QPoint) -> int | None:
+        """The module under ``pos``; the nearest within a few pixels when bars are thin."""
+        slot = int((pos.y() - AXIS_HEIGHT - MARGIN) // self.lane_height)
+        seconds = self.seconds_at(pos.x())
+        slop = self.slop()
+        if self.lanes.dropped and slot == 0:
+            near = self.dropped_near(seconds, slop)
+            return near[0] if near else None
+        lane = slot - (1 if self.lanes.dropped else 0)
+        if 0 <= lane < len(self.lanes.lanes):
+            bars = self.lanes.lanes[lane]
+            starts = [bar.start for bar in bars]
+            at = bisect_right(starts, seconds + slop) - 1
+            now = self.lanes.span()
+            for bar in bars[max(0, at - 2):at + 1][::-1]:
+                end = bar.end if bar.end is not None else now
+                if bar.start - slop <= seconds <= end + slop:
+                    return bar.row
+        return None
+
+    def dropped_near(self, seconds: float, slop: float) -> list[int]:
+        """Rows given up within ``slop`` of ``seconds``: a failure blocks its consumers at one instant."""
+        return [row for when, row in self.lanes.dropped if abs(when - seconds) <= slop]
