@@ -147,9 +147,11 @@ def test_the_export_dialog_starts_in_the_last_export_folder_not_the_current_one(
     assert start.parent != Path.cwd() and start.name == "run-2.csv"
     exports = tmp_path / "exports"
     exports.mkdir()
-    with qtbot.waitSignal(window.session.jobs.finished, timeout=RUN_TIMEOUT_MS):
-        window.details.run_actions.export(exports / "run.json")
-    assert window.details.run_actions.export_start(".json") == exports / "run-2.json"
+    window.details.run_actions.export(exports / "run.json")
+    # The export's own job, not whichever job of the window (a refresh, say) happens to end first.
+    qtbot.waitUntil((exports / "run.json").is_file, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.details.run_actions.export_start(".json") == exports / "run-2.json",
+                    timeout=RUN_TIMEOUT_MS)
 
 
 def test_a_live_run_shows_what_deploys_now_and_the_log_ends_at_its_end(qtbot: QtBot, window: MainWindow) -> None:
