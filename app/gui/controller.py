@@ -185,6 +185,11 @@ class OperationController(QObject):
 def describe_plan(plan: DeployPlan) -> str:
     """The confirmation text before a Deploy All: what deploys and what is skipped, and why."""
     lines = [f"Deploy All on {plan.platform_version} will deploy {plural(len(plan.to_deploy), 'module')}."]
+    older = sum(1 for item in plan.to_deploy if item.platform)
+    if older:
+        them = "it gets its" if older == 1 else "they get their"
+        lines.append(f"Of those, {plural(older, 'module')} did not compile for {plan.platform_version}: "
+                     f"{them} older live build on the front-ends that lack it.")
     for reason, count in plan.skipped_by_reason().items():
         if count:
             lines.append(f"{plural(count, 'module')} will be skipped: {SKIP_REASON_LABELS.get(reason, reason)}.")
