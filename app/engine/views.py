@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.engine.config import declared_defaults, effective_config
@@ -338,17 +338,22 @@ def run_detail(ctx: EnvironmentContext, run_id: int) -> RunDetail:
         row = session.get(RunRow, run_id)
         if row is None:
             raise BadInputError(f"there is no run {run_id}")
-        items = session.scalars(
-            select(RunItemRow).where(RunItemRow.run_id == run_id).order_by(RunItemRow.position)
-        ).all()
-        views = tuple(
-            RunItemView(
-                i.module_name, i.application, i.version, i.status, i.reason, i.message, i.started_at, i.finished_at,
-                i.frontends,
-            )
-            for i in items
-        )
+        views = item_views(session, RunItemRow.run_id == run_id)
         return RunDetail(_summary(row, dict(Counter(v.status for v in views))), views)
+
+
+# The columns of a RunItemView, in its fields' order.
+_ITEM_COLUMNS = (
+    RunItemRow.module_name, RunItemRow.application, RunItemRow.version, RunItemRow.status, RunItemRow.reason,
+    RunItemRow.message, RunItemRow.started_at, RunItemRow.finished_at, RunItemRow.frontends,
+)
+
+
+def item_views(session: Session, *conditions: ColumnElement[bool]) -> tuple[RunItemView, ...]:
+    """Run items as views, in run order, read as plain columns: building 100,000 ORM objects
+    first took most of the 12-15 s that the items of a 100,000-module Deploy All took to read."""
+    rows = session.execute(select(*_ITEM_COLUMNS).where(*conditions).order_by(RunItemRow.position))
+    return tuple(RunItemView(*row) for row in rows)
 
 
 @dataclass(frozen=True)
