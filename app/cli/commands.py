@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,12 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.progress import ProgressPrinter, format_seconds
+from app.cli.shared import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED, location_of, output
 
 # The commands that change something import app.engine.operations themselves: read-only ones
-# (status above all) start faster without the deploy machinery it brings.
+# start faster without the deploy machinery it brings (and status, in status_command, without these).
 from app.engine import views
 from app.engine.audit import audit_entries
-from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.context import EnvironmentContext, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
 from app.engine.runs.planner import DeployPlan
@@ -29,20 +27,6 @@ from app.engine.store.database import RESTORE_ADVICE, translate_db_errors
 
 if TYPE_CHECKING:
     from app.engine.operations import RunOutcome
-
-log = logging.getLogger("deploycenter")
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_CANCELLED = 130
-
-
-def log_exception(exc: BaseException) -> None:
-    log.error("unexpected error", exc_info=exc)
-
-
-def location_of(args: argparse.Namespace) -> Location:
-    return Location.from_options(getattr(args, "data_dir", None), getattr(args, "database_url", None))
 
 
 @contextmanager
@@ -69,21 +53,6 @@ def settle_dead_runs(ctx: EnvironmentContext) -> None:
     from app.engine.kinds.recovery import recover_dead_runs  # here: most commands find none
 
     recover_dead_runs(ctx)
-
-
-def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
-    try:
-        if args.json:
-            # One line: json's C encoder does not indent, and the indenting one in Python takes
-            # seconds on a plan or run of 100,000 modules.
-            print(json.dumps(document, default=str), flush=True)
-        elif text:
-            print(text, flush=True)
-    except BrokenPipeError:
-        # The reader went away (`... | head`): the command's outcome and exit code still stand.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 def progress(args: argparse.Namespace) -> EventSink:
@@ -320,35 +289,6 @@ def cancel(args: argparse.Namespace, cancel_event: threading.Event) -> int:
         ref = operations.cancel_run(ctx, args.run)
         output(args, {"cancel_requested": {"id": ref.id, "kind": ref.kind}},
                f"asked {ref.describe()} to stop after the modules already deploying")
-    return EXIT_OK
-
-
-def status(args: argparse.Namespace, cancel: threading.Event) -> int:
-    with existing_environment(args) as ctx:
-        state = views.status(ctx)
-    lines = [
-        f"environment:  {state.name}",
-        f"platform:     {state.platform_version}",
-    ]
-    if state.upgrade_to:
-        word = "complete" if state.fully_upgraded else "in progress"
-        lines.append(f"upgrade:      from {state.upgrade_from} to {state.upgrade_to} ({word})")
-    shown = [f"{fe.name} ({fe.location}{'' if fe.enabled else ', disabled'})" for fe in state.frontends]
-    lines.append(f"front-ends:   {', '.join(shown)}")
-    lines.append(
-        f"modules:      {state.total} total, {state.ready} ready for deployment, "
-        f"{state.compilation_failed} compilation failed, {state.deployed} already deployed"
-        + (f", {state.not_prepared} not prepared" if state.not_prepared else "")
-        + (f", {state.staged} staged" if state.staged else "")
-    )
-    for run in state.active_runs:
-        lines.append(
-            f"active run:   {run.id} ({run.kind}) by {run.started_by} since "
-            f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC, {run.done}/{run.total} done"
-        )
-    if not state.active_runs:
-        lines.append("active run:   none")
-    output(args, state.to_json(), "\n".join(lines))
     return EXIT_OK
 
 

@@ -6,7 +6,8 @@ import argparse
 import threading
 from typing import Any
 
-from app.cli.commands import EXIT_OK, EXIT_SOME_FAILED, existing_environment, format_table, output
+from app.cli.commands import existing_environment, format_table
+from app.cli.shared import EXIT_OK, EXIT_SOME_FAILED, output
 from app.engine import frontends
 from app.engine.frontend.registry import Frontend
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from app.cli import commands
+from app.cli import status_command
+from app.cli.shared import log_exception
 from app.engine.errors import BadInputError, DeployCenterError
 from app.logsetup import configure_logging
 
@@ -47,6 +48,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def command_handler(name: str) -> Callable[..., int]:
+    """A handler of ``commands``, imported when it runs: ``status`` starts without the ORM it brings."""
+
+    def handler(args: argparse.Namespace, cancel: threading.Event) -> int:
+        from app.cli import commands
+
+        return int(getattr(commands, name)(args, cancel))
+
+    return handler
 
 
 def frontend_command(name: str) -> Callable[..., int]:
@@ -89,25 +101,25 @@ def build_parser() -> Parser:
         p.set_defaults(handler=handler)
         return p
 
-    p = command("init", "create the environment", commands.init)
+    p = command("init", "create the environment", command_handler("init"))
     p.add_argument("--platform", metavar="V", help="platform version (default 11.18.1)")
     p.add_argument("--frontend", metavar="TARGET", action="append", default=[],
                    help="front-end: a folder or ssh://[user@]host[:port]/path (repeatable)")
     p.add_argument("--name", help="environment name shown in the window title")
     p.add_argument("--demo", action="store_true", help="also publish the bundled sample modules")
 
-    p = command("publish", "publish module bundles (folders or .zip): compile and deploy", commands.publish)
+    p = command("publish", "publish module bundles (folders or .zip): compile and deploy", command_handler("publish"))
     p.add_argument("bundles", nargs="+", metavar="BUNDLE")
     p.add_argument("--workers", type=positive_int, metavar="N")
 
-    p = command("upgrade", "move to a platform version and prepare every module for it", commands.upgrade)
+    p = command("upgrade", "move to a platform version and prepare every module for it", command_handler("upgrade"))
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--to", metavar="V", help="catalog version to move to")
     target.add_argument("--current", action="store_true",
                         help="prepare again what failed or is missing for the current version")
     p.add_argument("--workers", type=positive_int, metavar="N")
 
-    p = command("deploy-all", "deploy every prepared module that is not live yet", commands.deploy_all)
+    p = command("deploy-all", "deploy every prepared module that is not live yet", command_handler("deploy_all"))
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     p.add_argument("--stage", action="store_true",
                    help="write every planned release to every front-end and switch nothing "
@@ -115,14 +127,14 @@ def build_parser() -> Parser:
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
 
-    p = command("deploy", "deploy chosen modules or an application", commands.deploy)
+    p = command("deploy", "deploy chosen modules or an application", command_handler("deploy"))
     p.add_argument("modules", nargs="*", metavar="MODULE")
     p.add_argument("--app", metavar="APP", help="every module of this application")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
 
     p = command("rollback", "make live again the releases live before a run, or one release back for modules",
-                commands.rollback)
+                command_handler("rollback"))
     p.add_argument("targets", nargs="*", metavar="RUN | MODULE",
                    help="a run id, or module names")
     p.add_argument("--app", metavar="APP", help="every module of this application, one release back")
@@ -130,34 +142,35 @@ def build_parser() -> Parser:
     p.add_argument("--workers", type=positive_int, metavar="N")
 
     p = command("publish-solution", "recompile from the stored sources and deploy, even what is already deployed",
-                commands.publish_solution)
+                command_handler("publish_solution"))
     p.add_argument("modules", nargs="*", metavar="MODULE", help="default: every module")
     p.add_argument("--app", metavar="APP", help="every module of this application")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
 
-    p = command("prune", "remove old releases from every front-end", commands.prune)
+    p = command("prune", "remove old releases from every front-end", command_handler("prune"))
     p.add_argument("--keep", type=non_negative_int, metavar="N",
                    help="older releases kept per module beside the live, previous and staged ones (default 3); "
                    "stored for the environment")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed and the bytes freed")
 
-    p = command("apply-config", "change configuration values and write them to the front-ends", commands.apply_config)
+    p = command("apply-config", "change configuration values and write them to the front-ends",
+                command_handler("apply_config"))
     p.add_argument("module", metavar="MODULE")
     p.add_argument("values", nargs="+", metavar="KEY=VALUE")
 
-    p = command("delete", "remove a module from the environment and the front-ends", commands.delete)
+    p = command("delete", "remove a module from the environment and the front-ends", command_handler("delete"))
     p.add_argument("module", metavar="MODULE")
 
-    p = command("cancel", "ask the active run to stop", commands.cancel)
+    p = command("cancel", "ask the active run to stop", command_handler("cancel"))
     p.add_argument("run", nargs="?", type=positive_int, metavar="RUN")
 
-    command("status", "platform version, front-ends, counts and the active run", commands.status)
-    command("modules", "every module and its state", commands.modules)
-    command("runs", "the history of runs", commands.runs)
-    p = command("run", "one run with its items", commands.run)
+    command("status", "platform version, front-ends, counts and the active run", status_command.status)
+    command("modules", "every module and its state", command_handler("modules"))
+    command("runs", "the history of runs", command_handler("runs"))
+    p = command("run", "one run with its items", command_handler("run"))
     p.add_argument("run", type=positive_int, metavar="RUN")
-    command("verify", "check every front-end against the artifacts", commands.verify)
+    command("verify", "check every front-end against the artifacts", command_handler("verify"))
     frontend = sub.add_parser("frontend", help="list, add, remove, disable or enable front-ends",
                               description="Manage the environment's front-ends.")
     _global_options(frontend, suppress=True)
@@ -186,7 +199,7 @@ def build_parser() -> Parser:
     p = action("adopt", "take over a front-end stamped by another environment", frontend_command("adopt"))
     p.add_argument("name", metavar="NAME")
 
-    p = command("audit", "who did what and when, newest first", commands.audit)
+    p = command("audit", "who did what and when, newest first", command_handler("audit"))
     p.add_argument("--limit", type=positive_int, default=50, metavar="N")
     return parser
 
@@ -242,14 +255,14 @@ def run_cli(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         return report_error("interrupted", 130, wants_json)
     except OSError as exc:
-        commands.log_exception(exc)
+        log_exception(exc)
         if exc.errno in _NOT_WRITABLE:  # a folder or file this user may not change
             where = exc.filename or "a file"
             return report_error(f"cannot write {where}: {exc.strerror}; make it writable by this user "
                                 "or choose another folder", 4, wants_json)
         return report_error(internal_error_line(exc), 1, wants_json)
     except Exception as exc:  # never a traceback on the terminal; the log keeps the details
-        commands.log_exception(exc)
+        log_exception(exc)
         return report_error(internal_error_line(exc), 1, wants_json)
 
 

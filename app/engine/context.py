@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.engine.artifacts import ArtifactStore
-from app.engine.catalog import Catalog, load_catalog
 from app.engine.errors import StateError
-from app.engine.store.database import Database, default_url
-from app.engine.store.migrate import upgrade_schema
+from app.engine.store.sqlite_file import default_url
+
+if TYPE_CHECKING:  # imported by open_context: a Location alone needs no SQLAlchemy (quick status)
+    from app.engine.artifacts import ArtifactStore
+    from app.engine.catalog import Catalog
+    from app.engine.store.database import Database
 
 DATA_DIR_MODE = 0o700
 
@@ -79,6 +82,11 @@ def open_context(location: Location, *, create: bool = False) -> EnvironmentCont
     elif create and not os.access(folder, os.W_OK):
         raise StateError(f"cannot create an environment in {folder}: the folder is read-only; "
                          "make it writable or choose another with --data-dir")
+    from app.engine.artifacts import ArtifactStore
+    from app.engine.catalog import load_catalog
+    from app.engine.store.database import Database
+    from app.engine.store.migrate import upgrade_schema
+
     db = Database(location.url)
     try:
         upgrade_schema(db)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.engine.context import EnvironmentContext
 from app.engine.runs import records
 from app.engine.store.models import AuditRow, ModuleLockRow, RunItemRow, RunRow
-from app.engine.views import ActiveRun, RunItemView
+from app.engine.views import ActiveRun, RunItemView, item_views
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES
 
 
@@ -92,16 +92,11 @@ def run_changes(ctx: EnvironmentContext, run_id: int, since: datetime | None) ->
         run = session.get(RunRow, run_id)
         if run is None:
             return RunChanges("missing", None, (), since)
-        query = select(RunItemRow).where(RunItemRow.run_id == run_id)
+        conditions = [RunItemRow.run_id == run_id]
         if since is not None:
-            query = query.where(or_(RunItemRow.started_at >= since, RunItemRow.finished_at >= since))
-        rows = session.scalars(query.order_by(RunItemRow.position)).all()
-        items = tuple(
-            RunItemView(r.module_name, r.application, r.version, r.status, r.reason, r.message,
-                        r.started_at, r.finished_at, r.frontends)
-            for r in rows
-        )
-        stamps = [t for r in rows for t in (r.started_at, r.finished_at) if t is not None]
+            conditions.append(or_(RunItemRow.started_at >= since, RunItemRow.finished_at >= since))
+        items = item_views(session, *conditions)
+        stamps = [t for i in items for t in (i.started_at, i.finished_at) if t is not None]
         if since is not None:
             stamps.append(since)
         return RunChanges(run.status, run.finished_at, items, max(stamps, default=None))

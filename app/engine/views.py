@@ -8,17 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
-from app.engine.frontend.registry import Frontend, enabled, opened
+from app.engine.frontend.registry import enabled, opened
 from app.engine.identity import iso
 from app.engine.lookup import find_module, frontends_of_session
 from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan
+from app.engine.status_view import ActiveRun as ActiveRun
+from app.engine.status_view import Status as Status
+from app.engine.status_view import state_counts
 from app.engine.store.models import (
     CompilationRow,
     ModuleLockRow,
@@ -38,78 +41,6 @@ DEPLOYED = ModuleState.DEPLOYED
 READY = ModuleState.READY
 COMPILATION_FAILED = ModuleState.COMPILATION_FAILED
 NOT_PREPARED = ModuleState.NOT_PREPARED
-
-
-@dataclass(frozen=True)
-class ActiveRun:
-    id: int
-    kind: str
-    started_by: str
-    started_at: datetime
-    done: int
-    total: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "started_by": self.started_by,
-            "started_at": iso(self.started_at),
-            "done": self.done,
-            "total": self.total,
-        }
-
-
-@dataclass(frozen=True)
-class Status:
-    name: str
-    platform_version: str
-    frontends: tuple[Frontend, ...]
-    upgrade_from: str | None
-    upgrade_to: str | None
-    total: int
-    ready: int
-    compilation_failed: int
-    deployed: int
-    not_prepared: int
-    active_runs: tuple[ActiveRun, ...]
-    database: str
-    staged: int = 0  # ready modules whose release a stage run left on the front-ends (section 8.2)
-
-    @property
-    def active_run(self) -> ActiveRun | None:
-        return self.active_runs[0] if self.active_runs else None
-
-    @property
-    def fully_upgraded(self) -> bool:
-        """Rule 8: nothing left to deploy and nothing failed."""
-        return self.ready == 0 and self.compilation_failed == 0 and self.not_prepared == 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "environment": self.name,
-            "platform_version": self.platform_version,
-            "frontends": [
-                {"name": fe.name, "path": fe.location, "kind": fe.kind, "enabled": fe.enabled} for fe in self.frontends
-            ],
-            "active_run": self.active_run.to_json() if self.active_run else None,
-            "active_runs": [run.to_json() for run in self.active_runs],
-            "upgrade": (
-                {"from": self.upgrade_from, "to": self.upgrade_to, "complete": self.fully_upgraded}
-                if self.upgrade_to
-                else None
-            ),
-            "fully_upgraded": self.fully_upgraded,
-            "counts": {
-                "modules": self.total,
-                "ready": self.ready,
-                "compilation_failed": self.compilation_failed,
-                "deployed": self.deployed,
-                "not_prepared": self.not_prepared,
-                "staged": self.staged,
-            },
-            "database": self.database,
-        }
 
 
 @dataclass(frozen=True)
@@ -256,25 +187,27 @@ def _staged_count(session: Session, platform: str) -> int:
 
 def _state_counts(session: Session, platform: str) -> Counter[str]:
     """How many live modules are in each state, counted by the database (the same rules as
-    ``_module_views``): status stays instant at 100,000 modules."""
+    ``_module_views``): status stays instant at 100,000 modules. Sums in one pass rather than a
+    ``GROUP BY`` of the state, which makes SQLite sort 100,000 rows (a third slower)."""
     current = aliased(CompilationRow)
-    state = case(
-        (current.id.is_(None), NOT_PREPARED),
-        (current.succeeded.is_(False), COMPILATION_FAILED),
-        (ModuleRow.deployed_compilation_id == current.id, DEPLOYED),
-        else_=READY,
-    )
+    failed = current.succeeded.is_(False)
+    deployed = and_(current.succeeded.is_not(False), ModuleRow.deployed_compilation_id == current.id)
     query = (
-        select(state, func.count())
+        select(
+            func.count(),
+            func.count(current.id),
+            func.sum(case((failed, 1), else_=0)),
+            func.sum(case((deployed, 1), else_=0)),
+        )
         .select_from(ModuleRow)
         .outerjoin(
             current,
             and_(current.module_version_id == ModuleRow.latest_version_id, current.platform_version == platform),
         )
         .where(ModuleRow.deleted_at.is_(None))
-        .group_by(state)
     )
-    return Counter({name: count for name, count in session.execute(query)})
+    total, prepared, failures, live = session.execute(query).one()
+    return state_counts(total, prepared, failures, live)
 
 
 def _active(session: Session) -> list[ActiveRun]:
@@ -405,17 +338,22 @@ def run_detail(ctx: EnvironmentContext, run_id: int) -> RunDetail:
         row = session.get(RunRow, run_id)
         if row is None:
             raise BadInputError(f"there is no run {run_id}")
-        items = session.scalars(
-            select(RunItemRow).where(RunItemRow.run_id == run_id).order_by(RunItemRow.position)
-        ).all()
-        views = tuple(
-            RunItemView(
-                i.module_name, i.application, i.version, i.status, i.reason, i.message, i.started_at, i.finished_at,
-                i.frontends,
-            )
-            for i in items
-        )
+        views = item_views(session, RunItemRow.run_id == run_id)
         return RunDetail(_summary(row, dict(Counter(v.status for v in views))), views)
+
+
+# The columns of a RunItemView, in its fields' order.
+_ITEM_COLUMNS = (
+    RunItemRow.module_name, RunItemRow.application, RunItemRow.version, RunItemRow.status, RunItemRow.reason,
+    RunItemRow.message, RunItemRow.started_at, RunItemRow.finished_at, RunItemRow.frontends,
+)
+
+
+def item_views(session: Session, *conditions: ColumnElement[bool]) -> tuple[RunItemView, ...]:
+    """Run items as views, in run order, read as plain columns: building 100,000 ORM objects
+    first took most of the 12-15 s that the items of a 100,000-module Deploy All took to read."""
+    rows = session.execute(select(*_ITEM_COLUMNS).where(*conditions).order_by(RunItemRow.position))
+    return tuple(RunItemView(*row) for row in rows)
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from app.engine.store import migrate
+from app.engine.store import migrate, revisions
 from app.engine.store.database import Database
 
 
 def test_the_head_read_from_the_scripts_is_alembics() -> None:
     alembic_head = ScriptDirectory.from_config(migrate._config()).get_current_head()
-    assert migrate._head_from_scripts() == alembic_head
+    assert revisions.head_from_scripts() == alembic_head
     assert migrate.head_revision() == alembic_head
 
 

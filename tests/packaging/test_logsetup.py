@@ -90,12 +90,12 @@ def test_an_unexpected_cli_error_is_one_line_and_a_logged_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from app.__main__ import main
-    from app.cli import commands
+    from app.cli import status_command
 
     def broken(*_args: object) -> int:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(commands, "status", broken)
+    monkeypatch.setattr(status_command, "status", broken)
     code = main(["--unattended", "status", "--data-dir", str(tmp_path / "env")])
     err = capsys.readouterr().err
     assert code == 1

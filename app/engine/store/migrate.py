@@ -1,27 +1,23 @@
 """Bringing a database's schema to the version this release expects, automatically on open.
 
 Every command opens the database, so the up-to-date check must be cheap: it reads the newest
-revision from the migration scripts' own ``revision``/``down_revision`` lines and the database's
-from ``alembic_version``, and imports Alembic (a tenth of a second) only to migrate, or when the
-scripts are not a simple chain it can read with certainty.
+revision from the migration scripts' own ``revision``/``down_revision`` lines (``revisions``) and
+the database's from ``alembic_version``, and imports Alembic (a tenth of a second) only to
+migrate, or when the scripts are not a simple chain it can read with certainty.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
 from app.engine.errors import StateError
-from app.engine.store.database import MIGRATIONS_DIR, Database, translate_db_errors
+from app.engine.store.database import Database, translate_db_errors
+from app.engine.store.revisions import MIGRATIONS_DIR, head_from_scripts
 
 if TYPE_CHECKING:
     from alembic.config import Config
-
-_REVISION = re.compile(r"^revision\s*(?::[^=\n]*)?=\s*['\"]([^'\"\n]+)['\"]\s*$", re.M)
-_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
-_QUOTED = re.compile(r"^['\"]([^'\"]+)['\"]$")
 
 
 def _config() -> Config:
@@ -34,32 +30,12 @@ def _config() -> Config:
 
 def head_revision() -> str | None:
     """The newest migration of this release."""
-    head = _head_from_scripts()
+    head = head_from_scripts()
     if head is not None:
         return head
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_config()).get_current_head()
-
-
-def _head_from_scripts() -> str | None:
-    """The head of a linear chain of migration scripts, or None when unsure (Alembic decides)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        text = script.read_text(encoding="utf-8")
-        revision = _REVISION.findall(text)
-        down = _DOWN_REVISION.findall(text)
-        if len(revision) != 1 or len(down) != 1:
-            return None
-        revisions.add(revision[0])
-        if down[0] != "None":
-            parent = _QUOTED.match(down[0])
-            if parent is None:
-                return None  # a merge (tuple) or something computed: not a simple chain
-            parents.add(parent.group(1))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 and parents <= revisions else None
 
 
 def current_revision(db: Database) -> str | None:
