@@ -21,7 +21,6 @@ from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
-from app.engine.frontend.layout import release_id_for
 from app.engine.frontend.ownership import claim
 from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute
@@ -33,7 +32,7 @@ from app.engine.lookup import frontends_of_session, owner
 from app.engine.retention import staged_releases
 from app.engine.runs import records
 from app.engine.runs.executor import MAX_BATCH
-from app.engine.runs.planner import DeployAllPlanner, DeployPlan, PlanItem, gc_paused
+from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
 from app.engine.store.models import EnvironmentRow, ModuleRow, ModuleVersionRow
@@ -102,39 +101,36 @@ def _deploy_with_targets(
     cancel: threading.Event | None,
     rolling: bool,
 ) -> RunOutcome:
-    pool: WorkerPool | None = None
+    with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
+        env = begin_operation(session)
+        records.refuse_if_exclusive_active(session, kind)
+        every = frontends_of_session(session)
+        frontends = enabled(every)
+        if rolling:
+            refuse_rolling(frontends)
+        disabled = [frontend.name for frontend in every if not frontend.enabled]
+        claim(shared_targets(frontends), owner(ctx, env))
+        plan = DeployAllPlanner(session, env.platform_version, shared_targets(frontends)).plan(module_ids)
+        records.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
+        items = [
+            records.NewItem(
+                i.module_id, i.module, i.application, i.version, i.compilation_id,
+                ItemStatus.PENDING if i.deploys else ItemStatus.SKIPPED, i.reason, i.detail,
+            )
+            for i in plan.items
+        ]
+        run = records.create_run(session, kind, env.platform_version, items, count, rolling=rolling)
+        work_items = _work_items(session, plan)
+        audit(session, kind, target, "started", f"run {run.id}")
+        run_id = run.id
+        keep = keep_of(env)
+        staged = staged_releases(session, [item.module_id for item in work_items])
+    # Switching a staged release is a few system calls, not Python work: only the releases still
+    # to write are worth worker processes.
+    stages = kind == RunKind.STAGE or rolling
+    to_write = [i for i in work_items if stages or i.payload.release.release_id not in staged.get(i.module, ())]
+    pool = WorkerPool(process_count(len(to_write)))
     try:
-        with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
-            env = begin_operation(session)
-            records.refuse_if_exclusive_active(session, kind)
-            every = frontends_of_session(session)
-            frontends = enabled(every)
-            if rolling:
-                refuse_rolling(frontends)
-            disabled = [frontend.name for frontend in every if not frontend.enabled]
-            claim(shared_targets(frontends), owner(ctx, env))
-            plan = DeployAllPlanner(session, env.platform_version, shared_targets(frontends)).plan(module_ids)
-            deploying = plan.to_deploy
-            records.refuse_if_locked(session, [item.module_id for item in deploying], "deploy")
-            staged = staged_releases(session, [item.module_id for item in deploying])
-            # Switching a staged release is a few system calls, not Python work: only the releases
-            # still to write are worth worker processes. They start now, while the run is recorded.
-            stages = kind == RunKind.STAGE or rolling
-            to_write = [i for i in deploying if stages or release_id(i, plan.platform_version)
-                        not in staged.get(i.module, ())]
-            pool = WorkerPool(process_count(len(to_write)), preload=deploy_batch.__module__)
-            items = [
-                records.NewItem(
-                    i.module_id, i.module, i.application, i.version, i.compilation_id,
-                    ItemStatus.PENDING if i.deploys else ItemStatus.SKIPPED, i.reason, i.detail,
-                )
-                for i in plan.items
-            ]
-            run = records.create_run(session, kind, env.platform_version, items, count, rolling=rolling)
-            work_items = _work_items(session, plan)
-            audit(session, kind, target, "started", f"run {run.id}")
-            run_id = run.id
-            keep = keep_of(env)
         # Switching staged releases is cheap per module: bigger batches share more disk flushes.
         batch = SWITCH_BATCH if len(to_write) * 2 < len(work_items) else MAX_BATCH
         work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not stages,
@@ -142,13 +138,7 @@ def _deploy_with_targets(
         chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
         return execute(ctx, run_id, kind, work_items, chosen, count, on_event, cancel)
     finally:
-        if pool is not None:
-            pool.close()
-
-
-def release_id(item: PlanItem, platform: str) -> str:
-    """The release a planned deploy writes (``ReleaseRequest.release_id``), before it is built."""
-    return release_id_for(item.version, platform, item.artifact_sha256 or "")
+        pool.close()
 
 
 def refuse_rolling(frontends: Sequence[Frontend]) -> None:

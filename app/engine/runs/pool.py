@@ -57,10 +57,7 @@ class WorkerPool:
     child is found and reused; an artifact already stored is stored again whole).
     """
 
-    def __init__(self, processes: int = 0, preload: str | None = None) -> None:
-        """``preload`` names the module of the batch function: each child imports it as it starts,
-        and every child is started now, so that they start while the run is being set up instead of
-        when the first batches come (spawned children otherwise start one per batch submitted)."""
+    def __init__(self, processes: int = 0) -> None:
         self._pool: Any = None  # a ProcessPoolExecutor; imported only when used (every command pays imports)
         self.processes = 0
         if processes >= 2:
@@ -69,13 +66,8 @@ class WorkerPool:
                 from concurrent.futures import ProcessPoolExecutor
 
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(
-                    processes, mp_context=context, initializer=_prepare_child, initargs=(preload,)
-                )
+                self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_prepare_child)
                 self.processes = processes
-                if preload is not None:
-                    for _ in range(processes):
-                        self._pool.submit(_started)
                 log.info("working in %d worker processes", processes)
             except (OSError, ImportError) as error:  # e.g. no usable /dev/shm for its locks
                 log.warning("working in one process: worker processes are not available: %s", error)
@@ -100,13 +92,8 @@ class WorkerPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _started() -> None:
-    """A first task for each child: submitting one makes the pool start another process."""
-
-
-def _prepare_child(preload: str | None = None) -> None:
-    """In each child: leave Ctrl-C to the run, exit at once when the run's process is gone, and
-    import ``preload`` (the batch function's module) before the first batch arrives.
+def _prepare_child() -> None:
+    """In each child: leave Ctrl-C to the run, and exit at once when the run's process is gone.
 
     An orphan would otherwise finish its batch, switching modules the dead run never records.
     multiprocessing gives every spawned child a sentinel of its parent (a pipe the parent holds
@@ -121,14 +108,11 @@ def _prepare_child(preload: str | None = None) -> None:
     from multiprocessing.connection import wait
 
     parent = parent_process()
-    if parent is not None:  # else not started by multiprocessing: nobody to follow
+    if parent is None:  # not started by multiprocessing: nobody to follow
+        return
 
-        def watch() -> None:
-            wait([parent.sentinel])
-            os._exit(1)
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
 
-        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-    if preload is not None:
-        import importlib
-
-        importlib.import_module(preload)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
