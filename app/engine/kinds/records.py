@@ -7,11 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from app.engine.frontend.registry import Frontend
 from app.engine.identity import utcnow
+from app.engine.runs.records import table_of
 from app.engine.store.models import CompilationRow, DeploymentRow, ModuleRow
 
 if TYPE_CHECKING:  # the compiler is not needed to record what it did
@@ -30,20 +32,26 @@ def record_deployments(
     deployed: Sequence[tuple[int, Deployed]],
     run_id: int | None,
 ) -> None:
-    """Mark modules (by id) as live with their release, and add the per-front-end history rows."""
+    """Mark modules (by id) as live with their release, and add the per-front-end history rows.
+
+    Core executemany statements: the ORM's bulk statements did per-row bookkeeping (about a third
+    of the coordinator's time recording a big run). Modules already loaded in ``session`` have the
+    changed attributes expired, so that what the session shows stays true.
+    """
     if not deployed:
         return
     now = utcnow()
+    modules = table_of(ModuleRow)
     session.execute(
-        update(ModuleRow),
+        update(modules).where(modules.c.id == bindparam("module_id")),
         [
-            {"id": module_id, "deployed_compilation_id": d.compilation_id, "deployed_release": d.release_id,
+            {"module_id": module_id, "deployed_compilation_id": d.compilation_id, "deployed_release": d.release_id,
              "deployed_at": now}
             for module_id, d in deployed
         ],
     )
     session.execute(
-        insert(DeploymentRow),
+        insert(table_of(DeploymentRow)),
         [
             {"module_id": module_id, "frontend_id": fe.id, "compilation_id": d.compilation_id,
              "release_id": d.release_id, "run_id": run_id, "deployed_at": now}
@@ -51,6 +59,14 @@ def record_deployments(
             for fe in frontends
         ],
     )
+    if session.identity_map:
+        for module_id, _d in deployed:
+            loaded = session.identity_map.get(identity_key(ModuleRow, module_id))
+            if loaded is not None:
+                session.expire(loaded, _DEPLOYED_COLUMNS)
+
+
+_DEPLOYED_COLUMNS = ["deployed_compilation_id", "deployed_release", "deployed_at"]
 
 
 @dataclass(frozen=True)

@@ -294,26 +294,27 @@ class RunExecutor:
         self._last_flush = time.monotonic()
 
     def _write(self, session: Session, pending: _Pending) -> None:
-        if pending.started:
-            session.execute(
-                update(RunItemRow),
-                [{"id": row_id, "status": ItemStatus.DEPLOYING, "started_at": at} for row_id, at in pending.started],
-            )
+        finished = {row_id for row_id, _item, _outcome, _at in pending.finished}
+        # An item that started and ended since the last flush is written once, with both times.
+        started = {row_id: at for row_id, at in pending.started}
+        begun = [(row_id, at) for row_id, at in pending.started if row_id not in finished]
+        if begun:
+            records.update_items(session, [
+                {"item_id": row_id, "status": ItemStatus.DEPLOYING, "started_at": at} for row_id, at in begun
+            ])
         if pending.finished:
-            session.execute(
-                update(RunItemRow),
-                [
-                    {
-                        "id": row_id,
-                        "status": outcome.status,
-                        "reason": outcome.reason,
-                        "message": outcome.message,
-                        "frontends": None if outcome.frontends is None else dict(outcome.frontends),
-                        "finished_at": at,
-                    }
-                    for row_id, _item, outcome, at in pending.finished
-                ],
-            )
+            records.update_items(session, [
+                {
+                    "item_id": row_id,
+                    "status": outcome.status,
+                    "reason": outcome.reason,
+                    "message": outcome.message,
+                    "frontends": None if outcome.frontends is None else dict(outcome.frontends),
+                    "finished_at": at,
+                    **({"started_at": started[row_id]} if row_id in started else {}),
+                }
+                for row_id, _item, outcome, at in pending.finished
+            ])
             done = [(item, outcome) for _row_id, item, outcome, _at in pending.finished if outcome.result is not None]
             if done:
                 self._work.record(session, self._run_id, done)
