@@ -1,7 +1,7 @@
 """``status``: read straight from the SQLite file when it can, else through the engine's views.
 
 At 100,000 modules most of the command was importing SQLAlchemy and the models; the quick read
-(``store.quick_status``) needs neither, and hands over to the usual path whenever it is unsure.
+(``quick_status``) needs neither, and hands over to the usual path whenever it is unsure.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argparse
 import threading
 
 from app.cli.shared import EXIT_OK, location_of, output
+from app.engine.quick_status import read_status
 from app.engine.status_view import Status
-from app.engine.store.quick_status import read_status
 
 
 def status(args: argparse.Namespace, cancel: threading.Event) -> int:

@@ -1,5 +1,5 @@
 """What ``status`` shows, as plain frozen values: built by ``views.status`` from the ORM, or read
-straight from an SQLite file by ``store.quick_status`` (no SQLAlchemy, for a fast command)."""
+straight from an SQLite file by ``quick_status`` (no SQLAlchemy, for a fast command)."""
 
 from __future__ import annotations
 
