@@ -25,6 +25,9 @@ DRIFT_TIP = ("The enabled front-ends run different releases of this module. Veri
              "Deploy All or a rollback brings them back in step.")
 
 
+KEEPS_ITS_BUILD = (ModuleState.COMPILATION_FAILED, ModuleState.NOT_PREPARED)
+
+
 @dataclass(slots=True)
 class ModuleEntry:
     """One row: the engine's view of the module, and what the window learnt since it was read.
@@ -285,7 +288,9 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
                 continue
             entry = rows[number]
             entry.run_status = status
-            if status == ItemStatus.DEPLOYED and platform:
+            # A module that did not compile (or is not prepared) for the platform was only given
+            # its older live build on a front-end that lacked it: what it runs has not changed.
+            if status == ItemStatus.DEPLOYED and platform and entry.view.state not in KEEPS_ITS_BUILD:
                 if self._counts is not None:  # kept up to date: recounting 10,000 rows per tick shows
                     self._counts[entry.view.state] -= 1
                     self._counts[ModuleState.DEPLOYED] += 1
