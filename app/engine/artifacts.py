@@ -156,8 +156,7 @@ class ArtifactStore:
         ):
             data = canonical_zip(files, compress=compress)  # type: ignore[arg-type]  # all bytes
             return PendingZip(sha256_hex(data), len(data), data, None)
-        self.root.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
-        temp = self.root / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.zip"
+        temp = self._incoming()
         try:
             fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_MODE)
             with open(fd, "w+b") as handle:
@@ -172,10 +171,14 @@ class ArtifactStore:
         """The same prepared zip, moved from memory to a temp file here (many bundles at once)."""
         if zipped.data is None:
             return zipped
-        self.root.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
-        temp = self.root / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.zip"
+        temp = self._incoming()
         write_new_file(temp, zipped.data, durable=False, mode=PRIVATE_MODE)
         return PendingZip(zipped.sha256, zipped.size, None, temp)
+
+    def _incoming(self) -> Path:
+        """A fresh temp name in the store for a zip not in place yet (``sweep`` knows the prefix)."""
+        self.root.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+        return self.root / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.zip"
 
     def commit(self, pending: Sequence[PendingZip]) -> list[str]:
         """Put prepared zips in place and return their sha256s; they are on disk when this returns.

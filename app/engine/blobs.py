@@ -123,24 +123,20 @@ def _copy_slice(fd: int, blob: FileSlice) -> None:
             except OSError as error:
                 if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
                     raise
-                os.lseek(source, offset, os.SEEK_SET)  # the kernel cannot: copy through user space
-                _copy_through(source, fd, left, blob)
+                # The kernel cannot (another filesystem, say): copy the rest through user space.
+                for piece in _slice_chunks(FileSlice(blob.path, offset, left), CHUNK):
+                    _write_all(fd, piece)
                 return
             if copied == 0:
-                raise BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
+                raise _shorter(blob)
             offset += copied
             left -= copied
     finally:
         os.close(source)
 
 
-def _copy_through(source: int, fd: int, left: int, blob: FileSlice) -> None:
-    while left:
-        piece = os.read(source, min(CHUNK, left))
-        if not piece:
-            raise BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
-        _write_all(fd, piece)
-        left -= len(piece)
+def _shorter(blob: FileSlice) -> BlobError:
+    return BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
 
 
 def _open_slice(blob: FileSlice) -> int:
@@ -150,7 +146,7 @@ def _open_slice(blob: FileSlice) -> int:
         raise BlobError(f"{blob.path} cannot be read: {error.strerror}") from None
     if os.fstat(source).st_size < blob.offset + blob.size:
         os.close(source)
-        raise BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
+        raise _shorter(blob)
     return source
 
 
@@ -162,7 +158,7 @@ def _slice_chunks(blob: FileSlice, size: int) -> Iterator[bytes]:
         while left:
             piece = os.read(source, min(size, left))
             if not piece:
-                raise BlobError(f"{blob.path} is shorter than when it was read (it changed meanwhile)")
+                raise _shorter(blob)
             left -= len(piece)
             yield piece
     finally:

@@ -91,10 +91,7 @@ def stored_artifact_files(sha: str, path: Path) -> dict[str, Blob]:
                     files[info.filename] = ZipMember(str(path), info.filename, info.file_size)
                     continue
                 handle.seek(info.header_offset)
-                header = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
-                if header[0] != _LOCAL_MAGIC:
-                    raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
-                start = info.header_offset + _LOCAL_HEADER.size + header[10] + header[11]
+                start = _data_start(info, handle.read(_LOCAL_HEADER.size))
                 files[info.filename] = FileSlice(str(path), start, info.file_size)
             build = files.get(BUILD_INFO)
             if build is not None:
@@ -118,6 +115,15 @@ _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header, as
 _LOCAL_MAGIC = b"PK\x03\x04"
 
 
+def _data_start(info: zipfile.ZipInfo, header_bytes: bytes | memoryview) -> int:
+    """Where a member's data starts in its zip, from its local header (read at ``header_offset``)."""
+    header = _LOCAL_HEADER.unpack(header_bytes)
+    if header[0] != _LOCAL_MAGIC:
+        raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
+    names_and_extra: int = header[10] + header[11]
+    return info.header_offset + _LOCAL_HEADER.size + names_and_extra
+
+
 def _member_bytes(artifact: memoryview, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     """One member's content, with its CRC checked.
 
@@ -127,10 +133,7 @@ def _member_bytes(artifact: memoryview, archive: zipfile.ZipFile, info: zipfile.
     """
     if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         return archive.read(info)
-    header = _LOCAL_HEADER.unpack_from(artifact, info.header_offset)
-    if header[0] != _LOCAL_MAGIC:
-        raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
-    start = info.header_offset + _LOCAL_HEADER.size + header[10] + header[11]  # name and extra lengths
+    start = _data_start(info, artifact[info.header_offset : info.header_offset + _LOCAL_HEADER.size])
     raw = artifact[start : start + info.compress_size]
     data = bytes(raw) if info.compress_type == zipfile.ZIP_STORED else zlib.decompress(raw, -zlib.MAX_WBITS)
     if len(data) != info.file_size or zlib.crc32(data) != info.CRC:

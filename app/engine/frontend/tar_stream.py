@@ -20,14 +20,8 @@ def tar_member(name: str, data: bytes, mtime: int, mode: int = 0o644) -> bytes:
     encoded = name.encode("utf-8", errors="surrogateescape")
     if len(encoded) <= 100 and encoded.isascii() and len(data) < 0o77777777777:
         return _ustar_member(encoded, data, mtime, mode)
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = mtime
-    info.mode = mode
-    info.uname = info.gname = ""
-    header = info.tobuf(format=tarfile.PAX_FORMAT)
     padding = -len(data) % tarfile.BLOCKSIZE
-    return b"".join((header, data, b"\0" * padding))
+    return b"".join((_pax_header(name, len(data), mtime, mode), data, b"\0" * padding))
 
 
 def tar_member_parts(name: str, data: Blob, mtime: int, mode: int = 0o644) -> Iterator[bytes]:
@@ -35,12 +29,7 @@ def tar_member_parts(name: str, data: Blob, mtime: int, mode: int = 0o644) -> It
     if isinstance(data, bytes):
         yield tar_member(name, data, mtime, mode)
         return
-    info = tarfile.TarInfo(name)
-    info.size = data.size
-    info.mtime = mtime
-    info.mode = mode
-    info.uname = info.gname = ""
-    yield info.tobuf(format=tarfile.PAX_FORMAT)
+    yield _pax_header(name, data.size, mtime, mode)
     sent = 0
     for piece in blobs.chunks(data):
         sent += len(piece)
@@ -48,6 +37,16 @@ def tar_member_parts(name: str, data: Blob, mtime: int, mode: int = 0o644) -> It
     if sent != data.size:
         raise BlobError(f"{name}: the content is not the size it was")
     yield b"\0" * (-data.size % tarfile.BLOCKSIZE)
+
+
+def _pax_header(name: str, size: int, mtime: int, mode: int) -> bytes:
+    """The header of a regular file in ``tarfile``'s pax form: any name, any size."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = mtime
+    info.mode = mode
+    info.uname = info.gname = ""
+    return info.tobuf(format=tarfile.PAX_FORMAT)
 
 
 def _ustar_member(name: bytes, data: bytes, mtime: int, mode: int) -> bytes:
