@@ -41,8 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from app.engine.frontend.ssh import SshTarget
-from app.engine.frontend.ssh_options import CONFIG_ENV
+from app.engine.frontend.ssh.options import CONFIG_ENV
+from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import Prune, ReleaseFiles, Staged, Switch
 from tests.sshd import Farm, SshServer, farm
 

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from app.cli.progress import ProgressPrinter, format_seconds
 from app.cli.shared import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED, location_of, output
-
-# The commands that change something import app.engine.operations themselves: read-only ones
-# start faster without the deploy machinery it brings (and status, in status_command, without these).
-from app.engine import views
 from app.engine.audit import audit_entries
 from app.engine.context import EnvironmentContext, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
+
+# The commands that change something import app.engine.operations themselves: read-only ones
+# start faster without the deploy machinery it brings (and status, in status_command, without these).
+from app.engine.read import views
 from app.engine.runs.planner import DeployPlan
 from app.engine.runs.records import environment, has_stale_runs
 from app.engine.secret_keys import shown_config

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.cli.commands import existing_environment, format_table
 from app.cli.shared import EXIT_OK, EXIT_SOME_FAILED, output
-from app.engine import frontends
+from app.engine import farm_admin as frontends
 from app.engine.frontend.registry import Frontend
 
 
@@ -35,7 +35,7 @@ def list_frontends(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 def _checked_list(args: argparse.Namespace) -> int:
     """Each front-end reached, and how many modules run there what the record says."""
-    from app.engine.farm_view import farm_state
+    from app.engine.read.farm import farm_state
 
     with existing_environment(args) as ctx:
         farm = farm_state(ctx)

@@ -10,8 +10,8 @@ import argparse
 import threading
 
 from app.cli.shared import EXIT_OK, location_of, output
-from app.engine.quick_status import read_status
-from app.engine.status_view import Status
+from app.engine.read.quick_status import read_status
+from app.engine.read.status import Status
 
 
 def status(args: argparse.Namespace, cancel: threading.Event) -> int:
@@ -24,7 +24,7 @@ def status(args: argparse.Namespace, cancel: threading.Event) -> int:
 
 def _status_from_views(args: argparse.Namespace) -> Status:
     from app.cli.commands import existing_environment
-    from app.engine import views
+    from app.engine.read import views
 
     with existing_environment(args) as ctx:
         return views.status(ctx)

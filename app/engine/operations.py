@@ -13,19 +13,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.engine import views
 from app.engine.audit import audit, audited
 from app.engine.catalog import DEFAULT_PLATFORM, load_catalog
 from app.engine.config import config_bytes, declared_defaults, effective_config
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
+from app.engine.farm_admin import Target, reachable_now
 from app.engine.frontend import farm
 from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.ownership import Owner, claim, refuse_foreign
 from app.engine.frontend.registry import LOCAL, enabled, opened
-from app.engine.frontend.ssh_url import parse_ssh_url
-from app.engine.frontends import Target, reachable_now
+from app.engine.frontend.ssh.url import parse_ssh_url
 from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, default_workers
 from app.engine.kinds.deploy import deploy_all, deploy_modules
@@ -44,6 +43,7 @@ from app.engine.kinds.rollback import (
 from app.engine.kinds.stage import stage_all
 from app.engine.kinds.upgrade import upgrade
 from app.engine.lookup import find_module, frontends_of_session, owner, resolve_modules
+from app.engine.read import views
 from app.engine.runs import records
 from app.engine.runs.planner import DeployPlan
 from app.engine.store.models import EnvironmentRow, FrontendRow, ModuleVersionRow

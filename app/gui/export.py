@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from app.engine.identity import iso
-from app.engine.views import RunDetail
+from app.engine.read.views import RunDetail
 
 CSV_COLUMNS = ("module", "application", "version", "status", "reason", "message",
                "started_at", "finished_at", "seconds")

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from app.gui.modules_model import ANY_STATE, DRIFT, IN_A_RUN, ModuleEntry, ModulesModel
+from app.gui.modules.model import ANY_STATE, DRIFT, IN_A_RUN, ModuleEntry, ModulesModel
 from app.gui.table_model import FILTER_ROLE, ROW_FLAGS, SORT_ROLE, Index
 
 __all__ = ["ANY_STATE", "DRIFT", "IN_A_RUN", "ModuleFilter", "RunItemFilter"]

@@ -19,21 +19,21 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.engine.views import Status
+from app.engine.read.views import Status
 from app.engine.vocabulary import ItemStatus, RunStatus
 from app.gui.desktop import RunNotifier
+from app.gui.details.pane import DetailsPane
 from app.gui.formatting import plural
+from app.gui.frontends.pane import FrontendsPane
 from app.gui.icons import app_icon, status_icon
-from app.gui.modules_model import ModulesModel
+from app.gui.modules.model import ModulesModel
+from app.gui.modules.pane import ModulesPane
 from app.gui.notifier import ERROR, Message, Reply
-from app.gui.pane_details import DetailsPane
-from app.gui.pane_frontends import FrontendsPane
-from app.gui.pane_modules import ModulesPane
-from app.gui.pane_upgrades import UpgradesPane
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
 from app.gui.snapshot import Snapshot
+from app.gui.upgrades.pane import UpgradesPane
 from app.gui.widgets import move_bar
 
 PANES = ("upgrades", "modules", "details", "frontends")

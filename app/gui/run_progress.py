@@ -22,7 +22,7 @@ from app.engine.events import (
     RunFinished,
     RunStarted,
 )
-from app.engine.views import RunDetail, RunItemView
+from app.engine.read.views import RunDetail, RunItemView
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, RunKind, RunStatus
 from app.gui.formatting import clock, counts_summary, duration, utcnow
 

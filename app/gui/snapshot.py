@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.engine import views
 from app.engine.context import EnvironmentContext
+from app.engine.read import views
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.engine import queries
 from app.engine.context import EnvironmentContext
 from app.engine.identity import host_name
+from app.engine.read import queries
 from app.gui.controller import OperationController
 from app.gui.jobs import JobResult, JobRunner
 from app.gui.run_tracker import RunTracker

@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import operations, queries
+from app.engine import operations
 from app.engine.catalog import DEFAULT_PLATFORM, load_catalog
 from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.read import queries
 from app.gui.icons import app_icon
 from app.gui.jobs import JobResult, JobRunner
 from app.gui.notifier import ERROR, Message

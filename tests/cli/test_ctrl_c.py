@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.context import Location, open_context
+from app.engine.read import views
 from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
 

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import blobs, views
+from app.engine import blobs
 from app.engine.artifacts import SMALL_ZIP, ArtifactStore
 from app.engine.blobs import FileSlice, ZipMember
 from app.engine.bundle import load_bundle, prepare_source
 from app.engine.compiler import PlatformSpec, compile_bundle
 from app.engine.errors import BundleError
 from app.engine.frontend.content import ReleaseRequest, release_files
+from app.engine.read import views
 from tests.engine.envkit import Kit, make_kit
 
 # Over the size of a zip built in memory, so that the artifact is read by reference too; not a

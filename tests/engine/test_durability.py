@@ -15,7 +15,7 @@ from app.engine.errors import DeployCenterError
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.frontend.layout import release_id_for
-from app.engine.frontend.local import LocalTarget
+from app.engine.frontend.local.target import LocalTarget
 from app.engine.frontend.target import FrontendError, Staged
 from tests.engine.frontend.kit import deploy_release, read_current
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import frontends, operations, views
+from app.engine import farm_admin as frontends
+from app.engine import operations
+from app.engine.read import views
 from tests.engine.envkit import Kit, make_kit
 
 

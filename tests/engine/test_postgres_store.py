@@ -175,8 +175,9 @@ def test_long_reasons_and_messages_fit(db: Database) -> None:
 
 
 def test_an_environment_with_history_migrates_from_the_first_schema(tmp_path: Path, database_url: str | None) -> None:
-    from app.engine import operations, views
+    from app.engine import operations
     from app.engine.context import Location, open_context
+    from app.engine.read import views
     from tests.bundles import write_bundle
 
     location = Location(tmp_path / "env", database_url)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.context import EnvironmentContext
+from app.engine.read import views
 from app.engine.store.models import CompilationRow
 from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 from tests.engine.envkit import make_kit

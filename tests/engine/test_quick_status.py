@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import frontends, operations, views
+from app.engine import farm_admin as frontends
+from app.engine import operations
 from app.engine.context import Location
-from app.engine.quick_status import read_status
+from app.engine.read import views
+from app.engine.read.quick_status import read_status
 from app.engine.store.sqlite_file import DATABASE_FILE
 from tests.conftest import REPO, child_env
 from tests.engine.envkit import Kit, held, make_kit
@@ -92,5 +94,5 @@ def test_status_imports_no_sqlalchemy(kit: Kit) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     modules = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if "import time:" in line}
-    assert "app.engine.quick_status" in modules
+    assert "app.engine.read.quick_status" in modules
     assert not {m for m in modules if m.startswith(("sqlalchemy", "app.engine.store.models", "alembic"))}

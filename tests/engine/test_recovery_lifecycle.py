@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.artifacts import ArtifactStore
 from app.engine.frontend.content import ReleaseRequest, release_files
-from app.engine.frontend.local import LocalTarget
+from app.engine.frontend.local.target import LocalTarget
 from app.engine.frontend.target import Switch
 from app.engine.kinds.recovery import FINISHED_MESSAGE, WAITING_MESSAGE, recover_dead_runs
 from app.engine.kinds.rollback import plan_run_rollback
+from app.engine.read import views
 from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner
 from app.engine.store.models import RunItemRow, RunRow

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.frontend.registry import opened as real_opened
 from app.engine.frontend.target import ReleaseMeta
 from app.engine.kinds import prune as prune_command
+from app.engine.read import views
 from app.engine.retention import doomed
 from tests.engine.envkit import Kit, make_kit
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.errors import BadInputError, RefusedError
 from app.engine.events import Event, ItemFinished, ItemStarted
+from app.engine.read import views
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus, SkipReason
 from tests.engine.envkit import Kit, held, make_kit
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.errors import BadInputError
 from app.engine.events import Event, FrontendSwitched
+from app.engine.read import views
 from app.engine.store.models import FrontendRow
 from app.engine.vocabulary import ItemStatus, ModuleState, RunStatus
 from tests.engine.envkit import Kit, make_kit

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import durability, operations, views
+from app.engine import durability, operations
 from app.engine.errors import RefusedError
 from app.engine.events import Event, ItemFinished, ItemStarted
+from app.engine.read import views
 from tests.engine.envkit import Kit, held, make_kit
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
+from app.engine.read import views
 from app.engine.runs.executor import RunExecutor
 from app.engine.runs.work import WorkOutcome
 from app.engine.vocabulary import ItemStatus, RunStatus

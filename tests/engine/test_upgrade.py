@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.errors import BadInputError
+from app.engine.read import views
 from tests.engine.envkit import Kit, make_kit
 
 

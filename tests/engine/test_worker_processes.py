@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
+from app.engine.read import views
 from app.engine.runs import pool as worker_processes
 from app.engine.runs.pool import ENV_PROCESSES, WorkerPool, process_count
 from tests.conftest import REPO, child_env

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.engine import operations, views
+from app.engine import operations
+from app.engine.read import views
 from app.engine.store.models import CompilationRow, ModuleRow, ModuleVersionRow
 from tests.engine.envkit import Kit, make_kit
 from tests.faults.scenery import currents, frontend_problems, history_problems

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.context import Location
+from app.engine.read import views
 from tests.engine.envkit import Kit
 from tests.faults.scenery import currents, frontend_problems, history_problems
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.events import Event, ItemFinished
+from app.engine.read import views
 from tests.engine.envkit import Kit, make_kit
 from tests.faults.scenery import currents, frontend_problems, history_problems
 

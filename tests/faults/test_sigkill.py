@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.context import EnvironmentContext, Location
+from app.engine.read import views
 from tests.conftest import Cli
 from tests.faults.scenery import (
     currents,

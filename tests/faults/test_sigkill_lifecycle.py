@@ -19,8 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.context import Location
+from app.engine.read import views
 from app.engine.store.models import FrontendRow
 from tests.conftest import Cli
 from tests.faults.scenery import currents, frontend_problems, history_problems, module_names, opened, write_modules

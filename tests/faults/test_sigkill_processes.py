@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.context import Location
+from app.engine.read import views
 from app.engine.runs import pool as worker_processes
 from tests.conftest import Cli
 from tests.faults.scenery import frontend_problems, history_problems, opened, write_modules

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from app.engine import views
+from app.engine.read import views
 from app.gui.main_window import MainWindow
 from tests.gui.conftest import (
     RUN_TIMEOUT_MS,

@@ -43,7 +43,7 @@ def test_a_front_end_behind_is_shown_and_deploy_all_brings_it_up_to_date(
 ) -> None:
     window.show_pane(FRONTENDS)
     pane = window.frontends
-    from app.engine import frontends
+    from app.engine import farm_admin as frontends
 
     def add() -> object:
         return frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2"))

@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
-from app.engine import frontends
+from app.engine import farm_admin as frontends
 from app.engine.events import FrontendSwitched, ItemSnapshot, RunFinished, RunStarted
 from app.gui.main_window import MainWindow
-from app.gui.modules_model import DRIFT
+from app.gui.modules.model import DRIFT
 from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, wait_operation, wait_refreshed
 
 DEMO_READY = 24

@@ -158,7 +158,7 @@ def test_no_tray_no_notification(window: MainWindow) -> None:
 def test_the_upgrades_pane_pictures_the_module_states(window: MainWindow) -> None:
     from PySide6.QtGui import QColor
 
-    from app.gui.states_bar import SEGMENTS
+    from app.gui.upgrades.states_bar import SEGMENTS
 
     bar = window.upgrades.states_bar
     colours = dict(SEGMENTS)

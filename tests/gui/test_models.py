@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.events import (
     ItemFinished,
     ItemSnapshot,
@@ -15,12 +15,13 @@ from app.engine.events import (
     RunFinished,
     RunStarted,
 )
+from app.engine.read import views
+from app.gui.details.items_model import RunItemsModel
 from app.gui.filters import IN_A_RUN, ModuleFilter, RunItemFilter
-from app.gui.modules_model import ModulesModel
-from app.gui.run_items_model import RunItemsModel
+from app.gui.modules.model import ModulesModel
 from app.gui.run_progress import RunProgress
-from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
+from app.gui.upgrades.report_model import RunReportModel
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,10 +13,11 @@ import pytest
 from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
-from app.engine import operations, views
+from app.engine import operations
+from app.engine.read import views
 from app.gui import filters
 from app.gui.filters import IN_A_RUN, ModuleFilter
-from app.gui.modules_model import ModulesModel
+from app.gui.modules.model import ModulesModel
 from app.gui.session import GuiSession
 
 FAILED = ["CarrierGateway", "Payroll", "Recruiting", "ReturnsDesk", "Tracking", "VendorCatalogSync"]

@@ -7,10 +7,10 @@ from pathlib import Path
 from PySide6.QtWidgets import QLineEdit
 from pytestqt.qtbot import QtBot
 
-from app.engine import views
-from app.gui.config_dialog import ConfigDialog, looks_secret
+from app.engine.read import views
 from app.gui.filters import IN_A_RUN
 from app.gui.main_window import MainWindow
+from app.gui.modules.config_dialog import ConfigDialog, looks_secret
 from app.paths import resource
 from tests.bundles import write_bundle
 from tests.gui.conftest import Answers, wait_operation, wait_refreshed

@@ -13,9 +13,9 @@ from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunStarte
 from app.gui.formatting import utcnow
 from app.gui.main_window import MainWindow
 from app.gui.run_progress import ItemRow, RunProgress, blocked_by, blocking_producer
-from app.gui.timeline import RunTimeline
-from app.gui.timeline_lanes import RunLanes, pack_lanes
-from app.gui.timeline_picture import STATUS_COLORS
+from app.gui.timeline.lanes import RunLanes, pack_lanes
+from app.gui.timeline.picture import STATUS_COLORS
+from app.gui.timeline.widget import RunTimeline
 from tests.gui.test_details_pane import FAILING, open_failed_deploy_run, select_module
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from app.engine import views
 from app.engine.context import Location
+from app.engine.read import views
 from app.gui.welcome import WelcomeDialog
 
 TIMEOUT_MS = 30_000

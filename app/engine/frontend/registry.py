@@ -45,11 +45,11 @@ class Frontend:
     def target(self) -> FrontendTarget:
         """A new target for this front-end; the caller closes it."""
         if self.kind == SSH:
-            from app.engine.frontend.ssh import SshTarget  # here: asyncssh only where it is used
-            from app.engine.frontend.ssh_options import limits_from_env
+            from app.engine.frontend.ssh.options import limits_from_env
+            from app.engine.frontend.ssh.target import SshTarget  # here: asyncssh only where it is used
 
             return SshTarget(self.name, self.location, limits_from_env())
-        from app.engine.frontend.local import LocalTarget  # here: status needs no file machinery
+        from app.engine.frontend.local.target import LocalTarget  # here: status needs no file machinery
 
         return LocalTarget(self.name, self.location)
 

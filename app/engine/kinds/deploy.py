@@ -25,7 +25,7 @@ from app.engine.frontend.ownership import claim
 from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute
 from app.engine.kinds.deploy_batch import deploy_batch
-from app.engine.kinds.records import Deployed, record_deployments
+from app.engine.kinds.ledger import Deployed, record_deployments
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork, Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.lookup import frontends_of_session, owner

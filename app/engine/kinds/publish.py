@@ -32,8 +32,7 @@ from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_workers, execute, name_list, platform_spec
 from app.engine.kinds.compile_batch import CompileJob
 from app.engine.kinds.deploy import DISABLED, keep_of, rolled_out
-from app.engine.kinds.publish_batch import publish_batch
-from app.engine.kinds.records import (
+from app.engine.kinds.ledger import (
     Compiled,
     Deployed,
     ProducerBook,
@@ -41,6 +40,7 @@ from app.engine.kinds.records import (
     record_compilations,
     record_deployments,
 )
+from app.engine.kinds.publish_batch import publish_batch
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.lookup import frontends_of_session, owner

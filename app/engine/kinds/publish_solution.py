@@ -21,8 +21,8 @@ from app.engine.frontend.registry import enabled, targets_in_use
 from app.engine.kinds.base import RunOutcome, default_workers, execute, platform_spec
 from app.engine.kinds.compile_batch import CompileJob
 from app.engine.kinds.deploy import keep_of, refuse_rolling
+from app.engine.kinds.ledger import ProducerBook, known_compilations
 from app.engine.kinds.publish import PublishWork
-from app.engine.kinds.records import ProducerBook, known_compilations
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork
 from app.engine.lookup import frontends_of_session

@@ -32,7 +32,7 @@ from app.engine.frontend.layout import release_id_for
 from app.engine.frontend.registry import Frontend, enabled, opened
 from app.engine.frontend.target import FrontendError, FrontendTarget, Switch
 from app.engine.identity import utcnow
-from app.engine.kinds.records import Deployed, record_deployments
+from app.engine.kinds.ledger import Deployed, record_deployments
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
 from app.engine.store.models import CompilationRow, EnvironmentRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow

@@ -23,7 +23,7 @@ from app.engine.events import EventSink, ignore_events
 from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_workers, execute, platform_spec
 from app.engine.kinds.compile_batch import CompileJob, compile_batch
-from app.engine.kinds.records import Compiled, ProducerBook, known_compilations, record_compilations
+from app.engine.kinds.ledger import Compiled, ProducerBook, known_compilations, record_compilations
 from app.engine.kinds.recovery import begin_operation
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool, process_count

@@ -11,8 +11,8 @@ import pytest
 
 from app.engine.artifacts import canonical_zip
 from app.engine.frontend.content import ReleaseRequest, release_files
-from app.engine.frontend.ssh import SshTarget
-from app.engine.frontend.ssh_options import CONFIG_ENV, Limits
+from app.engine.frontend.ssh.options import CONFIG_ENV, Limits
+from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import ReleaseFiles
 from tests.sshd import Farm, SshServer, farm, start_or_skip
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from app.engine.config import config_bytes
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
-from app.engine.frontend.local import LocalTarget
-from app.engine.frontend.module_folder import read_release_info
+from app.engine.frontend.local.module_folder import read_release_info
+from app.engine.frontend.local.target import LocalTarget
 from app.engine.frontend.target import FrontendTarget
 from app.engine.frontend.verify import Drift, Expected, verify_target
 

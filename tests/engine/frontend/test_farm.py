@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.artifacts import canonical_zip
-from app.engine.frontend import farm, module_folder
+from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
-from app.engine.frontend.local import LocalTarget
+from app.engine.frontend.local import module_folder
+from app.engine.frontend.local.target import LocalTarget
 from app.engine.frontend.target import FrontendError
+from app.engine.read import views
 from tests.engine.envkit import make_kit
 from tests.engine.frontend.kit import read_current
 
@@ -67,7 +69,7 @@ def test_a_run_records_each_front_end_of_each_item_and_skips_disabled_ones(tmp_p
     try:
         operations.publish(kit.ctx, [kit.bundle("Alpha")])
         operations.upgrade(kit.ctx, "11.19.0")
-        from app.engine import frontends
+        from app.engine import farm_admin as frontends
 
         frontends.set_enabled(kit.ctx, "fe2", False)
         run = operations.deploy_all(kit.ctx)

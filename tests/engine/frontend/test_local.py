@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from app.engine.artifacts import ArtifactCorruptError, canonical_zip
-from app.engine.frontend import local, module_folder
 from app.engine.frontend.content import ReleaseRequest
 from app.engine.frontend.layout import release_id_for
+from app.engine.frontend.local import module_folder
+from app.engine.frontend.local import target as local
 from app.engine.frontend.target import FrontendError
 from app.engine.frontend.verify import Drift
 from tests.engine.frontend.kit import (

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.frontend.local import LocalTarget
+from app.engine.frontend.local.target import LocalTarget
 from app.engine.frontend.ownership import ForeignFrontendError, Owner, adopt, claim
-from app.engine.frontend.ssh import SshTarget
+from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendTarget
 
 MINE = Owner("uid-1", "Prod", "/srv/dc/deploycenter.sqlite3")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.context import Location
+from app.engine.read import views
 from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv

@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
-from app.engine import operations, views
+from app.engine import operations
 from app.engine.context import Location
 from app.engine.errors import BadInputError
 from app.engine.frontend import farm
-from app.engine.frontend.ssh_options import COMMAND_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, Limits, limits_from_env
+from app.engine.frontend.ssh.options import COMMAND_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, Limits, limits_from_env
+from app.engine.read import views
 from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv

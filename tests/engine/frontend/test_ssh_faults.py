@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.frontend import tar_stream
-from app.engine.frontend.ssh import SshTarget
+from app.engine.frontend.ssh import tar_stream
+from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendError, Staged, Switch
 from tests.engine.frontend.conftest import FAST, MakeTarget, release_for
 from tests.sshd import Farm, SshServer, basic_bin, start_or_skip

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.frontend.tar_stream import read_tar
+from app.engine.frontend.ssh.tar_stream import read_tar
 
 
 def archive(members: dict[str, bytes], tar_format: int, link: str | None = None) -> bytes:

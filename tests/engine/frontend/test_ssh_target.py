@@ -14,8 +14,8 @@ import pytest
 
 from app.engine import blobs
 from app.engine.errors import BadInputError
-from app.engine.frontend.local import LocalTarget
-from app.engine.frontend.ssh import SshTarget
+from app.engine.frontend.local.target import LocalTarget
+from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
 from tests.engine.frontend import kit
 from tests.engine.frontend.conftest import MakeTarget, release_for

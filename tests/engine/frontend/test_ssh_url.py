@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.errors import BadInputError
-from app.engine.frontend.ssh_url import (
+from app.engine.frontend.ssh.url import (
     SshUrl,
     is_ssh_target,
     parse_ssh_url,

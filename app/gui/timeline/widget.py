@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 from app.engine.vocabulary import ItemStatus
 from app.gui.formatting import duration, status_label
 from app.gui.run_progress import ItemRow, RunProgress, blocked_by
-from app.gui.timeline_geometry import LiveSpan, TimelineFrame, lane_count
-from app.gui.timeline_lanes import UNATTEMPTED, RunLanes
-from app.gui.timeline_picture import FinishedPicture, StatusFill
+from app.gui.timeline.geometry import LiveSpan, TimelineFrame, lane_count
+from app.gui.timeline.lanes import UNATTEMPTED, RunLanes
+from app.gui.timeline.picture import FinishedPicture, StatusFill
 
 TOOLTIP_NAMES = 6
 HIGHLIGHT = QColor("#f0e442")

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.engine.frontend import ssh_remote as remote
 from app.engine.frontend.layout import parse_release_info
-from app.engine.frontend.ssh_remote import (
+from app.engine.frontend.ssh import remote
+from app.engine.frontend.ssh.remote import (
     CONFIG,
     CURRENT,
     RELEASES,

@@ -17,11 +17,11 @@ from app.engine.errors import BadInputError
 from app.engine.frontend.registry import enabled, opened
 from app.engine.identity import iso
 from app.engine.lookup import find_module, frontends_of_session
+from app.engine.read.status import ActiveRun as ActiveRun
+from app.engine.read.status import Status as Status
+from app.engine.read.status import state_counts
 from app.engine.runs import records
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan
-from app.engine.status_view import ActiveRun as ActiveRun
-from app.engine.status_view import Status as Status
-from app.engine.status_view import state_counts
 from app.engine.store.models import (
     CompilationRow,
     ModuleLockRow,

@@ -13,9 +13,9 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.engine.context import EnvironmentContext
+from app.engine.read.views import ActiveRun, RunItemView, item_views
 from app.engine.runs import records
 from app.engine.store.models import AuditRow, ModuleLockRow, RunItemRow, RunRow
-from app.engine.views import ActiveRun, RunItemView, item_views
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES
 
 

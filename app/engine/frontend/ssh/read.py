@@ -13,10 +13,10 @@ import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from app.engine.frontend import ssh_remote as remote
 from app.engine.frontend.layout import OWNER_FILE
-from app.engine.frontend.ssh_options import Limits, SessionError
-from app.engine.frontend.ssh_plans import (
+from app.engine.frontend.ssh import remote
+from app.engine.frontend.ssh.options import Limits, SessionError
+from app.engine.frontend.ssh.plans import (
     FolderReport,
     batches,
     checked_names,
@@ -25,9 +25,9 @@ from app.engine.frontend.ssh_plans import (
     metas,
     parse_info,
 )
-from app.engine.frontend.ssh_remote import CONFIG, RELEASE_INFO, RELEASES, Output
-from app.engine.frontend.ssh_session import Completed, Session
-from app.engine.frontend.ssh_url import SshUrl, parse_ssh_url
+from app.engine.frontend.ssh.remote import CONFIG, RELEASE_INFO, RELEASES, Output
+from app.engine.frontend.ssh.session import Completed, Session
+from app.engine.frontend.ssh.url import SshUrl, parse_ssh_url
 from app.engine.frontend.target import FrontendError, LiveRelease, ReleaseMeta
 from app.engine.names import NAME_PATTERN
 

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import asyncssh
 
-from app.engine.frontend.ssh_options import (
+from app.engine.frontend.ssh.options import (
     Limits,
     SessionError,
     config_paths,
@@ -44,7 +44,7 @@ from app.engine.frontend.ssh_options import (
     lost_problem,
     no_progress,
 )
-from app.engine.frontend.ssh_url import SshUrl
+from app.engine.frontend.ssh.url import SshUrl
 
 _T = TypeVar("_T")
 

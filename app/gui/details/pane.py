@@ -25,21 +25,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import views
 from app.engine.context import EnvironmentContext
+from app.engine.read import views
 from app.engine.runs.planner import gc_paused
 from app.engine.vocabulary import ItemStatus, RunKind
-from app.gui.details_actions import RunActions
-from app.gui.details_header import RunHeader
-from app.gui.details_item import ItemPanel
+from app.gui.details.actions import RunActions
+from app.gui.details.header import RunHeader
+from app.gui.details.item import ItemPanel
+from app.gui.details.items_model import RunItemsModel
+from app.gui.details.log import RunLog
 from app.gui.filters import RunItemFilter
 from app.gui.jobs import JobResult
-from app.gui.modules_model import ModulesModel
-from app.gui.run_items_model import RunItemsModel
-from app.gui.run_log import RunLog
+from app.gui.modules.model import ModulesModel
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
-from app.gui.timeline import RunTimeline
+from app.gui.timeline.widget import RunTimeline
 from app.gui.widgets import PANE_MARGINS, MessageBar, table_view
 
 PANE = "details"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPoint, QRectF
 
-from app.gui.timeline_lanes import Bar, RunLanes
+from app.gui.timeline.lanes import Bar, RunLanes
 
 LANE_HEIGHT = 14
 MIN_LANE_HEIGHT = 2

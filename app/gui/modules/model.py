@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 
-from app.engine.views import ModuleView
+from app.engine.read.views import ModuleView
 from app.engine.vocabulary import ItemStatus, ModuleState
 from app.gui.formatting import HELD_TIP, state_label
 from app.gui.icons import status_icon

@@ -23,13 +23,13 @@ from app.gui.controller import describe_plan, describe_stage
 from app.gui.formatting import plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
-from app.gui.modules_model import ModulesModel
+from app.gui.modules.model import ModulesModel
 from app.gui.run_progress import RunProgress
-from app.gui.run_report_model import RunReportModel
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
-from app.gui.states_bar import StatesBar
 from app.gui.table_model import SORT_ROLE
+from app.gui.upgrades.report_model import RunReportModel
+from app.gui.upgrades.states_bar import StatesBar
 from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, move_bar, table_view
 
 PANE = "upgrades"

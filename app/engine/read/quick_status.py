@@ -17,7 +17,7 @@ import sqlite3
 from app.engine.context import Location
 from app.engine.errors import StateError
 from app.engine.frontend.registry import Frontend
-from app.engine.status_view import Status, state_counts
+from app.engine.read.status import Status, state_counts
 from app.engine.store.revisions import head_from_scripts
 from app.engine.store.sqlite_file import DATABASE_FILE, prepare_sqlite_file, writable
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus

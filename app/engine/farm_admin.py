@@ -19,7 +19,7 @@ from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError, RefusedError, StateError
 from app.engine.frontend.ownership import Owner, adopt, claim
 from app.engine.frontend.registry import LOCAL, SSH, Frontend, opened
-from app.engine.frontend.ssh_url import SshUrl, parse_target
+from app.engine.frontend.ssh.url import SshUrl, parse_target
 from app.engine.frontend.target import FrontendError, FrontendTarget
 from app.engine.kinds.recovery import begin_operation
 from app.engine.lookup import frontends_of_session, owner

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from app.engine.views import RunSummary
+from app.engine.read.views import RunSummary
 from app.engine.vocabulary import ItemStatus, RunKind
 from app.gui.formatting import duration, minute, outcome_icon_name, run_outcome, timestamp
 from app.gui.icons import status_icon

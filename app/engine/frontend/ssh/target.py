@@ -34,11 +34,10 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 
-from app.engine.frontend import ssh_remote as remote
-from app.engine.frontend import tar_stream
 from app.engine.frontend.layout import OWNER_FILE
-from app.engine.frontend.ssh_options import Limits
-from app.engine.frontend.ssh_plans import (
+from app.engine.frontend.ssh import remote, tar_stream
+from app.engine.frontend.ssh.options import Limits
+from app.engine.frontend.ssh.plans import (
     KEEP,
     Change,
     Prepared,
@@ -52,14 +51,14 @@ from app.engine.frontend.ssh_plans import (
     move_failures,
     valid_name,
 )
-from app.engine.frontend.ssh_read import SshFolderReader
-from app.engine.frontend.ssh_remote import (
+from app.engine.frontend.ssh.read import SshFolderReader
+from app.engine.frontend.ssh.remote import (
     CONFIG,
     RELEASE_INFO,
     RELEASES,
     STAGING_PREFIX,
 )
-from app.engine.frontend.ssh_url import SshUrl
+from app.engine.frontend.ssh.url import SshUrl
 from app.engine.frontend.target import (
     FrontendError,
     Prune,

@@ -15,18 +15,18 @@ from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QWidget
 
-from app.engine import views
+from app.engine.read import views
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus
 from app.gui.export import export_run
 from app.gui.formatting import plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
-from app.gui.modules_model import ModulesModel
+from app.gui.modules.model import ModulesModel
 from app.gui.notifier import Reply
-from app.gui.pane_upgrades import ROLLBACK_KINDS, action_button
 from app.gui.run_progress import PROBLEMS, RunProgress
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
+from app.gui.upgrades.pane import ROLLBACK_KINDS, action_button
 from app.gui.widgets import RefusalShortcuts
 
 PANE = "details"

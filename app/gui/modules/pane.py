@@ -23,20 +23,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import views
 from app.engine.errors import DeployCenterError
-from app.engine.farm_view import farm_state
+from app.engine.read import views
+from app.engine.read.farm import farm_state
 from app.engine.vocabulary import ItemStatus, ModuleState
-from app.gui.config_dialog import ConfigDialog
 from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
 from app.gui.formatting import STATE_LABELS, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
-from app.gui.modules_model import ModuleEntry, ModulesModel
-from app.gui.pane_upgrades import action_button
+from app.gui.modules.config_dialog import ConfigDialog
+from app.gui.modules.model import ModuleEntry, ModulesModel
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
+from app.gui.upgrades.pane import action_button
 from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_view
 
 PANE = "modules"

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import frontends
-from app.engine.farm_view import FarmState, FrontendState, farm_state
+from app.engine import farm_admin as frontends
+from app.engine.read.farm import FarmState, FrontendState, farm_state
 from app.gui.formatting import plural
 from app.gui.jobs import JobResult
 from app.gui.session import GuiSession

@@ -29,7 +29,7 @@ from app.engine.frontend.layout import (
     parse_current,
     parse_release_info,
 )
-from app.engine.frontend.module_folder import ModuleFolder, discard_release, read_release_info
+from app.engine.frontend.local.module_folder import ModuleFolder, discard_release, read_release_info
 from app.engine.frontend.target import (
     FrontendError,
     LiveRelease,

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from app.engine.frontend import tar_stream
+from app.engine.frontend.ssh import tar_stream
 
 # The section 4 names, spelled as the local deployer spells them.
 RELEASES = "releases"

@@ -18,8 +18,8 @@ from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
 from app.engine.vocabulary import ItemStatus
 from app.gui.formatting import duration
 from app.gui.run_progress import ItemRow
-from app.gui.timeline_geometry import AXIS_HEIGHT, MARGIN, TimelineFrame
-from app.gui.timeline_lanes import Bar
+from app.gui.timeline.geometry import AXIS_HEIGHT, MARGIN, TimelineFrame
+from app.gui.timeline.lanes import Bar
 
 # Where several bars share a pixel, the colour of the one that matters most wins.
 WEIGHT: dict[str, int] = {ItemStatus.FAILED: 5, ItemStatus.DEPLOYING: 4, ItemStatus.BLOCKED: 3, ItemStatus.CANCELLED: 2}

@@ -20,7 +20,7 @@ from typing import Any
 import asyncssh
 
 from app.engine.errors import BadInputError
-from app.engine.frontend.ssh_url import SshUrl
+from app.engine.frontend.ssh.url import SshUrl
 
 CONFIG_ENV = "DEPLOYCENTER_SSH_CONFIG"
 CONNECT_TIMEOUT_ENV = "DEPLOYCENTER_SSH_CONNECT_TIMEOUT"  # seconds; Limits.connect_timeout
