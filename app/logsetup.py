@@ -44,8 +44,7 @@ class _LazyRotatingFileHandler(logging.handlers.RotatingFileHandler):
             return
         self._reported = True
         error = sys.exc_info()[1]
-        print(f"deploycenter: warning: cannot write the log file {self.baseFilename}: {error}",
-              file=sys.stderr)
+        print(f"deploycenter: warning: cannot write the log file {self.baseFilename}: {error}", file=sys.stderr)
 
 
 def _our_handler(root: logging.Logger) -> _LazyRotatingFileHandler | None:
@@ -69,9 +68,7 @@ def configure_logging(log_dir: Path | None = None) -> Path:
     if current is not None:
         root.removeHandler(current)
         current.close()
-    handler = _LazyRotatingFileHandler(
-        path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
-    )
+    handler = _LazyRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True)
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(handler)

@@ -61,8 +61,18 @@ def zip_bundle(folder: Path, target: Path) -> None:
 
 def step(checkout: Path, data: Path, *arguments: str) -> tuple[float, int, int]:
     """Wall seconds, peak MB and exit code of one whole command."""
-    command = [sys.executable, "-c", PEAK, sys.executable, "-m", "app", "--unattended", *arguments,
-               "--data-dir", str(data)]
+    command = [
+        sys.executable,
+        "-c",
+        PEAK,
+        sys.executable,
+        "-m",
+        "app",
+        "--unattended",
+        *arguments,
+        "--data-dir",
+        str(data),
+    ]
     clock = time.perf_counter()
     done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - clock

@@ -72,58 +72,150 @@ def _insert(ctx: Any, modules: list[ModuleSpec]) -> None:
     release = f"v1-{FROM_PLATFORM}-{FAKE_SHA[:12]}"
     with ctx.db.write() as session:
         frontend_id = 1
-        _chunked(session, ModuleRow, (
-            {"id": m.index + 1, "name": m.name, "name_key": m.name.casefold(), "application": m.application,
-             "description": f"Synthetic module {m.index}", "created_at": earlier, "config_overrides": {}}
-            for m in modules
-        ))
-        _chunked(session, ModuleVersionRow, (
-            {"id": m.index + 1, "module_id": m.index + 1, "number": 1, "source_sha256": FAKE_SHA,
-             "manifest": {"name": m.name, "application": m.application, "description": "", "platform": ">=11.18",
-                          "uses": list(m.uses), "depends": list(m.depends), "config": {"MaxRows": "100"}},
-             "depends": ",".join(m.depends), "published_at": earlier, "published_by": who}
-            for m in modules
-        ))
-        _chunked(session, CompilationRow, (
-            {"id": m.index + 1, "module_version_id": m.index + 1, "platform_version": FROM_PLATFORM,
-             "succeeded": True, "reason": None, "artifact_sha256": FAKE_SHA, "artifact_size": 30_000,
-             "compiled_at": earlier}
-            for m in modules
-        ))
-        _chunked(session, CompilationRow, (
-            {"id": n + m.index + 1, "module_version_id": m.index + 1, "platform_version": TO_PLATFORM,
-             "succeeded": m.name not in failed, "reason": failed.get(m.name),
-             "artifact_sha256": None if m.name in failed else FAKE_SHA, "artifact_size": 30_000, "compiled_at": now}
-            for m in modules
-        ))
+        _chunked(
+            session,
+            ModuleRow,
+            (
+                {
+                    "id": m.index + 1,
+                    "name": m.name,
+                    "name_key": m.name.casefold(),
+                    "application": m.application,
+                    "description": f"Synthetic module {m.index}",
+                    "created_at": earlier,
+                    "config_overrides": {},
+                }
+                for m in modules
+            ),
+        )
+        _chunked(
+            session,
+            ModuleVersionRow,
+            (
+                {
+                    "id": m.index + 1,
+                    "module_id": m.index + 1,
+                    "number": 1,
+                    "source_sha256": FAKE_SHA,
+                    "manifest": {
+                        "name": m.name,
+                        "application": m.application,
+                        "description": "",
+                        "platform": ">=11.18",
+                        "uses": list(m.uses),
+                        "depends": list(m.depends),
+                        "config": {"MaxRows": "100"},
+                    },
+                    "depends": ",".join(m.depends),
+                    "published_at": earlier,
+                    "published_by": who,
+                }
+                for m in modules
+            ),
+        )
+        _chunked(
+            session,
+            CompilationRow,
+            (
+                {
+                    "id": m.index + 1,
+                    "module_version_id": m.index + 1,
+                    "platform_version": FROM_PLATFORM,
+                    "succeeded": True,
+                    "reason": None,
+                    "artifact_sha256": FAKE_SHA,
+                    "artifact_size": 30_000,
+                    "compiled_at": earlier,
+                }
+                for m in modules
+            ),
+        )
+        _chunked(
+            session,
+            CompilationRow,
+            (
+                {
+                    "id": n + m.index + 1,
+                    "module_version_id": m.index + 1,
+                    "platform_version": TO_PLATFORM,
+                    "succeeded": m.name not in failed,
+                    "reason": failed.get(m.name),
+                    "artifact_sha256": None if m.name in failed else FAKE_SHA,
+                    "artifact_size": 30_000,
+                    "compiled_at": now,
+                }
+                for m in modules
+            ),
+        )
         session.execute(
             update(ModuleRow).values(
-                latest_version_id=ModuleRow.id, deployed_compilation_id=ModuleRow.id,
-                deployed_release=release, deployed_at=earlier,
+                latest_version_id=ModuleRow.id,
+                deployed_compilation_id=ModuleRow.id,
+                deployed_release=release,
+                deployed_at=earlier,
             )
         )
         for run_id, kind, platform, at in ((1, "publish", FROM_PLATFORM, earlier), (2, "upgrade", TO_PLATFORM, now)):
-            session.execute(insert(RunRow), [{
-                "id": run_id, "kind": kind, "status": "failed" if kind == "upgrade" and failed else "succeeded",
-                "platform_version": platform, "started_by": who, "started_at": at, "finished_at": at,
-                "owner_host": host_name(), "owner_pid": 1, "heartbeat_at": at, "cancel_requested": False,
-                "workers": 2,
-            }])
-            _chunked(session, RunItemRow, (
-                {"run_id": run_id, "position": m.index, "module_id": m.index + 1, "module_name": m.name,
-                 "application": m.application, "version": 1,
-                 "compilation_id": (m.index + 1) if kind == "publish" else (n + m.index + 1),
-                 "status": _item_status(kind, m.name in failed), "reason": failed.get(m.name) and "compilation-failed",
-                 "message": None, "started_at": at, "finished_at": at}
+            session.execute(
+                insert(RunRow),
+                [
+                    {
+                        "id": run_id,
+                        "kind": kind,
+                        "status": "failed" if kind == "upgrade" and failed else "succeeded",
+                        "platform_version": platform,
+                        "started_by": who,
+                        "started_at": at,
+                        "finished_at": at,
+                        "owner_host": host_name(),
+                        "owner_pid": 1,
+                        "heartbeat_at": at,
+                        "cancel_requested": False,
+                        "workers": 2,
+                    }
+                ],
+            )
+            _chunked(
+                session,
+                RunItemRow,
+                (
+                    {
+                        "run_id": run_id,
+                        "position": m.index,
+                        "module_id": m.index + 1,
+                        "module_name": m.name,
+                        "application": m.application,
+                        "version": 1,
+                        "compilation_id": (m.index + 1) if kind == "publish" else (n + m.index + 1),
+                        "status": _item_status(kind, m.name in failed),
+                        "reason": failed.get(m.name) and "compilation-failed",
+                        "message": None,
+                        "started_at": at,
+                        "finished_at": at,
+                    }
+                    for m in modules
+                ),
+            )
+        _chunked(
+            session,
+            DeploymentRow,
+            (
+                {
+                    "module_id": m.index + 1,
+                    "frontend_id": frontend_id,
+                    "compilation_id": m.index + 1,
+                    "release_id": release,
+                    "run_id": 1,
+                    "deployed_at": earlier,
+                }
                 for m in modules
-            ))
-        _chunked(session, DeploymentRow, (
-            {"module_id": m.index + 1, "frontend_id": frontend_id, "compilation_id": m.index + 1,
-             "release_id": release, "run_id": 1, "deployed_at": earlier}
-            for m in modules
-        ))
-        session.add(PlatformUpgradeRow(from_version=FROM_PLATFORM, to_version=TO_PLATFORM, started_by=who,
-                                       started_at=now, run_id=2))
+            ),
+        )
+        session.add(
+            PlatformUpgradeRow(
+                from_version=FROM_PLATFORM, to_version=TO_PLATFORM, started_by=who, started_at=now, run_id=2
+            )
+        )
         session.execute(update(EnvironmentRow).values(platform_version=TO_PLATFORM))
 
 

@@ -44,8 +44,12 @@ def trial(checkout: Path, snapshot: Path, scratch: Path) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", default=str(REPO), help="checkout A (default: this one)")
-    parser.add_argument("--b", action="append", default=[],
-                        help="another checkout timed in the same rounds (repeat for more: B, C, ...)")
+    parser.add_argument(
+        "--b",
+        action="append",
+        default=[],
+        help="another checkout timed in the same rounds (repeat for more: B, C, ...)",
+    )
     parser.add_argument("--modules", type=int, default=2000)
     parser.add_argument("--shape", choices=("small", "45k"), default="small")
     parser.add_argument("--rounds", type=int, default=5)
@@ -82,9 +86,11 @@ def main() -> int:
         walls = [wall for wall, _cpu in figures[label]]
         cpus = [cpu for _wall, cpu in figures[label]]
         ratios = [wall / copy for wall, copy in zip(walls, copies, strict=True)]
-        print(f"{label}: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
-              f"cpu median {statistics.median(cpus):.2f} s; / copy: median {statistics.median(ratios):.2f} "
-              f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+        print(
+            f"{label}: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
+            f"cpu median {statistics.median(cpus):.2f} s; / copy: median {statistics.median(ratios):.2f} "
+            f"(min {min(ratios):.2f}, max {max(ratios):.2f})"
+        )
     for label in list(sides)[1:]:
         pairs = [a[0] / b[0] for a, b in zip(figures["A"], figures[label], strict=True)]
         print(f"A/{label} wall: median {statistics.median(pairs):.3f} (min {min(pairs):.3f}, max {max(pairs):.3f})")

@@ -33,14 +33,17 @@ def run(checkout: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     return subprocess.run(
         [sys.executable, "-m", "app", "--unattended", *arguments],
-        cwd=checkout, env=env, capture_output=True, text=True, check=False,
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
 def prepare(checkout: Path, snapshot: Path, bundles: list[Path]) -> None:
     data = ["--data-dir", str(snapshot)]
-    for arguments in (["init", *data], ["publish", *map(str, bundles), *data],
-                      ["upgrade", "--to", "11.19.0", *data]):
+    for arguments in (["init", *data], ["publish", *map(str, bundles), *data], ["upgrade", "--to", "11.19.0", *data]):
         done = run(checkout, *arguments)
         if done.returncode not in (0, 1):  # an upgrade where legacy modules fail exits 1
             raise SystemExit(f"{checkout}: {arguments[0]} exited {done.returncode}: {done.stderr[-2000:]}")
@@ -105,8 +108,10 @@ def main() -> int:
     for label in checkouts:
         walls = [wall for wall, _cpu in figures[label]]
         cpus = [cpu for _wall, cpu in figures[label]]
-        print(f"{label}: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
-              f"cpu median {statistics.median(cpus):.2f} s")
+        print(
+            f"{label}: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
+            f"cpu median {statistics.median(cpus):.2f} s"
+        )
     print(f"A/B wall: median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")
     shutil.rmtree(work)
     return 0

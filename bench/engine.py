@@ -149,31 +149,44 @@ def bench_size(count: int, options: argparse.Namespace) -> dict[str, Any]:
     module_set = modules.generate(bundles_root, count)
     size, files = modules.folder_bytes(bundles_root)
     row: dict[str, Any] = {
-        "modules": count, "legacy_modules": module_set.legacy, "bundle_mb": size / 2**20,
-        "bundle_files": files, "generate_seconds": time.perf_counter() - clock,
+        "modules": count,
+        "legacy_modules": module_set.legacy,
+        "bundle_mb": size / 2**20,
+        "bundle_files": files,
+        "generate_seconds": time.perf_counter() - clock,
     }
     say(f"{count} modules: {size / 2**20:.1f} MB in {files} files, {module_set.legacy} use soap.legacy")
     row["init"] = child("init", data_dir, options)
     row["publish"] = child("publish", data_dir, options, bundles=bundles_root, count=count)
-    say(f"  publish     {row['publish']['seconds']:8.2f} s  ({row['publish']['status']}, "
-        f"{row['publish']['flushes']} flushes, {row['publish']['max_rss_mb']:.0f} MB)")
+    say(
+        f"  publish     {row['publish']['seconds']:8.2f} s  ({row['publish']['status']}, "
+        f"{row['publish']['flushes']} flushes, {row['publish']['max_rss_mb']:.0f} MB)"
+    )
     row["upgrade"] = child("upgrade", data_dir, options)
-    say(f"  upgrade     {row['upgrade']['seconds']:8.2f} s  ({row['upgrade']['status']}, "
-        f"{row['upgrade']['flushes']} flushes, {row['upgrade']['max_rss_mb']:.0f} MB)")
+    say(
+        f"  upgrade     {row['upgrade']['seconds']:8.2f} s  ({row['upgrade']['status']}, "
+        f"{row['upgrade']['flushes']} flushes, {row['upgrade']['max_rss_mb']:.0f} MB)"
+    )
     row["plan_ready"] = child("plan", data_dir, options)
     row["dry_run_cli_ready"] = cli_seconds(data_dir, "deploy-all", "--dry-run", "--json", repeat=3)
     row["deploy_all"] = child("deploy-all", data_dir, options)
-    say(f"  deploy-all  {row['deploy_all']['seconds']:8.2f} s  ({row['deploy_all']['status']}, "
-        f"{row['deploy_all']['flushes']} flushes, {row['deploy_all']['max_rss_mb']:.0f} MB)")
+    say(
+        f"  deploy-all  {row['deploy_all']['seconds']:8.2f} s  ({row['deploy_all']['status']}, "
+        f"{row['deploy_all']['flushes']} flushes, {row['deploy_all']['max_rss_mb']:.0f} MB)"
+    )
     row["plan_done"] = child("plan", data_dir, options)
     row["dry_run_cli_done"] = cli_seconds(data_dir, "deploy-all", "--dry-run", "--json", repeat=3)
     row["status_cli"] = cli_seconds(data_dir, "status")
     row["cp_sync_seconds"], row["sync_part_seconds"] = copy_and_sync_seconds(bundles_root, work / f"cp-{count}")
     row["deploy_all_ratio"] = row["deploy_all"]["seconds"] / row["cp_sync_seconds"]
-    say(f"  cp -r+sync  {row['cp_sync_seconds']:8.2f} s  (sync {row['sync_part_seconds']:.2f} s) "
-        f"-> deploy-all is {row['deploy_all_ratio']:.2f}x")
-    say(f"  dry run     {row['plan_ready']['seconds']:8.3f} s in-process, "
-        f"{row['dry_run_cli_ready'][0]:.3f} s as a command")
+    say(
+        f"  cp -r+sync  {row['cp_sync_seconds']:8.2f} s  (sync {row['sync_part_seconds']:.2f} s) "
+        f"-> deploy-all is {row['deploy_all_ratio']:.2f}x"
+    )
+    say(
+        f"  dry run     {row['plan_ready']['seconds']:8.3f} s in-process, "
+        f"{row['dry_run_cli_ready'][0]:.3f} s as a command"
+    )
     say(f"  status      {row['status_cli'][0]:8.3f} s as a command (median {row['status_cli'][1]:.3f})")
     return row
 
@@ -192,8 +205,10 @@ def bench_bulk(count: int, options: argparse.Namespace) -> dict[str, Any]:
     row["status_cli_json"] = cli_seconds(data_dir, "status", "--json")
     row["modules_cli_json"] = cli_seconds(data_dir, "modules", "--json", repeat=3)
     say(f"{count} modules (rows inserted directly in {row['bulk_build_seconds']:.1f} s)")
-    say(f"  dry run     {row['plan_ready']['seconds']:8.3f} s in-process ({row['plan_ready']['max_rss_mb']:.0f} MB), "
-        f"{row['dry_run_cli_ready'][0]:.3f} s as a command (--json), {row['dry_run_cli_text'][0]:.3f} s (text)")
+    say(
+        f"  dry run     {row['plan_ready']['seconds']:8.3f} s in-process ({row['plan_ready']['max_rss_mb']:.0f} MB), "
+        f"{row['dry_run_cli_ready'][0]:.3f} s as a command (--json), {row['dry_run_cli_text'][0]:.3f} s (text)"
+    )
     say(f"  status      {row['status_cli'][0]:8.3f} s as a command (median {row['status_cli'][1]:.3f})")
     say(f"  modules     {row['modules_cli_json'][0]:8.3f} s as a command (--json)")
     return row
@@ -239,8 +254,9 @@ def say(text: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,2000", help="comma-separated module counts")
-    parser.add_argument("--bulk", action="store_true",
-                        help="insert rows directly and time only dry run, status and modules")
+    parser.add_argument(
+        "--bulk", action="store_true", help="insert rows directly and time only dry run, status and modules"
+    )
     parser.add_argument("--workers", type=int, default=0, help="run workers (default: the engine's)")
     parser.add_argument("--work", default=str(DEFAULT_WORK), help="scratch folder (on the disk to measure)")
     parser.add_argument("--keep", action="store_true", help="keep the environments for inspection")

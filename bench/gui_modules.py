@@ -65,8 +65,7 @@ def measure(data_dir: Path) -> list[tuple[str, float, float, int | None]]:
         worst = max([took * 1000 if blocking else 0.0, *ticker.gaps])
         results.append((name, took, worst, window.modules.proxy.rowCount()))
 
-    step("load the tables", lambda: wait(session.snapshot_loaded, session.start, timeout_ms=300_000),
-         blocking=False)
+    step("load the tables", lambda: wait(session.snapshot_loaded, session.start, timeout_ms=300_000), blocking=False)
     window.show_pane(1)
     pane = window.modules
     pane.filter_edit.setFocus()

@@ -80,7 +80,7 @@ def build_environment(data_dir: Path, count: int, batch: int) -> dict[str, float
     try:
         began = time.monotonic()
         for start in range(0, count, batch):
-            operations.publish(ctx, bundles[start:start + batch])
+            operations.publish(ctx, bundles[start : start + batch])
         timings["publish s"] = time.monotonic() - began
         began = time.monotonic()
         operations.upgrade(ctx, "11.19.0")
@@ -142,8 +142,12 @@ def measure_window(data_dir: Path, launched_at: float) -> dict[str, Any]:
                 gc_started[0] = time.perf_counter()
             elif info["generation"] == 2 or time.perf_counter() - gc_started[0] > 0.02:
                 took = (time.perf_counter() - gc_started[0]) * 1000
-                MARKS.append((f"gc{info['generation']} {took:.0f} ms on {threading.current_thread().name}",
-                              round(time.perf_counter(), 2)))
+                MARKS.append(
+                    (
+                        f"gc{info['generation']} {took:.0f} ms on {threading.current_thread().name}",
+                        round(time.perf_counter(), 2),
+                    )
+                )
 
         gc.callbacks.append(gc_watch)
         for name in ("started", "ended"):
@@ -160,8 +164,11 @@ def measure_window(data_dir: Path, launched_at: float) -> dict[str, Any]:
         profiler = cProfile.Profile()
         profiler.enable()
     began = time.monotonic()
-    wait(session.controller.finished, lambda: (window.upgrades.request_deploy_all(), clicker.start()),
-         timeout_ms=30 * 60_000)
+    wait(
+        session.controller.finished,
+        lambda: (window.upgrades.request_deploy_all(), clicker.start()),
+        timeout_ms=30 * 60_000,
+    )
     run_seconds = time.monotonic() - began
     if profile_to:
         profiler.disable()
@@ -312,8 +319,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1000, help="bundles per publish run while building")
-    parser.add_argument("--keep", type=Path,
-                        help="keep the built environment here and reuse it next time (default: a temp folder)")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the built environment here and reuse it next time (default: a temp folder)"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--launched-at", type=float, help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -333,7 +341,10 @@ def main() -> int:
         launched = time.time()
         child = subprocess.run(
             [sys.executable, __file__, "--child", str(data_dir), "--launched-at", str(launched)],
-            capture_output=True, text=True, cwd=REPO, check=False,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=False,
         )
         if child.returncode != 0 or os.environ.get("BENCH_VERBOSE"):
             print(child.stderr, file=sys.stderr)

@@ -105,8 +105,19 @@ def main() -> int:
     run_root.mkdir(parents=True)
     log = run_root / "commands.log"
     workers = ["--workers", str(args.workers)] if args.workers else []
-    publish = [sys.executable, __file__, "--phase", "publish", "--count", str(args.count), "--work", str(args.work),
-               "--data-dir", str(data_dir), *workers]
+    publish = [
+        sys.executable,
+        __file__,
+        "--phase",
+        "publish",
+        "--count",
+        str(args.count),
+        "--work",
+        str(args.work),
+        "--data-dir",
+        str(data_dir),
+        *workers,
+    ]
     steps = [
         ("init", cli(data_dir, "init", "--platform", FROM_PLATFORM, "--frontend", str(frontend))),
         ("publish", publish),

@@ -75,8 +75,14 @@ def main() -> int:
     for index in range(args.pairs):
         here = scratch / f"round{index}"
         data_dir = here / "env"
-        done = subprocess.run(cli(data_dir, "init", "--platform", "11.18.1", "--frontend", str(here / "fe")),
-                              cwd=REPO, env=CLI_ENV, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            cli(data_dir, "init", "--platform", "11.18.1", "--frontend", str(here / "fe")),
+            cwd=REPO,
+            env=CLI_ENV,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise SystemExit(f"init exited {done.returncode}: {done.stderr[-2000:]}")
         publish = timed(cli(data_dir, "publish", *map(str, bundles)))
@@ -84,9 +90,14 @@ def main() -> int:
         upgrade = timed(cli(data_dir, "upgrade", "--to", "11.19.0"))
         copy2 = timed(copy_and_sync(bundles_root, here / "copy2"))
         row = {
-            "publish_s": publish[0], "publish_cpu_s": publish[1], "copy_before_upgrade_s": copy1[0],
-            "upgrade_s": upgrade[0], "upgrade_cpu_s": upgrade[1], "copy_after_upgrade_s": copy2[0],
-            "publish_ratio": publish[0] / copy1[0], "upgrade_ratio": upgrade[0] / copy2[0],
+            "publish_s": publish[0],
+            "publish_cpu_s": publish[1],
+            "copy_before_upgrade_s": copy1[0],
+            "upgrade_s": upgrade[0],
+            "upgrade_cpu_s": upgrade[1],
+            "copy_after_upgrade_s": copy2[0],
+            "publish_ratio": publish[0] / copy1[0],
+            "upgrade_ratio": upgrade[0] / copy2[0],
             "load_average": os.getloadavg()[0],
         }
         rows.append(row)

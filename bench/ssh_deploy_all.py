@@ -63,15 +63,22 @@ def write_bundles(root: Path, count: int, seed: int = 7) -> list[Path]:
 
 def command(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    return subprocess.run([sys.executable, "-m", "app", "--unattended", *arguments, "--data-dir", str(data_dir)],
-                          cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "app", "--unattended", *arguments, "--data-dir", str(data_dir)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def prepare(data_dir: Path, servers: Sequence[SshServer], name: str, bundles: list[Path]) -> list[Path]:
     """The snapshot environment: its data dir, and its front-end folders on ``servers`` (returned)."""
     folders = [server.folder(f"snap-{name}") for server in servers]
-    fronts = [arg for server, folder in zip(servers, folders, strict=True)
-              for arg in ("--frontend", server.url(folder))]
+    fronts = [
+        arg for server, folder in zip(servers, folders, strict=True) for arg in ("--frontend", server.url(folder))
+    ]
     for arguments in (["init", *fronts], ["publish", *map(str, bundles)], ["upgrade", "--to", "11.19.0"]):
         done = command(data_dir, *arguments)
         if done.returncode != 0:
@@ -137,8 +144,12 @@ def timed_rsync(made: Farm, server: SshServer, source: Path) -> tuple[float, flo
     subprocess.run(["sync"], check=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     clock = time.perf_counter()
-    subprocess.run(["rsync", "-a", "-e", f"ssh -F {made.config} -o BatchMode=yes", f"{source}/",
-                    f"{server.alias}:{target}/"], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        ["rsync", "-a", "-e", f"ssh -F {made.config} -o BatchMode=yes", f"{source}/", f"{server.alias}:{target}/"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     wall = time.perf_counter() - clock
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -148,8 +159,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modules", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--work", default="/var/tmp/deploycenter-ssh-deploy-all",
-                        help="scratch folder, servers' folders included (on the disk to measure)")
+    parser.add_argument(
+        "--work",
+        default="/var/tmp/deploycenter-ssh-deploy-all",
+        help="scratch folder, servers' folders included (on the disk to measure)",
+    )
     options = parser.parse_args()
     if shutil.which("rsync") is None:
         print("rsync is missing: apt-get install rsync", file=sys.stderr)
@@ -167,8 +181,10 @@ def main() -> int:
             (server.root / "srv").symlink_to(work / server.alias)
         started = time.perf_counter()
         print(f"preparing two environments of {options.modules} modules (publish, upgrade) ...", flush=True)
-        snaps = {"one": (work / "snap-one", prepare(work / "snap-one", servers[:1], "one", bundles)),
-                 "three": (work / "snap-three", prepare(work / "snap-three", servers, "three", bundles))}
+        snaps = {
+            "one": (work / "snap-one", prepare(work / "snap-one", servers[:1], "one", bundles)),
+            "three": (work / "snap-three", prepare(work / "snap-three", servers, "three", bundles)),
+        }
         print(f"prepared in {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}", flush=True)
         figures: dict[str, list[tuple[float, float]]] = {"one": [], "rsync": [], "three": []}
         source = work / "written"
@@ -186,20 +202,29 @@ def main() -> int:
                         payload = what_was_written(copies[0], source)
                 loads.append(os.getloadavg()[0])
                 wall, cpu = figures[label][-1]
-                print(f"round {number} {label}: {wall:.2f} s wall, {cpu:.2f} s cpu here, load {loads[-1]:.1f}",
-                      flush=True)
-    print(f"{options.modules} modules; one Deploy All writes {payload / 1e6:.1f} MB "
-          f"(releases, CURRENT, config.json) per front-end")
+                print(
+                    f"round {number} {label}: {wall:.2f} s wall, {cpu:.2f} s cpu here, load {loads[-1]:.1f}", flush=True
+                )
+    print(
+        f"{options.modules} modules; one Deploy All writes {payload / 1e6:.1f} MB "
+        f"(releases, CURRENT, config.json) per front-end"
+    )
     for label, values in figures.items():
         walls = [wall for wall, _cpu in values]
-        print(f"{label}: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
-              f"cpu here median {statistics.median(cpu for _wall, cpu in values):.2f} s")
+        print(
+            f"{label}: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
+            f"cpu here median {statistics.median(cpu for _wall, cpu in values):.2f} s"
+        )
     to_rsync = [a[0] / b[0] for a, b in zip(figures["one"], figures["rsync"], strict=True)]
     three = [a[0] / b[0] for a, b in zip(figures["three"], figures["one"], strict=True)]
-    print(f"one front-end / rsync -a: median {statistics.median(to_rsync):.2f}x "
-          f"(min {min(to_rsync):.2f}, max {max(to_rsync):.2f}; target < 2x)")
-    print(f"three front-ends / one: median {statistics.median(three):.2f}x "
-          f"(min {min(three):.2f}, max {max(three):.2f}; target < 1.3x)")
+    print(
+        f"one front-end / rsync -a: median {statistics.median(to_rsync):.2f}x "
+        f"(min {min(to_rsync):.2f}, max {max(to_rsync):.2f}; target < 2x)"
+    )
+    print(
+        f"three front-ends / one: median {statistics.median(three):.2f}x "
+        f"(min {min(three):.2f}, max {max(three):.2f}; target < 1.3x)"
+    )
     print(f"load average during the trials: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores")
     shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -52,18 +52,25 @@ def make_releases(count: int, seed: int = 7, version: int = 1) -> list[ReleaseFi
     releases = []
     for index in range(count):
         module = f"Mod{index:05d}"
-        files = {
-            f"src/{name}": _text(rng, rng.randint(512, 6144))
-            for name in ("main.py", "view.py", "style.css")
-        }
+        files = {f"src/{name}": _text(rng, rng.randint(512, 6144)) for name in ("main.py", "view.py", "style.css")}
         sha = hashlib.sha256(f"{module}-{version}".encode()).hexdigest()
-        info = {"module": module, "version": version, "platform": "11.19.0", "artifact_sha256": sha,
-                "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
-        releases.append(ReleaseFiles(
-            module=module, release_id=f"v{version}-11.19.0-{sha[:12]}", artifact_sha256=sha, files=files,
-            info=(json.dumps(info, sort_keys=True, separators=(",", ":")) + "\n").encode(),
-            config=(json.dumps({"MaxRows": str(index)}, indent=2) + "\n").encode(),
-        ))
+        info = {
+            "module": module,
+            "version": version,
+            "platform": "11.19.0",
+            "artifact_sha256": sha,
+            "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        }
+        releases.append(
+            ReleaseFiles(
+                module=module,
+                release_id=f"v{version}-11.19.0-{sha[:12]}",
+                artifact_sha256=sha,
+                files=files,
+                info=(json.dumps(info, sort_keys=True, separators=(",", ":")) + "\n").encode(),
+                config=(json.dumps({"MaxRows": str(index)}, indent=2) + "\n").encode(),
+            )
+        )
     return releases
 
 
@@ -106,7 +113,9 @@ def write_local_copy(root: Path, releases: Sequence[ReleaseFiles]) -> None:
 def rsync(made: Farm, server: SshServer, source: Path, folder: Path) -> None:
     subprocess.run(
         ["rsync", "-a", "-e", f"ssh -F {made.config} -o BatchMode=yes", f"{source}/", f"{server.alias}:{folder}/"],
-        check=True, capture_output=True, timeout=600,
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
 
 
@@ -164,8 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--modules", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--folder-root", type=Path, default=None)
-    parser.add_argument("--second", action="store_true",
-                        help="measure a second deploy (version 2 over version 1, then prune), not the first")
+    parser.add_argument(
+        "--second",
+        action="store_true",
+        help="measure a second deploy (version 2 over version 1, then prune), not the first",
+    )
     args = parser.parse_args(argv)
     if shutil.which("rsync") is None:
         print("rsync is missing: apt-get install rsync", file=sys.stderr)
@@ -206,8 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for server, folder in zip(servers, folders, strict=True):
                 if earlier:
                     deploy_over_ssh(server, folder, earlier)
-            threads = [threading.Thread(target=deploy_over_ssh, args=(s, f, releases, bool(earlier)))
-                       for s, f in zip(servers, folders, strict=True)]
+            threads = [
+                threading.Thread(target=deploy_over_ssh, args=(s, f, releases, bool(earlier)))
+                for s, f in zip(servers, folders, strict=True)
+            ]
 
             def three(threads: list[threading.Thread] = threads) -> None:
                 for thread in threads:
@@ -218,22 +232,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             with Cpu(servers) as used:
                 figures["ssh x3"].append(timed(three))
             cpu["ssh x3"].append((used.client, used.server))
-            print(f"run {run + 1}: " + ", ".join(
-                f"{k} {v[-1]:.2f} s (cpu here {cpu[k][-1][0]:.2f} s, servers {cpu[k][-1][1]:.2f} s)"
-                for k, v in figures.items()), flush=True)
+            print(
+                f"run {run + 1}: "
+                + ", ".join(
+                    f"{k} {v[-1]:.2f} s (cpu here {cpu[k][-1][0]:.2f} s, servers {cpu[k][-1][1]:.2f} s)"
+                    for k, v in figures.items()
+                ),
+                flush=True,
+            )
             if not earlier and not _same_tree(copy, one):
                 print("the SSH front-end and the rsync copy differ", file=sys.stderr)
                 return 1
     shutil.rmtree(work, ignore_errors=True)
     median = {key: statistics.median(values) for key, values in figures.items()}
-    print(f"median of {args.runs}: ssh {median['ssh']:.2f} s, rsync -a {median['rsync']:.2f} s, "
-          f"ssh to 3 front-ends {median['ssh x3']:.2f} s")
+    print(
+        f"median of {args.runs}: ssh {median['ssh']:.2f} s, rsync -a {median['rsync']:.2f} s, "
+        f"ssh to 3 front-ends {median['ssh x3']:.2f} s"
+    )
     for key, values in cpu.items():
-        print(f"  {key}: cpu here {statistics.median(v[0] for v in values):.2f} s, "
-              f"servers {statistics.median(v[1] for v in values):.2f} s (medians)")
+        print(
+            f"  {key}: cpu here {statistics.median(v[0] for v in values):.2f} s, "
+            f"servers {statistics.median(v[1] for v in values):.2f} s (medians)"
+        )
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-    print(f"ssh / rsync = {median['ssh'] / median['rsync']:.2f}x (target < 2x); "
-          f"3 front-ends / 1 = {median['ssh x3'] / median['ssh']:.2f}x (target < 1.3x)")
+    print(
+        f"ssh / rsync = {median['ssh'] / median['rsync']:.2f}x (target < 2x); "
+        f"3 front-ends / 1 = {median['ssh x3'] / median['ssh']:.2f}x (target < 1.3x)"
+    )
     return 0
 
 

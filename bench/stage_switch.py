@@ -56,8 +56,13 @@ def phase(args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - clock
     ctx.close()
     user_after, system_after = _cpu_seconds()
-    return {"seconds": seconds, "cpu_seconds": user_after - user + system_after - system,
-            "user_seconds": user_after - user, "system_seconds": system_after - system, "status": str(outcome.status)}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": user_after - user + system_after - system,
+        "user_seconds": user_after - user,
+        "system_seconds": system_after - system,
+        "status": str(outcome.status),
+    }
 
 
 def _cpu_seconds() -> tuple[float, float]:
@@ -70,8 +75,20 @@ def _cpu_seconds() -> tuple[float, float]:
 
 
 def child(args: argparse.Namespace, name: str, data_dir: Path) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--phase", name, "--data-dir", str(data_dir), "--count", str(args.count),
-               "--frontends", str(args.frontends), "--bundles", str(args.work / "bundles")]
+    command = [
+        sys.executable,
+        __file__,
+        "--phase",
+        name,
+        "--data-dir",
+        str(data_dir),
+        "--count",
+        str(args.count),
+        "--frontends",
+        str(args.frontends),
+        "--bundles",
+        str(args.work / "bundles"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result

@@ -61,8 +61,13 @@ class Cli:
 
     def spawn(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            self.command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=child_env(), cwd=REPO, **kwargs,
+            self.command(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+            cwd=REPO,
+            **kwargs,
         )
 
     def process(self, *args: str, timeout: float = 120) -> Result:

@@ -113,8 +113,15 @@ class Cluster:
 
     def _init(self) -> None:
         done = self._run(
-            "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-            "--encoding=UTF8", "--no-locale", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-sync",
         )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
@@ -127,8 +134,17 @@ class Cluster:
             settings = dict(SERVER_SETTINGS, port=str(self.port), unix_socket_directories=str(self.root))
             options = " ".join(f"-c {key}={value}" for key, value in settings.items())
             done = self._run(
-                "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
-                "-o", options, "-w", "-t", "30", "start",
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.root / "server.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "30",
+                "start",
             )
             if done.returncode == 0:
                 return

@@ -75,14 +75,37 @@ def keygen(path: Path, comment: str) -> str:
     Path(f"{path}.pub").unlink(missing_ok=True)
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True, capture_output=True, timeout=60,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return Path(f"{path}.pub").read_text().strip()
 
 
 # What a server without perl still has: the tools the contract's section 7 expects, no more.
-BASIC_TOOLS = ("sh", "tar", "sync", "stat", "touch", "find", "rm", "rmdir", "mv", "head", "dd", "cat",
-               "sha256sum", "mkdir", "ls", "env", "dirname", "basename", "readlink", "uname", "id")
+BASIC_TOOLS = (
+    "sh",
+    "tar",
+    "sync",
+    "stat",
+    "touch",
+    "find",
+    "rm",
+    "rmdir",
+    "mv",
+    "head",
+    "dd",
+    "cat",
+    "sha256sum",
+    "mkdir",
+    "ls",
+    "env",
+    "dirname",
+    "basename",
+    "readlink",
+    "uname",
+    "id",
+)
 
 
 def basic_bin(folder: Path) -> Path:
@@ -180,7 +203,9 @@ class SshServer:
             config = self._write_config()
             process = subprocess.Popen(
                 [str(self.program), "-D", "-e", "-f", str(config)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
             problem = self._wait_listening(process)
             if not problem:

@@ -36,9 +36,7 @@ def test_installed_package_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert resources_dir() == package / "_resources"
 
 
-def test_missing_resources_name_the_places_tried(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_missing_resources_name_the_places_tried(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(paths, "_PACKAGE_DIR", tmp_path / "app")
     with pytest.raises(FileNotFoundError, match="_resources"):
         resources_dir()
@@ -58,8 +56,16 @@ def test_every_package_under_app_ships_in_the_wheel() -> None:
 
 
 STATUSES = (
-    "pending", "deploying", "deployed", "failed", "blocked", "skipped", "cancelled",
-    "running", "succeeded", "interrupted",
+    "pending",
+    "deploying",
+    "deployed",
+    "failed",
+    "blocked",
+    "skipped",
+    "cancelled",
+    "running",
+    "succeeded",
+    "interrupted",
 )
 
 

@@ -81,8 +81,13 @@ def run_document(ctx: EnvironmentContext, run_id: int) -> tuple[dict[str, Any], 
     return {"run": detail.to_json()}, text
 
 
-def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: RunOutcome,
-               cancel: threading.Event, failed_code: int = EXIT_SOME_FAILED) -> int:
+def finish_run(
+    args: argparse.Namespace,
+    ctx: EnvironmentContext,
+    outcome: RunOutcome,
+    cancel: threading.Event,
+    failed_code: int = EXIT_SOME_FAILED,
+) -> int:
     document, text = run_document(ctx, outcome.run_id)
     output(args, document, text)
     code = run_exit_code(outcome.status, cancel)
@@ -98,7 +103,12 @@ def init(args: argparse.Namespace, cancel: threading.Event) -> int:
     location = location_of(args)
     sink = progress(args) if args.demo else ignore_events
     ctx = operations.init_environment(
-        location, name=args.name, platform=args.platform, frontends=args.frontend, demo=args.demo, on_event=sink,
+        location,
+        name=args.name,
+        platform=args.platform,
+        frontends=args.frontend,
+        demo=args.demo,
+        on_event=sink,
     )
     try:
         state = views.status(ctx)
@@ -107,8 +117,7 @@ def init(args: argparse.Namespace, cancel: threading.Event) -> int:
             args,
             {"created": True, **state.to_json()},
             f"created environment '{state.name}' on platform {state.platform_version} in {location.data_dir}\n"
-            f"front-ends: {frontends}"
-            + (f"\n{state.total} demo modules published" if args.demo else ""),
+            f"front-ends: {frontends}" + (f"\n{state.total} demo modules published" if args.demo else ""),
         )
     finally:
         ctx.close()
@@ -183,8 +192,10 @@ def plan_json(plan: DeployPlan) -> dict[str, Any]:
 
 def plan_text(plan: DeployPlan) -> str:
     skipped = ", ".join(f"{n} {reason}" for reason, n in plan.skipped_by_reason().items() if n)
-    lines = [f"Deploy All on {plan.platform_version} would deploy {len(plan.to_deploy)} module(s)"
-             + (f"; skip {skipped}" if skipped else "")]
+    lines = [
+        f"Deploy All on {plan.platform_version} would deploy {len(plan.to_deploy)} module(s)"
+        + (f"; skip {skipped}" if skipped else "")
+    ]
     lines += [f"  deploy {item.module} v{item.version}" for item in plan.to_deploy]
     return "\n".join(lines)
 
@@ -213,7 +224,11 @@ def rollback(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         if run_ids:
             outcome = operations.rollback_run(
-                ctx, int(run_ids[0]), workers=args.workers, rolling=args.rolling, on_event=progress(args),
+                ctx,
+                int(run_ids[0]),
+                workers=args.workers,
+                rolling=args.rolling,
+                on_event=progress(args),
                 cancel=cancel,
             )
         else:
@@ -245,8 +260,10 @@ def prune(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         report = operations.prune(ctx, args.keep, dry_run=args.dry_run)
     verb = "would remove" if report.dry_run else "removed"
-    lines = [f"{verb} {len(report.releases)} release(s), {format_bytes(report.size)} "
-             f"(keeping the live, previous and staged releases and {report.keep} more per module)"]
+    lines = [
+        f"{verb} {len(report.releases)} release(s), {format_bytes(report.size)} "
+        f"(keeping the live, previous and staged releases and {report.keep} more per module)"
+    ]
     lines += [f"  {r.frontend}: {r.module}: {r.release_id} ({format_bytes(r.size)})" for r in report.releases]
     for why in report.skipped:
         print(f"deploycenter: warning: {why}", file=sys.stderr, flush=True)
@@ -268,8 +285,11 @@ def apply_config(args: argparse.Namespace, cancel: threading.Event) -> int:
     values = operations.parse_assignments(args.values)
     with existing_environment(args) as ctx:
         config = operations.apply_config(ctx, args.module, values)
-        output(args, {"module": args.module, "config": shown_config(ctx, args.module, config)},
-               f"configuration of {args.module} applied: {', '.join(sorted(values))}")
+        output(
+            args,
+            {"module": args.module, "config": shown_config(ctx, args.module, config)},
+            f"configuration of {args.module} applied: {', '.join(sorted(values))}",
+        )
     return EXIT_OK
 
 
@@ -287,8 +307,11 @@ def cancel(args: argparse.Namespace, cancel_event: threading.Event) -> int:
 
     with existing_environment(args) as ctx:
         ref = operations.cancel_run(ctx, args.run)
-        output(args, {"cancel_requested": {"id": ref.id, "kind": ref.kind}},
-               f"asked {ref.describe()} to stop after the modules already deploying")
+        output(
+            args,
+            {"cancel_requested": {"id": ref.id, "kind": ref.kind}},
+            f"asked {ref.describe()} to stop after the modules already deploying",
+        )
     return EXIT_OK
 
 
@@ -298,8 +321,17 @@ def modules(args: argparse.Namespace, cancel: threading.Event) -> int:
     table = [("MODULE", "APPLICATION", "LATEST", "COMPILE", "DEPLOYED", "PLATFORM", "STATE")]
     for m in rows:
         state = m.state + (f" (locked by run {m.locked_by_run})" if m.locked_by_run else "")
-        table.append((m.name, m.application, str(m.latest_version or "-"), m.compile_status or "-",
-                      str(m.deployed_version or "-"), m.deployed_platform or "-", state))
+        table.append(
+            (
+                m.name,
+                m.application,
+                str(m.latest_version or "-"),
+                m.compile_status or "-",
+                str(m.deployed_version or "-"),
+                m.deployed_platform or "-",
+                state,
+            )
+        )
     output(args, {"modules": [m.to_json() for m in rows]}, format_table(table))
     return EXIT_OK
 
@@ -310,9 +342,20 @@ def runs(args: argparse.Namespace, cancel: threading.Event) -> int:
     table = [("RUN", "KIND", "STATUS", "STARTED", "DURATION", "DEPLOYED", "FAILED", "BLOCKED", "SKIPPED", "BY")]
     for r in rows:
         duration = format_seconds(r.seconds) if r.seconds is not None else "-"
-        table.append((str(r.id), r.kind, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", duration,
-                      str(r.counts.get("deployed", 0)), str(r.counts.get("failed", 0)),
-                      str(r.counts.get("blocked", 0)), str(r.counts.get("skipped", 0)), r.started_by))
+        table.append(
+            (
+                str(r.id),
+                r.kind,
+                r.status,
+                f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+                duration,
+                str(r.counts.get("deployed", 0)),
+                str(r.counts.get("failed", 0)),
+                str(r.counts.get("blocked", 0)),
+                str(r.counts.get("skipped", 0)),
+                r.started_by,
+            )
+        )
     output(args, {"runs": [r.to_json() for r in rows]}, format_table(table) if rows else "no runs yet")
     return EXIT_OK
 
@@ -321,8 +364,10 @@ def run(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         detail = views.run_detail(ctx, args.run)
     s = detail.summary
-    lines = [f"run {s.id} ({s.kind}) {s.status}, started by {s.started_by} at {s.started_at:%Y-%m-%d %H:%M:%S} UTC"
-             + (f", took {format_seconds(s.seconds)}" if s.seconds is not None else "")]
+    lines = [
+        f"run {s.id} ({s.kind}) {s.status}, started by {s.started_by} at {s.started_at:%Y-%m-%d %H:%M:%S} UTC"
+        + (f", took {format_seconds(s.seconds)}" if s.seconds is not None else "")
+    ]
     if s.message:
         lines.append(s.message)
     table = [("MODULE", "APPLICATION", "VERSION", "STATUS", "REASON", "FRONT-ENDS")]
@@ -355,8 +400,7 @@ def audit(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         entries = audit_entries(ctx, args.limit)
     table = [("WHEN", "WHO", "OPERATION", "TARGET", "RESULT", "DETAIL")]
-    table += [(f"{e.at:%Y-%m-%d %H:%M:%S}", e.who, e.operation, e.target, e.result, e.detail or "")
-              for e in entries]
+    table += [(f"{e.at:%Y-%m-%d %H:%M:%S}", e.who, e.operation, e.target, e.result, e.detail or "") for e in entries]
     output(args, {"audit": [e.to_json() for e in entries]}, format_table(table))
     return EXIT_OK
 

@@ -42,8 +42,18 @@ def _checked_list(args: argparse.Namespace) -> int:
     rows = [("NAME", "KIND", "ENABLED", "REACHABLE", "LIVE", "BEHIND", "NOT RECORDED", "TARGET")]
     for state in farm.frontends:
         f = state.frontend
-        rows.append((f.name, f.kind, "yes" if f.enabled else "no", "yes" if state.reachable else "no",
-                     str(state.live), str(state.behind), str(state.extra), f.location))
+        rows.append(
+            (
+                f.name,
+                f.kind,
+                "yes" if f.enabled else "no",
+                "yes" if state.reachable else "no",
+                str(state.live),
+                str(state.behind),
+                str(state.extra),
+                f.location,
+            )
+        )
     problems = [f"{s.frontend.name}: {s.problem}" for s in farm.frontends if s.problem]
     text = "\n".join([format_table(rows), *problems])
     if farm.disagreeing:
@@ -51,8 +61,14 @@ def _checked_list(args: argparse.Namespace) -> int:
         text += f"\nfront-ends disagree on {len(farm.disagreeing)} module(s): {shown}"
     document = {
         "frontends": [
-            {**describe(s.frontend), "reachable": s.reachable, "problem": s.problem, "live": s.live,
-             "behind": s.behind, "not_recorded": s.extra}
+            {
+                **describe(s.frontend),
+                "reachable": s.reachable,
+                "problem": s.problem,
+                "live": s.live,
+                "behind": s.behind,
+                "not_recorded": s.extra,
+            }
             for s in farm.frontends
         ],
         "disagreeing": sorted(farm.disagreeing),
@@ -65,24 +81,33 @@ def _checked_list(args: argparse.Namespace) -> int:
 def add(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         added = frontends.add_frontend(ctx, args.name, args.target, args.health_cmd, adopt_it=args.adopt)
-    output(args, {"frontend": describe(added)},
-           f"added front-end {added.name} ({added.location}); the next Deploy All brings it up to date")
+    output(
+        args,
+        {"frontend": describe(added)},
+        f"added front-end {added.name} ({added.location}); the next Deploy All brings it up to date",
+    )
     return EXIT_OK
 
 
 def remove(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         gone = frontends.remove_frontend(ctx, args.name)
-    output(args, {"removed": describe(gone)},
-           f"removed front-end {gone.name}; its files at {gone.location} were left as they are")
+    output(
+        args,
+        {"removed": describe(gone)},
+        f"removed front-end {gone.name}; its files at {gone.location} were left as they are",
+    )
     return EXIT_OK
 
 
 def disable(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         changed = frontends.set_enabled(ctx, args.name, False)
-    output(args, {"frontend": describe(changed)},
-           f"disabled front-end {changed.name}: runs leave it as it is until it is enabled again")
+    output(
+        args,
+        {"frontend": describe(changed)},
+        f"disabled front-end {changed.name}: runs leave it as it is until it is enabled again",
+    )
     return EXIT_OK
 
 
@@ -90,14 +115,20 @@ def adopt(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         frontend, previous = frontends.adopt_frontend(ctx, args.name)
     was = f" from environment '{previous.name}' ({previous.database})" if previous is not None else ""
-    output(args, {"frontend": describe(frontend), "previous_owner": previous.name if previous else None},
-           f"front-end {frontend.name} now belongs to this environment{was}")
+    output(
+        args,
+        {"frontend": describe(frontend), "previous_owner": previous.name if previous else None},
+        f"front-end {frontend.name} now belongs to this environment{was}",
+    )
     return EXIT_OK
 
 
 def enable(args: argparse.Namespace, cancel: threading.Event) -> int:
     with existing_environment(args) as ctx:
         changed = frontends.set_enabled(ctx, args.name, True)
-    output(args, {"frontend": describe(changed)},
-           f"enabled front-end {changed.name}; run Deploy All to bring it up to date")
+    output(
+        args,
+        {"frontend": describe(changed)},
+        f"enabled front-end {changed.name}; run Deploy All to bring it up to date",
+    )
     return EXIT_OK

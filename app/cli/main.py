@@ -32,12 +32,21 @@ class Parser(argparse.ArgumentParser):
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--data-dir", metavar="DIR", default=default,
-                        help="environment folder (env DEPLOYCENTER_DATA_DIR)")
-    parser.add_argument("--database-url", metavar="URL", default=default,
-                        help="SQLAlchemy URL of the database (env DEPLOYCENTER_DATABASE_URL)")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="print exactly one JSON document on stdout")
+    parser.add_argument(
+        "--data-dir", metavar="DIR", default=default, help="environment folder (env DEPLOYCENTER_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default,
+        help="SQLAlchemy URL of the database (env DEPLOYCENTER_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print exactly one JSON document on stdout",
+    )
 
 
 def positive_int(text: str) -> int:
@@ -103,8 +112,13 @@ def build_parser() -> Parser:
 
     p = command("init", "create the environment", command_handler("init"))
     p.add_argument("--platform", metavar="V", help="platform version (default 11.18.1)")
-    p.add_argument("--frontend", metavar="TARGET", action="append", default=[],
-                   help="front-end: a folder or ssh://[user@]host[:port]/path (repeatable)")
+    p.add_argument(
+        "--frontend",
+        metavar="TARGET",
+        action="append",
+        default=[],
+        help="front-end: a folder or ssh://[user@]host[:port]/path (repeatable)",
+    )
     p.add_argument("--name", help="environment name shown in the window title")
     p.add_argument("--demo", action="store_true", help="also publish the bundled sample modules")
 
@@ -115,15 +129,18 @@ def build_parser() -> Parser:
     p = command("upgrade", "move to a platform version and prepare every module for it", command_handler("upgrade"))
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--to", metavar="V", help="catalog version to move to")
-    target.add_argument("--current", action="store_true",
-                        help="prepare again what failed or is missing for the current version")
+    target.add_argument(
+        "--current", action="store_true", help="prepare again what failed or is missing for the current version"
+    )
     p.add_argument("--workers", type=positive_int, metavar="N")
 
     p = command("deploy-all", "deploy every prepared module that is not live yet", command_handler("deploy_all"))
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
-    p.add_argument("--stage", action="store_true",
-                   help="write every planned release to every front-end and switch nothing "
-                   "(a later deploy-all switches)")
+    p.add_argument(
+        "--stage",
+        action="store_true",
+        help="write every planned release to every front-end and switch nothing (a later deploy-all switches)",
+    )
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
 
@@ -133,29 +150,39 @@ def build_parser() -> Parser:
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
 
-    p = command("rollback", "make live again the releases live before a run, or one release back for modules",
-                command_handler("rollback"))
-    p.add_argument("targets", nargs="*", metavar="RUN | MODULE",
-                   help="a run id, or module names")
+    p = command(
+        "rollback",
+        "make live again the releases live before a run, or one release back for modules",
+        command_handler("rollback"),
+    )
+    p.add_argument("targets", nargs="*", metavar="RUN | MODULE", help="a run id, or module names")
     p.add_argument("--app", metavar="APP", help="every module of this application, one release back")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
 
-    p = command("publish-solution", "recompile from the stored sources and deploy, even what is already deployed",
-                command_handler("publish_solution"))
+    p = command(
+        "publish-solution",
+        "recompile from the stored sources and deploy, even what is already deployed",
+        command_handler("publish_solution"),
+    )
     p.add_argument("modules", nargs="*", metavar="MODULE", help="default: every module")
     p.add_argument("--app", metavar="APP", help="every module of this application")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
 
     p = command("prune", "remove old releases from every front-end", command_handler("prune"))
-    p.add_argument("--keep", type=non_negative_int, metavar="N",
-                   help="older releases kept per module beside the live, previous and staged ones (default 3); "
-                   "stored for the environment")
+    p.add_argument(
+        "--keep",
+        type=non_negative_int,
+        metavar="N",
+        help="older releases kept per module beside the live, previous and staged ones (default 3); "
+        "stored for the environment",
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would be removed and the bytes freed")
 
-    p = command("apply-config", "change configuration values and write them to the front-ends",
-                command_handler("apply_config"))
+    p = command(
+        "apply-config", "change configuration values and write them to the front-ends", command_handler("apply_config")
+    )
     p.add_argument("module", metavar="MODULE")
     p.add_argument("values", nargs="+", metavar="KEY=VALUE")
 
@@ -171,8 +198,11 @@ def build_parser() -> Parser:
     p = command("run", "one run with its items", command_handler("run"))
     p.add_argument("run", type=positive_int, metavar="RUN")
     command("verify", "check every front-end against the artifacts", command_handler("verify"))
-    frontend = sub.add_parser("frontend", help="list, add, remove, disable or enable front-ends",
-                              description="Manage the environment's front-ends.")
+    frontend = sub.add_parser(
+        "frontend",
+        help="list, add, remove, disable or enable front-ends",
+        description="Manage the environment's front-ends.",
+    )
     _global_options(frontend, suppress=True)
     actions = frontend.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser, required=True)
 
@@ -183,8 +213,11 @@ def build_parser() -> Parser:
         return p
 
     p = action("list", "every front-end with its kind and whether it is enabled", frontend_command("list_frontends"))
-    p.add_argument("--check", action="store_true",
-                   help="also reach each one and count the modules that run what is recorded (exit 1 when not)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="also reach each one and count the modules that run what is recorded (exit 1 when not)",
+    )
     p = action("add", "add a front-end; the next Deploy All brings it up to date", frontend_command("add"))
     p.add_argument("name", metavar="NAME")
     p.add_argument("target", metavar="TARGET", help="a folder, or ssh://[user@]host[:port]/absolute/path")
@@ -258,8 +291,11 @@ def run_cli(argv: Sequence[str]) -> int:
         log_exception(exc)
         if exc.errno in _NOT_WRITABLE:  # a folder or file this user may not change
             where = exc.filename or "a file"
-            return report_error(f"cannot write {where}: {exc.strerror}; make it writable by this user "
-                                "or choose another folder", 4, wants_json)
+            return report_error(
+                f"cannot write {where}: {exc.strerror}; make it writable by this user or choose another folder",
+                4,
+                wants_json,
+            )
         return report_error(internal_error_line(exc), 1, wants_json)
     except Exception as exc:  # never a traceback on the terminal; the log keeps the details
         log_exception(exc)

@@ -62,9 +62,7 @@ class ProgressPrinter:
             self._draw()
             return
         detail = f": {event.reason}" if event.reason and event.status != "deployed" else ""
-        self._out.write(
-            f"[{self._done}/{self._total}] {event.module}: {event.status}{detail} ({event.seconds:.2f}s)\n"
-        )
+        self._out.write(f"[{self._done}/{self._total}] {event.module}: {event.status}{detail} ({event.seconds:.2f}s)\n")
         self._out.flush()
 
     def _draw(self, force: bool = False) -> None:

@@ -172,8 +172,16 @@ def _member_chunks(blob: ZipMember, size: int) -> Iterator[bytes]:
             while piece := member.read(size):
                 total += len(piece)
                 yield piece
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, NotImplementedError,
-            zlib.error) as error:
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        EOFError,
+        KeyError,
+        ValueError,
+        RuntimeError,
+        NotImplementedError,
+        zlib.error,
+    ) as error:
         raise BlobError(f"zip entry {blob.name!r} cannot be read: {error}") from None
     if total != blob.size:
         raise BlobError(f"zip entry {blob.name!r} is not the size its zip says")

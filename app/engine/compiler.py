@@ -141,9 +141,7 @@ def _missing_producer(manifest: Manifest, producers: Mapping[str, bool | None]) 
     return None
 
 
-def _failed_producer(
-    manifest: Manifest, platform: PlatformSpec, producers: Mapping[str, bool | None]
-) -> str | None:
+def _failed_producer(manifest: Manifest, platform: PlatformSpec, producers: Mapping[str, bool | None]) -> str | None:
     for producer in manifest.depends:
         if producers.get(producer) is False:
             return f"producer {producer!r} failed to compile for {platform.version}"

@@ -75,13 +75,13 @@ def open_context(location: Location, *, create: bool = False) -> EnvironmentCont
         raise StateError(f"data dir {folder} is a file, not a folder")
     if not folder.exists():
         if not create:
-            raise StateError(
-                f"no environment at {folder} (the folder does not exist); run 'init' first"
-            )
+            raise StateError(f"no environment at {folder} (the folder does not exist); run 'init' first")
         make_data_dir(folder)
     elif create and not os.access(folder, os.W_OK):
-        raise StateError(f"cannot create an environment in {folder}: the folder is read-only; "
-                         "make it writable or choose another with --data-dir")
+        raise StateError(
+            f"cannot create an environment in {folder}: the folder is read-only; "
+            "make it writable or choose another with --data-dir"
+        )
     from app.engine.artifacts import ArtifactStore
     from app.engine.catalog import load_catalog
     from app.engine.store.database import Database
@@ -106,5 +106,7 @@ def make_data_dir(folder: Path) -> None:
             raise StateError(f"data dir {folder} is a file, not a folder") from None
     except OSError as exc:
         where = exc.filename or folder
-        raise StateError(f"cannot create the data dir {folder}: {where}: {exc.strerror}; "
-                         "choose a folder this user can write to with --data-dir") from None
+        raise StateError(
+            f"cannot create the data dir {folder}: {where}: {exc.strerror}; "
+            "choose a folder this user can write to with --data-dir"
+        ) from None

@@ -81,9 +81,7 @@ def plan_deploy_all(ctx: EnvironmentContext) -> DeployPlan:
     return views.deploy_plan(ctx)
 
 
-def plan_rollback(
-    ctx: EnvironmentContext, run_id: int | None = None, module_ids: Sequence[int] = ()
-) -> RollbackPlan:
+def plan_rollback(ctx: EnvironmentContext, run_id: int | None = None, module_ids: Sequence[int] = ()) -> RollbackPlan:
     """What a rollback of run ``run_id`` (or else of ``module_ids``) would switch back, and to which
     release; changes nothing (for a confirmation). Bad input as the rollback itself would refuse."""
     with ctx.db.read() as session:
@@ -134,7 +132,11 @@ def init_environment(
             uid = str(uuid.uuid4())
             session.add(
                 EnvironmentRow(
-                    id=1, name=env_name, platform_version=version, created_at=utcnow(), created_by=current_user(),
+                    id=1,
+                    name=env_name,
+                    platform_version=version,
+                    created_at=utcnow(),
+                    created_by=current_user(),
                     uid=uid,
                 )
             )

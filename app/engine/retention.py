@@ -50,8 +50,12 @@ def staged_releases(session: Session, module_ids: Sequence[int] | None = None) -
         .join(ModuleRow, ModuleRow.id == RunItemRow.module_id)
         .join(CompilationRow, CompilationRow.id == RunItemRow.compilation_id)
         .join(ModuleVersionRow, ModuleVersionRow.id == CompilationRow.module_version_id)
-        .where(RunRow.kind == RunKind.STAGE, RunItemRow.status == ItemStatus.STAGED, ModuleRow.deleted_at.is_(None),
-               CompilationRow.artifact_sha256.is_not(None))
+        .where(
+            RunRow.kind == RunKind.STAGE,
+            RunItemRow.status == ItemStatus.STAGED,
+            ModuleRow.deleted_at.is_(None),
+            CompilationRow.artifact_sha256.is_not(None),
+        )
     )
     if module_ids is not None:
         query = query.where(RunItemRow.module_id.in_(list(module_ids)))

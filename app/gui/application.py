@@ -20,8 +20,10 @@ from app.gui.welcome import WelcomeDialog, open_environment
 
 log = logging.getLogger(__name__)
 QT_LEVELS = {
-    QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
-    QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
     QtMsgType.QtFatalMsg: logging.CRITICAL,
 }
 
@@ -62,6 +64,7 @@ def stop_on_signals(app: QApplication) -> QTimer:
     Python runs signal handlers only between bytecodes; the idle timer gives it that chance
     while Qt's event loop is waiting.
     """
+
     def close_everything() -> None:
         for widget in app.topLevelWidgets():
             if isinstance(widget, MainWindow):

@@ -49,7 +49,11 @@ class OperationController(QObject):
     busy_changed = Signal()
 
     def __init__(
-        self, ctx: EnvironmentContext, jobs: JobRunner, bridge: EventBridge, notifier: Notifier,
+        self,
+        ctx: EnvironmentContext,
+        jobs: JobRunner,
+        bridge: EventBridge,
+        notifier: Notifier,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -64,22 +68,38 @@ class OperationController(QObject):
 
     def deploy_all(self, pane: str | None = "upgrades", *, rolling: bool = False) -> Operation:
         """Deploy All; ``rolling``: switched one front-end at a time, each with its health check."""
-        return self._run("Deploy All", pane, lambda sink, cancel: operations.deploy_all(
-            self._ctx, workers=self.workers, rolling=rolling, on_event=sink, cancel=cancel))
+        return self._run(
+            "Deploy All",
+            pane,
+            lambda sink, cancel: operations.deploy_all(
+                self._ctx, workers=self.workers, rolling=rolling, on_event=sink, cancel=cancel
+            ),
+        )
 
     def deploy_modules(self, names: Sequence[str], pane: str | None = "modules") -> Operation:
         def call(sink: EventSink, cancel: threading.Event) -> Any:
             ids = operations.resolve_modules(self._ctx, list(names))
             return operations.deploy_modules(self._ctx, ids, workers=self.workers, on_event=sink, cancel=cancel)
+
         return self._run("Deploy", pane, call)
 
     def upgrade(self, version: str, pane: str | None = "upgrades") -> Operation:
-        return self._run(f"Upgrade to {version}", pane, lambda sink, cancel: operations.upgrade(
-            self._ctx, version, workers=self.workers, on_event=sink, cancel=cancel))
+        return self._run(
+            f"Upgrade to {version}",
+            pane,
+            lambda sink, cancel: operations.upgrade(
+                self._ctx, version, workers=self.workers, on_event=sink, cancel=cancel
+            ),
+        )
 
     def publish(self, paths: Sequence[Path], pane: str | None = "modules") -> Operation:
-        return self._run("Publish", pane, lambda sink, cancel: operations.publish(
-            self._ctx, list(paths), workers=self.workers, on_event=sink, cancel=cancel))
+        return self._run(
+            "Publish",
+            pane,
+            lambda sink, cancel: operations.publish(
+                self._ctx, list(paths), workers=self.workers, on_event=sink, cancel=cancel
+            ),
+        )
 
     def apply_config(self, module: str, values: dict[str, str], pane: str | None = "modules") -> Operation:
         done = f"Configuration of {module} applied: {', '.join(sorted(values))}"
@@ -91,24 +111,35 @@ class OperationController(QObject):
         return self._quick("Delete", pane, call, f"Module {module} deleted")
 
     def stage_all(self, pane: str | None = "upgrades") -> Operation:
-        return self._run("Stage now", pane, lambda sink, cancel: operations.stage_all(
-            self._ctx, workers=self.workers, on_event=sink, cancel=cancel))
+        return self._run(
+            "Stage now",
+            pane,
+            lambda sink, cancel: operations.stage_all(self._ctx, workers=self.workers, on_event=sink, cancel=cancel),
+        )
 
     def rollback_run(self, run_id: int, pane: str | None = "upgrades") -> Operation:
-        return self._run(f"Roll back run {run_id}", pane, lambda sink, cancel: operations.rollback_run(
-            self._ctx, run_id, workers=self.workers, on_event=sink, cancel=cancel))
+        return self._run(
+            f"Roll back run {run_id}",
+            pane,
+            lambda sink, cancel: operations.rollback_run(
+                self._ctx, run_id, workers=self.workers, on_event=sink, cancel=cancel
+            ),
+        )
 
     def rollback_modules(self, names: Sequence[str], pane: str | None = "modules") -> Operation:
         def call(sink: EventSink, cancel: threading.Event) -> Any:
             ids = operations.resolve_modules(self._ctx, list(names))
             return operations.rollback_modules(self._ctx, ids, workers=self.workers, on_event=sink, cancel=cancel)
+
         return self._run("Roll back", pane, call)
 
     def publish_solution(self, names: Sequence[str] | None = None, pane: str | None = "upgrades") -> Operation:
         """Recompile from stored sources and deploy: the chosen modules, or every one (``None``)."""
+
         def call(sink: EventSink, cancel: threading.Event) -> Any:
             ids = None if names is None else operations.resolve_modules(self._ctx, list(names))
             return operations.publish_solution(self._ctx, ids, workers=self.workers, on_event=sink, cancel=cancel)
+
         return self._run("Publish solution", pane, call)
 
     def cancel_run(self, run_id: int, pane: str | None = "details") -> Operation | None:
@@ -118,8 +149,9 @@ class OperationController(QObject):
             own.cancel.set()
             self._notifier.info(f"Cancelling run {run_id}: modules already deploying finish first", pane, run_id)
             return None
-        return self._quick("Cancel", pane, lambda: operations.cancel_run(self._ctx, run_id),
-                           f"Run {run_id} was asked to stop")
+        return self._quick(
+            "Cancel", pane, lambda: operations.cancel_run(self._ctx, run_id), f"Run {run_id} was asked to stop"
+        )
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -188,8 +220,10 @@ def describe_plan(plan: DeployPlan) -> str:
     older = sum(1 for item in plan.to_deploy if item.platform)
     if older:
         them = "it gets its" if older == 1 else "they get their"
-        lines.append(f"Of those, {plural(older, 'module')} did not compile for {plan.platform_version}: "
-                     f"{them} older live build on the front-ends that lack it.")
+        lines.append(
+            f"Of those, {plural(older, 'module')} did not compile for {plan.platform_version}: "
+            f"{them} older live build on the front-ends that lack it."
+        )
     for reason, count in plan.skipped_by_reason().items():
         if count:
             lines.append(f"{plural(count, 'module')} will be skipped: {SKIP_REASON_LABELS.get(reason, reason)}.")
@@ -199,8 +233,10 @@ def describe_plan(plan: DeployPlan) -> str:
 
 def describe_stage(plan: DeployPlan) -> str:
     """The confirmation text before Stage now: what is written to the front-ends, and that nothing switches."""
-    lines = [f"Stage now on {plan.platform_version} will write {plural(len(plan.to_deploy), 'release')} "
-             "to every enabled front-end and switch nothing."]
+    lines = [
+        f"Stage now on {plan.platform_version} will write {plural(len(plan.to_deploy), 'release')} "
+        "to every enabled front-end and switch nothing."
+    ]
     for reason, count in plan.skipped_by_reason().items():
         if count:
             lines.append(f"{plural(count, 'module')} will be left out: {SKIP_REASON_LABELS.get(reason, reason)}.")
@@ -220,8 +256,9 @@ def describe_rollback(plan: RollbackPlan) -> str:
     for item in back[:ROLLBACK_SHOWN]:
         version = f"version {item.target_version}" if item.target_version is not None else "its earlier version"
         platform = f" on {item.target_platform}" if item.target_platform else ""
-        lines.append(f"  {item.module}: {item.current_release or 'nothing'} → {item.target_release} "
-                     f"({version}{platform})")
+        lines.append(
+            f"  {item.module}: {item.current_release or 'nothing'} → {item.target_release} ({version}{platform})"
+        )
     if len(back) > ROLLBACK_SHOWN:
         lines.append(f"  … and {len(back) - ROLLBACK_SHOWN} more")
     staying = [item for item in plan.items if not item.rolls_back]

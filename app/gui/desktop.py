@@ -32,7 +32,9 @@ class RunNotifier(QObject):
     """Tells the desktop that a run ended, when the window is not the one the user looks at."""
 
     def __init__(
-        self, window: QWidget, tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
+        self,
+        window: QWidget,
+        tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
         window_active: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(window)

@@ -9,8 +9,17 @@ from pathlib import Path
 from app.engine.identity import iso
 from app.engine.read.views import RunDetail
 
-CSV_COLUMNS = ("module", "application", "version", "status", "reason", "message",
-               "started_at", "finished_at", "seconds")
+CSV_COLUMNS = (
+    "module",
+    "application",
+    "version",
+    "status",
+    "reason",
+    "message",
+    "started_at",
+    "finished_at",
+    "seconds",
+)
 
 
 def export_json(detail: RunDetail, path: Path) -> None:
@@ -24,11 +33,19 @@ def export_csv(detail: RunDetail, path: Path) -> None:
         writer.writerow(CSV_COLUMNS)
         for item in detail.items:
             seconds = "" if item.seconds is None else f"{item.seconds:.3f}"
-            writer.writerow([
-                item.module, item.application, item.version if item.version is not None else "",
-                item.status, item.reason or "", item.message or "",
-                iso(item.started_at) or "", iso(item.finished_at) or "", seconds,
-            ])
+            writer.writerow(
+                [
+                    item.module,
+                    item.application,
+                    item.version if item.version is not None else "",
+                    item.status,
+                    item.reason or "",
+                    item.message or "",
+                    iso(item.started_at) or "",
+                    iso(item.finished_at) or "",
+                    seconds,
+                ]
+            )
 
 
 def export_run(detail: RunDetail, path: Path) -> None:

@@ -129,8 +129,9 @@ class ModuleFilter(QAbstractTableModel):
         if now != self._shown[begin:end] and not self._replace(begin, end, now):
             return
         if now:
-            self.dataChanged.emit(self.index(begin, top_left.column()),
-                                  self.index(begin + len(now) - 1, bottom_right.column()))
+            self.dataChanged.emit(
+                self.index(begin, top_left.column()), self.index(begin + len(now) - 1, bottom_right.column())
+            )
 
     def _replace(self, begin: int, end: int, now: list[int]) -> bool:
         """Rows ``begin`` to ``end - 1`` become ``now``; rows that stay keep their selection.
@@ -146,7 +147,7 @@ class ModuleFilter(QAbstractTableModel):
             return False
         for first, last in reversed(list(_runs(leaving))):
             self.beginRemoveRows(QModelIndex(), first, last)
-            del self._shown[first:last + 1]
+            del self._shown[first : last + 1]
             self.endRemoveRows()
         places = [(at, list(numbers)) for at, numbers in groupby(joining, lambda n: bisect_left(self._shown, n))]
         for at, numbers in reversed(places):

@@ -45,8 +45,13 @@ def state_label(state: str, locked_by_run: int | None = None, run_status: str | 
 
 def compile_failures_only(kind: str, status: str, counts: Mapping[str, int]) -> bool:
     """An upgrade whose only failures are modules that did not compile: expected, not a disaster."""
-    return (kind == RunKind.UPGRADE and status == RunStatus.FAILED and counts.get(ItemStatus.FAILED, 0) > 0
-            and not counts.get(ItemStatus.BLOCKED, 0) and not counts.get(ItemStatus.CANCELLED, 0))
+    return (
+        kind == RunKind.UPGRADE
+        and status == RunStatus.FAILED
+        and counts.get(ItemStatus.FAILED, 0) > 0
+        and not counts.get(ItemStatus.BLOCKED, 0)
+        and not counts.get(ItemStatus.CANCELLED, 0)
+    )
 
 
 def run_outcome(kind: str, status: str, counts: Mapping[str, int], *, brief: bool = False) -> str:

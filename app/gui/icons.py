@@ -14,9 +14,15 @@ APP_ICON_SIZES = (16, 32, 48, 64, 128, 256)
 # Upgrade runs report "prepared" where deploy runs say "deployed"; they share an icon.
 ALIASES: dict[str, str] = {ItemStatus.PREPARED: ItemStatus.DEPLOYED}
 FALLBACK_COLORS: dict[str, str] = {
-    ItemStatus.PENDING: "#9e9e9e", ItemStatus.DEPLOYING: "#1e88e5", RunStatus.RUNNING: "#1e88e5",
-    ItemStatus.DEPLOYED: "#43a047", RunStatus.SUCCEEDED: "#43a047", ItemStatus.FAILED: "#e53935",
-    ItemStatus.BLOCKED: "#fb8c00", ItemStatus.SKIPPED: "#bdbdbd", ItemStatus.CANCELLED: "#757575",
+    ItemStatus.PENDING: "#9e9e9e",
+    ItemStatus.DEPLOYING: "#1e88e5",
+    RunStatus.RUNNING: "#1e88e5",
+    ItemStatus.DEPLOYED: "#43a047",
+    RunStatus.SUCCEEDED: "#43a047",
+    ItemStatus.FAILED: "#e53935",
+    ItemStatus.BLOCKED: "#fb8c00",
+    ItemStatus.SKIPPED: "#bdbdbd",
+    ItemStatus.CANCELLED: "#757575",
     RunStatus.INTERRUPTED: "#8e24aa",
 }
 

@@ -33,8 +33,10 @@ def parse_options(args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def run_gui(args: Sequence[str]) -> int:
     if any(arg in ("-h", "--help") for arg in args):
-        print("usage: deploycenter [--data-dir DIR] [--database-url URL]\n"
-              "       deploycenter --unattended COMMAND ...   (see 'deploycenter --unattended --help')")
+        print(
+            "usage: deploycenter [--data-dir DIR] [--database-url URL]\n"
+            "       deploycenter --unattended COMMAND ...   (see 'deploycenter --unattended --help')"
+        )
         return 0
     try:
         options, qt_args = parse_options(args)

@@ -27,7 +27,11 @@ def _read_plan(session: GuiSession, run_id: int | None, names: Sequence[str]) ->
 
 
 def request_rollback(
-    session: GuiSession, pane: str, *, run_id: int | None = None, names: Sequence[str] = (),
+    session: GuiSession,
+    pane: str,
+    *,
+    run_id: int | None = None,
+    names: Sequence[str] = (),
     started: Callable[[], object] | None = None,
 ) -> None:
     """Roll back run ``run_id``, or else the modules ``names`` one release, once the user agrees.
@@ -48,8 +52,9 @@ def request_rollback(
         if not plan.to_roll_back:
             reasons = sorted({NO_ROLLBACK_REASONS.get(str(i.reason), str(i.reason)) for i in plan.items})
             what = f"run {run_id}" if run_id is not None else "the chosen modules"
-            session.notifier.info(f"Nothing to roll back for {what}" + (f": {', '.join(reasons)}" if reasons else ""),
-                                  pane)
+            session.notifier.info(
+                f"Nothing to roll back for {what}" + (f": {', '.join(reasons)}" if reasons else ""), pane
+            )
             return
         if not session.notifier.confirm("Roll back", describe_rollback(plan), "Roll back"):
             return

@@ -64,7 +64,10 @@ class MainWindow(QMainWindow):
         self.details = DetailsPane(session, self.modules_model, self.upgrades.request_deploy_all)
         self.frontends = FrontendsPane(session)
         self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane | FrontendsPane, ...] = (
-            self.upgrades, self.modules, self.details, self.frontends
+            self.upgrades,
+            self.modules,
+            self.details,
+            self.frontends,
         )
         self._build_central()
         self._build_actions()
@@ -126,8 +129,12 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for act in (self.upgrades.deploy_action, self.upgrades.upgrade_action, self.modules.publish_action,
-                    self.refresh_action):
+        for act in (
+            self.upgrades.deploy_action,
+            self.upgrades.upgrade_action,
+            self.modules.publish_action,
+            self.refresh_action,
+        ):
             toolbar.addAction(act)
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
@@ -136,16 +143,28 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         run_menu = menus.addMenu("&Run")
         run = self.details.run_actions
-        for group in ((self.upgrades.deploy_action, self.upgrades.rolling_action, self.upgrades.stage_action,
-                       self.upgrades.upgrade_action),
-                      (self.upgrades.solution_action, self.upgrades.rollback_action),
-                      (run.cancel_action, run.again_action, run.rollback_action),
-                      (run.json_action, run.csv_action)):
+        for group in (
+            (
+                self.upgrades.deploy_action,
+                self.upgrades.rolling_action,
+                self.upgrades.stage_action,
+                self.upgrades.upgrade_action,
+            ),
+            (self.upgrades.solution_action, self.upgrades.rollback_action),
+            (run.cancel_action, run.again_action, run.rollback_action),
+            (run.json_action, run.csv_action),
+        ):
             run_menu.addActions(list(group))
             run_menu.addSeparator()
         module_menu = menus.addMenu("&Module")
-        for act in (self.modules.publish_action, self.modules.apply_action, self.modules.delete_action,
-                    self.modules.deploy_action, self.modules.rollback_action, self.modules.solution_action):
+        for act in (
+            self.modules.publish_action,
+            self.modules.apply_action,
+            self.modules.delete_action,
+            self.modules.deploy_action,
+            self.modules.rollback_action,
+            self.modules.solution_action,
+        ):
             module_menu.addAction(act)
         view_menu = menus.addMenu("&View")
         self.pane_actions = []
@@ -203,8 +222,10 @@ class MainWindow(QMainWindow):
     def _show_modules_health(self, status: Status) -> None:
         """The Modules icon says at a glance whether modules failed or wait to be deployed."""
         if status.compilation_failed:
-            icon, tip = ItemStatus.FAILED, (f"{plural(status.compilation_failed, 'module')} failed to compile "
-                                            f"for {status.platform_version}")
+            icon, tip = (
+                ItemStatus.FAILED,
+                (f"{plural(status.compilation_failed, 'module')} failed to compile for {status.platform_version}"),
+            )
         elif status.ready or status.not_prepared:
             icon, tip = ItemStatus.PENDING, f"{plural(status.ready, 'module')} ready to deploy"
         else:
@@ -236,9 +257,12 @@ class MainWindow(QMainWindow):
         move_bar(self.run_bar, active.done, max(active.total, 1), active.progress_text())
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About Deploy Center",
-                          f"Deploy Center {__version__}\n\nDeploys the modules prepared by a platform upgrade, "
-                          f"with history, retries and locks.\n\nDatabase: {self.session.ctx.db.describe()}")
+        QMessageBox.about(
+            self,
+            "About Deploy Center",
+            f"Deploy Center {__version__}\n\nDeploys the modules prepared by a platform upgrade, "
+            f"with history, retries and locks.\n\nDatabase: {self.session.ctx.db.describe()}",
+        )
 
     # -- settings and closing -------------------------------------------------------------------
 
@@ -276,13 +300,18 @@ class MainWindow(QMainWindow):
         running = self.session.controller.runs_in_progress()
         if running and self._ask_before_closing:
             names = ", ".join(f"run {op.run_id}" if op.run_id else op.name for op in running)
-            question = (f"{names} is still in progress. Cancel it and close? Modules already deploying "
-                        "finish first; the others are marked cancelled and Deploy All can resume them later.")
+            question = (
+                f"{names} is still in progress. Cancel it and close? Modules already deploying "
+                "finish first; the others are marked cancelled and Deploy All can resume them later."
+            )
             # Withdrawn when the last of them ends meanwhile: closing then cancels nothing.
             reply = self.session.notifier.ask(
-                "Close Deploy Center", question, "Cancel run and close",
+                "Close Deploy Center",
+                question,
+                "Cancel run and close",
                 withdrawn_by=self.session.controller.busy_changed,
-                applies=lambda: not self.session.controller.runs_in_progress())
+                applies=lambda: not self.session.controller.runs_in_progress(),
+            )
             if reply is Reply.NO:
                 event.ignore()
                 return

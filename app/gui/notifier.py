@@ -68,8 +68,13 @@ Confirmer = Callable[[Question], bool]
 def ask_with_dialog(question: Question) -> bool:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    box = QMessageBox(QMessageBox.Icon.Question, question.title, question.text,
-                      QMessageBox.StandardButton.Cancel, QApplication.activeWindow())
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        question.title,
+        question.text,
+        QMessageBox.StandardButton.Cancel,
+        QApplication.activeWindow(),
+    )
     yes = box.addButton(question.confirm_label, QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(yes)
     question.withdrawal.fired.connect(box.reject)
@@ -99,8 +104,13 @@ class Notifier(QObject):
         return self.ask(title, text, confirm_label) is Reply.YES
 
     def ask(
-        self, title: str, text: str, confirm_label: str = "OK", *,
-        withdrawn_by: SignalInstance | None = None, applies: Callable[..., bool] | None = None,
+        self,
+        title: str,
+        text: str,
+        confirm_label: str = "OK",
+        *,
+        withdrawn_by: SignalInstance | None = None,
+        applies: Callable[..., bool] | None = None,
     ) -> Reply:
         """Ask; ``withdrawn_by`` firing meanwhile (with ``applies`` true of its arguments) withdraws it."""
         question = Question(title, text, confirm_label)

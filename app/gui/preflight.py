@@ -39,8 +39,10 @@ def display_problem(env: Mapping[str, str], platform: str | None = None) -> str 
 def _xcb_problem(display: str) -> str | None:
     missing = _missing_library(_xcb_plugin()) or _missing_library(XCB_CURSOR)
     if missing is not None:
-        return (f"cannot open the window: a library Qt needs is missing ({missing}); install the Debian "
-                f"packages {DEBIAN_PACKAGES}, or {HEADLESS_HINT}")
+        return (
+            f"cannot open the window: a library Qt needs is missing ({missing}); install the Debian "
+            f"packages {DEBIAN_PACKAGES}, or {HEADLESS_HINT}"
+        )
     if not _x_server_answers(display):
         return f"cannot open the window: the X display {display} does not answer; {HEADLESS_HINT}"
     return None
@@ -86,6 +88,5 @@ def qt_import_problem() -> str | None:
     try:
         import PySide6.QtWidgets  # noqa: F401
     except ImportError as error:
-        return (f"cannot load Qt ({error}); install the Debian packages {DEBIAN_PACKAGES}, "
-                f"or {HEADLESS_HINT}")
+        return f"cannot load Qt ({error}); install the Debian packages {DEBIAN_PACKAGES}, or {HEADLESS_HINT}"
     return None

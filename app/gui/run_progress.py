@@ -85,8 +85,15 @@ class RunProgress:
     """Items, counts, timings and log of one run."""
 
     def __init__(
-        self, run_id: int, kind: str, started_by: str, started_at: datetime, rows: list[ItemRow],
-        *, own: bool, status: str = RunStatus.RUNNING,
+        self,
+        run_id: int,
+        kind: str,
+        started_by: str,
+        started_at: datetime,
+        rows: list[ItemRow],
+        *,
+        own: bool,
+        status: str = RunStatus.RUNNING,
     ) -> None:
         self.run_id = run_id
         self.kind = kind
@@ -113,8 +120,10 @@ class RunProgress:
     def from_started(cls, event: RunStarted, *, own: bool = True) -> RunProgress:
         rows = [ItemRow.of(item) for item in event.items]
         progress = cls(event.run_id, event.kind, event.started_by, event.started_at, rows, own=own)
-        progress.note(f"run {event.run_id} ({event.kind}) started by {event.started_by}: "
-                       f"{progress.total} module(s) to do, {progress.skipped_at_start} skipped")
+        progress.note(
+            f"run {event.run_id} ({event.kind}) started by {event.started_by}: "
+            f"{progress.total} module(s) to do, {progress.skipped_at_start} skipped"
+        )
         return progress
 
     @classmethod
@@ -133,8 +142,11 @@ class RunProgress:
         for view in sorted(done, key=_finish_time):
             self.note(_item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
         if self.status != RunStatus.RUNNING:
-            self.note(f"run {self.run_id} {self.status}: {counts_summary(self.counts)}"
-                       + (f" ({self.message})" if self.message else ""), self.finished_at)
+            self.note(
+                f"run {self.run_id} {self.status}: {counts_summary(self.counts)}"
+                + (f" ({self.message})" if self.message else ""),
+                self.finished_at,
+            )
 
     # -- updating ---------------------------------------------------------------------------
 
@@ -143,8 +155,9 @@ class RunProgress:
         if isinstance(event, ItemStarted):
             return self._set(event.module, DEPLOYING, started_at=event.at)
         if isinstance(event, ItemFinished):
-            row = self._set(event.module, event.status, event.reason, event.message, seconds=event.seconds,
-                            finished_at=utcnow())
+            row = self._set(
+                event.module, event.status, event.reason, event.message, seconds=event.seconds, finished_at=utcnow()
+            )
             self.note(_item_line(event.module, event.status, event.reason, event.message, event.seconds))
             return row
         if isinstance(event, FrontendSwitched):
@@ -158,8 +171,9 @@ class RunProgress:
 
     def apply_item(self, view: RunItemView) -> int | None:
         """A row as the database has it now (runs of other processes)."""
-        row = self._set(view.module, view.status, view.reason, view.message, view.started_at, view.seconds,
-                        view.finished_at)
+        row = self._set(
+            view.module, view.status, view.reason, view.message, view.started_at, view.seconds, view.finished_at
+        )
         self.note_frontends(view)
         if row is not None and view.status in FINISHED and view.status != ItemStatus.SKIPPED:
             self.note(_item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
@@ -171,8 +185,14 @@ class RunProgress:
         self.note(f"run {self.run_id} {status}: {counts_summary(self.counts)}")
 
     def _set(
-        self, module: str, status: str, reason: str | None = None, message: str | None = None,
-        started_at: datetime | None = None, seconds: float | None = None, finished_at: datetime | None = None,
+        self,
+        module: str,
+        status: str,
+        reason: str | None = None,
+        message: str | None = None,
+        started_at: datetime | None = None,
+        seconds: float | None = None,
+        finished_at: datetime | None = None,
     ) -> int | None:
         number = self.index.get(module.casefold())
         if number is None:
@@ -264,8 +284,16 @@ def _finish_time(view: RunItemView) -> float:
 
 def _row_of(view: RunItemView) -> ItemRow:
     item = ItemSnapshot(view.module, view.application, view.version, view.status, view.reason, view.message)
-    return ItemRow(item, view.status, view.reason, view.message, view.started_at, view.seconds, view.finished_at,
-                   dict(view.frontends) if view.frontends is not None else None)
+    return ItemRow(
+        item,
+        view.status,
+        view.reason,
+        view.message,
+        view.started_at,
+        view.seconds,
+        view.finished_at,
+        dict(view.frontends) if view.frontends is not None else None,
+    )
 
 
 def _end_of(row: ItemRow) -> datetime | None:
@@ -308,5 +336,5 @@ def blocking_producer(reason: str) -> str | None:
     """The failed producer a blocked item's reason names, if it is the engine's wording."""
     head, _, tail = BLOCKED_REASON.partition("{}")
     if reason.startswith(head) and reason.endswith(tail) and len(reason) > len(head) + len(tail):
-        return reason[len(head):len(reason) - len(tail)]
+        return reason[len(head) : len(reason) - len(tail)]
     return None

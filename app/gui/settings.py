@@ -34,7 +34,9 @@ def remember_location(location: Location) -> None:
 
 
 def remembered_location(
-    data_dir: str | None, database_url: str | None, environ: Mapping[str, str] = os.environ,
+    data_dir: str | None,
+    database_url: str | None,
+    environ: Mapping[str, str] = os.environ,
 ) -> Location:
     """What the window opens: the options, else their variables, else the remembered folder, else the default."""
     folder = data_dir or environ.get("DEPLOYCENTER_DATA_DIR") or None

@@ -65,8 +65,13 @@ class EnvironmentWatcher(QObject):
     recorded = Signal()  # something was recorded since the last poll
 
     def __init__(
-        self, ctx: EnvironmentContext, jobs: JobRunner, tracker: RunTracker, controller: OperationController,
-        interval_ms: int = POLL_INTERVAL_MS, parent: QObject | None = None,
+        self,
+        ctx: EnvironmentContext,
+        jobs: JobRunner,
+        tracker: RunTracker,
+        controller: OperationController,
+        interval_ms: int = POLL_INTERVAL_MS,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._ctx = ctx
@@ -92,8 +97,10 @@ class EnvironmentWatcher(QObject):
         if self._jobs.running(POLL_JOB):
             return  # the previous poll is still reading
         request = PollRequest(
-            frozenset(self._controller.own_run_ids()), self._controller.awaiting_run_id(),
-            self._tracker.external_since(), self._last_active,
+            frozenset(self._controller.own_run_ids()),
+            self._controller.awaiting_run_id(),
+            self._tracker.external_since(),
+            self._last_active,
         )
         self._jobs.submit(POLL_JOB, lambda: poll(self._ctx, request), self.apply)
 

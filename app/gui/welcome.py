@@ -74,8 +74,10 @@ class WelcomeDialog(QDialog):
 
     def _build(self, problem: str | None) -> None:
         where = self.location.database_url or str(self.location.data_dir)
-        intro = QLabel(f"<b>There is no environment in <code>{where}</code> yet.</b><br>"
-                       "Create one here, or open another data folder or database.")
+        intro = QLabel(
+            f"<b>There is no environment in <code>{where}</code> yet.</b><br>"
+            "Create one here, or open another data folder or database."
+        )
         intro.setWordWrap(True)
         self.message_bar = MessageBar()
         if problem:  # not simply "nothing there": e.g. a database that cannot be opened

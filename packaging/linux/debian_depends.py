@@ -51,7 +51,7 @@ def _spellings(path: str) -> set[str]:
     """The names dpkg may have recorded for a library: Debian 12 merges /lib into /usr/lib."""
     names = {path, os.path.realpath(path)}
     for name in list(names):
-        names.add(name[len("/usr"):] if name.startswith("/usr/") else "/usr" + name)
+        names.add(name[len("/usr") :] if name.startswith("/usr/") else "/usr" + name)
     return names
 
 

@@ -67,14 +67,20 @@ def test_publish_upgrade_and_deploy_all_json(env: Cli, tmp_path: Path) -> None:
     upgraded = env("upgrade", "--to", "11.19.0", "--json")
     assert upgraded.code == 1, "a compilation failed"
     assert {i["module"]: i["status"] for i in upgraded.json()["run"]["items"]} == {
-        "Customers": "prepared", "Gateway": "failed",
+        "Customers": "prepared",
+        "Gateway": "failed",
     }
 
     plan = env("deploy-all", "--dry-run", "--json").json()
     assert plan["run"] is None
     assert plan["plan"]["items"] == [
-        {"module": "Gateway", "application": "Gateway", "version": 1, "status": "skipped",
-         "reason": "compilation-failed"},
+        {
+            "module": "Gateway",
+            "application": "Gateway",
+            "version": 1,
+            "status": "skipped",
+            "reason": "compilation-failed",
+        },
         {"module": "Customers", "application": "Sales", "version": 1, "status": "pending", "reason": None},
     ]
     done = env("deploy-all", "--json")
@@ -82,14 +88,21 @@ def test_publish_upgrade_and_deploy_all_json(env: Cli, tmp_path: Path) -> None:
     run = done.json()["run"]
     assert run["status"] == "succeeded" and isinstance(run["id"], int)
     assert {(i["module"], i["status"], i["reason"]) for i in run["items"]} == {
-        ("Customers", "deployed", None), ("Gateway", "skipped", "compilation-failed"),
+        ("Customers", "deployed", None),
+        ("Gateway", "skipped", "compilation-failed"),
     }
     modules = {m["name"]: m for m in env("modules", "--json").json()["modules"]}
     assert modules["Customers"] | {} == modules["Customers"]
-    assert {k: modules["Customers"][k] for k in ("application", "latest_version", "compile_status",
-                                                  "deployed_version", "deployed_platform", "state")} == {
-        "application": "Sales", "latest_version": 1, "compile_status": "succeeded",
-        "deployed_version": 1, "deployed_platform": "11.19.0", "state": "deployed",
+    assert {
+        k: modules["Customers"][k]
+        for k in ("application", "latest_version", "compile_status", "deployed_version", "deployed_platform", "state")
+    } == {
+        "application": "Sales",
+        "latest_version": 1,
+        "compile_status": "succeeded",
+        "deployed_version": 1,
+        "deployed_platform": "11.19.0",
+        "state": "deployed",
     }
     assert modules["Gateway"]["state"] == "compilation-failed"
     assert modules["Gateway"]["deployed_platform"] == "11.18.1", "its old build stays live"
@@ -182,7 +195,10 @@ def test_audit_log_records_operations_and_refusals(env: Cli, tmp_path: Path) -> 
     env("apply-config", "Audited", "Missing=1")
     entries = env("audit", "--json").json()["audit"]
     assert [(e["operation"], e["result"]) for e in entries[:4]] == [
-        ("apply-config", "failed"), ("publish", "succeeded"), ("publish", "started"), ("init", "done"),
+        ("apply-config", "failed"),
+        ("publish", "succeeded"),
+        ("publish", "started"),
+        ("init", "done"),
     ]
     assert entries[0]["who"] and "Missing" in entries[0]["detail"]
 
@@ -193,8 +209,9 @@ def test_a_reader_that_goes_away_is_not_an_error(env: Cli, tmp_path: Path) -> No
     from tests.conftest import REPO, child_env
 
     env("publish", str(write_bundle(tmp_path / "b", "Piped")))
-    proc = subprocess.Popen(env.command("modules"), cwd=REPO, env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        env.command("modules"), cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # like `deploycenter ... modules | head -0`
     err = proc.stderr.read()

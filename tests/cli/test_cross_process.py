@@ -28,7 +28,11 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> No
 def start_holder(data_dir: Path, marker: Path, workers: int = 1) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.holder", str(data_dir), str(marker), "--workers", str(workers)],
-        cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -22,10 +22,21 @@ def test_ctrl_c_cancels_the_run_and_exits_130(tmp_path: Path) -> None:
     operations.upgrade(ctx, "11.19.0")
     ctx.close()
 
-    command = [sys.executable, "-m", "app", "--unattended", "deploy-all", "--workers", "1", "--json",
-               "--data-dir", str(data_dir)]
-    proc = subprocess.Popen(command, cwd=REPO, env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "app",
+        "--unattended",
+        "deploy-all",
+        "--workers",
+        "1",
+        "--json",
+        "--data-dir",
+        str(data_dir),
+    ]
+    proc = subprocess.Popen(
+        command, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith("[1/"):

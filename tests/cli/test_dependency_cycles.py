@@ -54,8 +54,11 @@ def test_a_cycle_within_one_publish_is_refused(env: Cli, tmp_path: Path) -> None
 def test_dependencies_without_a_cycle_still_publish(env: Cli, tmp_path: Path) -> None:
     b = tmp_path / "b"
     assert env("publish", str(write_bundle(b, "Base"))).code == 0
-    diamond = [write_bundle(b, "Left", depends=["Base"]), write_bundle(b, "Right", depends=["Base"]),
-               write_bundle(b, "Top", depends=["Left", "Right"])]
+    diamond = [
+        write_bundle(b, "Left", depends=["Base"]),
+        write_bundle(b, "Right", depends=["Base"]),
+        write_bundle(b, "Top", depends=["Left", "Right"]),
+    ]
     assert env("publish", *map(str, diamond)).code == 0
     assert env("publish", str(write_bundle(tmp_path / "v2", "Base", depends=["Missing"]))).code == 1
     assert versions(env) == {"Base": 2, "Left": 1, "Right": 1, "Top": 1}

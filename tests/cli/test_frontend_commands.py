@@ -58,7 +58,8 @@ def test_disable_drains_a_front_end_and_enable_brings_it_up_to_date(env: Cli, tm
     assert not (tmp_path / "web2" / "Orders").exists(), "a disabled front-end is not written"
     status = env("status", "--json").json()
     assert [(f["name"], f["kind"], f["enabled"]) for f in status["frontends"]] == [
-        ("web1", "local", True), ("web2", "local", False)
+        ("web1", "local", True),
+        ("web2", "local", False),
     ]
     assert env("frontend", "list", "--check").code == 0, "a disabled front-end may lag behind"
     assert env("frontend", "enable", "web2").code == 0

@@ -28,12 +28,19 @@ def test_read_only_commands_do_not_import_the_deploy_machinery(tmp_path: Path) -
     data = ["--data-dir", str(tmp_path / "env")]
     base = [sys.executable, "-X", "importtime", "-m", "app", "--unattended"]
     env = child_env()
-    assert subprocess.run([*base, "init", "--demo", *data], cwd=REPO, env=env, capture_output=True,
-                          timeout=120).returncode == 0
+    assert (
+        subprocess.run([*base, "init", "--demo", *data], cwd=REPO, env=env, capture_output=True, timeout=120).returncode
+        == 0
+    )
     for command in (["status"], ["modules"], ["runs"], ["deploy-all", "--dry-run", "--json"]):
         done = subprocess.run(base + command + data, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
         modules = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if "import time:" in line}
-        heavy = {"app.engine.operations", "app.engine.frontend.farm", "app.engine.kinds.base", "app.engine.compiler",
-                 "multiprocessing"}
+        heavy = {
+            "app.engine.operations",
+            "app.engine.frontend.farm",
+            "app.engine.kinds.base",
+            "app.engine.compiler",
+            "multiprocessing",
+        }
         assert not modules & heavy, (command, sorted(modules & heavy))

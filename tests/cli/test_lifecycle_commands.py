@@ -36,8 +36,12 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(env: Cli, tmp_path:
     one_error_line(env("rollback", "1", "Alpha"), 2, "one run id")
     one_error_line(env("prune", "--keep", "-1"), 2, "0 or more")
     assert env("frontend", "disable", "fe2").code == 0
-    for command in (("deploy-all", "--rolling"), ("deploy", "Alpha", "--rolling"), ("rollback", "1", "--rolling"),
-                    ("publish-solution", "--rolling")):
+    for command in (
+        ("deploy-all", "--rolling"),
+        ("deploy", "Alpha", "--rolling"),
+        ("rollback", "1", "--rolling"),
+        ("publish-solution", "--rolling"),
+    ):
         one_error_line(env(*command), 2, "--rolling needs at least two enabled front-ends")
     assert run_count(env) == runs
     assert env("status", "--json").json()["counts"]["ready"] == 2

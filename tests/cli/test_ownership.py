@@ -36,8 +36,12 @@ def test_a_copied_data_dir_is_refused_the_originals_front_end(
     frontend = tmp_path / "fe"
     before = tree(frontend)
     two = write_bundle(tmp_path / "v2", "Orders", config={"MaxRows": "10"}, files={"v2.txt": "2"})
-    for command in (("publish", str(two)), ("deploy-all",), ("apply-config", "Orders", "MaxRows=5"),
-                    ("delete", "Orders")):
+    for command in (
+        ("publish", str(two)),
+        ("deploy-all",),
+        ("apply-config", "Orders", "MaxRows=5"),
+        ("delete", "Orders"),
+    ):
         one_error_line(copy(*command), 4, "belongs to environment", str(original.data_dir), "frontend adopt")
     assert tree(frontend) == before, "nothing was written into the original's front-end"
     assert original("publish", str(two)).code == 0, "the original still deploys there"

@@ -12,8 +12,11 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def run_events() -> list[object]:
-    items = (ItemSnapshot("A", "X", 1, "pending"), ItemSnapshot("B", "X", 1, "pending"),
-             ItemSnapshot("C", "X", 1, "skipped", "already-deployed"))
+    items = (
+        ItemSnapshot("A", "X", 1, "pending"),
+        ItemSnapshot("B", "X", 1, "pending"),
+        ItemSnapshot("C", "X", 1, "skipped", "already-deployed"),
+    )
     return [
         RunStarted(7, "deploy-all", "me@host", NOW, items),
         ItemFinished(7, "A", "deployed", None, "release v1", 0.5),

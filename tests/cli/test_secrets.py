@@ -83,8 +83,11 @@ def test_a_secret_default_reaches_the_front_end_only_in_config_json(cli: Cli, tm
     manifest = folder / "module.toml"
     manifest.write_text('secret_keys = ["Pin"]\n' + manifest.read_text(), encoding="utf-8")
     assert cli("publish", str(folder)).code == 0
-    holding = [path for path in (tmp_path / "fe").rglob("*") if path.is_file()
-               and any(secret.encode() in path.read_bytes() for secret in SECRETS)]
+    holding = [
+        path
+        for path in (tmp_path / "fe").rglob("*")
+        if path.is_file() and any(secret.encode() in path.read_bytes() for secret in SECRETS)
+    ]
     assert holding == [tmp_path / "fe" / "Mailer" / "config.json"]
     build = json.loads(next((tmp_path / "fe" / "Mailer" / "releases").glob("*/.build.json")).read_text())
     assert build["config_defaults"] == {"SmtpPassword": "***", "Pin": "***", "Host": "mx"}

@@ -36,9 +36,7 @@ class Kit:
         return path.read_text().strip() if path.exists() else None
 
 
-def make_kit(
-    root: Path, frontends: int = 1, platform: str = "11.18.1", database_url: str | None = None
-) -> Kit:
+def make_kit(root: Path, frontends: int = 1, platform: str = "11.18.1", database_url: str | None = None) -> Kit:
     """``database_url`` None keeps the default SQLite file in the data dir."""
     folders = [root / f"fe{i + 1}" for i in range(frontends)]
     ctx = operations.init_environment(

@@ -166,7 +166,7 @@ def test_bundle_files_are_sorted_and_read_only() -> None:
 @pytest.mark.parametrize(
     ("manifest", "expected"),
     [
-        (b"name = \"X\"\nname = \"Y\"\n", "not valid TOML: Cannot overwrite a value (at line 2"),
+        (b'name = "X"\nname = "Y"\n', "not valid TOML: Cannot overwrite a value (at line 2"),
         (b"name = ", "not valid TOML"),
         (b"\xff\xfe name", "not UTF-8"),
         (b'description = "no name"\n', "has no 'name'"),

@@ -85,9 +85,7 @@ class TestLookups:
     def test_get_unknown_version_names_the_known_ones(self, catalog: Catalog, version: str) -> None:
         with pytest.raises(BadInputError) as caught:
             catalog.get(version)
-        assert str(caught.value) == (
-            f"unknown platform version '{version}'; known: 11.9.2, 11.10.0, 11.10.1"
-        )
+        assert str(caught.value) == (f"unknown platform version '{version}'; known: 11.9.2, 11.10.0, 11.10.1")
         assert caught.value.exit_code == 2
 
     def test_newer_than_a_known_version(self, catalog: Catalog) -> None:

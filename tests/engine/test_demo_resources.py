@@ -111,9 +111,7 @@ def test_dependencies_run_several_levels_deep(demo: dict[str, DemoModule]) -> No
 def test_soap_legacy_users_include_a_producer(demo: dict[str, DemoModule]) -> None:
     users = {name for name, module in demo.items() if "soap.legacy" in module.strings("uses")}
     assert users == SOAP_MODULES
-    consumers = {
-        name for name, module in demo.items() if "CarrierGateway" in module.strings("depends")
-    }
+    consumers = {name for name, module in demo.items() if "CarrierGateway" in module.strings("depends")}
     assert consumers == {"Tracking"}
 
 
@@ -139,9 +137,7 @@ def test_only_the_syntax_error_fails_on_the_default_platform(demo: dict[str, Dem
 
 
 @pytest.mark.parametrize("version", ["11.19.0", "11.19.1", "11.20.0"])
-def test_upgrades_break_the_soap_modules_and_their_consumers(
-    demo: dict[str, DemoModule], version: str
-) -> None:
+def test_upgrades_break_the_soap_modules_and_their_consumers(demo: dict[str, DemoModule], version: str) -> None:
     assert _failing_on(demo, version) == FAILING_FROM_11_19
 
 

@@ -48,8 +48,9 @@ def test_a_cycle_through_a_chain_deeper_than_the_level_by_level_reading(tmp_path
     kit = make_kit(tmp_path)
     try:
         depth = MAX_LEVELS + 6
-        bundles = [kit.bundle(f"Chain{i:03d}", depends=[f"Chain{i + 1:03d}"] if i + 1 < depth else [])
-                   for i in range(depth)]
+        bundles = [
+            kit.bundle(f"Chain{i:03d}", depends=[f"Chain{i + 1:03d}"] if i + 1 < depth else []) for i in range(depth)
+        ]
         assert kit.publish(*bundles).status == "succeeded"
         closing = kit.bundle("Closing", depends=["Chain000"])
         assert kit.publish(closing).status == "succeeded"

@@ -54,8 +54,10 @@ def test_every_command_on_postgresql(pg: PgCli, cli: Cli, tmp_path: Path) -> Non
     done = pg("deploy-all", "--json")
     assert done.code == 0
     assert {(i["module"], i["status"], i["reason"]) for i in done.json()["run"]["items"]} == {
-        ("Customers", "skipped", "already-deployed"), ("Orders", "skipped", "already-deployed"),
-        ("Reports", "skipped", "already-deployed"), ("Gateway", "skipped", "compilation-failed"),
+        ("Customers", "skipped", "already-deployed"),
+        ("Orders", "skipped", "already-deployed"),
+        ("Reports", "skipped", "already-deployed"),
+        ("Gateway", "skipped", "compilation-failed"),
     }
 
     assert pg("apply-config", "Customers", "Region=us").code == 0

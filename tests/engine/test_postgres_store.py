@@ -35,8 +35,12 @@ def add_module(db: Database, name: str, **values: Any) -> int:
     with db.write() as session:
         values.setdefault("config_overrides", {})
         row = ModuleRow(
-            name=name, name_key=name.casefold(), application="App", description="",
-            created_at=datetime.now(UTC), **values,
+            name=name,
+            name_key=name.casefold(),
+            application="App",
+            description="",
+            created_at=datetime.now(UTC),
+            **values,
         )
         session.add(row)
         session.flush()
@@ -91,15 +95,25 @@ def test_the_circular_foreign_keys_are_enforced_on_postgresql(postgres_url: str)
 
 def test_json_columns_keep_nested_values_and_unicode(db: Database) -> None:
     manifest = {
-        "name": "Orders", "depends": ["Customers", "Prices"], "uses": [],
-        "config": {"Greeting": "grüß dich — 你好", "Empty": ""}, "nested": {"list": [1, 2.5, None, True]},
+        "name": "Orders",
+        "depends": ["Customers", "Prices"],
+        "uses": [],
+        "config": {"Greeting": "grüß dich — 你好", "Empty": ""},
+        "nested": {"list": [1, 2.5, None, True]},
     }
     module_id = add_module(db, "Orders", config_overrides={"MaxRows": "100"})
     with db.write() as session:
-        session.add(ModuleVersionRow(
-            module_id=module_id, number=1, source_sha256="a" * 64, manifest=manifest, depends="Customers,Prices",
-            published_at=datetime.now(UTC), published_by="tester",
-        ))
+        session.add(
+            ModuleVersionRow(
+                module_id=module_id,
+                number=1,
+                source_sha256="a" * 64,
+                manifest=manifest,
+                depends="Customers,Prices",
+                published_at=datetime.now(UTC),
+                published_by="tester",
+            )
+        )
         module = session.get(ModuleRow, module_id)
         assert module is not None
         module.config_overrides = {**module.config_overrides, "Mode": "fast"}
@@ -125,8 +139,14 @@ def test_a_live_name_is_unique_ignoring_case_and_free_again_once_deleted(db: Dat
 
 def run_row(started_at: datetime) -> RunRow:
     return RunRow(
-        kind="deploy-all", status="succeeded", platform_version="11.19.0", started_by="tester",
-        started_at=started_at, owner_host="here", owner_pid=1, heartbeat_at=started_at,
+        kind="deploy-all",
+        status="succeeded",
+        platform_version="11.19.0",
+        started_by="tester",
+        started_at=started_at,
+        owner_host="here",
+        owner_pid=1,
+        heartbeat_at=started_at,
     )
 
 

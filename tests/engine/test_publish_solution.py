@@ -16,10 +16,13 @@ from tests.engine.envkit import make_kit
 
 def compiled_at(kit_ctx: EnvironmentContext, platform: str) -> list[object]:
     with kit_ctx.db.read() as session:
-        return list(session.scalars(
-            select(CompilationRow.compiled_at).where(CompilationRow.platform_version == platform)
-            .order_by(CompilationRow.id)
-        ))
+        return list(
+            session.scalars(
+                select(CompilationRow.compiled_at)
+                .where(CompilationRow.platform_version == platform)
+                .order_by(CompilationRow.id)
+            )
+        )
 
 
 def test_every_module_is_compiled_again_and_deployed_even_when_already_deployed(tmp_path: Path) -> None:
@@ -46,8 +49,7 @@ def test_every_module_is_compiled_again_and_deployed_even_when_already_deployed(
 def test_a_module_that_fails_to_compile_blocks_its_consumers(tmp_path: Path) -> None:
     kit = make_kit(tmp_path, frontends=1)
     try:
-        kit.publish(kit.bundle("Old", uses=["soap.legacy"]), kit.bundle("User", depends=["Old"]),
-                    kit.bundle("Free"))
+        kit.publish(kit.bundle("Old", uses=["soap.legacy"]), kit.bundle("User", depends=["Old"]), kit.bundle("Free"))
         operations.upgrade(kit.ctx, "11.19.0")
         chosen = operations.resolve_modules(kit.ctx, ["Old", "User", "Free"])
 

@@ -88,9 +88,23 @@ def test_other_databases_and_missing_environments_are_left_to_the_usual_path(kit
 def test_status_imports_no_sqlalchemy(kit: Kit) -> None:
     kit.publish(kit.bundle("One"))
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "app", "--unattended", "status", "--json",
-         "--data-dir", str(kit.ctx.data_dir)],
-        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "app",
+            "--unattended",
+            "status",
+            "--json",
+            "--data-dir",
+            str(kit.ctx.data_dir),
+        ],
+        cwd=REPO,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     modules = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if "import time:" in line}

@@ -98,7 +98,9 @@ def test_a_partial_switch_is_finished_and_an_unrecorded_one_is_recorded(kit: Kit
     assert views.status(kit.ctx).active_run is None
     again = operations.deploy_all(kit.ctx)
     assert {i.module: i.status for i in views.run_detail(kit.ctx, again.run_id).items} == {
-        "Alpha": "skipped", "Beta": "skipped", "Gamma": "deployed"
+        "Alpha": "skipped",
+        "Beta": "skipped",
+        "Gamma": "deployed",
     }
 
 
@@ -130,7 +132,12 @@ def test_the_next_command_reconciles_before_it_reports(kit: Kit, tmp_path: Path)
     kit.ctx.close()
     done = subprocess.run(
         [sys.executable, "-m", "app", "--unattended", "--data-dir", str(tmp_path / "env"), "verify"],
-        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert [read_current(fe, "Gamma") for fe in kit.frontends] == [requests["Gamma"].release_id] * 3

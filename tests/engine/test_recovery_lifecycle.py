@@ -52,8 +52,10 @@ def test_a_rollback_that_died_after_switching_one_front_end_is_finished(kit: Kit
     with kit.ctx.db.write() as session:  # a rollback recorded as its setup records it
         env = records.serialize_writers(session)
         plan = plan_run_rollback(session, deployed.run_id)
-        items = [records.NewItem(i.module_id, i.module, i.application, i.target_version, i.compilation_id)
-                 for i in plan.items]
+        items = [
+            records.NewItem(i.module_id, i.module, i.application, i.target_version, i.compilation_id)
+            for i in plan.items
+        ]
         run = records.create_run(session, RunKind.ROLLBACK, env.platform_version, items, 1)
         run_id = run.id
     owned_by_the_dead(kit, run_id)
@@ -78,13 +80,14 @@ def test_a_rolling_run_that_died_between_front_ends_is_switched_back(kit: Kit) -
     with kit.ctx.db.write() as session:  # a rolling Deploy All that staged everything
         env = records.serialize_writers(session)
         plan = DeployAllPlanner(session, env.platform_version).plan()
-        items = [records.NewItem(i.module_id, i.module, i.application, i.version, i.compilation_id)
-                 for i in plan.items]
+        items = [records.NewItem(i.module_id, i.module, i.application, i.version, i.compilation_id) for i in plan.items]
         run = records.create_run(session, RunKind.DEPLOY_ALL, env.platform_version, items, 1, rolling=True)
         session.execute(update(RunItemRow).where(RunItemRow.run_id == run.id).values(status=ItemStatus.STAGED))
         run_id = run.id
-        requests = [ReleaseRequest(i.module, i.version, env.platform_version, str(i.artifact_sha256), {})
-                    for i in plan.to_deploy]
+        requests = [
+            ReleaseRequest(i.module, i.version, env.platform_version, str(i.artifact_sha256), {})
+            for i in plan.to_deploy
+        ]
     owned_by_the_dead(kit, run_id)
     store = ArtifactStore(kit.ctx.artifacts.root)
     for frontend in kit.frontends:

@@ -31,8 +31,11 @@ def test_stage_writes_every_planned_release_everywhere_and_switches_nothing(kit:
 
     assert (staged.kind, staged.status) == (RunKind.STAGE, RunStatus.SUCCEEDED)
     detail = {i.module: (i.status, i.reason) for i in views.run_detail(kit.ctx, staged.run_id).items}
-    assert detail == {"Alpha": (ItemStatus.STAGED, None), "Beta": (ItemStatus.STAGED, None),
-                      "Old": (ItemStatus.SKIPPED, SkipReason.COMPILATION_FAILED)}
+    assert detail == {
+        "Alpha": (ItemStatus.STAGED, None),
+        "Beta": (ItemStatus.STAGED, None),
+        "Old": (ItemStatus.SKIPPED, SkipReason.COMPILATION_FAILED),
+    }
     for name in ("Alpha", "Beta"):
         assert [kit.current(name, i) for i in (0, 1)] == before[name]
         release = f"v1-11.19.0-{planned[name].artifact_sha256[:12]}"  # type: ignore[index]

@@ -42,8 +42,9 @@ def test_a_failed_producer_fails_its_consumers_with_a_reason_naming_it(kit: Kit)
 
 
 def test_rerunning_the_upgrade_prepares_only_what_failed_or_is_missing(kit: Kit) -> None:
-    kit.publish(kit.bundle("Gateway", uses=["soap.legacy"]), kit.bundle("Tracking", depends=["Gateway"]),
-                kit.bundle("Fine"))
+    kit.publish(
+        kit.bundle("Gateway", uses=["soap.legacy"]), kit.bundle("Tracking", depends=["Gateway"]), kit.bundle("Fine")
+    )
     operations.upgrade(kit.ctx, "11.19.0")
     # The producer is fixed by a new version that no longer needs the removed capability...
     kit.publish(kit.bundle("Gateway", uses=["http.v2"]))

@@ -60,9 +60,7 @@ def test_how_many_processes_a_run_gets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert process_count(10_000) == 0
 
 
-def test_a_deploy_all_in_worker_processes_fails_only_the_damaged_module(
-    kit: Kit, pools: list[WorkerPool]
-) -> None:
+def test_a_deploy_all_in_worker_processes_fails_only_the_damaged_module(kit: Kit, pools: list[WorkerPool]) -> None:
     names = [f"Mod{i:02d}" for i in range(40)]
     kit.publish(*(kit.bundle(name) for name in names), kit.bundle("Damaged"))
     operations.upgrade(kit.ctx, "11.19.0")
@@ -114,9 +112,7 @@ def test_a_busy_deploy_process_exits_when_its_parent_is_killed() -> None:
             parent.stdout.close()
 
 
-def test_an_upgrade_in_worker_processes_compiles_as_one_process_does(
-    kit: Kit, pools: list[WorkerPool]
-) -> None:
+def test_an_upgrade_in_worker_processes_compiles_as_one_process_does(kit: Kit, pools: list[WorkerPool]) -> None:
     fillers = [f"Mod{i:02d}" for i in range(30)]
     kit.publish(
         kit.bundle("Gateway", uses=["soap.legacy"]),

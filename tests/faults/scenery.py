@@ -53,10 +53,7 @@ def write_modules(root: Path, count: int, seed: int, *, kilobytes: int = 24, tag
     paths = []
     for index, name in enumerate(module_names(count)):
         depends = [module_names(count)[index - 1]] if index % 4 else []
-        files = {
-            f"assets/blob{part}.bin": rng.randbytes(kilobytes * 256).hex()[: kilobytes * 256]
-            for part in range(3)
-        }
+        files = {f"assets/blob{part}.bin": rng.randbytes(kilobytes * 256).hex()[: kilobytes * 256] for part in range(3)}
         files["static/tag.txt"] = f"{name} {tag}\n"
         paths.append(write_bundle(root, name, application=f"App{index % 5}", depends=depends, files=files))
     return paths
@@ -129,8 +126,9 @@ def history_problems(ctx: EnvironmentContext, frontends: Sequence[Path]) -> list
         if locks:
             problems.append(f"{locks} module lock(s) left")
         unfinished = session.execute(
-            select(RunItemRow.run_id, RunItemRow.module_name, RunItemRow.status)
-            .where(RunItemRow.status.in_(("pending", "deploying")))
+            select(RunItemRow.run_id, RunItemRow.module_name, RunItemRow.status).where(
+                RunItemRow.status.in_(("pending", "deploying"))
+            )
         ).all()
         if unfinished:
             problems.append(f"unfinished items: {[tuple(row) for row in unfinished[:5]]}")

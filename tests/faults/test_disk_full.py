@@ -33,11 +33,14 @@ def tmpfs_frontend(tmp_path: Path) -> Iterator[Path]:
     mount_point.mkdir()
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(mount_point)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}); "
-                    "the injected ENOSPC test covers this case")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}); "
+            "the injected ENOSPC test covers this case"
+        )
     try:
         yield mount_point
     finally:
@@ -46,9 +49,7 @@ def tmpfs_frontend(tmp_path: Path) -> Iterator[Path]:
 
 def kit_on(tmp_path: Path, second: Path, database_url: str | None) -> Kit:
     first = tmp_path / "fe1"
-    ctx = operations.init_environment(
-        Location(tmp_path / "env", database_url), frontends=[str(first), str(second)]
-    )
+    ctx = operations.init_environment(Location(tmp_path / "env", database_url), frontends=[str(first), str(second)])
     return Kit(tmp_path, ctx, [first, second])
 
 

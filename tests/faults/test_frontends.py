@@ -60,9 +60,7 @@ def test_a_foreign_file_on_one_frontend_fails_the_module_on_all(kit: Kit) -> Non
     assert intruder.read_text() == "someone else's"
 
 
-def test_a_switch_failing_on_the_last_frontend_puts_the_others_back(
-    kit: Kit, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_switch_failing_on_the_last_frontend_puts_the_others_back(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
     """The release is whole everywhere, then CURRENT cannot be replaced on front-end 3."""
     prepared(kit, ["Steady", "Torn"])
     before = currents(kit.frontends, "Torn")
@@ -75,6 +73,7 @@ def test_a_switch_failing_on_the_last_frontend_puts_the_others_back(
             if os.fspath(dst) == refused:
                 raise OSError(errno.EIO, "Input/output error", os.fspath(dst))
             real(src, dst, *args, **kwargs)
+
         return move
 
     monkeypatch.setattr(os, "replace", guard(real_replace))

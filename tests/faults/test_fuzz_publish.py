@@ -37,29 +37,61 @@ from tests.conftest import Cli
 
 pytestmark = pytest.mark.slow
 
-GOOD_NAMES = st.one_of(st.sampled_from(["Orders", "Billing", "Fuzzed.Mod", "Stock-2", "q_9"]),
-                       st.from_regex(r"\A[A-Za-z][A-Za-z0-9_.-]{0,10}\Z"))
+GOOD_NAMES = st.one_of(
+    st.sampled_from(["Orders", "Billing", "Fuzzed.Mod", "Stock-2", "q_9"]),
+    st.from_regex(r"\A[A-Za-z][A-Za-z0-9_.-]{0,10}\Z"),
+)
 BAD_NAMES = st.one_of(
     st.sampled_from(["Orders\n", "CON", "nul.app", "Ab.", "", "9lives", "a" * 65, "Or ders", "\u00dcn\u00ef", "x/y"]),
     st.text(max_size=12),
 )
-GOOD_CONFIG = st.dictionaries(st.sampled_from(["Password", "MaxRows", "api_key", "Pin", "a b"]), st.text(max_size=6),
-                              max_size=3)
+GOOD_CONFIG = st.dictionaries(
+    st.sampled_from(["Password", "MaxRows", "api_key", "Pin", "a b"]), st.text(max_size=6), max_size=3
+)
 # Values that compile on 11.18.1 and values that make the compilation fail (exit 1).
 USES = st.lists(st.sampled_from(["http.v2", "sql.core", "soap.legacy", "no.such.thing", "events.queue"]), max_size=2)
 PLATFORMS = st.sampled_from(["", ">=11.10", "==11.18.1", "~=11.18", ">=12", "<11"])
 DEPENDS = st.lists(st.sampled_from(["Base", "Missing"]), max_size=2)
-WRONG_VALUES = st.one_of(st.integers(), st.booleans(), st.lists(st.integers(), max_size=2),
-                         st.sampled_from(["eleven", "../up", "Orders\n", "", "x y"]))
-CODE = st.sampled_from([
-    "x = 1\n", "def run():\n    return 42\n", "def broken(:\n", "print('a'\n", "\x00", "import os\n",
-    "class A:\npass\n", "x = '\u00e9'\n",
-])
-GOOD_PATHS = st.tuples(st.sampled_from(["", "src/", "static/", "lib/deep/"]),
-                       st.sampled_from(["main.py", "x.py", "index.html", "data.bin", "README"])).map("".join)
+WRONG_VALUES = st.one_of(
+    st.integers(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+    st.sampled_from(["eleven", "../up", "Orders\n", "", "x y"]),
+)
+CODE = st.sampled_from(
+    [
+        "x = 1\n",
+        "def run():\n    return 42\n",
+        "def broken(:\n",
+        "print('a'\n",
+        "\x00",
+        "import os\n",
+        "class A:\npass\n",
+        "x = '\u00e9'\n",
+    ]
+)
+GOOD_PATHS = st.tuples(
+    st.sampled_from(["", "src/", "static/", "lib/deep/"]),
+    st.sampled_from(["main.py", "x.py", "index.html", "data.bin", "README"]),
+).map("".join)
 BAD_COMPONENTS = st.one_of(
-    st.sampled_from(["con.txt", "aux", "LPT1", "a ", "b.", "dup", "DUP", "__pycache__", ".git", ".release.json",
-                     "module.toml", "what?", "tab\there"]),
+    st.sampled_from(
+        [
+            "con.txt",
+            "aux",
+            "LPT1",
+            "a ",
+            "b.",
+            "dup",
+            "DUP",
+            "__pycache__",
+            ".git",
+            ".release.json",
+            "module.toml",
+            "what?",
+            "tab\there",
+        ]
+    ),
     st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8),
 )
 ZIP_ONLY = st.sampled_from(["../escape.py", "/abs.py", "C:/drive.py", "a\\b.py", "./dot.py", "a//b.py", "a/../b.py"])
@@ -74,8 +106,14 @@ def manifests(draw: st.DrawFn) -> bytes:
     if kind == 1:
         return draw(st.text(max_size=200)).encode("utf-8", "surrogatepass")
     table: dict[str, Any] = {"name": draw(GOOD_NAMES)}
-    for key, strategy in (("application", GOOD_NAMES), ("description", st.text(max_size=20)),
-                          ("platform", PLATFORMS), ("uses", USES), ("depends", DEPENDS), ("config", GOOD_CONFIG)):
+    for key, strategy in (
+        ("application", GOOD_NAMES),
+        ("description", st.text(max_size=20)),
+        ("platform", PLATFORMS),
+        ("uses", USES),
+        ("depends", DEPENDS),
+        ("config", GOOD_CONFIG),
+    ):
         if draw(st.booleans()):
             table[key] = draw(strategy)
     if "config" in table and draw(st.booleans()):
@@ -84,8 +122,11 @@ def manifests(draw: st.DrawFn) -> bytes:
     if mistake == "name":
         table[draw(st.sampled_from(["name", "application"]))] = draw(BAD_NAMES)
     elif mistake == "type":
-        key = draw(st.sampled_from(["name", "application", "description", "platform", "uses", "depends", "config",
-                                    "secret_keys"]))
+        key = draw(
+            st.sampled_from(
+                ["name", "application", "description", "platform", "uses", "depends", "config", "secret_keys"]
+            )
+        )
         table[key] = draw(WRONG_VALUES)
     elif mistake == "unknown":
         table[draw(st.sampled_from(["depend", "version", "extra"]))] = "x"
@@ -156,8 +197,12 @@ def make_bundle(where: Path, bundle: dict[str, Any], outside: Path) -> Path:
             continue  # a name this filesystem cannot hold, or a file where a folder is wanted
     link = bundle["link"]
     if link is not None:
-        source = {"inside": folder / "module.toml", "outside": outside / "secret.txt",
-                  "loop": folder, "broken": folder / "nothing"}[link]
+        source = {
+            "inside": folder / "module.toml",
+            "outside": outside / "secret.txt",
+            "loop": folder,
+            "broken": folder / "nothing",
+        }[link]
         os.symlink(source, folder / "linked")
     return folder
 
@@ -202,9 +247,14 @@ def test_fuzzed_bundles_keep_the_publish_contract(tmp_path: Path, capsys: pytest
 
     # No shrinking: the examples share one environment, so a smaller example replayed later meets
     # another state; the example reported is the one that failed, as it was drawn.
-    @settings(max_examples=int(os.environ.get("DEPLOYCENTER_FUZZ_EXAMPLES", "250")), deadline=None,
-              derandomize=True, database=None, phases=(Phase.explicit, Phase.generate),
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=int(os.environ.get("DEPLOYCENTER_FUZZ_EXAMPLES", "250")),
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(bundles())
     def publish_one(bundle: dict[str, Any]) -> None:
         where = work / str(next(counter))

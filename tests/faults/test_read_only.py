@@ -38,8 +38,9 @@ def read_only(folder: Path) -> Iterator[None]:
     if bind.returncode != 0:
         pytest.skip(f"cannot bind-mount here ({bind.stderr.strip()})")
     try:
-        ro = subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=False, capture_output=True,
-                            text=True)
+        ro = subprocess.run(
+            ["mount", "-o", "remount,ro,bind", str(folder)], check=False, capture_output=True, text=True
+        )
         if ro.returncode != 0:
             pytest.skip(f"cannot make a bind mount read-only here ({ro.stderr.strip()})")
         yield

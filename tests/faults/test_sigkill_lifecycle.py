@@ -95,8 +95,10 @@ def test_a_rolling_run_killed_during_a_health_check_is_switched_back(cli: Cli, t
         assert time.monotonic() < deadline, "the first health check never started"
         time.sleep(0.05)
     switched = [currents(frontends, name) for name in module_names(MODULES)]
-    assert all(live[0] != before[name][0] and live[1] == before[name][1]
-               for name, live in zip(module_names(MODULES), switched, strict=True))  # the half state to undo
+    assert all(
+        live[0] != before[name][0] and live[1] == before[name][1]
+        for name, live in zip(module_names(MODULES), switched, strict=True)
+    )  # the half state to undo
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=60)
     os.kill(int(marker.read_text()), signal.SIGKILL)  # the orphaned health check

@@ -24,9 +24,7 @@ MODULES = worker_processes.MIN_MODULES
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="reads processes from /proc")
-def test_killing_a_run_stops_its_worker_processes(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_killing_a_run_stops_its_worker_processes(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frontends = [tmp_path / "fe1", tmp_path / "fe2"]
     ctx = operations.init_environment(
         Location.from_options(str(cli.data_dir), None), frontends=[str(f) for f in frontends]

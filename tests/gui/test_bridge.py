@@ -61,7 +61,8 @@ def test_twenty_thousand_events_from_four_threads_arrive_in_order_in_few_batches
     for t in range(THREADS):
         mine = [e for e in collector.events if e.run_id == t]
         assert [e.text if isinstance(e, LogLine) else e.module for e in mine] == [
-            f"line {n}" if n % 10 == 0 else f"m{n}" for n in range(per_thread)]
+            f"line {n}" if n % 10 == 0 else f"m{n}" for n in range(per_thread)
+        ]
     assert collector.batches == bridge.batches
     assert collector.batches < EVENTS / 100, "events must be coalesced, not delivered one by one"
     assert bridge.wakes <= collector.batches + THREADS

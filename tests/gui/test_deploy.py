@@ -152,11 +152,14 @@ def test_the_deploy_all_question_says_which_modules_get_an_older_build() -> None
     from app.engine.vocabulary import SkipReason
     from app.gui.controller import describe_plan
 
-    plan = DeployPlan("11.19.0", (
-        PlanItem(1, "Orders", "Sales", 2, 10, "a" * 64, (), DEPLOY),
-        PlanItem(2, "Legacy", "Sales", 1, 3, "b" * 64, (), DEPLOY, platform="11.18.1"),
-        PlanItem(3, "Stays", "Sales", 1, 4, "c" * 64, (), SKIP, SkipReason.ALREADY_DEPLOYED),
-    ))
+    plan = DeployPlan(
+        "11.19.0",
+        (
+            PlanItem(1, "Orders", "Sales", 2, 10, "a" * 64, (), DEPLOY),
+            PlanItem(2, "Legacy", "Sales", 1, 3, "b" * 64, (), DEPLOY, platform="11.18.1"),
+            PlanItem(3, "Stays", "Sales", 1, 4, "c" * 64, (), SKIP, SkipReason.ALREADY_DEPLOYED),
+        ),
+    )
     text = describe_plan(plan)
     assert text.startswith("Deploy All on 11.19.0 will deploy 2 modules.")
     assert "Of those, 1 module did not compile for 11.19.0: it gets its older live build" in text

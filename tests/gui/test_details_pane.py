@@ -54,8 +54,9 @@ def test_log_search_finds_and_wraps(qtbot: QtBot, window: MainWindow) -> None:
 def test_export_json_and_csv(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     open_newest_run(qtbot, window)
     for name in ("run.json", "run.csv"):
-        with qtbot.waitSignal(window.session.jobs.finished, timeout=RUN_TIMEOUT_MS,
-                              check_params_cb=lambda result: result.name == "export"):
+        with qtbot.waitSignal(
+            window.session.jobs.finished, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda result: result.name == "export"
+        ):
             window.details.run_actions.export(tmp_path / name)
     document = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert document["run"]["id"] == 2 and len(document["run"]["items"]) == 30
@@ -83,9 +84,7 @@ def select_module(window: MainWindow, name: str) -> None:
     pane.table.setCurrentIndex(pane.proxy.mapFromSource(pane.model.index(number, 0)))
 
 
-def test_the_selected_items_whole_message_and_what_to_do_show_below_the_table(
-    qtbot: QtBot, window: MainWindow
-) -> None:
+def test_the_selected_items_whole_message_and_what_to_do_show_below_the_table(qtbot: QtBot, window: MainWindow) -> None:
     open_failed_deploy_run(qtbot, window)
     pane = window.details
     select_module(window, FAILING)
@@ -116,11 +115,16 @@ def test_failures_only_is_unticked_for_the_next_run(qtbot: QtBot, window: MainWi
 
 def test_blocked_and_cancelled_rows_have_no_duration(qtbot: QtBot, window: MainWindow) -> None:
     items = tuple(ItemSnapshot(name, "App", 1, "pending") for name in ("P", "C", "Later"))
-    window.session.tracker.apply_events([
-        RunStarted(90, "deploy-all", "ci", utcnow(), items), ItemStarted(90, "P", utcnow()),
-        ItemFinished(90, "P", "failed", "disk full", "disk full", 0.25),
-        ItemFinished(90, "C", "blocked", "producer P failed", None, 0.0),  # as the engine reports it
-        ItemFinished(90, "Later", "cancelled", None, None, 0.0), RunFinished(90, "failed")])
+    window.session.tracker.apply_events(
+        [
+            RunStarted(90, "deploy-all", "ci", utcnow(), items),
+            ItemStarted(90, "P", utcnow()),
+            ItemFinished(90, "P", "failed", "disk full", "disk full", 0.25),
+            ItemFinished(90, "C", "blocked", "producer P failed", None, 0.0),  # as the engine reports it
+            ItemFinished(90, "Later", "cancelled", None, None, 0.0),
+            RunFinished(90, "failed"),
+        ]
+    )
     pane = window.details
     column = pane.model.column_index("Duration")
     took = {row.module: pane.model.index(n, column).data() for n, row in enumerate(pane.model.rows)}
@@ -150,22 +154,30 @@ def test_the_export_dialog_starts_in_the_last_export_folder_not_the_current_one(
     window.details.run_actions.export(exports / "run.json")
     # The export's own job, not whichever job of the window (a refresh, say) happens to end first.
     qtbot.waitUntil((exports / "run.json").is_file, timeout=RUN_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: window.details.run_actions.export_start(".json") == exports / "run-2.json",
-                    timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.details.run_actions.export_start(".json") == exports / "run-2.json", timeout=RUN_TIMEOUT_MS
+    )
 
 
 def test_a_live_run_shows_what_deploys_now_and_the_log_ends_at_its_end(qtbot: QtBot, window: MainWindow) -> None:
     items = tuple(ItemSnapshot(f"X{n:03d}", "Bench", 1, "pending") for n in range(300))
     tracker = window.session.tracker
     tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items)])
-    tracker.apply_events([ItemStarted(90, "X000", utcnow()), ItemStarted(90, "X001", utcnow())]
-                         + [ItemFinished(90, f"X{n:03d}", "deployed", None, None, 0.1) for n in range(2, 300)])
+    tracker.apply_events(
+        [ItemStarted(90, "X000", utcnow()), ItemStarted(90, "X001", utcnow())]
+        + [ItemFinished(90, f"X{n:03d}", "deployed", None, None, 0.1) for n in range(2, 300)]
+    )
     pane = window.details
     qtbot.waitUntil(lambda: "X000" in pane.now_deploying.text())
     assert "X001" in pane.now_deploying.text()
     scroll = pane.log.view.verticalScrollBar()
     scroll.setValue(0)  # the operator reads back through the log
-    tracker.apply_events([ItemFinished(90, "X000", "deployed", None, None, 0.1),
-                          ItemFinished(90, "X001", "deployed", None, None, 0.1), RunFinished(90, "succeeded")])
+    tracker.apply_events(
+        [
+            ItemFinished(90, "X000", "deployed", None, None, 0.1),
+            ItemFinished(90, "X001", "deployed", None, None, 0.1),
+            RunFinished(90, "succeeded"),
+        ]
+    )
     assert scroll.value() == scroll.maximum() > 0
     assert pane.now_deploying.text() == "" and not pane.now_deploying.isVisibleTo(pane)

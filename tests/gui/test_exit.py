@@ -37,7 +37,13 @@ print("closed")
 def test_the_process_exits_cleanly_after_the_welcome_dialog_and_the_window(location: Location) -> None:
     env = child_env()
     env["QT_QPA_PLATFORM"] = "offscreen"
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(location.data_dir)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(location.data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout.strip()) == (0, "closed"), done.stderr[-2000:]
     assert Path(location.data_dir).is_dir()

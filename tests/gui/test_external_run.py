@@ -50,8 +50,9 @@ def test_a_run_of_another_process_appears_and_locks_actions(
 
     assert run.status == "succeeded"
     assert {row.status for row in run.rows} == {"deployed", "skipped"}
-    qtbot.waitUntil(lambda: window.modules.apply_action.isEnabled() or not window.modules.selected(),
-                    timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.modules.apply_action.isEnabled() or not window.modules.selected(), timeout=RUN_TIMEOUT_MS
+    )
     window.modules.select("Orders")
     assert window.modules.apply_action.isEnabled()
     assert cli_run.wait(timeout=60) == 0

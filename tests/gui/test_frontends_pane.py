@@ -17,8 +17,9 @@ FRONTENDS = PANES.index("frontends")
 
 def checked(qtbot: QtBot, window: MainWindow) -> None:
     pane = window.frontends
-    with qtbot.waitSignal(window.session.jobs.finished, timeout=RUN_TIMEOUT_MS,
-                          check_params_cb=lambda result: result.name == "farm"):
+    with qtbot.waitSignal(
+        window.session.jobs.finished, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda result: result.name == "farm"
+    ):
         pane.check()
 
 

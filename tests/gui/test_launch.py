@@ -37,13 +37,16 @@ def test_missing_qt_libraries_name_the_packages(
     assert "libxcb-icccm.so.4" in err and "libxcb-cursor0" in err and "--unattended" in err
 
 
-@pytest.mark.parametrize(("env", "platform", "problem"), [
-    ({"QT_QPA_PLATFORM": "offscreen"}, "linux", False),
-    ({}, "win32", False),
-    ({}, "darwin", False),
-    ({"QT_QPA_PLATFORM": "wayland"}, "linux", True),
-    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", False),
-])
+@pytest.mark.parametrize(
+    ("env", "platform", "problem"),
+    [
+        ({"QT_QPA_PLATFORM": "offscreen"}, "linux", False),
+        ({}, "win32", False),
+        ({}, "darwin", False),
+        ({"QT_QPA_PLATFORM": "wayland"}, "linux", True),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", False),
+    ],
+)
 def test_which_platforms_need_a_display(env: dict[str, str], platform: str, problem: bool) -> None:
     assert (preflight.display_problem(env, platform) is not None) == problem
 
@@ -57,7 +60,13 @@ def test_the_real_entry_point_without_a_display(tmp_path: object) -> None:
     env = child_env()
     for name in ("DISPLAY", "WAYLAND_DISPLAY"):
         env.pop(name, None)
-    done = subprocess.run([sys.executable, "-m", "app", "--data-dir", str(tmp_path)], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
     assert done.returncode == 4
     assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0

@@ -27,8 +27,14 @@ def deploy_all(qtbot: QtBot, window: MainWindow) -> int:
     result = wait_operation(qtbot, window.session, window.upgrades.deploy_button.click)
     assert result.result.ok and result.operation.run_id is not None
     run_id = result.operation.run_id
-    qtbot.waitUntil(lambda: bool(window.upgrades.report.rows) and window.upgrades.report.rows[0].id == run_id
-                    and window.upgrades.report.rows[0].status != "running", timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            bool(window.upgrades.report.rows)
+            and window.upgrades.report.rows[0].id == run_id
+            and window.upgrades.report.rows[0].status != "running"
+        ),
+        timeout=RUN_TIMEOUT_MS,
+    )
     return run_id
 
 
@@ -73,8 +79,11 @@ def test_asking_twice_while_the_plan_is_read_asks_once(qtbot: QtBot, window: Mai
     window.upgrades.select_run(run_id)
     asked = len(answers.questions)
 
-    result = wait_operation(qtbot, window.session, lambda: (window.upgrades.rollback_action.trigger(),
-                                                            window.details.run_actions.rollback_action.trigger()))
+    result = wait_operation(
+        qtbot,
+        window.session,
+        lambda: (window.upgrades.rollback_action.trigger(), window.details.run_actions.rollback_action.trigger()),
+    )
 
     assert result.result.ok
     assert [q.title for q in answers.questions[asked:]] == ["Roll back"]
@@ -106,9 +115,13 @@ def test_roll_back_the_run_shown_in_details(qtbot: QtBot, window: MainWindow, an
 def test_roll_back_selected_modules_one_release(qtbot: QtBot, window: MainWindow, answers: Answers) -> None:
     deploy_all(qtbot, window)
     modules = window.modules
-    qtbot.waitUntil(lambda: window.modules_model.entry("Localization") is not None
-                    and window.modules_model.entry("Localization").state == "deployed",  # type: ignore[union-attr]
-                    timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            window.modules_model.entry("Localization") is not None
+            and window.modules_model.entry("Localization").state == "deployed"
+        ),  # type: ignore[union-attr]
+        timeout=RUN_TIMEOUT_MS,
+    )
     modules.select("Localization")
     modules.update_actions()
     assert modules.rollback_action.isEnabled(), modules.rollback_action.toolTip()
@@ -120,8 +133,10 @@ def test_roll_back_selected_modules_one_release(qtbot: QtBot, window: MainWindow
     assert result.result.ok
     assert window.details.progress is not None and window.details.progress.kind == "rollback"
     assert statuses(window) == {"Localization": "deployed"}
-    qtbot.waitUntil(lambda: window.modules_model.entry("Localization").state == "ready",  # type: ignore[union-attr]
-                    timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.modules_model.entry("Localization").state == "ready",  # type: ignore[union-attr]
+        timeout=RUN_TIMEOUT_MS,
+    )
 
 
 # -- stage now ---------------------------------------------------------------------------------
@@ -229,8 +244,9 @@ def test_a_rolling_run_shows_each_front_end_and_its_health_check(qtbot: QtBot, w
     assert details.progress is not None and details.progress.run_id == 9001
     assert not details.header.waves.isVisibleTo(window)
 
-    tracker.apply_events([FrontendSwitched(9001, "web1", 1, True, None),
-                          FrontendSwitched(9001, "web2", 1, True, "exit status 3")])
+    tracker.apply_events(
+        [FrontendSwitched(9001, "web1", 1, True, None), FrontendSwitched(9001, "web2", 1, True, "exit status 3")]
+    )
 
     line = details.header.waves.text()
     assert details.header.waves.isVisibleTo(window)
@@ -245,14 +261,19 @@ def test_a_rolling_run_shows_each_front_end_and_its_health_check(qtbot: QtBot, w
 # -- drift in Modules --------------------------------------------------------------------------
 
 
-def test_modules_mark_the_modules_whose_front_ends_disagree(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path
-) -> None:
+def test_modules_mark_the_modules_whose_front_ends_disagree(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     model, pane = window.modules_model, window.modules
     QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
-    result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
-        "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2",
-                                                                     str(tmp_path / "web2")), "added"))
+    result = wait_operation(
+        qtbot,
+        window.session,
+        lambda: window.session.controller.quick(
+            "Add front-end",
+            "frontends",
+            lambda: frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2")),
+            "added",
+        ),
+    )
     assert result.result.ok and model.drift_count() == 0
     wait_refreshed(qtbot, window.session)
     # web2 is empty while default runs the demo's releases: every module live there disagrees.
@@ -288,9 +309,16 @@ def test_details_tally_what_each_front_end_holds_when_there_are_several(
     deploy_all(qtbot, window)
     qtbot.waitUntil(lambda: not window.session.jobs.running("run record"), timeout=RUN_TIMEOUT_MS)
     assert not details.header.waves.isVisibleTo(window)  # one front-end: its modules' lines say it all
-    result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
-        "Add front-end", "frontends", lambda: frontends.add_frontend(window.session.ctx, "web2",
-                                                                     str(tmp_path / "web2")), "added"))
+    result = wait_operation(
+        qtbot,
+        window.session,
+        lambda: window.session.controller.quick(
+            "Add front-end",
+            "frontends",
+            lambda: frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2")),
+            "added",
+        ),
+    )
     assert result.result.ok
     window.upgrades.select_run(window.upgrades.report.rows[0].id)
 
@@ -307,9 +335,16 @@ def test_a_rolling_deploy_from_the_window_shows_each_health_check(
     upgrades, details = window.upgrades, window.details
     assert not upgrades.rolling_action.isEnabled()  # one front-end: nothing to roll
     assert "two enabled front-ends" in upgrades.rolling_action.toolTip()
-    result = wait_operation(qtbot, window.session, lambda: window.session.controller.quick(
-        "Add front-end", "frontends", lambda: frontends.add_frontend(
-            window.session.ctx, "web2", str(tmp_path / "web2"), "exit 3"), "added"))
+    result = wait_operation(
+        qtbot,
+        window.session,
+        lambda: window.session.controller.quick(
+            "Add front-end",
+            "frontends",
+            lambda: frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2"), "exit 3"),
+            "added",
+        ),
+    )
     assert result.result.ok
     qtbot.waitUntil(upgrades.rolling_action.isEnabled, timeout=RUN_TIMEOUT_MS)
 

@@ -19,8 +19,11 @@ OUTSIDE_THE_RUN = "Recruiting"  # failed to compile for 11.19.0: Deploy All skip
 
 def module_actions(window: MainWindow) -> dict[str, bool]:
     pane = window.modules
-    return {"publish": pane.publish_action.isEnabled(), "apply": pane.apply_action.isEnabled(),
-            "delete": pane.delete_action.isEnabled()}
+    return {
+        "publish": pane.publish_action.isEnabled(),
+        "apply": pane.apply_action.isEnabled(),
+        "delete": pane.delete_action.isEnabled(),
+    }
 
 
 def start_held_run(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:

@@ -21,8 +21,7 @@ def test_upgrades_pane_says_where_the_upgrade_stands(window: MainWindow) -> None
     pane = window.upgrades
     assert pane.title.text() == "Upgrading modules from 11.18.1 to 11.19.0"
     counts = {key: widget.value.text() for key, widget in pane.counts.items()}
-    assert counts == {"total": "30", "ready": "24", "compilation-failed": "6", "deployed": "0",
-                      "staged": "0"}
+    assert counts == {"total": "30", "ready": "24", "compilation-failed": "6", "deployed": "0", "staged": "0"}
     assert pane.upgrade_targets() == ["11.19.1", "11.20.0"]
 
 
@@ -52,10 +51,14 @@ def test_every_control_has_an_accessible_name_or_text(window: MainWindow) -> Non
     )
 
     nameless = [
-        w for cls in (QAbstractButton, QLineEdit, QAbstractItemView, QComboBox)
+        w
+        for cls in (QAbstractButton, QLineEdit, QAbstractItemView, QComboBox)
         for w in window.findChildren(cls)
-        if w.isVisibleTo(window) and not w.accessibleName() and not getattr(w, "text", lambda: "")()
-        and not isinstance(w.parent(), (QAbstractItemView,)) and w.objectName() != "qt_toolbar_ext_button"
+        if w.isVisibleTo(window)
+        and not w.accessibleName()
+        and not getattr(w, "text", lambda: "")()
+        and not isinstance(w.parent(), (QAbstractItemView,))
+        and w.objectName() != "qt_toolbar_ext_button"
     ]
     assert not nameless, [type(w).__name__ + ":" + w.objectName() for w in nameless]
 
@@ -92,8 +95,9 @@ def test_status_bar_and_details_pane_show_the_same_counts(qtbot: QtBot, window: 
     tracker = window.session.tracker
     tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items)])
     for batch in range(3):
-        tracker.apply_events([ItemFinished(90, f"X{n}", "deployed", None, None, 0.1)
-                              for n in range(batch * 10, batch * 10 + 10)])
+        tracker.apply_events(
+            [ItemFinished(90, f"X{n}", "deployed", None, None, 0.1) for n in range(batch * 10, batch * 10 + 10)]
+        )
         done = batch * 10 + 10
         qtbot.waitUntil(lambda d=done: window.details.header.bar.value() == d or window.run_bar.value() == d)
         assert window.run_bar.value() == window.details.header.bar.value() == done
@@ -125,8 +129,10 @@ def test_an_upgrade_whose_only_failures_are_compilations_says_so_in_words(window
 
 
 # The offscreen platform has no tray: making a tray icon there says so (the test pretends there is one).
-@pytest.mark.qt_log_ignore("No such signal QPlatformNativeInterface::systemTrayWindowChanged",
-                           "This plugin does not support propagateSizeHints")
+@pytest.mark.qt_log_ignore(
+    "No such signal QPlatformNativeInterface::systemTrayWindowChanged",
+    "This plugin does not support propagateSizeHints",
+)
 def test_a_run_that_ends_while_the_window_is_not_active_is_notified(qtbot: QtBot, window: MainWindow) -> None:
     from app.engine.events import ItemFinished, ItemSnapshot, RunFinished, RunStarted
     from app.gui.desktop import RunNotifier
@@ -137,9 +143,13 @@ def test_a_run_that_ends_while_the_window_is_not_active_is_notified(qtbot: QtBot
     window.desktop = RunNotifier(window, tray_available=lambda: True, window_active=lambda: False)
     window.session.tracker.ended.connect(window.desktop.run_ended)
     items = (ItemSnapshot("X1", "Bench", 1, "pending"),)
-    window.session.tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items),
-                                         ItemFinished(90, "X1", "failed", "disk full", None, 0.1),
-                                         RunFinished(90, "failed")])
+    window.session.tracker.apply_events(
+        [
+            RunStarted(90, "deploy-all", "ci", utcnow(), items),
+            ItemFinished(90, "X1", "failed", "disk full", None, 0.1),
+            RunFinished(90, "failed"),
+        ]
+    )
     assert window.desktop.sent == [("Run 90 (deploy-all): Failed", "1 failed. Started by ci.")]
     assert window.desktop.tray is not None
     assert active.sent == [], "the operator is looking at the window already"

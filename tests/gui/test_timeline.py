@@ -21,8 +21,14 @@ from tests.gui.test_details_pane import FAILING, open_failed_deploy_run, select_
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def finished_row(name: str, status: str, start: float | None, seconds: float | None, reason: str | None = None,
-                 at: float | None = None) -> ItemRow:
+def finished_row(
+    name: str,
+    status: str,
+    start: float | None,
+    seconds: float | None,
+    reason: str | None = None,
+    at: float | None = None,
+) -> ItemRow:
     row = ItemRow(ItemSnapshot(name, "App", 1, "pending"), status, reason)
     if start is not None:
         row.started_at = START + timedelta(seconds=start)
@@ -50,9 +56,12 @@ def test_lanes_are_packed_as_a_pool_of_workers_would_be() -> None:
 
 
 def test_bars_are_coloured_by_status_and_hover_and_click_name_the_module(qtbot: QtBot) -> None:
-    rows = [finished_row("A", "deployed", 0, 4), finished_row("B", "failed", 1, 5, "disk full"),
-            finished_row("C", "blocked", None, None, "producer B failed", at=6),
-            finished_row("D", "deployed", 5, 4)]
+    rows = [
+        finished_row("A", "deployed", 0, 4),
+        finished_row("B", "failed", 1, 5, "disk full"),
+        finished_row("C", "blocked", None, None, "producer B failed", at=6),
+        finished_row("D", "deployed", 5, 4),
+    ]
     timeline = RunTimeline()
     qtbot.addWidget(timeline)
     timeline.resize(400, 120)
@@ -139,8 +148,9 @@ def test_the_details_timeline_and_blocked_view_follow_the_selection(qtbot: QtBot
 
 def test_a_live_run_redraws_in_full_only_when_its_time_scale_or_lanes_change(qtbot: QtBot) -> None:
     names = [f"M{n}" for n in range(200)]
-    progress = RunProgress.from_started(RunStarted(5, "deploy-all", "me", utcnow(),
-                                                   tuple(ItemSnapshot(n, "App", 1, "pending") for n in names)))
+    progress = RunProgress.from_started(
+        RunStarted(5, "deploy-all", "me", utcnow(), tuple(ItemSnapshot(n, "App", 1, "pending") for n in names))
+    )
     timeline = RunTimeline()
     qtbot.addWidget(timeline)
     timeline.resize(600, 150)
@@ -149,8 +159,10 @@ def test_a_live_run_redraws_in_full_only_when_its_time_scale_or_lanes_change(qtb
     timeline.grab()
     first = timeline.full_draws
     for n, name in enumerate(names[1:], 1):  # one lane, module after module, within the shown scale
-        moved = [progress.apply_event(ItemFinished(5, names[n - 1], "deployed", None, None, 0.001)),
-                 progress.apply_event(ItemStarted(5, name, utcnow()))]
+        moved = [
+            progress.apply_event(ItemFinished(5, names[n - 1], "deployed", None, None, 0.001)),
+            progress.apply_event(ItemStarted(5, name, utcnow())),
+        ]
         timeline.rows_changed(moved)  # type: ignore[arg-type]
         timeline.grab()
     assert timeline.lanes is not None and len(timeline.lanes.lanes) == 1

@@ -37,8 +37,7 @@ def tool(name: str) -> str:
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env,
-                          timeout=timeout, check=False)
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +45,20 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in TOOLS:
         tool(name)
     work = tmp_path_factory.mktemp("pyinstaller")
-    result = run(sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-                 "--distpath", work / "dist", "--workpath", work / "build",
-                 REPO / "packaging" / "deploycenter.spec", timeout=600)
+    result = run(
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        work / "dist",
+        "--workpath",
+        work / "build",
+        REPO / "packaging" / "deploycenter.spec",
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     folder = work / "dist" / "deploycenter"
     assert (folder / "deploycenter").is_file()
@@ -59,8 +69,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def deb(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("deb")
     # gzip keeps the test quick; the release default (xz) differs only in dpkg-deb's compressor.
-    result = run(REPO / "packaging" / "build-deb", "--bundle", bundle, "--output", out,
-                 "--compression", "gzip", timeout=300)
+    result = run(
+        REPO / "packaging" / "build-deb", "--bundle", bundle, "--output", out, "--compression", "gzip", timeout=300
+    )
     assert result.returncode == 0, result.stderr
     built = Path(result.stdout.strip().splitlines()[-1])
     assert built.name == f"deploycenter_{app.__version__}_{dpkg_arch()}.deb"
@@ -81,8 +92,11 @@ def dpkg_arch() -> str:
 
 def user_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A user's environment: own home, no display unless given, no test-run Qt settings."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("QT_", "DEPLOYCENTER_", "XDG_")) and key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("QT_", "DEPLOYCENTER_", "XDG_")) and key not in ("DISPLAY", "WAYLAND_DISPLAY")
+    }
     env["HOME"] = str(tmp_path / "home")
     return env | extra
 
@@ -112,11 +126,11 @@ def test_upgrade_runs_the_bundled_migrations_and_catalog(bundle: Path, tmp_path:
     env = user_env(tmp_path)
     data = tmp_path / "env"
     run(bundle / "deploycenter", "--unattended", "init", "--demo", "--data-dir", data, env=env)
-    upgrade = run(bundle / "deploycenter", "--unattended", "upgrade", "--to", "11.19.0",
-                  "--data-dir", data, env=env)
+    upgrade = run(bundle / "deploycenter", "--unattended", "upgrade", "--to", "11.19.0", "--data-dir", data, env=env)
     assert upgrade.returncode == 1, upgrade.stderr  # the demo has modules that fail on 11.19.0
-    plan = run(bundle / "deploycenter", "--unattended", "deploy-all", "--dry-run", "--json",
-               "--data-dir", data, env=env)
+    plan = run(
+        bundle / "deploycenter", "--unattended", "deploy-all", "--dry-run", "--json", "--data-dir", data, env=env
+    )
     assert plan.returncode == 0, plan.stderr
     assert json.loads(plan.stdout)["plan"]["items"]
 
@@ -127,13 +141,14 @@ def test_a_big_deploy_all_runs_its_worker_processes_from_the_bundle(bundle: Path
     run(bundle / "deploycenter", "--unattended", "init", "--data-dir", data, env=env)
     names = [f"Mod{i:03d}" for i in range(worker_processes.MIN_MODULES)]
     bundles = [write_bundle(tmp_path / "bundles", name) for name in names]
-    published = run(bundle / "deploycenter", "--unattended", "publish", *bundles, "--data-dir", data, env=env,
-                    timeout=300)
+    published = run(
+        bundle / "deploycenter", "--unattended", "publish", *bundles, "--data-dir", data, env=env, timeout=300
+    )
     assert published.returncode == 0, published.stderr
-    run(bundle / "deploycenter", "--unattended", "upgrade", "--to", "11.19.0", "--data-dir", data, env=env,
-        timeout=300)
-    deployed = run(bundle / "deploycenter", "--unattended", "deploy-all", "--json", "--data-dir", data, env=env,
-                   timeout=300)
+    run(bundle / "deploycenter", "--unattended", "upgrade", "--to", "11.19.0", "--data-dir", data, env=env, timeout=300)
+    deployed = run(
+        bundle / "deploycenter", "--unattended", "deploy-all", "--json", "--data-dir", data, env=env, timeout=300
+    )
     assert deployed.returncode == 0, deployed.stderr
     assert json.loads(deployed.stdout)["run"]["status"] == "succeeded"
     log = (tmp_path / "log" / LOG_FILE_NAME).read_text()
@@ -151,8 +166,16 @@ def test_default_data_and_log_dirs_are_the_users(bundle: Path, tmp_path: Path) -
 def test_ssh_front_ends_are_bundled(bundle: Path, tmp_path: Path) -> None:
     # Nothing listens on port 1: the SSH client must load and then fail to connect, in one line.
     target = "ssh://127.0.0.1:1/srv/front"
-    result = run(bundle / "deploycenter", "--unattended", "init", "--frontend", target,
-                 "--data-dir", tmp_path / "env", env=user_env(tmp_path))
+    result = run(
+        bundle / "deploycenter",
+        "--unattended",
+        "init",
+        "--frontend",
+        target,
+        "--data-dir",
+        tmp_path / "env",
+        env=user_env(tmp_path),
+    )
     assert result.returncode == 4, result.stderr
     assert "connection refused" in result.stderr and "No module named" not in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "env").exists()
@@ -162,8 +185,16 @@ def test_postgresql_driver_is_bundled(bundle: Path, tmp_path: Path) -> None:
     pytest.importorskip("psycopg", reason="the psycopg driver is not installed (pip install -e '.[postgres]')")
     # Nothing listens on port 1: the driver must load and then fail to connect, in one line.
     url = "postgresql+psycopg://deploycenter@127.0.0.1:1/deploycenter"
-    result = run(bundle / "deploycenter", "--unattended", "status", "--database-url", url,
-                 "--data-dir", tmp_path, env=user_env(tmp_path))
+    result = run(
+        bundle / "deploycenter",
+        "--unattended",
+        "status",
+        "--database-url",
+        url,
+        "--data-dir",
+        tmp_path,
+        env=user_env(tmp_path),
+    )
     assert result.returncode != 0
     assert "connection" in result.stderr.lower() and "No module named" not in result.stderr
     assert "Traceback" not in result.stderr
@@ -204,9 +235,12 @@ def test_bundle_leaves_out_what_it_does_not_use(bundle: Path) -> None:
 @pytest.fixture
 def virtual_screen() -> Iterator[str]:
     read_end, write_end = os.pipe()
-    server = subprocess.Popen([tool("Xvfb"), "-displayfd", str(write_end), "-screen", "0", "1280x800x24",
-                               "-nolisten", "tcp"], pass_fds=(write_end,),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [tool("Xvfb"), "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write_end)
     with os.fdopen(read_end) as pipe:
         display = ":" + pipe.readline().strip()
@@ -228,8 +262,13 @@ def test_window_opens_on_an_x_display(bundle: Path, tmp_path: Path, virtual_scre
     data = tmp_path / "env"
     run(bundle / "deploycenter", "--unattended", "init", "--name", "Bundle", "--data-dir", data, env=env)
     started = time.monotonic()
-    window = subprocess.Popen([bundle / "deploycenter", "--data-dir", data], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    window = subprocess.Popen(
+        [bundle / "deploycenter", "--data-dir", data],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         while "Deploy Center — Bundle" not in window_titles(virtual_screen):
             assert window.poll() is None, window.communicate()[1]

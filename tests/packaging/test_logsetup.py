@@ -31,9 +31,7 @@ def test_default_folder_is_the_user_log_dir(tmp_path: Path) -> None:
     assert logsetup.default_log_dir() == tmp_path / "xdg-state" / "deploycenter" / "log"
 
 
-def test_environment_variable_overrides_the_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_variable_overrides_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEPLOYCENTER_LOG_DIR", str(tmp_path / "logs"))
     assert configure_logging() == tmp_path / "logs" / LOG_FILE_NAME
 
@@ -74,9 +72,7 @@ def test_the_file_rotates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert path.stat().st_size <= 2_000
 
 
-def test_an_unwritable_path_is_one_warning_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_unwritable_path_is_one_warning_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
     configure_logging(tmp_path / "file" / "logs")
     logging.getLogger("app").error("first")

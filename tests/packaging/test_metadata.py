@@ -35,8 +35,7 @@ def requirements(section: list[str]) -> dict[str, list[Requirement]]:
 def allowed(requirements_: list[Requirement], version: str, python: str) -> bool:
     environment = {"python_version": python, "python_full_version": python + ".0"}
     return any(
-        (r.marker is None or r.marker.evaluate(environment)) and r.specifier.contains(version)
-        for r in requirements_
+        (r.marker is None or r.marker.evaluate(environment)) and r.specifier.contains(version) for r in requirements_
     )
 
 
@@ -156,8 +155,5 @@ def test_windows_icon_matches_the_png_icons() -> None:
     assert spec is not None and spec.loader is not None
     make_ico = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_ico)
-    images = {size: (REPO / "resources" / "icons" / f"deploycenter-{size}.png").read_bytes()
-              for size in make_ico.SIZES}
-    assert make_ico.TARGET.read_bytes() == make_ico.ico_bytes(images), (
-        "run python3 packaging/windows/make_ico.py"
-    )
+    images = {size: (REPO / "resources" / "icons" / f"deploycenter-{size}.png").read_bytes() for size in make_ico.SIZES}
+    assert make_ico.TARGET.read_bytes() == make_ico.ico_bytes(images), "run python3 packaging/windows/make_ico.py"

@@ -24,18 +24,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "-w", str(work), str(REPO)], check=True, timeout=300)
     (wheel,) = work.glob("deploycenter-*.whl")
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(work / "site"), str(wheel)],
-                   check=True, timeout=300)
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(work / "site"), str(wheel)], check=True, timeout=300)
     return work / "site"
 
 
 def run_installed(site: Path, tmp_path: Path, *code_or_args: str) -> subprocess.CompletedProcess[str]:
     # -S skips the venv's .pth files, among them the editable install that points at this checkout;
     # the venv's libraries come from PYTHONPATH instead, after the installed copy.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), sysconfig.get_paths()["purelib"],
-                                                       sysconfig.get_paths()["platlib"]]))
-    return subprocess.run([sys.executable, "-S", *code_or_args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(site), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]),
+    )
+    return subprocess.run(
+        [sys.executable, "-S", *code_or_args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_wheel_contents(site: Path) -> None:

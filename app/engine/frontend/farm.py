@@ -147,16 +147,26 @@ def switch_staged(
         going = [index for index in going if index not in set(failed)]
     kept = also_keep or {}
     for (current, _config), target in zip(before, targets, strict=True):
-        target.prune([
-            Prune(switches[i].module,
-                  frozenset({switches[i].release_id or "", current[switches[i].module] or ""} - {""})
-                  | kept.get(switches[i].module, frozenset()), keep)
-            for i in going
-        ])
+        target.prune(
+            [
+                Prune(
+                    switches[i].module,
+                    frozenset({switches[i].release_id or "", current[switches[i].module] or ""} - {""})
+                    | kept.get(switches[i].module, frozenset()),
+                    keep,
+                )
+                for i in going
+            ]
+        )
     live = set(going)
     return [
-        Rollout(change.release_id if index in live else None, None if index in live else errors[index],
-                states[index], {}, change.config)
+        Rollout(
+            change.release_id if index in live else None,
+            None if index in live else errors[index],
+            states[index],
+            {},
+            change.config,
+        )
         for index, change in enumerate(switches)
     ]
 
@@ -199,8 +209,7 @@ class _Farm:
         if not self.going:
             return
         going = self.going
-        changes = [Switch(self.releases[i].module, self.releases[i].release_id, self.releases[i].config)
-                   for i in going]
+        changes = [Switch(self.releases[i].module, self.releases[i].release_id, self.releases[i].config) for i in going]
         per_target = on_each(self.targets, lambda target: switch_on(target, changes))
         switched: dict[int, list[int]] = {index: [] for index in going}  # release -> targets
         failed: set[int] = set()
@@ -219,6 +228,7 @@ class _Farm:
 
     def _switch_back(self, switched: Mapping[int, list[int]]) -> None:
         """Put back the previous release on the targets that had switched these releases."""
+
         def back_on(position: int) -> None:
             target = self.targets[position]
             back = []
@@ -255,15 +265,17 @@ class _Farm:
             return
 
         def prune_on(position: int) -> None:
-            self.targets[position].prune([
-                Prune(
-                    self.releases[i].module,
-                    protected(self.releases[i].release_id, self._staged(position, i))
-                    | also_keep.get(self.releases[i].module, frozenset()),
-                    keep,
-                )
-                for i in self.going
-            ])
+            self.targets[position].prune(
+                [
+                    Prune(
+                        self.releases[i].module,
+                        protected(self.releases[i].release_id, self._staged(position, i))
+                        | also_keep.get(self.releases[i].module, frozenset()),
+                        keep,
+                    )
+                    for i in self.going
+                ]
+            )
 
         on_each(list(range(len(self.targets))), prune_on)
 
@@ -274,8 +286,13 @@ class _Farm:
     def outcomes(self) -> list[Rollout]:
         live = set(self.going)
         return [
-            Rollout(release.release_id if index in live else None, None if index in live else self.errors[index],
-                    self.states[index], self._staged_by_name(index) if index in live else {}, release.config)
+            Rollout(
+                release.release_id if index in live else None,
+                None if index in live else self.errors[index],
+                self.states[index],
+                self._staged_by_name(index) if index in live else {},
+                release.config,
+            )
             for index, release in enumerate(self.releases)
         ]
 

@@ -114,8 +114,14 @@ def _deploy_with_targets(
         records.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
         items = [
             records.NewItem(
-                i.module_id, i.module, i.application, i.version, i.compilation_id,
-                ItemStatus.PENDING if i.deploys else ItemStatus.SKIPPED, i.reason, i.detail,
+                i.module_id,
+                i.module,
+                i.application,
+                i.version,
+                i.compilation_id,
+                ItemStatus.PENDING if i.deploys else ItemStatus.SKIPPED,
+                i.reason,
+                i.detail,
             )
             for i in plan.items
         ]
@@ -133,8 +139,16 @@ def _deploy_with_targets(
     try:
         # Switching staged releases is cheap per module: bigger batches share more disk flushes.
         batch = SWITCH_BATCH if len(to_write) * 2 < len(work_items) else MAX_BATCH
-        work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not stages,
-                          also_keep=staged, max_batch=batch)
+        work = DeployWork(
+            str(ctx.artifacts.root),
+            frontends,
+            pool,
+            disabled,
+            keep=keep,
+            switch=not stages,
+            also_keep=staged,
+            max_batch=batch,
+        )
         chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
         return execute(ctx, run_id, kind, work_items, chosen, count, on_event, cancel)
     finally:
@@ -144,9 +158,7 @@ def _deploy_with_targets(
 def refuse_rolling(frontends: Sequence[Frontend]) -> None:
     """A rolling run needs two enabled front-ends at least (section 7.5)."""
     if len(frontends) < 2:
-        raise BadInputError(
-            f"--rolling needs at least two enabled front-ends; this environment has {len(frontends)}"
-        )
+        raise BadInputError(f"--rolling needs at least two enabled front-ends; this environment has {len(frontends)}")
 
 
 def keep_of(env: EnvironmentRow) -> int:
@@ -242,15 +254,18 @@ class DeployWork:
         The switches' flush is shared by the whole batch of records: record() flushes first.
         """
         requests = [item.payload.release for item in items]
-        kept = {request.module: self._also_keep[request.module] for request in requests
-                if request.module in self._also_keep}
+        kept = {
+            request.module: self._also_keep[request.module] for request in requests if request.module in self._also_keep
+        }
         rollouts = self._pool.run(
             deploy_batch, self._artifacts, self._frontends, requests, self._keep, self._switch, kept
         )
         if not self._switch:
             return [self._staged_out(item, rollout) for item, rollout in zip(items, rollouts, strict=True)]
-        return [rolled_out(rollout, self._disabled, item.payload.compilation_id) for item, rollout in zip(
-            items, rollouts, strict=True)]
+        return [
+            rolled_out(rollout, self._disabled, item.payload.compilation_id)
+            for item, rollout in zip(items, rollouts, strict=True)
+        ]
 
     def _staged_out(self, item: WorkItem[Deployable], rollout: farm.Rollout) -> WorkOutcome:
         frontends = {**rollout.frontends, **dict.fromkeys(self._disabled, DISABLED)}
@@ -269,8 +284,12 @@ class DeployWork:
     def switched(self, item: WorkItem[Deployable], outcome: WorkOutcome, result: Switched) -> WorkOutcome:
         release_id = item.payload.release.release_id
         done = switched_outcome(result, release_id, Deployed(item.payload.compilation_id, release_id))
-        return replace(done, frontends={**done.frontends, **dict.fromkeys(self._disabled, DISABLED)}
-                       if done.frontends is not None else None)
+        return replace(
+            done,
+            frontends={**done.frontends, **dict.fromkeys(self._disabled, DISABLED)}
+            if done.frontends is not None
+            else None,
+        )
 
     def note_done(self, item: WorkItem[Deployable], outcome: WorkOutcome) -> None:
         pass

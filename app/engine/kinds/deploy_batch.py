@@ -96,7 +96,8 @@ def _switch_first(
         if rollout.release_id is not None:
             results[index] = rollout
     rest = [i for i in range(len(requests)) if i not in results]
-    for index, rollout in zip(rest, _in_full(store, targets, [requests[i] for i in rest], keep, True, also_keep),
-                              strict=True):
+    for index, rollout in zip(
+        rest, _in_full(store, targets, [requests[i] for i in rest], keep, True, also_keep), strict=True
+    ):
         results[index] = rollout
     return [results[index] for index in range(len(requests))]

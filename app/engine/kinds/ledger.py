@@ -45,16 +45,26 @@ def record_deployments(
     session.execute(
         update(modules).where(modules.c.id == bindparam("module_id")),
         [
-            {"module_id": module_id, "deployed_compilation_id": d.compilation_id, "deployed_release": d.release_id,
-             "deployed_at": now}
+            {
+                "module_id": module_id,
+                "deployed_compilation_id": d.compilation_id,
+                "deployed_release": d.release_id,
+                "deployed_at": now,
+            }
             for module_id, d in deployed
         ],
     )
     session.execute(
         insert(table_of(DeploymentRow)),
         [
-            {"module_id": module_id, "frontend_id": fe.id, "compilation_id": d.compilation_id,
-             "release_id": d.release_id, "run_id": run_id, "deployed_at": now}
+            {
+                "module_id": module_id,
+                "frontend_id": fe.id,
+                "compilation_id": d.compilation_id,
+                "release_id": d.release_id,
+                "run_id": run_id,
+                "deployed_at": now,
+            }
             for module_id, d in deployed
             for fe in frontends
         ],

@@ -74,11 +74,12 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
             raise RefusedError(f"prune refused: {records.RunRef.of(active[0]).describe()} is still active")
         if keep is not None and not dry_run:
             env.keep_releases = keep
-        chosen = keep if keep is not None else (env.keep_releases if env.keep_releases is not None
-                                                  else farm.DEFAULT_KEEP)
-        names = list(session.scalars(
-            select(ModuleRow.name).where(ModuleRow.deleted_at.is_(None)).order_by(ModuleRow.name)
-        ))
+        chosen = (
+            keep if keep is not None else (env.keep_releases if env.keep_releases is not None else farm.DEFAULT_KEEP)
+        )
+        names = list(
+            session.scalars(select(ModuleRow.name).where(ModuleRow.deleted_at.is_(None)).order_by(ModuleRow.name))
+        )
         protect: dict[str, set[str]] = {name: set(ids) for name, ids in staged_releases(session).items()}
         for name, previous in rollback_targets(session).items():
             protect.setdefault(name, set()).add(previous)
@@ -87,8 +88,10 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
         with opened(enabled(frontends_of_session(session))) as targets:
             for target in targets:
                 if not isinstance(target, SizedTarget):
-                    why = (f"front-end {target.name} ({target.location}) was not pruned: "
-                           "it cannot measure its releases yet")
+                    why = (
+                        f"front-end {target.name} ({target.location}) was not pruned: "
+                        "it cannot measure its releases yet"
+                    )
                     log.warning(why)
                     skipped.append(why)
                     continue
@@ -116,11 +119,16 @@ def _prune_target(
             continue
         sizes = target.release_sizes(list(going))
         for name, gone in going.items():
-            found += [PrunedRelease(target.name, name, meta.release_id, sizes[name].get(meta.release_id, 0))
-                      for meta in gone]
+            found += [
+                PrunedRelease(target.name, name, meta.release_id, sizes[name].get(meta.release_id, 0)) for meta in gone
+            ]
         if not dry_run:
-            target.prune([
-                Prune(name, frozenset(meta.release_id for meta in metas[name]) - {meta.release_id for meta in gone}, 0)
-                for name, gone in going.items()
-            ])
+            target.prune(
+                [
+                    Prune(
+                        name, frozenset(meta.release_id for meta in metas[name]) - {meta.release_id for meta in gone}, 0
+                    )
+                    for name, gone in going.items()
+                ]
+            )
     return found

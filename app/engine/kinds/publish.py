@@ -194,7 +194,10 @@ def _record_versions(
         module.latest_version_id = version.id
         new_items.append(records.NewItem(module.id, module.name, module.application, version.number, None))
         job = CompileJob(
-            module.name, version.number, version.id, version.source_sha256,
+            module.name,
+            version.number,
+            version.id,
+            version.source_sha256,
             config_overrides=dict(module.config_overrides or {}),
         )
         work_items.append(WorkItem(module.id, module.name, module.application, version.number, manifest.depends, job))

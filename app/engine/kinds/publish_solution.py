@@ -61,16 +61,25 @@ def publish_solution(
                 refuse_rolling(frontends)
             new_items, work_items = _chosen(session, module_ids)
             records.refuse_if_locked(session, [item.module_id for item in new_items], "publish solution")
-            run = records.create_run(session, RunKind.PUBLISH_SOLUTION, env.platform_version, new_items, count,
-                                     rolling=rolling)
+            run = records.create_run(
+                session, RunKind.PUBLISH_SOLUTION, env.platform_version, new_items, count, rolling=rolling
+            )
             producers = ProducerBook(known_compilations(session, env.platform_version))
             disabled = [frontend.name for frontend in every if not frontend.enabled]
             audit(session, RunKind.PUBLISH_SOLUTION, target, "started", f"run {run.id}, {len(new_items)} module(s)")
             run_id, platform, keep = run.id, env.platform_version, keep_of(env)
         pool = WorkerPool(process_count(len(work_items)))
         try:
-            work = SolutionWork(str(ctx.artifacts.root), frontends, platform_spec(ctx, platform), producers, pool,
-                                disabled, keep=keep, switch=not rolling)
+            work = SolutionWork(
+                str(ctx.artifacts.root),
+                frontends,
+                platform_spec(ctx, platform),
+                producers,
+                pool,
+                disabled,
+                keep=keep,
+                switch=not rolling,
+            )
             chosen: RunWork[CompileJob] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
             return execute(ctx, run_id, RunKind.PUBLISH_SOLUTION, work_items, chosen, count, on_event, cancel)
         finally:
@@ -93,7 +102,12 @@ def _chosen(
     for module, version in session.execute(query):
         new_items.append(records.NewItem(module.id, module.name, module.application, version.number, None))
         depends = tuple(version.depends.split(",")) if version.depends else ()
-        job = CompileJob(module.name, version.number, version.id, version.source_sha256,
-                         config_overrides=dict(module.config_overrides or {}))
+        job = CompileJob(
+            module.name,
+            version.number,
+            version.id,
+            version.source_sha256,
+            config_overrides=dict(module.config_overrides or {}),
+        )
         work_items.append(WorkItem(module.id, module.name, module.application, version.number, depends, job))
     return new_items, work_items

@@ -96,8 +96,9 @@ def settle_dead_runs(session: Session) -> list[int]:
                 session.execute(
                     update(RunItemRow)
                     .where(RunItemRow.run_id == run.id, RunItemRow.status == ItemStatus.STAGED)
-                    .values(status=ItemStatus.FAILED, reason="interrupted", message=WAITING_MESSAGE,
-                            finished_at=utcnow())
+                    .values(
+                        status=ItemStatus.FAILED, reason="interrupted", message=WAITING_MESSAGE, finished_at=utcnow()
+                    )
                 )
             note = f"; {finished} module(s) found switched were recorded as deployed" if finished else ""
             records.close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}{note}")
@@ -123,8 +124,11 @@ def reconcile_run(
         except FrontendError as error:
             log.error("run %s: cannot reconcile front-end %s: %s", run.id, target.location, error)
             return 0  # not knowing one front-end, switching the others could make things worse
-    forward = [m for m in modules if m.intended is not None and m.intended != m.recorded
-               and any(found[m.name] == m.intended for found in live)]
+    forward = [
+        m
+        for m in modules
+        if m.intended is not None and m.intended != m.recorded and any(found[m.name] == m.intended for found in live)
+    ]
     finished = _switch(targets, live, [(m, m.intended, m.intended_config) for m in forward])
     back = [m for m in modules if m not in finished]
     _switch(targets, live, [(m, m.recorded, m.recorded_config) for m in back])
@@ -144,8 +148,13 @@ def reconcile_run(
         session.execute(
             update(RunItemRow),
             [
-                {"id": m.item_id, "status": ItemStatus.DEPLOYED, "reason": None, "message": FINISHED_MESSAGE,
-                 "finished_at": utcnow()}
+                {
+                    "id": m.item_id,
+                    "status": ItemStatus.DEPLOYED,
+                    "reason": None,
+                    "message": FINISHED_MESSAGE,
+                    "finished_at": utcnow(),
+                }
                 for m in done
             ],
         )
@@ -160,8 +169,11 @@ def _switch(
     """Switch each module to its release on every target that does not run it; those that made it."""
     failed: set[_Module] = set()
     for target, found in zip(targets, live, strict=True):
-        moves = [(module, Switch(module.name, release, config)) for module, release, config in wanted
-                 if found[module.name] != release]
+        moves = [
+            (module, Switch(module.name, release, config))
+            for module, release, config in wanted
+            if found[module.name] != release
+        ]
         if not moves:
             continue
         for (module, change), error in zip(moves, target.switch([change for _m, change in moves]), strict=True):
@@ -189,7 +201,11 @@ def _unfinished_modules(session: Session, run: RunRow) -> list[_Module]:
         recorded_config = _config_of(session, module.deployed_compilation_id, overrides)
         found.append(
             _Module(
-                item_id, module.id, module.name, module.deployed_release, recorded_config,
+                item_id,
+                module.id,
+                module.name,
+                module.deployed_release,
+                recorded_config,
                 intended[0] if intended else None,
                 intended[1] if intended else None,
                 _config_of(session, intended[1], overrides) if intended else None,
@@ -212,8 +228,11 @@ def _intended(
     if compilation_id is not None:  # a rollback's is for the platform it goes back to
         query = query.where(CompilationRow.id == compilation_id)
     else:  # a publish records its compilations with its deployments: there may be none yet
-        query = query.where(ModuleVersionRow.module_id == module_id, ModuleVersionRow.number == version,
-                            CompilationRow.platform_version == run.platform_version)
+        query = query.where(
+            ModuleVersionRow.module_id == module_id,
+            ModuleVersionRow.number == version,
+            CompilationRow.platform_version == run.platform_version,
+        )
     row = session.execute(query).first()
     if row is None or row[1] is None:
         return None
@@ -230,4 +249,3 @@ def _config_of(session: Session, compilation_id: int | None, overrides: dict[str
         .where(CompilationRow.id == compilation_id)
     )
     return config_bytes(effective_config(declared_defaults(manifest), overrides))
-

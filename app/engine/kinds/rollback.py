@@ -149,8 +149,7 @@ def _earlier_in_history(session: Session, module_id: int, release: str, before_r
     """The release live before history row ``before_row`` (for runs recorded before 0004)."""
     row = session.execute(
         select(DeploymentRow.release_id, DeploymentRow.compilation_id)
-        .where(DeploymentRow.module_id == module_id, DeploymentRow.id < before_row,
-               DeploymentRow.release_id != release)
+        .where(DeploymentRow.module_id == module_id, DeploymentRow.id < before_row, DeploymentRow.release_id != release)
         .order_by(DeploymentRow.id.desc())
         .limit(1)
     ).first()
@@ -164,20 +163,27 @@ def _one_back(session: Session, module: ModuleRow) -> _Target | None:
     forward = session.execute(
         select(DeploymentRow.id, DeploymentRow.run_id)
         .outerjoin(RunRow, RunRow.id == DeploymentRow.run_id)
-        .where(DeploymentRow.module_id == module.id, DeploymentRow.release_id == release,
-               (RunRow.kind.is_(None)) | (RunRow.kind != RunKind.ROLLBACK))
+        .where(
+            DeploymentRow.module_id == module.id,
+            DeploymentRow.release_id == release,
+            (RunRow.kind.is_(None)) | (RunRow.kind != RunKind.ROLLBACK),
+        )
         .order_by(DeploymentRow.id.desc())
         .limit(1)
     ).first()
     if forward is None:
         return None
     row_id, run_id = forward
-    first = session.scalar(
-        select(DeploymentRow.id)
-        .where(DeploymentRow.module_id == module.id, DeploymentRow.run_id == run_id)
-        .order_by(DeploymentRow.id)
-        .limit(1)
-    ) if run_id is not None else row_id
+    first = (
+        session.scalar(
+            select(DeploymentRow.id)
+            .where(DeploymentRow.module_id == module.id, DeploymentRow.run_id == run_id)
+            .order_by(DeploymentRow.id)
+            .limit(1)
+        )
+        if run_id is not None
+        else row_id
+    )
     if run_id is not None:
         item = session.scalars(
             select(RunItemRow).where(RunItemRow.run_id == run_id, RunItemRow.module_id == module.id)
@@ -189,8 +195,9 @@ def _one_back(session: Session, module: ModuleRow) -> _Target | None:
 
 
 def _skip(module: ModuleRow, reason: SkipReason, detail: str) -> RollbackItem:
-    return RollbackItem(module.id, module.name, module.application, module.deployed_release, None, None, None, None,
-                        reason, detail)
+    return RollbackItem(
+        module.id, module.name, module.application, module.deployed_release, None, None, None, None, reason, detail
+    )
 
 
 def _planned(session: Session, module: ModuleRow, target: _Target | None, none_detail: str) -> RollbackItem:
@@ -206,8 +213,15 @@ def _planned(session: Session, module: ModuleRow, target: _Target | None, none_d
     version, platform, _sha = row
     depends = session.scalar(select(ModuleVersionRow.depends).where(ModuleVersionRow.id == module.latest_version_id))
     return RollbackItem(
-        module.id, module.name, module.application, module.deployed_release, target.release, version, platform,
-        target.compilation_id, depends=tuple(depends.split(",")) if depends else (),
+        module.id,
+        module.name,
+        module.application,
+        module.deployed_release,
+        target.release,
+        version,
+        platform,
+        target.compilation_id,
+        depends=tuple(depends.split(",")) if depends else (),
     )
 
 
@@ -221,8 +235,9 @@ def rollback_run(
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Make the releases live before run ``run_id`` live again (section 8.1)."""
-    return _rollback(ctx, f"run {run_id}", lambda session: plan_run_rollback(session, run_id), workers, rolling,
-                     on_event, cancel)
+    return _rollback(
+        ctx, f"run {run_id}", lambda session: plan_run_rollback(session, run_id), workers, rolling, on_event, cancel
+    )
 
 
 def rollback_modules(
@@ -236,8 +251,15 @@ def rollback_modules(
 ) -> RunOutcome:
     """Take each chosen module back one release (section 8.1)."""
     ids = list(module_ids)
-    return _rollback(ctx, f"{len(ids)} module(s)", lambda session: plan_module_rollback(session, ids), workers,
-                     rolling, on_event, cancel)
+    return _rollback(
+        ctx,
+        f"{len(ids)} module(s)",
+        lambda session: plan_module_rollback(session, ids),
+        workers,
+        rolling,
+        on_event,
+        cancel,
+    )
 
 
 def _rollback(
@@ -263,13 +285,18 @@ def _rollback(
             records.refuse_if_locked(session, [item.module_id for item in going], "rollback")
             new_items = [
                 records.NewItem(
-                    i.module_id, i.module, i.application, i.target_version, i.compilation_id,
-                    ItemStatus.PENDING if i.rolls_back else ItemStatus.SKIPPED, i.reason, i.detail,
+                    i.module_id,
+                    i.module,
+                    i.application,
+                    i.target_version,
+                    i.compilation_id,
+                    ItemStatus.PENDING if i.rolls_back else ItemStatus.SKIPPED,
+                    i.reason,
+                    i.detail,
                 )
                 for i in plan.items
             ]
-            run = records.create_run(session, RunKind.ROLLBACK, env.platform_version, new_items, count,
-                                     rolling=rolling)
+            run = records.create_run(session, RunKind.ROLLBACK, env.platform_version, new_items, count, rolling=rolling)
             work_items = _work_items(session, going)
             names = name_list([item.module for item in going]) or "nothing"
             audit(session, RunKind.ROLLBACK, target, "started", f"run {run.id}: {names}")
@@ -278,8 +305,16 @@ def _rollback(
             disabled = [frontend.name for frontend in every if not frontend.enabled]
         pool = WorkerPool(process_count(len(work_items)))
         try:
-            work = DeployWork(str(ctx.artifacts.root), frontends, pool, disabled, keep=keep, switch=not rolling,
-                              blocked_by="consumer", also_keep=staged)
+            work = DeployWork(
+                str(ctx.artifacts.root),
+                frontends,
+                pool,
+                disabled,
+                keep=keep,
+                switch=not rolling,
+                blocked_by="consumer",
+                also_keep=staged,
+            )
             chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
             return execute(ctx, run_id, RunKind.ROLLBACK, work_items, chosen, count, on_event, cancel)
         finally:
@@ -306,7 +341,14 @@ def _work_items(session: Session, going: Sequence[RollbackItem]) -> list[WorkIte
         config = effective_config(declared_defaults(manifest), dict(overrides or {}))
         release = ReleaseRequest(item.module, item.target_version, item.target_platform, str(sha), config)
         payload = Deployable(item.compilation_id, release)
-        work.append(WorkItem(item.module_id, item.module, item.application, item.target_version,
-                             tuple(consumers[item.module.casefold()]), payload))
+        work.append(
+            WorkItem(
+                item.module_id,
+                item.module,
+                item.application,
+                item.target_version,
+                tuple(consumers[item.module.casefold()]),
+                payload,
+            )
+        )
     return work
-

@@ -69,7 +69,12 @@ def health_check(frontend: Frontend | None, name: str) -> str | None:
     env = {**os.environ, FRONTEND_VARIABLE: name}
     try:
         done = subprocess.run(
-            command, shell=True, env=env, timeout=HEALTH_TIMEOUT, stdin=subprocess.DEVNULL, capture_output=True,
+            command,
+            shell=True,
+            env=env,
+            timeout=HEALTH_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -127,9 +132,9 @@ def switch_in_waves(
         done.append(target)
     for target in targets:
         if going:
-            target.prune([
-                Prune(w.module, farm.protected(w.release_id, w.staged.get(target.name)), keep) for w in going
-            ])
+            target.prune(
+                [Prune(w.module, farm.protected(w.release_id, w.staged.get(target.name)), keep) for w in going]
+            )
     return {w.key: Switched(errors.get(w.key), states[w.key]) for w in waiting}
 
 
@@ -149,8 +154,10 @@ def _switch_back(
         back = [w for w in reversed(modules) if target.name in w.staged]
         if not back:
             continue
-        changes = [Switch(w.module, w.staged[target.name].previous_release, w.staged[target.name].previous_config)
-                   for w in back]
+        changes = [
+            Switch(w.module, w.staged[target.name].previous_release, w.staged[target.name].previous_config)
+            for w in back
+        ]
         for w, problem in zip(back, farm.switch_on(target, changes), strict=True):
             states[w.key][target.name] = farm.SWITCHED_BACK if problem is None else farm.FAILED
         _flush(target)
@@ -211,8 +218,13 @@ class RollingWork(Generic[P]):
 
 
 def _not_switched(outcome: WorkOutcome) -> WorkOutcome:
-    return WorkOutcome(ItemStatus.CANCELLED, "cancelled", "staged on every front-end; the run was cancelled before "
-                       "switching", None, outcome.frontends)
+    return WorkOutcome(
+        ItemStatus.CANCELLED,
+        "cancelled",
+        "staged on every front-end; the run was cancelled before switching",
+        None,
+        outcome.frontends,
+    )
 
 
 def staged_message(rollout: farm.Rollout) -> str:
@@ -232,6 +244,9 @@ def switched_outcome(result: Switched, release_id: str, recorded: Any) -> WorkOu
         return WorkOutcome(ItemStatus.FAILED, result.error, result.error, None, result.frontends)
     live = sum(state == farm.LIVE for state in result.frontends.values())
     return WorkOutcome(
-        ItemStatus.DEPLOYED, None, f"release {release_id} live on {live} front-ends, switched one at a time",
-        recorded, result.frontends,
+        ItemStatus.DEPLOYED,
+        None,
+        f"release {release_id} live on {live} front-ends, switched one at a time",
+        recorded,
+        result.frontends,
     )

@@ -55,7 +55,10 @@ def upgrade(
         if target != current:
             session.add(
                 PlatformUpgradeRow(
-                    from_version=current, to_version=target, started_by=current_user(), started_at=utcnow(),
+                    from_version=current,
+                    to_version=target,
+                    started_by=current_user(),
+                    started_at=utcnow(),
                     run_id=run.id,
                 )
             )

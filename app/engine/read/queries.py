@@ -48,8 +48,7 @@ def activity(ctx: EnvironmentContext) -> Activity:
         active = records.active_runs(session)
         done = _finished_counts(session, [run.id for run in active])
         views = tuple(
-            ActiveRun(run.id, run.kind, run.started_by, run.started_at, *done.get(run.id, (0, 0)))
-            for run in active
+            ActiveRun(run.id, run.kind, run.started_by, run.started_at, *done.get(run.id, (0, 0))) for run in active
         )
         owners = {run.id: (run.owner_host, run.owner_pid) for run in active}
     return Activity(marker, views, owners)

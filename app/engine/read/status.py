@@ -90,9 +90,11 @@ def state_counts(total: int, prepared: int, failed: int | None, deployed: int | 
     ``prepared`` have a compilation for the current platform, ``failed`` of those failed and
     ``deployed`` are live in it; the rest of the prepared ones are ready."""
     failed, deployed = int(failed or 0), int(deployed or 0)  # SUM of no rows is NULL
-    return Counter({
-        ModuleState.NOT_PREPARED: total - prepared,
-        ModuleState.COMPILATION_FAILED: failed,
-        ModuleState.DEPLOYED: deployed,
-        ModuleState.READY: prepared - failed - deployed,
-    })
+    return Counter(
+        {
+            ModuleState.NOT_PREPARED: total - prepared,
+            ModuleState.COMPILATION_FAILED: failed,
+            ModuleState.DEPLOYED: deployed,
+            ModuleState.READY: prepared - failed - deployed,
+        }
+    )

@@ -174,13 +174,27 @@ def _staged_count(session: Session, platform: str) -> int:
     query = (
         select(func.count(func.distinct(ModuleRow.id)))
         .select_from(ModuleRow)
-        .join(current, and_(current.module_version_id == ModuleRow.latest_version_id,
-                            current.platform_version == platform, current.succeeded.is_(True)))
-        .join(RunItemRow, and_(RunItemRow.module_id == ModuleRow.id, RunItemRow.compilation_id == current.id,
-                               RunItemRow.status == ItemStatus.STAGED))
+        .join(
+            current,
+            and_(
+                current.module_version_id == ModuleRow.latest_version_id,
+                current.platform_version == platform,
+                current.succeeded.is_(True),
+            ),
+        )
+        .join(
+            RunItemRow,
+            and_(
+                RunItemRow.module_id == ModuleRow.id,
+                RunItemRow.compilation_id == current.id,
+                RunItemRow.status == ItemStatus.STAGED,
+            ),
+        )
         .join(RunRow, and_(RunRow.id == RunItemRow.run_id, RunRow.kind == RunKind.STAGE))
-        .where(ModuleRow.deleted_at.is_(None),
-               (ModuleRow.deployed_compilation_id.is_(None)) | (ModuleRow.deployed_compilation_id != current.id))
+        .where(
+            ModuleRow.deleted_at.is_(None),
+            (ModuleRow.deployed_compilation_id.is_(None)) | (ModuleRow.deployed_compilation_id != current.id),
+        )
     )
     return int(session.scalar(query) or 0)
 
@@ -215,9 +229,7 @@ def _active(session: Session) -> list[ActiveRun]:
     for run in records.active_runs(session):
         counts = dict(
             session.execute(
-                select(RunItemRow.status, func.count())
-                .where(RunItemRow.run_id == run.id)
-                .group_by(RunItemRow.status)
+                select(RunItemRow.status, func.count()).where(RunItemRow.run_id == run.id).group_by(RunItemRow.status)
             ).all()
         )
         total = sum(counts.values())
@@ -273,8 +285,18 @@ def _module_views(session: Session, platform: str) -> list[ModuleView]:
     )
     views = []
     for (
-        module_id, name, application, description, latest, compilation_id, succeeded, reason,
-        deployed_compilation_id, deployed_number, deployed_platform, locked_by,
+        module_id,
+        name,
+        application,
+        description,
+        latest,
+        compilation_id,
+        succeeded,
+        reason,
+        deployed_compilation_id,
+        deployed_number,
+        deployed_platform,
+        locked_by,
     ) in session.execute(query):
         if compilation_id is None:
             state = NOT_PREPARED
@@ -286,9 +308,17 @@ def _module_views(session: Session, platform: str) -> list[ModuleView]:
             state = READY
         views.append(
             ModuleView(
-                module_id, name, application, description or "", latest,
+                module_id,
+                name,
+                application,
+                description or "",
+                latest,
                 None if compilation_id is None else ("succeeded" if succeeded else "failed"),
-                reason, deployed_number, deployed_platform, state, locked_by,
+                reason,
+                deployed_number,
+                deployed_platform,
+                state,
+                locked_by,
             )
         )
     return views
@@ -328,8 +358,15 @@ def _summary(row: RunRow, counts: Mapping[str, int]) -> RunSummary:
     full: dict[str, int] = {name: counts.get(name, 0) for name in records.COUNTED_ITEM_STATUSES}
     full.update(counts)
     return RunSummary(
-        row.id, row.kind, row.status, row.platform_version, row.started_by, row.started_at,
-        row.finished_at, full, row.message,
+        row.id,
+        row.kind,
+        row.status,
+        row.platform_version,
+        row.started_by,
+        row.started_at,
+        row.finished_at,
+        full,
+        row.message,
     )
 
 
@@ -344,8 +381,15 @@ def run_detail(ctx: EnvironmentContext, run_id: int) -> RunDetail:
 
 # The columns of a RunItemView, in its fields' order.
 _ITEM_COLUMNS = (
-    RunItemRow.module_name, RunItemRow.application, RunItemRow.version, RunItemRow.status, RunItemRow.reason,
-    RunItemRow.message, RunItemRow.started_at, RunItemRow.finished_at, RunItemRow.frontends,
+    RunItemRow.module_name,
+    RunItemRow.application,
+    RunItemRow.version,
+    RunItemRow.status,
+    RunItemRow.reason,
+    RunItemRow.message,
+    RunItemRow.started_at,
+    RunItemRow.finished_at,
+    RunItemRow.frontends,
 )
 
 
@@ -407,9 +451,13 @@ def repeated_failures(ctx: EnvironmentContext, run_id: int) -> tuple[str, ...]:
         if previous is None:
             return ()
         failed = [
-            set(session.scalars(
-                select(RunItemRow.module_name).where(RunItemRow.run_id == one, RunItemRow.status == ItemStatus.FAILED)
-            ))
+            set(
+                session.scalars(
+                    select(RunItemRow.module_name).where(
+                        RunItemRow.run_id == one, RunItemRow.status == ItemStatus.FAILED
+                    )
+                )
+            )
             for one in (run_id, previous)
         ]
         return tuple(sorted(failed[0] & failed[1]))

@@ -228,8 +228,7 @@ class RunExecutor:
         key = min(sorted(unfinished), key=lambda k: len(waiting[k] & unfinished))
         self._log(
             "warning",
-            f"{self._items[key].module} is part of a dependency cycle; deploying it before "
-            "its producers",
+            f"{self._items[key].module} is part of a dependency cycle; deploying it before its producers",
         )
         waiting[key] = set()
         return key
@@ -241,9 +240,7 @@ class RunExecutor:
         self._statuses[key] = outcome.status
         self._outcomes[key] = outcome
         self._pending.finished.append((self._item_row_ids[item.module_id], item, outcome, utcnow()))
-        self._emit(
-            ItemFinished(self._run_id, item.module, outcome.status, outcome.reason, outcome.message, seconds)
-        )
+        self._emit(ItemFinished(self._run_id, item.module, outcome.status, outcome.reason, outcome.message, seconds))
         if outcome.status == ItemStatus.FAILED:
             self._log("error", f"{item.module}: {outcome.message or outcome.reason}")
 
@@ -258,8 +255,7 @@ class RunExecutor:
             ).all()
             self._item_row_ids = {row.module_id: row.id for row in rows}
             snapshot = tuple(
-                ItemSnapshot(r.module_name, r.application, r.version, r.status, r.reason, r.message)
-                for r in rows
+                ItemSnapshot(r.module_name, r.application, r.version, r.status, r.reason, r.message) for r in rows
             )
             started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot)
         self._emit(started)
@@ -299,22 +295,25 @@ class RunExecutor:
         started = {row_id: at for row_id, at in pending.started}
         begun = [(row_id, at) for row_id, at in pending.started if row_id not in finished]
         if begun:
-            records.update_items(session, [
-                {"item_id": row_id, "status": ItemStatus.DEPLOYING, "started_at": at} for row_id, at in begun
-            ])
+            records.update_items(
+                session, [{"item_id": row_id, "status": ItemStatus.DEPLOYING, "started_at": at} for row_id, at in begun]
+            )
         if pending.finished:
-            records.update_items(session, [
-                {
-                    "item_id": row_id,
-                    "status": outcome.status,
-                    "reason": outcome.reason,
-                    "message": outcome.message,
-                    "frontends": None if outcome.frontends is None else dict(outcome.frontends),
-                    "finished_at": at,
-                    **({"started_at": started[row_id]} if row_id in started else {}),
-                }
-                for row_id, _item, outcome, at in pending.finished
-            ])
+            records.update_items(
+                session,
+                [
+                    {
+                        "item_id": row_id,
+                        "status": outcome.status,
+                        "reason": outcome.reason,
+                        "message": outcome.message,
+                        "frontends": None if outcome.frontends is None else dict(outcome.frontends),
+                        "finished_at": at,
+                        **({"started_at": started[row_id]} if row_id in started else {}),
+                    }
+                    for row_id, _item, outcome, at in pending.finished
+                ],
+            )
             done = [(item, outcome) for _row_id, item, outcome, _at in pending.finished if outcome.result is not None]
             if done:
                 self._work.record(session, self._run_id, done)
@@ -328,15 +327,15 @@ class RunExecutor:
             lost = self._unsettled(session)
             if lost:
                 status = RunStatus.FAILED
-                text = (f"the run's record disagrees with its plan: {len(lost)} module(s) ended without a final "
-                        f"status ({', '.join(lost[:5])}{', ...' if len(lost) > 5 else ''})")
+                text = (
+                    f"the run's record disagrees with its plan: {len(lost)} module(s) ended without a final "
+                    f"status ({', '.join(lost[:5])}{', ...' if len(lost) > 5 else ''})"
+                )
                 self._log("error", text)
                 records.close_run(session, run, status, text)
             else:
                 records.close_run(session, run, status)
-            statuses = session.scalars(
-                select(RunItemRow.status).where(RunItemRow.run_id == self._run_id)
-            ).all()
+            statuses = session.scalars(select(RunItemRow.status).where(RunItemRow.run_id == self._run_id)).all()
         counts: dict[str, int] = {}
         for item_status in statuses:
             counts[item_status] = counts.get(item_status, 0) + 1
@@ -348,22 +347,32 @@ class RunExecutor:
         Those that did not are failed here, by name; a run with any ends ``failed``.
         """
         # Only the rows that disagree: a run of 100,000 modules reads none of the others.
-        lost: list[tuple[int, str]] = [(row_id, name) for row_id, name in session.execute(
-            select(RunItemRow.id, RunItemRow.module_name)
-            .where(
-                RunItemRow.run_id == self._run_id,
-                RunItemRow.status.not_in(FINISHED_ITEM_STATUSES)
-                | ((RunItemRow.status == ItemStatus.SKIPPED) & RunItemRow.reason.is_(None)),
+        lost: list[tuple[int, str]] = [
+            (row_id, name)
+            for row_id, name in session.execute(
+                select(RunItemRow.id, RunItemRow.module_name)
+                .where(
+                    RunItemRow.run_id == self._run_id,
+                    RunItemRow.status.not_in(FINISHED_ITEM_STATUSES)
+                    | ((RunItemRow.status == ItemStatus.SKIPPED) & RunItemRow.reason.is_(None)),
+                )
+                .order_by(RunItemRow.position)
             )
-            .order_by(RunItemRow.position)
-        )]
+        ]
         missing = [item.module for key, item in self._items.items() if key not in self._outcomes]
         if lost:
             session.execute(
                 update(RunItemRow),
-                [{"id": row_id, "status": ItemStatus.FAILED, "reason": "lost",
-                  "message": "the run ended without a final status for this module", "finished_at": utcnow()}
-                 for row_id, _name in lost],
+                [
+                    {
+                        "id": row_id,
+                        "status": ItemStatus.FAILED,
+                        "reason": "lost",
+                        "message": "the run ended without a final status for this module",
+                        "finished_at": utcnow(),
+                    }
+                    for row_id, _name in lost
+                ],
             )
         return sorted({name for _id, name in lost} | set(missing))
 

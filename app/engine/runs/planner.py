@@ -151,6 +151,7 @@ class DeployAllPlanner:
         if not expected:
             return items
         from app.engine.frontend.target import FrontendError
+
         gone: dict[str, str] = {}  # module -> the first front-end where it is not live
         for frontend in self._frontends:
             try:
@@ -168,11 +169,18 @@ class DeployAllPlanner:
             if where is None:
                 return item
             why = "it is not prepared" if item.reason == SkipReason.NOT_PREPARED else "it did not compile"
-            detail = (f"its live build ({build.platform}) is missing on front-end {where}: written there, "
-                      f"as {why} for {self._platform}")
+            detail = (
+                f"its live build ({build.platform}) is missing on front-end {where}: written there, "
+                f"as {why} for {self._platform}"
+            )
             return item._replace(
-                action=DEPLOY, reason=None, detail=detail, compilation_id=build.compilation_id,
-                artifact_sha256=build.artifact_sha256, version=build.version, platform=build.platform,
+                action=DEPLOY,
+                reason=None,
+                detail=detail,
+                compilation_id=build.compilation_id,
+                artifact_sha256=build.artifact_sha256,
+                version=build.version,
+                platform=build.platform,
             )
         if item.reason != SkipReason.ALREADY_DEPLOYED:
             return item

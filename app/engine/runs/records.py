@@ -163,10 +163,7 @@ def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str
     ).first()
     if row is not None:
         name, run = row
-        raise RefusedError(
-            f"{operation} of module {name} refused: it is being deployed by "
-            f"{RunRef.of(run).describe()}"
-        )
+        raise RefusedError(f"{operation} of module {name} refused: it is being deployed by {RunRef.of(run).describe()}")
 
 
 def create_run(
@@ -231,9 +228,7 @@ def create_run(
             .execution_options(synchronize_session=False)
         )
     locked = [
-        {"module_id": item.module_id, "run_id": run.id}
-        for item in items
-        if item.status not in FINISHED_ITEM_STATUSES
+        {"module_id": item.module_id, "run_id": run.id} for item in items if item.status not in FINISHED_ITEM_STATUSES
     ]
     if locked:
         session.execute(insert(table_of(ModuleLockRow)), locked)

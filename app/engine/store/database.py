@@ -75,9 +75,7 @@ class Database:
 
             add_postgresql_options()
             try:
-                engine = create_engine(
-                    self.url, pool_pre_ping=True, pool_size=8, max_overflow=8, hide_parameters=True
-                )
+                engine = create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=8, hide_parameters=True)
             except Exception as exc:  # a missing driver is bad input, not a crash
                 raise BadInputError(f"cannot use database URL: {exc}") from None
             if self.url.get_backend_name() == "postgresql":
@@ -198,8 +196,10 @@ def database_error(db: Database, exc: BaseException) -> DeployCenterError | None
             "by this user to change anything (the read-only views work as they are)"
         )
     if code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
-        return StateError(f"cannot open the database {db.file_or_url()} ({text}); check that it and its folder "
-                          "exist and that this user may read them")
+        return StateError(
+            f"cannot open the database {db.file_or_url()} ({text}); check that it and its folder "
+            "exist and that this user may read them"
+        )
     if code.startswith(("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PERM", "SQLITE_AUTH")):
         return StateError(f"cannot use the database {db.file_or_url()} ({text}); check its disk and permissions")
     if isinstance(exc, OperationalError) or isinstance(orig, sqlite3.OperationalError):

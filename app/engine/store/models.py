@@ -209,9 +209,7 @@ class RunRow(Base):
     # Switched one front-end at a time with health checks (section 7.5).
     rolling: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    items: Mapped[list[RunItemRow]] = relationship(
-        back_populates="run", order_by="RunItemRow.position"
-    )
+    items: Mapped[list[RunItemRow]] = relationship(back_populates="run", order_by="RunItemRow.position")
 
 
 class RunItemRow(Base):

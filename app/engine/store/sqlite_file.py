@@ -44,8 +44,10 @@ def prepare_sqlite_file(path: Path, read_only: bool) -> None:
         raise StateError(f"data folder {folder} does not exist")
     if not path.exists():
         if read_only:
-            raise StateError(f"no database at {path}, and its folder {folder} is read-only; run 'init' "
-                             "in a folder this user can write to")
+            raise StateError(
+                f"no database at {path}, and its folder {folder} is read-only; run 'init' "
+                "in a folder this user can write to"
+            )
         _create_private_file(path)
         return
     _tighten_mode(path)
@@ -55,8 +57,10 @@ def prepare_sqlite_file(path: Path, read_only: bool) -> None:
     wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
     if read_only and wal.exists() and not shm.exists():
         # SQLite needs the -shm index to read a write-ahead log, and cannot create it here.
-        raise StateError(f"the database {path} has unsaved changes in {wal.name}, which cannot be read in a "
-                         "read-only folder; run any command once where the folder can be written")
+        raise StateError(
+            f"the database {path} has unsaved changes in {wal.name}, which cannot be read in a "
+            "read-only folder; run any command once where the folder can be written"
+        )
 
 
 def _create_private_file(path: Path) -> None:
@@ -66,8 +70,9 @@ def _create_private_file(path: Path) -> None:
     except FileExistsError:
         pass  # another process was first; it created it the same way
     except OSError as exc:
-        raise StateError(f"cannot create the database {path} ({exc.strerror}); check the folder's "
-                         "permissions") from None
+        raise StateError(
+            f"cannot create the database {path} ({exc.strerror}); check the folder's permissions"
+        ) from None
 
 
 def _tighten_mode(path: Path) -> None:
@@ -94,8 +99,9 @@ def sqlite_file_problem(path: Path) -> str | None:
         with path.open("rb") as handle:
             header = handle.read(100)
     except OSError as exc:
-        raise StateError(f"cannot read the database {path} ({exc.strerror}); check that this user may "
-                         "read it") from None
+        raise StateError(
+            f"cannot read the database {path} ({exc.strerror}); check that this user may read it"
+        ) from None
     if size == 0:
         return None
     if len(header) < 100 or not header.startswith(SQLITE_HEADER):

@@ -44,7 +44,11 @@ class RunActions(QObject):
     """The pane's actions on its run; they belong to the pane's widget, whose shortcuts they are."""
 
     def __init__(
-        self, session: GuiSession, modules: ModulesModel, deploy_all: Callable[[], object], pane: QWidget,
+        self,
+        session: GuiSession,
+        modules: ModulesModel,
+        deploy_all: Callable[[], object],
+        pane: QWidget,
     ) -> None:
         super().__init__(pane)
         self.session = session
@@ -86,8 +90,12 @@ class RunActions(QObject):
         running = p is not None and p.running
         self.cancel_action.setEnabled(running)
         self.cancel_action.setToolTip(
-            "Stop the run: modules already deploying finish, the rest are cancelled" if running
-            else "the run shown here is not in progress" if p is not None else "no run is shown here")
+            "Stop the run: modules already deploying finish, the rest are cancelled"
+            if running
+            else "the run shown here is not in progress"
+            if p is not None
+            else "no run is shown here"
+        )
         reason = self._why_not_again()
         self.again_action.setEnabled(reason is None)
         self.again_action.setToolTip(reason or "Deploy again the modules that did not deploy in this run")
@@ -136,9 +144,13 @@ class RunActions(QObject):
         if p is None or not p.running:
             return
         question = f"Stop run {p.run_id}? Modules already deploying finish; the others are marked cancelled."
-        reply = self.session.notifier.ask("Cancel run", question, "Stop the run",
-                                          withdrawn_by=self.session.tracker.ended,
-                                          applies=lambda ended: ended.run_id == p.run_id)
+        reply = self.session.notifier.ask(
+            "Cancel run",
+            question,
+            "Stop the run",
+            withdrawn_by=self.session.tracker.ended,
+            applies=lambda ended: ended.run_id == p.run_id,
+        )
         if reply is Reply.YES and p.running:
             self.session.controller.cancel_run(p.run_id, PANE)
         elif not p.running:
@@ -165,9 +177,12 @@ class RunActions(QObject):
     def request_export(self, kind: str) -> None:
         if self.progress is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self._pane, f"Export run {self.progress.run_id}",
-                                              str(self.export_start(f".{kind}")),
-                                              "JSON (*.json)" if kind == "json" else "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self._pane,
+            f"Export run {self.progress.run_id}",
+            str(self.export_start(f".{kind}")),
+            "JSON (*.json)" if kind == "json" else "CSV (*.csv)",
+        )
         if path:
             self.export(Path(path))
 
@@ -176,8 +191,9 @@ class RunActions(QObject):
         run_id = self.progress.run_id if self.progress else 0
         folder = Path(str(app_settings().value(EXPORT_FOLDER_KEY, "") or ""))
         if not folder.is_absolute() or not folder.is_dir():
-            folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-                          or Path.home())
+            folder = Path(
+                QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home()
+            )
         return folder / f"run-{run_id}{suffix}"
 
     def export(self, path: Path) -> None:

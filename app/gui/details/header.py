@@ -71,9 +71,11 @@ class RunHeader(QWidget):
         running = p.running
         where = " (started in another process)" if running and not p.own else ""
         self.title.setText(f"Run {p.run_id} · {p.kind} · {run_outcome(p.kind, p.status, p.counts)}{where}")
-        self.subtitle.setText(f"Started by {p.started_by} at {timestamp(p.started_at)}"
-                              + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
-                              + (f" · {p.message}" if p.message else ""))
+        self.subtitle.setText(
+            f"Started by {p.started_by} at {timestamp(p.started_at)}"
+            + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
+            + (f" · {p.message}" if p.message else "")
+        )
         move_bar(self.bar, p.done if p.total else 1, max(p.total, 1), p.progress_text())
         self.elapsed.setText(f"Elapsed: {duration(p.elapsed())}")
         eta = p.eta()
@@ -86,10 +88,16 @@ class RunHeader(QWidget):
         waves = p.waves if p is not None else {}
         tally = frontend_tally(p) if p is not None and not waves else {}
         if waves:
-            self.waves.setText("Front-ends, one at a time: " + " · ".join(
-                f"{name} {'✗' if wave.problem else '✓'} {wave_text(wave)}" for name, wave in waves.items()))
+            self.waves.setText(
+                "Front-ends, one at a time: "
+                + " · ".join(f"{name} {'✗' if wave.problem else '✓'} {wave_text(wave)}" for name, wave in waves.items())
+            )
         elif len(tally) > 1:
-            self.waves.setText("Front-ends: " + " · ".join(
-                f"{name} {', '.join(f'{n} {state}' for state, n in sorted(states.items()))}"
-                for name, states in sorted(tally.items())))
+            self.waves.setText(
+                "Front-ends: "
+                + " · ".join(
+                    f"{name} {', '.join(f'{n} {state}' for state, n in sorted(states.items()))}"
+                    for name, states in sorted(tally.items())
+                )
+            )
         self.waves.setVisible(bool(waves) or len(tally) > 1)

@@ -26,8 +26,9 @@ class ItemPanel(QObject):
 
     row_chosen = Signal(int)  # a blocked consumer, to be made the table's current row
 
-    def __init__(self, session: GuiSession, table: QTableView, proxy: QSortFilterProxyModel,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, session: GuiSession, table: QTableView, proxy: QSortFilterProxyModel, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self._table = table
@@ -74,8 +75,10 @@ class ItemPanel(QObject):
             self.solution_button.hide()
             return
         row = p.rows[number]
-        lines = [f"{row.module} ({row.application}): {status_label(row.status)}"
-                 + (f" · {row.reason}" if row.reason and row.reason not in (row.message or "") else "")]
+        lines = [
+            f"{row.module} ({row.application}): {status_label(row.status)}"
+            + (f" · {row.reason}" if row.reason and row.reason not in (row.message or "") else "")
+        ]
         if row.message:
             lines.append(row.message)
         hint = item_hint(p.kind, row.status, row.reason)
@@ -85,8 +88,10 @@ class ItemPanel(QObject):
             lines.append(f"On the front-ends: {frontends_text(row.frontends)}")
         repeated = row.module in p.repeated_failures and row.status == ItemStatus.FAILED
         if repeated:
-            lines.append(f"{row.module} failed in this Deploy All and in the one before: Publish solution "
-                         "compiles it again from its stored source and deploys it.")
+            lines.append(
+                f"{row.module} failed in this Deploy All and in the one before: Publish solution "
+                "compiles it again from its stored source and deploys it."
+            )
             self.solution_button.setText(f"Publish solution for {row.module}…")
         self.solution_button.setVisible(repeated)
         self.detail.setText("\n".join(lines))
@@ -131,7 +136,9 @@ class ItemPanel(QObject):
         if p is None or number is None or number >= len(p.rows):
             return
         module = p.rows[number].module
-        question = (f"Publish solution for {module}? Its latest version is compiled again from its stored source "
-                    "for the current platform and deployed, with the modules it needs first.")
+        question = (
+            f"Publish solution for {module}? Its latest version is compiled again from its stored source "
+            "for the current platform and deployed, with the modules it needs first."
+        )
         if self.session.notifier.confirm("Publish solution", question, "Publish solution"):
             self.session.controller.publish_solution([module], PANE)

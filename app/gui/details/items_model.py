@@ -10,9 +10,22 @@ from app.gui.table_model import Column, ColumnTableModel
 
 # Sorting by status puts what needs attention first: what deploys now, then failures before the
 # modules they blocked, then what is still to come, and what went well last.
-STATUS_ORDER: dict[str, int] = {status: rank for rank, status in enumerate((
-    ItemStatus.DEPLOYING, ItemStatus.FAILED, ItemStatus.BLOCKED, ItemStatus.PENDING, ItemStatus.CANCELLED,
-    ItemStatus.DEPLOYED, ItemStatus.PREPARED, ItemStatus.STAGED, ItemStatus.SKIPPED))}
+STATUS_ORDER: dict[str, int] = {
+    status: rank
+    for rank, status in enumerate(
+        (
+            ItemStatus.DEPLOYING,
+            ItemStatus.FAILED,
+            ItemStatus.BLOCKED,
+            ItemStatus.PENDING,
+            ItemStatus.CANCELLED,
+            ItemStatus.DEPLOYED,
+            ItemStatus.PREPARED,
+            ItemStatus.STAGED,
+            ItemStatus.SKIPPED,
+        )
+    )
+}
 
 
 def _took(row: ItemRow) -> str:
@@ -23,12 +36,26 @@ class RunItemsModel(ColumnTableModel[ItemRow]):
     columns = (
         Column("Module", lambda r: r.module, width=160),
         Column("Application", lambda r: r.application, width=100),
-        Column("Version", lambda r: "" if r.version is None else str(r.version), sort=lambda r: r.version or 0,
-               numeric=True, width=56),
-        Column("Status", lambda r: status_label(r.status), icon=lambda r: status_icon(r.status),
-               sort=lambda r: STATUS_ORDER.get(r.status, len(STATUS_ORDER)), width=100),
-        Column("Started", lambda r: clock(r.started_at),
-               sort=lambda r: r.started_at.timestamp() if r.started_at else 0.0, width=70),
+        Column(
+            "Version",
+            lambda r: "" if r.version is None else str(r.version),
+            sort=lambda r: r.version or 0,
+            numeric=True,
+            width=56,
+        ),
+        Column(
+            "Status",
+            lambda r: status_label(r.status),
+            icon=lambda r: status_icon(r.status),
+            sort=lambda r: STATUS_ORDER.get(r.status, len(STATUS_ORDER)),
+            width=100,
+        ),
+        Column(
+            "Started",
+            lambda r: clock(r.started_at),
+            sort=lambda r: r.started_at.timestamp() if r.started_at else 0.0,
+            width=70,
+        ),
         Column("Duration", _took, sort=lambda r: r.seconds or 0.0, numeric=True, width=70),
         Column("Message", lambda r: r.detail, tooltip=lambda r: r.detail, width=300),
     )

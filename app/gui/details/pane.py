@@ -65,7 +65,10 @@ def _read_record(ctx: EnvironmentContext, run_id: int) -> tuple[views.RunDetail,
 
 class DetailsPane(QWidget):
     def __init__(
-        self, session: GuiSession, modules: ModulesModel, deploy_all: Callable[[], object],
+        self,
+        session: GuiSession,
+        modules: ModulesModel,
+        deploy_all: Callable[[], object],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -165,8 +168,9 @@ class DetailsPane(QWidget):
             return
         self._read(run_id)
         self.header.show_reading(run_id)
-        self.session.jobs.submit("run detail", lambda: _read_run(self.session.ctx, run_id),
-                                 lambda result: self._loaded(run_id, result))
+        self.session.jobs.submit(
+            "run detail", lambda: _read_run(self.session.ctx, run_id), lambda result: self._loaded(run_id, result)
+        )
 
     def _loaded(self, run_id: int, result: JobResult) -> None:
         if self._loading != run_id:
@@ -200,8 +204,11 @@ class DetailsPane(QWidget):
         if self.session.closed:
             return
         run_id = progress.run_id
-        self.session.jobs.submit(RECORD_JOB, lambda: _read_record(self.session.ctx, run_id),
-                                 lambda result: self._record_read(progress, result))
+        self.session.jobs.submit(
+            RECORD_JOB,
+            lambda: _read_record(self.session.ctx, run_id),
+            lambda result: self._record_read(progress, result),
+        )
 
     def _record_read(self, progress: RunProgress, result: JobResult) -> None:
         if not result.ok:
@@ -301,4 +308,3 @@ class DetailsPane(QWidget):
         elif self.table.horizontalHeader().sortIndicatorSection() == status:
             self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
             self.proxy.sort(-1)  # back to the run's own order
-

@@ -49,10 +49,21 @@ class FrontendsModel(ColumnTableModel[FrontendState]):
         Column("Kind", lambda s: s.frontend.kind, width=50),
         Column("State", _reach, tooltip=lambda s: s.problem or "", width=90),
         Column("Live", lambda s: str(s.live) if s.reachable else "", sort=lambda s: s.live, numeric=True, width=50),
-        Column("Behind", lambda s: str(s.behind) if s.reachable else "", sort=lambda s: s.behind, numeric=True,
-               tooltip=lambda s: "modules recorded as deployed that run another release here, or none", width=56),
-        Column("Not recorded", lambda s: str(s.extra) if s.reachable else "", sort=lambda s: s.extra,
-               numeric=True, width=80),
+        Column(
+            "Behind",
+            lambda s: str(s.behind) if s.reachable else "",
+            sort=lambda s: s.behind,
+            numeric=True,
+            tooltip=lambda s: "modules recorded as deployed that run another release here, or none",
+            width=56,
+        ),
+        Column(
+            "Not recorded",
+            lambda s: str(s.extra) if s.reachable else "",
+            sort=lambda s: s.extra,
+            numeric=True,
+            width=80,
+        ),
         Column("Health check", lambda s: s.frontend.health_cmd or "", width=120),
         Column("Target", lambda s: s.frontend.location, width=200),
     )
@@ -123,8 +134,14 @@ class FrontendsPane(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setAccessibleName("Farm summary")
         buttons = QHBoxLayout()
-        for action in (self.add_action, self.disable_action, self.enable_action, self.remove_action,
-                       self.adopt_action, self.check_action):
+        for action in (
+            self.add_action,
+            self.disable_action,
+            self.enable_action,
+            self.remove_action,
+            self.adopt_action,
+            self.check_action,
+        ):
             button = QToolButton()
             button.setDefaultAction(action)
             buttons.addWidget(button)
@@ -189,8 +206,10 @@ class FrontendsPane(QWidget):
         if down:
             text = f"{plural(len(down), 'front-end')} cannot be reached: {', '.join(s.frontend.name for s in down)}."
         elif behind:
-            text = (f"{plural(len(behind), 'front-end')} run older releases than recorded "
-                    f"({', '.join(s.frontend.name for s in behind)}): Deploy All brings them up to date.")
+            text = (
+                f"{plural(len(behind), 'front-end')} run older releases than recorded "
+                f"({', '.join(s.frontend.name for s in behind)}): Deploy All brings them up to date."
+            )
         else:
             text = f"All {plural(len(enabled), 'enabled front-end')} run what is recorded."
         disabled = [s.frontend.name for s in farm.frontends if not s.frontend.enabled]
@@ -230,7 +249,8 @@ class FrontendsPane(QWidget):
             return
         name, target, health, adopt = dialog.values()
         self.session.controller.quick(
-            "Add front-end", PANE,
+            "Add front-end",
+            PANE,
             lambda: frontends.add_frontend(self.session.ctx, name, target, health, adopt_it=adopt),
             f"Front-end {name} added: the next Deploy All brings it up to date",
         )
@@ -239,8 +259,10 @@ class FrontendsPane(QWidget):
         state = self.selected()
         if state is None:
             return
-        question = (f"Forget front-end {state.frontend.name} ({state.frontend.location})? Its files stay where "
-                    "they are; runs no longer write there.")
+        question = (
+            f"Forget front-end {state.frontend.name} ({state.frontend.location})? Its files stay where "
+            "they are; runs no longer write there."
+        )
         if self.session.notifier.confirm("Remove front-end", question, "Remove"):
             self._change("Remove", frontends.remove_frontend)
 
@@ -252,4 +274,3 @@ class FrontendsPane(QWidget):
         self.session.controller.quick(
             f"{verb} front-end", PANE, lambda: call(self.session.ctx, name, *extra), f"{verb}: front-end {name} done"
         )
-

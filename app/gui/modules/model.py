@@ -15,14 +15,20 @@ from app.gui.formatting import HELD_TIP, state_label
 from app.gui.icons import status_icon
 from app.gui.table_model import Column, ColumnTableModel
 
-STATE_ICONS: dict[str, str] = {ModuleState.READY: ItemStatus.PENDING, ModuleState.DEPLOYED: ItemStatus.DEPLOYED,
-               ModuleState.COMPILATION_FAILED: ItemStatus.FAILED, ModuleState.NOT_PREPARED: ItemStatus.SKIPPED}
+STATE_ICONS: dict[str, str] = {
+    ModuleState.READY: ItemStatus.PENDING,
+    ModuleState.DEPLOYED: ItemStatus.DEPLOYED,
+    ModuleState.COMPILATION_FAILED: ItemStatus.FAILED,
+    ModuleState.NOT_PREPARED: ItemStatus.SKIPPED,
+}
 ANY_STATE = ""
 IN_A_RUN = "in-a-run"  # not a state: the modules an active run holds, whatever their state
 DRIFT = "drift"  # not a state either: modules whose front-ends run different releases
 DRIFT_MARK = "front-ends disagree"
-DRIFT_TIP = ("The enabled front-ends run different releases of this module. Verify names each one; "
-             "Deploy All or a rollback brings them back in step.")
+DRIFT_TIP = (
+    "The enabled front-ends run different releases of this module. Verify names each one; "
+    "Deploy All or a rollback brings them back in step."
+)
 
 
 KEEPS_ITS_BUILD = (ModuleState.COMPILATION_FAILED, ModuleState.NOT_PREPARED)
@@ -121,16 +127,28 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
     columns = (
         Column("Module", lambda m: m.name, tooltip=lambda m: m.description, width=130),
         Column("Application", lambda m: m.application, width=90),
-        Column("Latest version", lambda m: _number(m.latest_version), sort=lambda m: m.latest_version or 0,
-               numeric=True, width=96),
-        Column("Compilation", lambda m: m.compile_status or "not compiled", tooltip=lambda m: m.compile_reason or "",
-               width=84),
-        Column("Deployed version", lambda m: _number(m.deployed_version), sort=lambda m: m.deployed_version or 0,
-               numeric=True, width=112),
+        Column(
+            "Latest version",
+            lambda m: _number(m.latest_version),
+            sort=lambda m: m.latest_version or 0,
+            numeric=True,
+            width=96,
+        ),
+        Column(
+            "Compilation",
+            lambda m: m.compile_status or "not compiled",
+            tooltip=lambda m: m.compile_reason or "",
+            width=84,
+        ),
+        Column(
+            "Deployed version",
+            lambda m: _number(m.deployed_version),
+            sort=lambda m: m.deployed_version or 0,
+            numeric=True,
+            width=112,
+        ),
         Column("Deployed platform", lambda m: m.deployed_platform or "", width=118),
-        Column("State", lambda m: m.label, icon=_state_icon,
-               tooltip=_state_tip,
-               width=190),
+        Column("State", lambda m: m.label, icon=_state_icon, tooltip=_state_tip, width=190),
     )
 
     def __init__(self, parent: object = None) -> None:
@@ -158,9 +176,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         self._index_rows()
         after = {id(entry): number for number, entry in enumerate(self.rows)}
         moved = {number: after[key] for key, number in before.items()}
-        self.changePersistentIndexList(
-            old_indexes, [self.index(moved[i.row()], i.column()) for i in old_indexes]
-        )
+        self.changePersistentIndexList(old_indexes, [self.index(moved[i.row()], i.column()) for i in old_indexes])
         self.layoutChanged.emit()
 
     def _sorted(self, entries: list[ModuleEntry]) -> list[ModuleEntry]:
@@ -231,7 +247,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         modules, where a QSortFilterProxyModel asks Python for every row's key on every keystroke.
         """
         needle = text.casefold()
-        rows = enumerate(self.rows[first:None if last is None else last + 1], first)
+        rows = enumerate(self.rows[first : None if last is None else last + 1], first)
         if state == IN_A_RUN:
             return [n for n, e in rows if e.locked_by_run is not None and needle in e.search]
         if state == DRIFT:
@@ -294,8 +310,9 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
                 if self._counts is not None:  # kept up to date: recounting 10,000 rows per tick shows
                     self._counts[entry.view.state] -= 1
                     self._counts[ModuleState.DEPLOYED] += 1
-                entry.view = replace(entry.view, deployed_version=version, deployed_platform=platform,
-                                     state=ModuleState.DEPLOYED)
+                entry.view = replace(
+                    entry.view, deployed_version=version, deployed_platform=platform, state=ModuleState.DEPLOYED
+                )
             changed.append(number)
         # One signal per run of rows, not one over all of them: a view repaints only the changed
         # rows it shows (a signal over the whole range repainted the visible table every tick).
@@ -306,8 +323,10 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
 
     def mark_deployed(self, name: str, version: int | None, platform: str) -> None:
         def deployed(entry: ModuleEntry) -> None:
-            entry.view = replace(entry.view, deployed_version=version, deployed_platform=platform,
-                                 state=ModuleState.DEPLOYED)
+            entry.view = replace(
+                entry.view, deployed_version=version, deployed_platform=platform, state=ModuleState.DEPLOYED
+            )
+
         self._update([name], deployed)
         self._counts = None
 

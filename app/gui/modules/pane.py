@@ -72,8 +72,14 @@ class ModulesPane(QWidget):
         self._update_soon.setSingleShot(True)
         self._update_soon.setInterval(UPDATE_DELAY_MS)
         self._update_soon.timeout.connect(self.update_actions)
-        for signal in (model.dataChanged, model.modelReset, self.proxy.layoutChanged, self.proxy.rowsInserted,
-                       self.proxy.rowsRemoved, self.proxy.modelReset):
+        for signal in (
+            model.dataChanged,
+            model.modelReset,
+            self.proxy.layoutChanged,
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+            self.proxy.modelReset,
+        ):
             signal.connect(self._update_soon.start)
         self.update_actions()
 
@@ -97,8 +103,14 @@ class ModulesPane(QWidget):
         self.solution_action = action("Publish s&olution for selected…", "", self.request_publish_solution)
         self.solution_action.setIconText("Publish solution…")
         self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
-        self.refusals.watch(self.publish_action, self.apply_action, self.delete_action, self.deploy_action,
-                            self.rollback_action, self.solution_action)
+        self.refusals.watch(
+            self.publish_action,
+            self.apply_action,
+            self.delete_action,
+            self.deploy_action,
+            self.rollback_action,
+            self.solution_action,
+        )
 
     def _build(self) -> None:
         self.message_bar = MessageBar()
@@ -114,8 +126,7 @@ class ModulesPane(QWidget):
             self.state_filter.addItem(label, state)
         self.state_filter.addItem("Held by an active run", IN_A_RUN)
         self.state_filter.addItem("Front-ends disagree", DRIFT)
-        self.state_filter.currentIndexChanged.connect(
-            lambda: self.proxy.set_state(self.state_filter.currentData()))
+        self.state_filter.currentIndexChanged.connect(lambda: self.proxy.set_state(self.state_filter.currentData()))
         self.shown = QLabel()
         filter_label = QLabel("&Filter:")
         filter_label.setBuddy(self.filter_edit)
@@ -144,8 +155,14 @@ class ModulesPane(QWidget):
         layout.addLayout(buttons)
 
     def module_actions(self) -> tuple[QAction, ...]:
-        return (self.publish_action, self.apply_action, self.delete_action, self.deploy_action,
-                self.rollback_action, self.solution_action)
+        return (
+            self.publish_action,
+            self.apply_action,
+            self.delete_action,
+            self.deploy_action,
+            self.rollback_action,
+            self.solution_action,
+        )
 
     def focus_search(self) -> None:
         self.filter_edit.setFocus()
@@ -237,18 +254,30 @@ class ModulesPane(QWidget):
         self.why_label.setText(f"{lock}: Publish, Apply configurations and Delete wait until it ends." if lock else "")
         one = None if len(selected) == 1 else "Select one module"
         some = None if selected else "Select one or more modules"
-        ready = (None if any(e.state == ModuleState.READY for e in selected)
-                 else "None of the selected modules is ready to deploy")
+        ready = (
+            None
+            if any(e.state == ModuleState.READY for e in selected)
+            else "None of the selected modules is ready to deploy"
+        )
         self._enable(self.publish_action, lock, "Publish a new version of a module from a bundle folder or .zip")
         self._enable(self.apply_action, lock or one, "Edit and apply the selected module's configuration values")
         self._enable(self.delete_action, lock or one, "Remove the selected module from the environment")
         self._enable(self.deploy_action, lock or some or ready, "Deploy the selected modules that are ready")
-        deployed = (None if any(e.deployed_version is not None for e in selected)
-                    else "None of the selected modules is deployed")
-        self._enable(self.rollback_action, lock or some or deployed,
-                     "Take the selected modules back one release, on every front-end")
-        self._enable(self.solution_action, lock or some,
-                     "Recompile the selected modules from their stored sources and deploy them, even if deployed")
+        deployed = (
+            None
+            if any(e.deployed_version is not None for e in selected)
+            else "None of the selected modules is deployed"
+        )
+        self._enable(
+            self.rollback_action,
+            lock or some or deployed,
+            "Take the selected modules back one release, on every front-end",
+        )
+        self._enable(
+            self.solution_action,
+            lock or some,
+            "Recompile the selected modules from their stored sources and deploy them, even if deployed",
+        )
 
     @staticmethod
     def _enable(action: QAction, reason: str | None, tip: str) -> None:
@@ -265,8 +294,11 @@ class ModulesPane(QWidget):
 
     def request_publish(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Publish new version: choose .zip bundles, or a bundle folder's module.toml", "",
-            "Module bundles (*.zip module.toml);;All files (*)")
+            self,
+            "Publish new version: choose .zip bundles, or a bundle folder's module.toml",
+            "",
+            "Module bundles (*.zip module.toml);;All files (*)",
+        )
         if paths:
             self.publish([Path(p) for p in paths])
 
@@ -298,8 +330,10 @@ class ModulesPane(QWidget):
         if len(selected) != 1:
             return
         name = selected[0].name
-        question = (f"Delete module {name}? It is removed from every front-end; its history stays. "
-                    "Publishing it again brings it back.")
+        question = (
+            f"Delete module {name}? It is removed from every front-end; its history stays. "
+            "Publishing it again brings it back."
+        )
         if self.session.notifier.confirm("Delete module", question, "Delete"):
             self.message_bar.hide()
             self.session.controller.delete_module(name, PANE)
@@ -321,8 +355,10 @@ class ModulesPane(QWidget):
         if not names:
             return
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-        question = (f"Publish solution for {shown}? Each one's latest version is compiled again from its stored "
-                    "source for the current platform and deployed in dependency order, even if already deployed.")
+        question = (
+            f"Publish solution for {shown}? Each one's latest version is compiled again from its stored "
+            "source for the current platform and deployed in dependency order, even if already deployed."
+        )
         if self.session.notifier.confirm("Publish solution", question, "Publish solution"):
             self.message_bar.hide()
             self.session.controller.publish_solution(names, PANE)

@@ -124,7 +124,7 @@ class TimelineFrame:
             starts = [bar.start for bar in bars]
             at = bisect_right(starts, seconds + slop) - 1
             now = self.lanes.span()
-            for bar in bars[max(0, at - 2):at + 1][::-1]:
+            for bar in bars[max(0, at - 2) : at + 1][::-1]:
                 end = bar.end if bar.end is not None else now
                 if bar.start - slop <= seconds <= end + slop:
                     return bar.row

@@ -153,4 +153,3 @@ class RunLanes:
         p = self.progress
         end = p.finished_at if not p.running and p.finished_at else utcnow()
         return max(MIN_SPAN_S, (end - self.origin).total_seconds())
-

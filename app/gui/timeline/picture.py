@@ -25,9 +25,15 @@ from app.gui.timeline.lanes import Bar
 WEIGHT: dict[str, int] = {ItemStatus.FAILED: 5, ItemStatus.DEPLOYING: 4, ItemStatus.BLOCKED: 3, ItemStatus.CANCELLED: 2}
 # The status icons' colours (resources/icons), which stay apart for colour-blind eyes too.
 STATUS_COLORS: dict[str, str] = {
-    ItemStatus.PENDING: "#9ca3af", ItemStatus.DEPLOYING: "#0072b2", ItemStatus.DEPLOYED: "#009e73",
-    ItemStatus.PREPARED: "#009e73", ItemStatus.STAGED: "#56b4e9", ItemStatus.FAILED: "#d55e00",
-    ItemStatus.BLOCKED: "#a2487e", ItemStatus.SKIPPED: "#7c8591", ItemStatus.CANCELLED: "#4b5563",
+    ItemStatus.PENDING: "#9ca3af",
+    ItemStatus.DEPLOYING: "#0072b2",
+    ItemStatus.DEPLOYED: "#009e73",
+    ItemStatus.PREPARED: "#009e73",
+    ItemStatus.STAGED: "#56b4e9",
+    ItemStatus.FAILED: "#d55e00",
+    ItemStatus.BLOCKED: "#a2487e",
+    ItemStatus.SKIPPED: "#7c8591",
+    ItemStatus.CANCELLED: "#4b5563",
 }
 NARROW_PX = 4.0  # bars narrower than this merge with their neighbours of the same colour
 THIN_LANE_PX = 6.0  # in lanes this thin no gap between bars shows: neighbours merge whatever their width
@@ -84,8 +90,9 @@ class FinishedPicture:
             for row in dirty:
                 bar = lanes.bar_of.get(row)
                 if bar is not None and bar.end is not None:
-                    self._fill(painter, frame.bar_rect(bar, lanes.lane_of[row], 0.0).adjusted(0, 0, -1, 0),
-                               rows[row].status)
+                    self._fill(
+                        painter, frame.bar_rect(bar, lanes.lane_of[row], 0.0).adjusted(0, 0, -1, 0), rows[row].status
+                    )
                 elif bar is None:
                     dropped.append(row)
             if dropped:
@@ -107,8 +114,9 @@ class FinishedPicture:
             painter.drawText(x + 2, AXIS_HEIGHT - 5 - (metrics.height() - metrics.ascent()) // 2, duration(tick))
             tick += step
 
-    def _paint_lane(self, painter: QPainter, frame: TimelineFrame, lane: int, bars: list[Bar],
-                    rows: list[ItemRow]) -> None:
+    def _paint_lane(
+        self, painter: QPainter, frame: TimelineFrame, lane: int, bars: list[Bar], rows: list[ItemRow]
+    ) -> None:
         """Neighbouring narrow bars of one colour become one rectangle: 10,000 bars, a few hundred.
 
         A bar narrower than a few pixels (or any bar in lanes too thin to show a gap) that starts
@@ -136,8 +144,9 @@ class FinishedPicture:
         if run_status:
             self._fill(painter, QRectF(run_left, top, max(1.0, run_right - run_left - 1), height), run_status)
 
-    def _paint_dropped(self, painter: QPainter, frame: TimelineFrame, dropped: Sequence[tuple[float, int]],
-                       rows: list[ItemRow]) -> None:
+    def _paint_dropped(
+        self, painter: QPainter, frame: TimelineFrame, dropped: Sequence[tuple[float, int]], rows: list[ItemRow]
+    ) -> None:
         """Ticks of the modules never attempted, one per pixel (the most important status wins)."""
         top, height = frame.dropped_top, frame.bar_height
         pixels: dict[int, str] = {}
@@ -166,9 +175,30 @@ def _pixel_runs(pixels: dict[int, str]) -> Iterable[tuple[int, str, int]]:
 
 def _nice_step(raw: float) -> float:
     """A round number of seconds near ``raw`` for the axis: 1, 2, 5, 10, 15, 30, 60, ..."""
-    for step in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600,
-                 900, 1800, 3600):
+    for step in (
+        0.001,
+        0.002,
+        0.005,
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.2,
+        0.5,
+        1,
+        2,
+        5,
+        10,
+        15,
+        30,
+        60,
+        120,
+        300,
+        600,
+        900,
+        1800,
+        3600,
+    ):
         if step >= raw:
             return float(step)
     return 3600.0 * (int(raw // 3600) + 1)
-

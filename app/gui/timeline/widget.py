@@ -160,8 +160,9 @@ class RunTimeline(QWidget):
         lanes = frame.lanes
         now = lanes.span()
         for row, lane in lanes.running.items():
-            self._fill(painter, frame.bar_rect(lanes.bar_of[row], lane, now).adjusted(0, 0, -1, 0),
-                       ItemStatus.DEPLOYING)
+            self._fill(
+                painter, frame.bar_rect(lanes.bar_of[row], lane, now).adjusted(0, 0, -1, 0), ItemStatus.DEPLOYING
+            )
 
     def _paint_dropped_notes(self, painter: QPainter, frame: TimelineFrame, rows: list[ItemRow]) -> None:
         """How many were given up at each instant, and the consumers the selected failure blocked."""
@@ -175,8 +176,7 @@ class RunTimeline(QWidget):
             painter.setPen(self.palette().text().color())
             for x, count in _clusters(many):
                 if count > 1:
-                    painter.drawText(QRectF(x + 4, top - 2, 60, height + 4), Qt.AlignmentFlag.AlignVCenter,
-                                     f"×{count}")
+                    painter.drawText(QRectF(x + 4, top - 2, 60, height + 4), Qt.AlignmentFlag.AlignVCenter, f"×{count}")
         chain = self._blocked_by_current(rows)
         if chain:  # outlined, over the rest
             painter.setPen(QPen(HIGHLIGHT.darker(150), 2))

@@ -37,8 +37,9 @@ PLAN_JOB = "plan"
 TOTAL = "total"  # not a state: every module
 STAGED = "staged"  # not a state either: ready modules whose release is already on the front-ends
 STAGE_JOB = "stage plan"
-ROLLBACK_KINDS = frozenset({RunKind.DEPLOY_ALL, RunKind.DEPLOY, RunKind.PUBLISH, RunKind.ROLLBACK,
-                            RunKind.PUBLISH_SOLUTION})
+ROLLBACK_KINDS = frozenset(
+    {RunKind.DEPLOY_ALL, RunKind.DEPLOY, RunKind.PUBLISH, RunKind.ROLLBACK, RunKind.PUBLISH_SOLUTION}
+)
 COUNTS_DELAY_MS = 100
 
 
@@ -81,8 +82,14 @@ class UpgradesPane(QWidget):
         self.rollback_action.setIconText("Roll back run…")
         self.rollback_action.triggered.connect(self.request_rollback)
         self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
-        self.refusals.watch(self.deploy_action, self.upgrade_action, self.stage_action, self.solution_action,
-                            self.rollback_action, self.rolling_action)
+        self.refusals.watch(
+            self.deploy_action,
+            self.upgrade_action,
+            self.stage_action,
+            self.solution_action,
+            self.rollback_action,
+            self.rolling_action,
+        )
         self._build()
         session.snapshot_loaded.connect(self._on_snapshot)
         session.tracker.started.connect(self._on_run_started)
@@ -107,12 +114,19 @@ class UpgradesPane(QWidget):
         self.title.setFont(font)
         self.subtitle = QLabel()
         self.subtitle.setWordWrap(True)
-        self.counts = {key: Count(caption) for key, caption in (
-            (TOTAL, "Modules"), (ModuleState.READY, "Ready for deployment"),
-            (ModuleState.COMPILATION_FAILED, "Compilation failed"), (ModuleState.DEPLOYED, "Already deployed"),
-            (STAGED, "Staged, not switched"))}
-        self.counts[STAGED].setToolTip("Ready modules whose release Stage now left on every front-end: "
-                                       "Deploy All only switches them")
+        self.counts = {
+            key: Count(caption)
+            for key, caption in (
+                (TOTAL, "Modules"),
+                (ModuleState.READY, "Ready for deployment"),
+                (ModuleState.COMPILATION_FAILED, "Compilation failed"),
+                (ModuleState.DEPLOYED, "Already deployed"),
+                (STAGED, "Staged, not switched"),
+            )
+        }
+        self.counts[STAGED].setToolTip(
+            "Ready modules whose release Stage now left on every front-end: Deploy All only switches them"
+        )
         counts_row = QHBoxLayout()
         for widget in self.counts.values():
             counts_row.addWidget(widget)
@@ -125,8 +139,14 @@ class UpgradesPane(QWidget):
         self.solution_button = action_button(self.solution_action)
         self.rollback_button = action_button(self.rollback_action)
         buttons = QHBoxLayout()
-        for button in (self.deploy_button, self.rolling_button, self.stage_button, self.upgrade_button,
-                       self.solution_button, self.rollback_button):
+        for button in (
+            self.deploy_button,
+            self.rolling_button,
+            self.stage_button,
+            self.upgrade_button,
+            self.solution_button,
+            self.rollback_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         self.upgrade_progress = QProgressBar()
@@ -189,8 +209,12 @@ class UpgradesPane(QWidget):
 
     def _on_run_started(self, progress: RunProgress) -> None:
         if progress.kind == RunKind.UPGRADE:
-            move_bar(self.upgrade_progress, progress.done, max(progress.total, 1),
-                          f"Preparing modules: %v / {progress.total}")
+            move_bar(
+                self.upgrade_progress,
+                progress.done,
+                max(progress.total, 1),
+                f"Preparing modules: %v / {progress.total}",
+            )
             self.upgrade_progress.show()
         self.update_actions()
 
@@ -215,26 +239,39 @@ class UpgradesPane(QWidget):
         upgrade_reason = self._why_no_run()
         self.upgrade_action.setEnabled(upgrade_reason is None)
         self.upgrade_action.setToolTip(
-            upgrade_reason or "Move to a newer platform version and prepare every module for it")
+            upgrade_reason or "Move to a newer platform version and prepare every module for it"
+        )
         farm = self._enabled_frontends()
         rolling_reason = reason or (None if len(farm) > 1 else "A rolling deploy needs two enabled front-ends")
         self.rolling_action.setEnabled(rolling_reason is None)
-        self.rolling_action.setToolTip(rolling_reason or f"Deploy All, switching {', '.join(farm)} one at a time, "
-                                       "each followed by its health check")
+        self.rolling_action.setToolTip(
+            rolling_reason
+            or f"Deploy All, switching {', '.join(farm)} one at a time, each followed by its health check"
+        )
         self.stage_action.setEnabled(reason is None)
-        self.stage_action.setToolTip(reason or "Stage now: write every release Deploy All would deploy to the "
-                                     "front-ends, switch nothing; a later Deploy All only switches")
+        self.stage_action.setToolTip(
+            reason
+            or "Stage now: write every release Deploy All would deploy to the "
+            "front-ends, switch nothing; a later Deploy All only switches"
+        )
         self.solution_action.setEnabled(upgrade_reason is None)
-        self.solution_action.setToolTip(upgrade_reason or "Publish solution: recompile every module from its "
-                                        "stored source and deploy them all, even those already deployed")
+        self.solution_action.setToolTip(
+            upgrade_reason
+            or "Publish solution: recompile every module from its "
+            "stored source and deploy them all, even those already deployed"
+        )
         rollback_reason = upgrade_reason or self._why_no_rollback()
         self.rollback_action.setEnabled(rollback_reason is None)
         run = self.selected_run()
         self.rollback_action.setToolTip(rollback_reason or f"Make live again what was live before run {run}")
-        for button, action in ((self.deploy_button, self.deploy_action), (self.upgrade_button, self.upgrade_action),
-                               (self.stage_button, self.stage_action), (self.rolling_button, self.rolling_action),
-                               (self.solution_button, self.solution_action),
-                               (self.rollback_button, self.rollback_action)):
+        for button, action in (
+            (self.deploy_button, self.deploy_action),
+            (self.upgrade_button, self.upgrade_action),
+            (self.stage_button, self.stage_action),
+            (self.rolling_button, self.rolling_action),
+            (self.solution_button, self.solution_action),
+            (self.rollback_button, self.rollback_action),
+        ):
             button.setAccessibleDescription(action.toolTip())
 
     def _why_no_run(self) -> str | None:
@@ -298,8 +335,11 @@ class UpgradesPane(QWidget):
         self._planning = True
         self.message_bar.hide()
         self.update_actions()
-        self.session.jobs.submit(PLAN_JOB, lambda: operations.plan_deploy_all(self.session.ctx),
-                                 lambda result: self._confirm_plan(result, rolling))
+        self.session.jobs.submit(
+            PLAN_JOB,
+            lambda: operations.plan_deploy_all(self.session.ctx),
+            lambda result: self._confirm_plan(result, rolling),
+        )
 
     def _confirm_plan(self, result: JobResult, rolling: bool = False) -> None:
         self._planning = False
@@ -317,8 +357,10 @@ class UpgradesPane(QWidget):
     def _plan_text(self, plan: DeployPlan, rolling: bool) -> str:
         text = describe_plan(plan)
         if rolling:
-            text += (f"\nFront-ends switch one at a time ({', '.join(self._enabled_frontends())}); after each, its "
-                     "health check must pass, or that front-end and those before it switch back.")
+            text += (
+                f"\nFront-ends switch one at a time ({', '.join(self._enabled_frontends())}); after each, its "
+                "health check must pass, or that front-end and those before it switch back."
+            )
         return text
 
     def request_upgrade(self) -> None:
@@ -327,7 +369,8 @@ class UpgradesPane(QWidget):
             self.session.notifier.info("This is the newest platform version Deploy Center knows", PANE)
             return
         version, ok = QInputDialog.getItem(
-            self, "Upgrade to", "Platform version to upgrade to and prepare every module for:", versions, 0, False)
+            self, "Upgrade to", "Platform version to upgrade to and prepare every module for:", versions, 0, False
+        )
         if ok:
             self.start_upgrade(version)
 
@@ -337,8 +380,10 @@ class UpgradesPane(QWidget):
         return [v for v in known if current is None or compare_versions(v, current) > 0]
 
     def start_upgrade(self, version: str) -> None:
-        question = (f"Prepare every module for platform {version}? Front-ends keep running their current "
-                    "releases until you deploy.")
+        question = (
+            f"Prepare every module for platform {version}? Front-ends keep running their current "
+            "releases until you deploy."
+        )
         if self.session.notifier.confirm("Upgrade", question, "Upgrade"):
             self.message_bar.hide()
             self.session.controller.upgrade(version, PANE)
@@ -368,9 +413,11 @@ class UpgradesPane(QWidget):
 
     def request_publish_solution(self) -> None:
         total = self.modules.rowCount()
-        question = (f"Publish solution for every module ({plural(total, 'module')})? Each one's latest version is "
-                    f"compiled again from its stored source for the current platform and deployed, in dependency "
-                    "order, even those already deployed. A module that fails to compile blocks its consumers.")
+        question = (
+            f"Publish solution for every module ({plural(total, 'module')})? Each one's latest version is "
+            f"compiled again from its stored source for the current platform and deployed, in dependency "
+            "order, even those already deployed. A module that fails to compile blocks its consumers."
+        )
         if self.session.notifier.confirm("Publish solution", question, "Publish solution"):
             self.message_bar.hide()
             self.session.controller.publish_solution(None, PANE)

@@ -17,6 +17,7 @@ PREPARING_KINDS = frozenset({RunKind.UPGRADE})  # their successes are "prepared"
 
 def _count(status: ItemStatus, title: str = "", only: frozenset[str] | None = None) -> Column[RunSummary]:
     """How many items of a run ended in ``status``; blank for runs whose kind never uses it."""
+
     def number(run: RunSummary) -> int:
         return run.counts.get(status, 0)
 
@@ -31,16 +32,33 @@ class RunReportModel(ColumnTableModel[RunSummary]):
     columns = (
         Column("Run", lambda r: str(r.id), sort=lambda r: r.id, numeric=True, width=36),
         Column("Kind", lambda r: r.kind, width=68),
-        Column("Started", lambda r: minute(r.started_at), sort=lambda r: r.started_at,
-               tooltip=lambda r: timestamp(r.started_at), width=86),
-        Column("Finished", lambda r: minute(r.finished_at), sort=lambda r: r.finished_at or r.started_at,
-               tooltip=lambda r: timestamp(r.finished_at), width=86),
+        Column(
+            "Started",
+            lambda r: minute(r.started_at),
+            sort=lambda r: r.started_at,
+            tooltip=lambda r: timestamp(r.started_at),
+            width=86,
+        ),
+        Column(
+            "Finished",
+            lambda r: minute(r.finished_at),
+            sort=lambda r: r.finished_at or r.started_at,
+            tooltip=lambda r: timestamp(r.finished_at),
+            width=86,
+        ),
         Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=64),
-        Column("Status", lambda r: run_outcome(r.kind, r.status, r.counts, brief=True),
-               icon=lambda r: status_icon(outcome_icon_name(r.kind, r.status, r.counts)),
-               tooltip=lambda r: r.message or run_outcome(r.kind, r.status, r.counts), width=140),
-        _count(ItemStatus.DEPLOYED), _count(ItemStatus.PREPARED, only=PREPARING_KINDS),
-        _count(ItemStatus.FAILED), _count(ItemStatus.BLOCKED), _count(ItemStatus.SKIPPED),
+        Column(
+            "Status",
+            lambda r: run_outcome(r.kind, r.status, r.counts, brief=True),
+            icon=lambda r: status_icon(outcome_icon_name(r.kind, r.status, r.counts)),
+            tooltip=lambda r: r.message or run_outcome(r.kind, r.status, r.counts),
+            width=140,
+        ),
+        _count(ItemStatus.DEPLOYED),
+        _count(ItemStatus.PREPARED, only=PREPARING_KINDS),
+        _count(ItemStatus.FAILED),
+        _count(ItemStatus.BLOCKED),
+        _count(ItemStatus.SKIPPED),
         Column("Started by", lambda r: r.started_by, width=64),  # the last column: it takes the room left
     )
 

@@ -69,7 +69,9 @@ def artifact_files(version: int, module: str = "Orders") -> dict[str, bytes]:
 
 
 def release_for(
-    module: str = "Orders", version: int = 1, config: Mapping[str, str] | None = None,
+    module: str = "Orders",
+    version: int = 1,
+    config: Mapping[str, str] | None = None,
     files: Mapping[str, bytes] | None = None,
 ) -> tuple[ReleaseFiles, ReleaseRequest, bytes]:
     """A release as the engine hands it to every target, with the request and artifact behind it."""

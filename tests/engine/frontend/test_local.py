@@ -90,7 +90,9 @@ def test_deploy_to_three_frontends(fl_frontends: list[Path]) -> None:
         assert (folder / "src" / "app.py").read_bytes() == b"VERSION = 1\n"
         info = json.loads((folder / ".release.json").read_text())
         assert {key: info[key] for key in ("module", "version", "platform")} == {
-            "module": MODULE, "version": 1, "platform": "11.19.0"
+            "module": MODULE,
+            "version": 1,
+            "platform": "11.19.0",
         }
         assert info["artifact_sha256"] == hashlib.sha256(artifact_for(1)).hexdigest()
         assert info["files"]["src/pkg/deep/data.txt"] == hashlib.sha256(b"data").hexdigest()
@@ -107,7 +109,7 @@ def test_new_version_switches_and_keeps_the_previous(fl_frontends: list[Path]) -
 
 
 def test_same_folder_listed_twice_is_deployed_once(fl_frontends: list[Path]) -> None:
-    release = deploy([fl_frontends[0], fl_frontends[0] / "." ], 1)
+    release = deploy([fl_frontends[0], fl_frontends[0] / "."], 1)
     assert releases_of(fl_frontends[0]) == [release]
 
 

@@ -80,11 +80,16 @@ def test_a_server_that_is_down_fails_its_modules_and_the_next_run_does_only_what
 
 def test_a_kill_mid_run_on_three_ssh_front_ends_is_reconciled_by_the_next_command(ssh_env: SshEnv) -> None:
     ssh_env.ctx.close()
-    env = {**child_env(), "DEPLOYCENTER_SSH_CONFIG": os.environ["DEPLOYCENTER_SSH_CONFIG"],
-           "HOME": os.environ["HOME"]}
+    env = {**child_env(), "DEPLOYCENTER_SSH_CONFIG": os.environ["DEPLOYCENTER_SSH_CONFIG"], "HOME": os.environ["HOME"]}
     base = [sys.executable, "-m", "app", "--unattended", "--data-dir", str(ssh_env.data_dir)]
-    child = subprocess.Popen([*base, "deploy-all", "--workers", "2"], cwd=REPO, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [*base, "deploy-all", "--workers", "2"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert child.stderr is not None
     seen = 0
     for line in child.stderr:  # the progress lines: kill once a few modules are live
@@ -95,12 +100,14 @@ def test_a_kill_mid_run_on_three_ssh_front_ends_is_reconciled_by_the_next_comman
     child.wait(timeout=60)
     child.stderr.close()
     started = time.monotonic()
-    verified = subprocess.run([*base, "verify"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-                              check=False)
+    verified = subprocess.run(
+        [*base, "verify"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert time.monotonic() - started < 300
     for name in NAMES:
         assert len(set(ssh_env.currents(name))) == 1, (name, ssh_env.currents(name))
-    runs = subprocess.run([*base, "runs", "--json"], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    runs = subprocess.run(
+        [*base, "runs", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert '"interrupted"' in runs.stdout or '"succeeded"' in runs.stdout

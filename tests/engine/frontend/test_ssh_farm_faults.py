@@ -38,12 +38,11 @@ RUN_BOUND = 300  # seconds: far above what the small limits allow; only "the run
 HUNG = r"no progress for \d+ s|stopped answering|within \d+ s \(connect timeout\)"
 
 
-
-
 def tree(folder: Path) -> dict[str, bytes | None]:
     """Every entry under ``folder`` with its bytes (None for a folder)."""
-    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None)
-            for p in sorted(folder.rglob("*"))}
+    return {
+        p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))
+    }
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -179,8 +178,9 @@ def test_a_bad_limit_is_one_line_and_exit_2_and_stores_no_run(ssh_env: SshEnv) -
     assert done.stderr.strip().splitlines() == [
         f"deploycenter: error: {CONNECT_TIMEOUT_ENV}='soon': give a number of seconds above 0 and at most 86400"
     ]
-    runs = subprocess.run([*base, "runs", "--json"], cwd=REPO, env=child_env(), capture_output=True, text=True,
-                          timeout=120)
+    runs = subprocess.run(
+        [*base, "runs", "--json"], cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=120
+    )
     assert runs.returncode == 0 and "deploy_all" not in runs.stdout.replace("-", "_"), runs.stdout
 
 
@@ -241,8 +241,9 @@ def test_a_changed_host_key_fails_that_servers_modules_and_nothing_is_written_th
 
 
 def _mount_small_tmpfs(folder: Path, mounted: list[Path]) -> None:
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
-                          check=False, capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], check=False, capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs (needs root): {done.stderr.strip() or done.returncode}")
     mounted.append(folder)

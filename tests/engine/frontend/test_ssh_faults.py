@@ -39,8 +39,10 @@ def test_refused_connection_names_the_front_end(
     target = make_target(server.url(remote_folder))
     server.stop()
     messages = stage_failures(target)
-    assert all(f"front-end ssh://srv1{remote_folder}: connection refused by 127.0.0.1 port {server.port}" in m
-               for m in messages)
+    assert all(
+        f"front-end ssh://srv1{remote_folder}: connection refused by 127.0.0.1 port {server.port}" in m
+        for m in messages
+    )
     with pytest.raises(FrontendError, match="connection refused"):
         target.read_current(["Orders"])
 
@@ -70,8 +72,11 @@ def test_an_unknown_host_key_is_refused_and_nothing_is_written(
 def test_known_hosts_none_in_the_configuration_does_not_turn_checking_off(
     ssh_farm: Farm, server: SshServer, remote_folder: Path, make_target: MakeTarget
 ) -> None:
-    ssh_farm.config.write_text(ssh_farm.config.read_text().replace(
-        f"UserKnownHostsFile {ssh_farm.known_hosts}", "UserKnownHostsFile none\n  StrictHostKeyChecking no"))
+    ssh_farm.config.write_text(
+        ssh_farm.config.read_text().replace(
+            f"UserKnownHostsFile {ssh_farm.known_hosts}", "UserKnownHostsFile none\n  StrictHostKeyChecking no"
+        )
+    )
     with pytest.raises(FrontendError, match="is unknown"):
         make_target(server.url(remote_folder)).check()
     assert nothing_written(remote_folder)
@@ -199,9 +204,7 @@ def _mounted(folder: Path, options: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def test_a_full_remote_disk_fails_the_batch_and_leaves_nothing(
-    target: SshTarget, small_disk: Path
-) -> None:
+def test_a_full_remote_disk_fails_the_batch_and_leaves_nothing(target: SshTarget, small_disk: Path) -> None:
     big = {f"blob{index}.bin": os.urandom(300_000) for index in range(3)}  # 900 KB a module
     releases = [release_for(module, files=big)[0] for module in MODULES]
     results = target.stage(releases)
@@ -223,9 +226,12 @@ def test_the_jump_hosts_key_is_checked_as_strictly(ssh_farm: Farm, make_target: 
     inner = ssh_farm.add_server("inner")
     ssh_farm.write_client_files(trusted=[inner])
     blocks = ssh_farm.config.read_text().split("\n\n")
-    blocks = [block.replace(f"UserKnownHostsFile {ssh_farm.known_hosts}", "UserKnownHostsFile none")
-              if block.startswith("Host jump") else block.replace("Host inner\n", "Host inner\n  ProxyJump jump\n")
-              for block in blocks]
+    blocks = [
+        block.replace(f"UserKnownHostsFile {ssh_farm.known_hosts}", "UserKnownHostsFile none")
+        if block.startswith("Host jump")
+        else block.replace("Host inner\n", "Host inner\n  ProxyJump jump\n")
+        for block in blocks
+    ]
     ssh_farm.config.write_text("\n\n".join(blocks))
     folder = inner.folder("front")
     unknown = rf"through the jump host jump: the host key of 127\.0\.0\.1 \(port {jump.port}\) is unknown"

@@ -397,8 +397,10 @@ def test_a_login_shell_that_talks_does_not_confuse_the_replies(
 ) -> None:
     """Whatever the account's shell start-up prints comes before our output and is skipped."""
     chatty = tmp_path / "chatty.sh"  # a greeting, then the command, as some login scripts do
-    chatty.write_text('#!/bin/sh\necho "Welcome to the web farm"\necho "K Orders v9-forged"\necho =tar\n'
-                      'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n')
+    chatty.write_text(
+        '#!/bin/sh\necho "Welcome to the web farm"\necho "K Orders v9-forged"\necho =tar\n'
+        'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n'
+    )
     chatty.chmod(0o755)
     server = start_or_skip(ssh_farm, "chatty", extra_config=[f"ForceCommand {chatty}"])
     folder = server.folder("front")

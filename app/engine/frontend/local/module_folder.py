@@ -306,7 +306,9 @@ class ModuleFolder:
         return [
             entry
             for entry in self.releases.iterdir()
-            if is_release_name(entry.name) and entry.is_dir() and not entry.is_symlink()
+            if is_release_name(entry.name)
+            and entry.is_dir()
+            and not entry.is_symlink()
             and (entry / RELEASE_INFO).is_file()
         ]
 

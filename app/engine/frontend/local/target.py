@@ -400,4 +400,3 @@ def _hash_file(path: Path) -> str | None:
         return file_sha256(path)  # in chunks: a live file may be hundreds of megabytes
     except OSError:
         return None
-

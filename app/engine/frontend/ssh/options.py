@@ -27,8 +27,14 @@ CONNECT_TIMEOUT_ENV = "DEPLOYCENTER_SSH_CONNECT_TIMEOUT"  # seconds; Limits.conn
 COMMAND_TIMEOUT_ENV = "DEPLOYCENTER_SSH_COMMAND_TIMEOUT"  # seconds; Limits.command_timeout
 _MAX_SECONDS = 86_400.0
 # Fast and constant-time in OpenSSL; used first unless the configuration names its own Ciphers.
-_PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
-                      "aes128-ctr", "aes192-ctr", "aes256-ctr")
+_PREFERRED_CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+)
 
 
 class SessionError(Exception):
@@ -132,8 +138,10 @@ def connect_problem(error: Exception, options: asyncssh.SSHClientConnectionOptio
     if isinstance(error, asyncssh.HostKeyNotVerifiable):
         return _host_key_problem(options)
     if isinstance(error, asyncssh.PermissionDenied):
-        return (f"authentication failed for {options.username} at {where}: the server accepted none of "
-                f"the keys (passwords are never tried)")
+        return (
+            f"authentication failed for {options.username} at {where}: the server accepted none of "
+            f"the keys (passwords are never tried)"
+        )
     if isinstance(error, ConnectionRefusedError):
         return f"connection refused by {where}"
     if isinstance(error, asyncio.TimeoutError):
@@ -164,10 +172,14 @@ def _host_key_problem(options: asyncssh.SSHClientConnectionOptions) -> str:
         known = known or bool(keys[0])
     listed = ", ".join(str(name) for name in names) or "no known hosts file"
     if known:
-        return (f"the host key of {host} (port {options.port}) has CHANGED: it does not match {listed}; "
-                f"nothing was written (check the server, then update the known hosts file)")
-    return (f"the host key of {host} (port {options.port}) is unknown: it is not in {listed}; "
-            f"nothing was written (add the server's key with ssh-keyscan after checking it)")
+        return (
+            f"the host key of {host} (port {options.port}) has CHANGED: it does not match {listed}; "
+            f"nothing was written (check the server, then update the known hosts file)"
+        )
+    return (
+        f"the host key of {host} (port {options.port}) is unknown: it is not in {listed}; "
+        f"nothing was written (add the server's key with ssh-keyscan after checking it)"
+    )
 
 
 def no_progress(seconds: float) -> str:

@@ -110,9 +110,7 @@ class StagePlan:
         if info.problem is not None:
             self.error = error(info.problem)
             return
-        if info.current is not None and (
-            not is_release_name(info.current) or info.infos.get(info.current) is None
-        ):
+        if info.current is not None and (not is_release_name(info.current) or info.infos.get(info.current) is None):
             current = path(release.module, CURRENT)
             self.error = error(f"{current} names {info.current!r}, which is not a complete release")
             return

@@ -32,9 +32,13 @@ from app.engine.frontend.target import FrontendError, LiveRelease, ReleaseMeta
 from app.engine.names import NAME_PATTERN
 
 _log = logging.getLogger(__name__)
-_ROOT_PROBLEMS = {"missing": "folder does not exist", "notdir": "is not a folder",
-                  "sync": "could not make the writes durable (sync failed)",
-                  "noaccess": "cannot be entered (permission denied)", "readonly": "is not writable"}
+_ROOT_PROBLEMS = {
+    "missing": "folder does not exist",
+    "notdir": "is not a folder",
+    "sync": "could not make the writes durable (sync failed)",
+    "noaccess": "cannot be entered (permission denied)",
+    "readonly": "is not writable",
+}
 
 
 class SshFolderReader:
@@ -169,9 +173,9 @@ class SshFolderReader:
         for module, folder in folders.items():
             prefix = folder + "/"
             files: dict[str, str | None] = {
-                path[len(prefix):]: digest for path, digest in digests.items() if path.startswith(prefix)
+                path[len(prefix) :]: digest for path, digest in digests.items() if path.startswith(prefix)
             }
-            files.update({path[len(prefix):]: None for path in others if path.startswith(prefix)})
+            files.update({path[len(prefix) :]: None for path in others if path.startswith(prefix)})
             files.pop(RELEASE_INFO, None)
             found[module] = (parse_info(out.files.get(f"{folder}/{RELEASE_INFO}")), files)
         return found

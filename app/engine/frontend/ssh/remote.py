@@ -196,7 +196,7 @@ def inspect_script(modules: Sequence[str], targets: Sequence[str] | None, stage:
     if names or "i" in dump:
         lines.append("echo =tar")
         body = "; ".join([*names, ":"])
-        listing = f'for p in $ps; do m=${{p%%:*}}; t=${{p#*:}}; {body}; done'
+        listing = f"for p in $ps; do m=${{p%%:*}}; t=${{p#*:}}; {body}; done"
         if "i" in dump:
             listing = f"{{ {listing}; infos {folders}; }}"
         lines.append(f"{listing} | tar -cf - -T - 2>/dev/null")
@@ -261,7 +261,7 @@ def check_script() -> str:
             _PRELUDE,
             'if [ ! -w . ]; then echo "X readonly"; exit 0; fi',
             "lacks=",
-            f"for t in {' '.join(REQUIRED_TOOLS)}; do command -v $t >/dev/null 2>&1 || lacks=\"$lacks $t\"; done",
+            f'for t in {" ".join(REQUIRED_TOOLS)}; do command -v $t >/dev/null 2>&1 || lacks="$lacks $t"; done',
             (
                 "command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 ||"
                 ' command -v openssl >/dev/null 2>&1 || lacks="$lacks sha256sum"'
@@ -269,7 +269,6 @@ def check_script() -> str:
             'if [ -n "$lacks" ]; then echo "X lacks$lacks"; else echo "O"; fi',
         ]
     )
-
 
 
 def list_modules_script() -> str:
@@ -343,7 +342,7 @@ rmown() {
   return 0
 }
 """
-    lines = [_PRELUDE, body, f"for m in {_words(modules)}; do rmown \"$m\" {shlex.quote(tag)}; done", "exit 0"]
+    lines = [_PRELUDE, body, f'for m in {_words(modules)}; do rmown "$m" {shlex.quote(tag)}; done', "exit 0"]
     return "\n".join(lines)
 
 

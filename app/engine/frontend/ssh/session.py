@@ -162,12 +162,20 @@ class Session:
 
     @staticmethod
     async def _open(
-        url: SshUrl, options: asyncssh.SSHClientConnectionOptions, paths: list[str],
-        tunnel: asyncssh.SSHClientConnection | None, client: asyncssh.SSHClient,
+        url: SshUrl,
+        options: asyncssh.SSHClientConnectionOptions,
+        paths: list[str],
+        tunnel: asyncssh.SSHClientConnection | None,
+        client: asyncssh.SSHClient,
     ) -> asyncssh.SSHClientConnection:
         # tunnel=(): as the configuration says; here only for a hop the configuration routes itself.
         return await asyncssh.connect(
-            url.host, url.port or (), config=paths, options=options, tunnel=tunnel or (), client_factory=lambda: client,
+            url.host,
+            url.port or (),
+            config=paths,
+            options=options,
+            tunnel=tunnel or (),
+            client_factory=lambda: client,
         )
 
     async def _drop(self) -> None:
@@ -307,7 +315,7 @@ class _ControlShell:
                     searched = max(0, len(self.pending) - len(marker))
                 await self._more()
             out = bytes(self.pending[:at])
-            status_text = self.pending[at + len(marker):end].decode("ascii", errors="replace").strip()
+            status_text = self.pending[at + len(marker) : end].decode("ascii", errors="replace").strip()
             del self.pending[: end + 1]
             status = int(status_text) if status_text.isdigit() else None
             return Completed(status, out, bytes(self.errors))

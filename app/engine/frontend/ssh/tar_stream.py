@@ -96,7 +96,7 @@ def read_tar(archive: bytes) -> dict[str, bytes | None]:
     files: dict[str, bytes | None] = {}
     offset, size_of = 0, len(archive)
     while offset + tarfile.BLOCKSIZE <= size_of:
-        header = archive[offset:offset + tarfile.BLOCKSIZE]
+        header = archive[offset : offset + tarfile.BLOCKSIZE]
         if not header.strip(b"\0"):
             break  # the end of the archive
         kind = header[156:157]

@@ -79,7 +79,6 @@ class SshTarget(SshFolderReader):
     that. The target cannot cross into another process: make one in each worker process.
     """
 
-
     def __init__(self, name: str, location: str | SshUrl, limits: Limits | None = None) -> None:
         super().__init__(name, location, limits)
         # Per module, the temp files the last stage left for its switch (see Prepared).
@@ -169,8 +168,11 @@ class SshTarget(SshFolderReader):
             for plan in placed if self._lost else []:
                 plan.error = lost
             return
-        moves = [move for plan in renaming for move in (("g", plan.release.module, "-"),
-                                                         ("n", plan.staging_path(), plan.target_path()))]
+        moves = [
+            move
+            for plan in renaming
+            for move in (("g", plan.release.module, "-"), ("n", plan.staging_path(), plan.target_path()))
+        ]
         lines = remote.finish_stage_lines(
             remote.iso_stamp(stamp),
             [f"{plan.target_path()}/{RELEASE_INFO}" for plan in placed],
@@ -217,11 +219,15 @@ class SshTarget(SshFolderReader):
                 changes.append(Change(s.module, current_bytes(s.release_id), s.config))
         errors = self._change(changes)
         # Temp files left by stage can be gone (another stage of the module cleared them): write anew.
-        gone = [i for i, error in enumerate(errors) if error is not None and changes[i].written
-                and "No such file" in str(error)]
+        gone = [
+            i
+            for i, error in enumerate(errors)
+            if error is not None and changes[i].written and "No such file" in str(error)
+        ]
         if gone:
-            again = self._change([Change(switches[i].module, current_bytes(switches[i].release_id), switches[i].config)
-                                  for i in gone])
+            again = self._change(
+                [Change(switches[i].module, current_bytes(switches[i].release_id), switches[i].config) for i in gone]
+            )
             for i, error in zip(gone, again, strict=True):
                 errors[i] = error
         return errors
@@ -241,9 +247,7 @@ class SshTarget(SshFolderReader):
     # ---------------------------------------------------------------- ownership
 
     def write_owner(self, stamp: bytes) -> None:
-        script = (
-            f'mkdir -p "$1" && cd "$1" && t=".{OWNER_FILE}.tmp-$$" && cat > "$t" && mv -f "$t" {OWNER_FILE}'
-        )
+        script = f'mkdir -p "$1" && cd "$1" && t=".{OWNER_FILE}.tmp-$$" && cat > "$t" && mv -f "$t" {OWNER_FILE}'
         done = self._run(script, [stamp])
         if done.status != 0:
             raise self._error(self._command_problem(done, "writing the ownership stamp"))

@@ -83,7 +83,7 @@ def parse_ssh_url(text: str) -> SshUrl:
         raise bad("not an ssh:// target")
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
         raise bad("contains a control character")
-    rest = text[len(SCHEME):]
+    rest = text[len(SCHEME) :]
     if "?" in rest or "#" in rest:
         raise bad("a query (?) or fragment (#) is not allowed")
     authority, slash, path = rest.partition("/")
@@ -158,5 +158,3 @@ def _checked_path(path: str, bad: _Complaint) -> str:
             odd = sorted({char for char in segment if not _SEGMENT.match(char) and char != "-"})
             raise bad(f"character(s) {''.join(odd)!r} in the path; use letters, digits and . _ - + @ , =")
     return "/" + "/".join(segments)
-
-

@@ -7,26 +7,23 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27 07:30:00
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('run_item', schema=None) as batch_op:
-        batch_op.alter_column(
-            'reason', existing_type=sa.String(length=40), type_=sa.Text(), existing_nullable=True
-        )
+    with op.batch_alter_table("run_item", schema=None) as batch_op:
+        batch_op.alter_column("reason", existing_type=sa.String(length=40), type_=sa.Text(), existing_nullable=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('run_item', schema=None) as batch_op:
-        batch_op.alter_column(
-            'reason', existing_type=sa.Text(), type_=sa.String(length=40), existing_nullable=True
-        )
+    with op.batch_alter_table("run_item", schema=None) as batch_op:
+        batch_op.alter_column("reason", existing_type=sa.Text(), type_=sa.String(length=40), existing_nullable=True)

@@ -5,6 +5,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01 20:05:00
 """
+
 from __future__ import annotations
 
 import uuid
@@ -12,8 +13,8 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -27,14 +28,14 @@ def upgrade() -> None:
     # (restored from a copy, say) migrates all the same.
     present = {
         table: {column["name"] for column in sa.inspect(op.get_bind()).get_columns(table)}
-        for table in ('frontend', 'environment', 'run_item')
+        for table in ("frontend", "environment", "run_item")
     }
     for table, column in (
-        ('frontend', sa.Column('kind', sa.String(length=10), nullable=False, server_default='local')),
-        ('frontend', sa.Column('enabled', sa.Boolean(), nullable=False, server_default=sa.true())),
-        ('frontend', sa.Column('health_cmd', sa.Text(), nullable=True)),
-        ('environment', sa.Column('uid', sa.String(length=36), nullable=True)),
-        ('run_item', sa.Column('frontends', sa.JSON(), nullable=True)),
+        ("frontend", sa.Column("kind", sa.String(length=10), nullable=False, server_default="local")),
+        ("frontend", sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true())),
+        ("frontend", sa.Column("health_cmd", sa.Text(), nullable=True)),
+        ("environment", sa.Column("uid", sa.String(length=36), nullable=True)),
+        ("run_item", sa.Column("frontends", sa.JSON(), nullable=True)),
     ):
         if column.name not in present[table]:
             op.add_column(table, column)
@@ -43,7 +44,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table, column in (
-        ('run_item', 'frontends'), ('environment', 'uid'),
-        ('frontend', 'health_cmd'), ('frontend', 'enabled'), ('frontend', 'kind'),
+        ("run_item", "frontends"),
+        ("environment", "uid"),
+        ("frontend", "health_cmd"),
+        ("frontend", "enabled"),
+        ("frontend", "kind"),
     ):
-        op.execute(f'ALTER TABLE {table} DROP COLUMN {column}')
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
