@@ -1,15 +1,40 @@
-"""``deploycenter --unattended frontend ...``: list, add, remove, disable and enable front-ends."""
+"""``deploycenter --unattended frontend ...``: list, add, remove, disable, enable and adopt front-ends."""
 
 from __future__ import annotations
 
 import argparse
-import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.cli.commands import existing_environment, format_table
-from app.cli.shared import EXIT_OK, EXIT_SOME_FAILED, output
-from app.engine import farm_admin as frontends
-from app.engine.frontend.registry import Frontend
+from app.cli.parsing import CancelSignal, CommandSet
+from app.cli.shared import EXIT_OK, EXIT_SOME_FAILED, existing_environment, format_table, output
+
+if TYPE_CHECKING:
+    from app.engine.frontend.registry import Frontend
+
+
+def register(commands: CommandSet) -> None:
+    actions = commands.group(
+        "frontend", "list, add, remove, disable or enable front-ends", "Manage the environment's front-ends."
+    )
+    p = actions.command("list", "every front-end with its kind and whether it is enabled", list_frontends)
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="also reach each one and count the modules that run what is recorded (exit 1 when not)",
+    )
+    p = actions.command("add", "add a front-end; the next Deploy All brings it up to date", add)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("target", metavar="TARGET", help="a folder, or ssh://[user@]host[:port]/absolute/path")
+    p.add_argument("--health-cmd", metavar="CMD", help="run after a rolling switch of this front-end; must exit 0")
+    p.add_argument("--adopt", action="store_true", help="take it over from an environment that owns it")
+    p = actions.command("remove", "forget a front-end (its files stay)", remove)
+    p.add_argument("name", metavar="NAME")
+    p = actions.command("disable", "take a front-end out of every run", disable)
+    p.add_argument("name", metavar="NAME")
+    p = actions.command("enable", "bring a front-end back into runs", enable)
+    p.add_argument("name", metavar="NAME")
+    p = actions.command("adopt", "take over a front-end stamped by another environment", adopt)
+    p.add_argument("name", metavar="NAME")
 
 
 def describe(frontend: Frontend) -> dict[str, Any]:
@@ -22,11 +47,13 @@ def describe(frontend: Frontend) -> dict[str, Any]:
     }
 
 
-def list_frontends(args: argparse.Namespace, cancel: threading.Event) -> int:
+def list_frontends(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import farm_admin
+
     if args.check:
         return _checked_list(args)
     with existing_environment(args) as ctx:
-        found = frontends.list_frontends(ctx)
+        found = farm_admin.list_frontends(ctx)
     rows = [("NAME", "KIND", "ENABLED", "TARGET", "HEALTH CHECK")]
     rows += [(f.name, f.kind, "yes" if f.enabled else "no", f.location, f.health_cmd or "") for f in found]
     output(args, {"frontends": [describe(f) for f in found]}, format_table(rows))
@@ -78,9 +105,11 @@ def _checked_list(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if unreachable or farm.disagreeing else EXIT_OK
 
 
-def add(args: argparse.Namespace, cancel: threading.Event) -> int:
+def add(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import farm_admin
+
     with existing_environment(args) as ctx:
-        added = frontends.add_frontend(ctx, args.name, args.target, args.health_cmd, adopt_it=args.adopt)
+        added = farm_admin.add_frontend(ctx, args.name, args.target, args.health_cmd, adopt_it=args.adopt)
     output(
         args,
         {"frontend": describe(added)},
@@ -89,9 +118,11 @@ def add(args: argparse.Namespace, cancel: threading.Event) -> int:
     return EXIT_OK
 
 
-def remove(args: argparse.Namespace, cancel: threading.Event) -> int:
+def remove(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import farm_admin
+
     with existing_environment(args) as ctx:
-        gone = frontends.remove_frontend(ctx, args.name)
+        gone = farm_admin.remove_frontend(ctx, args.name)
     output(
         args,
         {"removed": describe(gone)},
@@ -100,9 +131,11 @@ def remove(args: argparse.Namespace, cancel: threading.Event) -> int:
     return EXIT_OK
 
 
-def disable(args: argparse.Namespace, cancel: threading.Event) -> int:
+def disable(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import farm_admin
+
     with existing_environment(args) as ctx:
-        changed = frontends.set_enabled(ctx, args.name, False)
+        changed = farm_admin.set_enabled(ctx, args.name, False)
     output(
         args,
         {"frontend": describe(changed)},
@@ -111,9 +144,11 @@ def disable(args: argparse.Namespace, cancel: threading.Event) -> int:
     return EXIT_OK
 
 
-def adopt(args: argparse.Namespace, cancel: threading.Event) -> int:
+def adopt(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import farm_admin
+
     with existing_environment(args) as ctx:
-        frontend, previous = frontends.adopt_frontend(ctx, args.name)
+        frontend, previous = farm_admin.adopt_frontend(ctx, args.name)
     was = f" from environment '{previous.name}' ({previous.database})" if previous is not None else ""
     output(
         args,
@@ -123,9 +158,11 @@ def adopt(args: argparse.Namespace, cancel: threading.Event) -> int:
     return EXIT_OK
 
 
-def enable(args: argparse.Namespace, cancel: threading.Event) -> int:
+def enable(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import farm_admin
+
     with existing_environment(args) as ctx:
-        changed = frontends.set_enabled(ctx, args.name, True)
+        changed = farm_admin.set_enabled(ctx, args.name, True)
     output(
         args,
         {"frontend": describe(changed)},

@@ -1,6 +1,7 @@
 """What every command handler uses: exit codes, where the environment is, printing the outcome.
 
-Light on purpose: ``status`` imports this and not ``commands``, which brings the ORM.
+Light on purpose: every command module imports this while the parser is built, and ``status``
+must start without the ORM.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
-from app.engine.context import Location
+from app.engine.context import EnvironmentContext, Location
+from app.engine.opening import existing
 
 log = logging.getLogger("deploycenter")
 
@@ -29,6 +33,11 @@ def location_of(args: argparse.Namespace) -> Location:
     return Location.from_options(getattr(args, "data_dir", None), getattr(args, "database_url", None))
 
 
+def existing_environment(args: argparse.Namespace) -> AbstractContextManager[EnvironmentContext]:
+    """The environment the command names, opened, checked and settled (``app.engine.opening``)."""
+    return existing(location_of(args))
+
+
 def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
     try:
         if args.json:
@@ -42,3 +51,26 @@ def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> Non
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+
+
+def format_table(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def format_bytes(size: int) -> str:
+    amount = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if amount < 1024 or unit == "GB":
+            return f"{size} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{size} bytes"
+
+
+def reached(frontends: Mapping[str, str] | None) -> str:
+    """Where an item went, in one cell: "all live", or each front-end's state."""
+    if not frontends:
+        return ""
+    if set(frontends.values()) == {"live"}:
+        return "all live"
+    return ", ".join(f"{name} {state}" for name, state in frontends.items())

@@ -65,6 +65,7 @@ __all__ = [
     "parse_assignments",
     "plan_deploy_all",
     "plan_rollback",
+    "platform_version",
     "prune",
     "publish",
     "publish_solution",
@@ -74,6 +75,12 @@ __all__ = [
     "stage_all",
     "upgrade",
 ]
+
+
+def platform_version(ctx: EnvironmentContext) -> str:
+    """The environment's current platform version (``upgrade --current`` prepares it again)."""
+    with ctx.db.read() as session:
+        return records.environment(session).platform_version
 
 
 def plan_deploy_all(ctx: EnvironmentContext) -> DeployPlan:

@@ -86,12 +86,12 @@ def test_an_unexpected_cli_error_is_one_line_and_a_logged_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from app.__main__ import main
-    from app.cli import status_command
+    from app.cli import view_commands
 
     def broken(*_args: object) -> int:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(status_command, "status", broken)
+    monkeypatch.setattr(view_commands, "status", broken)
     code = main(["--unattended", "status", "--data-dir", str(tmp_path / "env")])
     err = capsys.readouterr().err
     assert code == 1

@@ -1,0 +1,358 @@
+"""The commands that change the environment: create it, publish, upgrade, the deploy runs, rollback,
+publish solution, prune, configuration, delete and cancel.
+
+Handlers import the engine when they run (``app.cli.parsing`` says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.cli.parsing import CancelSignal, CommandSet, non_negative_int, positive_int
+from app.cli.progress import ProgressPrinter
+from app.cli.shared import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    existing_environment,
+    format_bytes,
+    location_of,
+    output,
+)
+from app.engine.errors import BadInputError
+from app.engine.events import ignore_events
+
+if TYPE_CHECKING:
+    from app.engine.context import EnvironmentContext
+    from app.engine.operations import RunOutcome
+    from app.engine.runs.planner import DeployPlan
+
+ROLLING_HELP = "stage everywhere, then switch one front-end at a time, each followed by its health check"
+
+
+def register(commands: CommandSet) -> None:
+    p = commands.command("init", "create the environment", init)
+    p.add_argument("--platform", metavar="V", help="platform version (default 11.18.1)")
+    p.add_argument(
+        "--frontend",
+        metavar="TARGET",
+        action="append",
+        default=[],
+        help="front-end: a folder or ssh://[user@]host[:port]/path (repeatable)",
+    )
+    p.add_argument("--name", help="environment name shown in the window title")
+    p.add_argument("--demo", action="store_true", help="also publish the bundled sample modules")
+
+    p = commands.command("publish", "publish module bundles (folders or .zip): compile and deploy", publish)
+    p.add_argument("bundles", nargs="+", metavar="BUNDLE")
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = commands.command("upgrade", "move to a platform version and prepare every module for it", upgrade)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", metavar="V", help="catalog version to move to")
+    target.add_argument(
+        "--current", action="store_true", help="prepare again what failed or is missing for the current version"
+    )
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = commands.command("deploy-all", "deploy every prepared module that is not live yet", deploy_all)
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument(
+        "--stage",
+        action="store_true",
+        help="write every planned release to every front-end and switch nothing (a later deploy-all switches)",
+    )
+    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
+
+    p = commands.command("deploy", "deploy chosen modules or an application", deploy)
+    p.add_argument("modules", nargs="*", metavar="MODULE")
+    p.add_argument("--app", metavar="APP", help="every module of this application")
+    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = commands.command(
+        "rollback", "make live again the releases live before a run, or one release back for modules", rollback
+    )
+    p.add_argument("targets", nargs="*", metavar="RUN | MODULE", help="a run id, or module names")
+    p.add_argument("--app", metavar="APP", help="every module of this application, one release back")
+    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = commands.command(
+        "publish-solution", "recompile from the stored sources and deploy, even what is already deployed",
+        publish_solution,
+    )  # fmt: skip
+    p.add_argument("modules", nargs="*", metavar="MODULE", help="default: every module")
+    p.add_argument("--app", metavar="APP", help="every module of this application")
+    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    p.add_argument("--workers", type=positive_int, metavar="N")
+
+    p = commands.command("prune", "remove old releases from every front-end", prune)
+    p.add_argument(
+        "--keep",
+        type=non_negative_int,
+        metavar="N",
+        help="older releases kept per module beside the live, previous and staged ones (default 3); "
+        "stored for the environment",
+    )
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed and the bytes freed")
+
+    p = commands.command("apply-config", "change configuration values and write them to the front-ends", apply_config)
+    p.add_argument("module", metavar="MODULE")
+    p.add_argument("values", nargs="+", metavar="KEY=VALUE")
+
+    p = commands.command("delete", "remove a module from the environment and the front-ends", delete)
+    p.add_argument("module", metavar="MODULE")
+
+    p = commands.command("cancel", "ask the active run to stop", cancel_run)
+    p.add_argument("run", nargs="?", type=positive_int, metavar="RUN")
+
+
+# -- how a run's outcome is printed and exits ----------------------------------------------------
+
+
+def run_exit_code(status: str, cancel: CancelSignal) -> int:
+    if status == "succeeded":
+        return EXIT_OK
+    # The executor also sets the event when another process asked; only Ctrl-C here means 130.
+    if status == "cancelled" and cancel.by_ctrl_c:
+        return EXIT_CANCELLED
+    return EXIT_SOME_FAILED
+
+
+def run_document(ctx: EnvironmentContext, run_id: int) -> tuple[dict[str, Any], str]:
+    """A finished run as ``run --json`` prints it, and as a few lines for people."""
+    from app.engine.read import views
+
+    detail = views.run_detail(ctx, run_id)
+    summary = detail.summary
+    counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
+    text = f"run {summary.id} ({summary.kind}) {summary.status}: {counts or 'nothing to do'}"
+    problems = [i for i in detail.items if i.status in ("failed", "blocked")]
+    for item in problems[:50]:
+        text += f"\n  {item.module}: {item.status}: {item.reason or ''}"
+    if len(problems) > 50:
+        text += f"\n  ... and {len(problems) - 50} more (see 'run {summary.id}')"
+    return {"run": detail.to_json()}, text
+
+
+def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: RunOutcome, cancel: CancelSignal) -> int:
+    document, text = run_document(ctx, outcome.run_id)
+    output(args, document, text)
+    return run_exit_code(outcome.status, cancel)
+
+
+# -- the commands ----------------------------------------------------------------------------------
+
+
+def init(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+    from app.engine.read import views
+
+    location = location_of(args)
+    sink = ProgressPrinter() if args.demo else ignore_events
+    ctx = operations.init_environment(
+        location,
+        name=args.name,
+        platform=args.platform,
+        frontends=args.frontend,
+        demo=args.demo,
+        on_event=sink,
+    )
+    try:
+        state = views.status(ctx)
+        frontends = ", ".join(fe.location for fe in state.frontends)
+        output(
+            args,
+            {"created": True, **state.to_json()},
+            f"created environment '{state.name}' on platform {state.platform_version} in {location.data_dir}\n"
+            f"front-ends: {frontends}" + (f"\n{state.total} demo modules published" if args.demo else ""),
+        )
+    finally:
+        ctx.close()
+    return EXIT_OK
+
+
+def publish(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        outcome = operations.publish(
+            ctx, [Path(b) for b in args.bundles], workers=args.workers, on_event=ProgressPrinter(), cancel=cancel
+        )
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def upgrade(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        target = operations.platform_version(ctx) if args.current else args.to
+        outcome = operations.upgrade(ctx, target, workers=args.workers, on_event=ProgressPrinter(), cancel=cancel)
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    if args.stage and args.dry_run:
+        raise BadInputError("--stage writes releases and --dry-run changes nothing: give one of them")
+    if args.stage and args.rolling:
+        raise BadInputError("--stage switches nothing, so it cannot be --rolling: give one of them")
+    with existing_environment(args) as ctx:
+        if args.dry_run:
+            from app.engine.read import views
+
+            plan = views.deploy_plan(ctx)
+            if args.json:  # only the form that is printed: each costs a pass over every module
+                output(args, {"run": None, "plan": plan_json(plan)}, "")
+            else:
+                output(args, {}, plan_text(plan))
+            return EXIT_OK
+        from app.engine import operations
+
+        if args.stage:
+            outcome = operations.stage_all(ctx, workers=args.workers, on_event=ProgressPrinter(), cancel=cancel)
+        else:
+            outcome = operations.deploy_all(
+                ctx, workers=args.workers, rolling=args.rolling, on_event=ProgressPrinter(), cancel=cancel
+            )
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def plan_json(plan: DeployPlan) -> dict[str, Any]:
+    return {
+        "platform_version": plan.platform_version,
+        "to_deploy": len(plan.to_deploy),
+        "skipped": plan.skipped_by_reason(),
+        "items": [
+            {
+                "module": item.module,
+                "application": item.application,
+                "version": item.version,
+                "status": "pending" if item.deploys else "skipped",
+                "reason": item.reason,
+            }
+            for item in plan.items
+        ],
+    }
+
+
+def plan_text(plan: DeployPlan) -> str:
+    skipped = ", ".join(f"{n} {reason}" for reason, n in plan.skipped_by_reason().items() if n)
+    lines = [
+        f"Deploy All on {plan.platform_version} would deploy {len(plan.to_deploy)} module(s)"
+        + (f"; skip {skipped}" if skipped else "")
+    ]
+    lines += [f"  deploy {item.module} v{item.version}" for item in plan.to_deploy]
+    return "\n".join(lines)
+
+
+def deploy(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        if args.app and args.modules:
+            raise BadInputError("give module names or --app, not both")
+        ids = operations.resolve_modules(ctx, args.modules, args.app)
+        outcome = operations.deploy_modules(
+            ctx, ids, workers=args.workers, rolling=args.rolling, on_event=ProgressPrinter(), cancel=cancel
+        )
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+
+    run_ids = [text for text in args.targets if text.isdigit()]
+    if run_ids and (len(args.targets) > 1 or args.app):
+        raise BadInputError("give one run id, or module names or --app, not both")
+    if args.app and args.targets:
+        raise BadInputError("give module names or --app, not both")
+    with existing_environment(args) as ctx:
+        if run_ids:
+            outcome = operations.rollback_run(
+                ctx,
+                int(run_ids[0]),
+                workers=args.workers,
+                rolling=args.rolling,
+                on_event=ProgressPrinter(),
+                cancel=cancel,
+            )
+        else:
+            if not args.targets and not args.app:
+                raise BadInputError("name a run, modules, or an application with --app")
+            ids = operations.resolve_modules(ctx, args.targets, args.app)
+            outcome = operations.rollback_modules(
+                ctx, ids, workers=args.workers, rolling=args.rolling, on_event=ProgressPrinter(), cancel=cancel
+            )
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def publish_solution(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        if args.app and args.modules:
+            raise BadInputError("give module names or --app, not both")
+        ids = operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
+        outcome = operations.publish_solution(
+            ctx, ids, workers=args.workers, rolling=args.rolling, on_event=ProgressPrinter(), cancel=cancel
+        )
+        return finish_run(args, ctx, outcome, cancel)
+
+
+def prune(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        report = operations.prune(ctx, args.keep, dry_run=args.dry_run)
+    verb = "would remove" if report.dry_run else "removed"
+    lines = [
+        f"{verb} {len(report.releases)} release(s), {format_bytes(report.size)} "
+        f"(keeping the live, previous and staged releases and {report.keep} more per module)"
+    ]
+    lines += [f"  {r.frontend}: {r.module}: {r.release_id} ({format_bytes(r.size)})" for r in report.releases]
+    for why in report.skipped:
+        print(f"deploycenter: warning: {why}", file=sys.stderr, flush=True)
+    output(args, report.to_json(), "\n".join(lines))
+    return EXIT_OK
+
+
+def apply_config(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+    from app.engine.secret_keys import shown_config
+
+    values = operations.parse_assignments(args.values)
+    with existing_environment(args) as ctx:
+        config = operations.apply_config(ctx, args.module, values)
+        output(
+            args,
+            {"module": args.module, "config": shown_config(ctx, args.module, config)},
+            f"configuration of {args.module} applied: {', '.join(sorted(values))}",
+        )
+    return EXIT_OK
+
+
+def delete(args: argparse.Namespace, cancel: CancelSignal) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        name = operations.delete_module(ctx, args.module)
+        output(args, {"deleted": name}, f"module {name} deleted; its history is kept")
+    return EXIT_OK
+
+
+def cancel_run(args: argparse.Namespace, _cancel: CancelSignal) -> int:
+    from app.engine import operations
+
+    with existing_environment(args) as ctx:
+        ref = operations.cancel_run(ctx, args.run)
+        output(
+            args,
+            {"cancel_requested": {"id": ref.id, "kind": ref.kind}},
+            f"asked {ref.describe()} to stop after the modules already deploying",
+        )
+    return EXIT_OK

@@ -1,0 +1,47 @@
+"""Opening an environment that exists, for one command: checked, settled, and failing in one line.
+
+Every command of the command line that works on an environment goes through ``existing``: the
+environment row must be there (else ``StateError``, exit 4), any database failure inside the
+command becomes one line naming the file, and runs whose process died are reconciled with the
+front-ends before the command does anything else. A read-only database skips that last step;
+the next command that may write does it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.errors import StateError
+
+
+@contextmanager
+def existing(location: Location) -> Iterator[EnvironmentContext]:
+    """The environment at ``location``, opened for the length of one command."""
+    from app.engine.runs.records import environment, has_stale_runs
+    from app.engine.store.database import translate_db_errors
+
+    ctx = open_context(location)
+    try:
+        with translate_db_errors(ctx.db):
+            with ctx.db.read() as session:
+                environment(session)
+                stale = not ctx.db.read_only and has_stale_runs(session)
+            if stale:
+                from app.engine.kinds.recovery import recover_dead_runs  # here: most commands find none
+
+                recover_dead_runs(ctx)
+            yield ctx
+    finally:
+        ctx.close()
+
+
+def check_database(ctx: EnvironmentContext) -> None:
+    """Refuse a damaged database file (``StateError`` naming it and what to do); reads the whole file."""
+    from app.engine.store.database import RESTORE_ADVICE
+
+    damage = ctx.db.check_integrity()
+    if damage:
+        more = f" and {len(damage) - 1} more problem(s)" if len(damage) > 1 else ""
+        raise StateError(f"the database {ctx.db.file_or_url()} is damaged ({damage[0]}{more}); {RESTORE_ADVICE}")
