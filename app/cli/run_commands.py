@@ -83,9 +83,10 @@ def register(commands: CommandSet) -> None:
     p.add_argument("--workers", type=positive_int, metavar="N")
 
     p = commands.command(
-        "publish-solution", "recompile from the stored sources and deploy, even what is already deployed",
+        "publish-solution",
+        "recompile from the stored sources and deploy, even what is already deployed",
         publish_solution,
-    )  # fmt: skip
+    )
     p.add_argument("modules", nargs="*", metavar="MODULE", help="default: every module")
     p.add_argument("--app", metavar="APP", help="every module of this application")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)

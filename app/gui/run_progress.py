@@ -254,7 +254,7 @@ class RunProgress:
     @property
     def deploys(self) -> bool:
         """A run that makes modules live (not an upgrade's preparation, not a publish's compile)."""
-        return self.kind in (RunKind.DEPLOY_ALL, RunKind.DEPLOY)
+        return RunKind(self.kind).traits.deploys_prepared
 
     def progress_text(self) -> str:
         """The one wording of a run's progress, for every bar that shows it."""

@@ -14,9 +14,9 @@ from datetime import datetime
 from PySide6.QtCore import QObject, Signal
 
 from app.engine.events import Event, ItemSnapshot, RunFinished, RunStarted
+from app.engine.gc_pause import gc_paused
 from app.engine.read.queries import RunChanges
 from app.engine.read.views import ActiveRun, RunItemView
-from app.engine.runs.planner import gc_paused
 from app.engine.vocabulary import ItemStatus, RunStatus
 from app.gui.memory import settle_long_lived
 from app.gui.run_progress import ItemRow, RunProgress, RunUpdate

@@ -1,25 +1,43 @@
 """What every run kind shares: how a run starts, executes and ends, and how many workers it gets.
 
-A kind's entry point checks and records what it needs in one writer transaction
-(``begin_operation``, ``records.create_run``), then hands its items and its ``RunWork`` to
-``execute``, which runs them with the executor and audits the end.
+``start_run`` is the one way a run begins. In one writer transaction it settles runs whose
+process died, refuses what the kind's traits forbid beside the active runs, reads the
+front-ends, asks the kind to plan (``PlannedRun``), refuses modules another run holds, records
+the run and audits its start. Then it builds the kind's work, wrapped for a rolling switch when
+asked, and hands it to the executor (``execute``), which runs it and audits the end. A kind's
+file therefore holds only what is its own: which modules it takes, and what it does to each.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
-from app.engine.audit import audit
+from sqlalchemy.orm import Session
+
+from app.engine.audit import audit, audited
 from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext
+from app.engine.errors import BadInputError
 from app.engine.events import EventSink
+from app.engine.frontend.farm import DEFAULT_KEEP
+from app.engine.frontend.ownership import claim
+from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
+from app.engine.gc_pause import gc_paused
+from app.engine.kinds.recovery import begin_operation
+from app.engine.kinds.rolling import RollingWork, StagingWork
+from app.engine.lookup import frontends_of_session, owner
+from app.engine.runs import records
 from app.engine.runs.executor import RunExecutor
+from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import RunWork, WorkItem
+from app.engine.store.models import EnvironmentRow
 from app.engine.vocabulary import RunKind, RunStatus
+
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,108 @@ class RunOutcome:
     run_id: int
     kind: RunKind
     status: RunStatus
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a kind's plan sees, inside the writer transaction that records its run."""
+
+    session: Session
+    env: EnvironmentRow
+    frontends: tuple[Frontend, ...]  # enabled: the ones the run writes to
+    disabled: tuple[str, ...]  # taken out of runs: reported, not written
+    rolling: bool  # the run stages everything first, then switches one front-end at a time
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """The recorded run, as its work needs it once the transaction is over."""
+
+    id: int
+    platform: str
+    artifacts: str  # the artifact store's folder, for worker processes
+    frontends: tuple[Frontend, ...]
+    disabled: tuple[str, ...]
+    keep: int  # older releases each front-end keeps beside the protected ones
+
+
+@dataclass(frozen=True)
+class PlannedRun(Generic[P]):
+    """What a kind decided in its plan: every item of the run, the ones worked on, and the work.
+
+    ``make_work`` builds the work once the run is recorded; in a rolling run it must only stage
+    (its ``switch`` argument is then False) and be a ``StagingWork``.
+    """
+
+    items: Sequence[records.NewItem]  # every item recorded, skipped ones included
+    work_items: Sequence[WorkItem[P]]  # the items worked on, in the run's order
+    make_work: Callable[[StartedRun, WorkerPool, bool], RunWork[P]]
+    operation: str  # what a lock refusal calls the run: "deploy", "rollback"
+    locks_modules: bool = True  # refuse the run when another run holds one of its modules
+    heavy: int | None = None  # items whose file work is worth worker processes (None: all)
+    platform: str | None = None  # the run's platform when not the environment's (an upgrade's)
+    note: str = ""  # said in the audit entry of the run's start
+    audited_as: str | None = None  # what the audit entry of the start names, when not the run's target
+    recorded: Callable[[Session, int], None] | None = None  # what the kind records once the run has its id
+
+
+def start_run(
+    ctx: EnvironmentContext,
+    kind: RunKind,
+    target: str,
+    plan: Callable[[RunStart], PlannedRun[P]],
+    *,
+    workers: int,
+    rolling: bool = False,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+) -> RunOutcome:
+    """Record a run of ``kind`` as ``plan`` decides it, then execute it; ``target`` names it in the audit."""
+    if rolling and not kind.traits.rolling:
+        raise BadInputError(f"a {kind.traits.label} run cannot be --rolling")
+    # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
+    # collector would rescan them all several times, holding the GIL the window needs.
+    with targets_in_use():
+        with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
+            env = begin_operation(session)
+            records.refuse_if_exclusive_active(session, kind)
+            every = frontends_of_session(session)
+            frontends = tuple(enabled(every))
+            if rolling:
+                refuse_rolling(frontends)
+            if kind.traits.stages:
+                claim(shared_targets(frontends), owner(ctx, env))
+            disabled = tuple(frontend.name for frontend in every if not frontend.enabled)
+            planned = plan(RunStart(session, env, frontends, disabled, rolling))
+            if planned.locks_modules:
+                records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
+            platform = planned.platform or env.platform_version
+            run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=rolling)
+            if planned.recorded is not None:
+                planned.recorded(session, run.id)
+            audit(session, kind, planned.audited_as or target, "started", f"run {run.id}{planned.note}")
+            started = StartedRun(run.id, platform, str(ctx.artifacts.root), frontends, disabled, keep_of(env))
+        heavy = len(planned.work_items) if planned.heavy is None else planned.heavy
+        pool = WorkerPool(process_count(heavy))
+        try:
+            work = planned.make_work(started, pool, not rolling)
+            if rolling:
+                staging = cast(StagingWork[P], work)
+                work = RollingWork(staging, frontends, started.keep, started.id, on_event)
+            return execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel)
+        finally:
+            pool.close()
+
+
+def refuse_rolling(frontends: Sequence[Frontend]) -> None:
+    """A rolling run needs two enabled front-ends at least: one to switch while the other serves."""
+    if len(frontends) < 2:
+        raise BadInputError(f"--rolling needs at least two enabled front-ends; this environment has {len(frontends)}")
+
+
+def keep_of(env: EnvironmentRow) -> int:
+    """How many older releases each front-end keeps beside the protected ones (``retention``)."""
+    return env.keep_releases if env.keep_releases is not None else DEFAULT_KEEP
 
 
 def default_workers() -> int:
@@ -44,7 +164,7 @@ def default_workers() -> int:
 def default_deploy_workers() -> int:
     """Threads of a deploy run when the caller does not say: one per core and one more, at most 9.
 
-    Deploy workers take batches that share their flushes (``executor.MAX_BATCH``), so few are
+    Deploy workers take batches that share their flushes (``work.MAX_BATCH``), so few are
     needed: in big runs they only wait for the deploy processes, one per core; in a run without
     processes more threads only fight over the interpreter lock (2,000 modules on 2 cores: 1-2
     threads 2.8 s, 8 threads 4.1-4.6 s) and starve the window's thread of it.

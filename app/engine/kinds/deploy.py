@@ -14,28 +14,22 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine.audit import audit, audited
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
-from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
-from app.engine.frontend.ownership import claim
-from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
-from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute
+from app.engine.frontend.registry import Frontend, shared_targets
+from app.engine.kinds.base import PlannedRun, RunOutcome, RunStart, StartedRun, default_deploy_workers, start_run
 from app.engine.kinds.deploy_batch import deploy_batch
 from app.engine.kinds.ledger import Deployed, record_deployments
-from app.engine.kinds.recovery import begin_operation
-from app.engine.kinds.rolling import RollingWork, Switched, Waiting, staged_message, switched_outcome, waiting_of
-from app.engine.lookup import frontends_of_session, owner
+from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.retention import staged_releases
 from app.engine.runs import records
-from app.engine.runs.executor import MAX_BATCH
-from app.engine.runs.planner import DeployAllPlanner, DeployPlan, gc_paused
-from app.engine.runs.pool import WorkerPool, process_count
-from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
-from app.engine.store.models import EnvironmentRow, ModuleRow, ModuleVersionRow
+from app.engine.runs.planner import DeployAllPlanner, DeployPlan
+from app.engine.runs.pool import WorkerPool
+from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
+from app.engine.store.models import ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import ItemStatus, RunKind
 
 
@@ -83,87 +77,60 @@ def deploy_run(
     rolling: bool = False,
 ) -> RunOutcome:
     """A deploy run; of kind ``STAGE`` it writes every planned release and switches nothing."""
-    count = workers or default_deploy_workers()
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
-    # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
-    # collector would rescan them all several times, holding the GIL the window needs.
-    with targets_in_use():
-        return _deploy_with_targets(ctx, kind, module_ids, count, target, on_event, cancel, rolling)
+
+    def plan(start: RunStart) -> PlannedRun[Deployable]:
+        return _planned(start, kind, module_ids)
+
+    return start_run(
+        ctx,
+        kind,
+        target,
+        plan,
+        workers=workers or default_deploy_workers(),
+        rolling=rolling,
+        on_event=on_event,
+        cancel=cancel,
+    )
 
 
-def _deploy_with_targets(
-    ctx: EnvironmentContext,
-    kind: RunKind,
-    module_ids: list[int] | None,
-    count: int,
-    target: str,
-    on_event: EventSink,
-    cancel: threading.Event | None,
-    rolling: bool,
-) -> RunOutcome:
-    with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
-        env = begin_operation(session)
-        records.refuse_if_exclusive_active(session, kind)
-        every = frontends_of_session(session)
-        frontends = enabled(every)
-        if rolling:
-            refuse_rolling(frontends)
-        disabled = [frontend.name for frontend in every if not frontend.enabled]
-        claim(shared_targets(frontends), owner(ctx, env))
-        plan = DeployAllPlanner(session, env.platform_version, shared_targets(frontends)).plan(module_ids)
-        records.refuse_if_locked(session, [item.module_id for item in plan.to_deploy], "deploy")
-        items = [
-            records.NewItem(
-                i.module_id,
-                i.module,
-                i.application,
-                i.version,
-                i.compilation_id,
-                ItemStatus.PENDING if i.deploys else ItemStatus.SKIPPED,
-                i.reason,
-                i.detail,
-            )
-            for i in plan.items
-        ]
-        run = records.create_run(session, kind, env.platform_version, items, count, rolling=rolling)
-        work_items = _work_items(session, plan)
-        audit(session, kind, target, "started", f"run {run.id}")
-        run_id = run.id
-        keep = keep_of(env)
-        staged = staged_releases(session, [item.module_id for item in work_items])
+def _planned(start: RunStart, kind: RunKind, module_ids: list[int] | None) -> PlannedRun[Deployable]:
+    session = start.session
+    plan = DeployAllPlanner(session, start.env.platform_version, shared_targets(start.frontends)).plan(module_ids)
+    items = [
+        records.NewItem(
+            i.module_id,
+            i.module,
+            i.application,
+            i.version,
+            i.compilation_id,
+            ItemStatus.PENDING if i.deploys else ItemStatus.SKIPPED,
+            i.reason,
+            i.detail,
+        )
+        for i in plan.items
+    ]
+    work_items = _work_items(session, plan)
+    staged = staged_releases(session, [item.module_id for item in work_items])
     # Switching a staged release is a few system calls, not Python work: only the releases still
-    # to write are worth worker processes.
-    stages = kind == RunKind.STAGE or rolling
+    # to write are worth worker processes, and the rest go in bigger batches that share flushes.
+    stages = kind == RunKind.STAGE or start.rolling
     to_write = [i for i in work_items if stages or i.payload.release.release_id not in staged.get(i.module, ())]
-    pool = WorkerPool(process_count(len(to_write)))
-    try:
-        # Switching staged releases is cheap per module: bigger batches share more disk flushes.
-        batch = SWITCH_BATCH if len(to_write) * 2 < len(work_items) else MAX_BATCH
-        work = DeployWork(
-            str(ctx.artifacts.root),
-            frontends,
+    batch = SWITCH_BATCH if len(to_write) * 2 < len(work_items) else MAX_BATCH
+
+    def make_work(run: StartedRun, pool: WorkerPool, switch: bool) -> DeployWork:
+        return DeployWork(
+            run.artifacts,
+            run.frontends,
             pool,
-            disabled,
-            keep=keep,
-            switch=not stages,
+            run.disabled,
+            keep=run.keep,
+            switch=switch and kind != RunKind.STAGE,
             also_keep=staged,
             max_batch=batch,
         )
-        chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
-        return execute(ctx, run_id, kind, work_items, chosen, count, on_event, cancel)
-    finally:
-        pool.close()
 
-
-def refuse_rolling(frontends: Sequence[Frontend]) -> None:
-    """A rolling run needs two enabled front-ends at least (section 7.5)."""
-    if len(frontends) < 2:
-        raise BadInputError(f"--rolling needs at least two enabled front-ends; this environment has {len(frontends)}")
-
-
-def keep_of(env: EnvironmentRow) -> int:
-    """How many older releases each front-end keeps beside the protected ones (section 8.4)."""
-    return env.keep_releases if env.keep_releases is not None else farm.DEFAULT_KEEP
+    return PlannedRun(items, work_items, make_work, "deploy", heavy=len(to_write))
 
 
 def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]]:

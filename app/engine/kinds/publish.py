@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.engine.artifacts import ArtifactStore, PendingZip
-from app.engine.audit import audit, audited
 from app.engine.bundle import load_bundle, prepare_source
 from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.context import EnvironmentContext
@@ -26,12 +25,20 @@ from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.farm import DEFAULT_KEEP, Rollout
-from app.engine.frontend.ownership import claim
-from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
+from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.identity import current_user, utcnow
-from app.engine.kinds.base import RunOutcome, default_workers, execute, name_list, platform_spec
+from app.engine.kinds.base import (
+    PlannedRun,
+    RunOutcome,
+    RunStart,
+    StartedRun,
+    default_workers,
+    name_list,
+    platform_spec,
+    start_run,
+)
 from app.engine.kinds.compile_batch import CompileJob
-from app.engine.kinds.deploy import DISABLED, keep_of, rolled_out
+from app.engine.kinds.deploy import DISABLED, rolled_out
 from app.engine.kinds.ledger import (
     Compiled,
     Deployed,
@@ -41,13 +48,11 @@ from app.engine.kinds.ledger import (
     record_deployments,
 )
 from app.engine.kinds.publish_batch import publish_batch
-from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
-from app.engine.lookup import frontends_of_session, owner
 from app.engine.manifest import Manifest
 from app.engine.runs import records
-from app.engine.runs.pool import WorkerPool, process_count
-from app.engine.runs.work import WorkItem, WorkOutcome
+from app.engine.runs.pool import WorkerPool
+from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import ItemStatus, RunKind
 
@@ -86,8 +91,7 @@ def publish(
             manifests.append(manifest)
         if not manifests:
             raise BadInputError("publish needs at least one bundle")
-        with targets_in_use():
-            return _publish(ctx, manifests, sources, workers, on_event, cancel)
+        return _publish(ctx, manifests, sources, workers, on_event, cancel)
     finally:
         ctx.artifacts.discard(sources)
 
@@ -100,31 +104,23 @@ def _publish(
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> RunOutcome:
-    names = name_list([manifest.name for manifest in manifests])
-    with audited(ctx, RunKind.PUBLISH, names), ctx.db.write() as session:
-        env = begin_operation(session)
-        refuse_cycles(session, manifests)
-        records.refuse_if_exclusive_active(session, RunKind.PUBLISH)
-        every = frontends_of_session(session)
-        frontends = enabled(every)
-        disabled = [frontend.name for frontend in every if not frontend.enabled]
-        claim(shared_targets(frontends), owner(ctx, env))
-        new_items, work_items = _record_versions(session, manifests, ctx.artifacts, source_zips)
+    def plan(start: RunStart) -> PlannedRun[CompileJob]:
+        refuse_cycles(start.session, manifests)
+        # Refuses modules another run holds before anything of the publish is stored.
+        new_items, work_items = _record_versions(start.session, manifests, ctx.artifacts, source_zips)
         source_zips.clear()  # stored: the workers read them back one module at a time
-        count = workers or default_workers()
-        run = records.create_run(session, RunKind.PUBLISH, env.platform_version, new_items, count)
-        producers = ProducerBook(known_compilations(session, env.platform_version))
-        platform = env.platform_version
-        keep = keep_of(env)
-        audit(session, RunKind.PUBLISH, names, "started", f"run {run.id}")
-        run_id = run.id
-    spec = platform_spec(ctx, platform)
-    pool = WorkerPool(process_count(len(work_items)))
-    try:
-        work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled, keep=keep)
-        return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
-    finally:
-        pool.close()
+        producers = ProducerBook(known_compilations(start.session, start.env.platform_version))
+
+        def make_work(run: StartedRun, pool: WorkerPool, switch: bool) -> PublishWork:
+            spec = platform_spec(ctx, run.platform)
+            return PublishWork(run.artifacts, run.frontends, spec, producers, pool, run.disabled, keep=run.keep)
+
+        return PlannedRun(new_items, work_items, make_work, "publish", locks_modules=False)
+
+    names = name_list([manifest.name for manifest in manifests])
+    return start_run(
+        ctx, RunKind.PUBLISH, names, plan, workers=workers or default_workers(), on_event=on_event, cancel=cancel
+    )
 
 
 def _load(path: Path, store: ArtifactStore) -> tuple[Manifest, PendingZip]:
@@ -219,6 +215,8 @@ class PublishWork:
     """
 
     blocks_consumers = False
+    blocked_by = "producer"
+    max_batch = MAX_BATCH
 
     def __init__(
         self,

@@ -14,21 +14,23 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
 from app.engine.events import EventSink, ignore_events
-from app.engine.frontend.registry import enabled, targets_in_use
-from app.engine.kinds.base import RunOutcome, default_workers, execute, platform_spec
+from app.engine.kinds.base import (
+    PlannedRun,
+    RunOutcome,
+    RunStart,
+    StartedRun,
+    default_workers,
+    platform_spec,
+    start_run,
+)
 from app.engine.kinds.compile_batch import CompileJob
-from app.engine.kinds.deploy import keep_of, refuse_rolling
 from app.engine.kinds.ledger import ProducerBook, known_compilations
 from app.engine.kinds.publish import PublishWork
-from app.engine.kinds.recovery import begin_operation
-from app.engine.kinds.rolling import RollingWork
-from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
-from app.engine.runs.pool import WorkerPool, process_count
-from app.engine.runs.work import RunWork, WorkItem
+from app.engine.runs.pool import WorkerPool
+from app.engine.runs.work import WorkItem
 from app.engine.store.models import ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import RunKind
 
@@ -49,41 +51,31 @@ def publish_solution(
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Recompile and deploy the chosen modules (None: every module), even those already deployed."""
-    count = workers or default_workers()
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
-    with targets_in_use():
-        with audited(ctx, RunKind.PUBLISH_SOLUTION, target), ctx.db.write() as session:
-            env = begin_operation(session)
-            records.refuse_if_exclusive_active(session, RunKind.PUBLISH_SOLUTION)
-            every = frontends_of_session(session)
-            frontends = enabled(every)
-            if rolling:
-                refuse_rolling(frontends)
-            new_items, work_items = _chosen(session, module_ids)
-            records.refuse_if_locked(session, [item.module_id for item in new_items], "publish solution")
-            run = records.create_run(
-                session, RunKind.PUBLISH_SOLUTION, env.platform_version, new_items, count, rolling=rolling
+
+    def plan(start: RunStart) -> PlannedRun[CompileJob]:
+        new_items, work_items = _chosen(start.session, module_ids)
+        platform = start.env.platform_version
+        producers = ProducerBook(known_compilations(start.session, platform))
+
+        def make_work(run: StartedRun, pool: WorkerPool, switch: bool) -> SolutionWork:
+            spec = platform_spec(ctx, run.platform)
+            return SolutionWork(
+                run.artifacts, run.frontends, spec, producers, pool, run.disabled, keep=run.keep, switch=switch
             )
-            producers = ProducerBook(known_compilations(session, env.platform_version))
-            disabled = [frontend.name for frontend in every if not frontend.enabled]
-            audit(session, RunKind.PUBLISH_SOLUTION, target, "started", f"run {run.id}, {len(new_items)} module(s)")
-            run_id, platform, keep = run.id, env.platform_version, keep_of(env)
-        pool = WorkerPool(process_count(len(work_items)))
-        try:
-            work = SolutionWork(
-                str(ctx.artifacts.root),
-                frontends,
-                platform_spec(ctx, platform),
-                producers,
-                pool,
-                disabled,
-                keep=keep,
-                switch=not rolling,
-            )
-            chosen: RunWork[CompileJob] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
-            return execute(ctx, run_id, RunKind.PUBLISH_SOLUTION, work_items, chosen, count, on_event, cancel)
-        finally:
-            pool.close()
+
+        return PlannedRun(new_items, work_items, make_work, "publish solution", note=f", {len(new_items)} module(s)")
+
+    return start_run(
+        ctx,
+        RunKind.PUBLISH_SOLUTION,
+        target,
+        plan,
+        workers=workers or default_workers(),
+        rolling=rolling,
+        on_event=on_event,
+        cancel=cancel,
+    )
 
 
 def _chosen(

@@ -40,10 +40,6 @@ from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 
 log = logging.getLogger(__name__)
 
-# The kinds whose runs switch front-ends; an upgrade only compiles, a stage run only writes releases.
-SWITCHING_KINDS = frozenset(
-    {RunKind.PUBLISH, RunKind.DEPLOY, RunKind.DEPLOY_ALL, RunKind.ROLLBACK, RunKind.PUBLISH_SOLUTION}
-)
 WAITING_MESSAGE = "staged; the run stopped before switching it, and nothing of it stayed live"
 FINISHED_MESSAGE = "live on every front-end: the switch was finished after the run's process died"
 
@@ -91,8 +87,9 @@ def settle_dead_runs(session: Session) -> list[int]:
     frontends = enabled(frontends_of_session(session))
     with opened(frontends) as targets:
         for run, why in dead:
-            finished = reconcile_run(session, run, frontends, targets) if run.kind in SWITCHING_KINDS else 0
-            if run.kind != RunKind.STAGE:
+            switches = RunKind(run.kind).traits.switches
+            finished = reconcile_run(session, run, frontends, targets) if switches else 0
+            if switches:  # staged is a stage run's success, but only a step of a run that switches
                 session.execute(
                     update(RunItemRow)
                     .where(RunItemRow.run_id == run.id, RunItemRow.status == ItemStatus.STAGED)

@@ -21,23 +21,25 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine.audit import audit, audited
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend.content import ReleaseRequest
-from app.engine.frontend.registry import enabled, targets_in_use
-from app.engine.kinds.base import RunOutcome, default_deploy_workers, execute, name_list
-from app.engine.kinds.deploy import Deployable, DeployWork, keep_of, refuse_rolling
-from app.engine.kinds.recovery import begin_operation
-from app.engine.kinds.rolling import RollingWork
-from app.engine.lookup import frontends_of_session
+from app.engine.kinds.base import (
+    PlannedRun,
+    RunOutcome,
+    RunStart,
+    StartedRun,
+    default_deploy_workers,
+    name_list,
+    start_run,
+)
+from app.engine.kinds.deploy import Deployable, DeployWork
 from app.engine.retention import staged_releases
 from app.engine.runs import records
-from app.engine.runs.planner import gc_paused
-from app.engine.runs.pool import WorkerPool, process_count
-from app.engine.runs.work import RunWork, WorkItem
+from app.engine.runs.pool import WorkerPool
+from app.engine.runs.work import WorkItem
 from app.engine.store.models import CompilationRow, DeploymentRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow
 from app.engine.vocabulary import ItemStatus, RunKind, SkipReason
 
@@ -271,54 +273,53 @@ def _rollback(
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> RunOutcome:
-    count = workers or default_deploy_workers()
-    with targets_in_use():
-        with audited(ctx, RunKind.ROLLBACK, target), gc_paused(), ctx.db.write() as session:
-            env = begin_operation(session)
-            records.refuse_if_exclusive_active(session, RunKind.ROLLBACK)
-            every = frontends_of_session(session)
-            frontends = enabled(every)
-            if rolling:
-                refuse_rolling(frontends)
-            plan = planner(session)
-            going = plan.to_roll_back
-            records.refuse_if_locked(session, [item.module_id for item in going], "rollback")
-            new_items = [
-                records.NewItem(
-                    i.module_id,
-                    i.module,
-                    i.application,
-                    i.target_version,
-                    i.compilation_id,
-                    ItemStatus.PENDING if i.rolls_back else ItemStatus.SKIPPED,
-                    i.reason,
-                    i.detail,
-                )
-                for i in plan.items
-            ]
-            run = records.create_run(session, RunKind.ROLLBACK, env.platform_version, new_items, count, rolling=rolling)
-            work_items = _work_items(session, going)
-            names = name_list([item.module for item in going]) or "nothing"
-            audit(session, RunKind.ROLLBACK, target, "started", f"run {run.id}: {names}")
-            run_id, keep = run.id, keep_of(env)
-            staged = staged_releases(session, [item.module_id for item in going])
-            disabled = [frontend.name for frontend in every if not frontend.enabled]
-        pool = WorkerPool(process_count(len(work_items)))
-        try:
-            work = DeployWork(
-                str(ctx.artifacts.root),
-                frontends,
-                pool,
-                disabled,
-                keep=keep,
-                switch=not rolling,
-                blocked_by="consumer",
-                also_keep=staged,
-            )
-            chosen: RunWork[Deployable] = RollingWork(work, frontends, keep, run_id, on_event) if rolling else work
-            return execute(ctx, run_id, RunKind.ROLLBACK, work_items, chosen, count, on_event, cancel)
-        finally:
-            pool.close()
+    def plan(start: RunStart) -> PlannedRun[Deployable]:
+        return _planned_rollback(start, planner(start.session))
+
+    return start_run(
+        ctx,
+        RunKind.ROLLBACK,
+        target,
+        plan,
+        workers=workers or default_deploy_workers(),
+        rolling=rolling,
+        on_event=on_event,
+        cancel=cancel,
+    )
+
+
+def _planned_rollback(start: RunStart, plan: RollbackPlan) -> PlannedRun[Deployable]:
+    going = plan.to_roll_back
+    items = [
+        records.NewItem(
+            i.module_id,
+            i.module,
+            i.application,
+            i.target_version,
+            i.compilation_id,
+            ItemStatus.PENDING if i.rolls_back else ItemStatus.SKIPPED,
+            i.reason,
+            i.detail,
+        )
+        for i in plan.items
+    ]
+    work_items = _work_items(start.session, going)
+    staged = staged_releases(start.session, [item.module_id for item in going])
+
+    def make_work(run: StartedRun, pool: WorkerPool, switch: bool) -> DeployWork:
+        return DeployWork(
+            run.artifacts,
+            run.frontends,
+            pool,
+            run.disabled,
+            keep=run.keep,
+            switch=switch,
+            blocked_by="consumer",
+            also_keep=staged,
+        )
+
+    names = name_list([item.module for item in going]) or "nothing"
+    return PlannedRun(items, work_items, make_work, "rollback", note=f": {names}")
 
 
 def _work_items(session: Session, going: Sequence[RollbackItem]) -> list[WorkItem[Deployable]]:

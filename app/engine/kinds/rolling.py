@@ -189,8 +189,11 @@ class RollingWork(Generic[P]):
 
     @property
     def blocked_by(self) -> str:
-        word: str = getattr(self._inner, "blocked_by", "producer")
-        return word
+        return self._inner.blocked_by
+
+    @property
+    def max_batch(self) -> int:
+        return self._inner.max_batch
 
     def perform_batch(self, items: Sequence[WorkItem[P]]) -> list[WorkOutcome | Exception]:
         return self._inner.perform_batch(items)

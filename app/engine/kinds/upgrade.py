@@ -14,20 +14,26 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine.audit import audit, audited
 from app.engine.catalog import compare_versions
 from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.identity import current_user, utcnow
-from app.engine.kinds.base import RunOutcome, default_workers, execute, platform_spec
+from app.engine.kinds.base import (
+    PlannedRun,
+    RunOutcome,
+    RunStart,
+    StartedRun,
+    default_workers,
+    platform_spec,
+    start_run,
+)
 from app.engine.kinds.compile_batch import CompileJob, compile_batch
 from app.engine.kinds.ledger import Compiled, ProducerBook, known_compilations, record_compilations
-from app.engine.kinds.recovery import begin_operation
 from app.engine.runs import records
-from app.engine.runs.pool import WorkerPool, process_count
-from app.engine.runs.work import WorkItem, WorkOutcome
+from app.engine.runs.pool import WorkerPool
+from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow, PlatformUpgradeRow
 from app.engine.vocabulary import ItemStatus, RunKind
 
@@ -44,35 +50,45 @@ def upgrade(
     only what failed or is missing."""
     target = ctx.catalog.get(to_version).version
     ctx.artifacts.sweep()
-    with audited(ctx, RunKind.UPGRADE, to_version), ctx.db.write() as session:
-        env = begin_operation(session)
+
+    def plan(start: RunStart) -> PlannedRun[CompileJob]:
+        env = start.env
         current = env.platform_version
         if compare_versions(target, current) < 0:
             raise BadInputError(f"cannot downgrade from {current} to {target}")
-        records.refuse_if_exclusive_active(session, RunKind.UPGRADE)
-        items, work_items = _modules_to_prepare(session, target)
-        run = records.create_run(session, RunKind.UPGRADE, target, items, workers or default_workers())
-        if target != current:
-            session.add(
-                PlatformUpgradeRow(
+        items, work_items = _modules_to_prepare(start.session, target)
+        env.platform_version = target
+        producers = ProducerBook(known_compilations(start.session, target))
+
+        def make_work(run: StartedRun, pool: WorkerPool, switch: bool) -> CompileWork:
+            return CompileWork(run.artifacts, platform_spec(ctx, target), producers, pool)
+
+        def recorded(session: Session, run_id: int) -> None:
+            if target != current:  # preparing the current version again is no upgrade
+                upgrade = PlatformUpgradeRow(
                     from_version=current,
                     to_version=target,
                     started_by=current_user(),
                     started_at=utcnow(),
-                    run_id=run.id,
+                    run_id=run_id,
                 )
-            )
-            env.platform_version = target
-        producers = ProducerBook(known_compilations(session, target))
-        audit(session, RunKind.UPGRADE, f"{current} -> {target}", "started", f"run {run.id}, {len(items)} module(s)")
-        run_id = run.id
-    spec = platform_spec(ctx, target)
-    pool = WorkerPool(process_count(len(work_items)))
-    try:
-        work = CompileWork(str(ctx.artifacts.root), spec, producers, pool)
-        return execute(ctx, run_id, RunKind.UPGRADE, work_items, work, workers or default_workers(), on_event, cancel)
-    finally:
-        pool.close()
+                session.add(upgrade)
+
+        return PlannedRun(
+            items,
+            work_items,
+            make_work,
+            "upgrade",
+            locks_modules=False,
+            platform=target,
+            note=f", {len(items)} module(s)",
+            recorded=recorded,
+            audited_as=f"{current} -> {target}",
+        )
+
+    return start_run(
+        ctx, RunKind.UPGRADE, to_version, plan, workers=workers or default_workers(), on_event=on_event, cancel=cancel
+    )
 
 
 def _modules_to_prepare(session: Session, platform: str) -> tuple[list[records.NewItem], list[WorkItem[CompileJob]]]:
@@ -102,6 +118,8 @@ class CompileWork:
     """
 
     blocks_consumers = False
+    blocked_by = "producer"
+    max_batch = MAX_BATCH
 
     def __init__(self, artifacts: str, platform: PlatformSpec, producers: ProducerBook, pool: WorkerPool) -> None:
         self._artifacts = artifacts

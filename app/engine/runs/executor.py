@@ -31,10 +31,10 @@ from app.engine.events import (
     RunFinished,
     RunStarted,
 )
+from app.engine.gc_pause import gc_paused
 from app.engine.identity import utcnow
 from app.engine.runs import records
 from app.engine.runs.heartbeat import RunHeartbeat
-from app.engine.runs.planner import gc_paused
 from app.engine.runs.work import ConcludingWork, RunWork, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
@@ -46,7 +46,6 @@ FLUSH_INTERVAL = 0.25
 FLUSH_BATCH = 500
 POLL_INTERVAL = 0.1
 CANCEL_POLL_INTERVAL = 0.5
-MAX_BATCH = 16  # ready modules one worker takes at once; their disk flushes are shared
 
 
 @dataclass
@@ -182,9 +181,7 @@ class RunExecutor:
         times per module. Small runs go one module at a time, so every worker stays busy and a
         cancel stops them after the modules in hand.
         """
-        # A kind whose batches cost little per module (switching staged releases) takes more at once.
-        largest: int = getattr(self._work, "max_batch", MAX_BATCH)
-        size = max(1, min(largest, len(ready) // (4 * self._workers)))
+        size = max(1, min(self._work.max_batch, len(ready) // (4 * self._workers)))
         batch: list[str] = []
         while ready and len(batch) < size:
             _, key = heapq.heappop(ready)
@@ -212,8 +209,7 @@ class RunExecutor:
     def _block_consumers(self, failed: str, consumers: dict[str, list[str]], unfinished: set[str]) -> None:
         """Rule 7: consumers of a failed producer, direct and indirect, are not attempted."""
         name = self._items[failed].module
-        # A kind that works consumers first (a rollback) names what its ``depends`` are.
-        word = getattr(self._work, "blocked_by", "producer")
+        word = self._work.blocked_by
         stack = list(consumers[failed])
         while stack:
             key = stack.pop()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
+from app.engine.gc_pause import gc_paused
 from app.engine.store.models import CompilationRow, ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import SkipReason
 
@@ -188,19 +187,6 @@ class DeployAllPlanner:
             detail = f"not live on front-end {where}; deploying it again"
             return item._replace(action=DEPLOY, reason=None, detail=detail)
         return item._replace(detail="this compilation is already live")
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Building 100,000 small tuples makes the cycle collector rescan them dozens of times,
-    which costs as much as the query; they hold no cycles, so it can wait until the end."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _decide(

@@ -19,7 +19,6 @@ from app.engine.errors import RefusedError, StateError
 from app.engine.identity import current_user, host_name, process_alive, utcnow
 from app.engine.store.models import EnvironmentRow, ModuleLockRow, ModuleRow, RunItemRow, RunRow
 from app.engine.vocabulary import (
-    EXCLUSIVE_KINDS,
     FINISHED_ITEM_STATUSES,
     ItemStatus,
     RunKind,
@@ -139,12 +138,12 @@ def active_runs(session: Session) -> list[RunRow]:
 
 
 def refuse_if_exclusive_active(session: Session, kind: RunKind) -> None:
-    """Rule 5: one Deploy All or upgrade at a time, and nothing at all beside an upgrade.
+    """One Deploy All or upgrade at a time, and nothing at all beside an upgrade (``KindTraits``).
 
     A Deploy All also waits for single deploys and publishes, which hold modules it would take.
     """
     for run in active_runs(session):
-        if kind in EXCLUSIVE_KINDS or run.kind == RunKind.UPGRADE:
+        if kind.traits.exclusive or RunKind(run.kind).traits.runs_alone:
             raise RefusedError(f"cannot start {kind}: {RunRef.of(run).describe()} is still active")
 
 

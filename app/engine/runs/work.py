@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.engine.vocabulary import ItemStatus
 
 P = TypeVar("P")
+MAX_BATCH = 16  # ready modules one worker takes at once, unless a work says otherwise; they share disk flushes
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,17 @@ class RunWork(Protocol[P]):
 
     @property
     def blocks_consumers(self) -> bool:
-        """Whether a failed module's consumers are not attempted (rule 7)."""
+        """Whether a failed module's consumers are not attempted."""
+
+    @property
+    def blocked_by(self) -> str:
+        """What a blocked item names as the cause: its "producer", or (working consumers first, as a
+        rollback does) its "consumer"."""
+
+    @property
+    def max_batch(self) -> int:
+        """Modules one worker takes at once, at most: more when a module costs little (a switch of a
+        staged release), so that more of them share a disk flush."""
 
     def perform_batch(self, items: Sequence[WorkItem[P]]) -> list[WorkOutcome | Exception]:
         """Worker thread: the real work on a few ready items, on plain values; no database.

@@ -26,7 +26,7 @@ from app.gui.notifier import Reply
 from app.gui.run_progress import PROBLEMS, RunProgress
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
-from app.gui.upgrades.pane import ROLLBACK_KINDS, action_button
+from app.gui.upgrades.pane import action_button
 from app.gui.widgets import RefusalShortcuts
 
 PANE = "details"
@@ -128,7 +128,7 @@ class RunActions(QObject):
             return "no run is shown here"
         if p.running:
             return "The run is still in progress"
-        if p.kind not in ROLLBACK_KINDS:
+        if not RunKind(p.kind).traits.rolls_back:
             return f"A {p.kind} run makes nothing live: there is nothing to roll back"
         active = self.session.tracker.newest_active()
         if active is not None:

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.context import EnvironmentContext
+from app.engine.gc_pause import gc_paused
 from app.engine.read import views
-from app.engine.runs.planner import gc_paused
 from app.engine.vocabulary import ItemStatus, RunKind
 from app.gui.details.actions import RunActions
 from app.gui.details.header import RunHeader

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.engine.runs.planner import gc_paused
+from app.engine.gc_pause import gc_paused
 from app.engine.vocabulary import ItemStatus
 from app.gui.formatting import utcnow
 from app.gui.run_progress import ItemRow, RunProgress

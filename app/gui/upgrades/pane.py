@@ -37,9 +37,6 @@ PLAN_JOB = "plan"
 TOTAL = "total"  # not a state: every module
 STAGED = "staged"  # not a state either: ready modules whose release is already on the front-ends
 STAGE_JOB = "stage plan"
-ROLLBACK_KINDS = frozenset(
-    {RunKind.DEPLOY_ALL, RunKind.DEPLOY, RunKind.PUBLISH, RunKind.ROLLBACK, RunKind.PUBLISH_SOLUTION}
-)
 COUNTS_DELAY_MS = 100
 
 
@@ -208,7 +205,7 @@ class UpgradesPane(QWidget):
         self.update_actions()
 
     def _on_run_started(self, progress: RunProgress) -> None:
-        if progress.kind == RunKind.UPGRADE:
+        if RunKind(progress.kind).traits.prepares:
             move_bar(
                 self.upgrade_progress,
                 progress.done,
@@ -221,13 +218,13 @@ class UpgradesPane(QWidget):
     def _follow(self) -> None:
         """The report's rows of the active runs, and the preparation bar, at the window's tick."""
         for progress in self.session.tracker.active():
-            if progress.kind == RunKind.UPGRADE:
+            if RunKind(progress.kind).traits.prepares:
                 move_bar(self.upgrade_progress, progress.done, max(progress.total, 1))
             self.report.follow(progress)
 
     def _on_run_ended(self, progress: RunProgress) -> None:
         self.report.follow(progress)
-        if progress.kind == RunKind.UPGRADE:
+        if RunKind(progress.kind).traits.prepares:
             self.upgrade_progress.hide()
         self.update_actions()
 
@@ -300,7 +297,7 @@ class UpgradesPane(QWidget):
         if not index.isValid():
             return "Select a run in the report to roll it back"
         row = self.report.rows[self.report_proxy.mapToSource(index).row()]
-        if row.kind not in ROLLBACK_KINDS:
+        if not RunKind(row.kind).traits.rolls_back:
             return f"A {row.kind} run makes nothing live: there is nothing to roll back"
         return None
 

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from app.engine.read.views import RunSummary
-from app.engine.vocabulary import ItemStatus, RunKind
+from app.engine.vocabulary import ItemStatus, KindTraits, RunKind
 from app.gui.formatting import duration, minute, outcome_icon_name, run_outcome, timestamp
 from app.gui.icons import status_icon
 from app.gui.run_progress import RunProgress
 from app.gui.table_model import Column, ColumnTableModel
 
-PREPARING_KINDS = frozenset({RunKind.UPGRADE})  # their successes are "prepared", never "deployed"
 
-
-def _count(status: ItemStatus, title: str = "", only: frozenset[str] | None = None) -> Column[RunSummary]:
+def _count(status: ItemStatus, title: str = "", only: Callable[[KindTraits], bool] | None = None) -> Column[RunSummary]:
     """How many items of a run ended in ``status``; blank for runs whose kind never uses it."""
 
     def number(run: RunSummary) -> int:
         return run.counts.get(status, 0)
 
     def text(run: RunSummary) -> str:
-        return "" if only is not None and run.kind not in only else str(number(run))
+        return "" if only is not None and not only(RunKind(run.kind).traits) else str(number(run))
 
     header = title or status.capitalize()
     return Column(header, text, sort=number, numeric=True, width=40)  # as wide as its title
@@ -55,7 +53,7 @@ class RunReportModel(ColumnTableModel[RunSummary]):
             width=140,
         ),
         _count(ItemStatus.DEPLOYED),
-        _count(ItemStatus.PREPARED, only=PREPARING_KINDS),
+        _count(ItemStatus.PREPARED, only=lambda traits: traits.prepares),
         _count(ItemStatus.FAILED),
         _count(ItemStatus.BLOCKED),
         _count(ItemStatus.SKIPPED),
