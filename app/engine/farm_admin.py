@@ -9,7 +9,6 @@ and every check until it is enabled again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -17,12 +16,12 @@ from sqlalchemy.orm import Session
 from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError, RefusedError, StateError
+from app.engine.frontend.kinds import FrontendKind, parse_target
 from app.engine.frontend.ownership import Owner, adopt, claim
-from app.engine.frontend.registry import LOCAL, SSH, Frontend, opened
-from app.engine.frontend.ssh.url import SshUrl, parse_target
+from app.engine.frontend.registry import Frontend, opened
 from app.engine.frontend.target import FrontendError, FrontendTarget
 from app.engine.kinds.recovery import begin_operation
-from app.engine.lookup import frontends_of_session, owner
+from app.engine.lookup import frontend_of_row, frontends_of_session, owner
 from app.engine.runs import records
 from app.engine.store.models import DeploymentRow, FrontendRow
 
@@ -30,22 +29,16 @@ NAME_LIMIT = 200
 
 
 @dataclass(frozen=True)
-class Target:
+class TargetSpec:
     """A checked front-end TARGET: its kind and the one spelling it is stored under."""
 
-    kind: str
+    kind: FrontendKind
     location: str
 
     @classmethod
-    def parse(cls, text: str) -> Target:
-        """Refuse a malformed target (bad input); a local folder must be given as an absolute
-        path or one relative to where the command runs."""
-        parsed = parse_target(text)
-        if isinstance(parsed, SshUrl):
-            return cls(SSH, str(parsed))
-        if not str(parsed).strip():
-            raise BadInputError("a front-end target cannot be empty")
-        return cls(LOCAL, str(Path(parsed).expanduser().absolute()))
+    def parse(cls, text: str) -> TargetSpec:
+        """Refuse a malformed target (bad input); a local folder may be relative to where the command runs."""
+        return cls(*parse_target(text))
 
     def frontend(self, name: str) -> Frontend:
         return Frontend(0, name, self.location, self.kind)
@@ -80,16 +73,15 @@ def add_frontend(
     One that another environment owns is refused unless ``adopt_it`` takes it over.
     """
     name = check_name(name)
-    target = Target.parse(target_text)
+    target = TargetSpec.parse(target_text)
     with audited(ctx, "frontend-add", name), ctx.db.write() as session:
         env = begin_operation(session)
         _refuse_while_running(session, f"adding front-end {name}")
         _refuse_duplicates(session, name, target)
         candidate = target.frontend(name)
-        if target.kind == LOCAL:
-            if candidate.path.exists() and not candidate.path.is_dir():
-                raise BadInputError(f"front-end {candidate.location} is a file, not a folder")
-            candidate.path.mkdir(parents=True, exist_ok=True)
+        driver = target.kind.driver
+        driver.check(target.location)
+        driver.prepare(target.location)
         opened = candidate.target()
         try:
             reachable_now(opened)  # unreachable, unknown host key, refused key: one line, nothing stored
@@ -99,7 +91,7 @@ def add_frontend(
             claim([opened], owner(ctx, env), hint)  # another environment's: exit 4
         finally:
             opened.close()
-        row = FrontendRow(name=name, path=target.location, kind=target.kind, enabled=True, health_cmd=health_cmd)
+        row = FrontendRow(name=name, location=target.location, kind=target.kind, enabled=True, health_cmd=health_cmd)
         session.add(row)
         session.flush()
         audit(session, "frontend-add", name, "done", target.location)
@@ -117,7 +109,7 @@ def remove_frontend(ctx: EnvironmentContext, name: str) -> Frontend:
             raise BadInputError(f"front-end {row.name} is the environment's only one; add another first")
         if row.enabled:
             _refuse_last_enabled(session, row)
-        gone = Frontend(row.id, row.name, row.path, row.kind, row.enabled, row.health_cmd)
+        gone = frontend_of_row(row)
         session.execute(delete(DeploymentRow).where(DeploymentRow.frontend_id == row.id))
         session.delete(row)
         audit(session, "frontend-remove", gone.name, "done", gone.location)
@@ -135,7 +127,7 @@ def set_enabled(ctx: EnvironmentContext, name: str, enabled: bool) -> Frontend:
             _refuse_last_enabled(session, row)
         row.enabled = enabled
         audit(session, operation, row.name, "done")
-        return Frontend(row.id, row.name, row.path, row.kind, row.enabled, row.health_cmd)
+        return frontend_of_row(row)
 
 
 def adopt_frontend(ctx: EnvironmentContext, name: str) -> tuple[Frontend, Owner | None]:
@@ -144,7 +136,7 @@ def adopt_frontend(ctx: EnvironmentContext, name: str) -> tuple[Frontend, Owner 
         env = begin_operation(session)
         row = _find(session, name)
         _refuse_while_running(session, f"adopting front-end {row.name}")
-        frontend = Frontend(row.id, row.name, row.path, row.kind, row.enabled, row.health_cmd)
+        frontend = frontend_of_row(row)
         with opened([frontend]) as (target,):
             previous = adopt(target, owner(ctx, env))
         was = f"from {previous.name} ({previous.database})" if previous is not None else "unclaimed"
@@ -160,7 +152,7 @@ def _find(session: Session, name: str) -> FrontendRow:
     return row
 
 
-def _refuse_duplicates(session: Session, name: str, target: Target) -> None:
+def _refuse_duplicates(session: Session, name: str, target: TargetSpec) -> None:
     for frontend in frontends_of_session(session):
         if frontend.name.casefold() == name.casefold():
             raise BadInputError(f"there is already a front-end named {frontend.name}")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
+from app.engine.frontend.kinds import FrontendKind
 from app.engine.frontend.ownership import Owner
 from app.engine.frontend.registry import Frontend
 from app.engine.store.models import EnvironmentRow, FrontendRow, ModuleRow
@@ -49,5 +50,9 @@ def owner(ctx: EnvironmentContext, env: EnvironmentRow) -> Owner:
 
 
 def frontends_of_session(session: Session) -> list[Frontend]:
-    rows = session.scalars(select(FrontendRow).order_by(FrontendRow.id))
-    return [Frontend(row.id, row.name, row.path, row.kind, row.enabled, row.health_cmd) for row in rows]
+    return [frontend_of_row(row) for row in session.scalars(select(FrontendRow).order_by(FrontendRow.id))]
+
+
+def frontend_of_row(row: FrontendRow) -> Frontend:
+    """A recorded front-end as the plain value runs and worker processes are handed."""
+    return Frontend(row.id, row.name, row.location, FrontendKind(row.kind), row.enabled, row.health_cmd)

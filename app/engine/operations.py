@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -19,12 +18,12 @@ from app.engine.config import config_bytes, declared_defaults, effective_config
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
-from app.engine.farm_admin import Target, reachable_now
+from app.engine.farm_admin import TargetSpec, reachable_now
 from app.engine.frontend import farm
+from app.engine.frontend.kinds import FrontendKind
 from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.ownership import Owner, claim, refuse_foreign
-from app.engine.frontend.registry import LOCAL, enabled, opened
-from app.engine.frontend.ssh.url import parse_ssh_url
+from app.engine.frontend.registry import enabled, opened
 from app.engine.identity import current_user, utcnow
 from app.engine.kinds.base import RunOutcome, default_deploy_workers, default_workers
 from app.engine.kinds.deploy import deploy_all, deploy_modules
@@ -115,17 +114,16 @@ def init_environment(
     reached, its host key known) before anything is created.
     """
     version = load_catalog().get(platform or DEFAULT_PLATFORM).version
-    targets = [Target.parse(text) for text in frontends] or [
-        Target(LOCAL, str(location.data_dir / "frontends" / "default"))
+    targets = [TargetSpec.parse(text) for text in frontends] or [
+        TargetSpec(FrontendKind.LOCAL, str(location.data_dir / "frontends" / "default"))
     ]
     labels = _labels(targets)
     wanted = [target.frontend(label) for target, label in zip(targets, labels, strict=True)]
     if len({frontend.key for frontend in wanted}) != len(wanted):
         raise BadInputError("the same front-end is given twice")
     for frontend in wanted:
-        if frontend.kind == LOCAL and frontend.path.exists() and not frontend.path.is_dir():
-            raise BadInputError(f"front-end {frontend.location} is a file, not a folder")
-    with opened([frontend for frontend in wanted if frontend.kind != LOCAL]) as remote:
+        frontend.kind.driver.check(frontend.location)
+    with opened([frontend for frontend in wanted if frontend.kind.driver.remote]) as remote:
         for target in remote:
             reachable_now(target)
     ctx = open_context(location, create=True)
@@ -148,12 +146,13 @@ def init_environment(
                 )
             )
             for frontend in wanted:
-                if frontend.kind == LOCAL:
-                    frontend.path.mkdir(parents=True, exist_ok=True)
+                frontend.kind.driver.prepare(frontend.location)
             with opened(wanted) as stamped:
                 claim(stamped, Owner(uid, env_name, ctx.db.file_or_url()))
             for frontend in wanted:
-                session.add(FrontendRow(name=frontend.name, path=frontend.location, kind=frontend.kind, enabled=True))
+                session.add(
+                    FrontendRow(name=frontend.name, location=frontend.location, kind=frontend.kind, enabled=True)
+                )
             audit(session, "init", env_name, "done", f"platform {version}, {len(wanted)} front-end(s)")
         if demo:
             from app.paths import resource
@@ -167,11 +166,11 @@ def init_environment(
     return ctx
 
 
-def _labels(targets: Sequence[Target]) -> list[str]:
+def _labels(targets: Sequence[TargetSpec]) -> list[str]:
     """A name per front-end: its folder's name, or its host for a remote one; numbered when repeated."""
     labels = []
     for index, target in enumerate(targets):
-        label = Path(target.location).name if target.kind == LOCAL else parse_ssh_url(target.location).host
+        label = target.kind.driver.label(target.location)
         labels.append(label if label not in {"", "."} else f"frontend{index + 1}")
     return [label if labels.count(label) == 1 else f"{label}-{index + 1}" for index, label in enumerate(labels)]
 

@@ -10,20 +10,16 @@ connection per process for the whole run instead of one per batch.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from app.engine.frontend.kinds import FrontendKind
 
 if TYPE_CHECKING:  # the target machinery loads when a target is made
     from app.engine.frontend.target import FrontendTarget
-
-
-LOCAL = "local"
-SSH = "ssh"
 
 
 @dataclass(frozen=True)
@@ -32,31 +28,23 @@ class Frontend:
 
     id: int
     name: str
-    location: str  # a folder, or an ssh:// target
-    kind: str = LOCAL
+    location: str  # its TARGET as stored: a folder, or an ssh:// target
+    kind: FrontendKind = FrontendKind.LOCAL
     enabled: bool = True
     health_cmd: str | None = None
 
-    @property
-    def path(self) -> Path:
-        """The folder of a local front-end."""
-        return Path(self.location)
+    def __post_init__(self) -> None:
+        # Read back from a database row or a worker's arguments, the kind may come as its plain word.
+        object.__setattr__(self, "kind", FrontendKind(self.kind))
 
     def target(self) -> FrontendTarget:
         """A new target for this front-end; the caller closes it."""
-        if self.kind == SSH:
-            from app.engine.frontend.ssh.options import limits_from_env
-            from app.engine.frontend.ssh.target import SshTarget  # here: asyncssh only where it is used
-
-            return SshTarget(self.name, self.location, limits_from_env())
-        from app.engine.frontend.local.target import LocalTarget  # here: status needs no file machinery
-
-        return LocalTarget(self.name, self.location)
+        return self.kind.driver.open(self.name, self.location)
 
     @property
     def key(self) -> str:
         """One spelling per front-end: a folder recorded twice (through a link, say) is one."""
-        return self.location if self.kind == SSH else os.path.realpath(self.location)
+        return self.kind.driver.key(self.location)
 
 
 def enabled(frontends: Sequence[Frontend]) -> list[Frontend]:

@@ -93,8 +93,9 @@ class FrontendRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    path: Mapped[str] = mapped_column(Text)  # a folder, or an ssh:// target
-    kind: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
+    # Its TARGET as stored: a folder, or an ssh:// target (the column kept its first name, "path").
+    location: Mapped[str] = mapped_column("path", Text)
+    kind: Mapped[str] = mapped_column(String(10), default="local", server_default="local")  # a FrontendKind
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     health_cmd: Mapped[str | None] = mapped_column(Text)
 

@@ -1,4 +1,4 @@
-"""ssh:// targets: what parses, what each malformed target is refused with, and local folders."""
+"""Front-end TARGETs: what ssh:// targets parse to, what each malformed one is refused with, and local folders."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.engine.errors import BadInputError
-from app.engine.frontend.ssh.url import (
-    SshUrl,
-    is_ssh_target,
-    parse_ssh_url,
-    parse_target,
-)
+from app.engine.frontend.kinds import FrontendKind, parse_target
+from app.engine.frontend.ssh.url import SshUrl, is_ssh_target, parse_ssh_url
 
 
 @pytest.mark.parametrize(
@@ -29,7 +25,7 @@ from app.engine.frontend.ssh.url import (
 )
 def test_good_targets_parse(text: str, expected: SshUrl) -> None:
     assert parse_ssh_url(text) == expected
-    assert parse_target(text) == expected
+    assert parse_target(text) == (FrontendKind.SSH, str(expected))
 
 
 def test_a_parsed_target_prints_back_in_one_spelling() -> None:
@@ -88,7 +84,7 @@ def test_unknown_schemes_are_refused(text: str) -> None:
 @pytest.mark.parametrize("text", ["/srv/front", "relative/front", "C:\\front", "./front", "host:dir"])
 def test_anything_else_is_a_local_folder(text: str) -> None:
     assert not is_ssh_target(text)
-    assert parse_target(text) == Path(text)
+    assert parse_target(text) == (FrontendKind.LOCAL, str(Path(text).absolute()))
 
 
 def test_an_empty_target_is_refused() -> None:

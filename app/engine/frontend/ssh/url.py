@@ -1,7 +1,8 @@
 """Front-end targets as typed: a local folder, or ``ssh://[user@]host[:port]/absolute/path``.
 
-``parse_target`` tells the two apart and checks an ``ssh://`` target completely, so that a
-malformed one is refused with one line (``BadInputError``, exit 2) before anything is stored.
+``parse_ssh_url`` checks an ``ssh://`` target completely, so that a malformed one is refused with
+one line (``BadInputError``, exit 2) before anything is stored (``frontend.kinds.parse_target``
+tells the kinds of target apart).
 
 What an ``ssh://`` target may hold, and why:
 
@@ -28,12 +29,10 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from app.engine.errors import BadInputError
 
 SCHEME = "ssh://"
-_SCHEME_PATTERN = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 _HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9._+@,=][A-Za-z0-9._+@,=-]*$")
@@ -59,18 +58,6 @@ class SshUrl:
 def is_ssh_target(text: str) -> bool:
     """Whether ``text`` names a remote front-end (it may still be malformed)."""
     return text[: len(SCHEME)].lower() == SCHEME
-
-
-def parse_target(text: str) -> SshUrl | Path:
-    """An ``SshUrl`` for an ``ssh://`` target, a ``Path`` for a local folder; BadInputError otherwise."""
-    if is_ssh_target(text):
-        return parse_ssh_url(text)
-    scheme = _SCHEME_PATTERN.match(text)
-    if scheme:
-        raise BadInputError(f"front-end target {text!r}: unknown scheme {scheme.group(1)!r}; use a folder or ssh://")
-    if not text.strip():
-        raise BadInputError("front-end target is empty; give a folder or an ssh:// target")
-    return Path(text)
 
 
 def parse_ssh_url(text: str) -> SshUrl:
