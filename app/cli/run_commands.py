@@ -24,6 +24,7 @@ from app.cli.shared import (
 )
 from app.engine.errors import BadInputError
 from app.engine.events import ignore_events
+from app.engine.runs.options import RunOptions
 
 if TYPE_CHECKING:
     from app.engine.context import EnvironmentContext
@@ -147,6 +148,11 @@ def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: RunOu
     return run_exit_code(outcome.status, cancel)
 
 
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The run's options as the command line gives them."""
+    return RunOptions(rolling=args.rolling)
+
+
 # -- the commands ----------------------------------------------------------------------------------
 
 
@@ -218,7 +224,11 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
             outcome = operations.stage_all(ctx, workers=args.workers, on_event=ProgressPrinter(), cancel=cancel)
         else:
             outcome = operations.deploy_all(
-                ctx, workers=args.workers, rolling=args.rolling, on_event=ProgressPrinter(), cancel=cancel
+                ctx,
+                workers=args.workers,
+                options=run_options(args),
+                on_event=ProgressPrinter(),
+                cancel=cancel,
             )
         return finish_run(args, ctx, outcome, cancel)
 
@@ -259,7 +269,12 @@ def deploy(args: argparse.Namespace, cancel: CancelSignal) -> int:
             raise BadInputError("give module names or --app, not both")
         ids = operations.resolve_modules(ctx, args.modules, args.app)
         outcome = operations.deploy_modules(
-            ctx, ids, workers=args.workers, rolling=args.rolling, on_event=ProgressPrinter(), cancel=cancel
+            ctx,
+            ids,
+            workers=args.workers,
+            options=run_options(args),
+            on_event=ProgressPrinter(),
+            cancel=cancel,
         )
         return finish_run(args, ctx, outcome, cancel)
 
@@ -278,7 +293,7 @@ def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
                 ctx,
                 int(run_ids[0]),
                 workers=args.workers,
-                rolling=args.rolling,
+                options=run_options(args),
                 on_event=ProgressPrinter(),
                 cancel=cancel,
             )
@@ -287,7 +302,12 @@ def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
                 raise BadInputError("name a run, modules, or an application with --app")
             ids = operations.resolve_modules(ctx, args.targets, args.app)
             outcome = operations.rollback_modules(
-                ctx, ids, workers=args.workers, rolling=args.rolling, on_event=ProgressPrinter(), cancel=cancel
+                ctx,
+                ids,
+                workers=args.workers,
+                options=run_options(args),
+                on_event=ProgressPrinter(),
+                cancel=cancel,
             )
         return finish_run(args, ctx, outcome, cancel)
 
@@ -300,7 +320,12 @@ def publish_solution(args: argparse.Namespace, cancel: CancelSignal) -> int:
             raise BadInputError("give module names or --app, not both")
         ids = operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
         outcome = operations.publish_solution(
-            ctx, ids, workers=args.workers, rolling=args.rolling, on_event=ProgressPrinter(), cancel=cancel
+            ctx,
+            ids,
+            workers=args.workers,
+            options=run_options(args),
+            on_event=ProgressPrinter(),
+            cancel=cancel,
         )
         return finish_run(args, ctx, outcome, cancel)
 

@@ -20,6 +20,7 @@ from app.engine import operations
 from app.engine.context import EnvironmentContext
 from app.engine.events import Event, EventSink, RunStarted
 from app.engine.kinds.rollback import RollbackPlan
+from app.engine.runs.options import RunOptions
 from app.engine.runs.planner import DeployPlan
 from app.gui.bridge import EventBridge
 from app.gui.formatting import SKIP_REASON_LABELS, plural
@@ -72,7 +73,7 @@ class OperationController(QObject):
             "Deploy All",
             pane,
             lambda sink, cancel: operations.deploy_all(
-                self._ctx, workers=self.workers, rolling=rolling, on_event=sink, cancel=cancel
+                self._ctx, workers=self.workers, options=RunOptions(rolling=rolling), on_event=sink, cancel=cancel
             ),
         )
 

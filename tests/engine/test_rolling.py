@@ -13,6 +13,7 @@ from app.engine import operations
 from app.engine.errors import BadInputError
 from app.engine.events import Event, FrontendSwitched
 from app.engine.read import views
+from app.engine.runs.options import RunOptions
 from app.engine.store.models import FrontendRow
 from app.engine.vocabulary import ItemStatus, ModuleState, RunStatus
 from tests.engine.envkit import Kit, make_kit
@@ -44,7 +45,7 @@ def test_each_front_end_switches_alone_and_is_checked_before_the_next(kit: Kit, 
     log = tmp_path / "checks.log"
     set_health(kit, {"fe1": recorder(kit, log), "fe2": recorder(kit, log), "fe3": recorder(kit, log)})
 
-    done = operations.deploy_all(kit.ctx, rolling=True)
+    done = operations.deploy_all(kit.ctx, options=RunOptions(rolling=True))
 
     assert done.status == RunStatus.SUCCEEDED
     new = kit.current("Alpha")
@@ -70,7 +71,7 @@ def test_a_failed_check_switches_back_that_front_end_and_those_before_it(kit: Ki
     set_health(kit, {"fe1": "true", "fe2": "echo 'port 8080 is closed' >&2; exit 3"})
     events: list[Event] = []
 
-    done = operations.deploy_all(kit.ctx, rolling=True, on_event=events.append)
+    done = operations.deploy_all(kit.ctx, options=RunOptions(rolling=True), on_event=events.append)
 
     assert done.status == RunStatus.FAILED
     waves = [event for event in events if isinstance(event, FrontendSwitched)]
@@ -90,10 +91,10 @@ def test_a_failed_check_switches_back_that_front_end_and_those_before_it(kit: Ki
 def test_a_rolling_rollback_and_publish_solution(kit: Kit) -> None:
     old = kit.current("Alpha")
     deployed = operations.deploy_all(kit.ctx)
-    back = operations.rollback_run(kit.ctx, deployed.run_id, rolling=True)
+    back = operations.rollback_run(kit.ctx, deployed.run_id, options=RunOptions(rolling=True))
     assert back.status == RunStatus.SUCCEEDED
     assert [kit.current("Alpha", i) for i in range(3)] == [old] * 3
-    again = operations.publish_solution(kit.ctx, rolling=True)
+    again = operations.publish_solution(kit.ctx, options=RunOptions(rolling=True))
     assert again.status == RunStatus.SUCCEEDED
     assert {i.status for i in views.run_detail(kit.ctx, again.run_id).items} == {ItemStatus.DEPLOYED}
     assert views.status(kit.ctx).fully_upgraded
@@ -106,9 +107,9 @@ def test_rolling_needs_two_enabled_front_ends(tmp_path: Path) -> None:
         kit.publish(kit.bundle("Alpha"))
         runs = len(views.run_summaries(kit.ctx))
         with pytest.raises(BadInputError, match="--rolling needs at least two enabled front-ends"):
-            operations.deploy_all(kit.ctx, rolling=True)
+            operations.deploy_all(kit.ctx, options=RunOptions(rolling=True))
         with pytest.raises(BadInputError, match="--rolling needs at least two enabled front-ends"):
-            operations.publish_solution(kit.ctx, rolling=True)
+            operations.publish_solution(kit.ctx, options=RunOptions(rolling=True))
         assert len(views.run_summaries(kit.ctx)) == runs
     finally:
         kit.ctx.close()

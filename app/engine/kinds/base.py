@@ -32,6 +32,7 @@ from app.engine.kinds.rolling import RollingWork, StagingWork
 from app.engine.lookup import frontends_of_session, owner
 from app.engine.runs import records
 from app.engine.runs.executor import RunExecutor
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import RunWork, WorkItem
 from app.engine.store.models import EnvironmentRow
@@ -99,11 +100,12 @@ def start_run(
     plan: Callable[[RunStart], PlannedRun[P]],
     *,
     workers: int,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> RunOutcome:
     """Record a run of ``kind`` as ``plan`` decides it, then execute it; ``target`` names it in the audit."""
+    rolling = options.rolling
     if rolling and not kind.traits.rolling:
         raise BadInputError(f"a {kind.traits.label} run cannot be --rolling")
     # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
@@ -123,7 +125,7 @@ def start_run(
             if planned.locks_modules:
                 records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
             platform = planned.platform or env.platform_version
-            run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=rolling)
+            run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=options.rolling)
             if planned.recorded is not None:
                 planned.recorded(session, run.id)
             audit(session, kind, planned.audited_as or target, "started", f"run {run.id}{planned.note}")

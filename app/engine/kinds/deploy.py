@@ -26,6 +26,7 @@ from app.engine.kinds.ledger import Deployed, record_deployments
 from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.retention import staged_releases
 from app.engine.runs import records
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan
 from app.engine.runs.pool import WorkerPool
 from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
@@ -45,13 +46,13 @@ def deploy_all(
     ctx: EnvironmentContext,
     *,
     workers: int | None = None,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """Deploy every prepared module that is not live yet (rules 1, 2 and 6); ``rolling``: one
+    """Deploy every prepared module that is not live yet (rules 1, 2 and 6); ``options.rolling``: one
     front-end at a time, each followed by its health check (section 7.5)."""
-    return deploy_run(ctx, RunKind.DEPLOY_ALL, None, workers, on_event, cancel, rolling)
+    return deploy_run(ctx, RunKind.DEPLOY_ALL, None, workers, on_event, cancel, options)
 
 
 def deploy_modules(
@@ -59,12 +60,12 @@ def deploy_modules(
     module_ids: Sequence[int],
     *,
     workers: int | None = None,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Deploy chosen modules (one at a time, or an application) by the same rules as Deploy All."""
-    return deploy_run(ctx, RunKind.DEPLOY, list(module_ids), workers, on_event, cancel, rolling)
+    return deploy_run(ctx, RunKind.DEPLOY, list(module_ids), workers, on_event, cancel, options)
 
 
 def deploy_run(
@@ -74,7 +75,7 @@ def deploy_run(
     workers: int | None,
     on_event: EventSink,
     cancel: threading.Event | None,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
 ) -> RunOutcome:
     """A deploy run; of kind ``STAGE`` it writes every planned release and switches nothing."""
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
@@ -88,7 +89,7 @@ def deploy_run(
         target,
         plan,
         workers=workers or default_deploy_workers(),
-        rolling=rolling,
+        options=options,
         on_event=on_event,
         cancel=cancel,
     )

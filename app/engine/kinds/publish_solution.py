@@ -29,6 +29,7 @@ from app.engine.kinds.compile_batch import CompileJob
 from app.engine.kinds.ledger import ProducerBook, known_compilations
 from app.engine.kinds.publish import PublishWork
 from app.engine.runs import records
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool
 from app.engine.runs.work import WorkItem
 from app.engine.store.models import ModuleRow, ModuleVersionRow
@@ -46,7 +47,7 @@ def publish_solution(
     module_ids: Sequence[int] | None = None,
     *,
     workers: int | None = None,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
@@ -72,7 +73,7 @@ def publish_solution(
         target,
         plan,
         workers=workers or default_workers(),
-        rolling=rolling,
+        options=options,
         on_event=on_event,
         cancel=cancel,
     )

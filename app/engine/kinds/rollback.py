@@ -38,6 +38,7 @@ from app.engine.kinds.base import (
 from app.engine.kinds.deploy import Deployable, DeployWork
 from app.engine.retention import staged_releases
 from app.engine.runs import records
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool
 from app.engine.runs.work import WorkItem
 from app.engine.store.models import CompilationRow, DeploymentRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow
@@ -232,13 +233,13 @@ def rollback_run(
     run_id: int,
     *,
     workers: int | None = None,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Make the releases live before run ``run_id`` live again (section 8.1)."""
     return _rollback(
-        ctx, f"run {run_id}", lambda session: plan_run_rollback(session, run_id), workers, rolling, on_event, cancel
+        ctx, f"run {run_id}", lambda session: plan_run_rollback(session, run_id), workers, options, on_event, cancel
     )
 
 
@@ -247,7 +248,7 @@ def rollback_modules(
     module_ids: Sequence[int],
     *,
     workers: int | None = None,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
@@ -258,7 +259,7 @@ def rollback_modules(
         f"{len(ids)} module(s)",
         lambda session: plan_module_rollback(session, ids),
         workers,
-        rolling,
+        options,
         on_event,
         cancel,
     )
@@ -269,7 +270,7 @@ def _rollback(
     target: str,
     planner: _Planner,
     workers: int | None,
-    rolling: bool,
+    options: RunOptions,
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> RunOutcome:
@@ -282,7 +283,7 @@ def _rollback(
         target,
         plan,
         workers=workers or default_deploy_workers(),
-        rolling=rolling,
+        options=options,
         on_event=on_event,
         cancel=cancel,
     )
