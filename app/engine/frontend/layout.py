@@ -33,9 +33,14 @@ def release_id_for(version: int, platform: str, artifact_sha256: str) -> str:
     return f"v{version}-{safe_platform}-{artifact_sha256[:12]}"
 
 
+def is_module_name(module: str) -> bool:
+    """Whether ``module`` may be a module's folder on every kind of front-end."""
+    return is_valid_name(module) and not windows_name_problem(module)
+
+
 def check_module_name(module: str) -> None:
     """Names are validated when published; checked again because they become folder names here."""
-    if not is_valid_name(module) or windows_name_problem(module):
+    if not is_module_name(module):
         raise ValueError(f"not a valid module name: {module!r}")
 
 

@@ -160,9 +160,6 @@ class FrontendTarget(Protocol):
     def remove(self, modules: Sequence[str]) -> None:
         """Delete what Deploy Center created for each module; foreign files and their folders stay."""
 
-    def list_modules(self) -> list[str]:
-        """The names of the module folders present."""
-
     def read_owner(self) -> bytes | None:
         """The front-end's ownership stamp (``ownership.OWNER_FILE``), None when it has none."""
 

@@ -80,6 +80,7 @@ class LocalTarget:
         base = os.fspath(self.path)
         found: dict[str, str | None] = {}
         for module in modules:
+            check_module_name(module)
             path = os.path.join(base, module, CURRENT)
             try:
                 fd = os.open(path, os.O_RDONLY)
@@ -104,11 +105,6 @@ class LocalTarget:
                 folder.inspect(strict=False)
             configs[module] = folder.previous_config
         return configs
-
-    def list_modules(self) -> list[str]:
-        self.check()
-        with os.scandir(self.path) as listing:
-            return sorted(e.name for e in listing if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
 
     def list_releases(self, modules: Sequence[str]) -> dict[str, list[ReleaseMeta]]:
         found: dict[str, list[ReleaseMeta]] = {}
@@ -262,12 +258,6 @@ class LocalTarget:
                 folder.prune(item.protect, item.keep)
             except OSError as error:
                 _log.warning("front-end %s: could not prune old releases of %s: %s", self.location, item.module, error)
-
-    def forget(self, modules: Sequence[str]) -> None:
-        """Drop what this target remembers of modules it staged (when they need no prune)."""
-        with self._lock:
-            for module in modules:
-                self._open.pop(module, None)
 
     # -- ownership
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.engine.frontend.layout import parse_release_info
+from app.engine.frontend.layout import check_module_name, parse_release_info
 from app.engine.frontend.ssh import remote
 from app.engine.frontend.ssh.remote import (
     CONFIG,
@@ -31,7 +31,6 @@ from app.engine.frontend.target import (
     Staged,
     StageResult,
 )
-from app.engine.names import NAME_PATTERN
 
 
 @dataclass
@@ -231,18 +230,8 @@ def batches(items: Sequence[Any], key: Callable[[Any], str] = str) -> Iterator[l
 
 def checked_names(modules: Sequence[str]) -> list[str]:
     for module in modules:
-        check_name(module)
+        check_module_name(module)
     return list(dict.fromkeys(modules))
-
-
-def valid_name(module: str) -> bool:
-    return bool(NAME_PATTERN.match(module))
-
-
-def check_name(module: str) -> None:
-    # Names are checked when published; again here because they become remote paths.
-    if not valid_name(module):
-        raise ValueError(f"not a valid module name: {module!r}")
 
 
 def check_release_id(release: str) -> None:

@@ -29,7 +29,6 @@ from app.engine.frontend.ssh.remote import CONFIG, RELEASE_INFO, RELEASES, Outpu
 from app.engine.frontend.ssh.session import Completed, Session
 from app.engine.frontend.ssh.url import SshUrl, parse_ssh_url
 from app.engine.frontend.target import FrontendError, LiveRelease, ReleaseMeta
-from app.engine.names import NAME_PATTERN
 
 _log = logging.getLogger(__name__)
 _ROOT_PROBLEMS = {
@@ -108,10 +107,6 @@ class SshFolderReader:
             if missing:
                 raise self._error(f"the server lacks {', '.join(missing.split())}, which Deploy Center needs") from None
             raise
-
-    def list_modules(self) -> list[str]:
-        out = self._read(remote.list_modules_script())
-        return sorted(r[1] for r in out.records if r[0] == "M" and len(r) > 1 and NAME_PATTERN.match(r[1]))
 
     def read_current(self, modules: Sequence[str]) -> dict[str, str | None]:
         found: dict[str, str | None] = {}

@@ -271,16 +271,6 @@ def check_script() -> str:
     )
 
 
-def list_modules_script() -> str:
-    return "\n".join(
-        [
-            _PRELUDE,
-            'for e in *; do [ -d "$e" ] && [ ! -L "$e" ] || continue',
-            '  case $e in *[!A-Za-z0-9._-]*) ;; *) echo "M $e";; esac; done',
-        ]
-    )
-
-
 def current_script(modules: Sequence[str]) -> str:
     """Each module's CURRENT line: ``K <module> <content>``."""
     return "\n".join(

@@ -34,7 +34,7 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 
-from app.engine.frontend.layout import OWNER_FILE
+from app.engine.frontend.layout import OWNER_FILE, check_module_name, is_module_name
 from app.engine.frontend.ssh import remote, tar_stream
 from app.engine.frontend.ssh.options import Limits
 from app.engine.frontend.ssh.plans import (
@@ -43,13 +43,11 @@ from app.engine.frontend.ssh.plans import (
     Prepared,
     StagePlan,
     batches,
-    check_name,
     check_release_id,
     checked_names,
     current_bytes,
     is_release_name,
     move_failures,
-    valid_name,
 )
 from app.engine.frontend.ssh.read import SshFolderReader
 from app.engine.frontend.ssh.remote import (
@@ -88,7 +86,7 @@ class SshTarget(SshFolderReader):
 
     def stage(self, releases: Sequence[ReleaseFiles]) -> list[StageResult]:
         for release in releases:
-            check_name(release.module)
+            check_module_name(release.module)
             check_release_id(release.release_id)
         results: list[StageResult] = []
         for part in batches(list(releases), key=lambda r: r.module):
@@ -195,7 +193,7 @@ class SshTarget(SshFolderReader):
             self._forget(unplaced)
 
     def discard(self, staged: Sequence[Staged]) -> None:
-        mine = [s for s in staged if s.created and valid_name(s.module) and is_release_name(s.release_id)]
+        mine = [s for s in staged if s.created and is_module_name(s.module) and is_release_name(s.release_id)]
         if not mine:
             return
         try:
@@ -254,7 +252,7 @@ class SshTarget(SshFolderReader):
 
     def _change(self, changes: Sequence[Change]) -> list[FrontendError | None]:
         for change in changes:
-            check_name(change.module)
+            check_module_name(change.module)
         errors: list[FrontendError | None] = []
         for part in batches(list(changes), key=lambda c: c.module):
             errors.extend(self._change_batch(part))
