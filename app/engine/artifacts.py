@@ -141,13 +141,6 @@ class ArtifactStore:
     def exists(self, sha: str) -> bool:
         return self.path(sha).is_file()
 
-    def put(self, data: bytes) -> str:
-        return self.put_many([data])[0]
-
-    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
-        """Store zips and return their sha256s; they are on disk when this returns."""
-        return self.commit([PendingZip(sha256_hex(data), len(data), data, None) for data in blobs])
-
     def prepare(self, files: Mapping[str, Blob], *, compress: bool) -> PendingZip:
         """Build the canonical zip of ``files`` for ``commit``: in memory when small, else
         straight into a temp file here, so that a big file never sits in memory whole."""

@@ -31,9 +31,6 @@ class PlatformVersion:
     released: str
     capabilities: frozenset[str]
 
-    def supports(self, capability: str) -> bool:
-        return capability in self.capabilities
-
 
 def parse_version(text: str) -> Version:
     """A platform version as a comparable value; malformed text is bad input."""

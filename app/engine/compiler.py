@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from app.engine.artifacts import ArtifactStore, canonical_zip, sha256_hex
+from app.engine.artifacts import ArtifactStore, sha256_hex
 from app.engine.blobs import Blob, BlobError, blob_size, read_all, sha256_of
 from app.engine.bundle import Bundle
 from app.engine.manifest import MANIFEST_NAME, Manifest
@@ -92,12 +92,6 @@ def artifact_content(bundle: Bundle, platform: PlatformSpec) -> dict[str, Blob]:
     files = {name: data for name, data in bundle.files.items() if name != MANIFEST_NAME}
     files[BUILD_INFO_NAME] = _build_info(bundle, platform)
     return files
-
-
-def build_artifact(bundle: Bundle, platform: PlatformSpec) -> bytes:
-    """The canonical artifact zip in memory (``artifact_content`` zipped)."""
-    content = artifact_content(bundle, platform)
-    return canonical_zip({name: read_all(blob) for name, blob in content.items()}, compress=False)
 
 
 def _build_info(bundle: Bundle, platform: PlatformSpec) -> bytes:

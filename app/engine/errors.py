@@ -39,9 +39,3 @@ class StateError(DeployCenterError):
     """Not possible in the environment's state, e.g. there is no environment yet."""
 
     exit_code = 4
-
-
-class CancelledError(DeployCenterError):
-    """The user interrupted the command (Ctrl-C)."""
-
-    exit_code = 130

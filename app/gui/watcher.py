@@ -84,7 +84,6 @@ class EnvironmentWatcher(QObject):
         self._marker: tuple[object, ...] | None = None
         self._last_active: frozenset[int] | None = None
         self._failing = False
-        self.polls = 0
 
     def start(self) -> None:
         self._timer.start()
@@ -106,7 +105,6 @@ class EnvironmentWatcher(QObject):
 
     def apply(self, result: JobResult) -> None:
         """GUI thread: what one poll read, perhaps a moment ago."""
-        self.polls += 1
         if not result.ok:
             if not self._failing:
                 log.warning("polling the environment failed: %s", result.error_text)

@@ -14,11 +14,18 @@ from app.engine import files
 from app.engine.artifacts import (
     ArtifactCorruptError,
     ArtifactStore,
+    PendingZip,
     canonical_zip,
     member_path_problem,
+    sha256_hex,
 )
 from app.engine.errors import DeployCenterError
 from app.engine.files import write_atomically
+
+
+def stored(store: ArtifactStore, data: bytes) -> str:
+    """Store a zip's bytes as the engine does (prepared, then committed); its sha256."""
+    return store.commit([PendingZip(sha256_hex(data), len(data), data, None)])[0]
 
 
 def test_store_is_created_lazily(tmp_path: Path) -> None:
@@ -29,7 +36,7 @@ def test_store_is_created_lazily(tmp_path: Path) -> None:
 
 def test_put_writes_content_addressed_file(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "artifacts")
-    sha = store.put(b"payload")
+    sha = stored(store, b"payload")
     assert sha == hashlib.sha256(b"payload").hexdigest()
     assert store.path(sha) == tmp_path / "artifacts" / sha[:2] / f"{sha}.zip"
     assert store.path(sha).read_bytes() == b"payload"
@@ -38,9 +45,9 @@ def test_put_writes_content_addressed_file(tmp_path: Path) -> None:
 
 def test_put_is_idempotent_and_leaves_no_temp_files(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path)
-    sha = store.put(b"payload")
+    sha = stored(store, b"payload")
     inode = store.path(sha).stat().st_ino
-    assert store.put(b"payload") == sha
+    assert stored(store, b"payload") == sha
     assert store.path(sha).stat().st_ino == inode  # not rewritten
     assert [path.name for path in store.path(sha).parent.iterdir()] == [f"{sha}.zip"]
 
@@ -54,11 +61,11 @@ def test_read_missing_names_the_sha(tmp_path: Path) -> None:
 
 def test_read_detects_corruption_and_put_repairs_it(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path)
-    sha = store.put(b"payload")
+    sha = stored(store, b"payload")
     store.path(sha).write_bytes(b"tampered")
     with pytest.raises(ArtifactCorruptError, match=f"artifact {sha} is corrupt"):
         store.read(sha)
-    store.put(b"payload")
+    stored(store, b"payload")
     assert store.read(sha) == b"payload"
 
 

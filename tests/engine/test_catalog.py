@@ -38,8 +38,8 @@ class TestShippedCatalog:
 
     def test_soap_legacy_is_removed_in_11_19_0(self) -> None:
         catalog = load_catalog()
-        assert catalog.get("11.18.1").supports("soap.legacy")
-        assert not catalog.get("11.19.0").supports("soap.legacy")
+        assert "soap.legacy" in catalog.get("11.18.1").capabilities
+        assert "soap.legacy" not in catalog.get("11.19.0").capabilities
 
     def test_newer_versions_add_capabilities(self) -> None:
         catalog = load_catalog()

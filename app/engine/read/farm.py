@@ -29,10 +29,6 @@ class FrontendState:
     behind: int  # modules recorded as deployed that run something else there, or nothing
     extra: int  # modules live there that the record says are not deployed
 
-    @property
-    def in_step(self) -> bool:
-        return self.reachable and self.behind == 0 and self.extra == 0
-
 
 @dataclass(frozen=True)
 class FarmState:

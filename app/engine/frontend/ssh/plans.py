@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import os
-import posixpath
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -189,9 +188,6 @@ class Change:
 
     def both(self) -> bool:
         return self.config is not KEEP and self.current is not KEEP
-
-    def _p(self, relative: str) -> str:
-        return posixpath.join(self.root, relative)
 
     def moves(self) -> list[remote.Move]:
         """config.json first, then CURRENT: each one rename (or removal), atomic on the server."""
