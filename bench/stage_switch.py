@@ -9,7 +9,7 @@ Builds two identical environments (``bench/modules.py`` bundles, published on 11
 - stage: ``deploy-all --stage`` in the second (the work done before the window);
 - switch: Deploy All in the second, which finds every release staged and only switches.
 
-The target (section 8.2 of the contract, issue 11) is switch <= full / 4. Wall time and CPU time
+The target is switch <= full / 4. Wall time and CPU time
 (this process and its deploy processes) are both reported: on a shared machine the wall time of
 the same phase varies by 2x from one minute to the next.
 """

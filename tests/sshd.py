@@ -82,7 +82,7 @@ def keygen(path: Path, comment: str) -> str:
     return Path(f"{path}.pub").read_text().strip()
 
 
-# What a server without perl still has: the tools the contract's section 7 expects, no more.
+# What a server without perl still has: the tools a remote front-end is expected to have (rules.md#farms), no more.
 BASIC_TOOLS = (
     "sh",
     "tar",

@@ -102,7 +102,7 @@ def _build_info(bundle: Bundle, platform: PlatformSpec) -> bytes:
         "platform": platform.version,
         "capabilities_used": sorted(manifest.uses),
         "depends": list(manifest.depends),
-        # Artifacts and releases are no place for a secret (§9): config.json alone carries it.
+        # Artifacts and releases are no place for a secret (rules.md#secrets): config.json alone carries it.
         "config_defaults": mask_config(manifest.config, manifest.secret_keys),
         "manifest_sha256": sha256_hex(read_all(bundle.files[MANIFEST_NAME])),
         # Each content file's sha256, once here: every deploy of the artifact writes them into

@@ -97,7 +97,7 @@ def open_context(location: Location, *, create: bool = False) -> EnvironmentCont
 
 
 def make_data_dir(folder: Path) -> None:
-    """Create the data dir readable by its owner only (§9); the folders above it as usual."""
+    """Create the data dir readable by its owner only (rules.md#secrets); the folders above it as usual."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         folder.mkdir(mode=DATA_DIR_MODE)

@@ -69,7 +69,7 @@ class RunFinished:
 
 @dataclass(frozen=True)
 class FrontendSwitched:
-    """A rolling run switched one front-end and ran its health check (section 7.5).
+    """A rolling run switched one front-end and ran its health check (rules.md#rolling).
 
     ``problem`` is None when the check passed (or there is none: ``checked`` False); otherwise
     that front-end and those before it are being switched back.

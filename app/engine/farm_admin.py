@@ -1,4 +1,4 @@
-"""Managing the environment's front-ends: list, add, remove, disable, enable (section 7).
+"""Managing the environment's front-ends: list, add, remove, disable, enable (rules.md#farms).
 
 A front-end is a folder on this machine or an ``ssh://`` target. Adding one checks that it can be
 reached and written (for SSH: the host key is known and the key is accepted) before anything is

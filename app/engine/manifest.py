@@ -1,4 +1,4 @@
-"""``module.toml``: what a bundle declares about its module, validated (contract, section 3).
+"""``module.toml``: what a bundle declares about its module, validated (rules.md#bundle).
 
 Everything wrong with it becomes one ``BundleError`` line naming the bundle and the problem.
 """

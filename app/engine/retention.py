@@ -1,4 +1,4 @@
-"""Retention (section 8.4): which old releases each front-end keeps.
+"""Retention (rules.md#retention): which old releases each front-end keeps.
 
 Every module keeps on every front-end its live release, the release live before it (the
 rollback target), any staged release and the ``keep`` newest others; ``keep`` is 3 unless

@@ -59,7 +59,7 @@ class ModuleState(StrEnum):
 
 
 class SkipReason(StrEnum):
-    """Why a deploy run skips a module (rule 2) or rolls one back no further (section 8.1)."""
+    """Why a deploy run skips a module (rules.md#deploy-all) or rolls one back no further (rules.md#rollback)."""
 
     COMPILATION_FAILED = "compilation-failed"
     ALREADY_DEPLOYED = "already-deployed"

@@ -31,7 +31,7 @@ HELD_LABELS: dict[str, str] = {
     ItemStatus.BLOCKED: "Blocked in run {run}",
     ItemStatus.CANCELLED: "Cancelled in run {run}",
 }
-HELD_TIP = "Publish, Apply configurations and Delete wait until run {run} ends (rule 4: held from its start to its end)"
+HELD_TIP = "Publish, Apply configurations and Delete wait until run {run} ends (held from its start to its end)"
 # Items that took no time of their own: a duration would only say "0.0 s".
 UNTIMED = frozenset({ItemStatus.PENDING, ItemStatus.BLOCKED, ItemStatus.SKIPPED, ItemStatus.CANCELLED})
 

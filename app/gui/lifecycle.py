@@ -1,4 +1,4 @@
-"""The release lifecycle (section 8) asked for from any pane: rollback, with its plan confirmed first.
+"""The release lifecycle asked for from any pane (rules.md#rollback): rollback, with its plan confirmed first.
 
 The plan is read on a job thread (it reads the run's items and the modules' history); what it
 says is asked as one question, and only a yes starts the rollback run through the controller,

@@ -1,4 +1,4 @@
-"""The lifecycle commands (section 8): rollback, deploy-all --stage/--rolling, publish-solution, prune."""
+"""The lifecycle commands (rules.md#rollback): rollback, deploy-all --stage/--rolling, publish-solution, prune."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Secrets and stored data (§9): no secret value in any output, a private data dir and database."""
+"""Secrets and stored data (rules.md#secrets): no secret value in any output, a private data dir and database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A front-end added or enabled later is brought up to date by the next Deploy All (section 7.4),
+"""A front-end added or enabled later is brought up to date by the next Deploy All (rules.md#unreachable),
 including the modules whose compilation for the current platform failed: those keep their old
 build live, and the new front-end must run that build too, or the record and the farm disagree."""
 

@@ -1,4 +1,4 @@
-"""Publish solution (section 8.3): recompile from the stored sources and deploy, even what is live."""
+"""Publish solution (rules.md#publish-solution): recompile from the stored sources and deploy, even what is live."""
 
 from __future__ import annotations
 

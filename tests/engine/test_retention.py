@@ -1,4 +1,4 @@
-"""Retention and prune (section 8.4): live, rollback target, staged and N others stay; the rest goes."""
+"""Retention and prune (rules.md#retention): live, rollback target, staged and N others stay; the rest goes."""
 
 from __future__ import annotations
 

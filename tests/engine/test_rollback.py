@@ -1,4 +1,4 @@
-"""Rollback runs (section 8.1): back to what was live before a run, or one release back per module."""
+"""Rollback runs (rules.md#rollback): back to what was live before a run, or one release back per module."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rolling runs (section 7.5): one front-end at a time, each switch followed by its health check."""
+"""Rolling runs (rules.md#rolling): one front-end at a time, each switch followed by its health check."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each rule of the contract's section 2, on a real environment in a temp folder."""
+"""Each rule of Deploy All, its locks and its runs (rules.md), on a real environment in a temp folder."""
 
 from __future__ import annotations
 

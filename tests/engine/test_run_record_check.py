@@ -1,4 +1,4 @@
-"""No silent skips (section 8.5): a run whose record disagrees with its plan ends failed and says so."""
+"""No silent skips (rules.md#no-silent-skips): a run whose record disagrees with its plan ends failed and says so."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage runs (section 8.2): write every planned release now, switch later with a plain Deploy All."""
+"""Stage runs (rules.md#stage): write every planned release now, switch later with a plain Deploy All."""
 
 from __future__ import annotations
 

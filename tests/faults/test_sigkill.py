@@ -8,7 +8,7 @@ over up to three upgrade rounds of 60 modules with real content on three front-e
 - after the next command the run is ``interrupted``, no lock is left, no item is pending or deploying,
   and history never says a release is live that is not;
 - right after that command, every module runs one release on all front-ends, the one the record
-  says, so ``verify`` passes (section 7.3);
+  says, so ``verify`` passes (rules.md#reconcile);
 - at the end of each round an uninterrupted Deploy All completes and ``verify`` passes.
 """
 

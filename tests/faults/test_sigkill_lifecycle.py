@@ -1,4 +1,4 @@
-"""SIGKILL a rolling run, a rollback and a switch-only Deploy All: no half state is left (section 7.3).
+"""SIGKILL a rolling run, a rollback and a switch-only Deploy All: no half state is left (rules.md#reconcile).
 
 The rolling run is killed at a known point: while the second front-end's health check runs, the
 first front-end already switched. The rollback and the switch-only Deploy All are killed after a

@@ -1,4 +1,4 @@
-"""The release lifecycle from the window (section 8): roll back, stage now, publish solution."""
+"""The release lifecycle from the window (rules.md#rollback): roll back, stage now, publish solution."""
 
 from __future__ import annotations
 

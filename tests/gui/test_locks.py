@@ -138,7 +138,7 @@ def test_the_state_column_says_where_each_held_module_is_in_its_run(qtbot: QtBot
     tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items), ItemStarted(90, "Common", utcnow())])
     qtbot.waitUntil(lambda: labels() == {"Common": "Deploying in run 90", "Orders": "Waiting in run 90"})
     tracker.apply_events([ItemFinished(90, "Common", "deployed", None, None, 0.2)])
-    qtbot.waitUntil(lambda: labels()["Common"] == "Deployed · held by run 90")  # done, and still held (rule 4)
+    qtbot.waitUntil(lambda: labels()["Common"] == "Deployed · held by run 90")  # done, and still held (rules.md#locks)
     tracker.apply_events([ItemFinished(90, "Orders", "cancelled", None, None, 0.0), RunFinished(90, "cancelled")])
     assert labels() == {"Common": "Deployed", "Orders": "Ready to deploy"}
 

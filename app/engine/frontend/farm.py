@@ -1,4 +1,4 @@
-"""Every enabled front-end of an environment at once: all of them or none (contract, section 7.2).
+"""Every enabled front-end of an environment at once: all of them or none (rules.md#all-or-none).
 
 A batch of releases is first staged on every front-end (in parallel when there are several).
 A release that fails to stage anywhere switches nowhere and fails, naming the front-end. Then
@@ -7,10 +7,10 @@ switched that module switch back, so no module stays live in two releases. Pruni
 final flush also go to every front-end at once: over SSH each is a round trip of its own.
 
 A stage-only batch (``stage_releases``) stops after the first step: the releases stay on every
-front-end, complete and durable, for a later run to switch (section 8.2) or for a rolling run to
-switch one front-end at a time (section 7.5). After a switch, each module keeps its live
+front-end, complete and durable, for a later run to switch (rules.md#stage) or for a rolling run to
+switch one front-end at a time (rules.md#rolling). After a switch, each module keeps its live
 release, the one live before it (the rollback target) and the ``keep`` newest others
-(section 8.4); releases staged after the live one are newer than it, so they are among those.
+(rules.md#retention); releases staged after the live one are newer than it, so they are among those.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from app.engine.frontend.target import (
 S = TypeVar("S")
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
-DEFAULT_KEEP = 3  # older releases kept beside the live one and the rollback target (section 8.4)
+DEFAULT_KEEP = 3  # older releases kept beside the live one and the rollback target (rules.md#retention)
 
 
 def on_each(targets: Sequence[S], call: Callable[[S], T]) -> list[T]:
@@ -108,7 +108,7 @@ def switch_staged(
     keep: int = DEFAULT_KEEP,
     also_keep: Mapping[str, frozenset[str]] | None = None,
 ) -> list[Rollout]:
-    """Make live releases an earlier run staged (section 8.2), without writing them again.
+    """Make live releases an earlier run staged (rules.md#stage), without writing them again.
 
     Target by target, as ``deploy_releases`` switches; a target that does not hold a release
     fails that switch, and the targets that had switched that module switch back. The caller
@@ -172,7 +172,7 @@ def switch_staged(
 
 
 def protected(release_id: str, staged: Staged | None) -> frozenset[str]:
-    """What a switch to ``release_id`` must keep: it, and what was live before it (section 8.4)."""
+    """What a switch to ``release_id`` must keep: it, and what was live before it (rules.md#retention)."""
     before = staged.previous_release if staged is not None else None
     return frozenset({release_id} if before is None else {release_id, before})
 

@@ -1,4 +1,4 @@
-"""The front-end layout of the contract's section 4, as names and small pure rules::
+"""The front-end layout (rules.md#layout), as names and small pure rules::
 
     <front-end>/<module>/releases/<release-id>/              complete content; never changed once live
     <front-end>/<module>/releases/<release-id>/.release.json

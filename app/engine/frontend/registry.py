@@ -48,7 +48,7 @@ class Frontend:
 
 
 def enabled(frontends: Sequence[Frontend]) -> list[Frontend]:
-    """The front-ends runs write to: a disabled one is reported, not written (section 7.4)."""
+    """The front-ends runs write to: a disabled one is reported, not written (rules.md#unreachable)."""
     return [frontend for frontend in frontends if frontend.enabled]
 
 

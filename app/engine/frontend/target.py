@@ -1,6 +1,6 @@
 """The front-end target interface: everything the engine does to one front-end, in batches.
 
-A front-end is a folder with the layout of the contract's section 4, on this machine
+A front-end is a folder with the layout of rules.md#layout, on this machine
 (``local.LocalTarget``) or on another one. The engine never touches a front-end's files but
 through this interface, and every call takes many modules at once, so that a front-end across
 a network costs a few round trips per batch, not one per module or per file.
@@ -175,7 +175,7 @@ class FrontendTarget(Protocol):
 
 @runtime_checkable
 class SizedTarget(FrontendTarget, Protocol):
-    """A target that can also say how big its releases are, for ``prune`` (section 8.4).
+    """A target that can also say how big its releases are, for ``prune`` (rules.md#retention).
 
     Apart from the interface so that a target without it still works for every run; ``prune``
     skips such a front-end with a warning.

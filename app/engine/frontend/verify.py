@@ -1,4 +1,4 @@
-"""Comparing what front-ends run with what the environment records (``verify``, section 7.6)."""
+"""Comparing what front-ends run with what the environment records (``verify``, rules.md#verify)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deploy runs: Deploy All (rules 1, 2 and 6) and the deploy of chosen modules or an application.
+"""Deploy runs: Deploy All (rules.md#deploy-all, rules.md#retry) and the deploy of chosen modules or an application.
 
 Setup plans every module in one writer transaction and locks those it deploys; each batch of
 ready modules is then made live on every front-end (``deploy_batch``), in worker processes for
@@ -50,8 +50,8 @@ def deploy_all(
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """Deploy every prepared module that is not live yet (rules 1, 2 and 6); ``options.rolling``: one
-    front-end at a time, each followed by its health check (section 7.5)."""
+    """Deploy every prepared module that is not live yet (rules.md#deploy-all, rules.md#retry); ``options.rolling``: one
+    front-end at a time, each followed by its health check (rules.md#rolling)."""
     return deploy_run(ctx, RunKind.DEPLOY_ALL, None, workers, on_event, cancel, options)
 
 

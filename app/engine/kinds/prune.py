@@ -1,5 +1,5 @@
 """The ``prune`` command: the releases retention does not keep, removed from every enabled
-front-end, or, with ``dry_run``, only listed with the bytes they would free (section 8.4)."""
+front-end, or, with ``dry_run``, only listed with the bytes they would free (rules.md#retention)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Publish-solution runs (section 8.3): the fallback when Deploy All keeps failing.
+"""Publish-solution runs (rules.md#publish-solution): the fallback when Deploy All keeps failing.
 
 Each chosen module's latest version is compiled again from its stored source for the current
 platform (a new compilation that replaces the prepared one) and deployed, producers first, even
@@ -37,7 +37,7 @@ from app.engine.vocabulary import RunKind
 
 
 class SolutionWork(PublishWork):
-    """A publish's compile-and-deploy, where a failed module blocks its consumers (rule 7)."""
+    """A publish's compile-and-deploy, where a failed module blocks its consumers (rules.md#order)."""
 
     blocks_consumers = True
 

@@ -1,4 +1,4 @@
-"""Settling runs whose process died, so that the record matches the front-ends again (section 7.3).
+"""Settling runs whose process died, so that the record matches the front-ends again (rules.md#reconcile).
 
 A run that dies may leave a module switched on some front-ends and not on others, or switched
 everywhere but not recorded. Before anything else, the next command that opens the environment
@@ -9,7 +9,7 @@ looks at every module the dead run had not finished and makes the front-ends and
   module is recorded as deployed;
 - otherwise the front-ends that moved are switched back to the recorded release.
 
-A rolling run (section 7.5) is always switched back: its health checks had not all passed, and
+A rolling run (rules.md#rolling) is always switched back: its health checks had not all passed, and
 nothing of it is recorded as live before they have. Its items that were staged, waiting for the
 switch, fail as interrupted. A rollback's release is the older compilation it was going back to.
 

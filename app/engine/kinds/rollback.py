@@ -1,4 +1,4 @@
-"""Rollback runs (section 8.1): make live again, on every front-end, the release live before.
+"""Rollback runs (rules.md#rollback): make live again, on every front-end, the release live before.
 
 ``rollback RUN`` goes back, for each module that run deployed and that still runs that run's
 release, to the release that was live when the run started (``RunItemRow.previous_*``, recorded
@@ -237,7 +237,7 @@ def rollback_run(
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """Make the releases live before run ``run_id`` live again (section 8.1)."""
+    """Make the releases live before run ``run_id`` live again (rules.md#rollback)."""
     return _rollback(
         ctx, f"run {run_id}", lambda session: plan_run_rollback(session, run_id), workers, options, on_event, cancel
     )
@@ -252,7 +252,7 @@ def rollback_modules(
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """Take each chosen module back one release (section 8.1)."""
+    """Take each chosen module back one release (rules.md#rollback)."""
     ids = list(module_ids)
     return _rollback(
         ctx,

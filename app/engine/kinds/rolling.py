@@ -1,4 +1,4 @@
-"""Rolling runs (section 7.5): stage on every front-end, then switch one front-end at a time.
+"""Rolling runs (rules.md#rolling): stage on every front-end, then switch one front-end at a time.
 
 Any kind that can stage without switching (deploy, rollback, publish solution) runs rolling by
 wrapping its work in ``RollingWork``: the executor stages every module in dependency order as
@@ -164,7 +164,7 @@ def _switch_back(
 
 
 class RollingWork(Generic[P]):
-    """A staging work, then the rolling switch of every module it staged (section 7.5)."""
+    """A staging work, then the rolling switch of every module it staged (rules.md#rolling)."""
 
     def __init__(
         self,

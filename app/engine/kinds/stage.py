@@ -1,4 +1,4 @@
-"""Stage runs (section 8.2): write every release Deploy All would deploy, and switch nothing.
+"""Stage runs (rules.md#stage): write every release Deploy All would deploy, and switch nothing.
 
 The plan, the locks and the staging are Deploy All's (``deploy``); each release is written and
 made durable on every enabled front-end, or on none, and its item ends ``staged``. A later

@@ -47,7 +47,7 @@ class Status:
     not_prepared: int
     active_runs: tuple[ActiveRun, ...]
     database: str
-    staged: int = 0  # ready modules whose release a stage run left on the front-ends (section 8.2)
+    staged: int = 0  # ready modules whose release a stage run left on the front-ends (rules.md#stage)
 
     @property
     def active_run(self) -> ActiveRun | None:

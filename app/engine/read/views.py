@@ -442,7 +442,7 @@ def verify(ctx: EnvironmentContext) -> VerifyReport:
 
 def repeated_failures(ctx: EnvironmentContext, run_id: int) -> tuple[str, ...]:
     """Modules that failed in Deploy All run ``run_id`` and in the Deploy All before it: what
-    Deployment Details suggests publishing as a solution instead (section 8.3)."""
+    Deployment Details suggests publishing as a solution instead (rules.md#publish-solution)."""
     with ctx.db.read() as session:
         run = session.get(RunRow, run_id)
         if run is None or run.kind != RunKind.DEPLOY_ALL:

@@ -1,4 +1,4 @@
-"""Deciding, per module, whether a deploy run deploys it or skips it, and why (rules 1 and 2)."""
+"""Deciding, per module, whether a deploy run deploys it or skips it, and why (rules.md#deploy-all)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # status reads plans' types only: the target machinery loads 
 
 DEPLOY = "deploy"
 SKIP = "skip"
-# The reasons a deploy run skips a module (rule 2), in the order summaries list them.
+# The reasons a deploy run skips a module (rules.md#deploy-all), in the order summaries list them.
 SKIP_REASONS = (SkipReason.COMPILATION_FAILED, SkipReason.ALREADY_DEPLOYED, SkipReason.NOT_PREPARED)
 # Skipped modules whose live build (of an older platform) stays what they run.
 KEEPS_LIVE_BUILD = (SkipReason.COMPILATION_FAILED, SkipReason.NOT_PREPARED)

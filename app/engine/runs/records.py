@@ -177,7 +177,7 @@ def create_run(
     """Record a new run and lock every module it will work on (not the skipped ones).
 
     Each item also records what was live for its module then: a rollback of the run goes back
-    to it (section 8.1).
+    to it (rules.md#rollback).
     """
     now = utcnow()
     run = RunRow(

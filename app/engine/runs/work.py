@@ -79,7 +79,7 @@ class RunWork(Protocol[P]):
 @runtime_checkable
 class ConcludingWork(Protocol[P]):
     """A kind whose work ends with a step over the whole run, once every item has an outcome:
-    a rolling run switches one front-end at a time there (section 7.5)."""
+    a rolling run switches one front-end at a time there (rules.md#rolling)."""
 
     def conclude(
         self,

@@ -84,7 +84,7 @@ class EnvironmentRow(Base):
     # write into them unnoticed.
     uid: Mapped[str | None] = mapped_column(String(36))
     # Older releases each front-end keeps per module beside the live, previous and staged ones
-    # (section 8.4); None: the default, 3.
+    # (rules.md#retention); None: the default, 3.
     keep_releases: Mapped[int | None] = mapped_column(Integer)
 
 
@@ -207,7 +207,7 @@ class RunRow(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     workers: Mapped[int] = mapped_column(Integer, default=1)
     message: Mapped[str | None] = mapped_column(Text)
-    # Switched one front-end at a time with health checks (section 7.5).
+    # Switched one front-end at a time with health checks (rules.md#rolling).
     rolling: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     items: Mapped[list[RunItemRow]] = relationship(back_populates="run", order_by="RunItemRow.position")

@@ -1,4 +1,4 @@
-"""All front-ends or none (section 7.2), and the record of what each front-end holds after a batch."""
+"""All front-ends or none (rules.md#all-or-none), and the record of what each front-end holds after a batch."""
 
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ def test_the_remote_layout_is_byte_for_byte_the_local_deployers(
         assert isinstance(result, Staged) and result.created
         assert target.switch([Switch("Orders", release.release_id, release.config)]) == [None]
         target.flush()
-    # config.json aside: the remote one is written 0600 as the contract's section 9 asks.
+    # config.json aside: the remote one is written 0600 as rules.md#secrets asks.
     assert tree(folder, frozenset({"config.json"})) == tree(local, frozenset({"config.json"}))
     assert stat.S_IMODE((folder / "Orders" / "config.json").stat().st_mode) == 0o600
     live = (local / "Orders" / "CURRENT").read_text().strip()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from app.engine.frontend.ssh import tar_stream
 
-# The section 4 names, spelled as the local deployer spells them.
+# The layout's names (rules.md#layout), spelled as the local deployer spells them.
 RELEASES = "releases"
 CURRENT = "CURRENT"
 CONFIG = "config.json"

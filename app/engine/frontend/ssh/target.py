@@ -1,6 +1,6 @@
 """A front-end folder on another machine, reached over SSH: ``FrontendTarget`` for ``ssh://`` targets.
 
-The remote folder has exactly the layout of the contract's section 4 and is written with the
+The remote folder has exactly the layout of rules.md#layout and is written with the
 local deployer's rules and names: a release is unpacked into ``releases/.staging-<id>-<pid>-<hex>``,
 made durable, then renamed to ``releases/<id>``; ``CURRENT`` and ``config.json`` are replaced by
 renaming ``.CURRENT.tmp-<hex>`` and ``.config.json.tmp-<hex>`` over them; the deploy order is
@@ -385,5 +385,5 @@ class SshTarget(SshFolderReader):
 
 
 def _temp_mode(name: str) -> int:
-    """A temp file's mode: the next config.json is private (section 9), the next CURRENT is not."""
+    """A temp file's mode: the next config.json is private (rules.md#secrets), the next CURRENT is not."""
     return 0o600 if name.rpartition("/")[2].startswith(f".{CONFIG}") else 0o644
