@@ -9,7 +9,7 @@ the next command that may write does it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from app.engine.context import EnvironmentContext, Location, open_context
@@ -17,8 +17,9 @@ from app.engine.errors import StateError
 
 
 @contextmanager
-def existing(location: Location) -> Iterator[EnvironmentContext]:
-    """The environment at ``location``, opened for the length of one command."""
+def existing(location: Location, on_notice: Callable[[str], None] | None = None) -> Iterator[EnvironmentContext]:
+    """The environment at ``location``, opened for the length of one command; what settling a
+    dead run found that the operator must read goes to ``on_notice``, a line each."""
     from app.engine.runs.records import environment, has_stale_runs
     from app.engine.store.database import translate_db_errors
 
@@ -31,7 +32,7 @@ def existing(location: Location) -> Iterator[EnvironmentContext]:
             if stale:
                 from app.engine.kinds.recovery import recover_dead_runs  # here: most commands find none
 
-                recover_dead_runs(ctx)
+                recover_dead_runs(ctx, on_notice or (lambda text: None))
             yield ctx
     finally:
         ctx.close()

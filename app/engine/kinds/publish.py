@@ -43,6 +43,7 @@ from app.engine.kinds.ledger import (
 from app.engine.kinds.publish_batch import publish_batch
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
+from app.engine.kinds.unfinished_publish import discard_unreached
 from app.engine.lookup import frontends_of_session, owner
 from app.engine.manifest import Manifest
 from app.engine.runs import records
@@ -122,9 +123,13 @@ def _publish(
     pool = WorkerPool(process_count(len(work_items)))
     try:
         work = PublishWork(str(ctx.artifacts.root), frontends, spec, producers, pool, disabled, keep=keep)
-        return execute(ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel)
+        outcome = execute(
+            ctx, run_id, RunKind.PUBLISH, work_items, work, workers or default_workers(), on_event, cancel
+        )
     finally:
         pool.close()
+    discard_unreached(ctx, run_id, on_event)  # a new version never compiled must not stay the latest
+    return outcome
 
 
 def _load(path: Path, store: ArtifactStore) -> tuple[Manifest, PendingZip]:
