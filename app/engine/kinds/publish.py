@@ -50,6 +50,7 @@ from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool, process_count
 from app.engine.runs.work import WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow
+from app.engine.stored_source import without_secret_defaults
 from app.engine.vocabulary import ItemStatus, RunKind
 
 # Source zips of a publish wait in memory until the run is recorded; past this many bytes, on disk.
@@ -133,8 +134,10 @@ def _publish(
 
 
 def _load(path: Path, store: ArtifactStore) -> tuple[Manifest, PendingZip]:
+    """The bundle's manifest (for the database, secret defaults included) and its source, stored
+    without them."""
     bundle = load_bundle(path)
-    return bundle.manifest, prepare_source(bundle, store, f"bundle {path}")
+    return bundle.manifest, prepare_source(without_secret_defaults(bundle), store, f"bundle {path}")
 
 
 def _record_versions(
@@ -203,6 +206,7 @@ def _record_versions(
             version.number,
             version.id,
             version.source_sha256,
+            config_defaults=dict(manifest.config),
             config_overrides=dict(module.config_overrides or {}),
         )
         work_items.append(WorkItem(module.id, module.name, module.application, version.number, manifest.depends, job))

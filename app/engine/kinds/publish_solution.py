@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.engine.audit import audit, audited
+from app.engine.config import declared_defaults
 from app.engine.context import EnvironmentContext
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend.registry import enabled, targets_in_use
@@ -107,6 +108,7 @@ def _chosen(
             version.number,
             version.id,
             version.source_sha256,
+            config_defaults=declared_defaults(version.manifest),  # the stored source has no secret's
             config_overrides=dict(module.config_overrides or {}),
         )
         work_items.append(WorkItem(module.id, module.name, module.application, version.number, depends, job))
