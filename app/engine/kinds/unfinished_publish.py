@@ -47,6 +47,11 @@ class Discarded:
         where = "removed" if self.back_to is None else f"back to version {self.back_to}"
         return f"{self.module} version {self.version} ({where})"
 
+    def message(self) -> str:
+        """What its run item says."""
+        where = "removed again" if self.back_to is None else f"back at version {self.back_to}"
+        return f"discarded: the publish stopped before version {self.version} compiled; the module is {where}"
+
 
 def discard_unreached(ctx: EnvironmentContext, run_id: int, on_event: EventSink) -> None:
     """At the end of publish ``run_id``: discard the versions of the modules it never reached
@@ -90,16 +95,19 @@ def discard_uncompiled(
         .order_by(RunItemRow.position)
     ).all()
     discarded = [(item_id, _discard(session, module, version)) for item_id, module, version in found]
-    now = utcnow()
-    for item_id, done in discarded:
-        message = f"discarded: the publish stopped before version {done.version} compiled; " + (
-            "the module is removed again" if done.back_to is None else f"the module is back at version {done.back_to}"
-        )
-        session.execute(
-            update(RunItemRow)
-            .where(RunItemRow.id == item_id)
-            .values(status=ItemStatus.CANCELLED, reason=reason, message=message, finished_at=now)
-        )
+    if discarded:
+        now = utcnow()
+        changes = [
+            {
+                "id": item_id,
+                "status": ItemStatus.CANCELLED,
+                "reason": reason,
+                "message": done.message(),
+                "finished_at": now,
+            }
+            for item_id, done in discarded
+        ]
+        session.execute(update(RunItemRow), changes)  # by primary key, in one statement
     return [done for _item_id, done in discarded]
 
 

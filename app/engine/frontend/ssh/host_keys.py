@@ -71,6 +71,7 @@ class HostKeyLookup:
     def __call__(self, host: str, addr: str, port: int | None) -> KeyLists:
         known = read_known_hosts(self.files)
         trusted, authorities, revoked = _lookup(known, self.host, None if self.aliased else self.port)
+        self.address_conflict = False
         if self._checks_address(addr):
             at_address, _, _ = _lookup(known, addr, self.port)
             agreeing = [key for key in trusted if _agrees(key, at_address)]
