@@ -42,3 +42,15 @@ def write_bundle(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return folder
+
+
+def write_raw_zip(path: Path, entries: Mapping[str, bytes]) -> Path:
+    """A zip holding exactly these member names, even those ``zipfile`` would cut at a NUL."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as writer:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name)
+            info.filename = name  # ZipInfo() cut it at its first NUL; the zip must hold it whole
+            writer.writestr(info, data)
+    return path

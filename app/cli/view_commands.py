@@ -8,12 +8,19 @@ neither of; it hands over to the usual path whenever it is unsure.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from app.cli.parsing import CancelSignal, CommandSet, positive_int
 from app.cli.progress import format_seconds
 from app.cli.shared import EXIT_OK, EXIT_SOME_FAILED, existing_environment, format_table, location_of, output, reached
 from app.engine.read.quick_status import read_status
 from app.engine.read.status import Status
+
+if TYPE_CHECKING:
+    from app.engine.frontend.verify import Drift, DriftGroup
+
+FEW = 5  # modules named per group of drift in the text; --json names them all
 
 
 def register(commands: CommandSet) -> None:
@@ -142,13 +149,44 @@ def verify(args: argparse.Namespace, cancel: CancelSignal) -> int:
         check_database(ctx)
         report = views.verify(ctx)
     if report.drift:
-        text = "\n".join(f"drift: {d.frontend}: {d.module}: {d.problem}" for d in report.drift)
+        text = "\n".join(drift_lines(report.drift))
     else:
         text = f"verified {report.checked} module release(s) across front-ends: no drift"
     if report.disabled:
         text += f"\nnot checked (disabled): {', '.join(report.disabled)}"
     output(args, {"ok": not report.drift, **report.to_json()}, text)
     return EXIT_SOME_FAILED if report.drift else EXIT_OK
+
+
+def drift_lines(drift: Sequence[Drift]) -> list[str]:
+    """One line per front-end and cause, with a count and the first few modules."""
+    from app.engine.frontend.verify import group_drift
+
+    details: dict[tuple[str, str, str], list[str]] = {}
+    for item in drift:
+        details.setdefault((item.frontend, item.group, item.module), []).append(item.problem)
+    groups = group_drift(drift)
+    lines = [_group_line(group, details) for group in groups]
+    if any(len(group.modules) > FEW for group in groups):
+        lines.append("(verify --json lists every module)")
+    return lines
+
+
+def _group_line(group: DriftGroup, details: Mapping[tuple[str, str, str], list[str]]) -> str:
+    size = len(group.modules)
+    named = [
+        _named(module, details[group.frontend, group.cause, module], group.cause, size)
+        for module in group.modules[:FEW]
+    ]
+    more = f" and {size - FEW} more" if size > FEW else ""
+    return f"drift: {group.frontend}: {group.cause}: {size} module{'s' if size > 1 else ''}: {', '.join(named)}{more}"
+
+
+def _named(module: str, problems: list[str], cause: str, size: int) -> str:
+    """A module of a small group shows its problems in full, unless its cause says it all."""
+    if size > FEW or problems == [cause]:
+        return module
+    return f"{module} ({'; '.join(problems)})"
 
 
 def audit(args: argparse.Namespace, cancel: CancelSignal) -> int:

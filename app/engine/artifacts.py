@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import time
+import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -87,18 +88,20 @@ def write_canonical_zip(handle: IO[bytes], files: Mapping[str, Blob], *, compres
 def member_path_problem(name: str) -> str | None:
     """Why ``name`` is not a safe relative posix path inside a bundle or release, or None.
 
-    Refuses anything that could land outside the target folder once extracted, on any OS.
+    Refuses anything that could land outside the target folder once extracted, on any OS, and
+    control characters, which terminals, logs and file systems each read their own way.
     """
     if not name:
         return "has an empty name"
+    control = next((character for character in name if unicodedata.category(character) == "Cc"), None)
+    if control is not None:
+        return f"contains a control character (U+{ord(control):04X})"
     if name.startswith("/"):
         return "is an absolute path"
     if "\\" in name:
         return "contains a backslash"
     if ":" in name:
         return "contains ':' (a drive letter or stream name)"
-    if "\x00" in name:
-        return "contains a NUL character"
     parts = name.split("/")
     if ".." in parts:
         return "climbs out with '..'"

@@ -220,10 +220,12 @@ def _checked_members(archive: zipfile.ZipFile, budget: _Budget) -> list[zipfile.
     origin = budget.origin
     members: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
-        name = info.filename.rstrip("/") if info.is_dir() else info.filename
-        problem = member_path_problem(name)
+        # zipfile cuts a name at its first NUL: the name as the zip holds it is the one checked.
+        held = info.orig_filename
+        problem = member_path_problem(held.rstrip("/") if info.is_dir() else held)
         if problem:
-            _fail(origin, f"zip entry {info.filename!r} {problem}")
+            _fail(origin, f"zip entry {held!r} {problem}")
+        name = info.filename.rstrip("/") if info.is_dir() else info.filename
         if is_symlink_member(info):
             _fail(origin, f"zip entry {name!r} is a symbolic link, which bundles may not contain")
         budget.add(info.file_size)

@@ -3,13 +3,14 @@
 Every command of the command line that works on an environment goes through ``existing``: the
 environment row must be there (else ``StateError``, exit 4), any database failure inside the
 command becomes one line naming the file, and runs whose process died are reconciled with the
-front-ends before the command does anything else. A read-only database skips that last step;
-the next command that may write does it.
+front-ends before the command does anything else, and source zips an older release stored with
+secrets in them are rewritten (``secret_sources``). A read-only database skips these steps; the
+next command that may write does them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from app.engine.context import EnvironmentContext, Location, open_context
@@ -17,8 +18,9 @@ from app.engine.errors import StateError
 
 
 @contextmanager
-def existing(location: Location) -> Iterator[EnvironmentContext]:
-    """The environment at ``location``, opened for the length of one command."""
+def existing(location: Location, on_notice: Callable[[str], None] | None = None) -> Iterator[EnvironmentContext]:
+    """The environment at ``location``, opened for the length of one command; what settling a
+    dead run found that the operator must read goes to ``on_notice``, a line each."""
     from app.engine.runs.records import environment, has_stale_runs
     from app.engine.store.database import translate_db_errors
 
@@ -26,12 +28,17 @@ def existing(location: Location) -> Iterator[EnvironmentContext]:
     try:
         with translate_db_errors(ctx.db):
             with ctx.db.read() as session:
-                environment(session)
+                env = environment(session)
                 stale = not ctx.db.read_only and has_stale_runs(session)
+                clear_sources = not ctx.db.read_only and bool(env.clear_sources)
             if stale:
                 from app.engine.kinds.recovery import recover_dead_runs  # here: most commands find none
 
-                recover_dead_runs(ctx)
+                recover_dead_runs(ctx, on_notice or (lambda text: None))
+            if clear_sources:  # once, after an upgrade from a release that stored secrets there
+                from app.engine.secret_sources import rewrite_clear_sources
+
+                rewrite_clear_sources(ctx)
             yield ctx
     finally:
         ctx.close()

@@ -26,6 +26,7 @@ from app.engine import operations
 from app.engine.catalog import DEFAULT_PLATFORM, load_catalog
 from app.engine.context import EnvironmentContext, Location, open_context
 from app.engine.read import queries
+from app.engine.secret_sources import rewrite_clear_sources
 from app.gui.icons import app_icon
 from app.gui.jobs import JobResult, JobRunner
 from app.gui.notifier import ERROR, Message
@@ -40,6 +41,7 @@ def open_environment(location: Location) -> EnvironmentContext:
     ctx = open_context(location)
     try:
         queries.environment_name(ctx)
+        rewrite_clear_sources(ctx)  # once, after an upgrade from a release that stored secrets there
     except BaseException:
         ctx.close()
         raise

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bundles import write_bundle
+from tests.bundles import write_bundle, write_raw_zip
 from tests.cli.test_commands import one_error_line
 from tests.conftest import Cli
 
@@ -39,3 +39,38 @@ def test_publish_refuses_a_reserved_content_path(env: Cli, tmp_path: Path) -> No
     one_error_line(env("publish", str(folder)), 2, "'static/con.css'", "Windows")
     assert env("modules", "--json").json()["modules"] == []
     assert [p.name for p in (tmp_path / "fe").iterdir()] == [".deploycenter-owner"], "no module folder was made"
+
+
+def stored_files(data_dir: Path) -> list[Path]:
+    return sorted(path for path in (data_dir / "artifacts").rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize(
+    ("entries", "shown"),
+    [
+        (["a\x00QQb.txt"], "'a\\x00QQb.txt'"),
+        (["cfg\x00one", "cfg\x00two"], "'cfg\\x00one'"),
+        (["src/tab\there.py"], "'src/tab\\there.py'"),
+        (["line\nbreak.py"], "'line\\nbreak.py'"),
+        (["esc\x1b[31m.txt"], "'esc\\x1b[31m.txt'"),
+        (["rub\x7fout.txt"], "'rub\\x7fout.txt'"),
+        (["next\x85line.txt"], "'next\\x85line.txt'"),
+    ],
+)
+def test_publish_refuses_zip_entries_with_control_characters(
+    env: Cli, tmp_path: Path, entries: list[str], shown: str
+) -> None:
+    stored = stored_files(env.data_dir)
+    manifest = b'name = "Orders"\n'
+    archive = write_raw_zip(tmp_path / "b.zip", {"module.toml": manifest, **dict.fromkeys(entries, b"x = 1\n")})
+    one_error_line(env("publish", str(archive)), 2, f"zip entry {shown}", "control character")
+    assert env("modules", "--json").json()["modules"] == []
+    assert env("runs", "--json").json()["runs"] == []
+    assert stored_files(env.data_dir) == stored, "nothing was stored"
+    assert [p.name for p in (tmp_path / "fe").iterdir()] == [".deploycenter-owner"], "no module folder was made"
+
+
+def test_publish_refuses_a_folder_bundle_file_named_with_a_control_character(env: Cli, tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "b", "Orders", files={"src/bell\x07.py": "x = 1\n"})
+    one_error_line(env("publish", str(folder)), 2, "'src/bell\\x07.py'", "control character")
+    assert env("modules", "--json").json()["modules"] == []

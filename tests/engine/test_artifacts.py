@@ -98,7 +98,8 @@ def test_canonical_zip_is_deterministic_whatever_the_input_order() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "/abs", "a\\b", "C:x", "a/../b", "..", "a//b", "./a", "a/.", "nul\x00", "bad\udcff"]
+    "name",
+    ["", "/abs", "a\\b", "C:x", "a/../b", "..", "a//b", "./a", "a/.", "nul\x00", "del\x7f", "nel\x85", "bad\udcff"],
 )
 def test_unsafe_member_paths(name: str) -> None:
     assert member_path_problem(name) is not None

@@ -1,11 +1,13 @@
 """Fuzzed bundles through the real ``publish`` command: whatever comes in, the command keeps its contract.
 
 Hypothesis draws a ``module.toml`` (from well-formed to garbage), the bundle's files and whether it
-is a folder (with symbolic links) or a zip (with any entry name, ``../`` and absolute ones
-included), and publishes it with the unattended CLI in this process. After every publish:
+is a folder (with symbolic links) or a zip (with any entry name, ``../``, absolute ones and
+names holding control characters, NUL included, written to the zip as they are), and publishes
+it with the unattended CLI in this process. After every publish:
 
-- the exit code is 0, 1 (a compilation failed) or 2 (the bundle was refused);
-- stderr holds no traceback and at most one error line;
+- the exit code is 0, 1 (a compilation failed) or 2 (the bundle was refused), and 2 whenever a
+  zip entry's name holds a control character;
+- stderr holds no traceback and at most one error line, with no control character in it;
 - nothing was written outside the data dir, the front-end and the log dir, and the front-end
   holds only names a Windows front-end could hold too;
 - a refused bundle left the database, the artifact store and the front-end as they were.
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import zipfile
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from hypothesis import strategies as st
 
 from app.engine.names import windows_name_problem
 from app.engine.store.database import DATABASE_FILE
-from tests.bundles import write_bundle
+from tests.bundles import write_bundle, write_raw_zip
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.slow
@@ -95,6 +97,11 @@ BAD_COMPONENTS = st.one_of(
     st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8),
 )
 ZIP_ONLY = st.sampled_from(["../escape.py", "/abs.py", "C:/drive.py", "a\\b.py", "./dot.py", "a//b.py", "a/../b.py"])
+# C0 controls (NUL first), DEL and C1 controls, which zipfile would cut a name at or keep as they are.
+CONTROL = st.sampled_from(["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9f"])
+CONTROL_NAMES = st.tuples(
+    st.sampled_from(["", "src/", "cfg"]), CONTROL, st.sampled_from(["", "QQb.txt", "x.py", "/deep.py"])
+).map("".join)
 
 
 @st.composite
@@ -162,7 +169,7 @@ def bundles(draw: st.DrawFn) -> dict[str, Any]:
     files = draw(st.dictionaries(GOOD_PATHS, CODE, max_size=4))
     if draw(st.integers(0, 3)) == 0:  # one path a bundle may not have
         bad = st.lists(BAD_COMPONENTS, min_size=1, max_size=3).map("/".join)
-        name = draw(st.one_of(bad, ZIP_ONLY) if as_zip else bad)
+        name = draw(st.one_of(bad, ZIP_ONLY, CONTROL_NAMES) if as_zip else bad)
         files[name] = draw(st.one_of(CODE, st.binary(max_size=40)))
     return {
         "manifest": draw(manifests()) if draw(st.integers(0, 19)) else None,
@@ -180,12 +187,8 @@ def make_bundle(where: Path, bundle: dict[str, Any], outside: Path) -> Path:
     for name, content in bundle["files"].items():
         entries.setdefault(name, content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content)
     if bundle["zip"]:
-        archive = where / "bundle.zip"
         prefix = "Top/" if bundle["top_folder"] else ""
-        with zipfile.ZipFile(archive, "w") as writer:
-            for name, data in entries.items():
-                writer.writestr(prefix + name, data)
-        return archive
+        return write_raw_zip(where / "bundle.zip", {prefix + name: data for name, data in entries.items()})
     folder = where / "bundle"
     folder.mkdir()
     for name, data in entries.items():
@@ -205,6 +208,10 @@ def make_bundle(where: Path, bundle: dict[str, Any], outside: Path) -> Path:
         }[link]
         os.symlink(source, folder / "linked")
     return folder
+
+
+def has_control(text: str) -> bool:
+    return any(unicodedata.category(character) == "Cc" for character in text)
 
 
 def listing(root: Path, skip: set[Path]) -> dict[str, tuple[int, int]]:
@@ -272,6 +279,10 @@ def test_fuzzed_bundles_keep_the_publish_contract(tmp_path: Path, capsys: pytest
         assert result.code in (0, 1, 2), result
         assert "Traceback" not in result.err, result.err
         assert sum(line.startswith("deploycenter: error:") for line in result.err.splitlines()) <= 1, result.err
+        errors = [line for line in result.err.split("\n") if line.startswith("deploycenter: error:")]
+        assert not any(has_control(line) for line in errors), "a name in an error is shown escaped"
+        if bundle["zip"] and any(has_control(name) for name in bundle["files"]):
+            assert result.code == 2 and "control character" in result.err, result
         assert listing(tmp_path, watched) == before, "something was written outside the environment"
         added = set(listing(frontend, set())) - set(front_before)
         unportable = [name for name in added if any(map(windows_name_problem, name.split(os.sep)))]

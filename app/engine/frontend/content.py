@@ -146,7 +146,7 @@ def _safe_members(sha: str, archive: zipfile.ZipFile) -> Iterator[zipfile.ZipInf
     for info in archive.infolist():
         if info.is_dir():
             continue
-        problem = member_path_problem(info.filename)
+        problem = member_path_problem(info.orig_filename)  # as held: zipfile cuts a name at a NUL
         if problem is None and is_symlink_member(info):
             problem = "is a symbolic link"
         if problem is None and info.filename in seen | {RELEASE_INFO}:

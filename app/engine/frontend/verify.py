@@ -1,9 +1,14 @@
-"""Comparing what front-ends run with what the environment records (``verify``, rules.md#verify)."""
+"""Comparing what front-ends run with what the environment records (``verify``, rules.md#verify).
+
+Each drift names its front-end, its module, the problem in full and its cause: the kind of problem
+without what differs from one module to the next, so that one fact (a front-end down, a folder
+gone) reads as one group however many modules it touches (``group_drift``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from app.engine.frontend.layout import RELEASE_INFO
 from app.engine.frontend.target import FrontendError, FrontendTarget, LiveRelease
@@ -16,6 +21,33 @@ class Drift:
     frontend: str
     module: str
     problem: str
+    # The problem's kind, shared by every module it touches; empty: the problem itself.
+    cause: str = field(default="", compare=False)
+
+    @property
+    def group(self) -> str:
+        return self.cause or self.problem
+
+
+@dataclass(frozen=True)
+class DriftGroup:
+    """The modules of one front-end that drift for one cause, in the order they were found."""
+
+    frontend: str
+    cause: str
+    modules: tuple[str, ...]
+
+
+def group_drift(drift: Iterable[Drift]) -> list[DriftGroup]:
+    """``drift`` by front-end and cause: front-ends in the order found, their causes by size."""
+    found: dict[str, dict[str, dict[str, None]]] = {}
+    for item in drift:
+        found.setdefault(item.frontend, {}).setdefault(item.group, {})[item.module] = None
+    return [
+        DriftGroup(frontend, cause, tuple(modules))
+        for frontend, causes in found.items()
+        for cause, modules in sorted(causes.items(), key=lambda entry: -len(entry[1]))
+    ]
 
 
 @dataclass(frozen=True)
@@ -33,11 +65,11 @@ def verify_target(target: FrontendTarget, expected: Sequence[Expected]) -> list[
         live = target.read_live([item.module for item in expected])
     except FrontendError as error:
         problem = _unreachable(target, error)
-        return [Drift(target.location, item.module, problem) for item in expected]
+        return [Drift(target.location, item.module, problem, problem) for item in expected]
     return [
-        Drift(target.location, item.module, problem)
+        Drift(target.location, item.module, problem, cause)
         for item, found in zip(expected, live, strict=True)
-        for problem in live_problems(found, item.release_id, item.artifact_sha256)
+        for cause, problem in _problems(found, item.release_id, item.artifact_sha256)
     ]
 
 
@@ -53,29 +85,35 @@ def live_problems(live: LiveRelease, expected_release: str | None, expected_sha:
 
     ``expected_sha`` None skips the artifact check; every file's hash is compared either way.
     """
+    return (problem for _cause, problem in _problems(live, expected_release, expected_sha))
+
+
+def _problems(live: LiveRelease, expected_release: str | None, expected_sha: str | None) -> Iterator[tuple[str, str]]:
+    """``live_problems``, each with its cause."""
     release = live.release_id
     if release is None:
         if expected_release is not None:
-            yield "CURRENT missing"
+            yield "CURRENT missing", "CURRENT missing"
         return
     if expected_release is None:
-        yield f"CURRENT is {release} but no release is expected"
+        yield "live where nothing is recorded", f"CURRENT is {release} but no release is expected"
     elif release != expected_release:
-        yield f"CURRENT is {release} but {expected_release} expected"
+        yield "another release live", f"CURRENT is {release} but {expected_release} expected"
     if live.info is None:
-        yield f"release {release} is missing or has no readable {RELEASE_INFO}"
+        yield "live release unreadable", f"release {release} is missing or has no readable {RELEASE_INFO}"
         return
     recorded = live.info.get("artifact_sha256")
     if expected_sha is not None and recorded != expected_sha:
-        yield f"release {release} holds artifact {str(recorded)[:12]} but {expected_sha[:12]} expected"
+        problem = f"release {release} holds artifact {str(recorded)[:12]} but {expected_sha[:12]} expected"
+        yield "another artifact live", problem
     yield from _file_problems(live.hashes, live.info["files"])
 
 
-def _file_problems(present: Mapping[str, str | None], recorded: Mapping[str, str]) -> Iterator[str]:
+def _file_problems(present: Mapping[str, str | None], recorded: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     for name in sorted(recorded):
         if name not in present:
-            yield f"file {name} missing"
+            yield "files missing", f"file {name} missing"
         elif present[name] != recorded[name]:
-            yield f"file {name} changed"
+            yield "files changed", f"file {name} changed"
     for name in sorted(set(present) - set(recorded)):
-        yield f"file {name} is extra"
+        yield "extra files", f"file {name} is extra"

@@ -21,8 +21,9 @@ class CompileJob:
     """One stored module version (``version`` of ``module``) to compile for the run's platform.
 
     ``producers`` says how each producer's compilation went (None: no such module), filled in
-    when the job is handed to a worker; ``config_overrides`` are the values applied to the
-    module, for a publish that deploys what compiles.
+    when the job is handed to a worker. For a publish that deploys what compiles,
+    ``config_defaults`` are the version's defaults as the database records them (its stored
+    source has no secret's value) and ``config_overrides`` the values applied to the module.
     """
 
     module: str
@@ -30,43 +31,41 @@ class CompileJob:
     version_id: int
     source_sha256: str
     producers: Mapping[str, bool | None] = field(default_factory=dict)
+    config_defaults: Mapping[str, str] = field(default_factory=dict)
     config_overrides: Mapping[str, str] = field(default_factory=dict)
 
 
-CompileResult = tuple[CompileOutcome | DeployCenterError, Mapping[str, str]]
+CompileResult = CompileOutcome | DeployCenterError
 
 
-def compile_batch(
-    artifacts: str, platform: PlatformSpec, jobs: list[CompileJob]
-) -> list[CompileOutcome | DeployCenterError]:
+def compile_batch(artifacts: str, platform: PlatformSpec, jobs: list[CompileJob]) -> list[CompileResult]:
     """In any process: compile these module versions; their artifacts share two flushes."""
-    return [result for result, _defaults in compile_sources(ArtifactStore(Path(artifacts)), platform, jobs)]
+    return compile_sources(ArtifactStore(Path(artifacts)), platform, jobs)
 
 
 def compile_sources(store: ArtifactStore, platform: PlatformSpec, jobs: Sequence[CompileJob]) -> list[CompileResult]:
-    """Per job: how its compilation went (or the error that kept it from being tried), and the
-    module's configuration defaults. Every artifact built is stored in one go."""
+    """Per job: how its compilation went, or the error that kept it from being tried. Every
+    artifact built is stored in one go."""
     results: list[CompileResult | None] = []
-    built: list[tuple[int, PendingZip, Mapping[str, str]]] = []
+    built: list[tuple[int, PendingZip]] = []
     try:
         for index, job in enumerate(jobs):
             try:
                 bundle = bundle_from_source_zip(store.load(job.source_sha256))
                 reason = first_failure(bundle, platform, dict(job.producers))
                 if reason is not None:
-                    results.append((CompileOutcome.failed(reason), bundle.manifest.config))
+                    results.append(CompileOutcome.failed(reason))
                     continue
-                built.append((index, _prepare(store, bundle, platform, job), bundle.manifest.config))
+                built.append((index, _prepare(store, bundle, platform, job)))
                 results.append(None)
             except DeployCenterError as error:
-                results.append((error, {}))
-        stored = store.commit([artifact for _index, artifact, _defaults in built])
+                results.append(error)
+        stored = store.commit([artifact for _index, artifact in built])
     except BaseException:
-        store.discard([artifact for _index, artifact, _defaults in built])
+        store.discard([artifact for _index, artifact in built])
         raise
-    for (index, artifact, defaults), sha in zip(built, stored, strict=True):
-        outcome = CompileOutcome(succeeded=True, reason=None, artifact_sha256=sha, artifact_size=artifact.size)
-        results[index] = (outcome, defaults)
+    for (index, artifact), sha in zip(built, stored, strict=True):
+        results[index] = CompileOutcome(succeeded=True, reason=None, artifact_sha256=sha, artifact_size=artifact.size)
     done = [result for result in results if result is not None]
     assert len(done) == len(jobs), "every job ends with an outcome or an error"
     return done

@@ -49,11 +49,13 @@ from app.engine.kinds.ledger import (
 )
 from app.engine.kinds.publish_batch import publish_batch
 from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
+from app.engine.kinds.unfinished_publish import discard_unreached
 from app.engine.manifest import Manifest
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool
 from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow
+from app.engine.stored_source import without_secret_defaults
 from app.engine.vocabulary import ItemStatus, RunKind
 
 # Source zips of a publish wait in memory until the run is recorded; past this many bytes, on disk.
@@ -118,14 +120,18 @@ def _publish(
         return PlannedRun(new_items, work_items, make_work, "publish", locks_modules=False)
 
     names = name_list([manifest.name for manifest in manifests])
-    return start_run(
+    outcome = start_run(
         ctx, RunKind.PUBLISH, names, plan, workers=workers or default_workers(), on_event=on_event, cancel=cancel
     )
+    discard_unreached(ctx, outcome.run_id, on_event)  # a new version never compiled must not stay the latest
+    return outcome
 
 
 def _load(path: Path, store: ArtifactStore) -> tuple[Manifest, PendingZip]:
+    """The bundle's manifest (for the database, secret defaults included) and its source, stored
+    without them."""
     bundle = load_bundle(path)
-    return bundle.manifest, prepare_source(bundle, store, f"bundle {path}")
+    return bundle.manifest, prepare_source(without_secret_defaults(bundle), store, f"bundle {path}")
 
 
 def _record_versions(
@@ -194,6 +200,7 @@ def _record_versions(
             version.number,
             version.id,
             version.source_sha256,
+            config_defaults=dict(manifest.config),
             config_overrides=dict(module.config_overrides or {}),
         )
         work_items.append(WorkItem(module.id, module.name, module.application, version.number, manifest.depends, job))

@@ -35,15 +35,15 @@ def publish_batch(
     compiled = compile_sources(store, platform, jobs)
     requests: list[ReleaseRequest] = []
     deploying: list[int] = []
-    for index, (job, (outcome, defaults)) in enumerate(zip(jobs, compiled, strict=True)):
+    for index, (job, outcome) in enumerate(zip(jobs, compiled, strict=True)):
         if isinstance(outcome, CompileOutcome) and outcome.succeeded:
             assert outcome.artifact_sha256 is not None
-            config = effective_config(defaults, job.config_overrides)
+            config = effective_config(job.config_defaults, job.config_overrides)
             requests.append(ReleaseRequest(job.module, job.version, platform.version, outcome.artifact_sha256, config))
             deploying.append(index)
     rollouts = deploy_releases(store, shared_targets(frontends), requests, keep, switch)
     released = dict(zip(deploying, rollouts, strict=True))
     results: list[PublishResult | DeployCenterError] = []
-    for index, (outcome, _defaults) in enumerate(compiled):
+    for index, outcome in enumerate(compiled):
         results.append(outcome if isinstance(outcome, DeployCenterError) else (outcome, released.get(index)))
     return results

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.engine.config import declared_defaults
 from app.engine.context import EnvironmentContext
 from app.engine.events import EventSink, ignore_events
 from app.engine.kinds.base import (
@@ -100,6 +101,7 @@ def _chosen(
             version.number,
             version.id,
             version.source_sha256,
+            config_defaults=declared_defaults(version.manifest),  # the stored source has no secret's
             config_overrides=dict(module.config_overrides or {}),
         )
         work_items.append(WorkItem(module.id, module.name, module.application, version.number, depends, job))

@@ -13,13 +13,14 @@ A rolling run (rules.md#rolling) is always switched back: its health checks had 
 nothing of it is recorded as live before they have. Its items that were staged, waiting for the
 switch, fail as interrupted. A rollback's release is the older compilation it was going back to.
 
-Then the run is closed as ``interrupted`` and its locks are freed.
+A publish's versions it never compiled are discarded (``unfinished_publish``). Then the run is
+closed as ``interrupted`` and its locks are freed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -33,6 +34,7 @@ from app.engine.frontend.registry import Frontend, enabled, opened
 from app.engine.frontend.target import FrontendError, FrontendTarget, Switch
 from app.engine.identity import utcnow
 from app.engine.kinds.ledger import Deployed, record_deployments
+from app.engine.kinds.unfinished_publish import discard_uncompiled, summary
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
 from app.engine.store.models import CompilationRow, EnvironmentRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow
@@ -42,6 +44,12 @@ log = logging.getLogger(__name__)
 
 WAITING_MESSAGE = "staged; the run stopped before switching it, and nothing of it stayed live"
 FINISHED_MESSAGE = "live on every front-end: the switch was finished after the run's process died"
+
+Notice = Callable[[str], None]  # a line the operator must read: printed by the command line
+
+
+def ignore_notice(text: str) -> None:
+    """The default: the audit log and the run's items say it all the same."""
 
 
 @dataclass(frozen=True)
@@ -65,21 +73,26 @@ def begin_operation(session: Session) -> EnvironmentRow:
     return env
 
 
-def recover_dead_runs(ctx: EnvironmentContext) -> list[int]:
+def recover_dead_runs(ctx: EnvironmentContext, on_notice: Notice = ignore_notice) -> list[int]:
     """Settle the runs whose process died, for a command that opens the environment.
 
     Takes the writer lock only when there is one: most commands find none, and a read-only view
-    must not wait for a writer.
+    must not wait for a writer. What the operator must know (a publish discarded) goes to
+    ``on_notice``, one line per run, once the settling is committed.
     """
     with ctx.db.read() as session:
         if not records.has_stale_runs(session):
             return []
+    notices: list[str] = []
     with ctx.db.write() as session:
         records.serialize_writers(session)
-        return settle_dead_runs(session)
+        settled = settle_dead_runs(session, notices.append)
+    for notice in notices:
+        on_notice(notice)
+    return settled
 
 
-def settle_dead_runs(session: Session) -> list[int]:
+def settle_dead_runs(session: Session, on_notice: Notice = ignore_notice) -> list[int]:
     """Reconcile and close every run whose owner died; inside a writer transaction. Their ids."""
     dead = [(run, why) for run in records.active_runs(session) if (why := records.why_dead(run)) is not None]
     if not dead:
@@ -98,6 +111,12 @@ def settle_dead_runs(session: Session) -> list[int]:
                     )
                 )
             note = f"; {finished} module(s) found switched were recorded as deployed" if finished else ""
+            discarded = discard_uncompiled(session, run)  # once reconciled: the front-ends are back
+            if discarded:
+                said = summary(run, discarded)
+                log.warning("%s", said)
+                on_notice(said)
+                note += f"; {said}"
             records.close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}{note}")
             audit(session, "recover", f"run {run.id}", RunStatus.INTERRUPTED, note.removeprefix("; ") or None)
     return [run.id for run, _why in dead]

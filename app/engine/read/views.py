@@ -409,9 +409,17 @@ class VerifyReport:
     disabled: tuple[str, ...] = ()  # front-ends not checked: taken out of every run
 
     def to_json(self) -> dict[str, Any]:
+        from app.engine.frontend.verify import group_drift
+
         return {
             "checked": self.checked,
-            "drift": [{"frontend": d.frontend, "module": d.module, "problem": d.problem} for d in self.drift],
+            "drift": [
+                {"frontend": d.frontend, "module": d.module, "problem": d.problem, "cause": d.group} for d in self.drift
+            ],
+            "drift_groups": [
+                {"frontend": g.frontend, "cause": g.cause, "count": len(g.modules), "modules": list(g.modules)}
+                for g in group_drift(self.drift)
+            ],
             "disabled": list(self.disabled),
         }
 

@@ -86,6 +86,9 @@ class EnvironmentRow(Base):
     # Older releases each front-end keeps per module beside the live, previous and staged ones
     # (rules.md#retention); None: the default, 3.
     keep_releases: Mapped[int | None] = mapped_column(Integer)
+    # Stored source zips that may still hold a secret default in clear, left by older releases:
+    # rewritten without it when the environment is next opened to write (``secret_sources``).
+    clear_sources: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class FrontendRow(Base):

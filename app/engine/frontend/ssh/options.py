@@ -2,8 +2,9 @@
 
 The time limits (``Limits``, and what ``DEPLOYCENTER_SSH_CONNECT_TIMEOUT`` and
 ``DEPLOYCENTER_SSH_COMMAND_TIMEOUT`` set), the OpenSSH client configuration to read, the asyncssh
-options made from it (host keys always checked, never a prompt, fast ciphers first), and the
-one-line reasons for a connection that failed or was lost. ``ssh_session`` uses them.
+options made from it (host keys always checked, as OpenSSH checks them: ``host_keys``; never a
+prompt; fast ciphers first), and the one-line reasons for a connection that failed or was lost.
+``ssh_session`` uses them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import asyncssh
 
 from app.engine.errors import BadInputError
+from app.engine.frontend.ssh.host_keys import HostKeyLookup, host_key_lookup
 from app.engine.frontend.ssh.url import SshUrl
 
 CONFIG_ENV = "DEPLOYCENTER_SSH_CONFIG"
@@ -108,25 +110,17 @@ def connection_options(url: SshUrl, limits: Limits, paths: list[str]) -> asyncss
         options = asyncssh.SSHClientConnectionOptions(**settings)
     except (OSError, ValueError, asyncssh.Error) as error:
         raise SessionError(f"cannot read the ssh configuration: {error}") from None
-    overrides: dict[str, Any] = {}
-    if options.known_hosts is None:  # 'UserKnownHostsFile none' would turn checking off: never
-        overrides["known_hosts"] = _default_known_hosts()
+    # Host keys are looked up as OpenSSH does; 'UserKnownHostsFile none' never turns checking off.
+    overrides: dict[str, Any] = {"known_hosts": host_key_lookup(options, paths, url.user, url.port)}
     if not options.config.get("Ciphers"):
         overrides["encryption_algs"] = [alg for alg in _PREFERRED_CIPHERS if alg.encode() in _ciphers()]
-    if overrides:
-        options = asyncssh.SSHClientConnectionOptions(options, **overrides)
-    return options
+    return asyncssh.SSHClientConnectionOptions(options, **overrides)
 
 
 def _ciphers() -> list[bytes]:
     from asyncssh.encryption import get_encryption_algs
 
     return list(get_encryption_algs())
-
-
-def _default_known_hosts() -> str | bytes:
-    default = Path("~", ".ssh", "known_hosts").expanduser()
-    return str(default) if default.is_file() else b""  # no file: no key is trusted
 
 
 def _where(options: asyncssh.SSHClientConnectionOptions) -> str:
@@ -159,25 +153,23 @@ def connect_problem(error: Exception, options: asyncssh.SSHClientConnectionOptio
 
 
 def _host_key_problem(options: asyncssh.SSHClientConnectionOptions) -> str:
-    """Unknown or changed: whether the known hosts files hold any key for that host and port."""
-    host = str(options.host_key_alias or options.host)
-    files = options.known_hosts
-    names = files if isinstance(files, list) else [files] if isinstance(files, str) else []
-    known = False
-    for name in names:
-        try:
-            keys = asyncssh.read_known_hosts(str(name)).match(host, "", options.port)
-        except (OSError, ValueError):
-            continue
-        known = known or bool(keys[0])
-    listed = ", ".join(str(name) for name in names) or "no known hosts file"
-    if known:
+    """Unknown, changed, or at odds with the key known for the server's address (CheckHostIP)."""
+    lookup = options.known_hosts
+    assert isinstance(lookup, HostKeyLookup)  # connection_options always sets one
+    host = f"{lookup.host} (port {options.port})"
+    listed = ", ".join(name for name in lookup.files if os.path.isfile(name)) or "no known hosts file"
+    if lookup.address_conflict:
         return (
-            f"the host key of {host} (port {options.port}) has CHANGED: it does not match {listed}; "
+            f"the host key of {host} differs from the key {listed} lists for the address it was reached at "
+            f"(CheckHostIP is on); nothing was written (check the server, then update the known hosts file)"
+        )
+    if lookup.knows_host():
+        return (
+            f"the host key of {host} has CHANGED: it does not match {lookup.name} in {listed}; "
             f"nothing was written (check the server, then update the known hosts file)"
         )
     return (
-        f"the host key of {host} (port {options.port}) is unknown: it is not in {listed}; "
+        f"the host key of {host} is unknown: {lookup.name} is not in {listed}; "
         f"nothing was written (add the server's key with ssh-keyscan after checking it)"
     )
 
