@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from app.engine.bundle import load_bundle
 from app.engine.manifest import MANIFEST_NAME, Manifest, parse_manifest
+from app.engine.names import windows_name_problem
 from app.engine.stored_source import manifest_toml, secret_defaults, without_secret_defaults
 from tests.bundles import write_bundle
 
 TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)  # any character TOML may hold
-NAMES = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_.-]{0,20}\Z")
+# Names a module may have: the pattern, less those a Windows front-end cannot hold ("A.", "CON").
+NAMES = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_.-]{0,20}\Z").filter(lambda name: windows_name_problem(name) is None)
 
 
 @st.composite
