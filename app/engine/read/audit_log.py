@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import Literal
@@ -42,7 +42,7 @@ _CHAIN_COLUMNS = (
 )
 
 
-def _rows(ctx: EnvironmentContext, since: datetime | None = None) -> Iterator[ChainRow]:
+def _rows(ctx: EnvironmentContext, since: datetime | None = None) -> Generator[ChainRow]:
     query = select(*_CHAIN_COLUMNS).order_by(AuditRow.id).execution_options(yield_per=STREAM_BATCH)
     if since is not None:
         query = query.where(AuditRow.at >= since)
