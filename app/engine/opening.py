@@ -5,6 +5,9 @@ environment row must be there (else ``StateError``, exit 4), any database failur
 command becomes one line naming the file, and runs whose process died are reconciled with the
 front-ends before the command does anything else. A read-only database skips that last step;
 the next command that may write does it.
+
+Each such command also sends the webhook events that are due, on a background thread, and
+waits for that thread only a moment when it ends (``webhooks.sender.BackgroundSender``).
 """
 
 from __future__ import annotations
@@ -17,23 +20,33 @@ from app.engine.errors import StateError
 
 
 @contextmanager
-def existing(location: Location) -> Iterator[EnvironmentContext]:
-    """The environment at ``location``, opened for the length of one command."""
+def existing(location: Location, *, send_events: bool = True) -> Iterator[EnvironmentContext]:
+    """The environment at ``location``, opened for the length of one command.
+
+    ``send_events``: send the due webhook events meanwhile (not for commands that send them themselves).
+    """
     from app.engine.runs.records import environment, has_stale_runs
     from app.engine.store.database import translate_db_errors
+    from app.engine.webhooks.sender import BackgroundSender
 
     ctx = open_context(location)
+    sender: BackgroundSender | None = None
     try:
         with translate_db_errors(ctx.db):
             with ctx.db.read() as session:
                 environment(session)
                 stale = not ctx.db.read_only and has_stale_runs(session)
+            if send_events and not ctx.db.read_only:
+                sender = BackgroundSender(ctx.db)
+                sender.start()
             if stale:
                 from app.engine.kinds.recovery import recover_dead_runs  # here: most commands find none
 
                 recover_dead_runs(ctx)
             yield ctx
     finally:
+        if sender is not None:
+            sender.finish()
         ctx.close()
 
 

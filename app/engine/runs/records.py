@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.engine.errors import RefusedError, StateError
-from app.engine.identity import current_user, host_name, process_alive, utcnow
+from app.engine.identity import current_user, host_name, iso, process_alive, utcnow
+from app.engine.store.database import leave_note
 from app.engine.store.models import EnvironmentRow, ModuleLockRow, ModuleRow, RunItemRow, RunRow
 from app.engine.vocabulary import (
     EXCLUSIVE_KINDS,
@@ -25,6 +26,12 @@ from app.engine.vocabulary import (
     RunKind,
     RunStatus,
 )
+from app.engine.webhooks.outbox import WebhookEvent, enqueue
+
+# Told to ``Database.on_commit`` listeners once a run's end is committed (the metrics file).
+RUN_ENDED = "run-ended"
+# A run that ended in one of these also sends ``run-failed``: it did not do all it was asked.
+FAILED_RUN_STATUSES = frozenset({RunStatus.FAILED, RunStatus.INTERRUPTED})
 
 # A run whose owner has not written a heartbeat for this long is taken as dead.
 STALE_AFTER = timedelta(seconds=10)
@@ -132,6 +139,11 @@ def close_run(session: Session, run: RunRow, status: RunStatus, message: str | N
     run.finished_at = now
     if message:
         run.message = message
+    # In this transaction: the run's end and the events that report it commit together.
+    announce(session, run, WebhookEvent.RUN_FINISHED)
+    if status in FAILED_RUN_STATUSES:
+        announce(session, run, WebhookEvent.RUN_FAILED)
+    leave_note(session, RUN_ENDED)
 
 
 def active_runs(session: Session) -> list[RunRow]:
@@ -233,7 +245,31 @@ def create_run(
     if locked:
         session.execute(insert(table_of(ModuleLockRow)), locked)
     session.flush()
+    announce(session, run, WebhookEvent.RUN_STARTED)
     return run
+
+
+def announce(session: Session, run: RunRow, event: WebhookEvent) -> None:
+    """Record ``event`` about ``run`` for the webhooks that want it, as ``runs --json`` shows the run."""
+    enqueue(session, event, lambda: run_event_data(session, run), subject=f"run {run.id}")
+
+
+def run_event_data(session: Session, run: RunRow) -> dict[str, Any]:
+    session.flush()
+    counts: dict[str, int] = {str(status): 0 for status in COUNTED_ITEM_STATUSES}
+    for status, count in session.execute(
+        select(RunItemRow.status, func.count()).where(RunItemRow.run_id == run.id).group_by(RunItemRow.status)
+    ):
+        counts[str(status)] = count
+    return {
+        "id": run.id,
+        "kind": str(run.kind),
+        "status": str(run.status),
+        "started_by": run.started_by,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "counts": counts,
+    }
 
 
 def table_of(model: Any) -> Table:
