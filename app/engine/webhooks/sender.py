@@ -158,6 +158,8 @@ class BackgroundSender:
         """
         self._finishing.set()
         self._wake.set()
+        if self._thread.ident is None:
+            return True  # never started
         self._thread.join(wait)
         if self._thread.is_alive():
             self._abandoned.set()
