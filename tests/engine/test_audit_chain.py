@@ -248,3 +248,12 @@ def test_a_head_is_id_colon_sha256() -> None:
     for wrong in ("12", f"0:{sha}", f"x:{sha}", "12:abc", f"12:{sha}0"):
         with pytest.raises(BadInputError, match="ID:SHA256"):
             Head.parse(wrong)
+
+
+def test_migrating_again_does_not_launder_a_changed_entry(env: EnvironmentContext) -> None:
+    tamper(
+        env, "UPDATE audit_log SET result = 'refused' WHERE id = 3", "UPDATE alembic_version SET version_num = '0004'"
+    )
+    upgrade_schema(env.db)  # a revision that lags its tables: the migration runs again
+    report = verify_log(env)
+    assert report.broken_at == 3, "the entries already chained keep their hashes"

@@ -38,30 +38,47 @@ _audit = sa.table(
 
 
 def upgrade() -> None:
+    # Each part only where it is missing, as in 0003: a database whose recorded revision lags its
+    # tables migrates all the same.
     bind = op.get_bind()
-    present = {column["name"] for column in sa.inspect(bind).get_columns("audit_log")}
+    columns = {column["name"]: column for column in sa.inspect(bind).get_columns("audit_log")}
     for name in ("prev_sha256", "sha256"):
-        if name not in present:
+        if name not in columns:
             op.add_column("audit_log", sa.Column(name, sa.String(length=64), nullable=True))
-    _chain_existing_entries(bind)
-    # A batch: SQLite makes a column NOT NULL only by rebuilding the table (nothing refers to it).
-    with op.batch_alter_table("audit_log") as batch:
-        batch.alter_column("prev_sha256", existing_type=sa.String(length=64), nullable=False)
-        batch.alter_column("sha256", existing_type=sa.String(length=64), nullable=False)
+    _chain_unchained_entries(bind)
+    if any(columns.get(name, {"nullable": True})["nullable"] for name in ("prev_sha256", "sha256")):
+        # A batch: SQLite makes a column NOT NULL only by rebuilding the table (nothing refers to it).
+        with op.batch_alter_table("audit_log") as batch:
+            batch.alter_column("prev_sha256", existing_type=sa.String(length=64), nullable=False)
+            batch.alter_column("sha256", existing_type=sa.String(length=64), nullable=False)
     if "metrics_file" not in {c["name"] for c in sa.inspect(bind).get_columns("environment")}:
         op.add_column("environment", sa.Column("metrics_file", sa.Text(), nullable=True))
-    _create_webhook_tables()
+    if "webhook" not in sa.inspect(bind).get_table_names():
+        _create_webhook_tables()
 
 
-def _chain_existing_entries(bind: sa.engine.Connection) -> None:
-    """Hash every entry in id order, in batches, each chained to the one before."""
-    prev = GENESIS
-    last_id = 0
+def _chain_unchained_entries(bind: sa.engine.Connection) -> None:
+    """Hash every entry without a hash, in id order and in batches, each chained to the one before.
+
+    Entries already chained are left as they are: chaining them again would hide a change made
+    to them since.
+    """
+    first = bind.scalar(sa.select(sa.func.min(_audit.c.id)).where(_audit.c.sha256.is_(None)))
+    if first is None:
+        return
+    before = bind.scalar(
+        sa.select(_audit.c.sha256).where(_audit.c.id < first, _audit.c.sha256.is_not(None)).order_by(_audit.c.id.desc())
+    )
+    prev = before or GENESIS
+    last_id = first - 1
     while True:
         rows = [
             ChainRow(*row)
             for row in bind.execute(
-                sa.select(_audit).where(_audit.c.id > last_id).order_by(_audit.c.id).limit(CHAIN_BATCH)
+                sa.select(_audit)
+                .where(_audit.c.id > last_id, _audit.c.sha256.is_(None))
+                .order_by(_audit.c.id)
+                .limit(CHAIN_BATCH)
             )
         ]
         if not rows:
