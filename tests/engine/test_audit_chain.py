@@ -5,6 +5,7 @@ fork the chain, and a log written before the chain existed is chained by its mig
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -15,10 +16,12 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from app.engine.audit import audit, chain_head
-from app.engine.audit_chain import GENESIS, ChainRow, Head, entry_hash, verify_chain
+from app.engine.audit_chain import GENESIS, ChainRow, Head, at_text, canonical_entry, entry_hash, verify_chain
 from app.engine.context import EnvironmentContext, Location
 from app.engine.read.audit_log import verify_log
 from app.engine.store.database import DATABASE_FILE, Database, default_url
@@ -257,3 +260,21 @@ def test_migrating_again_does_not_launder_a_changed_entry(env: EnvironmentContex
     upgrade_schema(env.db)  # a revision that lags its tables: the migration runs again
     report = verify_log(env)
     assert report.broken_at == 3, "the entries already chained keep their hashes"
+
+
+@given(
+    st.integers(min_value=1, max_value=2**53),
+    st.datetimes(timezones=st.just(UTC)),
+    st.text(),
+    st.text(max_size=40),
+    st.text(),
+    st.text(max_size=20),
+    st.none() | st.text(),
+)
+def test_the_canonical_form_is_the_compact_json_array_of_the_fields(
+    entry_id: int, at: datetime, who: str, operation: str, target: str, result: str, detail: str | None
+) -> None:
+    fields = [entry_id, at_text(at), who, operation, target, result, detail]
+    expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    assert canonical_entry(entry_id, at, who, operation, target, result, detail) == expected
+    assert json.loads(expected) == fields
