@@ -27,6 +27,8 @@ from app.engine.store.models import AuditRow
 STREAM_BATCH = 2000
 EXPORT_COLUMNS = ("id", "at", "who", "operation", "target", "result", "detail", "prev_sha256", "sha256")
 ExportFormat = Literal["jsonl", "csv"]
+# One encoder for every line: json.dumps with options builds a new one per call.
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False)
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")
 
 _CHAIN_COLUMNS = (
@@ -100,7 +102,7 @@ def _masked(ctx: EnvironmentContext, since: datetime | None) -> Iterator[dict[st
 def _jsonl_chunks(entries: Iterator[dict[str, object]]) -> Iterator[str]:
     lines: list[str] = []
     for entry in entries:
-        lines.append(json.dumps(entry, ensure_ascii=False))
+        lines.append(_JSON_LINE.encode(entry))
         if len(lines) == STREAM_BATCH:
             yield "\n".join(lines) + "\n"
             lines = []
