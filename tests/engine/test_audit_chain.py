@@ -55,7 +55,7 @@ def tamper(ctx: EnvironmentContext, *statements: str) -> None:
     url = ctx.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url, autocommit=False) as connection:
         for statement in statements:
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement)
         connection.commit()
 
 
@@ -68,7 +68,7 @@ def stored(ctx: EnvironmentContext, entry_id: int) -> ChainRow:
 def test_an_untouched_log_holds_and_its_head_is_the_last_entry(env: EnvironmentContext) -> None:
     report = verify_log(env)
     assert report.ok and report.entries == 6
-    assert report.head == Head(6, stored(env, 6).sha256)
+    assert report.head == Head(6, str(stored(env, 6).sha256))
     assert stored(env, 1).prev_sha256 == GENESIS
     assert stored(env, 4).prev_sha256 == stored(env, 3).sha256
     assert verify_log(env, report.head).ok
@@ -232,7 +232,7 @@ def test_a_log_from_before_the_chain_is_chained_by_its_migration(tmp_path: Path,
             GENESIS, 2, at.replace(second=1), "ops@host", "publish", "Module1", "done", None
         )
         report = verify_chain(rows)
-        assert report.ok and report.entries == 7 and report.head == Head(14, rows[-1].sha256)
+        assert report.ok and report.entries == 7 and report.head == Head(14, str(rows[-1].sha256))
         with db.write() as session:
             audit(session, "init", "env", "done")
         ctx = EnvironmentContext(Location(tmp_path), db, None, None)  # type: ignore[arg-type]

@@ -23,9 +23,9 @@ from app.engine.identity import host_name, utcnow
 from app.engine.read.audit_log import verify_log
 from app.engine.store.models import WebhookDeliveryRow, WebhookEventRow
 from app.engine.webhooks import admin
-from app.engine.webhooks.deliveries import DEAD, DELIVERED, claim_due, record_try, retry_delay
+from app.engine.webhooks.deliveries import DEAD, DELIVERED, TryOutcome, claim_due, record_try, retry_delay
 from app.engine.webhooks.outbox import WebhookEvent, enqueue, parse_events
-from app.engine.webhooks.sender import SIGNATURE_HEADER, TryOutcome, send_due
+from app.engine.webhooks.sender import SIGNATURE_HEADER, send_due
 from tests.engine.envkit import Kit, make_kit
 
 SECRET = "correct horse battery staple"
@@ -226,3 +226,17 @@ def test_a_receiver_that_refuses_an_event_gets_it_again_later(kit: Kit, httpserv
     report = send_due(kit.ctx.db)
     assert report.failed == 1 and "HTTP 404" in report.failures[0]
     assert delivery_states(kit.ctx) == [("emergency", "pending", 1)]
+
+
+def test_an_event_that_cannot_be_made_never_stops_a_run(
+    kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.engine.webhooks import outbox
+
+    def broken(*_args: object) -> str:
+        raise ValueError("a bug while building the body")
+
+    hook(kit.ctx, "http://127.0.0.1:9/hook", tmp_path)
+    monkeypatch.setattr(outbox, "cloud_event_body", broken)
+    assert kit.publish(kit.bundle("Orders")).status == "succeeded"
+    assert delivery_states(kit.ctx) == []

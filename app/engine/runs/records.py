@@ -6,6 +6,7 @@ process working on the environment, so a check and the lock it leads to cannot i
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.engine.errors import RefusedError, StateError
@@ -27,6 +29,8 @@ from app.engine.vocabulary import (
     RunStatus,
 )
 from app.engine.webhooks.outbox import WebhookEvent, enqueue
+
+log = logging.getLogger(__name__)
 
 # Told to ``Database.on_commit`` listeners once a run's end is committed (the metrics file).
 RUN_ENDED = "run-ended"
@@ -250,8 +254,17 @@ def create_run(
 
 
 def announce(session: Session, run: RunRow, event: WebhookEvent) -> None:
-    """Record ``event`` about ``run`` for the webhooks that want it, as ``runs --json`` shows the run."""
-    enqueue(session, event, lambda: run_event_data(session, run), subject=f"run {run.id}")
+    """Record ``event`` about ``run`` for the webhooks that want it, as ``runs --json`` shows the run.
+
+    An event that cannot be made (a bug) is logged, never allowed to stop the run's own record;
+    a database error is the transaction's own and goes on to its writer.
+    """
+    try:
+        enqueue(session, event, lambda: run_event_data(session, run), subject=f"run {run.id}")
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        log.exception("run %s: the %s event could not be recorded", run.id, event)
 
 
 def run_event_data(session: Session, run: RunRow) -> dict[str, Any]:
