@@ -23,6 +23,7 @@ from app.engine.audit_chain import GENESIS, Head, entry_hash
 from app.engine.context import EnvironmentContext
 from app.engine.errors import DeployCenterError
 from app.engine.identity import current_user, iso, utcnow
+from app.engine.secret_keys import mask_assignments
 from app.engine.store.database import is_writer
 from app.engine.store.models import AuditRow
 
@@ -101,7 +102,8 @@ class AuditEntry:
 def audit_entries(
     ctx: EnvironmentContext, limit: int = 100, *, search: str | None = None, operation: str | None = None
 ) -> list[AuditEntry]:
-    """The newest entries of the audit log, those whose text holds ``search`` and of ``operation``."""
+    """The newest entries of the audit log, those whose text holds ``search`` and of ``operation``;
+    secret values masked, as in every output."""
     query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
     if operation:
         query = query.where(AuditRow.operation == operation)
@@ -112,4 +114,15 @@ def audit_entries(
         query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
     with ctx.db.read() as session:
         rows = session.scalars(query)
-        return [AuditEntry(r.id, r.at, r.who, r.operation, r.target, r.result, r.detail) for r in rows]
+        return [
+            AuditEntry(
+                r.id,
+                r.at,
+                r.who,
+                r.operation,
+                mask_assignments(r.target),
+                r.result,
+                None if r.detail is None else mask_assignments(r.detail),
+            )
+            for r in rows
+        ]

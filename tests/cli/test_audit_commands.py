@@ -101,7 +101,7 @@ def test_export_masks_secret_values(env: Cli) -> None:
             audit(session, "apply-config", "Orders", "done", "db_password=hunter2, MaxRows=100")
     finally:
         ctx.close()
-    out = env("audit", "export").out + env("audit", "export", "--format", "csv").out
+    out = env("audit", "export").out + env("audit", "export", "--format", "csv").out + env("audit", "--json").out
     assert "hunter2" not in out
     assert "db_password=***, MaxRows=100" in out
 
