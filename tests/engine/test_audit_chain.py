@@ -278,3 +278,15 @@ def test_the_canonical_form_is_the_compact_json_array_of_the_fields(
     expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     assert canonical_entry(entry_id, at, who, operation, target, result, detail) == expected
     assert json.loads(expected) == fields
+
+
+def test_the_whole_log_is_exported_oldest_first_through_a_cursor(env: EnvironmentContext) -> None:
+    from app.engine.read.audit_log import export_log, parse_since
+
+    entries = [json.loads(line) for line in "".join(export_log(env, "jsonl")).splitlines()]
+    assert [entry["id"] for entry in entries] == [1, 2, 3, 4, 5, 6]
+    assert entries[5]["sha256"] == verify_log(env).head.sha256  # type: ignore[union-attr]
+    rows = "".join(export_log(env, "csv")).splitlines()
+    assert rows[0].startswith("id,at,who,") and len(rows) == 7
+    later = "".join(export_log(env, "jsonl", parse_since(entries[3]["at"]))).splitlines()
+    assert [json.loads(line)["id"] for line in later] == [4, 5, 6]
