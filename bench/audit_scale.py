@@ -34,12 +34,15 @@ sys.path.insert(0, str(REPO))
 
 from app.engine.audit_chain import entry_hash
 
-# Runs a command as its only child and prints the child's peak resident set in kB.
+# Runs a command as its only child and prints the child's peak resident set in kB, its CPU
+# seconds (user and system) and its exit code. On a machine shared with other work the CPU time
+# is what the wall time would be on an idle one: the commands are single-threaded.
 PEAK = (
     "import resource, subprocess, sys\n"
     "with open(sys.argv[1], 'wb') as out:\n"
     "    code = subprocess.run(sys.argv[2:], stdout=out).returncode\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code, file=sys.stderr)\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, code, file=sys.stderr)\n"
 )
 FILL_BATCH = 20_000
 
@@ -75,8 +78,8 @@ def _insert(connection: sqlite3.Connection, rows: list[tuple[object, ...]]) -> N
     )
 
 
-def measure(data_dir: Path, *args: str) -> tuple[float, float, int]:
-    """Wall seconds, peak MB and exit code of one command, its stdout thrown away."""
+def measure(data_dir: Path, *args: str) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak MB and exit code of one command, its stdout thrown away."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", PEAK, os.devnull, *command(data_dir, *args)],
@@ -86,8 +89,8 @@ def measure(data_dir: Path, *args: str) -> tuple[float, float, int]:
         text=True,
     )
     seconds = time.perf_counter() - started
-    peak_kb, code = done.stderr.strip().splitlines()[-1].split()
-    return seconds, int(peak_kb) / 1024, int(code)
+    peak_kb, cpu, code = done.stderr.strip().splitlines()[-1].split()
+    return seconds, float(cpu), int(peak_kb) / 1024, int(code)
 
 
 def main() -> int:
@@ -109,8 +112,8 @@ def main() -> int:
                 ("audit export (jsonl)", ("audit", "export")),
                 ("audit export --format csv", ("audit", "export", "--format", "csv")),
             ):
-                seconds, peak, code = measure(data_dir, *args)
-                print(f"  {label:28} {seconds:6.2f} s   peak {peak:6.1f} MB   exit {code}")
+                seconds, cpu, peak, code = measure(data_dir, *args)
+                print(f"  {label:28} wall {seconds:6.2f} s   cpu {cpu:6.2f} s   peak {peak:6.1f} MB   exit {code}")
         finally:
             shutil.rmtree(root, ignore_errors=True)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
