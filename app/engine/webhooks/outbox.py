@@ -6,9 +6,11 @@ webhook that asked for that event. It commits or rolls back with the run or plan
 a crash after the commit loses nothing (the next process sends it), a crash before it leaves
 no event about something that did not happen. Nothing is written when no webhook wants it.
 
-Run events (``runs.records``) carry the run as ``runs --json`` shows it; every event carries the audit log's head
-at the time it was recorded (``audit_head``, ``ID:SHA256``), which publishes the head outside
-the database.
+Run events (recorded by ``runs.records``) carry the run as ``runs --json`` shows it. Change
+control records ``approval-needed`` and ``emergency`` the same way, with ``enqueue(session,
+WebhookEvent.APPROVAL_NEEDED, data)`` in its own writer transaction. Every event carries the
+audit log's head at the time it was recorded (``audit_head``, ``ID:SHA256``), which publishes
+the head outside the database.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from app.engine.audit import chain_head
 from app.engine.errors import BadInputError
 from app.engine.identity import utcnow
 from app.engine.store.database import is_writer, leave_note
@@ -89,8 +92,6 @@ def enqueue(
     ]
     if not receivers:
         return None
-    from app.engine.audit import chain_head
-
     values = dict(data() if callable(data) else data)
     head = chain_head(session)
     values["audit_head"] = None if head is None else str(head)
