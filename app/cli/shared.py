@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -56,10 +56,24 @@ def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> Non
         elif text:
             print(text, flush=True)
     except BrokenPipeError:
-        # The reader went away (`... | head`): the command's outcome and exit code still stand.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        _reader_gone()
+
+
+def stream_out(chunks: Iterable[str]) -> None:
+    """Write text to stdout as it comes (an export of any size), whatever ``--json`` says."""
+    try:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _reader_gone()
+
+
+def _reader_gone() -> None:
+    # The reader went away (`... | head`): the command's outcome and exit code still stand.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def format_table(rows: Sequence[tuple[str, ...]]) -> str:

@@ -1,4 +1,4 @@
-"""The read-only commands: status, modules, runs, run, verify and audit.
+"""The read-only commands: status, modules, runs, run and verify (the audit log has ``audit_commands``).
 
 ``status`` reads straight from the SQLite file when it can (``read.quick_status``): at 100,000
 modules most of the command was importing SQLAlchemy and the models, which the quick read needs
@@ -30,8 +30,6 @@ def register(commands: CommandSet) -> None:
     p = commands.command("run", "one run with its items", run)
     p.add_argument("run", type=positive_int, metavar="RUN")
     commands.command("verify", "check every front-end against the artifacts", verify)
-    p = commands.command("audit", "who did what and when, newest first", audit)
-    p.add_argument("--limit", type=positive_int, default=50, metavar="N")
 
 
 def status(args: argparse.Namespace, cancel: CancelSignal) -> int:
@@ -187,14 +185,3 @@ def _named(module: str, problems: list[str], cause: str, size: int) -> str:
     if size > FEW or problems == [cause]:
         return module
     return f"{module} ({'; '.join(problems)})"
-
-
-def audit(args: argparse.Namespace, cancel: CancelSignal) -> int:
-    from app.engine.read import views
-
-    with existing_environment(args) as ctx:
-        entries = views.audit_entries(ctx, args.limit)
-    table = [("WHEN", "WHO", "OPERATION", "TARGET", "RESULT", "DETAIL")]
-    table += [(f"{e.at:%Y-%m-%d %H:%M:%S}", e.who, e.operation, e.target, e.result, e.detail or "") for e in entries]
-    output(args, {"audit": [e.to_json() for e in entries]}, format_table(table))
-    return EXIT_OK

@@ -93,7 +93,11 @@ def open_context(location: Location, *, create: bool = False) -> EnvironmentCont
     except Exception:
         db.dispose()
         raise
-    return EnvironmentContext(location, db, ArtifactStore(folder / "artifacts"), load_catalog())
+    ctx = EnvironmentContext(location, db, ArtifactStore(folder / "artifacts"), load_catalog())
+    from app.engine.metrics import rewrite_after_runs
+
+    rewrite_after_runs(ctx)  # whichever front-end runs them, runs that end rewrite the metrics file
+    return ctx
 
 
 def make_data_dir(folder: Path) -> None:

@@ -6,6 +6,9 @@ command becomes one line naming the file, and runs whose process died are reconc
 front-ends before the command does anything else, and source zips an older release stored with
 secrets in them are rewritten (``secret_sources``). A read-only database skips these steps; the
 next command that may write does them.
+
+Each such command also sends the webhook events that are due, on a background thread, and
+waits for that thread only a moment when it ends (``webhooks.sender.BackgroundSender``).
 """
 
 from __future__ import annotations
@@ -18,19 +21,29 @@ from app.engine.errors import StateError
 
 
 @contextmanager
-def existing(location: Location, on_notice: Callable[[str], None] | None = None) -> Iterator[EnvironmentContext]:
+def existing(
+    location: Location, on_notice: Callable[[str], None] | None = None, *, send_events: bool = True
+) -> Iterator[EnvironmentContext]:
     """The environment at ``location``, opened for the length of one command; what settling a
-    dead run found that the operator must read goes to ``on_notice``, a line each."""
+    dead run found that the operator must read goes to ``on_notice``, a line each.
+
+    ``send_events``: send the due webhook events meanwhile (not for commands that send them themselves).
+    """
     from app.engine.runs.records import environment, has_stale_runs
     from app.engine.store.database import translate_db_errors
+    from app.engine.webhooks.sender import BackgroundSender
 
     ctx = open_context(location)
+    sender: BackgroundSender | None = None
     try:
         with translate_db_errors(ctx.db):
             with ctx.db.read() as session:
                 env = environment(session)
                 stale = not ctx.db.read_only and has_stale_runs(session)
                 clear_sources = not ctx.db.read_only and bool(env.clear_sources)
+            if send_events and not ctx.db.read_only:
+                sender = BackgroundSender(ctx.db)
+                sender.start()
             if stale:
                 from app.engine.kinds.recovery import recover_dead_runs  # here: most commands find none
 
@@ -41,6 +54,8 @@ def existing(location: Location, on_notice: Callable[[str], None] | None = None)
                 rewrite_clear_sources(ctx)
             yield ctx
     finally:
+        if sender is not None:
+            sender.finish()
         ctx.close()
 
 

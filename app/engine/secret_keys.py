@@ -9,6 +9,7 @@ so an empty secret is masked too and the output never tells a set value from an 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key")
 MASK = "***"
+# KEY=VALUE in free text (an audit entry's detail); a quoted value may hold spaces.
+_ASSIGNMENT = re.compile(r"""([A-Za-z_][A-Za-z0-9_.\-]*)=("[^"]*"|'[^']*'|[^\s,;]+)""")
 
 
 def is_secret(key: str, declared: Iterable[str] = ()) -> bool:
@@ -30,6 +33,13 @@ def mask_config(config: Mapping[str, str], declared: Iterable[str] = ()) -> dict
     """``config`` as it may be shown: every secret value replaced by ``MASK``."""
     declared = frozenset(declared)
     return {key: MASK if is_secret(key, declared) else value for key, value in config.items()}
+
+
+def mask_assignments(text: str) -> str:
+    """Free text with the value of every ``KEY=VALUE`` whose key is secret replaced by ``MASK``."""
+    if "=" not in text:
+        return text  # most texts: no pattern to run
+    return _ASSIGNMENT.sub(lambda m: f"{m.group(1)}={MASK}" if is_secret(m.group(1)) else m.group(0), text)
 
 
 def declared_in_manifest(manifest: Mapping[str, Any] | None) -> frozenset[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from app.engine.context import EnvironmentContext
+from app.engine.webhooks.sender import BackgroundSender
 from app.gui.bridge import EventBridge
 from app.gui.controller import OperationController
 from app.gui.jobs import JobResult, JobRunner
@@ -29,6 +30,8 @@ class GuiSession(QObject):
         self.tracker = RunTracker(self)
         self.controller = OperationController(ctx, self.jobs, self.bridge, self.notifier, self)
         self.watcher = EnvironmentWatcher(ctx, self.jobs, self.tracker, self.controller, poll_interval_ms, self)
+        # Sends the webhook events that are due while the window is open, off the GUI thread.
+        self.webhook_sender = BackgroundSender(ctx.db) if not ctx.db.read_only else None
         self.snapshot: Snapshot | None = None
         self._refresh_again = False
         self._closed = False
@@ -51,6 +54,8 @@ class GuiSession(QObject):
     def start(self) -> None:
         self.refresh()
         self.watcher.start()
+        if self.webhook_sender is not None:
+            self.webhook_sender.start()
 
     def refresh(self) -> None:
         """Reload what the panes show, on a job thread; a request during a load runs once after it."""
@@ -80,4 +85,6 @@ class GuiSession(QObject):
         self.watcher.stop()
         self.controller.cancel_all()
         self.jobs.wait_all()
+        if self.webhook_sender is not None:
+            self.webhook_sender.finish()
         self.ctx.close()

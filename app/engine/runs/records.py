@@ -6,17 +6,20 @@ process working on the environment, so a check and the lock it leads to cannot i
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.engine.errors import RefusedError, StateError
-from app.engine.identity import current_user, host_name, process_alive, utcnow
+from app.engine.identity import current_user, host_name, iso, process_alive, utcnow
+from app.engine.store.database import leave_note
 from app.engine.store.models import EnvironmentRow, ModuleLockRow, ModuleRow, RunItemRow, RunRow
 from app.engine.vocabulary import (
     FINISHED_ITEM_STATUSES,
@@ -24,6 +27,14 @@ from app.engine.vocabulary import (
     RunKind,
     RunStatus,
 )
+from app.engine.webhooks.outbox import WebhookEvent, enqueue
+
+log = logging.getLogger(__name__)
+
+# Told to ``Database.on_commit`` listeners once a run's end is committed (the metrics file).
+RUN_ENDED = "run-ended"
+# A run that ended in one of these also sends ``run-failed``: it did not do all it was asked.
+FAILED_RUN_STATUSES = frozenset({RunStatus.FAILED, RunStatus.INTERRUPTED})
 
 # A run whose owner has not written a heartbeat for this long is taken as dead.
 STALE_AFTER = timedelta(seconds=10)
@@ -131,6 +142,11 @@ def close_run(session: Session, run: RunRow, status: RunStatus, message: str | N
     run.finished_at = now
     if message:
         run.message = message
+    # In this transaction: the run's end and the events that report it commit together.
+    announce(session, run, WebhookEvent.RUN_FINISHED)
+    if status in FAILED_RUN_STATUSES:
+        announce(session, run, WebhookEvent.RUN_FAILED)
+    leave_note(session, RUN_ENDED)
 
 
 def active_runs(session: Session) -> list[RunRow]:
@@ -232,7 +248,40 @@ def create_run(
     if locked:
         session.execute(insert(table_of(ModuleLockRow)), locked)
     session.flush()
+    announce(session, run, WebhookEvent.RUN_STARTED)
     return run
+
+
+def announce(session: Session, run: RunRow, event: WebhookEvent) -> None:
+    """Record ``event`` about ``run`` for the webhooks that want it, as ``runs --json`` shows the run.
+
+    An event that cannot be made (a bug) is logged, never allowed to stop the run's own record;
+    a database error is the transaction's own and goes on to its writer.
+    """
+    try:
+        enqueue(session, event, lambda: run_event_data(session, run), subject=f"run {run.id}")
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        log.exception("run %s: the %s event could not be recorded", run.id, event)
+
+
+def run_event_data(session: Session, run: RunRow) -> dict[str, Any]:
+    session.flush()
+    counts: dict[str, int] = {str(status): 0 for status in COUNTED_ITEM_STATUSES}
+    for status, count in session.execute(
+        select(RunItemRow.status, func.count()).where(RunItemRow.run_id == run.id).group_by(RunItemRow.status)
+    ):
+        counts[str(status)] = count
+    return {
+        "id": run.id,
+        "kind": str(run.kind),
+        "status": str(run.status),
+        "started_by": run.started_by,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "counts": counts,
+    }
 
 
 def table_of(model: Any) -> Table:

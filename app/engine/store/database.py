@@ -10,8 +10,9 @@ folder this process cannot write is opened read-only, so that the views still wo
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,12 @@ from app.engine.store.sqlite_file import DATABASE_FILE as DATABASE_FILE
 from app.engine.store.sqlite_file import RESTORE_ADVICE as RESTORE_ADVICE
 from app.engine.store.sqlite_file import busy_timeout_seconds, prepare_sqlite_file, read_only_connector, writable
 from app.engine.store.sqlite_file import default_url as default_url
+
+log = logging.getLogger(__name__)
+
+# What a writer transaction tells the listeners of ``Database.on_commit`` once it committed.
+CommitListener = Callable[[frozenset[str]], None]
+_NOTES = "deploycenter_notes"
 
 # PostgreSQL advisory lock that every writer transaction takes first (any fixed number works:
 # advisory locks are per database, and a database holds one environment).
@@ -67,6 +74,7 @@ class Database:
         self._writer_sessions = sessionmaker(
             self.engine.execution_options(deploycenter_write=True), expire_on_commit=False
         )
+        self._commit_listeners: list[CommitListener] = []
 
     def _create_engine(self) -> Engine:
         timeout = busy_timeout_seconds()
@@ -117,9 +125,27 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction, serialized against every other writer of this environment."""
-        with translate_db_errors(self), self._writer_sessions() as session, session.begin():
-            yield session
+        """A write transaction, serialized against every other writer of this environment.
+
+        Once it committed, the notes it left (``leave_note``) go to the ``on_commit`` listeners.
+        """
+        with translate_db_errors(self), self._writer_sessions() as session:
+            with session.begin():
+                yield session
+            notes = frozenset(session.info.get(_NOTES, ()))
+        if notes:
+            self._committed(notes)
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call ``listener`` on the committing thread after each writer transaction that left notes."""
+        self._commit_listeners.append(listener)
+
+    def _committed(self, notes: frozenset[str]) -> None:
+        for listener in list(self._commit_listeners):
+            try:
+                listener(notes)
+            except Exception:  # what follows a commit never undoes it nor fails its caller
+                log.exception("after a commit (%s)", ", ".join(sorted(notes)))
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -144,6 +170,16 @@ class Database:
         lines = [line.strip() for row in rows for line in str(row[0]).splitlines()]
         problems = [line for line in lines if line and not line.startswith("***")]  # "*** in database main ***"
         return [] if problems == ["ok"] else problems
+
+
+def is_writer(session: Session) -> bool:
+    """Whether ``session`` came from ``Database.write``: its transaction holds the writer lock."""
+    return bool(session.connection().get_execution_options().get("deploycenter_write"))
+
+
+def leave_note(session: Session, note: str) -> None:
+    """Tell the ``on_commit`` listeners, once this writer transaction commits, that ``note`` happened."""
+    session.info.setdefault(_NOTES, set()).add(note)
 
 
 def _serialize_postgres_writers(engine: Engine, timeout: float) -> None:

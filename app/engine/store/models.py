@@ -89,6 +89,8 @@ class EnvironmentRow(Base):
     # Stored source zips that may still hold a secret default in clear, left by older releases:
     # rewritten without it when the environment is next opened to write (``secret_sources``).
     clear_sources: Mapped[list[str] | None] = mapped_column(JSON)
+    # The node_exporter textfile every run rewrites when it ends (``policy set --metrics-file``).
+    metrics_file: Mapped[str | None] = mapped_column(Text)
 
 
 class FrontendRow(Base):
@@ -253,6 +255,8 @@ class ModuleLockRow(Base):
 
 
 class AuditRow(Base):
+    """One audit entry, chained to the one before by hash (``audit_chain``); written only by ``audit.audit``."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -262,6 +266,53 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(Text)
     result: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
+    prev_sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class WebhookRow(Base):
+    """A receiver of events. ``secret`` signs each body; it is never shown once stored."""
+
+    __tablename__ = "webhook"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text)
+    # Event names joined by ","; None: every event.
+    events: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class WebhookEventRow(Base):
+    """An event waiting in the outbox or sent: its CloudEvents body, exactly as every try posts it."""
+
+    __tablename__ = "webhook_event"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the CloudEvents id
+    type: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column()
+    body: Mapped[str] = mapped_column(Text)
+
+
+class WebhookDeliveryRow(Base):
+    """One event for one webhook: tried until delivered or given up (``dead``)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "state", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_event.id"), index=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(10))  # pending, delivered, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column()
+    # A sender's claim on the next try: no other process sends it before ``lease_until``.
+    lease_until: Mapped[datetime | None] = mapped_column()
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    last_try_at: Mapped[datetime | None] = mapped_column()
+    last_result: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
 
 
 def add_postgresql_options() -> None:
