@@ -132,6 +132,8 @@ def run_document(ctx: EnvironmentContext, run_id: int) -> tuple[dict[str, Any], 
     summary = detail.summary
     counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
     text = f"run {summary.id} ({summary.kind}) {summary.status}: {counts or 'nothing to do'}"
+    if summary.message:
+        text += f"\n  {summary.message}"
     problems = [i for i in detail.items if i.status in ("failed", "blocked")]
     for item in problems[:50]:
         text += f"\n  {item.module}: {item.status}: {item.reason or ''}"
@@ -237,6 +239,7 @@ def plan_json(plan: DeployPlan) -> dict[str, Any]:
             }
             for item in plan.items
         ],
+        "unread_frontends": [frontend.to_json() for frontend in plan.unread],
     }
 
 
@@ -247,6 +250,7 @@ def plan_text(plan: DeployPlan) -> str:
         + (f"; skip {skipped}" if skipped else "")
     ]
     lines += [f"  deploy {item.module} v{item.version}" for item in plan.to_deploy]
+    lines += [frontend.describe() for frontend in plan.unread]
     return "\n".join(lines)
 
 

@@ -126,6 +126,7 @@ def _deploy_with_targets(
             for i in plan.items
         ]
         run = records.create_run(session, kind, env.platform_version, items, count, rolling=rolling)
+        run.message = plan.note  # the front-ends it could not read, said from the start
         work_items = _work_items(session, plan)
         audit(session, kind, target, "started", f"run {run.id}")
         run_id = run.id

@@ -258,7 +258,10 @@ class RunExecutor:
                 ItemSnapshot(r.module_name, r.application, r.version, r.status, r.reason, r.message) for r in rows
             )
             started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot)
+            note = run.message  # what setup found worth saying, such as a front-end it could not read
         self._emit(started)
+        if note:
+            self._log("warning", note)
 
     def _cancel_requested(self) -> bool:
         """The cancel event, or a request in the database the heartbeat has not seen yet.
