@@ -15,6 +15,7 @@ from typing import Any
 from app.cli import frontend_commands, run_commands, view_commands
 from app.cli.parsing import ArgumentError, CancelSignal, CommandSet, Parser, global_options
 from app.cli.shared import log_exception
+from app.cli.streams import reserve_standard_fds, write
 from app.engine.errors import DeployCenterError
 from app.logsetup import configure_logging
 
@@ -66,6 +67,7 @@ def ctrl_c_cancels(cancel: CancelSignal) -> Iterator[None]:
 
 
 def run_cli(argv: Sequence[str]) -> int:
+    reserve_standard_fds()  # before any file is opened: none may take a closed stdout's number
     configure_logging()  # unexpected errors keep their traceback in the user log dir
     wants_json = "--json" in argv
     try:
@@ -104,7 +106,7 @@ def internal_error_line(exc: BaseException) -> str:
 
 
 def report_error(message: str, code: int, wants_json: bool) -> int:
-    print(f"deploycenter: error: {message}", file=sys.stderr, flush=True)
+    write(sys.stderr, f"deploycenter: error: {message}\n")
     if wants_json:
-        print(json.dumps({"error": message, "exit_code": code}), flush=True)
+        write(sys.stdout, json.dumps({"error": message, "exit_code": code}) + "\n")
     return code

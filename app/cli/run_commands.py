@@ -7,7 +7,6 @@ Handlers import the engine when they run (``app.cli.parsing`` says why).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from app.cli.shared import (
     format_bytes,
     location_of,
     output,
+    warn,
 )
 from app.engine.errors import BadInputError
 from app.engine.events import ignore_events
@@ -320,7 +320,7 @@ def prune(args: argparse.Namespace, cancel: CancelSignal) -> int:
     ]
     lines += [f"  {r.frontend}: {r.module}: {r.release_id} ({format_bytes(r.size)})" for r in report.releases]
     for why in report.skipped:
-        print(f"deploycenter: warning: {why}", file=sys.stderr, flush=True)
+        warn(why)
     output(args, report.to_json(), "\n".join(lines))
     return EXIT_OK
 

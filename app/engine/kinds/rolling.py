@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from app.engine.events import EventSink, FrontendSwitched, ignore_events
+from app.engine.events import EventSink, FrontendSwitched, guarded, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, Staged, Switch
@@ -178,7 +178,7 @@ class RollingWork(Generic[P]):
         self._frontends = list(frontends)
         self._keep = keep
         self._run_id = run_id
-        self._emit = on_event
+        self._emit = guarded(on_event)
 
     def _wave(self, frontend: str, modules: int, checked: bool, problem: str | None) -> None:
         self._emit(FrontendSwitched(self._run_id, frontend, modules, checked, problem))

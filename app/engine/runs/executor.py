@@ -30,6 +30,7 @@ from app.engine.events import (
     LogLine,
     RunFinished,
     RunStarted,
+    guarded,
 )
 from app.engine.identity import utcnow
 from app.engine.runs import records
@@ -77,7 +78,7 @@ class RunExecutor:
         self._items = {item.key: item for item in items}
         self._work = work
         self._workers = max(1, workers)
-        self._emit = on_event
+        self._emit = guarded(on_event)
         self._cancel = cancel
         self._pending = _Pending()
         self._item_row_ids: dict[int, int] = {}
