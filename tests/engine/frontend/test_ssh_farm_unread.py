@@ -15,6 +15,7 @@ import pytest
 
 from app.engine import farm_admin, operations
 from app.engine.context import Location
+from app.engine.read import views
 from tests.bundles import write_bundle
 from tests.conftest import Cli
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
@@ -129,3 +130,16 @@ def test_a_module_that_needs_the_silent_server_fails_naming_it_and_blocks_only_i
     assert sorted(i["module"] for i in redone["items"] if i["status"] == "deployed") == NAMES[:2]
     assert not redone["message"]
     assert cli("verify").code == 0
+
+
+def test_modules_that_fail_because_of_the_silent_server_leave_nothing_on_the_healthy_one(two_servers: SshEnv) -> None:
+    env = two_servers
+    assert operations.upgrade(env.ctx, "11.19.0").status == "succeeded"  # every module has a new release
+    before = env.everything()
+    go_down(env.servers[SILENT])
+    run = operations.deploy_all(env.ctx)
+    assert run.status == "failed"
+    failed = [item for item in views.run_detail(env.ctx, run.run_id).items if item.status == "failed"]
+    assert failed and all(f"ssh://web2{env.folders[SILENT]}" in (item.reason or "") for item in failed)
+    assert env.everything() == before
+    assert work_files(env.folders[0]) == []  # neither the staged release nor its next CURRENT

@@ -31,6 +31,8 @@ from app.engine.frontend.layout import (
     TEMP_PREFIXES,
     current_bytes,
     is_release_name,
+    is_staging_name,
+    is_work_file_name,
     parse_current,
     parse_release_info,
 )
@@ -288,6 +290,30 @@ class ModuleFolder:
         if self.wrote_current:
             _restore(self.current_file, current_bytes(self.previous_release), 0o666)
 
+    # -- leftovers
+
+    def leftovers(self) -> list[Path]:
+        """Work files an interrupted call left here: temp files in the module folder, staging
+        folders in ``releases``. Folders that are links are not looked into: they are not ours."""
+        inside = _own_entries(self.path)
+        if not inside:
+            return []  # missing, empty, or not a real folder
+        found = [Path(e.path) for e in inside if is_work_file_name(e.name) and e.is_file(follow_symlinks=False)]
+        staging = _own_entries(self.releases)
+        found += [Path(e.path) for e in staging if is_staging_name(e.name) and e.is_dir(follow_symlinks=False)]
+        return found
+
+    def remove_leftovers(self) -> list[Path]:
+        """Remove what ``leftovers`` finds, the temp files this call prepared among them; what was removed."""
+        found = self.leftovers()
+        self.config_temp = self.current_temp = None
+        for path in found:
+            if path.parent == self.releases:
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        return found
+
     # -- pruning and removal
 
     def prune(self, protect: frozenset[str], keep: int) -> None:
@@ -384,6 +410,17 @@ def _restore(path: Path, content: bytes | None, mode: int) -> None:
         fsync_directory(path.parent)
     else:
         write_atomically(path, content, mode=mode)
+
+
+def _own_entries(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` when it is a real folder (not a link); none when it is missing."""
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return []
+        with os.scandir(folder) as listing:
+            return list(listing)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _remove_if_empty(folder: Path) -> None:

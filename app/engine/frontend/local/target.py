@@ -269,6 +269,30 @@ class LocalTarget:
             for module in modules:
                 self._open.pop(module, None)
 
+    # -- leftovers of interrupted calls
+
+    def list_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for module in modules:
+            folder = self._folder(module)
+            with folder.reporting():
+                paths = folder.leftovers()
+            if paths:
+                found[module] = [path.relative_to(folder.path).as_posix() for path in paths]
+        return found
+
+    def remove_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        removed: dict[str, list[str]] = {}
+        for module in modules:
+            with self._lock:
+                folder = self._open.pop(module, None)  # what this target prepared goes too
+            folder = folder or self._folder(module)
+            with folder.reporting():
+                paths = folder.remove_leftovers()
+            if paths:
+                removed[module] = [path.relative_to(folder.path).as_posix() for path in paths]
+        return removed
+
     # -- ownership
 
     def read_owner(self) -> bytes | None:

@@ -295,6 +295,42 @@ def current_script(modules: Sequence[str]) -> str:
     )
 
 
+def leftovers_script(modules: Sequence[str]) -> str:
+    """Candidates for work files an interrupted call left: ``L <module> <path in the module folder>``.
+
+    Only regular files named like a temp ``CURRENT`` or ``config.json`` in a real module folder,
+    and real folders named like a staging folder in its real ``releases`` folder; Python keeps
+    those whose whole name is Deploy Center's (``layout.is_leftover_path``).
+    """
+    body = r"""
+lo() {
+  m=$1
+  [ -d "$m" ] && [ ! -L "$m" ] || return 0
+  for e in "$m"/.CURRENT.tmp-* "$m"/.config.json.tmp-*; do
+    if [ -f "$e" ] && [ ! -L "$e" ]; then echo "L $m ${e#"$m"/}"; fi
+  done
+  r=$m/releases
+  [ -d "$r" ] && [ ! -L "$r" ] || return 0
+  for e in "$r"/.staging-*; do
+    if [ -d "$e" ] && [ ! -L "$e" ]; then echo "L $m releases/${e#"$r"/}"; fi
+  done
+}
+"""
+    return "\n".join([_PRELUDE, body, f'for m in {_words(modules)}; do lo "$m"; done', "exit 0"])
+
+
+def remove_leftovers_script(files: Sequence[str], trees: Sequence[str]) -> str:
+    """Delete work files and staging folders, then report each path that is gone: ``D <path>``."""
+    lines = [_PRELUDE]
+    if files:
+        lines.append(f"rm -f -- {_words(files)} 2>/dev/null")
+    if trees:
+        lines.append(f"rm -rf -- {_words(trees)} 2>/dev/null")
+    lines.append(f'for p in {_words([*files, *trees])}; do [ -e "$p" ] || [ -L "$p" ] || echo "D $p"; done')
+    lines.append("exit 0")
+    return "\n".join(lines)
+
+
 def sizes_script(releases: Sequence[str]) -> str:
     """The bytes of the files under each ``<module>/releases/<id>``: ``Z <path> <bytes>``.
 

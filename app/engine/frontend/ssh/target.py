@@ -195,14 +195,42 @@ class SshTarget(SshFolderReader):
             self._forget(unplaced)
 
     def discard(self, staged: Sequence[Staged]) -> None:
+        # The next CURRENT and config.json prepared for these modules go too, release reused or not.
+        temps = [path for s in staged for path in self._unprepare(s.module)]
         mine = [s for s in staged if s.created and valid_name(s.module) and is_release_name(s.release_id)]
-        if not mine:
-            return
+        if self._lost or not (mine or temps):
+            return  # a lost connection: the next stage of these modules, or recovery, clears them
         try:
-            current = self.read_current([s.module for s in mine])
-            self._remove_releases([(s.module, s.release_id) for s in mine if current.get(s.module) != s.release_id])
+            if mine:
+                current = self.read_current([s.module for s in mine])
+                self._remove_releases([(s.module, s.release_id) for s in mine if current.get(s.module) != s.release_id])
+            for part in batches(temps):
+                self._run(remote.remove_paths_script(part, [], []))
         except FrontendError as error:
             _log.warning("could not discard staged releases: %s", error)
+
+    def _unprepare(self, module: str) -> list[str]:
+        """Forget the temp files stage left for switching ``module``; their paths under the root."""
+        prepared = self._prepared.pop(module, None)
+        if prepared is None:
+            return []
+        return [path for path in (prepared.current_temp, prepared.config_temp) if path is not None]
+
+    def remove_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        for module in modules:
+            self._unprepare(module)  # listed below with the other work files, when still there
+        found = [(module, path) for module, paths in self.list_leftovers(modules).items() for path in paths]
+        removed: dict[str, list[str]] = {}
+        for part in batches(found, key=lambda pair: pair[0] + pair[1]):
+            files = [f"{module}/{path}" for module, path in part if not path.startswith(f"{RELEASES}/")]
+            trees = [f"{module}/{path}" for module, path in part if path.startswith(f"{RELEASES}/")]
+            gone = {r[1] for r in self._read(remote.remove_leftovers_script(files, trees)).records if r[0] == "D"}
+            for module, path in part:
+                if f"{module}/{path}" in gone:
+                    removed.setdefault(module, []).append(path)
+                else:
+                    _log.warning("front-end %s: could not remove %s", self._location, self._path(module, path))
+        return removed
 
     def _doomed_name(self, release: str) -> str:
         return f"{STAGING_PREFIX}{release}-{os.getpid()}-{secrets.token_hex(4)}"
