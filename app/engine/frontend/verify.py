@@ -1,4 +1,9 @@
-"""Comparing what front-ends run with what the environment records (``verify``, section 7.6)."""
+"""Comparing what front-ends run with what the environment records (``verify``, section 7.6).
+
+Work files an interrupted call left in a module folder (``FrontendTarget.list_leftovers``) are
+drift of their own kind, named by ``LEFTOVER``: nothing serves them, but they take room and say
+that something stopped half-way there.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from dataclasses import dataclass
 
 from app.engine.frontend.layout import RELEASE_INFO
 from app.engine.frontend.target import FrontendError, FrontendTarget, LiveRelease
+
+LEFTOVER = "leftover from an interrupted run"
 
 
 @dataclass(frozen=True)
@@ -29,15 +36,20 @@ class Expected:
 
 def verify_target(target: FrontendTarget, expected: Sequence[Expected]) -> list[Drift]:
     """Every drift of one front-end from ``expected``; an unreachable front-end drifts for every module."""
+    modules = [item.module for item in expected]
     try:
-        live = target.read_live([item.module for item in expected])
+        live = target.read_live(modules)
+        left = target.list_leftovers(modules)
     except FrontendError as error:
         problem = _unreachable(target, error)
         return [Drift(target.location, item.module, problem) for item in expected]
     return [
         Drift(target.location, item.module, problem)
         for item, found in zip(expected, live, strict=True)
-        for problem in live_problems(found, item.release_id, item.artifact_sha256)
+        for problem in [
+            *live_problems(found, item.release_id, item.artifact_sha256),
+            *(f"{LEFTOVER}: {path}" for path in left.get(item.module, ())),
+        ]
     ]
 
 

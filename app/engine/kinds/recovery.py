@@ -13,6 +13,12 @@ A rolling run (section 7.5) is always switched back: its health checks had not a
 nothing of it is recorded as live before they have. Its items that were staged, waiting for the
 switch, fail as interrupted. A rollback's release is the older compilation it was going back to.
 
+Then the work files the run left (temp ``CURRENT`` and ``config.json`` files, staging folders)
+are removed from every front-end that answers, for the modules the run held: its locks say no
+other call can be working on them. Complete releases stay, a stage run's among them, since a
+later run switches those. A front-end that does not answer keeps its leftovers; ``verify``
+reports them, and the next stage of those modules clears them.
+
 Then the run is closed as ``interrupted`` and its locks are freed.
 """
 
@@ -35,7 +41,15 @@ from app.engine.identity import utcnow
 from app.engine.kinds.ledger import Deployed, record_deployments
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
-from app.engine.store.models import CompilationRow, EnvironmentRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow
+from app.engine.store.models import (
+    CompilationRow,
+    EnvironmentRow,
+    ModuleLockRow,
+    ModuleRow,
+    ModuleVersionRow,
+    RunItemRow,
+    RunRow,
+)
 from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 
 log = logging.getLogger(__name__)
@@ -44,6 +58,8 @@ log = logging.getLogger(__name__)
 SWITCHING_KINDS = frozenset(
     {RunKind.PUBLISH, RunKind.DEPLOY, RunKind.DEPLOY_ALL, RunKind.ROLLBACK, RunKind.PUBLISH_SOLUTION}
 )
+# The kinds whose runs write to front-ends, and so may leave work files there when they die.
+WRITING_KINDS = SWITCHING_KINDS | {RunKind.STAGE}
 WAITING_MESSAGE = "staged; the run stopped before switching it, and nothing of it stayed live"
 FINISHED_MESSAGE = "live on every front-end: the switch was finished after the run's process died"
 
@@ -92,6 +108,7 @@ def settle_dead_runs(session: Session) -> list[int]:
     with opened(frontends) as targets:
         for run, why in dead:
             finished = reconcile_run(session, run, frontends, targets) if run.kind in SWITCHING_KINDS else 0
+            cleared = clear_leftovers(session, run, targets) if run.kind in WRITING_KINDS else 0
             if run.kind != RunKind.STAGE:
                 session.execute(
                     update(RunItemRow)
@@ -101,6 +118,7 @@ def settle_dead_runs(session: Session) -> list[int]:
                     )
                 )
             note = f"; {finished} module(s) found switched were recorded as deployed" if finished else ""
+            note += f"; {cleared} leftover work file(s) removed from the front-ends" if cleared else ""
             records.close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}{note}")
             audit(session, "recover", f"run {run.id}", RunStatus.INTERRUPTED, note.removeprefix("; ") or None)
     return [run.id for run, _why in dead]
@@ -159,6 +177,34 @@ def reconcile_run(
             ],
         )
     return len(done)
+
+
+def clear_leftovers(session: Session, run: RunRow, targets: Sequence[FrontendTarget]) -> int:
+    """Remove the work files a dead run left on every front-end that answers; how many.
+
+    Only for the modules the run still holds locked: no other call can be working on them.
+    """
+    modules = list(
+        session.scalars(
+            select(ModuleRow.name)
+            .join(ModuleLockRow, ModuleLockRow.module_id == ModuleRow.id)
+            .where(ModuleLockRow.run_id == run.id)
+            .order_by(ModuleRow.name)
+        )
+    )
+    if not modules:
+        return 0
+    count = 0
+    for target in targets:
+        try:
+            removed = target.remove_leftovers(modules)
+        except FrontendError as error:
+            log.error("run %s: leftovers on front-end %s stay for now: %s", run.id, target.location, error)
+            continue
+        for module, paths in removed.items():
+            log.info("run %s: removed from %s/%s: %s", run.id, target.location, module, ", ".join(paths))
+            count += len(paths)
+    return count
 
 
 def _switch(
