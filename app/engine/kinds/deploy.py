@@ -147,6 +147,7 @@ def _deploy_with_targets(
             disabled,
             keep=keep,
             switch=not stages,
+            stage_only=kind == RunKind.STAGE,
             also_keep=staged,
             max_batch=batch,
         )
@@ -233,6 +234,7 @@ class DeployWork:
         *,
         keep: int = farm.DEFAULT_KEEP,
         switch: bool = True,
+        stage_only: bool = False,
         blocked_by: str = "producer",
         also_keep: Mapping[str, frozenset[str]] | None = None,
         max_batch: int = MAX_BATCH,
@@ -243,6 +245,7 @@ class DeployWork:
         self._disabled = tuple(disabled)
         self._keep = keep
         self._switch = switch
+        self._stage_only = stage_only  # a stage run: nothing it stages is switched by this process
         self.blocked_by = blocked_by  # what a blocked item names: its producer, or (rollback) its consumer
         self._staged: dict[int, farm.Rollout] = {}
         self._lock = threading.Lock()
@@ -259,7 +262,7 @@ class DeployWork:
             request.module: self._also_keep[request.module] for request in requests if request.module in self._also_keep
         }
         rollouts = self._pool.run(
-            deploy_batch, self._artifacts, self._frontends, requests, self._keep, self._switch, kept
+            deploy_batch, self._artifacts, self._frontends, requests, self._keep, self._switch, kept, self._stage_only
         )
         if not self._switch:
             return [self._staged_out(item, rollout) for item, rollout in zip(items, rollouts, strict=True)]
