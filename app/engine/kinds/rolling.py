@@ -205,16 +205,21 @@ class RollingWork(Generic[P]):
         self, outcomes: Sequence[tuple[WorkItem[P], WorkOutcome]], cancelled: bool, log: Log
     ) -> list[tuple[WorkItem[P], WorkOutcome]]:
         staged = [(item, outcome) for item, outcome in outcomes if outcome.status == ItemStatus.STAGED]
-        if cancelled:
-            return [(item, _not_switched(outcome)) for item, outcome in staged]
-        waiting: list[tuple[WorkItem[P], WorkOutcome, Waiting]] = []
-        for item, outcome in staged:
-            found = self._inner.waiting(item, outcome)
-            if found is not None:
-                waiting.append((item, outcome, found))
         targets = shared_targets(self._frontends)
-        results = switch_in_waves(self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave)
-        return [(item, self._inner.switched(item, outcome, results[w.key])) for item, outcome, w in waiting]
+        try:
+            if cancelled:
+                return [(item, _not_switched(outcome)) for item, outcome in staged]
+            waiting: list[tuple[WorkItem[P], WorkOutcome, Waiting]] = []
+            for item, outcome in staged:
+                found = self._inner.waiting(item, outcome)
+                if found is not None:
+                    waiting.append((item, outcome, found))
+            waves = switch_in_waves(self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave)
+            return [(item, self._inner.switched(item, outcome, waves[w.key])) for item, outcome, w in waiting]
+        finally:
+            # The next CURRENT and config.json staging prepared on the front-ends no switch reached
+            # (after a failed check, a cancel), or in a worker process: nothing renames them now.
+            farm.forget_prepared(targets, [item.module for item, _outcome in staged])
 
 
 def _not_switched(outcome: WorkOutcome) -> WorkOutcome:

@@ -128,3 +128,17 @@ def test_discarding_a_release_that_failed_elsewhere_leaves_nothing(made: Made) -
     target.discard([staged])
     assert target.list_leftovers(["Orders"]) == {}
     assert sorted(path.name for path in (folder / "Orders" / "releases").iterdir()) == [live]
+
+
+def test_a_switch_that_fails_leaves_no_work_file(made: Made) -> None:
+    target, folder = made
+    go_live(target, "Orders", 1)
+    release = release_for("Orders", 2)[0]
+    [staged] = target.stage([release])
+    assert isinstance(staged, Staged)
+    current = folder / "Orders" / "CURRENT"
+    current.unlink()
+    current.mkdir()  # someone put a folder where CURRENT must be replaced
+    [problem] = target.switch([Switch("Orders", release.release_id, release.config)])
+    assert problem is not None
+    assert target.list_leftovers(["Orders"]) == {}

@@ -267,13 +267,17 @@ class ModuleFolder:
         stamp = max([time.time_ns(), *(mtime + 1 for mtime in self.other_releases.values())])
         os.utime(release / RELEASE_INFO, ns=(stamp, stamp))
 
+    def drop_temps(self) -> None:
+        """Remove the next ``config.json`` and ``CURRENT`` this call prepared and did not rename."""
+        for temp in (self.config_temp, self.current_temp):
+            if temp is not None:
+                temp.unlink(missing_ok=True)
+        self.config_temp = self.current_temp = None
+
     def undo_staging(self) -> None:
         """Best effort: remove what this call created that is not live. Never raises."""
         try:
-            for temp in (self.config_temp, self.current_temp):
-                if temp is not None:
-                    temp.unlink(missing_ok=True)
-            self.config_temp = self.current_temp = None
+            self.drop_temps()
             if self.staging is not None:
                 shutil.rmtree(self.staging, ignore_errors=True)
             if self.staged is not None and self.read_current() != self.staged.name:

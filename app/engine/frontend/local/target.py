@@ -221,6 +221,7 @@ class LocalTarget:
             except FrontendError as error:
                 try:
                     folder.restore_previous()
+                    folder.drop_temps()  # what was not renamed: nothing will rename it now
                 except OSError as restore_error:
                     error = FrontendError(f"{error}; restoring the previous release failed too: {restore_error}")
                 results[index] = error

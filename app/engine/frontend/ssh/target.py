@@ -319,7 +319,19 @@ class SshTarget(SshFolderReader):
                 change.config_done = change.config is not KEEP and not where.endswith(f"/{CONFIG}")
                 errors[i] = self._error(f"switching {self._path(change.module)} failed: {self._path(where)}: {problem}")
         self._put_back([changes[i] for i in errors])
+        self._drop_unused([changes[i] for i in errors])
         return [errors.get(i) for i in range(len(changes))]
+
+    def _drop_unused(self, failed: Sequence[Change]) -> None:
+        """Best effort: the temp files of switches that failed, which nothing will rename now."""
+        files = [path for change in failed for path in (change.current_temp, change.config_temp) if path]
+        if not files or self._lost:
+            return
+        try:
+            for part in batches(files):
+                self._run(remote.remove_paths_script(part, [], []))
+        except FrontendError as error:
+            _log.warning("%s", error)
 
     def _put_back(self, failed: Sequence[Change]) -> None:
         """Best effort: the previous config.json where a switch failed half-way."""
