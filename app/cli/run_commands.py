@@ -319,6 +319,9 @@ def prune(args: argparse.Namespace, cancel: CancelSignal) -> int:
         f"(keeping the live, previous and staged releases and {report.keep} more per module)"
     ]
     lines += [f"  {r.frontend}: {r.module}: {r.release_id} ({format_bytes(r.size)})" for r in report.releases]
+    if report.leftovers:
+        lines.append(f"{verb} {len(report.leftovers)} leftover work file(s) of interrupted runs")
+        lines += [f"  {left.frontend}: {left.module}: {left.path}" for left in report.leftovers]
     for why in report.skipped:
         warn(why)
     output(args, report.to_json(), "\n".join(lines))

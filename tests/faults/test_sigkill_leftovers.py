@@ -6,7 +6,7 @@ names; it is killed there with SIGKILL. The next command settles the dead run: i
 work files on every front-end, local or SSH (the suite's own sshd), keeps every complete release
 (the first module's, staged by a stage run, that a later Deploy All switches), and ``verify``
 then finds nothing wrong. A leftover no recovery removed (a front-end that did not answer) is
-reported by ``verify`` as a drift of its own.
+reported by ``verify`` as a drift of its own, and ``prune`` removes it.
 """
 
 from __future__ import annotations
@@ -139,3 +139,10 @@ def test_verify_reports_a_leftover_as_a_drift_of_its_own(farmed: Farmed, capsys:
     )
     assert os.fspath(farmed.folders[1]) in drift["frontend"]
     assert temp.exists()  # verify only reads
+    listed = cli("prune", "--dry-run", "--json").json()["leftovers"]
+    assert [(left["module"], left["path"]) for left in listed] == [(MODULES[0], temp.name)]
+    assert temp.exists()
+    pruned = cli("prune")
+    assert pruned.code == 0 and f"{MODULES[0]}: {temp.name}" in pruned.out, pruned.out
+    assert not temp.exists()
+    assert cli("verify").code == 0

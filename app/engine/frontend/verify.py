@@ -2,7 +2,7 @@
 
 Work files an interrupted call left in a module folder (``FrontendTarget.list_leftovers``) are
 drift of their own kind, named by ``LEFTOVER``: nothing serves them, but they take room and say
-that something stopped half-way there.
+that something stopped half-way there. ``prune`` removes them.
 """
 
 from __future__ import annotations
