@@ -216,7 +216,12 @@ class DeployAllPlanner:
             for module, release in expected.items():
                 if module not in gone and live.get(module) != release:
                     gone[module] = _Gone(frontend.location, read)
-        return tuple(self._recheck(item, gone, held.get(item.module_id)) for item in items), tuple(unread)
+        live_text = "this compilation is already live"
+        if unread:  # said on each item it skips: its release there is only known from the record
+            names = ", ".join(frontend.name for frontend in unread)
+            live_text += f" (on front-end {names}, which could not be read, as recorded)"
+        checked = tuple(self._recheck(item, gone, held.get(item.module_id), live_text) for item in items)
+        return checked, tuple(unread)
 
     def _recorded_live(self, frontend: str) -> dict[str, str]:
         """Per module, the release last made live on ``frontend`` as the history records it."""
@@ -233,7 +238,7 @@ class DeployAllPlanner:
         )
         return {name: release for name, release in rows}
 
-    def _recheck(self, item: PlanItem, gone: dict[str, _Gone], build: _LiveBuild | None) -> PlanItem:
+    def _recheck(self, item: PlanItem, gone: dict[str, _Gone], build: _LiveBuild | None, live_text: str) -> PlanItem:
         where = gone.get(item.module)
         if build is not None:
             if where is None:
@@ -259,7 +264,7 @@ class DeployAllPlanner:
             missing = f"not live on front-end {where.location}" if where.read else where.unread("this release")
             detail = f"{missing}; deploying it again"
             return item._replace(action=DEPLOY, reason=None, detail=detail)
-        return item._replace(detail="this compilation is already live")
+        return item._replace(detail=live_text)
 
 
 @contextmanager

@@ -84,6 +84,7 @@ def test_modules_live_everywhere_stay_skipped_when_a_server_cannot_be_read(
     run = done.json()["run"]
     assert run["status"] == "succeeded"
     assert {(i["status"], i["reason"]) for i in run["items"]} == {("skipped", "already-deployed")}
+    assert all("web2, which could not be read, as recorded" in i["message"] for i in run["items"]), run["items"]
     assert "front-end web2" in run["message"] and silent in run["message"], run["message"]
     assert "could not be read" in run["message"], run["message"]
     shown = cli("run", str(run["id"]))
