@@ -28,7 +28,7 @@ OWN_NAMES = frozenset({RELEASES, CURRENT, CONFIG})
 # and discarding names): a leftover of an interrupted call is recognised by these, and nothing
 # else found in a module folder is ever taken for one.
 _WORK_FILE = re.compile(rf"\.(?:{re.escape(CURRENT)}|{re.escape(CONFIG)})\.tmp-[0-9a-f]{{12}}")
-_STAGING = re.compile(rf"{re.escape(STAGING_PREFIX)}[^/\\]+-[0-9]+-[0-9a-f]{{8}}")
+_STAGING = re.compile(rf"{re.escape(STAGING_PREFIX)}[A-Za-z0-9._+@,=-]+-[0-9]+-[0-9a-f]{{8}}")
 OWNER_FILE = ".deploycenter-owner"  # at the front-end's root: the environment that writes there (ownership)
 
 

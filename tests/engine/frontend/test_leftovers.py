@@ -27,6 +27,8 @@ LOOKALIKES = [
     ".config.json.tmp-GGGGGGGGGGGG",
     "releases/.staging-by-hand",
     "releases/.staging-v2-1-notahex8",
+    "releases/.staging-v2-1a-deadbeef",
+    "releases/.staging-v 2-1-deadbeef",
     "notes.txt",
 ]
 

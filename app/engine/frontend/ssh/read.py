@@ -116,7 +116,7 @@ class SshFolderReader:
     def list_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for part in batches(checked_names(modules)):
-            for record in self._read(remote.leftovers_script(part)).records:
+            for record in self._read(remote.leftovers_script(part, remove=False)).records:
                 if record[0] == "L" and len(record) > 2 and is_leftover_path(record[2]):
                     found.setdefault(record[1], []).append(record[2])
         return {module: sorted(found[module]) for module in modules if module in found}

@@ -34,7 +34,7 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 
-from app.engine.frontend.layout import OWNER_FILE
+from app.engine.frontend.layout import OWNER_FILE, is_leftover_path
 from app.engine.frontend.ssh import remote, tar_stream
 from app.engine.frontend.ssh.options import Limits
 from app.engine.frontend.ssh.plans import (
@@ -218,19 +218,17 @@ class SshTarget(SshFolderReader):
 
     def remove_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
         for module in modules:
-            self._unprepare(module)  # listed below with the other work files, when still there
-        found = [(module, path) for module, paths in self.list_leftovers(modules).items() for path in paths]
+            self._unprepare(module)  # removed below with the other work files, when still there
         removed: dict[str, list[str]] = {}
-        for part in batches(found, key=lambda pair: pair[0] + pair[1]):
-            files = [f"{module}/{path}" for module, path in part if not path.startswith(f"{RELEASES}/")]
-            trees = [f"{module}/{path}" for module, path in part if path.startswith(f"{RELEASES}/")]
-            gone = {r[1] for r in self._read(remote.remove_leftovers_script(files, trees)).records if r[0] == "D"}
-            for module, path in part:
-                if f"{module}/{path}" in gone:
-                    removed.setdefault(module, []).append(path)
-                else:
-                    _log.warning("front-end %s: could not remove %s", self._location, self._path(module, path))
-        return removed
+        for part in batches(checked_names(modules)):
+            for record in self._read(remote.leftovers_script(part, remove=True)).records:
+                if len(record) < 3 or not is_leftover_path(record[2]):
+                    continue
+                if record[0] == "D":
+                    removed.setdefault(record[1], []).append(record[2])
+                elif record[0] == "E":
+                    _log.warning("front-end %s: could not remove %s", self._location, self._path(record[1], record[2]))
+        return {module: sorted(paths) for module, paths in removed.items()}
 
     def _doomed_name(self, release: str) -> str:
         return f"{STAGING_PREFIX}{release}-{os.getpid()}-{secrets.token_hex(4)}"
