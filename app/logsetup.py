@@ -44,7 +44,10 @@ class _LazyRotatingFileHandler(logging.handlers.RotatingFileHandler):
             return
         self._reported = True
         error = sys.exc_info()[1]
-        print(f"deploycenter: warning: cannot write the log file {self.baseFilename}: {error}", file=sys.stderr)
+        try:
+            print(f"deploycenter: warning: cannot write the log file {self.baseFilename}: {error}", file=sys.stderr)
+        except (OSError, ValueError):
+            pass  # stderr is gone too: logging must never fail the code that logs
 
 
 def _our_handler(root: logging.Logger) -> _LazyRotatingFileHandler | None:

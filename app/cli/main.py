@@ -23,6 +23,7 @@ from app.cli import (
 )
 from app.cli.parsing import ArgumentError, CancelSignal, CommandSet, Parser, global_options
 from app.cli.shared import log_exception
+from app.cli.streams import reserve_standard_fds, write
 from app.engine.errors import DeployCenterError
 from app.logsetup import configure_logging
 
@@ -82,6 +83,7 @@ def ctrl_c_cancels(cancel: CancelSignal) -> Iterator[None]:
 
 
 def run_cli(argv: Sequence[str]) -> int:
+    reserve_standard_fds()  # before any file is opened: none may take a closed stdout's number
     configure_logging()  # unexpected errors keep their traceback in the user log dir
     wants_json = "--json" in argv
     try:
@@ -120,7 +122,7 @@ def internal_error_line(exc: BaseException) -> str:
 
 
 def report_error(message: str, code: int, wants_json: bool) -> int:
-    print(f"deploycenter: error: {message}", file=sys.stderr, flush=True)
+    write(sys.stderr, f"deploycenter: error: {message}\n")
     if wants_json:
-        print(json.dumps({"error": message, "exit_code": code}), flush=True)
+        write(sys.stdout, json.dumps({"error": message, "exit_code": code}) + "\n")
     return code

@@ -1,4 +1,8 @@
-"""Progress on stderr: a live one-line bar on a terminal, one line per module otherwise."""
+"""Progress on stderr: a live one-line bar on a terminal, one line per module otherwise.
+
+Progress is a courtesy: once stderr cannot be written (its reader went away), the printer stays
+quiet and the run goes on exactly as it would have (``streams``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import sys
 import time
 from typing import TextIO
 
+from app.cli.streams import write
 from app.engine.events import Event, ItemFinished, LogLine, RunFinished, RunStarted
 from app.formatting import COMPACT, format_duration
 
@@ -23,7 +28,8 @@ class ProgressPrinter:
 
     def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
         self._out = stream or sys.stderr
-        self._live = self._out.isatty() if live is None else live
+        self._live = _is_terminal(self._out) if live is None else live
+        self._quiet = False  # set once the stream could not be written: no one reads it any more
         self._total = 0
         self._done = 0
         self._seen: set[str] = set()  # a rolling run finishes each module twice: staged, then switched
@@ -62,8 +68,7 @@ class ProgressPrinter:
             self._draw()
             return
         detail = f": {event.reason}" if event.reason and event.status != "deployed" else ""
-        self._out.write(f"[{self._done}/{self._total}] {event.module}: {event.status}{detail} ({event.seconds:.2f}s)\n")
-        self._out.flush()
+        self._write(f"[{self._done}/{self._total}] {event.module}: {event.status}{detail} ({event.seconds:.2f}s)\n")
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -80,21 +85,30 @@ class ProgressPrinter:
             f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self._done}/{self._total}"
             f" failed {self._failed} elapsed {format_seconds(elapsed)}{eta}\x1b[K"
         )
-        self._out.write(text)
-        self._out.flush()
+        self._write(text)
         self._drawn = True
 
     def _line(self, text: str) -> None:
         if self._drawn:
-            self._out.write("\r\x1b[K")
+            text = "\r\x1b[K" + text
             self._drawn = False
-        self._out.write(text + "\n")
-        self._out.flush()
+        self._write(text + "\n")
+
+    def _write(self, text: str) -> None:
+        if not self._quiet:
+            self._quiet = not write(self._out, text)
 
     def _finish(self, event: RunFinished) -> None:
         if self._live:
             self._draw(force=True)
-            self._out.write("\n")
+            self._write("\n")
             self._drawn = False
         counts = ", ".join(f"{n} {status}" for status, n in sorted(event.counts.items()) if n)
         self._line(f"run {event.run_id} {event.status} in {format_seconds(event.seconds)}: {counts or 'nothing to do'}")
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):  # closed already
+        return False

@@ -7,7 +7,6 @@ Handlers import the engine when they run (``app.cli.parsing`` says why).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from app.cli.shared import (
     format_bytes,
     location_of,
     output,
+    warn,
 )
 from app.engine.errors import BadInputError
 from app.engine.events import ignore_events
@@ -134,6 +134,8 @@ def run_document(ctx: EnvironmentContext, run_id: int) -> tuple[dict[str, Any], 
     summary = detail.summary
     counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
     text = f"run {summary.id} ({summary.kind}) {summary.status}: {counts or 'nothing to do'}"
+    if summary.message:
+        text += f"\n  {summary.message}"
     problems = [i for i in detail.items if i.status in ("failed", "blocked")]
     for item in problems[:50]:
         text += f"\n  {item.module}: {item.status}: {item.reason or ''}"
@@ -248,6 +250,7 @@ def plan_json(plan: DeployPlan) -> dict[str, Any]:
             }
             for item in plan.items
         ],
+        "unread_frontends": [frontend.to_json() for frontend in plan.unread],
     }
 
 
@@ -258,6 +261,7 @@ def plan_text(plan: DeployPlan) -> str:
         + (f"; skip {skipped}" if skipped else "")
     ]
     lines += [f"  deploy {item.module} v{item.version}" for item in plan.to_deploy]
+    lines += [frontend.describe() for frontend in plan.unread]
     return "\n".join(lines)
 
 
@@ -341,8 +345,11 @@ def prune(args: argparse.Namespace, cancel: CancelSignal) -> int:
         f"(keeping the live, previous and staged releases and {report.keep} more per module)"
     ]
     lines += [f"  {r.frontend}: {r.module}: {r.release_id} ({format_bytes(r.size)})" for r in report.releases]
+    if report.leftovers:
+        lines.append(f"{verb} {len(report.leftovers)} leftover work file(s) of interrupted runs")
+        lines += [f"  {left.frontend}: {left.module}: {left.path}" for left in report.leftovers]
     for why in report.skipped:
-        print(f"deploycenter: warning: {why}", file=sys.stderr, flush=True)
+        warn(why)
     output(args, report.to_json(), "\n".join(lines))
     return EXIT_OK
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from app.cli.streams import write
 from app.engine.context import EnvironmentContext, Location
 from app.engine.opening import existing
 
@@ -48,32 +48,27 @@ def notice(text: str) -> None:
 
 
 def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
-    try:
-        if args.json:
-            # One line: json's C encoder does not indent, and the indenting one in Python takes
-            # seconds on a plan or run of 100,000 modules.
-            print(json.dumps(document, default=str), flush=True)
-        elif text:
-            print(text, flush=True)
-    except BrokenPipeError:
-        _reader_gone()
+    """Print the command's result on stdout; when no one reads it any more (``... | head``), the
+    command's outcome and exit code still stand (``streams``)."""
+    if args.json:
+        # One line: json's C encoder does not indent, and the indenting one in Python takes
+        # seconds on a plan or run of 100,000 modules.
+        write(sys.stdout, json.dumps(document, default=str) + "\n")
+    elif text:
+        write(sys.stdout, text + "\n")
+
+
+def warn(text: str) -> None:
+    """One warning line on stderr, for whoever still reads it."""
+    write(sys.stderr, f"deploycenter: warning: {text}\n")
 
 
 def stream_out(chunks: Iterable[str]) -> None:
-    """Write text to stdout as it comes (an export of any size), whatever ``--json`` says."""
-    try:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _reader_gone()
-
-
-def _reader_gone() -> None:
-    # The reader went away (`... | head`): the command's outcome and exit code still stand.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+    """Write text to stdout as it comes (an export of any size), whatever ``--json`` says; a reader
+    that went away stops the writing, not the command."""
+    for chunk in chunks:
+        if not write(sys.stdout, chunk):
+            return
 
 
 def format_table(rows: Sequence[tuple[str, ...]]) -> str:

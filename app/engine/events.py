@@ -1,14 +1,19 @@
 """What a run reports while it works: small frozen events, the same for the GUI and the CLI.
 
 The engine calls an ``EventSink`` from the thread that coordinates the run; a front-end that
-needs them elsewhere (the GUI thread) forwards them itself.
+needs them elsewhere (the GUI thread) forwards them itself. A sink only shows what happens: the
+engine calls it through ``guarded``, so a sink that fails (a closed terminal, a window gone)
+never changes what a run does or records.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,26 @@ EventSink = Callable[[Event], None]
 
 def ignore_events(_event: Event) -> None:
     """The sink for callers that only want the outcome."""
+
+
+class _GuardedSink:
+    """A sink that cannot fail the run: its first failure is logged, later ones are ignored."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._failed = False
+
+    def __call__(self, event: Event) -> None:
+        try:
+            self._sink(event)
+        except Exception:  # KeyboardInterrupt (a second Ctrl-C while the sink prints) goes through
+            if not self._failed:
+                self._failed = True
+                log.warning("showing run events failed; the run goes on without them", exc_info=True)
+
+
+def guarded(sink: EventSink) -> EventSink:
+    """``sink``, unable to change what a run does: whatever it raises is logged once and dropped."""
+    if sink is ignore_events or isinstance(sink, _GuardedSink):
+        return sink
+    return _GuardedSink(sink)

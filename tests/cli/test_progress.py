@@ -53,3 +53,28 @@ def test_terminal_output_redraws_one_line_and_keeps_failures() -> None:
 
 def test_format_seconds() -> None:
     assert [format_seconds(s) for s in (0.4, 59, 61, 3600 + 120)] == ["0s", "59s", "1m01s", "1h02m"]
+
+
+class GoneReader(io.StringIO):
+    """A stream whose reader went away after ``lines`` writes."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.left = lines
+
+    def write(self, text: str) -> int:
+        if self.left <= 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.left -= 1
+        return super().write(text)
+
+
+def test_a_stream_whose_reader_left_silences_the_printer_and_nothing_else() -> None:
+    out = GoneReader(2)
+    printer = ProgressPrinter(out, live=False)
+    for event in run_events():
+        printer(event)  # type: ignore[arg-type]  # never raises
+    assert out.getvalue().splitlines() == [
+        "run 7 (deploy-all): 2 module(s) to do, 1 skipped",
+        "[1/2] A: deployed (0.50s)",
+    ]

@@ -313,6 +313,22 @@ def switch_on(target: FrontendTarget, changes: Sequence[Switch]) -> list[Fronten
         return [error] * len(changes)
 
 
+def forget_prepared(targets: Sequence[FrontendTarget], modules: Sequence[str]) -> None:
+    """Remove, on every target, what staging prepared for switching these modules (their next
+    ``CURRENT`` and ``config.json`` under temp names), when no switch of this process follows.
+
+    Best effort: what stays is a leftover that ``verify`` reports and a later stage clears.
+    """
+
+    def forget_on(target: FrontendTarget) -> None:
+        try:
+            target.remove_leftovers(modules)
+        except FrontendError as error:
+            _log.warning("front-end %s: %s", target.location, error)
+
+    on_each(targets, forget_on)
+
+
 def flush_all(targets: Sequence[FrontendTarget]) -> None:
     """Make every switch made so far durable on every target (all at once)."""
     on_each(targets, lambda target: target.flush())

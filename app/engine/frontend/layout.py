@@ -24,6 +24,11 @@ RELEASE_INFO = ".release.json"
 STAGING_PREFIX = ".staging-"  # releases/.staging-<id>-<pid>-<hex>: a release being written or deleted
 TEMP_PREFIXES = (f".{CURRENT}.tmp-", f".{CONFIG}.tmp-")  # the next CURRENT or config.json
 OWN_NAMES = frozenset({RELEASES, CURRENT, CONFIG})
+# Exactly the work names above as the deployer makes them (``files.temp_name_for``, the staging
+# and discarding names): a leftover of an interrupted call is recognised by these, and nothing
+# else found in a module folder is ever taken for one.
+_WORK_FILE = re.compile(rf"\.(?:{re.escape(CURRENT)}|{re.escape(CONFIG)})\.tmp-[0-9a-f]{{12}}")
+_STAGING = re.compile(rf"{re.escape(STAGING_PREFIX)}[A-Za-z0-9._+@,=-]+-[0-9]+-[0-9a-f]{{8}}")
 OWNER_FILE = ".deploycenter-owner"  # at the front-end's root: the environment that writes there (ownership)
 
 
@@ -42,6 +47,22 @@ def check_module_name(module: str) -> None:
     """Names are validated when published; checked again because they become folder names here."""
     if not is_module_name(module):
         raise ValueError(f"not a valid module name: {module!r}")
+
+
+def is_work_file_name(name: str) -> bool:
+    """A next ``CURRENT`` or ``config.json`` written under its temp name, in a module folder."""
+    return _WORK_FILE.fullmatch(name) is not None
+
+
+def is_staging_name(name: str) -> bool:
+    """A release being written or deleted under its staging name, in a ``releases`` folder."""
+    return _STAGING.fullmatch(name) is not None
+
+
+def is_leftover_path(path: str) -> bool:
+    """A work file or staging folder, given relative to its module folder (``releases/...`` for one)."""
+    folder, _, name = path.rpartition("/")
+    return is_staging_name(name) if folder == RELEASES else folder == "" and is_work_file_name(name)
 
 
 def is_release_name(name: str) -> bool:

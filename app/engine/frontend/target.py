@@ -17,6 +17,10 @@ A deploy goes through it in this order, for a batch of modules on every enabled 
 
 A target only ever deletes what Deploy Center created: release folders with a
 ``.release.json``, its own staging and temp names, ``CURRENT`` and ``config.json``.
+
+A call that is interrupted (a process killed, a connection lost) can leave work files behind
+under those staging and temp names (``layout.is_leftover_path``): ``list_leftovers`` finds them
+for ``verify``, and ``remove_leftovers`` clears them once no call works on the module any more.
 """
 
 from __future__ import annotations
@@ -159,6 +163,16 @@ class FrontendTarget(Protocol):
 
     def remove(self, modules: Sequence[str]) -> None:
         """Delete what Deploy Center created for each module; foreign files and their folders stay."""
+
+    def list_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        """Per module that has any, the work files an interrupted call left in its folder: temp
+        ``CURRENT`` and ``config.json`` files, and staging folders under ``releases`` (as paths
+        relative to the module folder, such as ``releases/.staging-...``)."""
+
+    def remove_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        """Remove those work files, and whatever this target prepared for switching these modules;
+        per module, what was removed. Only for modules no call is working on (their run or
+        operation holds them)."""
 
     def read_owner(self) -> bytes | None:
         """The front-end's ownership stamp (``ownership.OWNER_FILE``), None when it has none."""

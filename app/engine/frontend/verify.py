@@ -3,6 +3,10 @@
 Each drift names its front-end, its module, the problem in full and its cause: the kind of problem
 without what differs from one module to the next, so that one fact (a front-end down, a folder
 gone) reads as one group however many modules it touches (``group_drift``).
+
+Work files an interrupted call left in a module folder (``FrontendTarget.list_leftovers``) are
+drift of their own kind, named by ``LEFTOVER``: nothing serves them, but they take room and say
+that something stopped half-way there. ``prune`` removes them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from dataclasses import dataclass, field
 
 from app.engine.frontend.layout import RELEASE_INFO
 from app.engine.frontend.target import FrontendError, FrontendTarget, LiveRelease
+
+LEFTOVER = "leftover from an interrupted run"
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,20 @@ class Expected:
 
 def verify_target(target: FrontendTarget, expected: Sequence[Expected]) -> list[Drift]:
     """Every drift of one front-end from ``expected``; an unreachable front-end drifts for every module."""
+    modules = [item.module for item in expected]
     try:
-        live = target.read_live([item.module for item in expected])
+        live = target.read_live(modules)
+        left = target.list_leftovers(modules)
     except FrontendError as error:
         problem = _unreachable(target, error)
         return [Drift(target.location, item.module, problem, problem) for item in expected]
     return [
         Drift(target.location, item.module, problem, cause)
         for item, found in zip(expected, live, strict=True)
-        for cause, problem in _problems(found, item.release_id, item.artifact_sha256)
+        for cause, problem in [
+            *_problems(found, item.release_id, item.artifact_sha256),
+            *((LEFTOVER, f"{LEFTOVER}: {path}") for path in left.get(item.module, ())),
+        ]
     ]
 
 

@@ -89,6 +89,7 @@ class PlannedRun(Generic[P]):
     heavy: int | None = None  # items whose file work is worth worker processes (None: all)
     platform: str | None = None  # the run's platform when not the environment's (an upgrade's)
     note: str = ""  # said in the audit entry of the run's start
+    message: str | None = None  # the run's message from its start (what the plan could not know)
     audited_as: str | None = None  # what the audit entry of the start names, when not the run's target
     recorded: Callable[[Session, int], None] | None = None  # what the kind records once the run has its id
 
@@ -126,6 +127,7 @@ def start_run(
                 records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
             platform = planned.platform or env.platform_version
             run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=options.rolling)
+            run.message = planned.message
             if planned.recorded is not None:
                 planned.recorded(session, run.id)
             audit(session, kind, planned.audited_as or target, "started", f"run {run.id}{planned.note}")

@@ -127,11 +127,13 @@ def _planned(start: RunStart, kind: RunKind, module_ids: list[int] | None) -> Pl
             run.disabled,
             keep=run.keep,
             switch=switch and kind != RunKind.STAGE,
+            stage_only=kind == RunKind.STAGE,
             also_keep=staged,
             max_batch=batch,
         )
 
-    return PlannedRun(items, work_items, make_work, "deploy", heavy=len(to_write))
+    # The front-ends the plan could not read are said from the run's start.
+    return PlannedRun(items, work_items, make_work, "deploy", heavy=len(to_write), message=plan.note)
 
 
 def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]]:
@@ -200,6 +202,7 @@ class DeployWork:
         *,
         keep: int = farm.DEFAULT_KEEP,
         switch: bool = True,
+        stage_only: bool = False,
         blocked_by: str = "producer",
         also_keep: Mapping[str, frozenset[str]] | None = None,
         max_batch: int = MAX_BATCH,
@@ -210,6 +213,7 @@ class DeployWork:
         self._disabled = tuple(disabled)
         self._keep = keep
         self._switch = switch
+        self._stage_only = stage_only  # a stage run: nothing it stages is switched by this process
         self.blocked_by = blocked_by  # what a blocked item names: its producer, or (rollback) its consumer
         self._staged: dict[int, farm.Rollout] = {}
         self._lock = threading.Lock()
@@ -226,7 +230,7 @@ class DeployWork:
             request.module: self._also_keep[request.module] for request in requests if request.module in self._also_keep
         }
         rollouts = self._pool.run(
-            deploy_batch, self._artifacts, self._frontends, requests, self._keep, self._switch, kept
+            deploy_batch, self._artifacts, self._frontends, requests, self._keep, self._switch, kept, self._stage_only
         )
         if not self._switch:
             return [self._staged_out(item, rollout) for item, rollout in zip(items, rollouts, strict=True)]

@@ -25,13 +25,20 @@ def deploy_batch(
     keep: int = farm.DEFAULT_KEEP,
     switch: bool = True,
     also_keep: Mapping[str, frozenset[str]] | None = None,
+    stage_only: bool = False,
 ) -> list[farm.Rollout]:
     """In any process: deploy these releases together; per request, how it went on each front-end.
 
-    With ``switch`` False they are only staged everywhere (``farm.stage_releases``).
+    With ``switch`` False they are only staged everywhere (``farm.stage_releases``); with
+    ``stage_only`` as well, no switch follows in this process (a stage run), so what staging
+    prepared for one is removed at once instead of staying behind on the front-ends.
     """
     store = ArtifactStore(Path(artifacts))
-    return deploy_releases(store, shared_targets(frontends), requests, keep, switch, also_keep)
+    targets = shared_targets(frontends)
+    rollouts = deploy_releases(store, targets, requests, keep, switch, also_keep)
+    if stage_only and not switch:
+        farm.forget_prepared(targets, [request.module for request in requests])
+    return rollouts
 
 
 def deploy_releases(

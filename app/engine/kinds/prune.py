@@ -1,5 +1,9 @@
 """The ``prune`` command: the releases retention does not keep, removed from every enabled
-front-end, or, with ``dry_run``, only listed with the bytes they would free (rules.md#retention)."""
+front-end, or, with ``dry_run``, only listed with the bytes they would free (rules.md#retention).
+
+It also removes (or lists) the work files interrupted calls left in module folders, which
+``verify`` reports: with no run active and the writer lock held, no call can be working there.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError, RefusedError
 from app.engine.frontend import farm
 from app.engine.frontend.registry import enabled, opened
-from app.engine.frontend.target import FrontendError, Prune, SizedTarget
+from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, SizedTarget
 from app.engine.kinds.recovery import begin_operation
 from app.engine.lookup import frontends_of_session
 from app.engine.retention import doomed, rollback_targets, staged_releases
@@ -39,11 +43,24 @@ class PrunedRelease:
 
 
 @dataclass(frozen=True)
+class Leftover:
+    """A work file an interrupted call left, that ``prune`` removed (in a dry run: would remove)."""
+
+    frontend: str
+    module: str
+    path: str  # in the module folder
+
+    def to_json(self) -> dict[str, Any]:
+        return {"frontend": self.frontend, "module": self.module, "path": self.path}
+
+
+@dataclass(frozen=True)
 class PruneReport:
     keep: int
     dry_run: bool
     releases: tuple[PrunedRelease, ...]
     skipped: tuple[str, ...] = ()  # why a front-end was not pruned, one line each
+    leftovers: tuple[Leftover, ...] = ()
 
     @property
     def size(self) -> int:
@@ -57,6 +74,7 @@ class PruneReport:
             "count": len(self.releases),
             "bytes": self.size,
             "skipped": list(self.skipped),
+            "leftovers": [leftover.to_json() for leftover in self.leftovers],
         }
 
 
@@ -85,8 +103,13 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
             protect.setdefault(name, set()).add(previous)
         found: list[PrunedRelease] = []
         skipped: list[str] = []
+        left: list[Leftover] = []
         with opened(enabled(frontends_of_session(session))) as targets:
             for target in targets:
+                try:
+                    left += _leftovers_of(target, names, dry_run)
+                except FrontendError as error:
+                    skipped.append(f"front-end {target.name} was not cleared of leftovers: {error.message}")
                 if not isinstance(target, SizedTarget):
                     why = (
                         f"front-end {target.name} ({target.location}) was not pruned: "
@@ -99,10 +122,20 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
                     found += _prune_target(target, names, chosen, protect, dry_run)
                 except FrontendError as error:
                     skipped.append(f"front-end {target.name} was not pruned: {error.message}")
-        report = PruneReport(chosen, dry_run, tuple(found), tuple(skipped))
-        detail = f"keep {chosen}: {len(found)} release(s), {report.size} bytes"
+        report = PruneReport(chosen, dry_run, tuple(found), tuple(skipped), tuple(left))
+        detail = f"keep {chosen}: {len(found)} release(s), {report.size} bytes, {len(left)} leftover(s)"
         audit(session, "prune", "releases", "dry run" if dry_run else "done", detail)
         return report
+
+
+def _leftovers_of(target: FrontendTarget, names: Sequence[str], dry_run: bool) -> list[Leftover]:
+    """The work files interrupted calls left in these modules' folders; removed unless ``dry_run``."""
+    found: list[Leftover] = []
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        listed = target.list_leftovers(chunk) if dry_run else target.remove_leftovers(chunk)
+        found += [Leftover(target.name, module, path) for module, paths in listed.items() for path in paths]
+    return found
 
 
 def _prune_target(

@@ -13,6 +13,12 @@ A rolling run (rules.md#rolling) is always switched back: its health checks had 
 nothing of it is recorded as live before they have. Its items that were staged, waiting for the
 switch, fail as interrupted. A rollback's release is the older compilation it was going back to.
 
+Then the work files the run left (temp ``CURRENT`` and ``config.json`` files, staging folders)
+are removed from every front-end that answers, for the modules the run held: its locks say no
+other call can be working on them. Complete releases stay, a stage run's among them, since a
+later run switches those. A front-end that does not answer keeps its leftovers; ``verify``
+reports them, and the next stage of those modules clears them.
+
 A publish's versions it never compiled are discarded (``unfinished_publish``). Then the run is
 closed as ``interrupted`` and its locks are freed.
 """
@@ -37,7 +43,15 @@ from app.engine.kinds.ledger import Deployed, record_deployments
 from app.engine.kinds.unfinished_publish import discard_uncompiled, summary
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
-from app.engine.store.models import CompilationRow, EnvironmentRow, ModuleRow, ModuleVersionRow, RunItemRow, RunRow
+from app.engine.store.models import (
+    CompilationRow,
+    EnvironmentRow,
+    ModuleLockRow,
+    ModuleRow,
+    ModuleVersionRow,
+    RunItemRow,
+    RunRow,
+)
 from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 
 log = logging.getLogger(__name__)
@@ -100,9 +114,10 @@ def settle_dead_runs(session: Session, on_notice: Notice = ignore_notice) -> lis
     frontends = enabled(frontends_of_session(session))
     with opened(frontends) as targets:
         for run, why in dead:
-            switches = RunKind(run.kind).traits.switches
-            finished = reconcile_run(session, run, frontends, targets) if switches else 0
-            if switches:  # staged is a stage run's success, but only a step of a run that switches
+            traits = RunKind(run.kind).traits
+            finished = reconcile_run(session, run, frontends, targets) if traits.switches else 0
+            cleared = clear_leftovers(session, run, targets) if traits.stages else 0
+            if traits.switches:  # staged is a stage run's success, but only a step of a run that switches
                 session.execute(
                     update(RunItemRow)
                     .where(RunItemRow.run_id == run.id, RunItemRow.status == ItemStatus.STAGED)
@@ -111,6 +126,7 @@ def settle_dead_runs(session: Session, on_notice: Notice = ignore_notice) -> lis
                     )
                 )
             note = f"; {finished} module(s) found switched were recorded as deployed" if finished else ""
+            note += f"; {cleared} leftover work file(s) removed from the front-ends" if cleared else ""
             discarded = discard_uncompiled(session, run)  # once reconciled: the front-ends are back
             if discarded:
                 said = summary(run, discarded)
@@ -175,6 +191,34 @@ def reconcile_run(
             ],
         )
     return len(done)
+
+
+def clear_leftovers(session: Session, run: RunRow, targets: Sequence[FrontendTarget]) -> int:
+    """Remove the work files a dead run left on every front-end that answers; how many.
+
+    Only for the modules the run still holds locked: no other call can be working on them.
+    """
+    modules = list(
+        session.scalars(
+            select(ModuleRow.name)
+            .join(ModuleLockRow, ModuleLockRow.module_id == ModuleRow.id)
+            .where(ModuleLockRow.run_id == run.id)
+            .order_by(ModuleRow.name)
+        )
+    )
+    if not modules:
+        return 0
+    count = 0
+    for target in targets:
+        try:
+            removed = target.remove_leftovers(modules)
+        except FrontendError as error:
+            log.error("run %s: leftovers on front-end %s stay for now: %s", run.id, target.location, error)
+            continue
+        for module, paths in removed.items():
+            log.info("run %s: removed from %s/%s: %s", run.id, target.location, module, ", ".join(paths))
+            count += len(paths)
+    return count
 
 
 def _switch(

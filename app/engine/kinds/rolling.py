@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from app.engine.events import EventSink, FrontendSwitched, ignore_events
+from app.engine.events import EventSink, FrontendSwitched, guarded, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, Staged, Switch
@@ -178,7 +178,7 @@ class RollingWork(Generic[P]):
         self._frontends = list(frontends)
         self._keep = keep
         self._run_id = run_id
-        self._emit = on_event
+        self._emit = guarded(on_event)
 
     def _wave(self, frontend: str, modules: int, checked: bool, problem: str | None) -> None:
         self._emit(FrontendSwitched(self._run_id, frontend, modules, checked, problem))
@@ -208,16 +208,21 @@ class RollingWork(Generic[P]):
         self, outcomes: Sequence[tuple[WorkItem[P], WorkOutcome]], cancelled: bool, log: Log
     ) -> list[tuple[WorkItem[P], WorkOutcome]]:
         staged = [(item, outcome) for item, outcome in outcomes if outcome.status == ItemStatus.STAGED]
-        if cancelled:
-            return [(item, _not_switched(outcome)) for item, outcome in staged]
-        waiting: list[tuple[WorkItem[P], WorkOutcome, Waiting]] = []
-        for item, outcome in staged:
-            found = self._inner.waiting(item, outcome)
-            if found is not None:
-                waiting.append((item, outcome, found))
         targets = shared_targets(self._frontends)
-        results = switch_in_waves(self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave)
-        return [(item, self._inner.switched(item, outcome, results[w.key])) for item, outcome, w in waiting]
+        try:
+            if cancelled:
+                return [(item, _not_switched(outcome)) for item, outcome in staged]
+            waiting: list[tuple[WorkItem[P], WorkOutcome, Waiting]] = []
+            for item, outcome in staged:
+                found = self._inner.waiting(item, outcome)
+                if found is not None:
+                    waiting.append((item, outcome, found))
+            waves = switch_in_waves(self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave)
+            return [(item, self._inner.switched(item, outcome, waves[w.key])) for item, outcome, w in waiting]
+        finally:
+            # The next CURRENT and config.json staging prepared on the front-ends no switch reached
+            # (after a failed check, a cancel), or in a worker process: nothing renames them now.
+            farm.forget_prepared(targets, [item.module for item, _outcome in staged])
 
 
 def _not_switched(outcome: WorkOutcome) -> WorkOutcome:

@@ -30,6 +30,7 @@ from app.engine.events import (
     LogLine,
     RunFinished,
     RunStarted,
+    guarded,
 )
 from app.engine.gc_pause import gc_paused
 from app.engine.identity import utcnow
@@ -76,7 +77,7 @@ class RunExecutor:
         self._items = {item.key: item for item in items}
         self._work = work
         self._workers = max(1, workers)
-        self._emit = on_event
+        self._emit = guarded(on_event)
         self._cancel = cancel
         self._pending = _Pending()
         self._item_row_ids: dict[int, int] = {}
@@ -254,7 +255,10 @@ class RunExecutor:
                 ItemSnapshot(r.module_name, r.application, r.version, r.status, r.reason, r.message) for r in rows
             )
             started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot)
+            note = run.message  # what setup found worth saying, such as a front-end it could not read
         self._emit(started)
+        if note:
+            self._log("warning", note)
 
     def _cancel_requested(self) -> bool:
         """The cancel event, or a request in the database the heartbeat has not seen yet.

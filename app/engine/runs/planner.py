@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.engine.gc_pause import gc_paused
-from app.engine.store.models import CompilationRow, ModuleRow, ModuleVersionRow
+from app.engine.store.models import CompilationRow, DeploymentRow, FrontendRow, ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import SkipReason
 
 if TYPE_CHECKING:  # status reads plans' types only: the target machinery loads on first use
@@ -47,9 +47,40 @@ class PlanItem(NamedTuple):
 
 
 @dataclass(frozen=True)
+class UnreadFrontend:
+    """A front-end the planner could not read, and how many modules it took as live there on
+    the record's word (their last release made live there is the one expected)."""
+
+    name: str
+    location: str
+    problem: str
+    taken_as_live: int
+
+    def describe(self) -> str:
+        return (
+            f"front-end {self.name} ({self.location}) could not be read: {self.problem}; "
+            f"{self.taken_as_live} module(s) recorded live there were taken as live"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "location": self.location,
+            "problem": self.problem,
+            "modules_taken_as_live": self.taken_as_live,
+        }
+
+
+@dataclass(frozen=True)
 class DeployPlan:
     platform_version: str
     items: tuple[PlanItem, ...]
+    unread: tuple[UnreadFrontend, ...] = ()  # front-ends that did not answer when planned
+
+    @property
+    def note(self) -> str | None:
+        """What the run must say about its plan: the front-ends it could not read."""
+        return "; ".join(frontend.describe() for frontend in self.unread) or None
 
     @property
     def to_deploy(self) -> tuple[PlanItem, ...]:
@@ -74,6 +105,17 @@ class _LiveBuild:
     version: int
 
 
+@dataclass(frozen=True)
+class _Gone:
+    """The first front-end where a module recorded as live is not, or not known to be, live."""
+
+    location: str
+    read: bool  # False: the front-end could not be read, and its record does not show the release
+
+    def unread(self, what: str) -> str:
+        return f"front-end {self.location} could not be read, and the record does not show {what} live there"
+
+
 class DeployAllPlanner:
     """Reads every live module with its latest version and current-platform compilation at once.
 
@@ -83,6 +125,10 @@ class DeployAllPlanner:
     gets it again from the next run instead of the module being skipped for ever. That goes for
     a module skipped because it did not compile (or is not prepared) as well: a front-end
     without its live build, one added or enabled since, gets that build.
+
+    A front-end that cannot be read (down, a changed host key, ...) is taken at the record's
+    word: a module whose last release made live there is the expected one stays skipped, and
+    only the others are deployed, to fail there naming it. The plan lists such front-ends.
     """
 
     def __init__(self, session: Session, platform_version: str, frontends: Sequence[FrontendTarget] = ()) -> None:
@@ -138,9 +184,12 @@ class DeployAllPlanner:
                     held[item.module_id] = _LiveBuild(
                         deployed_compilation, release, live_platform, live_sha, live_number
                     )
-        return DeployPlan(self._platform, self._unless_gone(tuple(items), held))
+        checked, unread = self._unless_gone(tuple(items), held)
+        return DeployPlan(self._platform, checked, unread)
 
-    def _unless_gone(self, items: tuple[PlanItem, ...], held: dict[int, _LiveBuild]) -> tuple[PlanItem, ...]:
+    def _unless_gone(
+        self, items: tuple[PlanItem, ...], held: dict[int, _LiveBuild]
+    ) -> tuple[tuple[PlanItem, ...], tuple[UnreadFrontend, ...]]:
         """Check every front-end for the modules recorded as live: one batched read per front-end."""
         expected = {
             item.module: item.detail if item.reason == SkipReason.ALREADY_DEPLOYED else held[item.module_id].release_id
@@ -148,30 +197,57 @@ class DeployAllPlanner:
             if item.reason == SkipReason.ALREADY_DEPLOYED or item.module_id in held
         }
         if not expected:
-            return items
+            return items, ()
         from app.engine.frontend.target import FrontendError
 
-        gone: dict[str, str] = {}  # module -> the first front-end where it is not live
+        gone: dict[str, _Gone] = {}  # module -> the first front-end where it is not (known to be) live
+        unread: list[UnreadFrontend] = []
         for frontend in self._frontends:
+            read = True
+            live: Mapping[str, str | None]
             try:
                 live = frontend.read_current(list(expected))
-            except FrontendError:
-                live = {}  # unreadable: deploy again, and let the run report what is wrong there
+            except FrontendError as error:
+                read, live = False, self._recorded_live(frontend.name)
+                trusted = sum(live.get(module) == release for module, release in expected.items())
+                problem = error.message.removeprefix(f"front-end {frontend.location}: ")
+                unread.append(UnreadFrontend(frontend.name, frontend.location, problem, trusted))
             for module, release in expected.items():
                 if module not in gone and live.get(module) != release:
-                    gone[module] = frontend.location
-        return tuple(self._recheck(item, gone, held.get(item.module_id)) for item in items)
+                    gone[module] = _Gone(frontend.location, read)
+        live_text = "this compilation is already live"
+        if unread:  # said on each item it skips: its release there is only known from the record
+            names = ", ".join(frontend.name for frontend in unread)
+            live_text += f" (on front-end {names}, which could not be read, as recorded)"
+        checked = tuple(self._recheck(item, gone, held.get(item.module_id), live_text) for item in items)
+        return checked, tuple(unread)
 
-    def _recheck(self, item: PlanItem, gone: dict[str, str], build: _LiveBuild | None) -> PlanItem:
+    def _recorded_live(self, frontend: str) -> dict[str, str]:
+        """Per module, the release last made live on ``frontend`` as the history records it."""
+        last = (
+            select(func.max(DeploymentRow.id))
+            .join(FrontendRow, FrontendRow.id == DeploymentRow.frontend_id)
+            .where(FrontendRow.name == frontend)
+            .group_by(DeploymentRow.module_id)
+        )
+        rows = self._session.execute(
+            select(ModuleRow.name, DeploymentRow.release_id)
+            .join(ModuleRow, ModuleRow.id == DeploymentRow.module_id)
+            .where(DeploymentRow.id.in_(last), ModuleRow.deleted_at.is_(None))
+        )
+        return {name: release for name, release in rows}
+
+    def _recheck(self, item: PlanItem, gone: dict[str, _Gone], build: _LiveBuild | None, live_text: str) -> PlanItem:
         where = gone.get(item.module)
         if build is not None:
             if where is None:
                 return item
             why = "it is not prepared" if item.reason == SkipReason.NOT_PREPARED else "it did not compile"
-            detail = (
-                f"its live build ({build.platform}) is missing on front-end {where}: written there, "
-                f"as {why} for {self._platform}"
+            live_build = f"its live build ({build.platform})"
+            missing = (
+                f"{live_build} is missing on front-end {where.location}" if where.read else where.unread(live_build)
             )
+            detail = f"{missing}: written there, as {why} for {self._platform}"
             return item._replace(
                 action=DEPLOY,
                 reason=None,
@@ -184,9 +260,10 @@ class DeployAllPlanner:
         if item.reason != SkipReason.ALREADY_DEPLOYED:
             return item
         if where is not None:
-            detail = f"not live on front-end {where}; deploying it again"
+            missing = f"not live on front-end {where.location}" if where.read else where.unread("this release")
+            detail = f"{missing}; deploying it again"
             return item._replace(action=DEPLOY, reason=None, detail=detail)
-        return item._replace(detail="this compilation is already live")
+        return item._replace(detail=live_text)
 
 
 def _decide(

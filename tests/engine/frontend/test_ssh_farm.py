@@ -111,3 +111,14 @@ def test_a_kill_mid_run_on_three_ssh_front_ends_is_reconciled_by_the_next_comman
         [*base, "runs", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert '"interrupted"' in runs.stdout or '"succeeded"' in runs.stdout
+
+
+def test_a_stage_run_leaves_its_releases_and_nothing_else_on_three_ssh_front_ends(ssh_env: SshEnv) -> None:
+    staged = operations.stage_all(ssh_env.ctx)
+    assert staged.status == "succeeded"
+    for folder in ssh_env.folders:
+        work = [p.name for p in folder.rglob("*") if ".tmp-" in p.name or ".staging-" in p.name]
+        assert work == [], work  # no next CURRENT or config.json waits for a switch that never comes
+    assert views.verify(ssh_env.ctx).drift == ()
+    assert operations.deploy_all(ssh_env.ctx).status == "succeeded"
+    assert views.verify(ssh_env.ctx).drift == ()

@@ -31,6 +31,8 @@ from app.engine.frontend.layout import (
     TEMP_PREFIXES,
     current_bytes,
     is_release_name,
+    is_staging_name,
+    is_work_file_name,
     parse_current,
     parse_release_info,
 )
@@ -265,13 +267,17 @@ class ModuleFolder:
         stamp = max([time.time_ns(), *(mtime + 1 for mtime in self.other_releases.values())])
         os.utime(release / RELEASE_INFO, ns=(stamp, stamp))
 
+    def drop_temps(self) -> None:
+        """Remove the next ``config.json`` and ``CURRENT`` this call prepared and did not rename."""
+        for temp in (self.config_temp, self.current_temp):
+            if temp is not None:
+                temp.unlink(missing_ok=True)
+        self.config_temp = self.current_temp = None
+
     def undo_staging(self) -> None:
         """Best effort: remove what this call created that is not live. Never raises."""
         try:
-            for temp in (self.config_temp, self.current_temp):
-                if temp is not None:
-                    temp.unlink(missing_ok=True)
-            self.config_temp = self.current_temp = None
+            self.drop_temps()
             if self.staging is not None:
                 shutil.rmtree(self.staging, ignore_errors=True)
             if self.staged is not None and self.read_current() != self.staged.name:
@@ -287,6 +293,30 @@ class ModuleFolder:
             _restore(self.config_file, self.previous_config, PRIVATE_MODE)
         if self.wrote_current:
             _restore(self.current_file, current_bytes(self.previous_release), 0o666)
+
+    # -- leftovers
+
+    def leftovers(self) -> list[Path]:
+        """Work files an interrupted call left here: temp files in the module folder, staging
+        folders in ``releases``. Folders that are links are not looked into: they are not ours."""
+        inside = _own_entries(self.path)
+        if not inside:
+            return []  # missing, empty, or not a real folder
+        found = [Path(e.path) for e in inside if is_work_file_name(e.name) and e.is_file(follow_symlinks=False)]
+        staging = _own_entries(self.releases)
+        found += [Path(e.path) for e in staging if is_staging_name(e.name) and e.is_dir(follow_symlinks=False)]
+        return found
+
+    def remove_leftovers(self) -> list[Path]:
+        """Remove what ``leftovers`` finds, the temp files this call prepared among them; what was removed."""
+        found = self.leftovers()
+        self.config_temp = self.current_temp = None
+        for path in found:
+            if path.parent == self.releases:
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        return found
 
     # -- pruning and removal
 
@@ -384,6 +414,17 @@ def _restore(path: Path, content: bytes | None, mode: int) -> None:
         fsync_directory(path.parent)
     else:
         write_atomically(path, content, mode=mode)
+
+
+def _own_entries(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` when it is a real folder (not a link); none when it is missing."""
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return []
+        with os.scandir(folder) as listing:
+            return list(listing)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -217,6 +217,7 @@ class LocalTarget:
             except FrontendError as error:
                 try:
                     folder.restore_previous()
+                    folder.drop_temps()  # what was not renamed: nothing will rename it now
                 except OSError as restore_error:
                     error = FrontendError(f"{error}; restoring the previous release failed too: {restore_error}")
                 results[index] = error
@@ -258,6 +259,30 @@ class LocalTarget:
                 folder.prune(item.protect, item.keep)
             except OSError as error:
                 _log.warning("front-end %s: could not prune old releases of %s: %s", self.location, item.module, error)
+
+    # -- leftovers of interrupted calls
+
+    def list_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for module in modules:
+            folder = self._folder(module)
+            with folder.reporting():
+                paths = folder.leftovers()
+            if paths:
+                found[module] = [path.relative_to(folder.path).as_posix() for path in paths]
+        return found
+
+    def remove_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        removed: dict[str, list[str]] = {}
+        for module in modules:
+            with self._lock:
+                folder = self._open.pop(module, None)  # what this target prepared goes too
+            folder = folder or self._folder(module)
+            with folder.reporting():
+                paths = folder.remove_leftovers()
+            if paths:
+                removed[module] = [path.relative_to(folder.path).as_posix() for path in paths]
+        return removed
 
     # -- ownership
 

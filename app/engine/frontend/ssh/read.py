@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from app.engine.frontend.layout import OWNER_FILE
+from app.engine.frontend.layout import OWNER_FILE, is_leftover_path
 from app.engine.frontend.ssh import remote
 from app.engine.frontend.ssh.options import Limits, SessionError
 from app.engine.frontend.ssh.plans import (
@@ -107,6 +107,14 @@ class SshFolderReader:
             if missing:
                 raise self._error(f"the server lacks {', '.join(missing.split())}, which Deploy Center needs") from None
             raise
+
+    def list_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for part in batches(checked_names(modules)):
+            for record in self._read(remote.leftovers_script(part, remove=False)).records:
+                if record[0] == "L" and len(record) > 2 and is_leftover_path(record[2]):
+                    found.setdefault(record[1], []).append(record[2])
+        return {module: sorted(found[module]) for module in modules if module in found}
 
     def read_current(self, modules: Sequence[str]) -> dict[str, str | None]:
         found: dict[str, str | None] = {}

@@ -285,6 +285,48 @@ def current_script(modules: Sequence[str]) -> str:
     )
 
 
+def leftovers_script(modules: Sequence[str], remove: bool) -> str:
+    """Work files an interrupted call left in module folders: ``L <module> <path in the module folder>``,
+    or, with ``remove``, deleted and reported ``D`` (gone) or ``E`` (still there).
+
+    Only regular files named exactly as a temp ``CURRENT`` or ``config.json`` is named, in a real
+    module folder, and real folders named exactly as a staging folder is, in its real ``releases``
+    folder (``layout.is_leftover_path`` says the same in Python). Such names hold no space or
+    pattern character, so the one ``rm`` of each kind takes them as plain words.
+    """
+    body = r"""
+H='[0-9a-f]'; H4=$H$H$H$H
+T=".CURRENT.tmp-$H4$H4$H4"; C=".config.json.tmp-$H4$H4$H4"
+files=; trees=; found=
+lo() {
+  m=$1
+  [ -d "$m" ] && [ ! -L "$m" ] || return 0
+  for e in "$m"/.CURRENT.tmp-* "$m"/.config.json.tmp-*; do
+    [ -f "$e" ] && [ ! -L "$e" ] || continue
+    n=${e#"$m"/}
+    case $n in $T|$C) files="$files $e"; found="$found $m:$n" ;; esac
+  done
+  r=$m/releases
+  [ -d "$r" ] && [ ! -L "$r" ] || return 0
+  for e in "$r"/.staging-?*-[0-9]*-$H4$H4; do
+    [ -d "$e" ] && [ ! -L "$e" ] || continue
+    n=${e#"$r"/}
+    case $n in *[!A-Za-z0-9._+@,=-]*) continue ;; esac
+    p=${n%-*}; p=${p##*-}
+    case $p in ''|*[!0-9]*) continue ;; esac
+    trees="$trees $e"; found="$found $m:releases/$n"
+  done
+}
+"""
+    report = "L"
+    lines = [_PRELUDE, body, f'for m in {_words(modules)}; do lo "$m"; done']
+    if remove:
+        lines += ['[ -z "$files" ] || rm -f -- $files 2>/dev/null', '[ -z "$trees" ] || rm -rf -- $trees 2>/dev/null']
+        report = '$(if [ -e "${f%%:*}/${f#*:}" ] || [ -L "${f%%:*}/${f#*:}" ]; then echo E; else echo D; fi)'
+    lines += [f'for f in $found; do echo "{report} ${{f%%:*}} ${{f#*:}}"; done', "exit 0"]
+    return "\n".join(lines)
+
+
 def sizes_script(releases: Sequence[str]) -> str:
     """The bytes of the files under each ``<module>/releases/<id>``: ``Z <path> <bytes>``.
 

@@ -34,7 +34,7 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 
-from app.engine.frontend.layout import OWNER_FILE, check_module_name, is_module_name
+from app.engine.frontend.layout import OWNER_FILE, check_module_name, is_leftover_path, is_module_name
 from app.engine.frontend.ssh import remote, tar_stream
 from app.engine.frontend.ssh.options import Limits
 from app.engine.frontend.ssh.plans import (
@@ -193,14 +193,40 @@ class SshTarget(SshFolderReader):
             self._forget(unplaced)
 
     def discard(self, staged: Sequence[Staged]) -> None:
+        # The next CURRENT and config.json prepared for these modules go too, release reused or not.
+        temps = [path for s in staged for path in self._unprepare(s.module)]
         mine = [s for s in staged if s.created and is_module_name(s.module) and is_release_name(s.release_id)]
-        if not mine:
-            return
+        if self._lost or not (mine or temps):
+            return  # a lost connection: the next stage of these modules, or recovery, clears them
         try:
-            current = self.read_current([s.module for s in mine])
-            self._remove_releases([(s.module, s.release_id) for s in mine if current.get(s.module) != s.release_id])
+            if mine:
+                current = self.read_current([s.module for s in mine])
+                self._remove_releases([(s.module, s.release_id) for s in mine if current.get(s.module) != s.release_id])
+            for part in batches(temps):
+                self._run(remote.remove_paths_script(part, [], []))
         except FrontendError as error:
             _log.warning("could not discard staged releases: %s", error)
+
+    def _unprepare(self, module: str) -> list[str]:
+        """Forget the temp files stage left for switching ``module``; their paths under the root."""
+        prepared = self._prepared.pop(module, None)
+        if prepared is None:
+            return []
+        return [path for path in (prepared.current_temp, prepared.config_temp) if path is not None]
+
+    def remove_leftovers(self, modules: Sequence[str]) -> dict[str, list[str]]:
+        for module in modules:
+            self._unprepare(module)  # removed below with the other work files, when still there
+        removed: dict[str, list[str]] = {}
+        for part in batches(checked_names(modules)):
+            for record in self._read(remote.leftovers_script(part, remove=True)).records:
+                if len(record) < 3 or not is_leftover_path(record[2]):
+                    continue
+                if record[0] == "D":
+                    removed.setdefault(record[1], []).append(record[2])
+                elif record[0] == "E":
+                    _log.warning("front-end %s: could not remove %s", self._location, self._path(record[1], record[2]))
+        return {module: sorted(paths) for module, paths in removed.items()}
 
     def _doomed_name(self, release: str) -> str:
         return f"{STAGING_PREFIX}{release}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -289,7 +315,19 @@ class SshTarget(SshFolderReader):
                 change.config_done = change.config is not KEEP and not where.endswith(f"/{CONFIG}")
                 errors[i] = self._error(f"switching {self._path(change.module)} failed: {self._path(where)}: {problem}")
         self._put_back([changes[i] for i in errors])
+        self._drop_unused([changes[i] for i in errors])
         return [errors.get(i) for i in range(len(changes))]
+
+    def _drop_unused(self, failed: Sequence[Change]) -> None:
+        """Best effort: the temp files of switches that failed, which nothing will rename now."""
+        files = [path for change in failed for path in (change.current_temp, change.config_temp) if path]
+        if not files or self._lost:
+            return
+        try:
+            for part in batches(files):
+                self._run(remote.remove_paths_script(part, [], []))
+        except FrontendError as error:
+            _log.warning("%s", error)
 
     def _put_back(self, failed: Sequence[Change]) -> None:
         """Best effort: the previous config.json where a switch failed half-way."""
