@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
+from app.engine.control.entry import DEPLOY, PlanEntry, config_sha256
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
@@ -40,6 +41,10 @@ class Deployable:
 
     compilation_id: int
     release: ReleaseRequest
+
+    def plan_entry(self) -> PlanEntry:
+        release = self.release
+        return PlanEntry(DEPLOY, release.release_id, release.artifact_sha256, config_sha256(release.config))
 
 
 def deploy_all(
