@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from app.cli import frontend_commands, run_commands, view_commands
+from app.cli import change_control_commands, frontend_commands, run_commands, view_commands
 from app.cli.parsing import ArgumentError, CancelSignal, CommandSet, Parser, global_options
 from app.cli.shared import log_exception
 from app.engine.errors import DeployCenterError, RefusedError
@@ -20,7 +20,7 @@ from app.logsetup import configure_logging
 
 # Each adds its commands to the parser (``parsing.CommandSet``); a new group of commands is a
 # module with a ``register`` function, named here.
-COMMAND_MODULES = (run_commands, view_commands, frontend_commands)
+COMMAND_MODULES = (run_commands, view_commands, frontend_commands, change_control_commands)
 
 
 def build_parser() -> Parser:

@@ -198,7 +198,9 @@ def _live_releases(session: Session, module_ids: Sequence[int]) -> dict[int, str
     for start in range(0, len(module_ids), 5000):
         chunk = module_ids[start : start + 5000]
         found.update(
-            session.execute(select(ModuleRow.id, ModuleRow.deployed_release).where(ModuleRow.id.in_(chunk))).tuples()
+            session.execute(select(ModuleRow.id, ModuleRow.deployed_release).where(ModuleRow.id.in_(chunk)))
+            .tuples()
+            .all()
         )
     return found
 
