@@ -267,7 +267,8 @@ def _item_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         parts.append(f"version {old.get('version')} -> {new.get('version')} (published since)")
     if old.get("release") != new.get("release"):
         parts.append(f"release {old.get('release') or 'none'} -> {new.get('release') or 'none'}")
-    if old.get("config_sha256") != new.get("config_sha256"):
+    configs = (old.get("config_sha256"), new.get("config_sha256"))
+    if None not in configs and configs[0] != configs[1]:
         parts.append("configuration applied since")
     if not parts and old.get("reason") != new.get("reason"):
         parts.append(f"skipped for {new.get('reason')}, was {old.get('reason')}")
