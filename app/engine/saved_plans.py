@@ -224,9 +224,8 @@ def _write_plan_file(path: Path, plan: PlanDocument) -> None:
 
 
 def _names(session: Session, ids: Sequence[int]) -> list[str]:
-    names = dict(
-        session.execute(select(ModuleRow.id, ModuleRow.name).where(ModuleRow.id.in_(list(ids)))).tuples().all()
-    )
+    rows = session.execute(select(ModuleRow.id, ModuleRow.name).where(ModuleRow.id.in_(list(ids))))
+    names = {module_id: name for module_id, name in rows}
     return [names[module_id] for module_id in ids]
 
 
@@ -235,15 +234,12 @@ def target_module_ids(session: Session, plan: PlanDocument) -> list[int] | None:
     names = plan.target.modules
     if names is None:
         return None
-    found = dict(
-        session.execute(
-            select(ModuleRow.name_key, ModuleRow.id).where(
-                ModuleRow.name_key.in_([name.casefold() for name in names]), ModuleRow.deleted_at.is_(None)
-            )
+    rows = session.execute(
+        select(ModuleRow.name_key, ModuleRow.id).where(
+            ModuleRow.name_key.in_([name.casefold() for name in names]), ModuleRow.deleted_at.is_(None)
         )
-        .tuples()
-        .all()
     )
+    found = {key: module_id for key, module_id in rows}
     gone = [name for name in names if name.casefold() not in found]
     if gone:
         changes = tuple(f"{name}: deleted since the plan was made" for name in gone)

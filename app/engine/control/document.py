@@ -197,11 +197,8 @@ def _live_releases(session: Session, module_ids: Sequence[int]) -> dict[int, str
     found: dict[int, str | None] = {}
     for start in range(0, len(module_ids), 5000):
         chunk = module_ids[start : start + 5000]
-        found.update(
-            session.execute(select(ModuleRow.id, ModuleRow.deployed_release).where(ModuleRow.id.in_(chunk)))
-            .tuples()
-            .all()
-        )
+        rows = session.execute(select(ModuleRow.id, ModuleRow.deployed_release).where(ModuleRow.id.in_(chunk)))
+        found.update({module_id: release for module_id, release in rows})
     return found
 
 

@@ -196,6 +196,8 @@ class RunExecutor:
         done = [(self._items[key], outcome) for key, outcome in self._outcomes.items()]  # in the order they ended
         for item, outcome in self._work.conclude(done, cancelled, self._log):
             self._finish(item.key, outcome)
+            if outcome.status == ItemStatus.CANCELLED and outcome.reason in _STOPPED:
+                self.stopped_by = outcome.reason  # its window closed while it switched front-ends
         self._maybe_flush()
 
     def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str]) -> list[str]:
