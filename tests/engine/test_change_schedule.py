@@ -102,9 +102,8 @@ def test_without_windows_a_change_may_start_at_any_time_outside_freezes() -> Non
         "active_freeze": None,
         "active_freeze_reason": None,
         "changes_allowed": True,
-        "next_allowed": state.to_json()["next_allowed"],
+        "next_allowed": None,  # now
     }
-    assert state.next_allowed is not None and state.next_allowed.at == now
 
 
 def test_windows_that_follow_on_close_as_one() -> None:

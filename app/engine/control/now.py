@@ -27,7 +27,7 @@ class ChangeControlState:
     in_window: bool
     next_window: Moment | None
     active_freeze: Freeze | None
-    next_allowed: Moment | None  # the first instant a changing command may start (now, when it may)
+    next_allowed: Moment | None  # the first instant a changing command may start; None when it may now
     windows: int
     freezes: int
 
@@ -75,12 +75,14 @@ class ChangeControlState:
 
 def state_of(schedule: Schedule, approvals_required: int, now: datetime) -> ChangeControlState:
     freeze = schedule.freeze_at(now)
+    in_window = schedule.in_window(now)
+    allowed_now = in_window and freeze is None
     return ChangeControlState(
         approvals_required=approvals_required,
-        in_window=schedule.in_window(now),
+        in_window=in_window,
         next_window=schedule.next_opening(now),
         active_freeze=freeze,
-        next_allowed=schedule.next_allowed(now, local_zone_name()),
+        next_allowed=None if allowed_now else schedule.next_allowed(now, local_zone_name()),
         windows=len(schedule.windows),
         freezes=sum(f.ends_at > now for f in schedule.freezes),
     )
