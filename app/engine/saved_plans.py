@@ -9,6 +9,7 @@ never one's own plan, never twice.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,18 +22,19 @@ from sqlalchemy.orm import Session
 from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
 from app.engine.control.document import PlanDocument, PlanTarget, changes_between, short_id, stale_message
-from app.engine.control.gate import approvals_required, plan_content, stored_plan
+from app.engine.control.gate import ChangeRequest, approvals_required, plan_content, stored_plan
 from app.engine.control.identity import approver
 from app.engine.errors import BadInputError, Refusal, RefusedError
+from app.engine.events import EventSink, ignore_events
 from app.engine.files import write_atomically
 from app.engine.frontend.registry import enabled, targets_in_use
 from app.engine.gc_pause import gc_paused
 from app.engine.identity import iso, utcnow
-from app.engine.kinds.base import PlannedRun, RunStart, refuse_rolling
-from app.engine.kinds.deploy import deploy_planner
-from app.engine.kinds.publish_solution import solution_planner
+from app.engine.kinds.base import PlannedRun, RunOutcome, RunStart, refuse_rolling
+from app.engine.kinds.deploy import deploy_all, deploy_modules, deploy_planner
+from app.engine.kinds.publish_solution import publish_solution, solution_planner
 from app.engine.kinds.recovery import begin_operation
-from app.engine.kinds.rollback import module_rollback_planner, run_rollback_planner
+from app.engine.kinds.rollback import module_rollback_planner, rollback_modules, rollback_run, run_rollback_planner
 from app.engine.lookup import frontends_of_session
 from app.engine.runs import records
 from app.engine.runs.options import RunOptions
@@ -271,6 +273,40 @@ def _changes_since(ctx: EnvironmentContext, session: Session, plan: PlanDocument
     except BadInputError as error:  # e.g. the run it rolls back no longer has anything to roll back
         return (f"it cannot be planned any more: {error.message}",)
     return tuple(changes_between(plan.content, now))
+
+
+def run_plan(
+    ctx: EnvironmentContext,
+    plan: PlanDocument,
+    *,
+    workers: int | None = None,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Run a saved plan exactly, with its options (the window's Run; the commands' ``--plan``)."""
+    change = ChangeRequest(plan=plan)
+    ids = plan_module_ids(ctx, plan)
+    options = plan.options
+    run = plan.target.run
+    if plan.kind == RunKind.DEPLOY_ALL:
+        return deploy_all(ctx, workers=workers, options=options, change=change, on_event=on_event, cancel=cancel)
+    if plan.kind == RunKind.DEPLOY:
+        return deploy_modules(
+            ctx, ids or [], workers=workers, options=options, change=change, on_event=on_event, cancel=cancel
+        )
+    if plan.kind == RunKind.ROLLBACK and run is not None:
+        return rollback_run(ctx, run, workers=workers, options=options, change=change, on_event=on_event, cancel=cancel)
+    if plan.kind == RunKind.ROLLBACK:
+        return rollback_modules(
+            ctx, ids or [], workers=workers, options=options, change=change, on_event=on_event, cancel=cancel
+        )
+    return publish_solution(ctx, ids, workers=workers, options=options, change=change, on_event=on_event, cancel=cancel)
+
+
+def my_identity(ctx: EnvironmentContext) -> str:
+    """Who this process approves as (the window enables Approve for others' plans only)."""
+    with ctx.db.read() as session:
+        return approver(session)
 
 
 def approve_plan(ctx: EnvironmentContext, plan: PlanDocument, comment: str | None = None) -> ApprovalOutcome:

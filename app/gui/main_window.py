@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.engine.read.views import Status
 from app.engine.vocabulary import ItemStatus, RunStatus
+from app.gui.change_control.pane import ChangeControlPane
 from app.gui.desktop import RunNotifier
 from app.gui.details.pane import DetailsPane
 from app.gui.formatting import plural
@@ -36,9 +37,9 @@ from app.gui.snapshot import Snapshot
 from app.gui.upgrades.pane import UpgradesPane
 from app.gui.widgets import move_bar
 
-PANES = ("upgrades", "modules", "details", "frontends")
-PANE_TITLES = ("Upgrades", "Modules", "Deployment Details", "Front-ends")
-PANE_ICONS = (RunStatus.RUNNING, ItemStatus.DEPLOYED, ItemStatus.PENDING, ItemStatus.SKIPPED)
+PANES = ("upgrades", "modules", "details", "frontends", "changes")
+PANE_TITLES = ("Upgrades", "Modules", "Deployment Details", "Front-ends", "Change control")
+PANE_ICONS = (RunStatus.RUNNING, ItemStatus.DEPLOYED, ItemStatus.PENDING, ItemStatus.SKIPPED, ItemStatus.BLOCKED)
 STATUS_MESSAGE_MS = 10_000
 NAV_WIDTH = 88
 MODULES_NAV = PANES.index("modules")
@@ -63,17 +64,20 @@ class MainWindow(QMainWindow):
         self.modules = ModulesPane(session, self.modules_model)
         self.details = DetailsPane(session, self.modules_model, self.upgrades.request_deploy_all)
         self.frontends = FrontendsPane(session)
-        self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane | FrontendsPane, ...] = (
+        self.changes = ChangeControlPane(session)
+        self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane | FrontendsPane | ChangeControlPane, ...] = (
             self.upgrades,
             self.modules,
             self.details,
             self.frontends,
+            self.changes,
         )
         self._build_central()
         self._build_actions()
         self._build_status_bar()
         self.upgrades.open_run.connect(self.open_run)
         self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
+        self.changes.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
         session.tracker.ended.connect(self._clear_run_notices)
         self.desktop = RunNotifier(self)

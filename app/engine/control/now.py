@@ -30,6 +30,12 @@ class ChangeControlState:
     next_allowed: Moment | None  # the first instant a changing command may start; None when it may now
     windows: int
     freezes: int
+    next_change: datetime | None = None  # when this answer may change next (a window opens or closes, ...)
+
+    @property
+    def changes_at(self) -> datetime | None:
+        """The next instant this answer changes: the next allowed start, or when the allowing ends."""
+        return self.next_allowed.at if self.next_allowed is not None else self.next_change
 
     @property
     def changes_allowed(self) -> bool:
@@ -85,4 +91,14 @@ def state_of(schedule: Schedule, approvals_required: int, now: datetime) -> Chan
         next_allowed=None if allowed_now else schedule.next_allowed(now, local_zone_name()),
         windows=len(schedule.windows),
         freezes=sum(f.ends_at > now for f in schedule.freezes),
+        next_change=_next_change(schedule, now) if allowed_now else None,
     )
+
+
+def _next_change(schedule: Schedule, now: datetime) -> datetime | None:
+    """While a change may start: when that ends (the windows close, or a freeze begins)."""
+    ends = [freeze.starts_at for freeze in schedule.freezes if freeze.starts_at > now]
+    closes = schedule.windows_close(now) if schedule.windows else None
+    if closes is not None:
+        ends.append(closes)
+    return min(ends) if ends else None
