@@ -160,19 +160,23 @@ def save_plan(
         who = approver(session)
         content = _plan_now(ctx, session, env, kind, target, options, ids, created_by=who)
         plan = PlanDocument.of(content)
+        needed = approvals_required(env)
+        same = session.scalars(select(SavedPlanRow).where(SavedPlanRow.plan_id == plan.plan_id)).first()
+        if same is not None:  # the same plan saved twice within a second: one plan, one row
+            _write_plan_file(path, plan)
+            return _summary(same, _approvals(session, same), needed, ())
         row = SavedPlanRow(
             plan_id=plan.plan_id,
             kind=kind,
             target=target.describe(),
             created_by=who,
             created_at=utcnow(),
-            document=plan.file_bytes().decode(),
+            document=plan.file_bytes.decode(),
             items=len(plan.items),
             changes=plan.changes,
         )
         session.add(row)
         session.flush()
-        needed = approvals_required(env)
         audit(
             session, "plan", f"plan {plan.short_id}", "saved", f"{kind} {target.describe()}: {plan.changes} change(s)"
         )
@@ -220,7 +224,7 @@ def _plan_now(
 
 def _write_plan_file(path: Path, plan: PlanDocument) -> None:
     try:
-        write_atomically(path, plan.file_bytes())
+        write_atomically(path, plan.file_bytes)
     except OSError as error:
         raise BadInputError(f"cannot write plan file {path}: {error.strerror or error}") from None
 

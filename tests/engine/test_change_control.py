@@ -447,3 +447,22 @@ def test_the_quick_status_reader_tells_change_control_as_the_usual_path_does(kit
         "changes_allowed": False,
         "next_allowed": "2026-12-05T22:00:00+00:00",
     }
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"MaxRows": "10"}, {"b": "2", "a": "1"}, {"Quote": 'say "hi"\\n', "Ünï": "çødé ✓", "Tab": "a\tb\x01"}],
+)
+def test_a_plans_configuration_hash_is_the_sha256_of_the_config_json_written(config: dict[str, str]) -> None:
+    import hashlib
+
+    from app.engine.config import config_bytes
+    from app.engine.control.entry import config_sha256
+
+    assert config_sha256(config) == hashlib.sha256(config_bytes(config)).hexdigest()
+
+
+def test_the_same_plan_saved_twice_in_a_second_is_one_plan(kit: Kit) -> None:
+    with time_machine.travel(BEFORE_WINDOW, tick=False):
+        first, second = save(kit), save(kit)
+    assert first.plan_id == second.plan_id and len(saved_plans.saved_plans(kit.ctx)) == 1

@@ -7,9 +7,10 @@ processes import.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from app.engine.config import config_bytes
 
@@ -28,7 +29,6 @@ class PlanEntry:
     config_sha256: str | None
 
 
-@runtime_checkable
 class PlannedPayload(Protocol):
     """A run item's payload that can say what it will do, for a saved plan."""
 
@@ -36,5 +36,22 @@ class PlannedPayload(Protocol):
 
 
 def config_sha256(config: Mapping[str, str]) -> str:
-    """The sha256 of the ``config.json`` these values make."""
-    return hashlib.sha256(config_bytes(config)).hexdigest()
+    """The sha256 of the ``config.json`` these values make (``config.config_bytes``).
+
+    A configuration is a flat map of strings, so its file is spelled here with json's C string
+    encoder: the same bytes as the indenting encoder, which is pure Python and was most of the
+    time of saving a plan of 10,000 modules.
+    """
+    if not all(isinstance(key, str) and isinstance(value, str) for key, value in config.items()):
+        return hashlib.sha256(config_bytes(config)).hexdigest()
+    if not config:
+        return _EMPTY
+    lines = ",\n".join(f"  {_string(key)}: {_string(config[key])}" for key in sorted(config))
+    return hashlib.sha256(f"{{\n{lines}\n}}\n".encode()).hexdigest()
+
+
+def _string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+_EMPTY = hashlib.sha256(config_bytes({})).hexdigest()
