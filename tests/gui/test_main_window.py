@@ -25,12 +25,12 @@ def test_upgrades_pane_says_where_the_upgrade_stands(window: MainWindow) -> None
     assert pane.upgrade_targets() == ["11.19.1", "11.20.0"]
 
 
-def test_ctrl_1_to_4_switch_panes(qtbot: QtBot, window: MainWindow) -> None:
+def test_ctrl_1_to_5_switch_panes(qtbot: QtBot, window: MainWindow) -> None:
     window.activateWindow()
-    for number in (2, 3, 4, 1):
+    for number in (2, 3, 4, 5, 1):
         window.pane_actions[number - 1].trigger()
         assert window.stack.currentIndex() == number - 1
-    assert [a.shortcut().toString() for a in window.pane_actions] == ["Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4"]
+    assert [a.shortcut().toString() for a in window.pane_actions] == [f"Ctrl+{n}" for n in range(1, 6)]
 
 
 def test_toolbar_and_menus_hold_every_action(window: MainWindow) -> None:
