@@ -466,3 +466,14 @@ def test_the_same_plan_saved_twice_in_a_second_is_one_plan(kit: Kit) -> None:
     with time_machine.travel(BEFORE_WINDOW, tick=False):
         first, second = save(kit), save(kit)
     assert first.plan_id == second.plan_id and len(saved_plans.saved_plans(kit.ctx)) == 1
+
+
+def test_a_publish_follows_windows_unless_approvals_hold_back_what_it_deploys(kit: Kit) -> None:
+    with time_machine.travel(BEFORE_WINDOW, tick=False):
+        settings.add_window(kit.ctx, "Sat 22:00", 4, "Europe/Lisbon")
+        refused = refusal_of(lambda: kit.publish(kit.bundle("Alpha", code="VERSION = 4\n")))
+        assert refused.refusal == Refusal.WINDOW
+        assert next(m for m in views.modules(kit.ctx) if m.name == "Alpha").latest_version == 1  # nothing stored
+        settings.set_policy(kit.ctx, approvals=1)
+        compiled = kit.publish(kit.bundle("Alpha", code="VERSION = 4\n"))  # changes no front-end: allowed
+        assert statuses(kit, compiled.run_id) == {"Alpha": (ItemStatus.PREPARED, None)}
