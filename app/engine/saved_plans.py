@@ -9,6 +9,7 @@ never one's own plan, never twice.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -381,8 +382,6 @@ def plan_document(ctx: EnvironmentContext, plan_id: str) -> PlanDocument:
 
 
 def _content_of(row: SavedPlanRow) -> dict[str, Any]:
-    import json
-
     document: dict[str, Any] = json.loads(row.document)
     document.pop("plan_id", None)
     return document

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.audit import audit
 from app.engine.control.document import (
+    FORMAT,
     PlanDocument,
     PlanTarget,
     changes_between,
@@ -33,7 +34,7 @@ from app.engine.control.document import (
     plan_items,
     stale_message,
 )
-from app.engine.control.schedule import FREEZE_STARTED, WINDOW_CLOSED, Freeze, Schedule, Window
+from app.engine.control.schedule import FREEZE_STARTED, WINDOW_CLOSED, Freeze, Moment, Schedule, Window
 from app.engine.control.zones import local_zone_name
 from app.engine.errors import BadInputError, Refusal, RefusedError
 from app.engine.frontend.registry import Frontend
@@ -117,7 +118,7 @@ def _refuse_by_schedule(schedule: Schedule, now: datetime, operation: str, overr
         )
 
 
-def _next_start(moment: object | None) -> str:
+def _next_start(moment: Moment | None) -> str:
     return f"it could start at {moment}" if moment is not None else "no start is allowed in the coming weeks"
 
 
@@ -246,8 +247,6 @@ def plan_content(
     created_at: datetime | None = None,
 ) -> dict[str, Any]:
     """A plan's document from the kind's planned run (``plan_id`` aside)."""
-    from app.engine.control.document import FORMAT
-
     content: dict[str, Any] = {
         "format": FORMAT,
         "environment": {"uid": env.uid, "name": env.name},
