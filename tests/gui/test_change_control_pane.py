@@ -71,7 +71,9 @@ def test_a_plan_saved_in_the_window_is_approved_by_another_and_run_from_there(
     path = tmp_path / "from-window.json"
     done(qtbot, window, lambda: pane.save_plan_to(path))
     saved = read_plan_file(path)
+    as_identity(monkeypatch, "carol")  # another maker: another plan, whatever the second it is made in
     same = saved_plans.save_plan(ctx, RunKind.DEPLOY_ALL, PlanTarget(), RunOptions(), tmp_path / "cli.json")
+    as_identity(monkeypatch, "alice")
     cli = read_plan_file(tmp_path / "cli.json")
     assert same.items == len(saved.items)
     for key in ("kind", "target", "platform_version", "frontends", "options", "items", "environment"):
@@ -100,7 +102,7 @@ def test_a_plan_saved_in_the_window_is_approved_by_another_and_run_from_there(
     loaded(qtbot, window)
     ran = next(p for p in pane.plans_model.rows if p.plan_id == saved.plan_id)
     assert ran.run_id == result.result.value.run_id
-    other = next(p for p in pane.plans_model.rows if p.plan_id != saved.plan_id)
+    other = next(p for p in pane.plans_model.rows if p.plan_id == cli.plan_id)
     assert other.stale, "the plan saved beside it no longer holds once the first one ran"
 
 
