@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.cli.parsing import CancelSignal, CommandSet, non_negative_int, positive_int
 from app.cli.shared import EXIT_OK, existing_environment, format_table, output
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from app.engine.context import EnvironmentContext
     from app.engine.control.document import PlanDocument, PlanTarget
     from app.engine.control.gate import ChangeRequest
+    from app.engine.control.now import ChangeControlState
     from app.engine.saved_plans import PlanSummary
     from app.engine.vocabulary import RunKind
 
@@ -316,15 +317,15 @@ def freeze_remove(args: argparse.Namespace, cancel: CancelSignal) -> int:
     return EXIT_OK
 
 
-def describe_change_control(document: dict[str, Any]) -> str:
-    """The status line about change control, from ``status``'s JSON piece."""
+def describe_change_control(state: ChangeControlState) -> str:
+    """``status``'s line about change control, for people."""
     parts = []
-    if document.get("approvals_required"):
-        parts.append(f"{document['approvals_required']} approval(s) per plan")
-    if document.get("active_freeze"):
-        parts.append(f"frozen until {document['active_freeze']}")
-    elif not document.get("in_window"):
-        parts.append(f"outside every window; next opens {document.get('next_window')}")
-    elif document.get("next_window"):
+    if state.approvals_required:
+        parts.append(f"{state.approvals_required} approval(s) per plan")
+    if state.active_freeze is not None:
+        parts.append(f"inside {state.active_freeze.describe()}")
+    elif not state.in_window:
+        parts.append(f"outside every window; the next opens {state.next_window}")
+    elif state.windows:
         parts.append("inside a window")
     return ", ".join(parts) or "off: changes may start at any time"

@@ -63,7 +63,7 @@ def status_text(state: Status) -> str:
     if not state.active_runs:
         lines.append("active run:   none")
     if state.change_control is not None:
-        lines.append(f"changes:      {describe_change_control(state.change_control.to_json())}")
+        lines.append(f"changes:      {describe_change_control(state.change_control)}")
     return "\n".join(lines)
 
 
