@@ -220,10 +220,13 @@ class ChangeControlPane(QWidget):
         self.plans_model.set_rows(list(view.plans))
         self.windows_model.set_rows(list(view.windows))
         self.freezes_model.set_rows(list(view.freezes))
-        why = view.state.why_not(planned=True)
         approvals = view.state.approvals_required
-        rule = f"Every planned run needs {approvals} approval(s) of its saved plan by others. " if approvals else ""
-        self.summary.setText(rule + (why or "A change may start now.") + f" You approve as {view.me}.")
+        sentences = (
+            [f"Every planned run needs {approvals} approval(s) of its saved plan by others"] if approvals else []
+        )
+        sentences.append(view.state.why_not(planned=False) or "A change may start now")
+        sentences.append(f"You approve as {view.me}")
+        self.summary.setText(". ".join(sentences) + ".")
         self.update_actions()
 
     # -- selection -------------------------------------------------------------------------------
