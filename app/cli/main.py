@@ -14,6 +14,7 @@ from typing import Any
 
 from app.cli import (
     audit_commands,
+    change_control_commands,
     frontend_commands,
     metrics_commands,
     policy_commands,
@@ -24,7 +25,7 @@ from app.cli import (
 from app.cli.parsing import ArgumentError, CancelSignal, CommandSet, Parser, global_options
 from app.cli.shared import log_exception
 from app.cli.streams import reserve_standard_fds, write
-from app.engine.errors import DeployCenterError
+from app.engine.errors import DeployCenterError, RefusedError
 from app.logsetup import configure_logging
 
 # Each adds its commands to the parser (``parsing.CommandSet``); a new group of commands is a
@@ -37,6 +38,7 @@ COMMAND_MODULES = (
     metrics_commands,
     webhook_commands,
     policy_commands,
+    change_control_commands,
 )
 
 
@@ -93,6 +95,11 @@ def run_cli(argv: Sequence[str]) -> int:
         cancel = CancelSignal()
         with ctrl_c_cancels(cancel):
             return int(args.handler(args, cancel))
+    except RefusedError as error:
+        extra: dict[str, Any] = {"refusal": str(error.refusal)}
+        if error.details:
+            extra["details"] = list(error.details)
+        return report_error(error.message, error.exit_code, wants_json, extra)
     except DeployCenterError as error:
         return report_error(error.message, error.exit_code, wants_json)
     except KeyboardInterrupt:
@@ -121,8 +128,9 @@ def internal_error_line(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
-def report_error(message: str, code: int, wants_json: bool) -> int:
+def report_error(message: str, code: int, wants_json: bool, extra: dict[str, Any] | None = None) -> int:
+    """One line on stderr; with ``--json`` also the error document (a refusal names its kind)."""
     write(sys.stderr, f"deploycenter: error: {message}\n")
     if wants_json:
-        write(sys.stdout, json.dumps({"error": message, "exit_code": code}) + "\n")
+        write(sys.stdout, json.dumps({"error": message, "exit_code": code, **(extra or {})}) + "\n")
     return code

@@ -10,6 +10,15 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.cli.change_control_commands import (
+    add_override_options,
+    add_plan_options,
+    change_request,
+    options_with_plan,
+    plan_of,
+    same_targets,
+    save_plan_and_report,
+)
 from app.cli.parsing import CancelSignal, CommandSet, non_negative_int, positive_int
 from app.cli.progress import ProgressPrinter
 from app.cli.shared import (
@@ -25,9 +34,11 @@ from app.cli.shared import (
 from app.engine.errors import BadInputError
 from app.engine.events import ignore_events
 from app.engine.runs.options import RunOptions
+from app.engine.vocabulary import RunKind
 
 if TYPE_CHECKING:
     from app.engine.context import EnvironmentContext
+    from app.engine.control.document import PlanDocument, PlanTarget
     from app.engine.operations import RunOutcome
     from app.engine.runs.planner import DeployPlan
 
@@ -50,6 +61,7 @@ def register(commands: CommandSet) -> None:
     p = commands.command("publish", "publish module bundles (folders or .zip): compile and deploy", publish)
     p.add_argument("bundles", nargs="+", metavar="BUNDLE")
     p.add_argument("--workers", type=positive_int, metavar="N")
+    add_override_options(p)
 
     p = commands.command("upgrade", "move to a platform version and prepare every module for it", upgrade)
     target = p.add_mutually_exclusive_group(required=True)
@@ -68,12 +80,16 @@ def register(commands: CommandSet) -> None:
     )
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
+    add_plan_options(p)
+    add_override_options(p)
 
     p = commands.command("deploy", "deploy chosen modules or an application", deploy)
     p.add_argument("modules", nargs="*", metavar="MODULE")
     p.add_argument("--app", metavar="APP", help="every module of this application")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
+    add_plan_options(p)
+    add_override_options(p)
 
     p = commands.command(
         "rollback", "make live again the releases live before a run, or one release back for modules", rollback
@@ -82,6 +98,8 @@ def register(commands: CommandSet) -> None:
     p.add_argument("--app", metavar="APP", help="every module of this application, one release back")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
+    add_plan_options(p)
+    add_override_options(p, emergency=True)
 
     p = commands.command(
         "publish-solution",
@@ -92,6 +110,8 @@ def register(commands: CommandSet) -> None:
     p.add_argument("--app", metavar="APP", help="every module of this application")
     p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
     p.add_argument("--workers", type=positive_int, metavar="N")
+    add_plan_options(p)
+    add_override_options(p)
 
     p = commands.command("prune", "remove old releases from every front-end", prune)
     p.add_argument(
@@ -106,9 +126,11 @@ def register(commands: CommandSet) -> None:
     p = commands.command("apply-config", "change configuration values and write them to the front-ends", apply_config)
     p.add_argument("module", metavar="MODULE")
     p.add_argument("values", nargs="+", metavar="KEY=VALUE")
+    add_override_options(p)
 
     p = commands.command("delete", "remove a module from the environment and the front-ends", delete)
     p.add_argument("module", metavar="MODULE")
+    add_override_options(p)
 
     p = commands.command("cancel", "ask the active run to stop", cancel_run)
     p.add_argument("run", nargs="?", type=positive_int, metavar="RUN")
@@ -150,6 +172,12 @@ def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: RunOu
     return run_exit_code(outcome.status, cancel)
 
 
+def _target(run: int | None = None) -> PlanTarget:
+    from app.engine.control.document import PlanTarget
+
+    return PlanTarget(run=run)
+
+
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The run's options as the command line gives them."""
     return RunOptions(rolling=args.rolling)
@@ -189,11 +217,26 @@ def init(args: argparse.Namespace, cancel: CancelSignal) -> int:
 def publish(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
 
+    change = change_request(args)
     with existing_environment(args) as ctx:
         outcome = operations.publish(
-            ctx, [Path(b) for b in args.bundles], workers=args.workers, on_event=ProgressPrinter(), cancel=cancel
+            ctx,
+            [Path(b) for b in args.bundles],
+            workers=args.workers,
+            change=change,
+            on_event=ProgressPrinter(),
+            cancel=cancel,
         )
-        return finish_run(args, ctx, outcome, cancel)
+        document, text = run_document(ctx, outcome.run_id)
+        held = [item for item in document["run"]["items"] if item["status"] == "prepared"]
+        if held:  # approvals are required: a publish compiles, and an approved plan deploys
+            document["deployed"] = False
+            text += (
+                f"\nnothing deployed: approvals are required, so {len(held)} compiled module(s) wait for an "
+                "approved plan (deploy-all --plan-out FILE, approve FILE, deploy-all --plan FILE)"
+            )
+        output(args, document, text)
+        return run_exit_code(outcome.status, cancel)
 
 
 def upgrade(args: argparse.Namespace, cancel: CancelSignal) -> int:
@@ -210,15 +253,22 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
         raise BadInputError("--stage writes releases and --dry-run changes nothing: give one of them")
     if args.stage and args.rolling:
         raise BadInputError("--stage switches nothing, so it cannot be --rolling: give one of them")
+    if (args.stage or args.dry_run) and (args.plan or args.plan_out):
+        raise BadInputError("--plan and --plan-out go with a Deploy All that switches: not with --stage or --dry-run")
+    plan = plan_of(args, RunKind.DEPLOY_ALL)
+    options = options_with_plan(args, run_options(args), plan)
+    change = change_request(args, plan)
     with existing_environment(args) as ctx:
+        if args.plan_out:
+            return save_plan_and_report(args, ctx, RunKind.DEPLOY_ALL, _target(), options)
         if args.dry_run:
             from app.engine.read import views
 
-            plan = views.deploy_plan(ctx)
+            dry = views.deploy_plan(ctx)
             if args.json:  # only the form that is printed: each costs a pass over every module
-                output(args, {"run": None, "plan": plan_json(plan)}, "")
+                output(args, {"run": None, "plan": plan_json(dry)}, "")
             else:
-                output(args, {}, plan_text(plan))
+                output(args, {}, plan_text(dry))
             return EXIT_OK
         from app.engine import operations
 
@@ -228,7 +278,8 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
             outcome = operations.deploy_all(
                 ctx,
                 workers=args.workers,
-                options=run_options(args),
+                options=options,
+                change=change,
                 on_event=ProgressPrinter(),
                 cancel=cancel,
             )
@@ -267,16 +318,30 @@ def plan_text(plan: DeployPlan) -> str:
 
 def deploy(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
+    from app.engine.saved_plans import plan_module_ids
 
+    plan = plan_of(args, RunKind.DEPLOY)
+    options = options_with_plan(args, run_options(args), plan)
+    change = change_request(args, plan)
     with existing_environment(args) as ctx:
         if args.app and args.modules:
             raise BadInputError("give module names or --app, not both")
-        ids = operations.resolve_modules(ctx, args.modules, args.app)
+        given = operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
+        if plan is not None:
+            ids = plan_module_ids(ctx, plan) or []
+            same_targets(plan, given, ids)
+        elif given is None:
+            raise BadInputError("name the modules to deploy, or --app APP")
+        else:
+            ids = given
+        if args.plan_out:
+            return save_plan_and_report(args, ctx, RunKind.DEPLOY, _target(), options, ids)
         outcome = operations.deploy_modules(
             ctx,
             ids,
             workers=args.workers,
-            options=run_options(args),
+            options=options,
+            change=change,
             on_event=ProgressPrinter(),
             cancel=cancel,
         )
@@ -291,43 +356,89 @@ def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
         raise BadInputError("give one run id, or module names or --app, not both")
     if args.app and args.targets:
         raise BadInputError("give module names or --app, not both")
+    plan = plan_of(args, RunKind.ROLLBACK)
+    options = options_with_plan(args, run_options(args), plan)
+    change = change_request(args, plan)
+    if args.emergency and args.plan_out:
+        raise BadInputError("--emergency rolls back now, without a plan: not with --plan-out")
     with existing_environment(args) as ctx:
-        if run_ids:
+        run_id = int(run_ids[0]) if run_ids else None
+        ids = (
+            operations.resolve_modules(ctx, args.targets, args.app)
+            if (args.targets or args.app) and not run_ids
+            else None
+        )
+        if plan is not None:
+            ids, run_id = _rollback_targets(ctx, plan, run_id, ids)
+        elif run_id is None and ids is None:
+            raise BadInputError("name a run, modules, or an application with --app")
+        if args.plan_out:
+            return save_plan_and_report(args, ctx, RunKind.ROLLBACK, _target(run_id), options, ids)
+        if run_id is not None:
             outcome = operations.rollback_run(
                 ctx,
-                int(run_ids[0]),
+                run_id,
                 workers=args.workers,
-                options=run_options(args),
+                options=options,
+                change=change,
                 on_event=ProgressPrinter(),
                 cancel=cancel,
             )
         else:
-            if not args.targets and not args.app:
-                raise BadInputError("name a run, modules, or an application with --app")
-            ids = operations.resolve_modules(ctx, args.targets, args.app)
             outcome = operations.rollback_modules(
                 ctx,
-                ids,
+                ids or [],
                 workers=args.workers,
-                options=run_options(args),
+                options=options,
+                change=change,
                 on_event=ProgressPrinter(),
                 cancel=cancel,
             )
         return finish_run(args, ctx, outcome, cancel)
 
 
+def _rollback_targets(
+    ctx: EnvironmentContext, plan: PlanDocument, run_id: int | None, given: list[int] | None
+) -> tuple[list[int] | None, int | None]:
+    """What a saved rollback plan rolls back; a run or modules given beside it must be the plan's."""
+    from app.engine.saved_plans import plan_module_ids
+
+    target = plan.target
+    if target.run is not None:
+        if given is not None or (run_id is not None and run_id != target.run):
+            raise BadInputError(f"the saved plan rolls back run {target.run}; give --plan alone")
+        return None, target.run
+    if run_id is not None:
+        raise BadInputError(f"the saved plan rolls back {target.describe()}, not a run; give --plan alone")
+    ids = plan_module_ids(ctx, plan)
+    same_targets(plan, given, ids)
+    return ids, None
+
+
 def publish_solution(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
+    from app.engine.saved_plans import plan_module_ids
 
+    plan = plan_of(args, RunKind.PUBLISH_SOLUTION)
+    options = options_with_plan(args, run_options(args), plan)
+    change = change_request(args, plan)
     with existing_environment(args) as ctx:
         if args.app and args.modules:
             raise BadInputError("give module names or --app, not both")
         ids = operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
+        if plan is not None:
+            planned = plan_module_ids(ctx, plan)
+            if ids is not None:
+                same_targets(plan, ids, planned)
+            ids = planned
+        if args.plan_out:
+            return save_plan_and_report(args, ctx, RunKind.PUBLISH_SOLUTION, _target(), options, ids)
         outcome = operations.publish_solution(
             ctx,
             ids,
             workers=args.workers,
-            options=run_options(args),
+            options=options,
+            change=change,
             on_event=ProgressPrinter(),
             cancel=cancel,
         )
@@ -359,8 +470,9 @@ def apply_config(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine.secret_keys import shown_config
 
     values = operations.parse_assignments(args.values)
+    change = change_request(args)
     with existing_environment(args) as ctx:
-        config = operations.apply_config(ctx, args.module, values)
+        config = operations.apply_config(ctx, args.module, values, override_reason=change.override_reason)
         output(
             args,
             {"module": args.module, "config": shown_config(ctx, args.module, config)},
@@ -372,8 +484,9 @@ def apply_config(args: argparse.Namespace, cancel: CancelSignal) -> int:
 def delete(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
 
+    change = change_request(args)
     with existing_environment(args) as ctx:
-        name = operations.delete_module(ctx, args.module)
+        name = operations.delete_module(ctx, args.module, override_reason=change.override_reason)
         output(args, {"deleted": name}, f"module {name} deleted; its history is kept")
     return EXIT_OK
 

@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from app.cli.change_control_commands import describe_change_control
 from app.cli.parsing import CancelSignal, CommandSet, positive_int
 from app.cli.progress import format_seconds
 from app.cli.shared import EXIT_OK, EXIT_SOME_FAILED, existing_environment, format_table, location_of, output, reached
@@ -66,6 +67,8 @@ def status_text(state: Status) -> str:
         )
     if not state.active_runs:
         lines.append("active run:   none")
+    if state.change_control is not None:
+        lines.append(f"changes:      {describe_change_control(state.change_control)}")
     return "\n".join(lines)
 
 

@@ -5,6 +5,8 @@ Anything else escaping the engine is a bug; front-ends show these errors' one-li
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class DeployCenterError(Exception):
     """Base of the errors a user can cause; ``exit_code`` follows the contract's table."""
@@ -29,10 +31,27 @@ class BundleError(BadInputError):
     """A module bundle that cannot be published: nothing of it is stored."""
 
 
+class Refusal(StrEnum):
+    """Why an operation was refused: a CI job retries a lock and stops on the others."""
+
+    LOCK = "lock"  # another run holds a module, or another process holds the database
+    ACTIVE_RUN = "active-run"  # a run that must run alone is active, or this one must
+    STALE_PLAN = "stale-plan"  # the environment changed since the saved plan was made
+    APPROVALS = "approvals"  # the plan lacks approvals, or an approval is not allowed
+    WINDOW = "window"  # outside every change window
+    FREEZE = "freeze"  # inside a change freeze
+
+
 class RefusedError(DeployCenterError):
-    """Refused because an active run or a lock holds what the operation needs."""
+    """Refused because of an active run, a lock or change control; ``refusal`` says which, and
+    ``details`` lists what the one-line message had to shorten (each change of a stale plan)."""
 
     exit_code = 3
+
+    def __init__(self, message: str, refusal: Refusal, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.refusal = refusal
+        self.details = details
 
 
 class StateError(DeployCenterError):

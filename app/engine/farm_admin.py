@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
-from app.engine.errors import BadInputError, RefusedError, StateError
+from app.engine.errors import BadInputError, Refusal, RefusedError, StateError
 from app.engine.frontend.kinds import FrontendKind, parse_target
 from app.engine.frontend.ownership import Owner, adopt, claim
 from app.engine.frontend.registry import Frontend, opened
@@ -171,4 +171,6 @@ def _refuse_last_enabled(session: Session, row: FrontendRow) -> None:
 def _refuse_while_running(session: Session, what: str) -> None:
     active = records.active_runs(session)
     if active:
-        raise RefusedError(f"{what} refused: {records.RunRef.of(active[0]).describe()} is still active")
+        raise RefusedError(
+            f"{what} refused: {records.RunRef.of(active[0]).describe()} is still active", Refusal.ACTIVE_RUN
+        )

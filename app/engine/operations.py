@@ -11,11 +11,13 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.engine.audit import audit, audited
 from app.engine.catalog import DEFAULT_PLATFORM, load_catalog
 from app.engine.config import config_bytes, declared_defaults, effective_config
 from app.engine.context import EnvironmentContext, Location, open_context
+from app.engine.control.gate import load_schedule, refuse_outside_window
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink, ignore_events
 from app.engine.farm_admin import TargetSpec, reachable_now
@@ -193,10 +195,17 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> dict[str, str]:
-    """Change configuration values and write them to every front-end where the module is live."""
+def apply_config(
+    ctx: EnvironmentContext, name: str, values: dict[str, str], *, override_reason: str | None = None
+) -> dict[str, str]:
+    """Change configuration values and write them to every front-end where the module is live.
+
+    It changes what the front-ends run, so windows and freezes apply (``override_reason``: started
+    outside a window on purpose, audited).
+    """
     with audited(ctx, "apply-config", name), ctx.db.write() as session:
         env = begin_operation(session)
+        refuse_outside_window(session, "Apply configurations", override_reason)
         module = find_module(session, name)
         records.refuse_if_locked(session, [module.id], "Apply configurations")
         version = session.get(ModuleVersionRow, module.latest_version_id)
@@ -216,13 +225,16 @@ def apply_config(ctx: EnvironmentContext, name: str, values: dict[str, str]) -> 
             claim(targets, owner(ctx, env))
             farm.apply_config(targets, module.name, config_bytes(config))
         audit(session, "apply-config", module.name, "done", ", ".join(sorted(values)))
+        _audit_override(session, "apply-config", module.name, override_reason)
         return config
 
 
-def delete_module(ctx: EnvironmentContext, name: str) -> str:
-    """Remove a module from the environment and the front-ends; its history stays."""
+def delete_module(ctx: EnvironmentContext, name: str, *, override_reason: str | None = None) -> str:
+    """Remove a module from the environment and the front-ends; its history stays. Windows and
+    freezes apply, as to apply-config."""
     with audited(ctx, "delete", name), ctx.db.write() as session:
         env = begin_operation(session)
+        refuse_outside_window(session, "Delete", override_reason)
         module = find_module(session, name)
         records.refuse_if_locked(session, [module.id], "Delete")
         with opened(enabled(frontends_of_session(session))) as targets:
@@ -232,7 +244,14 @@ def delete_module(ctx: EnvironmentContext, name: str) -> str:
         module.deployed_compilation_id = None
         module.deployed_release = None
         audit(session, "delete", module.name, "done")
+        _audit_override(session, "delete", module.name, override_reason)
         return module.name
+
+
+def _audit_override(session: Session, operation: str, target: str, reason: str | None) -> None:
+    """An operation started outside every change window on purpose keeps its reason in the audit."""
+    if reason is not None and not load_schedule(session).in_window(utcnow()):
+        audit(session, "override-window", target, "done", f"{operation}: {reason}")
 
 
 def cancel_run(ctx: EnvironmentContext, run_id: int | None = None) -> records.RunRef:

@@ -1,9 +1,11 @@
-"""The environment's policy: settings that govern every run, whoever starts it, stored on the
-environment row. For now the metrics file that every run rewrites when it ends.
+"""The environment's policy: the settings that govern every run, whoever starts it, stored on the
+environment row: how many approvals a planned run needs (change control), and the metrics file
+every run rewrites when it ends.
 
-A path is checked before anything is stored: its folder must exist and the file must be writable
-there, which is proved by writing the metrics into it at once, so that a typo is found now and
-not after the next run.
+Every setting given is checked before anything is stored (bad input is exit 2 with nothing
+written), and all of them are stored and audited in one transaction. A metrics path must be in a
+folder that exists and be writable, which is proved by writing the metrics into it at once, so
+that a typo is found now and not after the next run.
 """
 
 from __future__ import annotations
@@ -15,20 +17,60 @@ from typing import Any
 from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
-from app.engine.runs.records import environment, serialize_writers
+from app.engine.kinds.recovery import begin_operation
+from app.engine.runs.records import environment
+from app.engine.store.models import EnvironmentRow
+
+MAX_APPROVALS = 20  # more reviewers than this for one plan is a typing error, not a policy
 
 
 @dataclass(frozen=True)
 class Policy:
+    approvals_required: int  # approvals of its saved plan, by others than its maker, a planned run needs
     metrics_file: str | None
 
+    @classmethod
+    def of(cls, env: EnvironmentRow) -> Policy:
+        return cls(env.approvals_required or 0, env.metrics_file)
+
     def to_json(self) -> dict[str, Any]:
-        return {"metrics_file": self.metrics_file}
+        return {"approvals_required": self.approvals_required, "metrics_file": self.metrics_file}
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """What ``policy set`` was given; None leaves a setting as it is."""
+
+    approvals: int | None = None
+    metrics_file: str | None = None
+    clear_metrics_file: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.approvals is None and self.metrics_file is None and not self.clear_metrics_file
 
 
 def read_policy(ctx: EnvironmentContext) -> Policy:
     with ctx.db.read() as session:
-        return Policy(environment(session).metrics_file)
+        return Policy.of(environment(session))
+
+
+def set_policy(ctx: EnvironmentContext, change: PolicyChange) -> Policy:
+    """Store the settings ``change`` gives, after checking every one of them."""
+    if change.empty:
+        raise BadInputError("policy set: give at least one setting (see policy set --help)")
+    if change.approvals is not None and not 0 <= change.approvals <= MAX_APPROVALS:
+        raise BadInputError(f"--approvals takes a whole number from 0 to {MAX_APPROVALS}, not {change.approvals}")
+    metrics = _proved_metrics_file(ctx, change.metrics_file) if change.metrics_file is not None else None
+    with audited(ctx, "policy-set", "policy"), ctx.db.write() as session:
+        env = begin_operation(session)
+        if change.approvals is not None:
+            env.approvals_required = change.approvals
+            audit(session, "policy-set", "approvals", "done", f"every planned run needs {change.approvals}")
+        if metrics is not None or change.clear_metrics_file:
+            env.metrics_file = metrics
+            audit(session, "policy-set", "metrics-file", "done", metrics or "none")
+        return Policy.of(env)
 
 
 def checked_metrics_path(text: str) -> Path:
@@ -43,19 +85,12 @@ def checked_metrics_path(text: str) -> Path:
     return path
 
 
-def set_metrics_file(ctx: EnvironmentContext, text: str | None) -> Policy:
-    """Name the file every run rewrites when it ends (None: no file); written at once to prove it."""
+def _proved_metrics_file(ctx: EnvironmentContext, text: str) -> str:
     from app.engine.metrics import write_metrics_file
 
-    path = checked_metrics_path(text) if text is not None else None
-    if path is not None:
-        try:
-            write_metrics_file(ctx, path)
-        except OSError as exc:
-            raise BadInputError(f"cannot write the metrics file {path}: {exc.strerror or exc}") from None
-    stored = str(path) if path is not None else None
-    with audited(ctx, "policy-set", "metrics-file"), ctx.db.write() as session:
-        env = serialize_writers(session)
-        env.metrics_file = stored
-        audit(session, "policy-set", "metrics-file", "done", stored or "none")
-    return Policy(stored)
+    path = checked_metrics_path(text)
+    try:
+        write_metrics_file(ctx, path)
+    except OSError as exc:
+        raise BadInputError(f"cannot write the metrics file {path}: {exc.strerror or exc}") from None
+    return str(path)

@@ -16,8 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.engine import operations
+from app.engine import operations, saved_plans
 from app.engine.context import EnvironmentContext
+from app.engine.control.document import PlanDocument
 from app.engine.events import Event, EventSink, RunStarted
 from app.engine.kinds.rollback import RollbackPlan
 from app.engine.runs.options import RunOptions
@@ -142,6 +143,16 @@ class OperationController(QObject):
             return operations.publish_solution(self._ctx, ids, workers=self.workers, on_event=sink, cancel=cancel)
 
         return self._run("Publish solution", pane, call)
+
+    def run_plan(self, plan: PlanDocument, pane: str | None = "changes") -> Operation:
+        """A saved plan, run exactly as it was made and approved (``--plan``)."""
+        return self._run(
+            f"Run plan {plan.short_id}",
+            pane,
+            lambda sink, cancel: saved_plans.run_plan(
+                self._ctx, plan, workers=self.workers, on_event=sink, cancel=cancel
+            ),
+        )
 
     def cancel_run(self, run_id: int, pane: str | None = "details") -> Operation | None:
         """Our own run stops at once; another process's run at its next heartbeat."""

@@ -22,6 +22,7 @@ from app import __version__
 from app.engine.read.views import Status
 from app.engine.vocabulary import ItemStatus, RunStatus
 from app.gui.audit.pane import AuditPane
+from app.gui.change_control.pane import ChangeControlPane
 from app.gui.desktop import RunNotifier
 from app.gui.details.pane import DetailsPane
 from app.gui.formatting import plural
@@ -37,9 +38,16 @@ from app.gui.snapshot import Snapshot
 from app.gui.upgrades.pane import UpgradesPane
 from app.gui.widgets import move_bar
 
-PANES = ("upgrades", "modules", "details", "frontends", "audit")
-PANE_TITLES = ("Upgrades", "Modules", "Deployment Details", "Front-ends", "Audit")
-PANE_ICONS = (RunStatus.RUNNING, ItemStatus.DEPLOYED, ItemStatus.PENDING, ItemStatus.SKIPPED, ItemStatus.STAGED)
+PANES = ("upgrades", "modules", "details", "frontends", "changes", "audit")
+PANE_TITLES = ("Upgrades", "Modules", "Deployment Details", "Front-ends", "Change control", "Audit")
+PANE_ICONS = (
+    RunStatus.RUNNING,
+    ItemStatus.DEPLOYED,
+    ItemStatus.PENDING,
+    ItemStatus.SKIPPED,
+    ItemStatus.BLOCKED,
+    ItemStatus.STAGED,
+)
 STATUS_MESSAGE_MS = 10_000
 NAV_WIDTH = 88
 MODULES_NAV = PANES.index("modules")
@@ -64,12 +72,16 @@ class MainWindow(QMainWindow):
         self.modules = ModulesPane(session, self.modules_model)
         self.details = DetailsPane(session, self.modules_model, self.upgrades.request_deploy_all)
         self.frontends = FrontendsPane(session)
+        self.changes = ChangeControlPane(session)
         self.audit = AuditPane(session)
-        self.panes: tuple[UpgradesPane | ModulesPane | DetailsPane | FrontendsPane | AuditPane, ...] = (
+        self.panes: tuple[
+            UpgradesPane | ModulesPane | DetailsPane | FrontendsPane | ChangeControlPane | AuditPane, ...
+        ] = (
             self.upgrades,
             self.modules,
             self.details,
             self.frontends,
+            self.changes,
             self.audit,
         )
         self._build_central()
@@ -77,6 +89,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.upgrades.open_run.connect(self.open_run)
         self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
+        self.changes.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
         session.tracker.ended.connect(self._clear_run_notices)
         self.desktop = RunNotifier(self)

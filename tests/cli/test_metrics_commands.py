@@ -80,7 +80,7 @@ def test_every_run_rewrites_the_metrics_file_when_it_ends(env: Cli, tmp_path: Pa
     folder.mkdir()
     target = folder / "deploycenter.prom"
     set_ = env("policy", "set", "--metrics-file", str(target), "--json")
-    assert set_.code == 0 and set_.json() == {"policy": {"metrics_file": str(target)}}
+    assert set_.code == 0 and set_.json() == {"policy": {"approvals_required": 0, "metrics_file": str(target)}}
     assert value(samples(target.read_text()), "deploycenter_runs_total", kind="publish", status="succeeded") == 0
     assert env("publish", str(write_bundle(tmp_path / "b", "Orders"))).code == 0
     written = samples(target.read_text())

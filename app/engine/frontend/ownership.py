@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,7 +46,16 @@ class Owner:
             return None
 
     def same_as(self, other: Owner) -> bool:
-        return (self.uid, self.database) == (other.uid, other.database)
+        return (self.uid, _server_database(self.database)) == (other.uid, _server_database(other.database))
+
+
+# The user of a database URL: each operator may connect to the same database as their own role.
+_URL_USER = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^@/]*@")
+
+
+def _server_database(database: str) -> str:
+    """Where a database is, whoever connects to it: a URL without its user."""
+    return _URL_USER.sub(r"\1", database)
 
 
 def claim(targets: Sequence[FrontendTarget], owner: Owner, hint: str | None = None) -> None:

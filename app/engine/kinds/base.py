@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.engine.audit import audit, audited
 from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext
+from app.engine.control.gate import PLAIN_REQUEST, ChangeGate, ChangeRequest
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink
 from app.engine.frontend.farm import DEFAULT_KEEP
@@ -34,7 +35,7 @@ from app.engine.runs import records
 from app.engine.runs.executor import RunExecutor
 from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool, process_count
-from app.engine.runs.work import RunWork, WorkItem
+from app.engine.runs.work import RunWork, StopCheck, WorkItem
 from app.engine.store.models import EnvironmentRow
 from app.engine.vocabulary import RunKind, RunStatus
 
@@ -102,10 +103,15 @@ def start_run(
     *,
     workers: int,
     options: RunOptions = PLAIN_RUN,
+    change: ChangeRequest = PLAIN_REQUEST,
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> RunOutcome:
-    """Record a run of ``kind`` as ``plan`` decides it, then execute it; ``target`` names it in the audit."""
+    """Record a run of ``kind`` as ``plan`` decides it, then execute it; ``target`` names it in the audit.
+
+    Change control (``control.gate``) refuses it in the same transaction, as ``change`` asks it
+    to start: from a saved plan, past a window, or as an emergency.
+    """
     rolling = options.rolling
     if rolling and not kind.traits.rolling:
         raise BadInputError(f"a {kind.traits.label} run cannot be --rolling")
@@ -115,6 +121,7 @@ def start_run(
         with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
             env = begin_operation(session)
             records.refuse_if_exclusive_active(session, kind)
+            gate = ChangeGate(session, env, kind, change)
             every = frontends_of_session(session)
             frontends = tuple(enabled(every))
             if rolling:
@@ -123,23 +130,26 @@ def start_run(
                 claim(shared_targets(frontends), owner(ctx, env))
             disabled = tuple(frontend.name for frontend in every if not frontend.enabled)
             planned = plan(RunStart(session, env, frontends, disabled, rolling))
+            platform = planned.platform or env.platform_version
+            gate.admit(planned.items, planned.work_items, every, platform, options)
             if planned.locks_modules:
                 records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
-            platform = planned.platform or env.platform_version
             run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=options.rolling)
             run.message = planned.message
             if planned.recorded is not None:
                 planned.recorded(session, run.id)
             audit(session, kind, planned.audited_as or target, "started", f"run {run.id}{planned.note}")
+            gate.started(run.id, target)
             started = StartedRun(run.id, platform, str(ctx.artifacts.root), frontends, disabled, keep_of(env))
+        deadline = gate.deadline(ctx.db)
         heavy = len(planned.work_items) if planned.heavy is None else planned.heavy
         pool = WorkerPool(process_count(heavy))
         try:
             work = planned.make_work(started, pool, not rolling)
             if rolling:
                 staging = cast(StagingWork[P], work)
-                work = RollingWork(staging, frontends, started.keep, started.id, on_event)
-            return execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel)
+                work = RollingWork(staging, frontends, started.keep, started.id, on_event, stop=deadline)
+            return execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel, deadline)
         finally:
             pool.close()
 
@@ -190,10 +200,12 @@ def execute(
     workers: int,
     on_event: EventSink,
     cancel: threading.Event | None,
+    stop: StopCheck | None = None,
 ) -> RunOutcome:
-    """Run ``work`` over ``items`` for the recorded run ``run_id`` and audit how it ended."""
+    """Run ``work`` over ``items`` for the recorded run ``run_id`` and audit how it ended; ``stop``
+    says when it must start no more modules (its change window closed)."""
     executor = RunExecutor(
-        ctx.db, run_id, items, work, workers=workers, on_event=on_event, cancel=cancel or threading.Event()
+        ctx.db, run_id, items, work, workers=workers, on_event=on_event, cancel=cancel or threading.Event(), stop=stop
     )
     status = executor.execute()
     with ctx.db.write() as session:

@@ -13,6 +13,7 @@ from app.engine.artifacts import ArtifactCorruptError, ArtifactStore, PendingZip
 from app.engine.blobs import BlobError
 from app.engine.bundle import Bundle, bundle_from_source_zip
 from app.engine.compiler import CompileOutcome, PlatformSpec, artifact_content, first_failure
+from app.engine.control.entry import RECOMPILE, PlanEntry, config_sha256
 from app.engine.errors import DeployCenterError
 
 
@@ -33,6 +34,10 @@ class CompileJob:
     producers: Mapping[str, bool | None] = field(default_factory=dict)
     config_defaults: Mapping[str, str] = field(default_factory=dict)
     config_overrides: Mapping[str, str] = field(default_factory=dict)
+
+    def plan_entry(self) -> PlanEntry:
+        """Its release is known only once compiled; the values applied to the module are known now."""
+        return PlanEntry(RECOMPILE, None, None, config_sha256(self.config_overrides))
 
 
 CompileResult = CompileOutcome | DeployCenterError

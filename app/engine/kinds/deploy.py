@@ -8,7 +8,7 @@ big runs; the coordinator flushes the switches once and records them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
+from app.engine.control.entry import DEPLOY, PlanEntry, config_sha256
+from app.engine.control.gate import PLAIN_REQUEST, ChangeRequest
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
@@ -41,18 +43,23 @@ class Deployable:
     compilation_id: int
     release: ReleaseRequest
 
+    def plan_entry(self) -> PlanEntry:
+        release = self.release
+        return PlanEntry(DEPLOY, release.release_id, release.artifact_sha256, config_sha256(release.config))
+
 
 def deploy_all(
     ctx: EnvironmentContext,
     *,
     workers: int | None = None,
     options: RunOptions = PLAIN_RUN,
+    change: ChangeRequest = PLAIN_REQUEST,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Deploy every prepared module that is not live yet (rules.md#deploy-all, rules.md#retry); ``options.rolling``: one
     front-end at a time, each followed by its health check (rules.md#rolling)."""
-    return deploy_run(ctx, RunKind.DEPLOY_ALL, None, workers, on_event, cancel, options)
+    return deploy_run(ctx, RunKind.DEPLOY_ALL, None, workers, on_event, cancel, options, change)
 
 
 def deploy_modules(
@@ -61,11 +68,12 @@ def deploy_modules(
     *,
     workers: int | None = None,
     options: RunOptions = PLAIN_RUN,
+    change: ChangeRequest = PLAIN_REQUEST,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Deploy chosen modules (one at a time, or an application) by the same rules as Deploy All."""
-    return deploy_run(ctx, RunKind.DEPLOY, list(module_ids), workers, on_event, cancel, options)
+    return deploy_run(ctx, RunKind.DEPLOY, list(module_ids), workers, on_event, cancel, options, change)
 
 
 def deploy_run(
@@ -76,23 +84,30 @@ def deploy_run(
     on_event: EventSink,
     cancel: threading.Event | None,
     options: RunOptions = PLAIN_RUN,
+    change: ChangeRequest = PLAIN_REQUEST,
 ) -> RunOutcome:
     """A deploy run; of kind ``STAGE`` it writes every planned release and switches nothing."""
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
-
-    def plan(start: RunStart) -> PlannedRun[Deployable]:
-        return _planned(start, kind, module_ids)
-
     return start_run(
         ctx,
         kind,
         target,
-        plan,
+        deploy_planner(kind, module_ids),
         workers=workers or default_deploy_workers(),
         options=options,
+        change=change,
         on_event=on_event,
         cancel=cancel,
     )
+
+
+def deploy_planner(kind: RunKind, module_ids: list[int] | None) -> Callable[[RunStart], PlannedRun[Deployable]]:
+    """The plan of a deploy run: the one a run carries out, a dry run shows and a saved plan holds."""
+
+    def plan(start: RunStart) -> PlannedRun[Deployable]:
+        return _planned(start, kind, module_ids)
+
+    return plan
 
 
 def _planned(start: RunStart, kind: RunKind, module_ids: list[int] | None) -> PlannedRun[Deployable]:

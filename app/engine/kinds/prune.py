@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
-from app.engine.errors import BadInputError, RefusedError
+from app.engine.errors import BadInputError, Refusal, RefusedError
 from app.engine.frontend import farm
 from app.engine.frontend.registry import enabled, opened
 from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, SizedTarget
@@ -89,7 +89,9 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
         env = begin_operation(session)
         active = records.active_runs(session)
         if active:
-            raise RefusedError(f"prune refused: {records.RunRef.of(active[0]).describe()} is still active")
+            raise RefusedError(
+                f"prune refused: {records.RunRef.of(active[0]).describe()} is still active", Refusal.ACTIVE_RUN
+            )
         if keep is not None and not dry_run:
             env.keep_releases = keep
         chosen = (

@@ -20,6 +20,7 @@ from app.engine.artifacts import ArtifactStore, PendingZip
 from app.engine.bundle import load_bundle, prepare_source
 from app.engine.compiler import CompileOutcome, PlatformSpec
 from app.engine.context import EnvironmentContext
+from app.engine.control.gate import PLAIN_REQUEST, ChangeRequest, holds_back_deploys
 from app.engine.dependencies import refuse_cycles
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
@@ -50,6 +51,7 @@ from app.engine.kinds.ledger import (
 from app.engine.kinds.publish_batch import publish_batch
 from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.kinds.unfinished_publish import discard_unreached
+from app.engine.kinds.upgrade import CompileWork
 from app.engine.manifest import Manifest
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool
@@ -67,10 +69,15 @@ def publish(
     bundle_paths: Iterable[Path],
     *,
     workers: int | None = None,
+    change: ChangeRequest = PLAIN_REQUEST,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """A new version of each bundle's module, compiled for the current platform and deployed."""
+    """A new version of each bundle's module, compiled for the current platform and deployed.
+
+    While approvals are required, only compiled: an approved plan deploys it (its items end
+    ``prepared``).
+    """
     # Each bundle's files are dropped once its source zip is built (a big one straight into a
     # temp file of the store): workers read the stored zip back one module at a time, so a
     # publish of thousands, or of one huge file, does not hold it all in memory.
@@ -93,7 +100,7 @@ def publish(
             manifests.append(manifest)
         if not manifests:
             raise BadInputError("publish needs at least one bundle")
-        return _publish(ctx, manifests, sources, workers, on_event, cancel)
+        return _publish(ctx, manifests, sources, workers, change, on_event, cancel)
     finally:
         ctx.artifacts.discard(sources)
 
@@ -103,6 +110,7 @@ def _publish(
     manifests: Sequence[Manifest],
     source_zips: list[PendingZip],
     workers: int | None,
+    change: ChangeRequest,
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> RunOutcome:
@@ -113,15 +121,26 @@ def _publish(
         source_zips.clear()  # stored: the workers read them back one module at a time
         producers = ProducerBook(known_compilations(start.session, start.env.platform_version))
 
-        def make_work(run: StartedRun, pool: WorkerPool, switch: bool) -> PublishWork:
+        compile_only = holds_back_deploys(start.env)
+
+        def make_work(run: StartedRun, pool: WorkerPool, switch: bool) -> PublishWork | CompileWork:
             spec = platform_spec(ctx, run.platform)
+            if compile_only:
+                return CompileWork(run.artifacts, spec, producers, pool)
             return PublishWork(run.artifacts, run.frontends, spec, producers, pool, run.disabled, keep=run.keep)
 
         return PlannedRun(new_items, work_items, make_work, "publish", locks_modules=False)
 
     names = name_list([manifest.name for manifest in manifests])
     outcome = start_run(
-        ctx, RunKind.PUBLISH, names, plan, workers=workers or default_workers(), on_event=on_event, cancel=cancel
+        ctx,
+        RunKind.PUBLISH,
+        names,
+        plan,
+        workers=workers or default_workers(),
+        change=change,
+        on_event=on_event,
+        cancel=cancel,
     )
     discard_unreached(ctx, outcome.run_id, on_event)  # a new version never compiled must not stay the latest
     return outcome

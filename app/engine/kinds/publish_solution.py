@@ -9,13 +9,14 @@ version; unlike a publish, a module that fails blocks its consumers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.engine.config import declared_defaults
 from app.engine.context import EnvironmentContext
+from app.engine.control.gate import PLAIN_REQUEST, ChangeRequest
 from app.engine.events import EventSink, ignore_events
 from app.engine.kinds.base import (
     PlannedRun,
@@ -49,11 +50,29 @@ def publish_solution(
     *,
     workers: int | None = None,
     options: RunOptions = PLAIN_RUN,
+    change: ChangeRequest = PLAIN_REQUEST,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Recompile and deploy the chosen modules (None: every module), even those already deployed."""
     target = "all modules" if module_ids is None else f"{len(module_ids)} module(s)"
+    return start_run(
+        ctx,
+        RunKind.PUBLISH_SOLUTION,
+        target,
+        solution_planner(ctx, module_ids),
+        workers=workers or default_workers(),
+        options=options,
+        change=change,
+        on_event=on_event,
+        cancel=cancel,
+    )
+
+
+def solution_planner(
+    ctx: EnvironmentContext, module_ids: Sequence[int] | None
+) -> Callable[[RunStart], PlannedRun[CompileJob]]:
+    """The plan of a publish-solution run: what a run carries out and a saved plan holds."""
 
     def plan(start: RunStart) -> PlannedRun[CompileJob]:
         new_items, work_items = _chosen(start.session, module_ids)
@@ -68,16 +87,7 @@ def publish_solution(
 
         return PlannedRun(new_items, work_items, make_work, "publish solution", note=f", {len(new_items)} module(s)")
 
-    return start_run(
-        ctx,
-        RunKind.PUBLISH_SOLUTION,
-        target,
-        plan,
-        workers=workers or default_workers(),
-        options=options,
-        on_event=on_event,
-        cancel=cancel,
-    )
+    return plan
 
 
 def _chosen(

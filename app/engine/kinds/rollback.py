@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
+from app.engine.control.gate import PLAIN_REQUEST, ChangeRequest
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend.content import ReleaseRequest
@@ -234,13 +235,12 @@ def rollback_run(
     *,
     workers: int | None = None,
     options: RunOptions = PLAIN_RUN,
+    change: ChangeRequest = PLAIN_REQUEST,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Make the releases live before run ``run_id`` live again (rules.md#rollback)."""
-    return _rollback(
-        ctx, f"run {run_id}", lambda session: plan_run_rollback(session, run_id), workers, options, on_event, cancel
-    )
+    return _rollback(ctx, f"run {run_id}", run_rollback_planner(run_id), workers, options, change, on_event, cancel)
 
 
 def rollback_modules(
@@ -249,34 +249,44 @@ def rollback_modules(
     *,
     workers: int | None = None,
     options: RunOptions = PLAIN_RUN,
+    change: ChangeRequest = PLAIN_REQUEST,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Take each chosen module back one release (rules.md#rollback)."""
     ids = list(module_ids)
-    return _rollback(
-        ctx,
-        f"{len(ids)} module(s)",
-        lambda session: plan_module_rollback(session, ids),
-        workers,
-        options,
-        on_event,
-        cancel,
-    )
+    planner = module_rollback_planner(ids)
+    return _rollback(ctx, f"{len(ids)} module(s)", planner, workers, options, change, on_event, cancel)
+
+
+def run_rollback_planner(run_id: int) -> Callable[[RunStart], PlannedRun[Deployable]]:
+    """The plan of ``rollback RUN``: what a run carries out and a saved plan holds."""
+    return _planner(lambda session: plan_run_rollback(session, run_id))
+
+
+def module_rollback_planner(module_ids: Sequence[int]) -> Callable[[RunStart], PlannedRun[Deployable]]:
+    """The plan of ``rollback MODULE ...``."""
+    ids = list(module_ids)
+    return _planner(lambda session: plan_module_rollback(session, ids))
+
+
+def _planner(decide: _Planner) -> Callable[[RunStart], PlannedRun[Deployable]]:
+    def plan(start: RunStart) -> PlannedRun[Deployable]:
+        return _planned_rollback(start, decide(start.session))
+
+    return plan
 
 
 def _rollback(
     ctx: EnvironmentContext,
     target: str,
-    planner: _Planner,
+    plan: Callable[[RunStart], PlannedRun[Deployable]],
     workers: int | None,
     options: RunOptions,
+    change: ChangeRequest,
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> RunOutcome:
-    def plan(start: RunStart) -> PlannedRun[Deployable]:
-        return _planned_rollback(start, planner(start.session))
-
     return start_run(
         ctx,
         RunKind.ROLLBACK,
@@ -284,6 +294,7 @@ def _rollback(
         plan,
         workers=workers or default_deploy_workers(),
         options=options,
+        change=change,
         on_event=on_event,
         cancel=cancel,
     )

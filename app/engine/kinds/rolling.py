@@ -23,7 +23,7 @@ from app.engine.events import EventSink, FrontendSwitched, guarded, ignore_event
 from app.engine.frontend import farm
 from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, Staged, Switch
-from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
+from app.engine.runs.work import RunWork, StopCheck, WorkItem, WorkOutcome
 from app.engine.vocabulary import ItemStatus
 
 P = TypeVar("P")
@@ -49,6 +49,7 @@ class Switched:
 
     error: str | None
     frontends: Mapping[str, str]
+    stopped: str | None = None  # why the switch stopped before it was live everywhere ("window-closed")
 
 
 class StagingWork(RunWork[P], Protocol[P]):
@@ -95,18 +96,27 @@ def switch_in_waves(
     keep: int,
     log: Log,
     on_wave: Callable[[str, int, bool, str | None], None] = lambda *_args: None,
+    stop: StopCheck | None = None,
 ) -> dict[str, Switched]:
     """Switch ``waiting`` (in the order given) one target at a time, each followed by its health check.
 
-    ``on_wave(front-end, modules switched, whether it has a check, problem)`` after each.
+    ``on_wave(front-end, modules switched, whether it has a check, problem)`` after each. When
+    ``stop`` gives a reason before a front-end (the change window closed), the front-ends already
+    switched go back and the modules stay staged, not switched anywhere.
     """
     by_name = {frontend.name: frontend for frontend in frontends}
     states: dict[str, dict[str, str]] = {w.key: {t.name: farm.STAGED for t in targets} for w in waiting}
     errors: dict[str, str] = {}
     done: list[FrontendTarget] = []
     going = list(waiting)
+    stopped: str | None = None
     for target in targets:
         if not going:
+            break
+        stopped = stop() if stop is not None else None
+        if stopped is not None:
+            log("warning", f"{stopped}: switching nothing more; switching back the front-ends switched so far")
+            _switch_back(done, going, states)
             break
         problems = farm.switch_on(target, [Switch(w.module, w.release_id, w.config) for w in going])
         failed = [w for w, problem in zip(going, problems, strict=True) if problem is not None]
@@ -135,7 +145,8 @@ def switch_in_waves(
             target.prune(
                 [Prune(w.module, farm.protected(w.release_id, w.staged.get(target.name)), keep) for w in going]
             )
-    return {w.key: Switched(errors.get(w.key), states[w.key]) for w in waiting}
+    halted = {w.key for w in going} if stopped is not None else set()
+    return {w.key: Switched(errors.get(w.key), states[w.key], stopped if w.key in halted else None) for w in waiting}
 
 
 def _flush(target: FrontendTarget) -> str | None:
@@ -173,8 +184,11 @@ class RollingWork(Generic[P]):
         keep: int,
         run_id: int = 0,
         on_event: EventSink = ignore_events,
+        *,
+        stop: StopCheck | None = None,
     ) -> None:
         self._inner = inner
+        self._stop = stop  # change control: when to switch nothing more
         self._frontends = list(frontends)
         self._keep = keep
         self._run_id = run_id
@@ -217,12 +231,22 @@ class RollingWork(Generic[P]):
                 found = self._inner.waiting(item, outcome)
                 if found is not None:
                     waiting.append((item, outcome, found))
-            waves = switch_in_waves(self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave)
-            return [(item, self._inner.switched(item, outcome, waves[w.key])) for item, outcome, w in waiting]
+            waves = switch_in_waves(
+                self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave, self._stop
+            )
+            return [(item, self._concluded(item, outcome, waves[w.key])) for item, outcome, w in waiting]
         finally:
             # The next CURRENT and config.json staging prepared on the front-ends no switch reached
             # (after a failed check, a cancel), or in a worker process: nothing renames them now.
             farm.forget_prepared(targets, [item.module for item, _outcome in staged])
+
+    def _concluded(self, item: WorkItem[P], outcome: WorkOutcome, result: Switched) -> WorkOutcome:
+        if result.stopped is None:
+            return self._inner.switched(item, outcome, result)
+        message = "staged on every front-end and switched back where it had switched: the run stopped switching"
+        return WorkOutcome(
+            ItemStatus.CANCELLED, result.stopped, f"{message} ({result.stopped})", None, result.frontends
+        )
 
 
 def _not_switched(outcome: WorkOutcome) -> WorkOutcome:

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import UTC, datetime
 
 from app.engine.context import Location
+from app.engine.control.now import ChangeControlState, state_of
+from app.engine.control.schedule import Freeze, Schedule, Window
 from app.engine.errors import StateError
 from app.engine.frontend.registry import Frontend
 from app.engine.read.status import Status, state_counts
@@ -90,6 +93,7 @@ def _read(connection: sqlite3.Connection, head: str, url: str) -> Status | None:
         upgrade = connection.execute(
             "SELECT from_version, to_version FROM platform_upgrade ORDER BY id DESC LIMIT 1"
         ).fetchone()
+        change_control = _change_control(connection)
         frontends = tuple(
             Frontend(id_, fe_name, location, kind, bool(enabled), health_cmd)
             for id_, fe_name, location, kind, enabled, health_cmd in connection.execute(
@@ -112,4 +116,26 @@ def _read(connection: sqlite3.Connection, head: str, url: str) -> Status | None:
         active_runs=(),
         database=url,
         staged=int(staged or 0),
+        change_control=change_control,
     )
+
+
+def _change_control(connection: sqlite3.Connection) -> ChangeControlState:
+    """The same answer as ``views.status`` gives, from the same rows and the same pure rules."""
+    (approvals,) = connection.execute("SELECT approvals_required FROM environment WHERE id = 1").fetchone()
+    windows = tuple(
+        Window(*row)
+        for row in connection.execute("SELECT id, weekday, start_minute, minutes, zone FROM change_window ORDER BY id")
+    )
+    freezes = tuple(
+        Freeze(id_, _utc(starts), _utc(ends), zone, reason)
+        for id_, starts, ends, zone, reason in connection.execute(
+            "SELECT id, starts_at, ends_at, zone, reason FROM change_freeze ORDER BY starts_at, id"
+        )
+    )
+    return state_of(Schedule(windows, freezes), int(approvals or 0), datetime.now(UTC))
+
+
+def _utc(stored: str) -> datetime:
+    """A UTC column as SQLAlchemy's SQLite dialect stores it: ISO text without an offset."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.engine.control.now import ChangeControlState
 from app.engine.frontend.registry import Frontend
 from app.engine.identity import iso
 from app.engine.vocabulary import ModuleState
@@ -48,6 +49,7 @@ class Status:
     active_runs: tuple[ActiveRun, ...]
     database: str
     staged: int = 0  # ready modules whose release a stage run left on the front-ends (rules.md#stage)
+    change_control: ChangeControlState | None = None  # may a change start now, and if not, when
 
     @property
     def active_run(self) -> ActiveRun | None:
@@ -82,6 +84,7 @@ class Status:
                 "staged": self.staged,
             },
             "database": self.database,
+            "change_control": self.change_control.to_json() if self.change_control else None,
         }
 
 

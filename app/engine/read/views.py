@@ -15,9 +15,11 @@ from app.engine.audit import AuditEntry as AuditEntry
 from app.engine.audit import audit_entries as audit_entries
 from app.engine.config import declared_defaults, effective_config
 from app.engine.context import EnvironmentContext
+from app.engine.control.gate import load_schedule
+from app.engine.control.now import state_of
 from app.engine.errors import BadInputError
 from app.engine.frontend.registry import enabled, opened
-from app.engine.identity import iso
+from app.engine.identity import iso, utcnow
 from app.engine.lookup import find_module, frontends_of_session
 from app.engine.read.status import ActiveRun as ActiveRun
 from app.engine.read.status import Status as Status
@@ -167,6 +169,7 @@ def status(ctx: EnvironmentContext) -> Status:
             active_runs=active,
             database=ctx.db.describe(),
             staged=_staged_count(session, env.platform_version),
+            change_control=state_of(load_schedule(session), env.approvals_required or 0, utcnow()),
         )
 
 

@@ -36,13 +36,18 @@ from app.engine.gc_pause import gc_paused
 from app.engine.identity import utcnow
 from app.engine.runs import records
 from app.engine.runs.heartbeat import RunHeartbeat
-from app.engine.runs.work import ConcludingWork, RunWork, WorkItem, WorkOutcome
+from app.engine.runs.work import ConcludingWork, RunWork, StopCheck, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES, UNSUCCESSFUL_ITEM_STATUSES, ItemStatus, RunStatus
 
 log = logging.getLogger(__name__)
 
+# What an item that the run's change window left out says.
+_STOPPED = {
+    "window-closed": "the change window closed before this module started; nothing of it was switched",
+    "freeze-started": "a change freeze began before this module started; nothing of it was switched",
+}
 FLUSH_INTERVAL = 0.25
 FLUSH_BATCH = 500
 POLL_INTERVAL = 0.1
@@ -71,8 +76,11 @@ class RunExecutor:
         workers: int,
         on_event: EventSink,
         cancel: threading.Event,
+        stop: StopCheck | None = None,
     ) -> None:
         self._db = db
+        self._stop = stop  # why the run must start no more modules (its change window closed), if ever
+        self.stopped_by: str | None = None
         self._run_id = run_id
         self._items = {item.key: item for item in items}
         self._work = work
@@ -139,12 +147,19 @@ class RunExecutor:
                     ready.clear()
                     if not unfinished:
                         break
-                while not cancelled and ready and len(running) < self._workers:
+                if not cancelled and not self.stopped_by and ready and (why := self._deadline_reached()):
+                    for key in sorted(unfinished - busy):
+                        self._finish(key, WorkOutcome(ItemStatus.CANCELLED, why, _STOPPED.get(why, why)))
+                        unfinished.discard(key)
+                    ready.clear()
+                    if not unfinished:
+                        break
+                while not cancelled and not self.stopped_by and ready and len(running) < self._workers:
                     batch = self._take_batch(ready, unfinished, busy)
                     if batch:
                         running[self._submit(pool, batch)] = batch
                         busy.update(batch)
-                if not running and not ready and unfinished and not cancelled:
+                if not running and not ready and unfinished and not cancelled and not self.stopped_by:
                     key = self._break_cycle(unfinished, waiting)
                     heapq.heappush(ready, (0, key))
                     continue
@@ -165,6 +180,15 @@ class RunExecutor:
                 self._maybe_flush()
         return cancelled
 
+    def _deadline_reached(self) -> str | None:
+        """Change control: once the run's window has closed (or a freeze began), no module starts;
+        those waiting end ``cancelled`` with that reason, and keep what they had staged."""
+        if self._stop is not None:
+            self.stopped_by = self._stop()
+            if self.stopped_by is not None:
+                self._log("warning", f"{self.stopped_by}: starting no more modules; those already going finish")
+        return self.stopped_by
+
     def _conclude(self, cancelled: bool) -> None:
         """The kind's last step over the whole run, when it has one (a rolling switch)."""
         if not isinstance(self._work, ConcludingWork):
@@ -173,6 +197,8 @@ class RunExecutor:
         done = [(self._items[key], outcome) for key, outcome in self._outcomes.items()]  # in the order they ended
         for item, outcome in self._work.conclude(done, cancelled, self._log):
             self._finish(item.key, outcome)
+            if outcome.status == ItemStatus.CANCELLED and outcome.reason in _STOPPED:
+                self.stopped_by = outcome.reason  # its window closed while it switched front-ends
         self._maybe_flush()
 
     def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str]) -> list[str]:
@@ -387,7 +413,7 @@ class RunExecutor:
             pass  # the next process marks it interrupted from the missing heartbeat
 
     def _final_status(self, cancelled: bool) -> RunStatus:
-        if cancelled:
+        if cancelled or self.stopped_by is not None:
             return RunStatus.CANCELLED
         if any(status in UNSUCCESSFUL_ITEM_STATUSES for status in self._statuses.values()):
             return RunStatus.FAILED

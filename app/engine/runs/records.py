@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.engine.errors import RefusedError, StateError
+from app.engine.errors import Refusal, RefusedError, StateError
 from app.engine.identity import current_user, host_name, iso, process_alive, utcnow
 from app.engine.store.database import leave_note
 from app.engine.store.models import EnvironmentRow, ModuleLockRow, ModuleRow, RunItemRow, RunRow
@@ -160,7 +160,7 @@ def refuse_if_exclusive_active(session: Session, kind: RunKind) -> None:
     """
     for run in active_runs(session):
         if kind.traits.exclusive or RunKind(run.kind).traits.runs_alone:
-            raise RefusedError(f"cannot start {kind}: {RunRef.of(run).describe()} is still active")
+            raise RefusedError(f"cannot start {kind}: {RunRef.of(run).describe()} is still active", Refusal.ACTIVE_RUN)
 
 
 def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str) -> None:
@@ -178,7 +178,9 @@ def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str
     ).first()
     if row is not None:
         name, run = row
-        raise RefusedError(f"{operation} of module {name} refused: it is being deployed by {RunRef.of(run).describe()}")
+        raise RefusedError(
+            f"{operation} of module {name} refused: it is being deployed by {RunRef.of(run).describe()}", Refusal.LOCK
+        )
 
 
 def create_run(

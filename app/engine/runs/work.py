@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from app.engine.vocabulary import ItemStatus
 
 P = TypeVar("P")
+# Asked before each module starts: why the run must start no more (e.g. "window-closed"), or None.
+StopCheck = Callable[[], "str | None"]
 MAX_BATCH = 16  # ready modules one worker takes at once, unless a work says otherwise; they share disk flushes
 
 

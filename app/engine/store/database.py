@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.engine.errors import BadInputError, DeployCenterError, RefusedError, StateError
+from app.engine.errors import BadInputError, DeployCenterError, Refusal, RefusedError, StateError
 
 # Re-exported: callers found these names here before the SQLite file helpers had a module of their own.
 from app.engine.store.revisions import MIGRATIONS_DIR as MIGRATIONS_DIR
@@ -222,7 +222,8 @@ def database_error(db: Database, exc: BaseException) -> DeployCenterError | None
     if lock_timeout or code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text:
         return RefusedError(
             f"the database {db.file_or_url()} is locked by another process "
-            f"(waited {busy_timeout_seconds():g} s); try again when it is done"
+            f"(waited {busy_timeout_seconds():g} s); try again when it is done",
+            Refusal.LOCK,
         )
     if code.startswith("SQLITE_CORRUPT") or code == "SQLITE_NOTADB" or "malformed" in text:
         return StateError(f"the database {db.file_or_url()} is damaged ({text}); {RESTORE_ADVICE}")

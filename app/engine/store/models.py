@@ -91,6 +91,8 @@ class EnvironmentRow(Base):
     clear_sources: Mapped[list[str] | None] = mapped_column(JSON)
     # The node_exporter textfile every run rewrites when it ends (``policy set --metrics-file``).
     metrics_file: Mapped[str | None] = mapped_column(Text)
+    # Approvals of its saved plan, by others than its maker, that every planned run needs.
+    approvals_required: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class FrontendRow(Base):
@@ -313,6 +315,64 @@ class WebhookDeliveryRow(Base):
     last_try_at: Mapped[datetime | None] = mapped_column()
     last_result: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class SavedPlanRow(Base):
+    """A plan saved with ``--plan-out``: its canonical document, and the run that carried it out."""
+
+    __tablename__ = "saved_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(64), unique=True)  # the sha256 of the document
+    kind: Mapped[RunKind] = mapped_column(Vocabulary(RunKind))
+    target: Mapped[str] = mapped_column(Text)  # what it works on, for people: "all modules", "run 42"
+    created_by: Mapped[str] = mapped_column(String(200))  # an identity that approvals are told apart from
+    created_at: Mapped[datetime] = mapped_column()
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly as its plan_id was computed
+    items: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[int] = mapped_column(Integer)  # items that change a front-end (not skipped)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"))  # a plan runs once
+
+
+class PlanApprovalRow(Base):
+    """One identity's approval of a saved plan; a revoked one keeps its row."""
+
+    __tablename__ = "plan_approval"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("saved_plan.id"), index=True)
+    identity: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ChangeWindowRow(Base):
+    """A weekly change window: from a local weekday and time in its zone, for a number of minutes."""
+
+    __tablename__ = "change_window"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # Monday 0 .. Sunday 6
+    start_minute: Mapped[int] = mapped_column(Integer)  # minutes after local midnight
+    minutes: Mapped[int] = mapped_column(Integer)  # elapsed minutes it lasts
+    zone: Mapped[str] = mapped_column(String(64))  # IANA name, resolved when added
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ChangeFreezeRow(Base):
+    """A dated freeze: no changing command starts between these instants."""
+
+    __tablename__ = "change_freeze"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    zone: Mapped[str] = mapped_column(String(64))  # the zone it was given in, to show it the same way
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200))
 
 
 def add_postgresql_options() -> None:

@@ -229,7 +229,8 @@ class UpgradesPane(QWidget):
         self.update_actions()
 
     def update_actions(self) -> None:
-        reason = self._why_no_run() or self._why_no_deploy()
+        stage_reason = self._why_no_run() or self._why_no_deploy()
+        reason = stage_reason or self._why_change_control()
         self.deploy_action.setEnabled(reason is None)
         ready = self.modules.state_counts()[ModuleState.READY]
         self.deploy_action.setToolTip(reason or f"Deploy All: make the {plural(ready, 'prepared module')} live")
@@ -245,9 +246,9 @@ class UpgradesPane(QWidget):
             rolling_reason
             or f"Deploy All, switching {', '.join(farm)} one at a time, each followed by its health check"
         )
-        self.stage_action.setEnabled(reason is None)
+        self.stage_action.setEnabled(stage_reason is None)  # staging switches nothing: allowed any time
         self.stage_action.setToolTip(
-            reason
+            stage_reason
             or "Stage now: write every release Deploy All would deploy to the "
             "front-ends, switch nothing; a later Deploy All only switches"
         )
@@ -287,6 +288,12 @@ class UpgradesPane(QWidget):
         if self.modules.state_counts()[ModuleState.READY] == 0:
             return "Nothing to deploy: no module is prepared and waiting to be deployed"
         return None
+
+    def _why_change_control(self) -> str | None:
+        """Change control, as the engine last said it: why Deploy All may not start now, and when it may."""
+        snapshot = self.session.snapshot
+        state = snapshot.status.change_control if snapshot is not None else None
+        return state.why_not(planned=True) if state is not None else None
 
     def _enabled_frontends(self) -> list[str]:
         snapshot = self.session.snapshot
