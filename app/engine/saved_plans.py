@@ -420,8 +420,10 @@ def _summary(
 
 
 def _approval_needed(session: Session, row: SavedPlanRow, had: int, needed: int) -> None:
-    """A plan waits for approvals: the ``approval-needed`` event (the plan's id, kind, approvals had
-    and needed). The webhook outbox queues its event here, in this same transaction."""
+    """A plan waits for approvals: audited, and the ``approval-needed`` event (the plan's id, kind,
+    approvals had and needed) queued in this same transaction."""
+    from app.engine.webhooks.outbox import WebhookEvent, enqueue
+
     audit(
         session,
         "approval-needed",
@@ -429,3 +431,5 @@ def _approval_needed(session: Session, row: SavedPlanRow, had: int, needed: int)
         "waiting",
         f"{row.kind} {row.target}: {had} of {needed} approval(s)",
     )
+    data = {"plan_id": row.plan_id, "kind": row.kind, "target": row.target, "approvals": had, "needed": needed}
+    enqueue(session, WebhookEvent.APPROVAL_NEEDED, data, subject=f"plan {short_id(row.plan_id)}")

@@ -201,11 +201,13 @@ class ChangeGate:
 
 
 def emergency(session: Session, kind: RunKind, target: str, run_id: int, reason: str) -> None:
-    """An emergency run started past change control: audited, and announced as an ``emergency`` event.
+    """An emergency run started past change control: audited, and the ``emergency`` event queued in
+    this same transaction."""
+    from app.engine.webhooks.outbox import WebhookEvent, enqueue
 
-    The webhook outbox queues its event here, in this same transaction.
-    """
     audit(session, "emergency", target, "started", f"{kind} run {run_id}: {reason}")
+    data = {"run": {"id": run_id, "kind": str(kind)}, "target": target, "reason": reason}
+    enqueue(session, WebhookEvent.EMERGENCY, data, subject=f"run {run_id}")
 
 
 def stored_plan(session: Session, plan: PlanDocument) -> SavedPlanRow:
