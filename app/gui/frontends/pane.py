@@ -251,7 +251,9 @@ class FrontendsPane(QWidget):
         self.session.controller.quick(
             "Add front-end",
             PANE,
-            lambda: frontends.add_frontend(self.session.ctx, name, target, health, adopt_it=adopt),
+            lambda: frontends.add_frontend(
+                self.session.ctx, name, target, frontends.HookSettings(health_cmd=health), adopt_it=adopt
+            ),
             f"Front-end {name} added: the next Deploy All brings it up to date",
         )
 
