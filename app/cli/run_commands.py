@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.cli.parsing import CancelSignal, CommandSet, non_negative_int, positive_int
+from app.cli.parsing import CancelSignal, CommandSet, non_negative_int, positive_int, seconds
 from app.cli.progress import ProgressPrinter
 from app.cli.shared import (
     EXIT_CANCELLED,
@@ -24,14 +24,27 @@ from app.cli.shared import (
 )
 from app.engine.errors import BadInputError
 from app.engine.events import ignore_events
-from app.engine.runs.options import RunOptions
+from app.engine.runs.options import FailureBudget, RunOptions
 
 if TYPE_CHECKING:
     from app.engine.context import EnvironmentContext
     from app.engine.operations import RunOutcome
     from app.engine.runs.planner import DeployPlan
 
-ROLLING_HELP = "stage everywhere, then switch one front-end at a time, each followed by its health check"
+ROLLING_HELP = "stage everywhere, then one front-end at a time: drain it, switch it, check it (and soak), undrain it"
+SOAK_HELP = (
+    "after the switch (with --rolling: after each front-end's), keep checking every switched front-end "
+    "for SECONDS; a failed check switches the run back"
+)
+BUDGET_HELP = "start no other module once more than N modules (or P%% of those worked on) have failed"
+
+
+def option_arguments(p: argparse.ArgumentParser, *, switches: bool = True) -> None:
+    """The run's options (``RunOptions``): rolling and soak on runs that switch, the failure budget on all."""
+    if switches:
+        p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+        p.add_argument("--soak", type=seconds, metavar="SECONDS", help=SOAK_HELP)
+    p.add_argument("--max-failures", metavar="N|P%", help=BUDGET_HELP)
 
 
 def register(commands: CommandSet) -> None:
@@ -50,6 +63,7 @@ def register(commands: CommandSet) -> None:
     p = commands.command("publish", "publish module bundles (folders or .zip): compile and deploy", publish)
     p.add_argument("bundles", nargs="+", metavar="BUNDLE")
     p.add_argument("--workers", type=positive_int, metavar="N")
+    option_arguments(p, switches=False)
 
     p = commands.command("upgrade", "move to a platform version and prepare every module for it", upgrade)
     target = p.add_mutually_exclusive_group(required=True)
@@ -66,13 +80,13 @@ def register(commands: CommandSet) -> None:
         action="store_true",
         help="write every planned release to every front-end and switch nothing (a later deploy-all switches)",
     )
-    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    option_arguments(p)
     p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
 
     p = commands.command("deploy", "deploy chosen modules or an application", deploy)
     p.add_argument("modules", nargs="*", metavar="MODULE")
     p.add_argument("--app", metavar="APP", help="every module of this application")
-    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    option_arguments(p)
     p.add_argument("--workers", type=positive_int, metavar="N")
 
     p = commands.command(
@@ -80,7 +94,7 @@ def register(commands: CommandSet) -> None:
     )
     p.add_argument("targets", nargs="*", metavar="RUN | MODULE", help="a run id, or module names")
     p.add_argument("--app", metavar="APP", help="every module of this application, one release back")
-    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    option_arguments(p)
     p.add_argument("--workers", type=positive_int, metavar="N")
 
     p = commands.command(
@@ -90,7 +104,7 @@ def register(commands: CommandSet) -> None:
     )
     p.add_argument("modules", nargs="*", metavar="MODULE", help="default: every module")
     p.add_argument("--app", metavar="APP", help="every module of this application")
-    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    option_arguments(p)
     p.add_argument("--workers", type=positive_int, metavar="N")
 
     p = commands.command("prune", "remove old releases from every front-end", prune)
@@ -149,8 +163,13 @@ def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: RunOu
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
-    """The run's options as the command line gives them."""
-    return RunOptions(rolling=args.rolling)
+    """The run's options as the command line gives them; a budget that does not parse is bad input."""
+    budget = getattr(args, "max_failures", None)
+    return RunOptions(
+        rolling=getattr(args, "rolling", False),
+        soak=getattr(args, "soak", None),
+        max_failures=None if budget is None else FailureBudget.parse(budget),
+    )
 
 
 # -- the commands ----------------------------------------------------------------------------------
@@ -187,9 +206,15 @@ def init(args: argparse.Namespace, cancel: CancelSignal) -> int:
 def publish(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
 
+    options = run_options(args)
     with existing_environment(args) as ctx:
         outcome = operations.publish(
-            ctx, [Path(b) for b in args.bundles], workers=args.workers, on_event=ProgressPrinter(), cancel=cancel
+            ctx,
+            [Path(b) for b in args.bundles],
+            workers=args.workers,
+            options=options,
+            on_event=ProgressPrinter(),
+            cancel=cancel,
         )
         return finish_run(args, ctx, outcome, cancel)
 
@@ -208,6 +233,9 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
         raise BadInputError("--stage writes releases and --dry-run changes nothing: give one of them")
     if args.stage and args.rolling:
         raise BadInputError("--stage switches nothing, so it cannot be --rolling: give one of them")
+    if args.stage and args.soak is not None:
+        raise BadInputError("--stage switches nothing, so it has nothing to --soak: give one of them")
+    options = run_options(args)
     with existing_environment(args) as ctx:
         if args.dry_run:
             from app.engine.read import views
@@ -221,12 +249,14 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
         from app.engine import operations
 
         if args.stage:
-            outcome = operations.stage_all(ctx, workers=args.workers, on_event=ProgressPrinter(), cancel=cancel)
+            outcome = operations.stage_all(
+                ctx, workers=args.workers, options=options, on_event=ProgressPrinter(), cancel=cancel
+            )
         else:
             outcome = operations.deploy_all(
                 ctx,
                 workers=args.workers,
-                options=run_options(args),
+                options=options,
                 on_event=ProgressPrinter(),
                 cancel=cancel,
             )
@@ -264,6 +294,7 @@ def plan_text(plan: DeployPlan) -> str:
 def deploy(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
 
+    options = run_options(args)
     with existing_environment(args) as ctx:
         if args.app and args.modules:
             raise BadInputError("give module names or --app, not both")
@@ -272,7 +303,7 @@ def deploy(args: argparse.Namespace, cancel: CancelSignal) -> int:
             ctx,
             ids,
             workers=args.workers,
-            options=run_options(args),
+            options=options,
             on_event=ProgressPrinter(),
             cancel=cancel,
         )
@@ -287,13 +318,14 @@ def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
         raise BadInputError("give one run id, or module names or --app, not both")
     if args.app and args.targets:
         raise BadInputError("give module names or --app, not both")
+    options = run_options(args)
     with existing_environment(args) as ctx:
         if run_ids:
             outcome = operations.rollback_run(
                 ctx,
                 int(run_ids[0]),
                 workers=args.workers,
-                options=run_options(args),
+                options=options,
                 on_event=ProgressPrinter(),
                 cancel=cancel,
             )
@@ -305,7 +337,7 @@ def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
                 ctx,
                 ids,
                 workers=args.workers,
-                options=run_options(args),
+                options=options,
                 on_event=ProgressPrinter(),
                 cancel=cancel,
             )
@@ -315,6 +347,7 @@ def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
 def publish_solution(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
 
+    options = run_options(args)
     with existing_environment(args) as ctx:
         if args.app and args.modules:
             raise BadInputError("give module names or --app, not both")
@@ -323,7 +356,7 @@ def publish_solution(args: argparse.Namespace, cancel: CancelSignal) -> int:
             ctx,
             ids,
             workers=args.workers,
-            options=run_options(args),
+            options=options,
             on_event=ProgressPrinter(),
             cancel=cancel,
         )

@@ -17,6 +17,7 @@ from app.engine.kinds.recovery import FINISHED_MESSAGE, WAITING_MESSAGE, recover
 from app.engine.kinds.rollback import plan_run_rollback
 from app.engine.read import views
 from app.engine.runs import records
+from app.engine.runs.options import RunOptions
 from app.engine.runs.planner import DeployAllPlanner
 from app.engine.store.models import RunItemRow, RunRow
 from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
@@ -81,7 +82,9 @@ def test_a_rolling_run_that_died_between_front_ends_is_switched_back(kit: Kit) -
         env = records.serialize_writers(session)
         plan = DeployAllPlanner(session, env.platform_version).plan()
         items = [records.NewItem(i.module_id, i.module, i.application, i.version, i.compilation_id) for i in plan.items]
-        run = records.create_run(session, RunKind.DEPLOY_ALL, env.platform_version, items, 1, rolling=True)
+        run = records.create_run(
+            session, RunKind.DEPLOY_ALL, env.platform_version, items, 1, options=RunOptions(rolling=True)
+        )
         session.execute(update(RunItemRow).where(RunItemRow.run_id == run.id).values(status=ItemStatus.STAGED))
         run_id = run.id
         requests = [

@@ -108,6 +108,8 @@ def start_run(
     rolling = options.rolling
     if rolling and not kind.traits.rolling:
         raise BadInputError(f"a {kind.traits.label} run cannot be --rolling")
+    if options.soak and not kind.traits.rolling:
+        raise BadInputError(f"a {kind.traits.label} run cannot --soak: it switches nothing it could switch back")
     # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
     # collector would rescan them all several times, holding the GIL the window needs.
     with targets_in_use():
@@ -125,7 +127,7 @@ def start_run(
             if planned.locks_modules:
                 records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
             platform = planned.platform or env.platform_version
-            run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=options.rolling)
+            run = records.create_run(session, kind, platform, list(planned.items), workers, options=options)
             if planned.recorded is not None:
                 planned.recorded(session, run.id)
             audit(session, kind, planned.audited_as or target, "started", f"run {run.id}{planned.note}")
@@ -137,7 +139,7 @@ def start_run(
             if rolling:
                 staging = cast(StagingWork[P], work)
                 work = RollingWork(staging, frontends, started.keep, started.id, on_event)
-            return execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel)
+            return execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel, options)
         finally:
             pool.close()
 
@@ -188,10 +190,18 @@ def execute(
     workers: int,
     on_event: EventSink,
     cancel: threading.Event | None,
+    options: RunOptions = PLAIN_RUN,
 ) -> RunOutcome:
     """Run ``work`` over ``items`` for the recorded run ``run_id`` and audit how it ended."""
     executor = RunExecutor(
-        ctx.db, run_id, items, work, workers=workers, on_event=on_event, cancel=cancel or threading.Event()
+        ctx.db,
+        run_id,
+        items,
+        work,
+        workers=workers,
+        on_event=on_event,
+        cancel=cancel or threading.Event(),
+        max_failures=options.max_failures,
     )
     status = executor.execute()
     with ctx.db.write() as session:

@@ -51,6 +51,7 @@ from app.engine.kinds.publish_batch import publish_batch
 from app.engine.kinds.rolling import Switched, Waiting, staged_message, switched_outcome, waiting_of
 from app.engine.manifest import Manifest
 from app.engine.runs import records
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool
 from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow
@@ -65,10 +66,12 @@ def publish(
     bundle_paths: Iterable[Path],
     *,
     workers: int | None = None,
+    options: RunOptions = PLAIN_RUN,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """A new version of each bundle's module, compiled for the current platform and deployed."""
+    """A new version of each bundle's module, compiled for the current platform and deployed;
+    ``options`` may only set a failure budget."""
     # Each bundle's files are dropped once its source zip is built (a big one straight into a
     # temp file of the store): workers read the stored zip back one module at a time, so a
     # publish of thousands, or of one huge file, does not hold it all in memory.
@@ -91,7 +94,7 @@ def publish(
             manifests.append(manifest)
         if not manifests:
             raise BadInputError("publish needs at least one bundle")
-        return _publish(ctx, manifests, sources, workers, on_event, cancel)
+        return _publish(ctx, manifests, sources, workers, on_event, cancel, options)
     finally:
         ctx.artifacts.discard(sources)
 
@@ -103,6 +106,7 @@ def _publish(
     workers: int | None,
     on_event: EventSink,
     cancel: threading.Event | None,
+    options: RunOptions = PLAIN_RUN,
 ) -> RunOutcome:
     def plan(start: RunStart) -> PlannedRun[CompileJob]:
         refuse_cycles(start.session, manifests)
@@ -119,7 +123,14 @@ def _publish(
 
     names = name_list([manifest.name for manifest in manifests])
     return start_run(
-        ctx, RunKind.PUBLISH, names, plan, workers=workers or default_workers(), on_event=on_event, cancel=cancel
+        ctx,
+        RunKind.PUBLISH,
+        names,
+        plan,
+        workers=workers or default_workers(),
+        options=options,
+        on_event=on_event,
+        cancel=cancel,
     )
 
 

@@ -4,6 +4,11 @@ The coordinator (the thread calling ``RunExecutor.execute``) owns all database w
 events; workers only do file work on plain values. Writes are batched so that thousands of
 modules cost a handful of transactions. A separate heartbeat thread proves the owner alive and
 picks up cancel requests from other processes, whatever the coordinator is busy with.
+
+A failure budget (``--max-failures``) is checked before each module starts: once more modules
+than it allows have failed, nothing else starts and the modules not started end ``cancelled``
+with reason ``failure-budget``. A batch never holds more modules than could still fail before
+the budget is spent, so with one worker the failure past the budget is always the last one.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from app.engine.gc_pause import gc_paused
 from app.engine.identity import utcnow
 from app.engine.runs import records
 from app.engine.runs.heartbeat import RunHeartbeat
+from app.engine.runs.options import FailureBudget
 from app.engine.runs.work import ConcludingWork, RunWork, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
@@ -42,6 +48,7 @@ from app.engine.vocabulary import FINISHED_ITEM_STATUSES, UNSUCCESSFUL_ITEM_STAT
 
 log = logging.getLogger(__name__)
 
+FAILURE_BUDGET = "failure-budget"  # the reason of the modules a spent failure budget did not start
 FLUSH_INTERVAL = 0.25
 FLUSH_BATCH = 500
 POLL_INTERVAL = 0.1
@@ -70,6 +77,7 @@ class RunExecutor:
         workers: int,
         on_event: EventSink,
         cancel: threading.Event,
+        max_failures: FailureBudget | None = None,
     ) -> None:
         self._db = db
         self._run_id = run_id
@@ -85,6 +93,9 @@ class RunExecutor:
         self._outcomes: dict[str, WorkOutcome] = {}
         self._last_flush = 0.0
         self._last_cancel_check = time.monotonic()
+        self._budget = max_failures
+        self._allowed = None if max_failures is None else max_failures.allowed(len(self._items))
+        self._failed = 0  # modules failed so far (blocked ones do not count against the budget)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -138,11 +149,16 @@ class RunExecutor:
                     ready.clear()
                     if not unfinished:
                         break
+                if not cancelled and self._budget_spent():
+                    self._stop_for_budget(unfinished - busy, unfinished)
+                    ready.clear()
                 while not cancelled and ready and len(running) < self._workers:
                     batch = self._take_batch(ready, unfinished, busy)
                     if batch:
                         running[self._submit(pool, batch)] = batch
                         busy.update(batch)
+                if not unfinished:
+                    break
                 if not running and not ready and unfinished and not cancelled:
                     key = self._break_cycle(unfinished, waiting)
                     heapq.heappush(ready, (0, key))
@@ -168,6 +184,10 @@ class RunExecutor:
         """The kind's last step over the whole run, when it has one (a rolling switch)."""
         if not isinstance(self._work, ConcludingWork):
             return
+        if self._budget_spent():  # switching what was staged would be more work started
+            staged = [key for key, outcome in self._outcomes.items() if outcome.status == ItemStatus.STAGED]
+            self._stop_for_budget(staged, set(staged))
+            return
         self._flush()  # the record shows every item staged while the last step runs
         done = [(self._items[key], outcome) for key, outcome in self._outcomes.items()]  # in the order they ended
         for item, outcome in self._work.conclude(done, cancelled, self._log):
@@ -181,13 +201,35 @@ class RunExecutor:
         times per module. Small runs go one module at a time, so every worker stays busy and a
         cancel stops them after the modules in hand.
         """
-        size = max(1, min(self._work.max_batch, len(ready) // (4 * self._workers)))
+        size = max(1, min(self._work.max_batch, len(ready) // (4 * self._workers), self._failures_to_spend()))
         batch: list[str] = []
         while ready and len(batch) < size:
             _, key = heapq.heappop(ready)
             if key in unfinished and key not in busy and key not in batch:
                 batch.append(key)
         return batch
+
+    # -- the failure budget -------------------------------------------------------------------
+
+    def _budget_spent(self) -> bool:
+        return self._allowed is not None and self._failed > self._allowed
+
+    def _failures_to_spend(self) -> int:
+        """Failures still needed to spend the budget: a batch of more could overshoot it unseen."""
+        return len(self._items) if self._allowed is None else max(1, self._allowed + 1 - self._failed)
+
+    def _stop_for_budget(self, keys: set[str] | list[str], unfinished: set[str]) -> None:
+        """End ``keys`` (modules not started, or staged and not switched) cancelled: the budget is spent."""
+        if not keys:
+            return
+        why = (
+            f"not started: {self._failed} modules failed, more than the failure budget allows "
+            f"({self._allowed}, from --max-failures {self._budget})"
+        )
+        self._log("warning", f"{why}; {len(keys)} module(s) left for the next run")
+        for key in sorted(keys):
+            self._finish(key, WorkOutcome(ItemStatus.CANCELLED, FAILURE_BUDGET, why))
+            unfinished.discard(key)
 
     def _submit(self, pool: ThreadPoolExecutor, batch: list[str]) -> Future[list[WorkOutcome | Exception]]:
         now = utcnow()
@@ -234,6 +276,9 @@ class RunExecutor:
         began = self._started_at.get(key)
         seconds = time.monotonic() - began if began is not None else 0.0
         self._statuses[key] = outcome.status
+        earlier = self._outcomes.get(key)
+        if outcome.status == ItemStatus.FAILED and (earlier is None or earlier.status != ItemStatus.FAILED):
+            self._failed += 1
         self._outcomes[key] = outcome
         self._pending.finished.append((self._item_row_ids[item.module_id], item, outcome, utcnow()))
         self._emit(ItemFinished(self._run_id, item.module, outcome.status, outcome.reason, outcome.message, seconds))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.errors import RefusedError, StateError
 from app.engine.identity import current_user, host_name, process_alive, utcnow
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.store.models import EnvironmentRow, ModuleLockRow, ModuleRow, RunItemRow, RunRow
 from app.engine.vocabulary import (
     FINISHED_ITEM_STATUSES,
@@ -172,7 +173,7 @@ def create_run(
     items: Sequence[NewItem],
     workers: int,
     *,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
 ) -> RunRow:
     """Record a new run and lock every module it will work on (not the skipped ones).
 
@@ -191,7 +192,9 @@ def create_run(
         heartbeat_at=now,
         cancel_requested=False,
         workers=workers,
-        rolling=rolling,
+        rolling=options.rolling,
+        soak=options.soak or None,
+        max_failures=None if options.max_failures is None else str(options.max_failures),
     )
     session.add(run)
     session.flush()
