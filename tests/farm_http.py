@@ -2,7 +2,7 @@
 front-end really runs.
 
 ``GET /{frontend}`` answers 200 when no module live on that front-end's folder runs a release the
-test marked bad, else 500 naming it; ``GET /{frontend}/{module}`` answers for that one module.
+test marked bad (everywhere, or there), else 500 naming it; ``GET /{frontend}/{module}`` answers for that one module.
 Every request is counted by path, so a test can see that a soak kept checking.
 """
 
@@ -23,7 +23,8 @@ class FarmHealth:
 
     def __init__(self, frontends: Mapping[str, Path]) -> None:
         self.frontends = dict(frontends)
-        self.bad: set[str] = set()
+        self.bad: set[str] = set()  # releases that fail on every front-end
+        self.bad_on: dict[str, set[str]] = {}  # releases that fail on one front-end (its own settings, say)
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
 
@@ -38,7 +39,7 @@ class FarmHealth:
         for module in modules:
             current = folder / module / "CURRENT"
             release = current.read_text().strip() if current.exists() else None
-            if release in self.bad:
+            if release in self.bad or release in self.bad_on.get(parts[0], ()):
                 return 500, f"{module} runs bad release {release}"
         return 200, "ok"
 

@@ -23,12 +23,12 @@ from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError, RefusedError, StateError
 from app.engine.frontend import health
-from app.engine.frontend.hooks import HookResult, check_command
+from app.engine.frontend.hooks import check_command
 from app.engine.frontend.kinds import FrontendKind, parse_target
 from app.engine.frontend.ownership import Owner, adopt, claim
 from app.engine.frontend.registry import Frontend, opened
 from app.engine.frontend.target import FrontendError, FrontendTarget
-from app.engine.identity import iso, utcnow
+from app.engine.kinds.drains import note_hook
 from app.engine.kinds.recovery import begin_operation
 from app.engine.lookup import frontend_of_row, frontends_of_session, owner
 from app.engine.runs import records
@@ -185,25 +185,6 @@ def set_hooks(ctx: EnvironmentContext, name: str, hooks: HookSettings) -> Fronte
         said = ", ".join(f"{column} {'cleared' if value is None else 'set'}" for column, value in changes.items())
         audit(session, "frontend-set", row.name, "done", said)
         return frontend_of_row(row)
-
-
-def note_hook(session: Session, frontend_id: int, result: HookResult) -> None:
-    """Keep what a hook or check on a front-end last said, for ``frontend list`` and the window."""
-    row = session.get(FrontendRow, frontend_id)
-    if row is not None:
-        row.last_hook = hook_record(result)
-
-
-def hook_record(result: HookResult) -> dict[str, Any]:
-    return {
-        "phase": result.phase.value,
-        "command": result.command,
-        "at": iso(utcnow()),
-        "ok": result.ok,
-        "exit_code": result.exit_code,
-        "timed_out": result.timed_out,
-        "output": result.output,
-    }
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,18 @@ class HookResult:
     def ok(self) -> bool:
         return self.exit_code == 0
 
+    def to_json(self, at: str) -> dict[str, object]:
+        """What a front-end keeps of its last hook, ``at`` an ISO time."""
+        return {
+            "phase": self.phase.value,
+            "command": self.command,
+            "at": at,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "output": self.output if self.error is None else self.error,
+        }
+
     def problem(self, what: str) -> str | None:
         """One line saying why ``what`` (e.g. "drain command of front-end web2") failed; None when it passed."""
         if self.ok:

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 from app.engine.audit import audit, audited
 from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext
-from app.engine.errors import BadInputError
+from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink
 from app.engine.frontend.farm import DEFAULT_KEEP
 from app.engine.frontend.ownership import claim
 from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
 from app.engine.gc_pause import gc_paused
+from app.engine.kinds.drains import DrainBook
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork, StagingWork
 from app.engine.lookup import frontends_of_session, owner
@@ -58,7 +59,7 @@ class RunStart:
     env: EnvironmentRow
     frontends: tuple[Frontend, ...]  # enabled: the ones the run writes to
     disabled: tuple[str, ...]  # taken out of runs: reported, not written
-    rolling: bool  # the run stages everything first, then switches one front-end at a time
+    rolling: bool  # the run stages everything first, then switches (one front-end at a time, or soaked)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def start_run(
 ) -> RunOutcome:
     """Record a run of ``kind`` as ``plan`` decides it, then execute it; ``target`` names it in the audit."""
     rolling = options.rolling
+    staged_first = rolling or bool(options.soak)  # a soak switches back: nothing goes live before it
     if rolling and not kind.traits.rolling:
         raise BadInputError(f"a {kind.traits.label} run cannot be --rolling")
     if options.soak and not kind.traits.rolling:
@@ -120,10 +122,12 @@ def start_run(
             frontends = tuple(enabled(every))
             if rolling:
                 refuse_rolling(frontends)
+            if staged_first:
+                refuse_drained(frontends)
             if kind.traits.stages:
                 claim(shared_targets(frontends), owner(ctx, env))
             disabled = tuple(frontend.name for frontend in every if not frontend.enabled)
-            planned = plan(RunStart(session, env, frontends, disabled, rolling))
+            planned = plan(RunStart(session, env, frontends, disabled, staged_first))
             if planned.locks_modules:
                 records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
             platform = planned.platform or env.platform_version
@@ -134,11 +138,22 @@ def start_run(
             started = StartedRun(run.id, platform, str(ctx.artifacts.root), frontends, disabled, keep_of(env))
         heavy = len(planned.work_items) if planned.heavy is None else planned.heavy
         pool = WorkerPool(process_count(heavy))
+        cancel = cancel or threading.Event()  # the switch at the end watches it too
         try:
-            work = planned.make_work(started, pool, not rolling)
-            if rolling:
+            work = planned.make_work(started, pool, not staged_first)
+            if staged_first:
                 staging = cast(StagingWork[P], work)
-                work = RollingWork(staging, frontends, started.keep, started.id, on_event)
+                drains = DrainBook(ctx.db, started.id)
+                work = RollingWork(
+                    staging,
+                    frontends,
+                    started.keep,
+                    started.id,
+                    options=options,
+                    drains=drains,
+                    cancel=cancel,
+                    on_event=on_event,
+                )
             return execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel, options)
         finally:
             pool.close()
@@ -148,6 +163,17 @@ def refuse_rolling(frontends: Sequence[Frontend]) -> None:
     """A rolling run needs two enabled front-ends at least: one to switch while the other serves."""
     if len(frontends) < 2:
         raise BadInputError(f"--rolling needs at least two enabled front-ends; this environment has {len(frontends)}")
+
+
+def refuse_drained(frontends: Sequence[Frontend]) -> None:
+    """A front-end a run left drained, and that could not be undrained, must be seen to first:
+    a run that drains others would have two out of the balancer at once."""
+    for frontend in frontends:
+        if frontend.drained_by is not None:
+            raise StateError(
+                f"front-end {frontend.name} is still drained, left so by run {frontend.drained_by}, and its undrain "
+                "command failed (see 'frontend list'); put it back in its balancer and fix or clear its --undrain-cmd"
+            )
 
 
 def keep_of(env: EnvironmentRow) -> int:
