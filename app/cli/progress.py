@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from app.engine.events import Event, ItemFinished, LogLine, RunFinished, RunStarted
+from app.engine.events import Event, FrontendPhase, ItemFinished, LogLine, RolloutPhase, RunFinished, RunStarted
 from app.formatting import COMPACT, format_duration
 
 BAR_WIDTH = 24
@@ -42,6 +42,8 @@ class ProgressPrinter:
             self._line(f"{event.level}: {event.text}")
         elif isinstance(event, RunFinished):
             self._finish(event)
+        elif isinstance(event, FrontendPhase):
+            self._line(f"front-end {event.frontend}: {phase_line(event)}")
 
     def _start(self, event: RunStarted) -> None:
         self._kind = event.kind
@@ -98,3 +100,11 @@ class ProgressPrinter:
             self._drawn = False
         counts = ", ".join(f"{n} {status}" for status, n in sorted(event.counts.items()) if n)
         self._line(f"run {event.run_id} {event.status} in {format_seconds(event.seconds)}: {counts or 'nothing to do'}")
+
+
+def phase_line(event: FrontendPhase) -> str:
+    """One front-end's step in a rolling switch, a soak or a switch back, as a line of progress."""
+    if event.phase == RolloutPhase.SOAKING and event.seconds is not None:
+        return f"soaking {event.seconds:g} s: the checks of every front-end switched so far must keep passing"
+    text = {RolloutPhase.HEALTH: "switched; checking its health"}.get(event.phase, event.phase.value)
+    return f"{text}: {event.problem}" if event.problem else text

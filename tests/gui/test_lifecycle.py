@@ -342,7 +342,10 @@ def test_a_rolling_deploy_from_the_window_shows_each_health_check(
             "Add front-end",
             "frontends",
             lambda: frontends.add_frontend(
-                window.session.ctx, "web2", str(tmp_path / "web2"), frontends.HookSettings(health_cmd="exit 3")
+                window.session.ctx,
+                "web2",
+                str(tmp_path / "web2"),
+                frontends.HookSettings(health_cmd="exit 3", health_timeout=1),
             ),
             "added",
         ),

@@ -212,7 +212,6 @@ class FarmSwitch:
             self._emit(FrontendSwitched(self._plan.run_id, target.name, len(self._going), False, why))
             return _Stop(why)
         self._phase(frontend, RolloutPhase.HEALTH)
-        self._log("info", f"front-end {target.name}: {len(self._going)} module(s) switched; checking its health")
         result = health.wait_until_healthy(
             frontend,
             self._modules_on(target),
@@ -236,7 +235,6 @@ class FarmSwitch:
         """Every front-end switched so far passes its checks every time, until the soak ends."""
         for target in now_switched:
             self._phase(self._frontend[target.name], RolloutPhase.SOAKING, seconds=self._plan.soak)
-        self._log("info", f"soaking {self._plan.soak:g} s: {', '.join(t.name for t in self._switched)}")
         deadline = self._clock() + self._plan.soak
         while True:
             for target in self._switched:
@@ -313,9 +311,7 @@ class FarmSwitch:
             command, frontend=frontend.name, run_id=self._plan.run_id, phase=phase, limit=drain_record.HOOK_LIMIT
         )
         self._drains.note(frontend, result)
-        state = "passed" if result.ok else "failed"
-        self._log("info" if result.ok else "warning", f"front-end {frontend.name}: {phase} command {state}")
-        self._show_output(frontend, phase.value, result.output)
+        self._show_output(frontend, phase.value, result.output)  # how it ended is the phase that follows
         return result
 
     def _note_checks(self, frontend: Frontend, result: health.HealthResult) -> None:
