@@ -107,7 +107,7 @@ class RunExecutor:
         try:
             self._announce()
             cancelled = self._schedule()
-            self._conclude(cancelled)
+            cancelled = self._conclude(cancelled)
             status = self._final_status(cancelled)
             heartbeat.stop()
             counts, status = self._close(status)
@@ -180,19 +180,22 @@ class RunExecutor:
                 self._maybe_flush()
         return cancelled
 
-    def _conclude(self, cancelled: bool) -> None:
-        """The kind's last step over the whole run, when it has one (a rolling switch)."""
+    def _conclude(self, cancelled: bool) -> bool:
+        """The kind's last step over the whole run, when it has one (a rolling switch); whether the
+        run ends cancelled (a cancel may arrive during that step, which then switches back)."""
         if not isinstance(self._work, ConcludingWork):
-            return
+            return cancelled
         if self._budget_spent():  # switching what was staged would be more work started
             staged = [key for key, outcome in self._outcomes.items() if outcome.status == ItemStatus.STAGED]
             self._stop_for_budget(staged, set(staged))
-            return
+            return cancelled
         self._flush()  # the record shows every item staged while the last step runs
         done = [(self._items[key], outcome) for key, outcome in self._outcomes.items()]  # in the order they ended
-        for item, outcome in self._work.conclude(done, cancelled, self._log):
+        concluded = self._work.conclude(done, cancelled, self._log)
+        for item, outcome in concluded:
             self._finish(item.key, outcome)
         self._maybe_flush()
+        return cancelled or any(outcome.reason == "cancelled" for _item, outcome in concluded)
 
     def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str]) -> list[str]:
         """The next few ready modules for one worker: one, unless much more is ready than workers.

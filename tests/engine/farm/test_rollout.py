@@ -3,6 +3,8 @@ time; and the switch back, through the hooks, when a hook or a check fails."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,3 +201,27 @@ def test_a_soak_without_rolling_that_passes_deploys(hooked: Farm) -> None:
     assert all("switched together, then soaked" in (i.message or "") for i in items)
     assert hooked.calls() == []
     assert views.status(hooked.kit.ctx).fully_upgraded
+
+
+def test_a_cancel_during_a_soak_switches_the_farm_back_and_the_run_ends_cancelled(hooked: Farm) -> None:
+    old = hooked.currents()
+    cancel = threading.Event()
+
+    def sink(event: Event) -> None:
+        if isinstance(event, FrontendPhase) and (event.frontend, event.phase) == ("fe1", RolloutPhase.SOAKING):
+            cancel.set()  # as Ctrl-C or the window's Cancel would, while fe1, drained, soaks for a minute
+
+    began = time.monotonic()
+    done = operations.deploy_all(
+        hooked.kit.ctx, options=RunOptions(rolling=True, soak=60), on_event=sink, cancel=cancel
+    )
+
+    assert time.monotonic() - began < 50, "the soak stopped at the cancel"
+    assert done.status == RunStatus.CANCELLED
+    items = views.run_detail(hooked.kit.ctx, done.run_id).items
+    assert {(i.status, i.reason) for i in items} == {(ItemStatus.CANCELLED, "cancelled")}
+    assert hooked.currents() == old
+    new = {i.module: i.frontends for i in items}
+    assert new["Alpha"] == {"fe1": "switched back", "fe2": "staged", "fe3": "staged"}
+    assert hooked.calls() == [("drain", "fe1", old[0]), ("undrain", "fe1", old[0])]  # switched back while drained
+    assert views.verify(hooked.kit.ctx).drift == ()
