@@ -220,6 +220,8 @@ class FarmSwitch:
             clock=self._clock,
             pause=self._pause,
         )
+        if self._cancel.is_set():
+            return self._cancelled()  # the checks stopped trying: they did not fail
         self._note_checks(frontend, result)
         self._emit(
             FrontendSwitched(
