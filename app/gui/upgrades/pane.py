@@ -245,7 +245,7 @@ class UpgradesPane(QWidget):
         self.rolling_action.setEnabled(rolling_reason is None)
         self.rolling_action.setToolTip(
             rolling_reason
-            or f"Deploy All, switching {', '.join(farm)} one at a time, each followed by its health check"
+            or f"Deploy All, switching {', '.join(farm)} one at a time: each drained, switched, checked, undrained"
         )
         self.stage_action.setEnabled(reason is None)
         self.stage_action.setToolTip(
