@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import signal
 import sys
@@ -56,6 +57,7 @@ def build_parser() -> Parser:
     return parser
 
 
+RECOVERY_LOGGER = "app.engine.kinds.recovery"  # and its children: what the user is told on stderr
 CANCELLING_NOTE = b"\ncancelling: waiting for modules already deploying (Ctrl-C again to stop now)\n"
 
 
@@ -84,9 +86,26 @@ def ctrl_c_cancels(cancel: CancelSignal) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+class RecoveryNotices(logging.Handler):
+    """Says on stderr what a command did before its own work: a dead run settled, a front-end undrained."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"deploycenter: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass  # stderr closed: the log file still has it
+
+
+def say_recoveries() -> None:
+    recovery = logging.getLogger(RECOVERY_LOGGER)
+    if not any(isinstance(handler, RecoveryNotices) for handler in recovery.handlers):
+        recovery.addHandler(RecoveryNotices(logging.WARNING))
+
+
 def run_cli(argv: Sequence[str]) -> int:
     reserve_standard_fds()  # before any file is opened: none may take a closed stdout's number
     configure_logging()  # unexpected errors keep their traceback in the user log dir
+    say_recoveries()
     wants_json = "--json" in argv
     try:
         args = build_parser().parse_args(list(argv))

@@ -10,6 +10,7 @@ parser must not load the ORM that ``status`` does without.
 from __future__ import annotations
 
 import argparse
+import math
 import threading
 from collections.abc import Callable
 from typing import NoReturn
@@ -90,6 +91,17 @@ def non_negative_int(text: str) -> int:
     value = _whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A number of seconds, 0 or more (fractions allowed); what is above 0 is for the engine to say."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got '{text}'")
     return value
 
 

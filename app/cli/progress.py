@@ -11,7 +11,7 @@ import time
 from typing import TextIO
 
 from app.cli.streams import write
-from app.engine.events import Event, ItemFinished, LogLine, RunFinished, RunStarted
+from app.engine.events import Event, FrontendPhase, ItemFinished, LogLine, RolloutPhase, RunFinished, RunStarted
 from app.formatting import COMPACT, format_duration
 
 BAR_WIDTH = 24
@@ -48,6 +48,8 @@ class ProgressPrinter:
             self._line(f"{event.level}: {event.text}")
         elif isinstance(event, RunFinished):
             self._finish(event)
+        elif isinstance(event, FrontendPhase):
+            self._line(f"front-end {event.frontend}: {phase_line(event)}")
 
     def _start(self, event: RunStarted) -> None:
         self._kind = event.kind
@@ -112,3 +114,11 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (OSError, ValueError):  # closed already
         return False
+
+
+def phase_line(event: FrontendPhase) -> str:
+    """One front-end's step in a rolling switch, a soak or a switch back, as a line of progress."""
+    if event.phase == RolloutPhase.SOAKING and event.seconds is not None:
+        return f"soaking {event.seconds:g} s: the checks of every front-end switched so far must keep passing"
+    text = {RolloutPhase.HEALTH: "switched; checking its health"}.get(event.phase, event.phase.value)
+    return f"{text}: {event.problem}" if event.problem else text

@@ -19,7 +19,7 @@ from app.cli.change_control_commands import (
     same_targets,
     save_plan_and_report,
 )
-from app.cli.parsing import CancelSignal, CommandSet, non_negative_int, positive_int
+from app.cli.parsing import CancelSignal, CommandSet, non_negative_int, positive_int, seconds
 from app.cli.progress import ProgressPrinter
 from app.cli.shared import (
     EXIT_CANCELLED,
@@ -33,7 +33,7 @@ from app.cli.shared import (
 )
 from app.engine.errors import BadInputError
 from app.engine.events import ignore_events
-from app.engine.runs.options import RunOptions
+from app.engine.runs.options import FailureBudget, RunOptions
 from app.engine.vocabulary import RunKind
 
 if TYPE_CHECKING:
@@ -42,7 +42,20 @@ if TYPE_CHECKING:
     from app.engine.operations import RunOutcome
     from app.engine.runs.planner import DeployPlan
 
-ROLLING_HELP = "stage everywhere, then switch one front-end at a time, each followed by its health check"
+ROLLING_HELP = "stage everywhere, then one front-end at a time: drain it, switch it, check it (and soak), undrain it"
+SOAK_HELP = (
+    "after the switch (with --rolling: after each front-end's), keep checking every switched front-end "
+    "for SECONDS; a failed check switches the run back"
+)
+BUDGET_HELP = "start no other module once more than N modules (or P%% of those worked on) have failed"
+
+
+def option_arguments(p: argparse.ArgumentParser, *, switches: bool = True) -> None:
+    """The run's options (``RunOptions``): rolling and soak on runs that switch, the failure budget on all."""
+    if switches:
+        p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+        p.add_argument("--soak", type=seconds, metavar="SECONDS", help=SOAK_HELP)
+    p.add_argument("--max-failures", metavar="N|P%", help=BUDGET_HELP)
 
 
 def register(commands: CommandSet) -> None:
@@ -61,6 +74,7 @@ def register(commands: CommandSet) -> None:
     p = commands.command("publish", "publish module bundles (folders or .zip): compile and deploy", publish)
     p.add_argument("bundles", nargs="+", metavar="BUNDLE")
     p.add_argument("--workers", type=positive_int, metavar="N")
+    option_arguments(p, switches=False)
     add_override_options(p)
 
     p = commands.command("upgrade", "move to a platform version and prepare every module for it", upgrade)
@@ -78,7 +92,7 @@ def register(commands: CommandSet) -> None:
         action="store_true",
         help="write every planned release to every front-end and switch nothing (a later deploy-all switches)",
     )
-    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    option_arguments(p)
     p.add_argument("--workers", type=positive_int, metavar="N", help="modules deployed in parallel (default: CPUs)")
     add_plan_options(p)
     add_override_options(p)
@@ -86,7 +100,7 @@ def register(commands: CommandSet) -> None:
     p = commands.command("deploy", "deploy chosen modules or an application", deploy)
     p.add_argument("modules", nargs="*", metavar="MODULE")
     p.add_argument("--app", metavar="APP", help="every module of this application")
-    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    option_arguments(p)
     p.add_argument("--workers", type=positive_int, metavar="N")
     add_plan_options(p)
     add_override_options(p)
@@ -96,7 +110,7 @@ def register(commands: CommandSet) -> None:
     )
     p.add_argument("targets", nargs="*", metavar="RUN | MODULE", help="a run id, or module names")
     p.add_argument("--app", metavar="APP", help="every module of this application, one release back")
-    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    option_arguments(p)
     p.add_argument("--workers", type=positive_int, metavar="N")
     add_plan_options(p)
     add_override_options(p, emergency=True)
@@ -108,7 +122,7 @@ def register(commands: CommandSet) -> None:
     )
     p.add_argument("modules", nargs="*", metavar="MODULE", help="default: every module")
     p.add_argument("--app", metavar="APP", help="every module of this application")
-    p.add_argument("--rolling", action="store_true", help=ROLLING_HELP)
+    option_arguments(p)
     p.add_argument("--workers", type=positive_int, metavar="N")
     add_plan_options(p)
     add_override_options(p)
@@ -179,8 +193,13 @@ def _target(run: int | None = None) -> PlanTarget:
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
-    """The run's options as the command line gives them."""
-    return RunOptions(rolling=args.rolling)
+    """The run's options as the command line gives them; a budget that does not parse is bad input."""
+    budget = getattr(args, "max_failures", None)
+    return RunOptions(
+        rolling=getattr(args, "rolling", False),
+        soak=getattr(args, "soak", None),
+        max_failures=None if budget is None else FailureBudget.parse(budget),
+    )
 
 
 # -- the commands ----------------------------------------------------------------------------------
@@ -218,12 +237,14 @@ def publish(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
 
     change = change_request(args)
+    options = run_options(args)
     with existing_environment(args) as ctx:
         outcome = operations.publish(
             ctx,
             [Path(b) for b in args.bundles],
             workers=args.workers,
             change=change,
+            options=options,
             on_event=ProgressPrinter(),
             cancel=cancel,
         )
@@ -258,6 +279,8 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
     plan = plan_of(args, RunKind.DEPLOY_ALL)
     options = options_with_plan(args, run_options(args), plan)
     change = change_request(args, plan)
+    if args.stage and args.soak is not None:
+        raise BadInputError("--stage switches nothing, so it has nothing to --soak: give one of them")
     with existing_environment(args) as ctx:
         if args.plan_out:
             return save_plan_and_report(args, ctx, RunKind.DEPLOY_ALL, _target(), options)
@@ -273,7 +296,9 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
         from app.engine import operations
 
         if args.stage:
-            outcome = operations.stage_all(ctx, workers=args.workers, on_event=ProgressPrinter(), cancel=cancel)
+            outcome = operations.stage_all(
+                ctx, workers=args.workers, options=options, on_event=ProgressPrinter(), cancel=cancel
+            )
         else:
             outcome = operations.deploy_all(
                 ctx,

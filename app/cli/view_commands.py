@@ -52,7 +52,11 @@ def status_text(state: Status) -> str:
     if state.upgrade_to:
         word = "complete" if state.fully_upgraded else "in progress"
         lines.append(f"upgrade:      from {state.upgrade_from} to {state.upgrade_to} ({word})")
-    shown = [f"{fe.name} ({fe.location}{'' if fe.enabled else ', disabled'})" for fe in state.frontends]
+    shown = [
+        f"{fe.name} ({fe.location}{'' if fe.enabled else ', disabled'}"
+        f"{'' if fe.drained_by is None else f', drained by run {fe.drained_by}'})"
+        for fe in state.frontends
+    ]
     lines.append(f"front-ends:   {', '.join(shown)}")
     lines.append(
         f"modules:      {state.total} total, {state.ready} ready for deployment, "

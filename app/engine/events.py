@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,42 @@ class FrontendSwitched:
     problem: str | None
 
 
-Event = RunStarted | ItemStarted | ItemFinished | LogLine | RunFinished | FrontendSwitched
+class RolloutPhase(StrEnum):
+    """Where one front-end stands in a rolling switch, a soak, or a switch back (rules.md#load-balanced).
+
+    A rolling run takes each front-end in turn through drained, switching, health, soaking,
+    healthy, undrained; a run that soaks after its whole switch skips the drain. A failed hook or
+    check puts the front-ends already switched through switched back (drained and undrained
+    around it when they have hooks).
+    """
+
+    DRAINED = "drained"  # its drain command passed: the balancer sends it nothing
+    SWITCHING = "switching"  # its modules are being switched to the run's releases
+    HEALTH = "health"  # switched; its checks are tried until they pass or its health timeout
+    SOAKING = "soaking"  # every switched front-end's checks must keep passing for ``seconds``
+    HEALTHY = "healthy"  # its checks passed (and the soak, when there is one)
+    UNDRAINED = "undrained"  # its undrain command passed: back in the balancer
+    SWITCHED_BACK = "switched back"  # back on what it ran before the run
+    FAILED = "failed"  # a hook or a check failed here: ``problem`` says which
+
+
+@dataclass(frozen=True)
+class FrontendPhase:
+    """One front-end reached a phase of a rolling switch, a soak or a switch back.
+
+    ``seconds`` is the soak's length when ``phase`` is SOAKING (its countdown starts at ``at``);
+    ``problem`` names the check or hook that failed (FAILED, SWITCHED_BACK after a failure).
+    """
+
+    run_id: int
+    frontend: str
+    phase: RolloutPhase
+    at: datetime
+    seconds: float | None = None
+    problem: str | None = None
+
+
+Event = RunStarted | ItemStarted | ItemFinished | LogLine | RunFinished | FrontendSwitched | FrontendPhase
 EventSink = Callable[[Event], None]
 
 

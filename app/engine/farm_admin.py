@@ -1,14 +1,21 @@
-"""Managing the environment's front-ends: list, add, remove, disable, enable (rules.md#farms).
+"""Managing the environment's front-ends: list, add, set, remove, disable, enable (rules.md#farms,
+rules.md#hooks).
 
 A front-end is a folder on this machine or an ``ssh://`` target. Adding one checks that it can be
 reached and written (for SSH: the host key is known and the key is accepted) before anything is
 stored; the next Deploy All brings it up to date. A disabled front-end is left out of every run
 and every check until it is enabled again.
+
+Its hooks (drain, undrain, health command, health URL and timeout) are given when it is added or
+changed later with ``set_hooks``; each is checked when given (``hooks.check_command``,
+``health.check_url``), so a hook that cannot run is refused before anything is stored.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -16,16 +23,72 @@ from sqlalchemy.orm import Session
 from app.engine.audit import audit, audited
 from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError, Refusal, RefusedError, StateError
+from app.engine.frontend import health
+from app.engine.frontend.hooks import check_command
 from app.engine.frontend.kinds import FrontendKind, parse_target
 from app.engine.frontend.ownership import Owner, adopt, claim
 from app.engine.frontend.registry import Frontend, opened
 from app.engine.frontend.target import FrontendError, FrontendTarget
+from app.engine.kinds.drains import note_hook
 from app.engine.kinds.recovery import begin_operation
 from app.engine.lookup import frontend_of_row, frontends_of_session, owner
 from app.engine.runs import records
-from app.engine.store.models import DeploymentRow, FrontendRow
+from app.engine.store.models import DeploymentRow, FrontendRow, ModuleRow
 
 NAME_LIMIT = 200
+# What ``--clear`` takes, and the column each one empties.
+CLEARABLE = {
+    "drain-cmd": "drain_cmd",
+    "undrain-cmd": "undrain_cmd",
+    "health-cmd": "health_cmd",
+    "health-url": "health_url",
+    "health-timeout": "health_timeout",
+}
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    """Hooks as a user gives them: each one set (a value), cleared (named in ``clear``) or left alone (None)."""
+
+    drain_cmd: str | None = None
+    undrain_cmd: str | None = None
+    health_cmd: str | None = None
+    health_url: str | None = None
+    health_timeout: float | None = None
+    clear: frozenset[str] = field(default_factory=frozenset)  # options of CLEARABLE
+
+    def checked(self) -> HookSettings:
+        """The same settings with every hook checked and trimmed; ``BadInputError`` names the first bad one."""
+        unknown = sorted(self.clear - CLEARABLE.keys())
+        if unknown:
+            raise BadInputError(f"--clear takes {', '.join(CLEARABLE)}, not {', '.join(unknown)}")
+        both = sorted(option for option in self.clear if self.given().get(CLEARABLE[option]) is not None)
+        if both:
+            raise BadInputError(f"--{both[0]} is both given and cleared: give one of them")
+
+        def command(text: str | None, option: str) -> str | None:
+            return None if text is None else check_command(text, option)
+
+        return replace(
+            self,
+            drain_cmd=command(self.drain_cmd, "--drain-cmd"),
+            undrain_cmd=command(self.undrain_cmd, "--undrain-cmd"),
+            health_cmd=command(self.health_cmd, "--health-cmd"),
+            health_url=None if self.health_url is None else health.check_url(self.health_url),
+            health_timeout=None if self.health_timeout is None else health.check_timeout(self.health_timeout),
+        )
+
+    def given(self) -> dict[str, Any]:
+        """The columns these settings give a value, by name."""
+        values = {column: getattr(self, column) for column in CLEARABLE.values()}
+        return {column: value for column, value in values.items() if value is not None}
+
+    def changes(self) -> dict[str, Any]:
+        """Every column these settings change: the given values, and None for the cleared ones."""
+        return {**{CLEARABLE[option]: None for option in self.clear}, **self.given()}
+
+
+NO_HOOKS = HookSettings()
 
 
 @dataclass(frozen=True)
@@ -66,7 +129,12 @@ def list_frontends(ctx: EnvironmentContext) -> list[Frontend]:
 
 
 def add_frontend(
-    ctx: EnvironmentContext, name: str, target_text: str, health_cmd: str | None = None, *, adopt_it: bool = False
+    ctx: EnvironmentContext,
+    name: str,
+    target_text: str,
+    hooks: HookSettings = NO_HOOKS,
+    *,
+    adopt_it: bool = False,
 ) -> Frontend:
     """Record a new front-end after checking it can be reached; modules reach it at the next deploy.
 
@@ -74,6 +142,9 @@ def add_frontend(
     """
     name = check_name(name)
     target = TargetSpec.parse(target_text)
+    hooks = hooks.checked()
+    if hooks.clear:
+        raise BadInputError("--clear changes a front-end that exists: use it with 'frontend set'")
     with audited(ctx, "frontend-add", name), ctx.db.write() as session:
         env = begin_operation(session)
         _refuse_while_running(session, f"adding front-end {name}")
@@ -91,11 +162,79 @@ def add_frontend(
             claim([opened], owner(ctx, env), hint)  # another environment's: exit 4
         finally:
             opened.close()
-        row = FrontendRow(name=name, location=target.location, kind=target.kind, enabled=True, health_cmd=health_cmd)
+        row = FrontendRow(name=name, location=target.location, kind=target.kind, enabled=True, **hooks.given())
         session.add(row)
         session.flush()
         audit(session, "frontend-add", name, "done", target.location)
-        return Frontend(row.id, name, target.location, target.kind, True, health_cmd)
+        return frontend_of_row(row)
+
+
+def set_hooks(ctx: EnvironmentContext, name: str, hooks: HookSettings) -> Frontend:
+    """Set or clear a front-end's hooks; each is checked before anything is stored."""
+    hooks = hooks.checked()
+    changes = hooks.changes()
+    if not changes:
+        raise BadInputError(
+            "say what to change: --drain-cmd, --undrain-cmd, --health-cmd, --health-url, --health-timeout or --clear"
+        )
+    with audited(ctx, "frontend-set", name), ctx.db.write() as session:
+        begin_operation(session)
+        row = _find(session, name)
+        _refuse_while_running(session, f"changing front-end {row.name}")
+        for column, value in changes.items():
+            setattr(row, column, value)
+        said = ", ".join(f"{column} {'cleared' if value is None else 'set'}" for column, value in changes.items())
+        audit(session, "frontend-set", row.name, "done", said)
+        return frontend_of_row(row)
+
+
+@dataclass(frozen=True)
+class HealthNow:
+    """A front-end's checks run once, now, against what it runs: for ``Test now`` in the window."""
+
+    frontend: Frontend
+    problem: str | None
+    output: str
+    modules: int  # modules a {module} URL was checked for
+
+
+def check_health_now(ctx: EnvironmentContext, name: str, modules_checked: int = 10) -> HealthNow:
+    """Run a front-end's health command and URL once, as a rolling run would after a switch.
+
+    The drain and undrain commands are not run: they take a serving front-end out of its
+    balancer. A ``{module}`` URL is checked for the first ``modules_checked`` modules live there.
+    """
+    with ctx.db.read() as session:
+        frontend = frontend_of_row(_find(session, name))
+        live = [
+            module
+            for module in session.scalars(
+                select(ModuleRow.name)
+                .where(ModuleRow.deleted_at.is_(None), ModuleRow.deployed_release.is_not(None))
+                .order_by(ModuleRow.name)
+                .limit(modules_checked)
+            )
+        ]
+    if not health.has_checks(frontend):
+        raise BadInputError(f"front-end {frontend.name} has no health command or URL to test")
+    result = health.check_once(frontend, live, None)
+    with ctx.db.write() as session:
+        note_hook(session, frontend.id, health.as_hook_result(result, _checks_of(frontend)))
+    return HealthNow(frontend, result.problem, result.output, len(live) if frontend.health_url else 0)
+
+
+def _checks_of(frontend: Frontend) -> str:
+    return " ; ".join(check for check in (frontend.health_cmd, frontend.health_url) if check)
+
+
+def last_hooks(ctx: EnvironmentContext) -> Mapping[str, dict[str, Any]]:
+    """Each front-end's last hook or check, by name: what it ran, when, and what it said."""
+    with ctx.db.read() as session:
+        return {
+            name: dict(last)
+            for name, last in session.execute(select(FrontendRow.name, FrontendRow.last_hook).order_by(FrontendRow.id))
+            if last
+        }
 
 
 def remove_frontend(ctx: EnvironmentContext, name: str) -> Frontend:

@@ -55,4 +55,16 @@ def frontends_of_session(session: Session) -> list[Frontend]:
 
 def frontend_of_row(row: FrontendRow) -> Frontend:
     """A recorded front-end as the plain value runs and worker processes are handed."""
-    return Frontend(row.id, row.name, row.location, FrontendKind(row.kind), row.enabled, row.health_cmd)
+    return Frontend(
+        row.id,
+        row.name,
+        row.location,
+        FrontendKind(row.kind),
+        row.enabled,
+        row.health_cmd,
+        row.drain_cmd,
+        row.undrain_cmd,
+        row.health_url,
+        row.health_timeout,
+        row.drained_by_run,
+    )

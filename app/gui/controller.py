@@ -68,13 +68,16 @@ class OperationController(QObject):
 
     # -- what the window asks for ---------------------------------------------------------------
 
-    def deploy_all(self, pane: str | None = "upgrades", *, rolling: bool = False) -> Operation:
-        """Deploy All; ``rolling``: switched one front-end at a time, each with its health check."""
+    def deploy_all(
+        self, pane: str | None = "upgrades", *, rolling: bool = False, options: RunOptions | None = None
+    ) -> Operation:
+        """Deploy All with ``options`` (or plain, ``rolling`` or not): its failure budget, its soak."""
+        chosen = options if options is not None else RunOptions(rolling=rolling)
         return self._run(
             "Deploy All",
             pane,
             lambda sink, cancel: operations.deploy_all(
-                self._ctx, workers=self.workers, options=RunOptions(rolling=rolling), on_event=sink, cancel=cancel
+                self._ctx, workers=self.workers, options=chosen, on_event=sink, cancel=cancel
             ),
         )
 

@@ -3,6 +3,9 @@
 Panes show the messages meant for them (a message bar), the status bar shows the rest; tests
 read ``messages`` and answer confirmations through ``confirmer`` instead of patching dialogs.
 
+A question may carry choices the user makes while answering (``RunChoices``: how a run goes, such
+as its failure budget); the dialog shows them as fields, and tests set them as a user would.
+
 A message or a question can be about one run. A message about a run goes away when the run
 ends; a question about a run is withdrawn when the run ends while it is asked (the dialog closes
 itself), so that nobody confirms an action on a run that is already over.
@@ -17,6 +20,8 @@ from enum import Enum
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
+
+from app.engine.runs.options import FailureBudget, RunOptions
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +53,32 @@ class Withdrawal(QObject):
             self.fired.emit()
 
 
+@dataclass
+class RunChoices:
+    """What a user may choose about a run while confirming it: its failure budget (``--max-failures``,
+    blank for none) and, for a run that switches back on its own, its soak in seconds (0: none)."""
+
+    max_failures: str = ""
+    soak: float = 0.0
+    can_soak: bool = False
+
+    def options(self, rolling: bool) -> RunOptions:
+        """The run's options; ``BadInputError`` when the budget does not read."""
+        budget = self.max_failures.strip()
+        return RunOptions(
+            rolling=rolling,
+            soak=self.soak if self.can_soak and self.soak > 0 else None,
+            max_failures=FailureBudget.parse(budget) if budget else None,
+        )
+
+
 @dataclass(frozen=True)
 class Question:
     title: str
     text: str
     confirm_label: str = "OK"
     withdrawal: Withdrawal = field(default_factory=Withdrawal, compare=False, repr=False)
+    choices: RunChoices | None = field(default=None, compare=False)
 
 
 class Reply(Enum):
@@ -66,6 +91,10 @@ Confirmer = Callable[[Question], bool]
 
 
 def ask_with_dialog(question: Question) -> bool:
+    if question.choices is not None:
+        from app.gui.run_choices import ask_with_choices
+
+        return ask_with_choices(question, question.choices)
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     box = QMessageBox(
@@ -100,8 +129,9 @@ class Notifier(QObject):
     def error(self, text: str, pane: str | None = None) -> None:
         self._post(Message(ERROR, text, pane))
 
-    def confirm(self, title: str, text: str, confirm_label: str = "OK") -> bool:
-        return self.ask(title, text, confirm_label) is Reply.YES
+    def confirm(self, title: str, text: str, confirm_label: str = "OK", *, choices: RunChoices | None = None) -> bool:
+        """Ask a yes/no question; ``choices``, when given, are shown and filled in as the user answers."""
+        return self.ask(title, text, confirm_label, choices=choices) is Reply.YES
 
     def ask(
         self,
@@ -111,9 +141,10 @@ class Notifier(QObject):
         *,
         withdrawn_by: SignalInstance | None = None,
         applies: Callable[..., bool] | None = None,
+        choices: RunChoices | None = None,
     ) -> Reply:
         """Ask; ``withdrawn_by`` firing meanwhile (with ``applies`` true of its arguments) withdraws it."""
-        question = Question(title, text, confirm_label)
+        question = Question(title, text, confirm_label, choices=choices)
         self.questions.append(question)
 
         def withdraw(*args: Any) -> None:

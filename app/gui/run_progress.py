@@ -14,11 +14,13 @@ from itertools import islice
 
 from app.engine.events import (
     Event,
+    FrontendPhase,
     FrontendSwitched,
     ItemFinished,
     ItemSnapshot,
     ItemStarted,
     LogLine,
+    RolloutPhase,
     RunFinished,
     RunStarted,
 )
@@ -112,6 +114,8 @@ class RunProgress:
         self.skipped_at_start = self.counts[ItemStatus.SKIPPED]
         self.deploying: dict[int, None] = {n: None for n, r in enumerate(rows) if r.status == DEPLOYING}
         self.waves: dict[str, FrontendSwitched] = {}  # a rolling run's front-ends, in the order they switched
+        self.phases: dict[str, FrontendPhase] = {}  # where each front-end stands in the switch, as it goes
+        self.failed_on: set[str] = set()  # front-ends where a hook or check failed
         self.repeated_failures: frozenset[str] = frozenset()  # failed in this Deploy All and the one before
 
     # -- building ---------------------------------------------------------------------------
@@ -163,6 +167,11 @@ class RunProgress:
         if isinstance(event, FrontendSwitched):
             self.waves[event.frontend] = event
             self.note(f"front-end {event.frontend}: {wave_text(event)}")
+        elif isinstance(event, FrontendPhase):
+            self.phases[event.frontend] = event
+            if event.phase == RolloutPhase.FAILED:
+                self.failed_on.add(event.frontend)
+            self.note(f"front-end {event.frontend}: {phase_text(event, event.at)}", event.at)
         elif isinstance(event, LogLine) and event.level != "error":  # errors repeat a failed item
             self.note(f"{event.level}: {event.text}", event.at)
         elif isinstance(event, RunFinished):
@@ -316,6 +325,23 @@ def wave_text(wave: FrontendSwitched) -> str:
     if wave.problem is not None:
         return f"{switched}, health check failed: {wave.problem}" if wave.checked else f"failed: {wave.problem}"
     return f"{switched}, health check passed" if wave.checked else f"{switched}, no health check"
+
+
+def soak_left(phase: FrontendPhase, now: datetime | None = None) -> float | None:
+    """Seconds left in a soak that ``phase`` began; None when it is not a soak."""
+    if phase.phase != RolloutPhase.SOAKING or phase.seconds is None:
+        return None
+    return max(0.0, phase.seconds - ((now or utcnow()) - phase.at).total_seconds())
+
+
+def phase_text(phase: FrontendPhase, now: datetime | None = None) -> str:
+    """Where one front-end stands, e.g. "soaking, 25 s left", "switched back: <the check that failed>"."""
+    left = soak_left(phase, now)
+    if left is not None:
+        return f"soaking, {duration(left)} left of {duration(phase.seconds)}"
+    words = {RolloutPhase.HEALTH: "checking its health", RolloutPhase.SWITCHING: "switching"}
+    text = words.get(phase.phase, phase.phase.value)
+    return f"{text}: {phase.problem}" if phase.problem else text
 
 
 def frontends_text(frontends: Mapping[str, str]) -> str:

@@ -17,6 +17,7 @@ from app.engine.kinds.recovery import FINISHED_MESSAGE, WAITING_MESSAGE, recover
 from app.engine.kinds.rollback import plan_run_rollback
 from app.engine.read import views
 from app.engine.runs import records
+from app.engine.runs.options import RunOptions
 from app.engine.runs.planner import DeployAllPlanner
 from app.engine.store.models import RunItemRow, RunRow
 from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
@@ -75,13 +76,15 @@ def test_a_rollback_that_died_after_switching_one_front_end_is_finished(kit: Kit
     assert {m.name: m.deployed_platform for m in views.modules(kit.ctx)} == {"Alpha": "11.18.1", "Beta": "11.19.0"}
 
 
-def test_a_rolling_run_that_died_between_front_ends_is_switched_back(kit: Kit) -> None:
+@pytest.mark.parametrize("options", [RunOptions(rolling=True), RunOptions(soak=30)], ids=["rolling", "soaking"])
+def test_a_rolling_run_that_died_between_front_ends_is_switched_back(kit: Kit, options: RunOptions) -> None:
+    """Rolling, or soaking after its whole switch: its checks had not all passed, so it goes back."""
     old = {name: kit.current(name) for name in ("Alpha", "Beta")}
     with kit.ctx.db.write() as session:  # a rolling Deploy All that staged everything
         env = records.serialize_writers(session)
         plan = DeployAllPlanner(session, env.platform_version).plan()
         items = [records.NewItem(i.module_id, i.module, i.application, i.version, i.compilation_id) for i in plan.items]
-        run = records.create_run(session, RunKind.DEPLOY_ALL, env.platform_version, items, 1, rolling=True)
+        run = records.create_run(session, RunKind.DEPLOY_ALL, env.platform_version, items, 1, options=options)
         session.execute(update(RunItemRow).where(RunItemRow.run_id == run.id).values(status=ItemStatus.STAGED))
         run_id = run.id
         requests = [
@@ -94,7 +97,7 @@ def test_a_rolling_run_that_died_between_front_ends_is_switched_back(kit: Kit) -
         target = LocalTarget(frontend.name, frontend)
         staged = target.stage([release_files(r, store.read(r.artifact_sha256)) for r in requests])
         assert not [s for s in staged if isinstance(s, Exception)]
-    for request in requests:  # died while the first front-end's health check ran
+    for request in requests:  # died while the first front-end's health check ran, or in the soak
         switch(kit.frontends[0], request.module, request.release_id)
 
     assert recover_dead_runs(kit.ctx) == [run_id]

@@ -341,7 +341,12 @@ def test_a_rolling_deploy_from_the_window_shows_each_health_check(
         lambda: window.session.controller.quick(
             "Add front-end",
             "frontends",
-            lambda: frontends.add_frontend(window.session.ctx, "web2", str(tmp_path / "web2"), "exit 3"),
+            lambda: frontends.add_frontend(
+                window.session.ctx,
+                "web2",
+                str(tmp_path / "web2"),
+                frontends.HookSettings(health_cmd="exit 3", health_timeout=1),
+            ),
             "added",
         ),
     )

@@ -32,6 +32,12 @@ class Frontend:
     kind: FrontendKind = FrontendKind.LOCAL
     enabled: bool = True
     health_cmd: str | None = None
+    # A rolling run's hooks (``hooks``, ``health``): shell commands run on this machine, and a URL.
+    drain_cmd: str | None = None
+    undrain_cmd: str | None = None
+    health_url: str | None = None
+    health_timeout: float | None = None  # seconds for the checks to pass after a switch; None: the default
+    drained_by: int | None = None  # the run that drained it and has not undrained it yet
 
     def __post_init__(self) -> None:
         # Read back from a database row or a worker's arguments, the kind may come as its plain word.

@@ -22,12 +22,13 @@ from app.engine.audit import audit, audited
 from app.engine.compiler import PlatformSpec
 from app.engine.context import EnvironmentContext
 from app.engine.control.gate import PLAIN_REQUEST, ChangeGate, ChangeRequest
-from app.engine.errors import BadInputError
+from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink
 from app.engine.frontend.farm import DEFAULT_KEEP
 from app.engine.frontend.ownership import claim
 from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
 from app.engine.gc_pause import gc_paused
+from app.engine.kinds.drains import DrainBook
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork, StagingWork
 from app.engine.lookup import frontends_of_session, owner
@@ -59,7 +60,7 @@ class RunStart:
     env: EnvironmentRow
     frontends: tuple[Frontend, ...]  # enabled: the ones the run writes to
     disabled: tuple[str, ...]  # taken out of runs: reported, not written
-    rolling: bool  # the run stages everything first, then switches one front-end at a time
+    rolling: bool  # the run stages everything first, then switches (one front-end at a time, or soaked)
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,11 @@ def start_run(
     to start: from a saved plan, past a window, or as an emergency.
     """
     rolling = options.rolling
+    staged_first = rolling or bool(options.soak)  # a soak switches back: nothing goes live before it
     if rolling and not kind.traits.rolling:
         raise BadInputError(f"a {kind.traits.label} run cannot be --rolling")
+    if options.soak and not kind.traits.rolling:
+        raise BadInputError(f"a {kind.traits.label} run cannot --soak: it switches nothing it could switch back")
     # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
     # collector would rescan them all several times, holding the GIL the window needs.
     with targets_in_use():
@@ -126,15 +130,17 @@ def start_run(
             frontends = tuple(enabled(every))
             if rolling:
                 refuse_rolling(frontends)
+            if staged_first:
+                refuse_drained(frontends)
             if kind.traits.stages:
                 claim(shared_targets(frontends), owner(ctx, env))
             disabled = tuple(frontend.name for frontend in every if not frontend.enabled)
-            planned = plan(RunStart(session, env, frontends, disabled, rolling))
+            planned = plan(RunStart(session, env, frontends, disabled, staged_first))
             platform = planned.platform or env.platform_version
             gate.admit(planned.items, planned.work_items, every, platform, options)
             if planned.locks_modules:
                 records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
-            run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=options.rolling)
+            run = records.create_run(session, kind, platform, list(planned.items), workers, options=options)
             run.message = planned.message
             if planned.recorded is not None:
                 planned.recorded(session, run.id)
@@ -144,12 +150,26 @@ def start_run(
         deadline = gate.deadline(ctx.db)
         heavy = len(planned.work_items) if planned.heavy is None else planned.heavy
         pool = WorkerPool(process_count(heavy))
+        cancel = cancel or threading.Event()  # the switch at the end watches it too
         try:
-            work = planned.make_work(started, pool, not rolling)
-            if rolling:
+            work = planned.make_work(started, pool, not staged_first)
+            if staged_first:
                 staging = cast(StagingWork[P], work)
-                work = RollingWork(staging, frontends, started.keep, started.id, on_event, stop=deadline)
-            return execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel, deadline)
+                drains = DrainBook(ctx.db, started.id)
+                work = RollingWork(
+                    staging,
+                    frontends,
+                    started.keep,
+                    started.id,
+                    options=options,
+                    drains=drains,
+                    cancel=cancel,
+                    on_event=on_event,
+                    stop=deadline,
+                )
+            return execute(
+                ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel, options, deadline
+            )
         finally:
             pool.close()
 
@@ -158,6 +178,17 @@ def refuse_rolling(frontends: Sequence[Frontend]) -> None:
     """A rolling run needs two enabled front-ends at least: one to switch while the other serves."""
     if len(frontends) < 2:
         raise BadInputError(f"--rolling needs at least two enabled front-ends; this environment has {len(frontends)}")
+
+
+def refuse_drained(frontends: Sequence[Frontend]) -> None:
+    """A front-end a run left drained, and that could not be undrained, must be seen to first:
+    a run that drains others would have two out of the balancer at once."""
+    for frontend in frontends:
+        if frontend.drained_by is not None:
+            raise StateError(
+                f"front-end {frontend.name} is still drained, left so by run {frontend.drained_by}, and its undrain "
+                "command failed (see 'frontend list'); put it back in its balancer and fix or clear its --undrain-cmd"
+            )
 
 
 def keep_of(env: EnvironmentRow) -> int:
@@ -200,12 +231,21 @@ def execute(
     workers: int,
     on_event: EventSink,
     cancel: threading.Event | None,
+    options: RunOptions = PLAIN_RUN,
     stop: StopCheck | None = None,
 ) -> RunOutcome:
     """Run ``work`` over ``items`` for the recorded run ``run_id`` and audit how it ended; ``stop``
     says when it must start no more modules (its change window closed)."""
     executor = RunExecutor(
-        ctx.db, run_id, items, work, workers=workers, on_event=on_event, cancel=cancel or threading.Event(), stop=stop
+        ctx.db,
+        run_id,
+        items,
+        work,
+        workers=workers,
+        on_event=on_event,
+        cancel=cancel or threading.Event(),
+        max_failures=options.max_failures,
+        stop=stop,
     )
     status = executor.execute()
     with ctx.db.write() as session:

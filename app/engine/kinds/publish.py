@@ -54,6 +54,7 @@ from app.engine.kinds.unfinished_publish import discard_unreached
 from app.engine.kinds.upgrade import CompileWork
 from app.engine.manifest import Manifest
 from app.engine.runs import records
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool
 from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow
@@ -69,11 +70,13 @@ def publish(
     bundle_paths: Iterable[Path],
     *,
     workers: int | None = None,
+    options: RunOptions = PLAIN_RUN,
     change: ChangeRequest = PLAIN_REQUEST,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """A new version of each bundle's module, compiled for the current platform and deployed.
+    """A new version of each bundle's module, compiled for the current platform and deployed;
+    ``options`` may only set a failure budget.
 
     While approvals are required, only compiled: an approved plan deploys it (its items end
     ``prepared``).
@@ -100,7 +103,7 @@ def publish(
             manifests.append(manifest)
         if not manifests:
             raise BadInputError("publish needs at least one bundle")
-        return _publish(ctx, manifests, sources, workers, change, on_event, cancel)
+        return _publish(ctx, manifests, sources, workers, change, on_event, cancel, options)
     finally:
         ctx.artifacts.discard(sources)
 
@@ -113,6 +116,7 @@ def _publish(
     change: ChangeRequest,
     on_event: EventSink,
     cancel: threading.Event | None,
+    options: RunOptions = PLAIN_RUN,
 ) -> RunOutcome:
     def plan(start: RunStart) -> PlannedRun[CompileJob]:
         refuse_cycles(start.session, manifests)
@@ -138,6 +142,7 @@ def _publish(
         names,
         plan,
         workers=workers or default_workers(),
+        options=options,
         change=change,
         on_event=on_event,
         cancel=cancel,

@@ -9,9 +9,10 @@ looks at every module the dead run had not finished and makes the front-ends and
   module is recorded as deployed;
 - otherwise the front-ends that moved are switched back to the recorded release.
 
-A rolling run (rules.md#rolling) is always switched back: its health checks had not all passed, and
-nothing of it is recorded as live before they have. Its items that were staged, waiting for the
-switch, fail as interrupted. A rollback's release is the older compilation it was going back to.
+A rolling run (rules.md#rolling), or one with a soak, is always switched back: its checks had not
+all passed, and nothing of it is recorded as live before they have. Its items that were staged,
+waiting for the switch, fail as interrupted. A rollback's release is the older compilation it was
+going back to.
 
 Then the work files the run left (temp ``CURRENT`` and ``config.json`` files, staging folders)
 are removed from every front-end that answers, for the modules the run held: its locks say no
@@ -20,7 +21,9 @@ later run switches those. A front-end that does not answer keeps its leftovers; 
 reports them, and the next stage of those modules clears them.
 
 A publish's versions it never compiled are discarded (``unfinished_publish``). Then the run is
-closed as ``interrupted`` and its locks are freed.
+closed as ``interrupted`` and its locks are freed, and what was done is said (a warning the
+command line prints). A front-end the dead run left drained stays drained, and shown so, until a
+command that changes something undrains it (``drains.undrain_left_behind``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from app.engine.frontend.layout import release_id_for
 from app.engine.frontend.registry import Frontend, enabled, opened
 from app.engine.frontend.target import FrontendError, FrontendTarget, Switch
 from app.engine.identity import utcnow
+from app.engine.kinds.drains import undrain_left_behind
 from app.engine.kinds.ledger import Deployed, record_deployments
 from app.engine.kinds.unfinished_publish import discard_uncompiled, summary
 from app.engine.lookup import frontends_of_session
@@ -81,9 +85,11 @@ class _Module:
 
 
 def begin_operation(session: Session) -> EnvironmentRow:
-    """Serialize against other writers and settle runs whose owner died first ."""
+    """Serialize against other writers, settle runs whose owner died, and undrain the front-ends a
+    run that is over left drained: what every command that changes something does first."""
     env = records.serialize_writers(session)
     settle_dead_runs(session)
+    undrain_left_behind(session)
     return env
 
 
@@ -134,6 +140,13 @@ def settle_dead_runs(session: Session, on_notice: Notice = ignore_notice) -> lis
                 on_notice(said)
                 note += f"; {said}"
             records.close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}{note}")
+            log.warning(
+                "run %s (%s) was interrupted (%s): the front-ends now run what the record says%s",
+                run.id,
+                run.kind,
+                why,
+                note,
+            )
             audit(session, "recover", f"run {run.id}", RunStatus.INTERRUPTED, note.removeprefix("; ") or None)
     return [run.id for run, _why in dead]
 
@@ -257,7 +270,8 @@ def _unfinished_modules(session: Session, run: RunRow) -> list[_Module]:
     found = []
     for item_id, version, compilation_id, module in rows:
         overrides = dict(module.config_overrides or {})
-        intended = None if run.rolling else _intended(session, run, module.id, version, compilation_id)
+        # A rolling or soaked run had not passed its checks: it goes back, whatever it switched.
+        intended = None if run.rolling or run.soak else _intended(session, run, module.id, version, compilation_id)
         recorded_config = _config_of(session, module.deployed_compilation_id, overrides)
         found.append(
             _Module(

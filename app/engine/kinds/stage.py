@@ -15,6 +15,7 @@ from app.engine.context import EnvironmentContext
 from app.engine.events import EventSink, ignore_events
 from app.engine.kinds.base import RunOutcome
 from app.engine.kinds.deploy import deploy_run
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.vocabulary import RunKind
 
 
@@ -22,8 +23,10 @@ def stage_all(
     ctx: EnvironmentContext,
     *,
     workers: int | None = None,
+    options: RunOptions = PLAIN_RUN,
     on_event: EventSink = ignore_events,
     cancel: threading.Event | None = None,
 ) -> RunOutcome:
-    """Stage every release Deploy All would deploy now on every enabled front-end (run kind ``stage``)."""
-    return deploy_run(ctx, RunKind.STAGE, None, workers, on_event, cancel)
+    """Stage every release Deploy All would deploy now on every enabled front-end (run kind ``stage``);
+    ``options`` may only set a failure budget."""
+    return deploy_run(ctx, RunKind.STAGE, None, workers, on_event, cancel, options)

@@ -95,9 +95,10 @@ def _read(connection: sqlite3.Connection, head: str, url: str) -> Status | None:
         ).fetchone()
         change_control = _change_control(connection)
         frontends = tuple(
-            Frontend(id_, fe_name, location, kind, bool(enabled), health_cmd)
-            for id_, fe_name, location, kind, enabled, health_cmd in connection.execute(
-                "SELECT id, name, path, kind, enabled, health_cmd FROM frontend ORDER BY id"
+            Frontend(id_, fe_name, location, kind, bool(enabled), *hooks)
+            for id_, fe_name, location, kind, enabled, *hooks in connection.execute(
+                "SELECT id, name, path, kind, enabled, health_cmd, drain_cmd, undrain_cmd, health_url,"
+                " health_timeout, drained_by_run FROM frontend ORDER BY id"
             )
         )
     finally:

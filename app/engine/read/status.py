@@ -67,6 +67,9 @@ class Status:
             "frontends": [
                 {"name": fe.name, "path": fe.location, "kind": fe.kind, "enabled": fe.enabled} for fe in self.frontends
             ],
+            # Front-ends a run drained and did not undrain (it died, or its undrain failed): the next
+            # changing command undrains them.
+            "drained": [{"name": fe.name, "run": fe.drained_by} for fe in self.frontends if fe.drained_by is not None],
             "active_run": self.active_run.to_json() if self.active_run else None,
             "active_runs": [run.to_json() for run in self.active_runs],
             "upgrade": (

@@ -25,6 +25,7 @@ from app.engine.read.status import ActiveRun as ActiveRun
 from app.engine.read.status import Status as Status
 from app.engine.read.status import state_counts
 from app.engine.runs import records
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan
 from app.engine.store.models import (
     CompilationRow,
@@ -86,6 +87,7 @@ class RunSummary:
     finished_at: datetime | None
     counts: dict[str, int]
     message: str | None
+    options: RunOptions = PLAIN_RUN  # how the run was asked to go: rolling, soak, failure budget
 
     @property
     def seconds(self) -> float | None:
@@ -104,6 +106,7 @@ class RunSummary:
             "finished_at": iso(self.finished_at),
             "counts": self.counts,
             "message": self.message,
+            "options": self.options.to_json(),
         }
 
 
@@ -372,6 +375,7 @@ def _summary(row: RunRow, counts: Mapping[str, int]) -> RunSummary:
         row.finished_at,
         full,
         row.message,
+        RunOptions.from_json({"rolling": row.rolling, "soak": row.soak, "max_failures": row.max_failures}),
     )
 
 

@@ -4,6 +4,11 @@ The coordinator (the thread calling ``RunExecutor.execute``) owns all database w
 events; workers only do file work on plain values. Writes are batched so that thousands of
 modules cost a handful of transactions. A separate heartbeat thread proves the owner alive and
 picks up cancel requests from other processes, whatever the coordinator is busy with.
+
+A failure budget (``--max-failures``) is checked before each module starts: once more modules
+than it allows have failed, nothing else starts and the modules not started end ``cancelled``
+with reason ``failure-budget``. A batch never holds more modules than could still fail before
+the budget is spent, so with one worker the failure past the budget is always the last one.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from app.engine.gc_pause import gc_paused
 from app.engine.identity import utcnow
 from app.engine.runs import records
 from app.engine.runs.heartbeat import RunHeartbeat
+from app.engine.runs.options import FailureBudget
 from app.engine.runs.work import ConcludingWork, RunWork, StopCheck, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
@@ -48,6 +54,7 @@ _STOPPED = {
     "window-closed": "the change window closed before this module started; nothing of it was switched",
     "freeze-started": "a change freeze began before this module started; nothing of it was switched",
 }
+FAILURE_BUDGET = "failure-budget"  # the reason of the modules a spent failure budget did not start
 FLUSH_INTERVAL = 0.25
 FLUSH_BATCH = 500
 POLL_INTERVAL = 0.1
@@ -77,6 +84,7 @@ class RunExecutor:
         on_event: EventSink,
         cancel: threading.Event,
         stop: StopCheck | None = None,
+        max_failures: FailureBudget | None = None,
     ) -> None:
         self._db = db
         self._stop = stop  # why the run must start no more modules (its change window closed), if ever
@@ -94,6 +102,9 @@ class RunExecutor:
         self._outcomes: dict[str, WorkOutcome] = {}
         self._last_flush = 0.0
         self._last_cancel_check = time.monotonic()
+        self._budget = max_failures
+        self._allowed = None if max_failures is None else max_failures.allowed(len(self._items))
+        self._failed = 0  # modules failed so far (blocked ones do not count against the budget)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -105,7 +116,7 @@ class RunExecutor:
         try:
             self._announce()
             cancelled = self._schedule()
-            self._conclude(cancelled)
+            cancelled = self._conclude(cancelled)
             status = self._final_status(cancelled)
             heartbeat.stop()
             counts, status = self._close(status)
@@ -147,13 +158,16 @@ class RunExecutor:
                     ready.clear()
                     if not unfinished:
                         break
+                if not cancelled and self._budget_spent():
+                    self._stop_for_budget(unfinished - busy, unfinished)
+                    ready.clear()
                 if not cancelled and not self.stopped_by and ready and (why := self._deadline_reached()):
                     for key in sorted(unfinished - busy):
                         self._finish(key, WorkOutcome(ItemStatus.CANCELLED, why, _STOPPED.get(why, why)))
                         unfinished.discard(key)
                     ready.clear()
-                    if not unfinished:
-                        break
+                if not unfinished:
+                    break
                 while not cancelled and not self.stopped_by and ready and len(running) < self._workers:
                     batch = self._take_batch(ready, unfinished, busy)
                     if batch:
@@ -189,17 +203,24 @@ class RunExecutor:
                 self._log("warning", f"{self.stopped_by}: starting no more modules; those already going finish")
         return self.stopped_by
 
-    def _conclude(self, cancelled: bool) -> None:
-        """The kind's last step over the whole run, when it has one (a rolling switch)."""
+    def _conclude(self, cancelled: bool) -> bool:
+        """The kind's last step over the whole run, when it has one (a rolling switch); whether the
+        run ends cancelled (a cancel may arrive during that step, which then switches back)."""
         if not isinstance(self._work, ConcludingWork):
-            return
+            return cancelled
+        if self._budget_spent():  # switching what was staged would be more work started
+            staged = [key for key, outcome in self._outcomes.items() if outcome.status == ItemStatus.STAGED]
+            self._stop_for_budget(staged, set(staged))
+            return cancelled
         self._flush()  # the record shows every item staged while the last step runs
         done = [(self._items[key], outcome) for key, outcome in self._outcomes.items()]  # in the order they ended
-        for item, outcome in self._work.conclude(done, cancelled, self._log):
+        concluded = self._work.conclude(done, cancelled, self._log)
+        for item, outcome in concluded:
             self._finish(item.key, outcome)
             if outcome.status == ItemStatus.CANCELLED and outcome.reason in _STOPPED:
                 self.stopped_by = outcome.reason  # its window closed while it switched front-ends
         self._maybe_flush()
+        return cancelled or any(outcome.reason == "cancelled" for _item, outcome in concluded)
 
     def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str]) -> list[str]:
         """The next few ready modules for one worker: one, unless much more is ready than workers.
@@ -208,13 +229,35 @@ class RunExecutor:
         times per module. Small runs go one module at a time, so every worker stays busy and a
         cancel stops them after the modules in hand.
         """
-        size = max(1, min(self._work.max_batch, len(ready) // (4 * self._workers)))
+        size = max(1, min(self._work.max_batch, len(ready) // (4 * self._workers), self._failures_to_spend()))
         batch: list[str] = []
         while ready and len(batch) < size:
             _, key = heapq.heappop(ready)
             if key in unfinished and key not in busy and key not in batch:
                 batch.append(key)
         return batch
+
+    # -- the failure budget -------------------------------------------------------------------
+
+    def _budget_spent(self) -> bool:
+        return self._allowed is not None and self._failed > self._allowed
+
+    def _failures_to_spend(self) -> int:
+        """Failures still needed to spend the budget: a batch of more could overshoot it unseen."""
+        return len(self._items) if self._allowed is None else max(1, self._allowed + 1 - self._failed)
+
+    def _stop_for_budget(self, keys: set[str] | list[str], unfinished: set[str]) -> None:
+        """End ``keys`` (modules not started, or staged and not switched) cancelled: the budget is spent."""
+        if not keys:
+            return
+        why = (
+            f"not started: {self._failed} modules failed, more than the failure budget allows "
+            f"({self._allowed}, from --max-failures {self._budget})"
+        )
+        self._log("warning", f"{why}; {len(keys)} module(s) left for the next run")
+        for key in sorted(keys):
+            self._finish(key, WorkOutcome(ItemStatus.CANCELLED, FAILURE_BUDGET, why))
+            unfinished.discard(key)
 
     def _submit(self, pool: ThreadPoolExecutor, batch: list[str]) -> Future[list[WorkOutcome | Exception]]:
         now = utcnow()
@@ -261,6 +304,9 @@ class RunExecutor:
         began = self._started_at.get(key)
         seconds = time.monotonic() - began if began is not None else 0.0
         self._statuses[key] = outcome.status
+        earlier = self._outcomes.get(key)
+        if outcome.status == ItemStatus.FAILED and (earlier is None or earlier.status != ItemStatus.FAILED):
+            self._failed += 1
         self._outcomes[key] = outcome
         self._pending.finished.append((self._item_row_ids[item.module_id], item, outcome, utcnow()))
         self._emit(ItemFinished(self._run_id, item.module, outcome.status, outcome.reason, outcome.message, seconds))

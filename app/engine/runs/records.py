@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.errors import Refusal, RefusedError, StateError
 from app.engine.identity import current_user, host_name, iso, process_alive, utcnow
+from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.store.database import leave_note
 from app.engine.store.models import EnvironmentRow, ModuleLockRow, ModuleRow, RunItemRow, RunRow
 from app.engine.vocabulary import (
@@ -190,7 +191,7 @@ def create_run(
     items: Sequence[NewItem],
     workers: int,
     *,
-    rolling: bool = False,
+    options: RunOptions = PLAIN_RUN,
 ) -> RunRow:
     """Record a new run and lock every module it will work on (not the skipped ones).
 
@@ -209,7 +210,9 @@ def create_run(
         heartbeat_at=now,
         cancel_requested=False,
         workers=workers,
-        rolling=rolling,
+        rolling=options.rolling,
+        soak=options.soak or None,
+        max_failures=None if options.max_failures is None else str(options.max_failures),
     )
     session.add(run)
     session.flush()

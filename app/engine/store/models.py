@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -105,6 +106,17 @@ class FrontendRow(Base):
     kind: Mapped[str] = mapped_column(String(10), default="local", server_default="local")  # a FrontendKind
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     health_cmd: Mapped[str | None] = mapped_column(Text)
+    # The hooks of a rolling run (rules.md#hooks): shell commands run on this machine, and a URL.
+    drain_cmd: Mapped[str | None] = mapped_column(Text)
+    undrain_cmd: Mapped[str | None] = mapped_column(Text)
+    health_url: Mapped[str | None] = mapped_column(Text)
+    health_timeout: Mapped[float | None] = mapped_column(Float)  # seconds; None: the default
+    # Written before the drain command runs and cleared once undrained: a run that dies in
+    # between leaves the front-end shown as drained until a changing command undrains it.
+    drained_by_run: Mapped[int | None] = mapped_column(Integer)
+    drained_at: Mapped[datetime | None] = mapped_column()
+    # The last hook or check run on it: {"phase", "at", "ok", "output"}, its output cut short.
+    last_hook: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class PlatformUpgradeRow(Base):
@@ -216,6 +228,10 @@ class RunRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     # Switched one front-end at a time with health checks (rules.md#rolling).
     rolling: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Seconds every switched front-end's checks kept passing before the run could end well; a run
+    # with a soak records nothing as live before it passed, so recovery switches it back.
+    soak: Mapped[float | None] = mapped_column(Float)
+    max_failures: Mapped[str | None] = mapped_column(String(12))  # the failure budget as given: "2", "10%"
 
     items: Mapped[list[RunItemRow]] = relationship(back_populates="run", order_by="RunItemRow.position")
 

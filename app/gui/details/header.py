@@ -1,17 +1,20 @@
 """The head of the Deployment Details pane: which run it shows, how far it has gone and how it is
 going (title, who started it and when, progress bar, elapsed and remaining time, counts), and the
-front-ends' line: a rolling run's front-ends with their health checks as they switch, else, once
-recorded, what each front-end holds of the run's modules when there are several.
+front-ends' line: a rolling run's front-ends as they go through their phases (drained, switching,
+checked, soaking with its countdown, undrained, switched back), else, once recorded, what each
+front-end holds of the run's modules when there are several.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from app.engine.events import RolloutPhase
 from app.gui.formatting import counts_summary, duration, run_outcome, timestamp
-from app.gui.run_progress import RunProgress, wave_text
+from app.gui.run_progress import RunProgress, phase_text, soak_left, wave_text
 from app.gui.widgets import move_bar
 
 
@@ -52,6 +55,10 @@ class RunHeader(QWidget):
         self.waves.setAccessibleName("Front-ends switched one at a time")
         self.waves.setWordWrap(True)
         self.waves.hide()
+        self._shown: RunProgress | None = None
+        self.soak_timer = QTimer(self)  # a soak's countdown, once a second while one runs
+        self.soak_timer.setInterval(1000)
+        self.soak_timer.timeout.connect(lambda: self.show_waves(self._shown))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -83,15 +90,13 @@ class RunHeader(QWidget):
         self.summary.setText(counts_summary({k: v for k, v in p.counts.items() if v}))
 
     def show_waves(self, p: RunProgress | None) -> None:
-        """A rolling run's front-ends with their health checks, as they switch; else, once recorded,
-        what each front-end holds of the run's modules when there are several front-ends."""
-        waves = p.waves if p is not None else {}
-        tally = frontend_tally(p) if p is not None and not waves else {}
-        if waves:
-            self.waves.setText(
-                "Front-ends, one at a time: "
-                + " · ".join(f"{name} {'✗' if wave.problem else '✓'} {wave_text(wave)}" for name, wave in waves.items())
-            )
+        """A rolling run's front-ends as they switch, each with its phase and health check; else,
+        once recorded, what each front-end holds of the run's modules when there are several."""
+        self._shown = p
+        names = list(dict.fromkeys([*p.waves, *p.phases])) if p is not None else []
+        tally = frontend_tally(p) if p is not None and not names else {}
+        if p is not None and names:
+            self.waves.setText("Front-ends, one at a time: " + " · ".join(self._frontend_text(p, n) for n in names))
         elif len(tally) > 1:
             self.waves.setText(
                 "Front-ends: "
@@ -100,4 +105,25 @@ class RunHeader(QWidget):
                     for name, states in sorted(tally.items())
                 )
             )
-        self.waves.setVisible(bool(waves) or len(tally) > 1)
+        self.waves.setVisible(bool(names) or len(tally) > 1)
+        soaking = p is not None and p.running and any(soak_left(phase) for phase in p.phases.values())
+        if soaking and not self.soak_timer.isActive():
+            self.soak_timer.start()
+        elif not soaking:
+            self.soak_timer.stop()
+
+    @staticmethod
+    def _frontend_text(p: RunProgress, name: str) -> str:
+        wave, phase = p.waves.get(name), p.phases.get(name)
+        failed = (wave is not None and wave.problem is not None) or name in p.failed_on
+        text = f"{name} {'✗' if failed else '✓'}"  # its own checks and hooks; "switched back" may follow
+        if wave is not None:
+            text += f" {wave_text(wave)}"
+        if phase is None:
+            return text
+        # The health check's line already says what switching and checking did, and its failure.
+        said = wave is not None and (
+            phase.phase in (RolloutPhase.SWITCHING, RolloutPhase.HEALTH)
+            or (phase.problem is not None and phase.problem == wave.problem)
+        )
+        return text if said else f"{text}{',' if wave is not None else ''} {phase_text(phase)}"

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from app.engine import operations
 from app.engine.catalog import compare_versions
+from app.engine.errors import BadInputError
 from app.engine.runs.planner import DeployPlan
 from app.engine.vocabulary import ModuleState, RunKind
 from app.gui.controller import describe_plan, describe_stage
@@ -24,6 +25,7 @@ from app.gui.formatting import plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.model import ModulesModel
+from app.gui.notifier import RunChoices
 from app.gui.run_progress import RunProgress
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
@@ -244,7 +246,7 @@ class UpgradesPane(QWidget):
         self.rolling_action.setEnabled(rolling_reason is None)
         self.rolling_action.setToolTip(
             rolling_reason
-            or f"Deploy All, switching {', '.join(farm)} one at a time, each followed by its health check"
+            or f"Deploy All, switching {', '.join(farm)} one at a time: each drained, switched, checked, undrained"
         )
         self.stage_action.setEnabled(stage_reason is None)  # staging switches nothing: allowed any time
         self.stage_action.setToolTip(
@@ -352,20 +354,32 @@ class UpgradesPane(QWidget):
                 self.session.notifier.error(result.error_text, PANE)
             elif not result.value.to_deploy:
                 self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
-            elif self.session.notifier.confirm("Deploy All", self._plan_text(result.value, rolling), "Deploy"):
-                self.session.controller.deploy_all(PANE, rolling=rolling)
-                self.deploy_started.emit()
+            else:
+                choices = RunChoices(can_soak=rolling)
+                text = self._plan_text(result.value, rolling)
+                if self.session.notifier.confirm("Deploy All", text, "Deploy", choices=choices):
+                    self._deploy_with(choices, rolling)
         finally:
             self.update_actions()
+
+    def _deploy_with(self, choices: RunChoices, rolling: bool) -> None:
+        try:
+            options = choices.options(rolling)
+        except BadInputError as error:
+            self.session.notifier.error(error.message, PANE)
+            return
+        self.session.controller.deploy_all(PANE, options=options)
+        self.deploy_started.emit()
 
     def _plan_text(self, plan: DeployPlan, rolling: bool) -> str:
         text = describe_plan(plan)
         if rolling:
             text += (
-                f"\nFront-ends switch one at a time ({', '.join(self._enabled_frontends())}); after each, its "
-                "health check must pass, or that front-end and those before it switch back."
+                f"\nFront-ends switch one at a time ({', '.join(self._enabled_frontends())}): each is drained, "
+                "switched, checked (and soaked), then undrained; a failed hook or check switches back that "
+                "front-end and those before it."
             )
-        return text
+        return text + "\nA failure budget stops the run once more modules than it allows have failed."
 
     def request_upgrade(self) -> None:
         versions = self.upgrade_targets()

@@ -16,7 +16,7 @@ import app.engine.store.models
 from app.engine.audit_chain import GENESIS, ChainRow, row_hash
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

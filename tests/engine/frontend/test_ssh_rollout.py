@@ -1,0 +1,76 @@
+"""A rolling run with drain, undrain and a health URL on a farm of three SSH front-ends, each its
+own sshd: the last front-end turns unhealthy during its soak, and the whole farm goes back."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.engine import operations
+from app.engine.context import Location
+from app.engine.events import Event, FrontendPhase, RolloutPhase
+from app.engine.farm_admin import HookSettings, set_hooks
+from app.engine.read import views
+from app.engine.runs.options import RunOptions
+from app.engine.vocabulary import ItemStatus, RunStatus
+from tests.bundles import write_bundle
+from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
+from tests.farm_http import FarmHealth, farm_health_server
+from tests.sshd import Farm, start_or_skip
+
+RECORD = 'echo "$DEPLOYCENTER_PHASE $DEPLOYCENTER_FRONTEND" >> {calls}'
+
+
+@pytest.fixture
+def ssh_env(ssh_farm: Farm, tmp_path: Path) -> Iterator[SshEnv]:
+    servers = [start_or_skip(ssh_farm, f"web{n}") for n in (1, 2, 3)]
+    folders = [server.folder("front") for server in servers]
+    ctx = operations.init_environment(
+        Location(tmp_path / "env"),
+        frontends=[server.url(folder) for server, folder in zip(servers, folders, strict=True)],
+    )
+    bundles = [write_bundle(tmp_path / "b", name, depends=[NAMES[0]] if name != NAMES[0] else []) for name in NAMES]
+    try:
+        assert operations.publish(ctx, bundles).status == "succeeded"
+        operations.upgrade(ctx, "11.19.0")
+        yield SshEnv(ctx, tmp_path / "env", servers, folders)
+    finally:
+        ctx.close()
+
+
+def test_a_rolling_run_on_ssh_front_ends_switches_back_when_the_last_one_fails_its_soak(
+    ssh_env: SshEnv, tmp_path: Path
+) -> None:
+    before = ssh_env.everything()
+    calls = tmp_path / "calls"
+    record = RECORD.format(calls=shlex.quote(str(calls)))
+    health = FarmHealth({f"web{n}": folder for n, folder in enumerate(ssh_env.folders, start=1)})
+    events: list[Event] = []
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, FrontendPhase) and (event.frontend, event.phase) == ("web3", RolloutPhase.SOAKING):
+            health.bad_on["web3"] = {ssh_env.currents(NAMES[5])[2] or ""}
+
+    with farm_health_server(health) as base:
+        for name in ("web1", "web2", "web3"):
+            hooks = HookSettings(drain_cmd=record, undrain_cmd=record, health_url=f"{base}/{{frontend}}")
+            set_hooks(ssh_env.ctx, name, hooks)
+
+        done = operations.deploy_all(ssh_env.ctx, options=RunOptions(rolling=True, soak=1), on_event=sink)
+
+    assert done.status == RunStatus.FAILED
+    reason = f"during the soak, health URL {base}/web3 of front-end web3 answered 500 Internal Server Error"
+    items = views.run_detail(ssh_env.ctx, done.run_id).items
+    assert {(i.status, i.reason) for i in items} == {(ItemStatus.FAILED, reason)}
+    assert ssh_env.everything() == before
+    assert calls.read_text().split("\n")[:-1] == [
+        *(f"{phase} web{n}" for n in (1, 2, 3) for phase in ("drain", "undrain")),
+        *(f"{phase} web{n}" for n in (2, 1) for phase in ("drain", "undrain")),
+    ], "web3, drained, went back first; then web2 and web1, each through its hooks"
+    backs = [e.frontend for e in events if isinstance(e, FrontendPhase) and e.phase == RolloutPhase.SWITCHED_BACK]
+    assert backs == ["web3", "web2", "web1"]
+    assert views.verify(ssh_env.ctx).drift == ()
