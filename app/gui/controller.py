@@ -20,7 +20,7 @@ from app.engine import operations
 from app.engine.context import EnvironmentContext
 from app.engine.events import Event, EventSink, RunStarted
 from app.engine.kinds.rollback import RollbackPlan
-from app.engine.runs.planner import DeployPlan
+from app.engine.read.preview import DeployPreview
 from app.gui.bridge import EventBridge
 from app.gui.formatting import SKIP_REASON_LABELS, plural
 from app.gui.jobs import JobResult, JobRunner
@@ -214,15 +214,30 @@ class OperationController(QObject):
         self.finished.emit(OperationResult(op, result))
 
 
-def describe_plan(plan: DeployPlan) -> str:
-    """The confirmation text before a Deploy All: what deploys and what is skipped, and why."""
+def describe_plan(preview: DeployPreview) -> str:
+    """The confirmation text before a Deploy All: what deploys, what only switches, what is skipped, and why."""
+    plan = preview.plan
     lines = [f"Deploy All on {plan.platform_version} will deploy {plural(len(plan.to_deploy), 'module')}."]
-    older = sum(1 for item in plan.to_deploy if item.platform)
+    catching_up = [item for item in preview.catching_up if item.platform is None]
+    if catching_up:
+        where = ", ".join(sorted({str(item.missing_on) for item in catching_up}))
+        lines.append(
+            f"Of those, {plural(len(catching_up), 'module')} already live elsewhere "
+            f"{'is' if len(catching_up) == 1 else 'are'} missing on {where}: written there to bring it up to date."
+        )
+    older = len(preview.older_builds)
     if older:
         them = "it gets its" if older == 1 else "they get their"
         lines.append(
             f"Of those, {plural(older, 'module')} did not compile for {plan.platform_version}: "
             f"{them} older live build on the front-ends that lack it."
+        )
+    if preview.staged:
+        staged = len(preview.staged)
+        lines.append(
+            f"{plural(staged, 'module')} {'is' if staged == 1 else 'are'} staged already: "
+            f"{'its release is' if staged == 1 else 'their releases are'} on the front-ends, "
+            f"so {'it only switches' if staged == 1 else 'they only switch'}."
         )
     for reason, count in plan.skipped_by_reason().items():
         if count:
@@ -231,8 +246,9 @@ def describe_plan(plan: DeployPlan) -> str:
     return "\n".join(lines)
 
 
-def describe_stage(plan: DeployPlan) -> str:
+def describe_stage(preview: DeployPreview) -> str:
     """The confirmation text before Stage now: what is written to the front-ends, and that nothing switches."""
+    plan = preview.plan
     lines = [
         f"Stage now on {plan.platform_version} will write {plural(len(plan.to_deploy), 'release')} "
         "to every enabled front-end and switch nothing."

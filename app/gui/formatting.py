@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus, SkipReason
 from app.formatting import SPACED, format_duration
@@ -18,6 +19,13 @@ STATE_LABELS: dict[str, str] = {
 SKIP_REASON_LABELS: dict[str, str] = {
     SkipReason.COMPILATION_FAILED: "their compilation failed",
     SkipReason.ALREADY_DEPLOYED: "already deployed",
+    SkipReason.NOT_PREPARED: "not prepared for this platform version",
+}
+
+# Why Deploy All leaves one module as it is.
+SKIP_REASON_ONE: dict[str, str] = {
+    SkipReason.COMPILATION_FAILED: "its compilation failed",
+    SkipReason.ALREADY_DEPLOYED: "already live on every enabled front-end",
     SkipReason.NOT_PREPARED: "not prepared for this platform version",
 }
 
@@ -121,6 +129,24 @@ def clock(value: datetime | None) -> str:
     """Time of day, for events within one run."""
     local = local_time(value)
     return local.strftime("%H:%M:%S") if local else ""
+
+
+class RunIdentity(Protocol):
+    """What names a run to the operator: a run followed by the window (``RunProgress``)."""
+
+    @property
+    def run_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def started_by(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+
+
+def describe_run(run: RunIdentity) -> str:
+    """A run as a refusal names it, as the command line does: which run, who started it and when."""
+    return f"Run {run.run_id} ({run.kind}) started by {run.started_by} at {timestamp(run.started_at)}"
 
 
 def duration(seconds: float | None) -> str:

@@ -29,6 +29,7 @@ from app.gui.icons import app_icon, status_icon
 from app.gui.modules.model import ModulesModel
 from app.gui.modules.pane import ModulesPane
 from app.gui.notifier import ERROR, Message, Reply
+from app.gui.plan_reader import PlanRead
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
@@ -57,8 +58,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(window_title(session.environment_name))
         self.setWindowIcon(app_icon())
         self.modules_model = ModulesModel(self)
-        # Connected before the panes: they read the model when the same snapshot reaches them.
+        # Connected before the panes: they read the model when the same snapshot (or plan) reaches them.
         session.snapshot_loaded.connect(self._load_modules)
+        session.plan.changed.connect(self._plan_read)
         self.upgrades = UpgradesPane(session, self.modules_model)
         self.modules = ModulesPane(session, self.modules_model)
         self.details = DetailsPane(session, self.modules_model, self.upgrades.request_deploy_all)
@@ -213,6 +215,9 @@ class MainWindow(QMainWindow):
         self.modules_model.load(snapshot.modules)
         for run in self.session.tracker.active():
             self.modules_model.lock((r.module for r in run.rows if r.status != ItemStatus.SKIPPED), run.run_id)
+
+    def _plan_read(self, read: PlanRead | None) -> None:
+        self.modules_model.set_plan(read.marks if read is not None else None)
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.setWindowTitle(window_title(snapshot.status.name))

@@ -139,6 +139,11 @@ class Count(QWidget):
         self.value.setText(f"{number:,}")
         self.setAccessibleDescription(f"{number} {self.caption.text()}")
 
+    def clear(self) -> None:
+        """Not known yet."""
+        self.value.setText("–")
+        self.setAccessibleDescription(f"{self.caption.text()}: not known yet")
+
 
 class Throttle(QObject):
     """Calls ``callback`` at most once per ``interval_ms``, however often it is poked.

@@ -41,6 +41,9 @@ class PlanItem(NamedTuple):
     # The platform of the release to write, when it is not the plan's: a module whose compilation
     # for the plan's platform failed keeps its live build, which a front-end lacking it then gets.
     platform: str | None = None
+    # The first front-end found without the release the record says is live there: the plan
+    # writes it again (a front-end added, enabled or emptied since). None for every other item.
+    missing_on: str | None = None
 
     @property
     def deploys(self) -> bool:
@@ -152,7 +155,7 @@ class DeployAllPlanner:
             return items
         from app.engine.frontend.target import FrontendError
 
-        gone: dict[str, str] = {}  # module -> the first front-end where it is not live
+        gone: dict[str, FrontendTarget] = {}  # module -> the first front-end where it is not live
         for frontend in self._frontends:
             try:
                 live = frontend.read_current(list(expected))
@@ -160,17 +163,17 @@ class DeployAllPlanner:
                 live = {}  # unreadable: deploy again, and let the run report what is wrong there
             for module, release in expected.items():
                 if module not in gone and live.get(module) != release:
-                    gone[module] = frontend.location
+                    gone[module] = frontend
         return tuple(self._recheck(item, gone, held.get(item.module_id)) for item in items)
 
-    def _recheck(self, item: PlanItem, gone: dict[str, str], build: _LiveBuild | None) -> PlanItem:
-        where = gone.get(item.module)
+    def _recheck(self, item: PlanItem, gone: dict[str, FrontendTarget], build: _LiveBuild | None) -> PlanItem:
+        target = gone.get(item.module)
         if build is not None:
-            if where is None:
+            if target is None:
                 return item
             why = "it is not prepared" if item.reason == SkipReason.NOT_PREPARED else "it did not compile"
             detail = (
-                f"its live build ({build.platform}) is missing on front-end {where}: written there, "
+                f"its live build ({build.platform}) is missing on front-end {target.location}: written there, "
                 f"as {why} for {self._platform}"
             )
             return item._replace(
@@ -181,12 +184,13 @@ class DeployAllPlanner:
                 artifact_sha256=build.artifact_sha256,
                 version=build.version,
                 platform=build.platform,
+                missing_on=target.name,
             )
         if item.reason != SkipReason.ALREADY_DEPLOYED:
             return item
-        if where is not None:
-            detail = f"not live on front-end {where}; deploying it again"
-            return item._replace(action=DEPLOY, reason=None, detail=detail)
+        if target is not None:
+            detail = f"not live on front-end {target.location}; deploying it again"
+            return item._replace(action=DEPLOY, reason=None, detail=detail, missing_on=target.name)
         return item._replace(detail="this compilation is already live")
 
 

@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QWidget
 
 from app.engine.read import views
-from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus
+from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 from app.gui.export import export_run
 from app.gui.formatting import plural
 from app.gui.jobs import JobResult
@@ -35,9 +35,10 @@ AGAIN_ITEM_STATUSES = PROBLEMS | {ItemStatus.CANCELLED}
 EXPORT_FOLDER_KEY = "export/folder"
 
 
-def _deployed_now(modules: ModulesModel, name: str) -> bool:
+def _left_as_is(modules: ModulesModel, name: str) -> bool:
+    """Whether Deploy All's plan leaves the module as it is now (deployed since, say)."""
     entry = modules.entry(name)
-    return entry is not None and entry.state == ModuleState.DEPLOYED
+    return entry is None or (entry.plan is not None and not entry.planned)
 
 
 class RunActions(QObject):
@@ -115,8 +116,8 @@ class RunActions(QObject):
         if p.status not in DEPLOY_AGAIN_STATUSES:
             return "The run finished without errors"
         left = [row.module for row in p.rows if row.status in AGAIN_ITEM_STATUSES]
-        if left and all(_deployed_now(self.modules, name) for name in left):
-            return "Every module this run did not deploy has been deployed since"
+        if left and all(_left_as_is(self.modules, name) for name in left):
+            return "Nothing to deploy again: Deploy All's plan leaves every module this run did not deploy as it is"
         active = self.session.tracker.newest_active()
         if active is not None:
             return f"Run {active.run_id} ({active.kind}) is in progress"

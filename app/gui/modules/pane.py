@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 from app.engine.errors import DeployCenterError
 from app.engine.read import views
 from app.engine.read.farm import farm_state
-from app.engine.vocabulary import ItemStatus, ModuleState
+from app.engine.vocabulary import ItemStatus
 from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
-from app.gui.formatting import STATE_LABELS, plural
+from app.gui.formatting import SKIP_REASON_ONE, STATE_LABELS, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.config_dialog import ConfigDialog
@@ -254,15 +254,13 @@ class ModulesPane(QWidget):
         self.why_label.setText(f"{lock}: Publish, Apply configurations and Delete wait until it ends." if lock else "")
         one = None if len(selected) == 1 else "Select one module"
         some = None if selected else "Select one or more modules"
-        ready = (
-            None
-            if any(e.state == ModuleState.READY for e in selected)
-            else "None of the selected modules is ready to deploy"
-        )
+        ready = self._why_not_deployable(selected)
         self._enable(self.publish_action, lock, "Publish a new version of a module from a bundle folder or .zip")
         self._enable(self.apply_action, lock or one, "Edit and apply the selected module's configuration values")
         self._enable(self.delete_action, lock or one, "Remove the selected module from the environment")
-        self._enable(self.deploy_action, lock or some or ready, "Deploy the selected modules that are ready")
+        self._enable(
+            self.deploy_action, lock or some or ready, "Deploy the selected modules that Deploy All would deploy"
+        )
         deployed = (
             None
             if any(e.deployed_version is not None for e in selected)
@@ -278,6 +276,17 @@ class ModulesPane(QWidget):
             lock or some,
             "Recompile the selected modules from their stored sources and deploy them, even if deployed",
         )
+
+    def _why_not_deployable(self, selected: list[ModuleEntry]) -> str | None:
+        """Deploy selected deploys what Deploy All's plan would deploy of the selection, nothing else."""
+        if not selected or any(entry.planned for entry in selected):
+            return None
+        if not self.model.plan_known:
+            return "Reading what Deploy All would do…"
+        first = selected[0]
+        why = SKIP_REASON_ONE.get(first.plan.action, first.plan.action) if first.plan is not None else "unknown"
+        one = f"{first.name}: {why}" + (f" and {len(selected) - 1} more" if len(selected) > 1 else "")
+        return f"None of the selected modules is ready to deploy: Deploy All leaves them as they are ({one})"
 
     @staticmethod
     def _enable(action: QAction, reason: str | None, tip: str) -> None:
@@ -339,7 +348,7 @@ class ModulesPane(QWidget):
             self.session.controller.delete_module(name, PANE)
 
     def request_deploy(self) -> None:
-        names = [e.name for e in self.selected() if e.state == ModuleState.READY]
+        names = [e.name for e in self.selected() if e.planned]
         if names:
             self.message_bar.hide()
             self.session.controller.deploy_modules(names, PANE)

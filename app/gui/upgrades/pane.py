@@ -1,6 +1,13 @@
-"""The Upgrades pane: where the platform upgrade stands, Deploy All, Upgrade to..., and every run."""
+"""The Upgrades pane: where the platform upgrade stands, Deploy All, Upgrade to..., and every run.
+
+What is left to deploy is the engine's Deploy All plan (``session.plan``): the counts, the
+Deploy, Rolling deploy and Stage buttons and their questions all follow it, front-ends to bring
+up to date included; during a run the counts move with the modules the run makes live.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -15,12 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import operations
 from app.engine.catalog import compare_versions
-from app.engine.runs.planner import DeployPlan
-from app.engine.vocabulary import ModuleState, RunKind
+from app.engine.read.preview import DeployPreview
+from app.engine.runs.planner import DEPLOY
+from app.engine.vocabulary import ModuleState, RunKind, SkipReason
 from app.gui.controller import describe_plan, describe_stage
-from app.gui.formatting import plural
+from app.gui.formatting import describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.model import ModulesModel
@@ -33,10 +40,8 @@ from app.gui.upgrades.states_bar import StatesBar
 from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, move_bar, table_view
 
 PANE = "upgrades"
-PLAN_JOB = "plan"
 TOTAL = "total"  # not a state: every module
 STAGED = "staged"  # not a state either: ready modules whose release is already on the front-ends
-STAGE_JOB = "stage plan"
 ROLLBACK_KINDS = frozenset(
     {RunKind.DEPLOY_ALL, RunKind.DEPLOY, RunKind.PUBLISH, RunKind.ROLLBACK, RunKind.PUBLISH_SOLUTION}
 )
@@ -96,6 +101,8 @@ class UpgradesPane(QWidget):
         session.tracker.ticked.connect(self._follow)
         session.tracker.ended.connect(self._on_run_ended)
         session.controller.busy_changed.connect(self.update_actions)
+        session.plan.changed.connect(self._on_plan)
+        session.plan.reading_changed.connect(self.update_actions)
         self._counts_soon = QTimer(self)  # counts follow the modules table, once per burst of changes
         self._counts_soon.setSingleShot(True)
         self._counts_soon.setInterval(COUNTS_DELAY_MS)
@@ -103,6 +110,9 @@ class UpgradesPane(QWidget):
         for signal in (modules.dataChanged, modules.modelReset):
             signal.connect(self._counts_soon.start)
         self.update_actions()
+
+    def _on_plan(self, _read: object) -> None:
+        self._show_counts()  # a new plan is rare: shown at once, not at the next burst of changes
 
     def _build(self) -> None:
         self.message_bar = MessageBar()
@@ -191,20 +201,24 @@ class UpgradesPane(QWidget):
         self._show_counts()
 
     def _show_counts(self) -> None:
-        counts = self.modules.state_counts()
-        self.counts[TOTAL].set(sum(counts.values()))
-        for key in (ModuleState.READY, ModuleState.COMPILATION_FAILED, ModuleState.DEPLOYED):
-            self.counts[key].set(counts[key])
-        self.counts[STAGED].set(self.staged)
-        self.states_bar.set_counts(counts)
-        if counts[ModuleState.READY]:
-            ready = plural(counts[ModuleState.READY], "module")
-            text = f"{ready} prepared and not deployed yet. Deploy makes them live."
-        elif counts[ModuleState.COMPILATION_FAILED] or counts[ModuleState.NOT_PREPARED]:
-            text = "Nothing left to deploy; fix the modules that did not compile and publish them again."
+        states = self.modules.state_counts()
+        self.counts[TOTAL].set(self.modules.rowCount())
+        self.counts[ModuleState.COMPILATION_FAILED].set(states[ModuleState.COMPILATION_FAILED])
+        self.states_bar.set_counts(states)
+        preview = self.session.plan.preview
+        if self.modules.plan_known and preview is not None:
+            planned = self.modules.plan_counts()
+            self.counts[ModuleState.READY].set(planned[DEPLOY])
+            self.counts[ModuleState.DEPLOYED].set(planned[SkipReason.ALREADY_DEPLOYED])
+            self.counts[STAGED].set(len(preview.staged))
+            self.subtitle.setText(describe_left(preview, planned[DEPLOY], states))
         else:
-            text = "Fully upgraded: every module is deployed in the current platform version."
-        self.subtitle.setText(text)
+            for key in (ModuleState.READY, ModuleState.DEPLOYED, STAGED):
+                self.counts[key].clear()
+            error = self.session.plan.error
+            self.subtitle.setText(
+                f"Could not read what Deploy All would do: {error}" if error else "Reading what Deploy All would do…"
+            )
         self.update_actions()
 
     def _on_run_started(self, progress: RunProgress) -> None:
@@ -234,8 +248,7 @@ class UpgradesPane(QWidget):
     def update_actions(self) -> None:
         reason = self._why_no_run() or self._why_no_deploy()
         self.deploy_action.setEnabled(reason is None)
-        ready = self.modules.state_counts()[ModuleState.READY]
-        self.deploy_action.setToolTip(reason or f"Deploy All: make the {plural(ready, 'prepared module')} live")
+        self.deploy_action.setToolTip(reason or self._deploy_tip())
         upgrade_reason = self._why_no_run()
         self.upgrade_action.setEnabled(upgrade_reason is None)
         self.upgrade_action.setToolTip(
@@ -277,7 +290,7 @@ class UpgradesPane(QWidget):
     def _why_no_run(self) -> str | None:
         active = self.session.tracker.newest_active()
         if active is not None:
-            return f"Run {active.run_id} ({active.kind}) started by {active.started_by} is in progress"
+            return f"{describe_run(active)} is in progress"
         if self.session.controller.awaiting_run_id():
             return "A run is starting"
         if self._planning:
@@ -285,11 +298,21 @@ class UpgradesPane(QWidget):
         return None
 
     def _why_no_deploy(self) -> str | None:
+        """Deploy follows the engine's plan: off until it is read, and when it deploys nothing."""
         if self.session.snapshot is None:
             return "Reading the environment…"
-        if self.modules.state_counts()[ModuleState.READY] == 0:
-            return "Nothing to deploy: no module is prepared and waiting to be deployed"
+        if self.session.plan.error is not None:
+            return None  # Deploy reads the plan again, and says what stops it
+        if not self.modules.plan_known:
+            return "Reading what Deploy All would do…"
+        if self.modules.plan_counts()[DEPLOY] == 0:
+            return "Nothing to deploy: Deploy All's plan leaves every module as it is"
         return None
+
+    def _deploy_tip(self) -> str:
+        if self.session.plan.error is not None:
+            return f"Deploy All (its plan could not be read: {self.session.plan.error}; Deploy reads it again)"
+        return f"Deploy All: make the {plural(self.modules.plan_counts()[DEPLOY], 'module')} of its plan live"
 
     def _enabled_frontends(self) -> list[str]:
         snapshot = self.session.snapshot
@@ -329,33 +352,31 @@ class UpgradesPane(QWidget):
     # -- acting -------------------------------------------------------------------------------
 
     def request_deploy_all(self, rolling: bool = False) -> None:
-        """Read the plan on a job thread, show it, and start Deploy All once confirmed."""
+        """Read the plan afresh on a job thread, show it, and start Deploy All once confirmed."""
         if self._planning:
             return
         self._planning = True
         self.message_bar.hide()
         self.update_actions()
-        self.session.jobs.submit(
-            PLAN_JOB,
-            lambda: operations.plan_deploy_all(self.session.ctx),
-            lambda result: self._confirm_plan(result, rolling),
-        )
+        self.session.plan.read(lambda result: self._confirm_plan(result, rolling))
 
     def _confirm_plan(self, result: JobResult, rolling: bool = False) -> None:
         self._planning = False
         try:
+            if self.session.closed:
+                return
             if not result.ok:
                 self.session.notifier.error(result.error_text, PANE)
-            elif not result.value.to_deploy:
+            elif not result.value.preview.to_deploy:
                 self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
-            elif self.session.notifier.confirm("Deploy All", self._plan_text(result.value, rolling), "Deploy"):
+            elif self.session.notifier.confirm("Deploy All", self._plan_text(result.value.preview, rolling), "Deploy"):
                 self.session.controller.deploy_all(PANE, rolling=rolling)
                 self.deploy_started.emit()
         finally:
             self.update_actions()
 
-    def _plan_text(self, plan: DeployPlan, rolling: bool) -> str:
-        text = describe_plan(plan)
+    def _plan_text(self, preview: DeployPreview, rolling: bool) -> str:
+        text = describe_plan(preview)
         if rolling:
             text += (
                 f"\nFront-ends switch one at a time ({', '.join(self._enabled_frontends())}); after each, its "
@@ -390,22 +411,24 @@ class UpgradesPane(QWidget):
             self.update_actions()
 
     def request_stage(self) -> None:
-        """Read the plan on a job thread, say what would be staged, and stage once confirmed."""
+        """Read the plan afresh on a job thread, say what would be staged, and stage once confirmed."""
         if self._planning:
             return
         self._planning = True
         self.message_bar.hide()
         self.update_actions()
-        self.session.jobs.submit(STAGE_JOB, lambda: operations.plan_deploy_all(self.session.ctx), self._confirm_stage)
+        self.session.plan.read(self._confirm_stage)
 
     def _confirm_stage(self, result: JobResult) -> None:
         self._planning = False
         try:
+            if self.session.closed:
+                return
             if not result.ok:
                 self.session.notifier.error(result.error_text, PANE)
-            elif not result.value.to_deploy:
+            elif not result.value.preview.to_deploy:
                 self.session.notifier.info("Nothing to stage: every prepared module is already live", PANE)
-            elif self.session.notifier.confirm("Stage now", describe_stage(result.value), "Stage"):
+            elif self.session.notifier.confirm("Stage now", describe_stage(result.value.preview), "Stage"):
                 self.session.controller.stage_all(PANE)
                 self.deploy_started.emit()
         finally:
@@ -429,3 +452,23 @@ class UpgradesPane(QWidget):
             return
         self.message_bar.hide()
         request_rollback(self.session, PANE, run_id=run_id, started=self.deploy_started.emit)
+
+
+def describe_left(preview: DeployPreview, left: int, states: Mapping[str, int]) -> str:
+    """Under the pane's title: what Deploy All would do now, in a sentence or two.
+
+    ``left`` is the plan's count as the runs followed since moved it; the rest is the plan's.
+    """
+    if left:
+        parts = [f"{plural(left, 'module')} to deploy."]
+        behind = preview.behind()
+        if behind:
+            where = ", ".join(f"{name} lacks {number}" for name, number in sorted(behind.items()))
+            parts.append(f"Deploy All brings front-ends up to date ({where}).")
+        if preview.staged:
+            parts.append(f"{plural(len(preview.staged), 'module')} staged already only switch.")
+        parts.append("Deploy makes them live.")
+        return " ".join(parts)
+    if states.get(ModuleState.COMPILATION_FAILED) or states.get(ModuleState.NOT_PREPARED):
+        return "Nothing left to deploy; fix the modules that did not compile and publish them again."
+    return "Fully upgraded: every module is live in the current platform version on every enabled front-end."
