@@ -30,9 +30,16 @@ class BundleError(BadInputError):
 
 
 class RefusedError(DeployCenterError):
-    """Refused because an active run or a lock holds what the operation needs."""
+    """Refused because an active run or a lock holds what the operation needs.
+
+    ``run_id`` names that run when there is one: a window drops the refusal once the run ends.
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, *, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class StateError(DeployCenterError):

@@ -179,4 +179,6 @@ def _refuse_last_enabled(session: Session, row: FrontendRow) -> None:
 def _refuse_while_running(session: Session, what: str) -> None:
     active = records.active_runs(session)
     if active:
-        raise RefusedError(f"{what} refused: {records.RunRef.of(active[0]).describe()} is still active")
+        raise RefusedError(
+            f"{what} refused: {records.RunRef.of(active[0]).describe()} is still active", run_id=active[0].id
+        )

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.engine import operations
 from app.engine.context import EnvironmentContext
+from app.engine.errors import RefusedError
 from app.engine.events import Event, EventSink, RunStarted
 from app.engine.kinds.rollback import RollbackPlan
 from app.engine.read.preview import DeployPreview
@@ -204,7 +205,9 @@ class OperationController(QObject):
             self._bridge.flush()  # the run's last events first: its end is shown before it is announced
         self.operations.remove(op)
         if not result.ok:
-            self._notifier.error(result.error_text, op.pane)
+            # A refusal because of a run is about that run: it goes when the run ends.
+            run_id = result.error.run_id if isinstance(result.error, RefusedError) else None
+            self._notifier.error(result.error_text, op.pane, run_id, source=op.name)
         elif done is not None:
             self._notifier.info(done)
         elif isinstance(result.value, operations.RunOutcome):

@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.engine.read.queries import Activity
 from app.engine.read.views import Status
 from app.engine.vocabulary import ItemStatus, RunStatus
+from app.gui.controller import OperationResult
 from app.gui.desktop import RunNotifier
 from app.gui.details.pane import DetailsPane
 from app.gui.formatting import plural
@@ -77,7 +79,11 @@ class MainWindow(QMainWindow):
         self.upgrades.open_run.connect(self.open_run)
         self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
+        session.notifier.withdrawn.connect(self._withdraw_message)
         session.tracker.ended.connect(self._clear_run_notices)
+        session.watcher.activity.connect(self._clear_notices_of_ended_runs)
+        session.controller.finished.connect(self._after_operation)
+        self._refresh_asked = False
         self.desktop = RunNotifier(self)
         session.tracker.ended.connect(self.desktop.run_ended)
         session.snapshot_loaded.connect(self._on_snapshot)
@@ -121,7 +127,7 @@ class MainWindow(QMainWindow):
         self.refresh_action = QAction("&Refresh", self)
         self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
         self.refresh_action.setToolTip("Read the environment again (F5)")
-        self.refresh_action.triggered.connect(self.session.refresh)
+        self.refresh_action.triggered.connect(self.refresh_on_request)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -220,6 +226,10 @@ class MainWindow(QMainWindow):
         self.modules_model.set_plan(read.marks if read is not None else None)
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
+        if self._refresh_asked:
+            self._refresh_asked = False
+            for pane in self.panes:
+                pane.message_bar.moved_on()
         self.setWindowTitle(window_title(snapshot.status.name))
         self.platform_label.setText(f"Platform {snapshot.status.platform_version}")
         self._show_modules_health(snapshot.status)
@@ -241,14 +251,39 @@ class MainWindow(QMainWindow):
         item.setToolTip(tip)
 
     def _on_message(self, message: Message) -> None:
-        if message.pane in PANES:
-            self.panes[PANES.index(message.pane)].message_bar.show_message(message)
-        if message.pane is None or self.stack.currentIndex() != PANES.index(message.pane):
+        # A refusal because of a run that has ended meanwhile is history already: status bar only.
+        shown_in_pane = message.pane in PANES and not self._ended(message.run_id)
+        if shown_in_pane:
+            self.panes[PANES.index(str(message.pane))].message_bar.show_message(message)
+        if not shown_in_pane or self.stack.currentIndex() != PANES.index(str(message.pane)):
             self.statusBar().showMessage(message.text, STATUS_MESSAGE_MS * (2 if message.level == ERROR else 1))
+
+    def _ended(self, run_id: int | None) -> bool:
+        known = self.session.tracker.runs.get(run_id) if run_id is not None else None
+        return known is not None and not known.running
+
+    def _withdraw_message(self, pane: str, source: str) -> None:
+        if pane in PANES:
+            self.panes[PANES.index(pane)].message_bar.withdraw(source)
 
     def _clear_run_notices(self, progress: RunProgress) -> None:
         for pane in self.panes:
             pane.message_bar.run_ended(progress.run_id)
+
+    def _clear_notices_of_ended_runs(self, activity: Activity) -> None:
+        running = activity.active_ids | {p.run_id for p in self.session.tracker.active()}
+        for pane in self.panes:
+            pane.message_bar.runs_active(running)
+
+    def _after_operation(self, done: OperationResult) -> None:
+        """A later action of a pane succeeded: what that pane's last failure said is history."""
+        if done.result.ok and done.operation.pane in PANES:
+            self.panes[PANES.index(str(done.operation.pane))].message_bar.moved_on()
+
+    def refresh_on_request(self) -> None:
+        """F5: read the environment again; the panes' messages about earlier failures go with it."""
+        self._refresh_asked = True
+        self.session.refresh()
 
     def _show_active_runs(self, _changed: RunProgress | RunUpdate | None = None) -> None:
         active = self.session.tracker.newest_active()

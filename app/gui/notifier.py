@@ -3,9 +3,11 @@
 Panes show the messages meant for them (a message bar), the status bar shows the rest; tests
 read ``messages`` and answer confirmations through ``confirmer`` instead of patching dialogs.
 
-A message or a question can be about one run. A message about a run goes away when the run
-ends; a question about a run is withdrawn when the run ends while it is asked (the dialog closes
-itself), so that nobody confirms an action on a run that is already over.
+A message or a question can be about one run. A message about a run (a refusal because it is in
+progress, a notice that it is cancelling) goes away when the run ends; a question about a run is
+withdrawn when the run ends while it is asked (the dialog closes itself), so that nobody confirms
+an action on a run that is already over. A message also names its ``source``, the action that
+raised it: that action can withdraw it once what it said no longer holds.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Message:
     text: str
     pane: str | None = None  # "upgrades", "modules", "details"; None for the status bar
     run_id: int | None = None  # a message about one run: it no longer applies once the run ends
+    source: str | None = None  # the action that raised it, e.g. "Add front-end" or "Deploy"
 
 
 class Withdrawal(QObject):
@@ -84,6 +87,7 @@ def ask_with_dialog(question: Question) -> bool:
 
 class Notifier(QObject):
     posted = Signal(object)  # Message
+    withdrawn = Signal(str, str)  # pane, source: what that action said there no longer holds
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -91,14 +95,20 @@ class Notifier(QObject):
         self.questions: list[Question] = []
         self.confirmer: Confirmer = ask_with_dialog
 
-    def info(self, text: str, pane: str | None = None, run_id: int | None = None) -> None:
-        self._post(Message(INFO, text, pane, run_id))
+    def info(self, text: str, pane: str | None = None, run_id: int | None = None, *, source: str | None = None) -> None:
+        self._post(Message(INFO, text, pane, run_id, source))
 
-    def warning(self, text: str, pane: str | None = None) -> None:
-        self._post(Message(WARNING, text, pane))
+    def warning(self, text: str, pane: str | None = None, *, source: str | None = None) -> None:
+        self._post(Message(WARNING, text, pane, None, source))
 
-    def error(self, text: str, pane: str | None = None) -> None:
-        self._post(Message(ERROR, text, pane))
+    def error(
+        self, text: str, pane: str | None = None, run_id: int | None = None, *, source: str | None = None
+    ) -> None:
+        self._post(Message(ERROR, text, pane, run_id, source))
+
+    def withdraw(self, pane: str, source: str) -> None:
+        """What ``source`` said in ``pane`` no longer holds (a refused action is allowed now)."""
+        self.withdrawn.emit(pane, source)
 
     def confirm(self, title: str, text: str, confirm_label: str = "OK") -> bool:
         return self.ask(title, text, confirm_label) is Reply.YES

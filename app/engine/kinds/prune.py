@@ -71,7 +71,9 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
         env = begin_operation(session)
         active = records.active_runs(session)
         if active:
-            raise RefusedError(f"prune refused: {records.RunRef.of(active[0]).describe()} is still active")
+            raise RefusedError(
+                f"prune refused: {records.RunRef.of(active[0]).describe()} is still active", run_id=active[0].id
+            )
         if keep is not None and not dry_run:
             env.keep_releases = keep
         chosen = (

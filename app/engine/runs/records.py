@@ -145,7 +145,7 @@ def refuse_if_exclusive_active(session: Session, kind: RunKind) -> None:
     """
     for run in active_runs(session):
         if kind in EXCLUSIVE_KINDS or run.kind == RunKind.UPGRADE:
-            raise RefusedError(f"cannot start {kind}: {RunRef.of(run).describe()} is still active")
+            raise RefusedError(f"cannot start {kind}: {RunRef.of(run).describe()} is still active", run_id=run.id)
 
 
 def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str) -> None:
@@ -163,7 +163,9 @@ def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str
     ).first()
     if row is not None:
         name, run = row
-        raise RefusedError(f"{operation} of module {name} refused: it is being deployed by {RunRef.of(run).describe()}")
+        raise RefusedError(
+            f"{operation} of module {name} refused: it is being deployed by {RunRef.of(run).describe()}", run_id=run.id
+        )
 
 
 def create_run(

@@ -72,7 +72,7 @@ class RunActions(QObject):
         self.csv_action = action("Export &CSV…", "", lambda: self.request_export("csv"))
         self.rollback_action = action("&Roll back this run…", "", self.request_rollback)
         self.rollback_action.setIconText("Roll back…")
-        self.refusals = RefusalShortcuts(pane, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals = RefusalShortcuts(pane, session.notifier, PANE)
         self.refusals.watch(self.cancel_action)
 
     def buttons(self) -> QHBoxLayout:

@@ -40,7 +40,7 @@ from app.gui.modules.model import ModulesModel
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.timeline.widget import RunTimeline
-from app.gui.widgets import PANE_MARGINS, MessageBar, table_view
+from app.gui.widgets import PANE_MARGINS, FloatingMessageBar, table_view
 
 PANE = "details"
 NOW_DEPLOYING_SHOWN = 8
@@ -98,7 +98,7 @@ class DetailsPane(QWidget):
         self.show_progress(None)
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.header = RunHeader()
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter modules")
@@ -135,7 +135,6 @@ class DetailsPane(QWidget):
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.header)
         layout.addLayout(self.run_actions.buttons())
         layout.addWidget(splitter, 1)

@@ -31,7 +31,7 @@ from app.gui.formatting import plural
 from app.gui.jobs import JobResult
 from app.gui.session import GuiSession
 from app.gui.table_model import SORT_ROLE, Column, ColumnTableModel
-from app.gui.widgets import PANE_MARGINS, MessageBar, table_view
+from app.gui.widgets import PANE_MARGINS, FloatingMessageBar, table_view
 
 PANE = "frontends"
 FARM_JOB = "farm"
@@ -121,7 +121,8 @@ class FrontendsPane(QWidget):
         self.adopt_action.setToolTip("Take over a front-end that another environment stamped as its own")
         self.adopt_action.triggered.connect(lambda: self._change("Adopt", frontends.adopt_frontend))
         self.check_action = QAction("&Check now", self)
-        self.check_action.triggered.connect(self.check)
+        self.check_action.triggered.connect(self.check_on_request)
+        self._check_asked = False
         self._build()
         # Bound methods, not lambdas: Qt drops these connections when the pane goes.
         session.snapshot_loaded.connect(self._on_snapshot)
@@ -129,7 +130,7 @@ class FrontendsPane(QWidget):
         self.update_actions()
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.summary = QLabel("Front-ends are checked when this pane is shown.")
         self.summary.setWordWrap(True)
         self.summary.setAccessibleName("Farm summary")
@@ -157,7 +158,6 @@ class FrontendsPane(QWidget):
         self.disagreement.setAccessibleName("Modules the front-ends disagree on")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.summary)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
@@ -178,6 +178,11 @@ class FrontendsPane(QWidget):
         if self.isVisible():
             self.check()
 
+    def check_on_request(self) -> None:
+        """Check now: read the farm again; the pane's message about an earlier failure goes with it."""
+        self._check_asked = True
+        self.check()
+
     def check(self) -> None:
         if self.session.closed:
             return
@@ -194,6 +199,9 @@ class FrontendsPane(QWidget):
             self.session.notifier.error(f"Could not check the front-ends: {result.error_text}", PANE)
         else:
             self.show_farm(result.value)
+            if self._check_asked:
+                self._check_asked = False
+                self.message_bar.moved_on()
         if self._check_again:
             self.check()
 

@@ -37,7 +37,7 @@ from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.upgrades.pane import action_button
-from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_view
+from app.gui.widgets import PANE_MARGINS, FloatingMessageBar, RefusalShortcuts, table_view
 
 PANE = "modules"
 UPDATE_DELAY_MS = 50
@@ -102,7 +102,7 @@ class ModulesPane(QWidget):
         self.rollback_action.setIconText("Roll back…")
         self.solution_action = action("Publish s&olution for selected…", "", self.request_publish_solution)
         self.solution_action.setIconText("Publish solution…")
-        self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals = RefusalShortcuts(self, self.session.notifier, PANE, self._holding_run)
         self.refusals.watch(
             self.publish_action,
             self.apply_action,
@@ -113,7 +113,7 @@ class ModulesPane(QWidget):
         )
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter by module or application")
         self.filter_edit.setAccessibleName("Filter modules")
@@ -149,7 +149,6 @@ class ModulesPane(QWidget):
         buttons.addWidget(self.why_label, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
         layout.addLayout(row)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
@@ -241,6 +240,10 @@ class ModulesPane(QWidget):
                 continue
             index = self.proxy.mapFromSource(self.model.index(number, 0))
             self.table.selectionModel().select(index, flags.Select | flags.Rows)
+
+    def _holding_run(self) -> int | None:
+        """The run holding a selected module, which a refusal of this pane's actions is about."""
+        return next((e.locked_by_run for e in self.selected() if e.locked_by_run is not None), None)
 
     def update_actions(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()

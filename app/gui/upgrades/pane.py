@@ -37,7 +37,7 @@ from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE
 from app.gui.upgrades.report_model import RunReportModel
 from app.gui.upgrades.states_bar import StatesBar
-from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, move_bar, table_view
+from app.gui.widgets import PANE_MARGINS, Count, FloatingMessageBar, RefusalShortcuts, move_bar, table_view
 
 PANE = "upgrades"
 TOTAL = "total"  # not a state: every module
@@ -86,7 +86,7 @@ class UpgradesPane(QWidget):
         self.rollback_action = QAction("&Roll back run…", self)
         self.rollback_action.setIconText("Roll back run…")
         self.rollback_action.triggered.connect(self.request_rollback)
-        self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals = RefusalShortcuts(self, session.notifier, PANE, self._holding_run)
         self.refusals.watch(
             self.deploy_action,
             self.upgrade_action,
@@ -115,7 +115,7 @@ class UpgradesPane(QWidget):
         self._show_counts()  # a new plan is rare: shown at once, not at the next burst of changes
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.title = QLabel("Reading the environment…")
         self.title.setAccessibleName("Upgrade status")
         font = self.title.font()
@@ -173,7 +173,6 @@ class UpgradesPane(QWidget):
         self.table.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
         layout.addLayout(counts_row)
@@ -296,6 +295,11 @@ class UpgradesPane(QWidget):
         if self._planning:
             return "Reading what Deploy All would do…"
         return None
+
+    def _holding_run(self) -> int | None:
+        """The run a refusal of this pane's actions is about, when one is in progress."""
+        active = self.session.tracker.newest_active()
+        return active.run_id if active is not None else None
 
     def _why_no_deploy(self) -> str | None:
         """Deploy follows the engine's plan: off until it is read, and when it deploys nothing."""
