@@ -39,7 +39,7 @@ HELD_LABELS: dict[str, str] = {
     ItemStatus.BLOCKED: "Blocked in run {run}",
     ItemStatus.CANCELLED: "Cancelled in run {run}",
 }
-HELD_TIP = "Publish, Apply configurations and Delete wait until run {run} ends (rule 4: held from its start to its end)"
+HELD_TIP = "Publish, Apply configurations and Delete wait until run {run} ends: a run holds its modules until its end"
 # Items that took no time of their own: a duration would only say "0.0 s".
 UNTIMED = frozenset({ItemStatus.PENDING, ItemStatus.BLOCKED, ItemStatus.SKIPPED, ItemStatus.CANCELLED})
 
@@ -144,9 +144,10 @@ class RunIdentity(Protocol):
     def started_at(self) -> datetime: ...
 
 
-def describe_run(run: RunIdentity) -> str:
+def describe_run(run: RunIdentity, *, starts_sentence: bool = False) -> str:
     """A run as a refusal names it, as the command line does: which run, who started it and when."""
-    return f"Run {run.run_id} ({run.kind}) started by {run.started_by} at {timestamp(run.started_at)}"
+    word = "Run" if starts_sentence else "run"
+    return f"{word} {run.run_id} ({run.kind}) started by {run.started_by} at {timestamp(run.started_at)}"
 
 
 def duration(seconds: float | None) -> str:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QWidget
 from app.engine.read import views
 from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 from app.gui.export import export_run
-from app.gui.formatting import plural
+from app.gui.formatting import describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.model import ModulesModel
@@ -120,7 +120,7 @@ class RunActions(QObject):
             return "Nothing to deploy again: Deploy All's plan leaves every module this run did not deploy as it is"
         active = self.session.tracker.newest_active()
         if active is not None:
-            return f"Run {active.run_id} ({active.kind}) is in progress"
+            return f"{describe_run(active, starts_sentence=True)} is in progress"
         return None
 
     def _why_no_rollback(self) -> str | None:
@@ -133,7 +133,7 @@ class RunActions(QObject):
             return f"A {p.kind} run makes nothing live: there is nothing to roll back"
         active = self.session.tracker.newest_active()
         if active is not None:
-            return f"Run {active.run_id} ({active.kind}) is in progress"
+            return f"{describe_run(active, starts_sentence=True)} is in progress"
         if self.session.controller.awaiting_run_id():
             return "A run is starting"
         return None

@@ -212,14 +212,17 @@ class FrontendsPane(QWidget):
         down = [s for s in enabled if not s.reachable]
         behind = [s for s in enabled if s.reachable and s.behind]
         if down:
-            text = f"{plural(len(down), 'front-end')} cannot be reached: {', '.join(s.frontend.name for s in down)}."
+            reasons = "; ".join(f"{s.frontend.name}: {s.problem or 'no answer'}" for s in down)
+            text = f"{plural(len(down), 'front-end')} cannot be reached ({reasons})."
         elif behind:
             text = (
                 f"{plural(len(behind), 'front-end')} run older releases than recorded "
                 f"({', '.join(s.frontend.name for s in behind)}): Deploy All brings them up to date."
             )
+        elif len(enabled) == 1:
+            text = f"The one enabled front-end, {enabled[0].frontend.name}, runs what is recorded."
         else:
-            text = f"All {plural(len(enabled), 'enabled front-end')} run what is recorded."
+            text = f"All {len(enabled)} enabled front-ends run what is recorded."
         disabled = [s.frontend.name for s in farm.frontends if not s.frontend.enabled]
         if disabled:
             text += f" Disabled, left out of runs: {', '.join(disabled)}."

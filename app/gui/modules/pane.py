@@ -28,7 +28,7 @@ from app.engine.read import views
 from app.engine.read.farm import farm_state
 from app.engine.vocabulary import ItemStatus
 from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
-from app.gui.formatting import SKIP_REASON_ONE, STATE_LABELS, plural
+from app.gui.formatting import SKIP_REASON_ONE, STATE_LABELS, describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.config_dialog import ConfigDialog
@@ -241,6 +241,13 @@ class ModulesPane(QWidget):
             index = self.proxy.mapFromSource(self.model.index(number, 0))
             self.table.selectionModel().select(index, flags.Select | flags.Rows)
 
+    def _held_text(self, entry: ModuleEntry) -> str:
+        """Why the module is held, naming the run as the command line does: who started it and when."""
+        run = self.session.tracker.runs.get(entry.locked_by_run) if entry.locked_by_run is not None else None
+        if run is None:  # a run of another process the window has not followed yet
+            return f"{entry.name} is held by run {entry.locked_by_run}, which is in progress"
+        return f"{entry.name} is held by {describe_run(run)}, which is in progress"
+
     def _holding_run(self) -> int | None:
         """The run holding a selected module, which a refusal of this pane's actions is about."""
         return next((e.locked_by_run for e in self.selected() if e.locked_by_run is not None), None)
@@ -253,7 +260,7 @@ class ModulesPane(QWidget):
         self.shown.setToolTip("Filter by state: “Front-ends disagree” lists them" if drift else "")
         selected = self.selected()
         held = next((e for e in selected if e.locked_by_run is not None), None)
-        lock = f"{held.name} is held by run {held.locked_by_run}, which is in progress" if held else None
+        lock = self._held_text(held) if held else None
         self.why_label.setText(f"{lock}: Publish, Apply configurations and Delete wait until it ends." if lock else "")
         one = None if len(selected) == 1 else "Select one module"
         some = None if selected else "Select one or more modules"

@@ -289,7 +289,7 @@ class UpgradesPane(QWidget):
     def _why_no_run(self) -> str | None:
         active = self.session.tracker.newest_active()
         if active is not None:
-            return f"{describe_run(active)} is in progress"
+            return f"{describe_run(active, starts_sentence=True)} is in progress"
         if self.session.controller.awaiting_run_id():
             return "A run is starting"
         if self._planning:
