@@ -23,7 +23,7 @@ from app.engine.events import Event, EventSink, RunStarted
 from app.engine.kinds.rollback import RollbackPlan
 from app.engine.read.preview import DeployPreview
 from app.gui.bridge import EventBridge
-from app.gui.formatting import SKIP_REASON_LABELS, plural
+from app.gui.formatting import SKIP_REASON_LABELS, count_text, plural
 from app.gui.jobs import JobResult, JobRunner
 from app.gui.notifier import Notifier
 
@@ -279,12 +279,12 @@ def describe_rollback(plan: RollbackPlan) -> str:
             f"  {item.module}: {item.current_release or 'nothing'} → {item.target_release} ({version}{platform})"
         )
     if len(back) > ROLLBACK_SHOWN:
-        lines.append(f"  … and {len(back) - ROLLBACK_SHOWN} more")
+        lines.append(f"  … and {count_text(len(back) - ROLLBACK_SHOWN)} more")
     staying = [item for item in plan.items if not item.rolls_back]
     for item in staying[:ROLLBACK_SHOWN]:
         why = NO_ROLLBACK_REASONS.get(str(item.reason), str(item.reason))
         lines.append(f"{item.module} stays as it is: {why}" + (f" ({item.detail})" if item.detail else ""))
     if len(staying) > ROLLBACK_SHOWN:
-        lines.append(f"… and {len(staying) - ROLLBACK_SHOWN} more stay as they are")
+        lines.append(f"… and {count_text(len(staying) - ROLLBACK_SHOWN)} more stay as they are")
     lines.append("Consumers switch back before their producers.")
     return "\n".join(lines)

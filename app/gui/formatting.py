@@ -51,6 +51,10 @@ def state_label(state: str, locked_by_run: int | None = None, run_status: str | 
     return STATE_LABELS.get(state, state)
 
 
+# Runs that compile: a failed item of theirs may be a module that did not compile.
+COMPILING_KINDS = frozenset({RunKind.PUBLISH, RunKind.PUBLISH_SOLUTION})
+
+
 def compile_failures_only(kind: str, status: str, counts: Mapping[str, int]) -> bool:
     """An upgrade whose only failures are modules that did not compile: expected, not a disaster."""
     return (
@@ -62,14 +66,29 @@ def compile_failures_only(kind: str, status: str, counts: Mapping[str, int]) -> 
     )
 
 
-def run_outcome(kind: str, status: str, counts: Mapping[str, int], *, brief: bool = False) -> str:
-    """How a run ended, in words: "Succeeded", or "24 prepared, 6 did not compile" for such an upgrade.
+def run_outcome(
+    kind: str, status: str, counts: Mapping[str, int], *, brief: bool = False, compile_failed: int = 0
+) -> str:
+    """How a run ended, in words: "Succeeded", "24 prepared, 6 did not compile" for such an upgrade,
+    "1 did not compile" for a publish whose module did not compile, "24 staged" for a stage run.
 
-    ``brief`` leaves out what a table already shows in its own count columns.
+    ``brief`` leaves out what a table already shows in its own count columns; ``compile_failed``
+    is how many of the failed items failed to compile (the counts by status do not say).
     """
     if compile_failures_only(kind, status, counts):
-        failed = f"{counts[ItemStatus.FAILED]} did not compile"
-        return failed if brief else f"{counts.get(ItemStatus.PREPARED, 0)} prepared, {failed}"
+        failed = f"{count_text(counts[ItemStatus.FAILED])} did not compile"
+        return failed if brief else f"{count_text(counts.get(ItemStatus.PREPARED, 0))} prepared, {failed}"
+    if kind in COMPILING_KINDS and status == RunStatus.FAILED and compile_failed:
+        parts = [f"{count_text(compile_failed)} did not compile"]
+        other = counts.get(ItemStatus.FAILED, 0) - compile_failed
+        if other:
+            parts.append(f"{count_text(other)} failed")
+        if counts.get(ItemStatus.BLOCKED):
+            parts.append(f"{count_text(counts[ItemStatus.BLOCKED])} blocked")
+        return ", ".join(parts) if brief else f"Failed: {', '.join(parts)}"
+    if kind == RunKind.STAGE and not brief and counts.get(ItemStatus.STAGED):
+        staged = count_text(counts[ItemStatus.STAGED])
+        return f"{status_label(status)}: {staged} staged on every enabled front-end, nothing switched"
     return status_label(status)
 
 
@@ -155,13 +174,18 @@ def duration(seconds: float | None) -> str:
     return "" if seconds is None else format_duration(seconds, SPACED)
 
 
+def count_text(count: int) -> str:
+    """A count as the window writes every count, in text and tables alike: 2,028."""
+    return f"{count:,}"
+
+
 def counts_summary(counts: Mapping[str, int]) -> str:
-    parts = [f"{n} {status}" for status, n in sorted(counts.items()) if n]
+    parts = [f"{count_text(n)} {status}" for status, n in sorted(counts.items()) if n]
     return ", ".join(parts) or "nothing to do"
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+    return f"{count_text(count)} {word}" if count == 1 else f"{count_text(count)} {word}s"
 
 
 def utcnow() -> datetime:

@@ -341,14 +341,15 @@ class MainWindow(QMainWindow):
         if running and self._ask_before_closing:
             names = ", ".join(f"run {op.run_id}" if op.run_id else op.name for op in running)
             question = (
-                f"{names} is still in progress. Cancel it and close? Modules already deploying "
+                f"{names} is still in progress. Stop it and close? Modules already deploying "
                 "finish first; the others are marked cancelled and Deploy All can resume them later."
             )
             # Withdrawn when the last of them ends meanwhile: closing then cancels nothing.
             reply = self.session.notifier.ask(
                 "Close Deploy Center",
                 question,
-                "Cancel run and close",
+                "Stop the run and close",
+                decline_label="Keep running",
                 withdrawn_by=self.session.controller.busy_changed,
                 applies=lambda: not self.session.controller.runs_in_progress(),
             )

@@ -56,6 +56,7 @@ class Question:
     title: str
     text: str
     confirm_label: str = "OK"
+    decline_label: str = "Cancel"  # say what declining does when "Cancel" would read as the action
     withdrawal: Withdrawal = field(default_factory=Withdrawal, compare=False, repr=False)
 
 
@@ -75,9 +76,11 @@ def ask_with_dialog(question: Question) -> bool:
         QMessageBox.Icon.Question,
         question.title,
         question.text,
-        QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.NoButton,
         QApplication.activeWindow(),
     )
+    no = box.addButton(question.decline_label, QMessageBox.ButtonRole.RejectRole)
+    box.setEscapeButton(no)
     yes = box.addButton(question.confirm_label, QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(yes)
     question.withdrawal.fired.connect(box.reject)
@@ -119,11 +122,12 @@ class Notifier(QObject):
         text: str,
         confirm_label: str = "OK",
         *,
+        decline_label: str = "Cancel",
         withdrawn_by: SignalInstance | None = None,
         applies: Callable[..., bool] | None = None,
     ) -> Reply:
         """Ask; ``withdrawn_by`` firing meanwhile (with ``applies`` true of its arguments) withdraws it."""
-        question = Question(title, text, confirm_label)
+        question = Question(title, text, confirm_label, decline_label)
         self.questions.append(question)
 
         def withdraw(*args: Any) -> None:

@@ -23,8 +23,8 @@ from app.engine.events import (
     RunStarted,
 )
 from app.engine.read.views import RunDetail, RunItemView
-from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, RunKind, RunStatus
-from app.gui.formatting import clock, counts_summary, duration, utcnow
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, RunKind, RunStatus, SkipReason
+from app.gui.formatting import COMPILING_KINDS, clock, count_text, counts_summary, duration, utcnow
 
 LOG_LIMIT = 20_000
 FINISHED = FINISHED_ITEM_STATUSES
@@ -32,6 +32,7 @@ PROBLEMS = frozenset({ItemStatus.FAILED, ItemStatus.BLOCKED})
 # Items a run attempted and finished: what its progress counts as done (not the cancelled ones).
 ATTEMPTED = FINISHED - {ItemStatus.SKIPPED, ItemStatus.CANCELLED}
 DEPLOYING = ItemStatus.DEPLOYING
+COMPILE_FAILURE = SkipReason.COMPILATION_FAILED  # a compiling run's reason for a module that did not compile
 
 
 @dataclass(slots=True)
@@ -122,7 +123,7 @@ class RunProgress:
         progress = cls(event.run_id, event.kind, event.started_by, event.started_at, rows, own=own)
         progress.note(
             f"run {event.run_id} ({event.kind}) started by {event.started_by}: "
-            f"{progress.total} module(s) to do, {progress.skipped_at_start} skipped"
+            f"{count_text(progress.total)} module(s) to do, {count_text(progress.skipped_at_start)} skipped"
         )
         return progress
 
@@ -258,8 +259,8 @@ class RunProgress:
 
     def progress_text(self) -> str:
         """The one wording of a run's progress, for every bar that shows it."""
-        text = f"{self.done} / {self.total} done"
-        return text + (f", {self.cancelled} cancelled" if self.cancelled else "")
+        text = f"{count_text(self.done)} / {count_text(self.total)} done"
+        return text + (f", {count_text(self.cancelled)} cancelled" if self.cancelled else "")
 
     def now_deploying(self) -> list[ItemRow]:
         return [self.rows[n] for n in self.deploying]
@@ -308,6 +309,13 @@ def _item_line(module: str, status: str, reason: str | None, message: str | None
         why = f": {message or reason}" if (message or reason) else ""
     took = f" ({duration(seconds)})" if seconds else ""
     return f"{module}: {status}{why}{took}"
+
+
+def compile_failures(progress: RunProgress) -> int:
+    """How many of a compiling run's failed items failed to compile (the counts by status do not say)."""
+    if progress.kind not in COMPILING_KINDS or not progress.counts[ItemStatus.FAILED]:
+        return 0
+    return sum(1 for row in progress.rows if row.status == ItemStatus.FAILED and row.reason == COMPILE_FAILURE)
 
 
 def wave_text(wave: FrontendSwitched) -> str:

@@ -209,8 +209,8 @@ class Count(QWidget):
         layout.addWidget(self.caption, 0, Qt.AlignmentFlag.AlignHCenter)
 
     def set(self, number: int) -> None:
-        self.value.setText(f"{number:,}")
-        self.setAccessibleDescription(f"{number} {self.caption.text()}")
+        self.value.setText(f"{number:,}")  # as formatting.number writes every count
+        self.setAccessibleDescription(f"{number:,} {self.caption.text()}")
 
     def clear(self) -> None:
         """Not known yet."""

@@ -102,7 +102,7 @@ def test_closing_during_a_run_asks_then_cancels_and_joins_it(
 
     assert window.close()
 
-    assert "Cancel it and close?" in answers.questions[-1].text
+    assert "Stop it and close?" in answers.questions[-1].text
     assert not window.session.jobs.running()
     assert not window.isVisible()
 

@@ -149,6 +149,7 @@ class RunActions(QObject):
             "Cancel run",
             question,
             "Stop the run",
+            decline_label="Let it run",
             withdrawn_by=self.session.tracker.ended,
             applies=lambda ended: ended.run_id == p.run_id,
         )

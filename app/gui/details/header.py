@@ -10,8 +10,8 @@ from collections import Counter
 
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from app.gui.formatting import counts_summary, duration, run_outcome, timestamp
-from app.gui.run_progress import RunProgress, wave_text
+from app.gui.formatting import count_text, counts_summary, duration, run_outcome, timestamp
+from app.gui.run_progress import RunProgress, compile_failures, wave_text
 from app.gui.widgets import move_bar
 
 
@@ -70,7 +70,8 @@ class RunHeader(QWidget):
             return
         running = p.running
         where = " (started in another process)" if running and not p.own else ""
-        self.title.setText(f"Run {p.run_id} · {p.kind} · {run_outcome(p.kind, p.status, p.counts)}{where}")
+        outcome = run_outcome(p.kind, p.status, p.counts, compile_failed=compile_failures(p))
+        self.title.setText(f"Run {p.run_id} · {p.kind} · {outcome}{where}")
         self.subtitle.setText(
             f"Started by {p.started_by} at {timestamp(p.started_at)}"
             + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
@@ -96,7 +97,7 @@ class RunHeader(QWidget):
             self.waves.setText(
                 "Front-ends: "
                 + " · ".join(
-                    f"{name} {', '.join(f'{n} {state}' for state, n in sorted(states.items()))}"
+                    f"{name} {', '.join(f'{count_text(n)} {state}' for state, n in sorted(states.items()))}"
                     for name, states in sorted(tally.items())
                 )
             )

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QTableView, QVBoxLayout
 
 from app.engine.vocabulary import ItemStatus
-from app.gui.formatting import item_hint, plural, status_label
+from app.gui.formatting import count_text, item_hint, plural, status_label
 from app.gui.icons import status_icon
 from app.gui.run_progress import RunProgress, blocked_by, blocking_producer, frontends_text
 from app.gui.session import GuiSession
@@ -122,7 +122,7 @@ class ItemPanel(QObject):
             item.setData(Qt.ItemDataRole.UserRole, n)
             self.blocked.addItem(item)
         if len(chain) > BLOCKED_SHOWN:
-            self.blocked.addItem(f"… and {len(chain) - BLOCKED_SHOWN} more (Failures only lists them all)")
+            self.blocked.addItem(f"… and {count_text(len(chain) - BLOCKED_SHOWN)} more (Failures only lists them all)")
         return len(chain)
 
     def _on_blocked_chosen(self, item: QListWidgetItem) -> None:

@@ -35,6 +35,7 @@ from app.gui.details.item import ItemPanel
 from app.gui.details.items_model import RunItemsModel
 from app.gui.details.log import RunLog
 from app.gui.filters import RunItemFilter
+from app.gui.formatting import count_text
 from app.gui.jobs import JobResult
 from app.gui.modules.model import ModulesModel
 from app.gui.run_progress import RunProgress, RunUpdate
@@ -272,7 +273,7 @@ class DetailsPane(QWidget):
         running = p is not None and p.running
         now = p.now_deploying() if p is not None and running else []
         names = ", ".join(row.module for row in now[:NOW_DEPLOYING_SHOWN])
-        more = f" and {len(now) - NOW_DEPLOYING_SHOWN} more" if len(now) > NOW_DEPLOYING_SHOWN else ""
+        more = f" and {count_text(len(now) - NOW_DEPLOYING_SHOWN)} more" if len(now) > NOW_DEPLOYING_SHOWN else ""
         idle = "Deploying now: nothing, between batches" if running else ""
         text = f"Deploying now: {names}{more}" if now else idle
         metrics = self.now_deploying.fontMetrics()

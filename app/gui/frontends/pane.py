@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.engine import farm_admin as frontends
 from app.engine.read.farm import FarmState, FrontendState, farm_state
-from app.gui.formatting import plural
+from app.gui.formatting import count_text, plural
 from app.gui.jobs import JobResult
 from app.gui.session import GuiSession
 from app.gui.table_model import SORT_ROLE, Column, ColumnTableModel
@@ -48,10 +48,12 @@ class FrontendsModel(ColumnTableModel[FrontendState]):
         Column("Name", lambda s: s.frontend.name, width=90),
         Column("Kind", lambda s: s.frontend.kind, width=50),
         Column("State", _reach, tooltip=lambda s: s.problem or "", width=90),
-        Column("Live", lambda s: str(s.live) if s.reachable else "", sort=lambda s: s.live, numeric=True, width=50),
+        Column(
+            "Live", lambda s: count_text(s.live) if s.reachable else "", sort=lambda s: s.live, numeric=True, width=50
+        ),
         Column(
             "Behind",
-            lambda s: str(s.behind) if s.reachable else "",
+            lambda s: count_text(s.behind) if s.reachable else "",
             sort=lambda s: s.behind,
             numeric=True,
             tooltip=lambda s: "modules recorded as deployed that run another release here, or none",
@@ -59,7 +61,7 @@ class FrontendsModel(ColumnTableModel[FrontendState]):
         ),
         Column(
             "Not recorded",
-            lambda s: str(s.extra) if s.reachable else "",
+            lambda s: count_text(s.extra) if s.reachable else "",
             sort=lambda s: s.extra,
             numeric=True,
             width=80,
@@ -222,14 +224,14 @@ class FrontendsPane(QWidget):
         elif len(enabled) == 1:
             text = f"The one enabled front-end, {enabled[0].frontend.name}, runs what is recorded."
         else:
-            text = f"All {len(enabled)} enabled front-ends run what is recorded."
+            text = f"All {count_text(len(enabled))} enabled front-ends run what is recorded."
         disabled = [s.frontend.name for s in farm.frontends if not s.frontend.enabled]
         if disabled:
             text += f" Disabled, left out of runs: {', '.join(disabled)}."
         self.summary.setText(text)
         if farm.disagreeing:
             names = sorted(farm.disagreeing)
-            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            more = f" and {count_text(len(names) - 10)} more" if len(names) > 10 else ""
             self.disagreement.setText(
                 f"The front-ends run different releases of {plural(len(names), 'module')}: "
                 f"{', '.join(names[:10])}{more}. Deploy All makes them agree; Verify names every difference."

@@ -14,7 +14,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,9 +27,10 @@ from app.engine.read import views
 from app.engine.read.farm import farm_state
 from app.engine.vocabulary import ItemStatus
 from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
-from app.gui.formatting import SKIP_REASON_ONE, STATE_LABELS, describe_run, plural
+from app.gui.formatting import SKIP_REASON_ONE, STATE_LABELS, count_text, describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
+from app.gui.modules.bundle_dialog import BundleDialog
 from app.gui.modules.config_dialog import ConfigDialog
 from app.gui.modules.model import ModuleEntry, ModulesModel
 from app.gui.run_progress import RunProgress, RunUpdate
@@ -254,9 +254,9 @@ class ModulesPane(QWidget):
 
     def update_actions(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        text = plural(total, "module") if shown == total else f"{shown} of {total} modules"
+        text = plural(total, "module") if shown == total else f"{count_text(shown)} of {count_text(total)} modules"
         drift = self.model.drift_count()
-        self.shown.setText(text + (f" · {drift} where the front-ends disagree" if drift else ""))
+        self.shown.setText(text + (f" · {count_text(drift)} where the front-ends disagree" if drift else ""))
         self.shown.setToolTip("Filter by state: “Front-ends disagree” lists them" if drift else "")
         selected = self.selected()
         held = next((e for e in selected if e.locked_by_run is not None), None)
@@ -295,7 +295,7 @@ class ModulesPane(QWidget):
             return "Reading what Deploy All would do…"
         first = selected[0]
         why = SKIP_REASON_ONE.get(first.plan.action, first.plan.action) if first.plan is not None else "unknown"
-        one = f"{first.name}: {why}" + (f" and {len(selected) - 1} more" if len(selected) > 1 else "")
+        one = f"{first.name}: {why}" + (f" and {count_text(len(selected) - 1)} more" if len(selected) > 1 else "")
         return f"None of the selected modules is ready to deploy: Deploy All leaves them as they are ({one})"
 
     @staticmethod
@@ -312,14 +312,9 @@ class ModulesPane(QWidget):
     # -- acting -------------------------------------------------------------------------------
 
     def request_publish(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self,
-            "Publish new version: choose .zip bundles, or a bundle folder's module.toml",
-            "",
-            "Module bundles (*.zip module.toml);;All files (*)",
-        )
-        if paths:
-            self.publish([Path(p) for p in paths])
+        dialog = BundleDialog(self)
+        if dialog.exec() and dialog.chosen():
+            self.publish(dialog.chosen())
 
     def publish(self, paths: list[Path]) -> None:
         self.message_bar.hide()  # a new attempt: the last refusal no longer applies
@@ -373,7 +368,7 @@ class ModulesPane(QWidget):
         names = [e.name for e in self.selected()]
         if not names:
             return
-        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        shown = ", ".join(names[:10]) + (f" and {count_text(len(names) - 10)} more" if len(names) > 10 else "")
         question = (
             f"Publish solution for {shown}? Each one's latest version is compiled again from its stored "
             "source for the current platform and deployed in dependency order, even if already deployed."

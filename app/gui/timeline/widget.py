@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from app.engine.vocabulary import ItemStatus
-from app.gui.formatting import duration, status_label
+from app.gui.formatting import count_text, duration, status_label
 from app.gui.run_progress import ItemRow, RunProgress, blocked_by
 from app.gui.timeline.geometry import LiveSpan, TimelineFrame, lane_count
 from app.gui.timeline.lanes import UNATTEMPTED, RunLanes
@@ -121,7 +121,9 @@ class RunTimeline(QWidget):
             if len(lane_rows) > 1:
                 rows = self.lanes.progress.rows
                 names = ", ".join(rows[n].module for n in lane_rows[:TOOLTIP_NAMES])
-                more = f" and {len(lane_rows) - TOOLTIP_NAMES} more" if len(lane_rows) > TOOLTIP_NAMES else ""
+                more = (
+                    f" and {count_text(len(lane_rows) - TOOLTIP_NAMES)} more" if len(lane_rows) > TOOLTIP_NAMES else ""
+                )
                 return f"Not attempted: {names}{more}\n{item.detail}"
         took = f", {duration(item.seconds)}" if item.seconds and item.status not in UNATTEMPTED else ""
         why = f"\n{item.detail}" if item.detail and item.status != ItemStatus.DEPLOYED else ""
@@ -176,7 +178,9 @@ class RunTimeline(QWidget):
             painter.setPen(self.palette().text().color())
             for x, count in _clusters(many):
                 if count > 1:
-                    painter.drawText(QRectF(x + 4, top - 2, 60, height + 4), Qt.AlignmentFlag.AlignVCenter, f"×{count}")
+                    painter.drawText(
+                        QRectF(x + 4, top - 2, 60, height + 4), Qt.AlignmentFlag.AlignVCenter, f"×{count_text(count)}"
+                    )
         chain = self._blocked_by_current(rows)
         if chain:  # outlined, over the rest
             painter.setPen(QPen(HIGHLIGHT.darker(150), 2))

@@ -27,7 +27,7 @@ from app.engine.read.preview import DeployPreview
 from app.engine.runs.planner import DEPLOY
 from app.engine.vocabulary import ModuleState, RunKind, SkipReason
 from app.gui.controller import describe_plan, describe_stage
-from app.gui.formatting import describe_run, plural
+from app.gui.formatting import count_text, describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.model import ModulesModel
@@ -226,7 +226,7 @@ class UpgradesPane(QWidget):
                 self.upgrade_progress,
                 progress.done,
                 max(progress.total, 1),
-                f"Preparing modules: %v / {progress.total}",
+                f"Preparing modules: {count_text(progress.done)} / {count_text(progress.total)}",
             )
             self.upgrade_progress.show()
         self.update_actions()
@@ -235,7 +235,8 @@ class UpgradesPane(QWidget):
         """The report's rows of the active runs, and the preparation bar, at the window's tick."""
         for progress in self.session.tracker.active():
             if progress.kind == RunKind.UPGRADE:
-                move_bar(self.upgrade_progress, progress.done, max(progress.total, 1))
+                text = f"Preparing modules: {count_text(progress.done)} / {count_text(progress.total)}"
+                move_bar(self.upgrade_progress, progress.done, max(progress.total, 1), text)
             self.report.follow(progress)
 
     def _on_run_ended(self, progress: RunProgress) -> None:
