@@ -28,6 +28,8 @@ class RunStarted:
     started_by: str
     started_at: datetime
     items: tuple[ItemSnapshot, ...]
+    # A rolling run's front-ends, in the order it switches them once all is staged; () otherwise.
+    switch_order: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -82,7 +84,22 @@ class FrontendSwitched:
     problem: str | None
 
 
-Event = RunStarted | ItemStarted | ItemFinished | LogLine | RunFinished | FrontendSwitched
+@dataclass(frozen=True)
+class FrontendPhase:
+    """A rolling run began a step on one front-end: ``SWITCH_PHASE`` (its releases made live) or
+    ``HEALTH_PHASE`` (its health check). The front-end's ``FrontendSwitched`` ends its last step;
+    the first switch also ends the staging, which every front-end did at once before."""
+
+    run_id: int
+    frontend: str
+    phase: str
+    at: datetime
+
+
+SWITCH_PHASE = "switch"
+HEALTH_PHASE = "health"
+
+Event = RunStarted | ItemStarted | ItemFinished | LogLine | RunFinished | FrontendSwitched | FrontendPhase
 EventSink = Callable[[Event], None]
 
 

@@ -48,6 +48,7 @@ class OperationResult:
 class OperationController(QObject):
     finished = Signal(object)  # OperationResult, on the GUI thread
     busy_changed = Signal()
+    run_starting = Signal(object)  # Operation: a run asked for, not recorded yet (its setup can take seconds)
 
     def __init__(
         self,
@@ -199,6 +200,12 @@ class OperationController(QObject):
         self.operations.append(op)
         self._jobs.submit(op.name, work, partial(self._on_done, op, done))
         self.busy_changed.emit()
+        if op.makes_run:
+            self.run_starting.emit(op)
+
+    def starting(self) -> list[Operation]:
+        """Runs asked for whose first event has not arrived yet."""
+        return [op for op in self.operations if op.makes_run and op.run_id is None]
 
     def _on_done(self, op: Operation, done: str | None, result: JobResult) -> None:
         if op.makes_run:

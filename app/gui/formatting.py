@@ -29,8 +29,12 @@ SKIP_REASON_ONE: dict[str, str] = {
     SkipReason.NOT_PREPARED: "not prepared for this platform version",
 }
 
+# Not an item status: a rollback's module switched back (the record says deployed, as `run` does).
+ROLLED_BACK = "rolled-back"
+
 # A module an active run holds, by where it is in that run ({run}: the run's number).
 HELD_LABELS: dict[str, str] = {
+    ROLLED_BACK: "Rolled back to v{version} · held by run {run}",
     ItemStatus.PENDING: "Waiting in run {run}",
     ItemStatus.DEPLOYING: "Deploying in run {run}",
     ItemStatus.DEPLOYED: "Deployed · held by run {run}",
@@ -44,11 +48,21 @@ HELD_TIP = "Publish, Apply configurations and Delete wait until run {run} ends: 
 UNTIMED = frozenset({ItemStatus.PENDING, ItemStatus.BLOCKED, ItemStatus.SKIPPED, ItemStatus.CANCELLED})
 
 
-def state_label(state: str, locked_by_run: int | None = None, run_status: str | None = None) -> str:
+def state_label(
+    state: str, locked_by_run: int | None = None, run_status: str | None = None, version: int | None = None
+) -> str:
     """A module's state; held by a run, where it is in that run (when the window knows)."""
     if locked_by_run is not None:
-        return HELD_LABELS.get(run_status or "", "Held by run {run}").format(run=locked_by_run)
+        label = HELD_LABELS.get(run_status or "", "Held by run {run}")
+        return label.format(run=locked_by_run, version=version if version is not None else "?")
     return STATE_LABELS.get(state, state)
+
+
+def item_status_text(kind: str, status: str, version: int | None) -> str:
+    """An item's status in a run's table: a rollback's switched-back module says to which version."""
+    if kind == RunKind.ROLLBACK and status == ItemStatus.DEPLOYED:
+        return f"Rolled back to v{version}" if version is not None else "Rolled back"
+    return status_label(status)
 
 
 # Runs that compile: a failed item of theirs may be a module that did not compile.

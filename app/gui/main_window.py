@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         session.snapshot_loaded.connect(self._on_snapshot)
         for signal in (session.tracker.ticked, session.tracker.started, session.tracker.ended):
             signal.connect(self._show_active_runs)
+        session.controller.busy_changed.connect(self._show_active_runs)
         self._restore_settings()
         self._ask_before_closing = True
 
@@ -287,14 +288,18 @@ class MainWindow(QMainWindow):
 
     def _show_active_runs(self, _changed: RunProgress | RunUpdate | None = None) -> None:
         active = self.session.tracker.newest_active()
-        self.run_label.setVisible(active is not None)
-        self.run_bar.setVisible(active is not None)
+        starting = self.session.controller.starting()
+        self.run_label.setVisible(active is not None or bool(starting))
+        self.run_bar.setVisible(active is not None or bool(starting))
         if active is None:
+            if starting:  # asked for a moment ago: said at once, before the run is recorded
+                self.run_label.setText(f"{starting[-1].name}: starting…")
+                self.run_bar.setRange(0, 0)
             return
         others = len(self.session.tracker.active()) - 1
         more = f" (+{others} more)" if others else ""
         self.run_label.setText(f"Run {active.run_id} ({active.kind}) by {active.started_by}{more}")
-        move_bar(self.run_bar, active.done, max(active.total, 1), active.progress_text())
+        move_bar(self.run_bar, *active.bar(), active.progress_text())
 
     def _about(self) -> None:
         QMessageBox.about(

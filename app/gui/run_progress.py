@@ -14,6 +14,7 @@ from itertools import islice
 
 from app.engine.events import (
     Event,
+    FrontendPhase,
     FrontendSwitched,
     ItemFinished,
     ItemSnapshot,
@@ -24,7 +25,9 @@ from app.engine.events import (
 )
 from app.engine.read.views import RunDetail, RunItemView
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, RunKind, RunStatus, SkipReason
-from app.gui.formatting import COMPILING_KINDS, clock, count_text, counts_summary, duration, utcnow
+from app.gui.formatting import COMPILING_KINDS, clock, count_text, counts_summary, duration, plural, utcnow
+from app.gui.pace import Pace
+from app.gui.rollout import Rollout
 
 LOG_LIMIT = 20_000
 FINISHED = FINISHED_ITEM_STATUSES
@@ -114,6 +117,8 @@ class RunProgress:
         self.deploying: dict[int, None] = {n: None for n, r in enumerate(rows) if r.status == DEPLOYING}
         self.waves: dict[str, FrontendSwitched] = {}  # a rolling run's front-ends, in the order they switched
         self.repeated_failures: frozenset[str] = frozenset()  # failed in this Deploy All and the one before
+        self.rollout: Rollout | None = None  # a rolling run's phases (runs of this window)
+        self._pace = Pace()
 
     # -- building ---------------------------------------------------------------------------
 
@@ -121,6 +126,8 @@ class RunProgress:
     def from_started(cls, event: RunStarted, *, own: bool = True) -> RunProgress:
         rows = [ItemRow.of(item) for item in event.items]
         progress = cls(event.run_id, event.kind, event.started_by, event.started_at, rows, own=own)
+        if event.switch_order:
+            progress.rollout = Rollout(event.started_at, event.switch_order)
         progress.note(
             f"run {event.run_id} ({event.kind}) started by {event.started_by}: "
             f"{count_text(progress.total)} module(s) to do, {count_text(progress.skipped_at_start)} skipped"
@@ -161,8 +168,13 @@ class RunProgress:
             )
             self.note(_item_line(event.module, event.status, event.reason, event.message, event.seconds))
             return row
-        if isinstance(event, FrontendSwitched):
+        if isinstance(event, FrontendPhase) and self.rollout is not None:
+            self.rollout.begin(event)
+            self.note(f"front-end {event.frontend}: {self.rollout.switching_text()}", event.at)
+        elif isinstance(event, FrontendSwitched):
             self.waves[event.frontend] = event
+            if self.rollout is not None:
+                self.rollout.frontend_done(event.frontend, event.problem, utcnow())
             self.note(f"front-end {event.frontend}: {wave_text(event)}")
         elif isinstance(event, LogLine) and event.level != "error":  # errors repeat a failed item
             self.note(f"{event.level}: {event.text}", event.at)
@@ -183,6 +195,8 @@ class RunProgress:
     def finish(self, status: str, finished_at: datetime | None = None) -> None:
         self.status = status
         self.finished_at = finished_at or utcnow()
+        if self.rollout is not None:
+            self.rollout.end(self.finished_at)
         self.note(f"run {self.run_id} {status}: {counts_summary(self.counts)}")
 
     def _set(
@@ -258,9 +272,21 @@ class RunProgress:
         return self.kind in (RunKind.DEPLOY_ALL, RunKind.DEPLOY)
 
     def progress_text(self) -> str:
-        """The one wording of a run's progress, for every bar that shows it."""
-        text = f"{count_text(self.done)} / {count_text(self.total)} done"
+        """The one wording of a run's progress, for every bar that shows it; a rolling run's names
+        its phase: staging, then the front-end being switched or checked."""
+        switching = self.rollout.switching_text() if self.rollout is not None and self.running else None
+        if switching is not None:
+            return f"{switching[0].upper()}{switching[1:]}: {count_text(self.done)} staged everywhere"
+        staging = self.rollout is not None and self.rollout.staging and self.running
+        text = f"{'Staging: ' if staging else ''}{count_text(self.done)} / {count_text(self.total)} done"
         return text + (f", {count_text(self.cancelled)} cancelled" if self.cancelled else "")
+
+    def bar(self) -> tuple[int, int]:
+        """Value and maximum of the run's progress bar: its modules, then a rolling run's front-ends."""
+        rollout = self.rollout
+        if rollout is not None and self.running and not rollout.staging:
+            return len(rollout.finished), max(1, len(rollout.order))
+        return (self.done if self.total else 1), max(self.total, 1)
 
     def now_deploying(self) -> list[ItemRow]:
         return [self.rows[n] for n in self.deploying]
@@ -274,9 +300,24 @@ class RunProgress:
         return max(0.0, (end - self.started_at).total_seconds())
 
     def eta(self, now: datetime | None = None) -> float | None:
-        if not self.running or self.done == 0 or self.done >= self.total:
+        """Seconds left of the modules' work, at the pace of the last few seconds."""
+        if not self.running:
             return None
-        return self.elapsed(now) / self.done * (self.total - self.done)
+        self._pace.note((now or utcnow()).timestamp(), self.done)
+        return self._pace.remaining(self.total - self.done)
+
+    def remaining_text(self, now: datetime | None = None) -> str:
+        """What is left, in words: "about 12 s", and for a rolling run, the switch that follows."""
+        eta = self.eta(now)
+        rollout = self.rollout
+        if rollout is None or not self.running:
+            return f"about {duration(eta)}" if eta is not None else ""
+        left = len(rollout.order) - len(rollout.finished)
+        if rollout.staging:
+            then = f"then {plural(left, 'front-end')} {'switches' if left == 1 else 'switch one at a time'}"
+            return f"about {duration(eta)} to stage, {then}" if eta is not None else then.capitalize()
+        each = rollout.seconds_per_frontend()
+        return f"about {duration(each * left)}, one front-end at a time" if each is not None and left else ""
 
 
 def _finish_time(view: RunItemView) -> float:

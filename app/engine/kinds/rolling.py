@@ -19,10 +19,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from app.engine.events import EventSink, FrontendSwitched, ignore_events
+from app.engine.events import HEALTH_PHASE, SWITCH_PHASE, EventSink, FrontendPhase, FrontendSwitched, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, Staged, Switch
+from app.engine.identity import utcnow
 from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
 from app.engine.vocabulary import ItemStatus
 
@@ -95,10 +96,12 @@ def switch_in_waves(
     keep: int,
     log: Log,
     on_wave: Callable[[str, int, bool, str | None], None] = lambda *_args: None,
+    on_phase: Callable[[str, str], None] = lambda *_args: None,
 ) -> dict[str, Switched]:
     """Switch ``waiting`` (in the order given) one target at a time, each followed by its health check.
 
-    ``on_wave(front-end, modules switched, whether it has a check, problem)`` after each.
+    ``on_phase(front-end, SWITCH_PHASE or HEALTH_PHASE)`` as each step begins, and
+    ``on_wave(front-end, modules switched, whether it has a check, problem)`` after each front-end.
     """
     by_name = {frontend.name: frontend for frontend in frontends}
     states: dict[str, dict[str, str]] = {w.key: {t.name: farm.STAGED for t in targets} for w in waiting}
@@ -108,6 +111,7 @@ def switch_in_waves(
     for target in targets:
         if not going:
             break
+        on_phase(target.name, SWITCH_PHASE)
         problems = farm.switch_on(target, [Switch(w.module, w.release_id, w.config) for w in going])
         failed = [w for w, problem in zip(going, problems, strict=True) if problem is not None]
         for w, problem in zip(going, problems, strict=True):
@@ -120,6 +124,7 @@ def switch_in_waves(
         frontend = by_name.get(target.name)
         if why is None:
             log("info", f"front-end {target.name}: {len(going)} module(s) switched; checking its health")
+            on_phase(target.name, HEALTH_PHASE)
             why = health_check(frontend, target.name)
         on_wave(target.name, len(going), bool(frontend and frontend.health_cmd), why)
         if why is not None:
@@ -183,6 +188,14 @@ class RollingWork(Generic[P]):
     def _wave(self, frontend: str, modules: int, checked: bool, problem: str | None) -> None:
         self._emit(FrontendSwitched(self._run_id, frontend, modules, checked, problem))
 
+    def _phase(self, frontend: str, phase: str) -> None:
+        self._emit(FrontendPhase(self._run_id, frontend, phase, utcnow()))
+
+    @property
+    def switch_order(self) -> tuple[str, ...]:
+        """The front-ends in the order the switch takes them, for the run's first event."""
+        return tuple(frontend.name for frontend in self._frontends)
+
     @property
     def blocks_consumers(self) -> bool:
         return self._inner.blocks_consumers
@@ -213,7 +226,9 @@ class RollingWork(Generic[P]):
             if found is not None:
                 waiting.append((item, outcome, found))
         targets = shared_targets(self._frontends)
-        results = switch_in_waves(self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave)
+        results = switch_in_waves(
+            self._frontends, targets, [w for _i, _o, w in waiting], self._keep, log, self._wave, self._phase
+        )
         return [(item, self._inner.switched(item, outcome, results[w.key])) for item, outcome, w in waiting]
 
 

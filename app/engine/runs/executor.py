@@ -257,7 +257,9 @@ class RunExecutor:
             snapshot = tuple(
                 ItemSnapshot(r.module_name, r.application, r.version, r.status, r.reason, r.message) for r in rows
             )
-            started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot)
+            # A rolling work names the front-ends it will switch one at a time, in their order.
+            order: tuple[str, ...] = getattr(self._work, "switch_order", ())
+            started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot, order)
         self._emit(started)
 
     def _cancel_requested(self) -> bool:

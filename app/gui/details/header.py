@@ -62,6 +62,16 @@ class RunHeader(QWidget):
     def show_reading(self, run_id: int) -> None:
         self.title.setText(f"Run {run_id}: reading…")
 
+    def show_starting(self, name: str) -> None:
+        """A run asked for a moment ago: its setup reads the front-ends and records it first."""
+        self.title.setText(f"{name}: starting…")
+        self.subtitle.setText("Reading what to do and recording the run; its modules appear here as soon as it starts")
+        for label in (self.elapsed, self.eta, self.summary):
+            label.clear()
+        self.bar.setRange(0, 0)  # busy: how long the setup takes is not known
+        self.bar.setFormat("Starting…")
+        self.waves.hide()
+
     def show_progress(self, p: RunProgress | None) -> None:
         if p is None:
             for label in (self.subtitle, self.elapsed, self.eta, self.summary):
@@ -77,10 +87,10 @@ class RunHeader(QWidget):
             + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
             + (f" · {p.message}" if p.message else "")
         )
-        move_bar(self.bar, p.done if p.total else 1, max(p.total, 1), p.progress_text())
+        move_bar(self.bar, *p.bar(), p.progress_text())
         self.elapsed.setText(f"Elapsed: {duration(p.elapsed())}")
-        eta = p.eta()
-        self.eta.setText(f"Remaining: about {duration(eta)}" if eta is not None else "")
+        remaining = p.remaining_text()
+        self.eta.setText(f"Remaining: {remaining}" if remaining else "")
         self.summary.setText(counts_summary({k: v for k, v in p.counts.items() if v}))
 
     def show_waves(self, p: RunProgress | None) -> None:

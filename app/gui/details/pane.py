@@ -29,6 +29,7 @@ from app.engine.context import EnvironmentContext
 from app.engine.read import views
 from app.engine.runs.planner import gc_paused
 from app.engine.vocabulary import ItemStatus, RunKind
+from app.gui.controller import Operation, OperationResult
 from app.gui.details.actions import RunActions
 from app.gui.details.header import RunHeader
 from app.gui.details.item import ItemPanel
@@ -74,6 +75,7 @@ class DetailsPane(QWidget):
     ) -> None:
         super().__init__(parent)
         self.session = session
+        self._modules = modules
         self.progress: RunProgress | None = None
         self._lines_shown = 0
         self._loading: int | None = None
@@ -90,6 +92,9 @@ class DetailsPane(QWidget):
         session.tracker.ended.connect(self._on_run_ended)
         session.tracker.ticked.connect(self._on_tick)
         session.controller.busy_changed.connect(self.run_actions.update)
+        session.controller.run_starting.connect(self._on_run_starting)
+        session.controller.finished.connect(self._on_operation_done)
+        self._starting: Operation | None = None  # a run asked for and shown as starting, not recorded yet
         self._actions_soon = QTimer(self)  # Deploy again looks at the Modules rows: once per burst of changes
         self._actions_soon.setSingleShot(True)
         self._actions_soon.setInterval(ACTIONS_DELAY_MS)
@@ -120,7 +125,7 @@ class DetailsPane(QWidget):
         self.now_deploying.setFixedHeight(self.now_deploying.fontMetrics().height() + 2)
         self.table = table_view(self.proxy, self.model, "Run modules")
         self.table.selectionModel().currentRowChanged.connect(self._show_item)
-        self.item = ItemPanel(self.session, self.table, self.proxy, self)
+        self.item = ItemPanel(self.session, self.table, self.proxy, self._modules, self)
         splitter = QSplitter(Qt.Orientation.Vertical)
         table_box = QWidget()
         table_layout = QVBoxLayout(table_box)
@@ -221,9 +226,21 @@ class DetailsPane(QWidget):
             self._show_item()
             self.header.show_waves(progress)
 
+    def _on_run_starting(self, op: Operation) -> None:
+        """A run asked for here: said at once, since its setup can take seconds before it starts."""
+        if self.progress is None or not self.progress.running:
+            self._starting = op
+            self.header.show_starting(op.name)
+
+    def _on_operation_done(self, done: OperationResult) -> None:
+        if done.operation is self._starting:  # it ended without starting (refused, say): back to the run shown
+            self._starting = None
+            self.show_progress(self.progress)
+
     def _on_run_started(self, progress: RunProgress) -> None:
         # Follow a new run unless another run that is still going is being watched.
         if self.progress is None or not self.progress.running or self.progress.run_id == progress.run_id:
+            self._starting = None
             self._read(None)
             self.show_progress(progress)
 

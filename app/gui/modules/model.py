@@ -55,6 +55,7 @@ class ModuleEntry:
     view: ModuleView
     locked_by_run: int | None
     run_status: str | None = None
+    run_version: int | None = None  # the version the run gave it, when it says (a rollback's target)
     drift: bool = False  # its enabled, reachable front-ends run different releases (read on a job)
     plan: PlanMark | None = None  # what Deploy All does with it, once the engine's plan is read
     search: str = field(init=False, compare=False, repr=False)  # what the text filter looks in
@@ -113,7 +114,7 @@ class ModuleEntry:
 
     @property
     def label(self) -> str:
-        label = state_label(self.state, self.locked_by_run, self.run_status)
+        label = state_label(self.state, self.locked_by_run, self.run_status, self.run_version)
         if self.locked_by_run is None and self.plan is not None and self.plan.missing_on is not None:
             return f"{label} · not on {self.plan.missing_on}"
         return f"{label} · {DRIFT_MARK}" if self.drift else label
@@ -354,7 +355,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
             if number is None or rows[number].locked_by_run != run_id:
                 continue
             entry = rows[number]
-            entry.run_status = status
+            entry.run_status, entry.run_version = status, version
             if status == ItemStatus.DEPLOYED and platform and entry.planned:
                 self._leave_plan(entry)
             # A module that did not compile (or is not prepared) for the platform was only given

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 from app.engine.errors import DeployCenterError
 from app.engine.read import views
 from app.engine.read.farm import farm_state
-from app.engine.vocabulary import ItemStatus
+from app.engine.vocabulary import ItemStatus, RunKind
 from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
-from app.gui.formatting import SKIP_REASON_ONE, STATE_LABELS, count_text, describe_run, plural
+from app.gui.formatting import ROLLED_BACK, SKIP_REASON_ONE, STATE_LABELS, count_text, describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.bundle_dialog import BundleDialog
@@ -219,7 +219,15 @@ class ModulesPane(QWidget):
             if progress is None or not numbers:
                 continue
             rows = progress.rows
-            changes = ((rows[n].module, rows[n].status, rows[n].version) for n in numbers)
+            rollback = progress.kind == RunKind.ROLLBACK  # its "deployed" modules went back a release
+            changes = (
+                (
+                    rows[n].module,
+                    ROLLED_BACK if rollback and rows[n].status == ItemStatus.DEPLOYED else rows[n].status,
+                    rows[n].version,
+                )
+                for n in numbers
+            )
             self.model.note_run_status(run_id, changes, self.platform if progress.deploys else "")
 
     def _on_run_ended(self, progress: RunProgress) -> None:
