@@ -30,7 +30,7 @@ BAR_STYLES = {
 HEADER_PADDING = 12
 PANE_MARGINS = (6, 4, 4, 4)  # left, top, right, bottom: room for the tables at 1024 px
 INFO_STYLE = "background:#e8f4fd; border:1px solid #64b5f6; color:#0d3c61;"
-FLOAT_MARGIN = 4  # a floating message bar's distance from its pane's edges
+SLOT_PADDING = 14  # a pane's message line: one line of text and the bar's margins and border
 
 
 class MessageBar(QFrame):
@@ -59,7 +59,7 @@ class MessageBar(QFrame):
         close.setAccessibleName("Dismiss message")
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
+        layout.setContentsMargins(8, 2, 2, 2)
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
@@ -106,15 +106,18 @@ class MessageBar(QFrame):
 
 
 class FloatingMessageBar(MessageBar):
-    """A pane's message bar, laid over the top of the pane instead of in its layout: showing or
-    hiding it never moves the rows under the pointer. Esc dismisses it."""
+    """A pane's message bar, over a line the pane keeps for it (``slot``, at the top of its layout):
+    showing or hiding it never moves the rows under the pointer. A message longer than that line
+    overlays what is under the line rather than pushing it down. Esc dismisses it."""
 
     _escape: QShortcut | None = None  # made after the frame, which hides itself while it is built
 
     def __init__(self, pane: QWidget) -> None:
         super().__init__(pane)
-        self._pane = pane
-        pane.installEventFilter(self)
+        self.slot = QWidget()  # the pane lays this out where the bar goes; it stays, bar or not
+        self.slot.setObjectName("messageSlot")
+        self.slot.setFixedHeight(self.label.fontMetrics().height() + SLOT_PADDING)
+        self.slot.installEventFilter(self)
         self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), pane)
         self._escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._escape.setEnabled(False)
@@ -136,14 +139,16 @@ class FloatingMessageBar(MessageBar):
             self._escape.setEnabled(False)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize and not self.isHidden():
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Move) and not self.isHidden():
             self._place()
         return False
 
     def _place(self) -> None:
-        width = max(100, self._pane.width() - 2 * FLOAT_MARGIN)
+        """Over the slot, as wide as it; taller when the message needs more lines."""
+        slot = self.slot.geometry()
+        width = max(100, slot.width())
         height = self.heightForWidth(width) if self.hasHeightForWidth() else self.sizeHint().height()
-        self.setGeometry(FLOAT_MARGIN, FLOAT_MARGIN, width, max(height, self.minimumSizeHint().height()))
+        self.setGeometry(slot.left(), slot.top(), width, max(height, slot.height()))
 
 
 def table_view(model: QAbstractItemModel, source: ColumnTableModel[Any], name: str) -> QTableView:

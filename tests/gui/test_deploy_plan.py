@@ -56,7 +56,7 @@ def test_a_new_front_end_is_brought_up_to_date_from_the_window(
     assert upgrades.deploy_action.isEnabled(), upgrades.deploy_action.toolTip()
     assert upgrades.rolling_action.isEnabled(), upgrades.rolling_action.toolTip()
     assert upgrades.stage_action.isEnabled()
-    assert "Deploy All brings front-ends up to date (web2 lacks" in upgrades.subtitle.text()
+    assert f"Of those, web2 lacks {CATCH_UP}: Deploy All brings it up to date." in upgrades.subtitle.text()
     window.modules.select("Orders")
     window.modules.update_actions()
     assert window.modules.deploy_action.isEnabled(), window.modules.deploy_action.toolTip()

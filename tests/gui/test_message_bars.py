@@ -58,6 +58,7 @@ def test_a_refused_add_goes_on_a_later_successful_add_and_on_check_now(
 
     assert not add_frontend(qtbot, window, "web3", unreachable)
     assert bar.isVisible()
+    qtbot.waitUntil(window.frontends.check_action.isEnabled, timeout=RUN_TIMEOUT_MS)  # off while a check runs
     with qtbot.waitSignal(
         window.session.jobs.finished, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda result: result.name == "farm"
     ):
@@ -139,5 +140,8 @@ def test_a_message_never_moves_the_rows_under_the_pointer(qtbot: QtBot, window: 
         assert table.viewport().mapTo(window, QPoint(0, 0)) == before, PANES[number]
         assert pane.message_bar.geometry().width() > pane.width() * 0.9, "across the pane, wrapped"
         assert pane.message_bar.height() >= pane.message_bar.label.heightForWidth(pane.message_bar.label.width())
+        pane.message_bar.show_message(Message(ERROR, "Deploy refused: a short reason", PANES[number]))
+        slot = pane.message_bar.slot.geometry()
+        assert pane.message_bar.geometry() == slot, "a one-line message covers nothing but its own line"
         pane.message_bar.hide()
         assert table.viewport().mapTo(window, QPoint(0, 0)) == before

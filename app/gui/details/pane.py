@@ -141,6 +141,7 @@ class DetailsPane(QWidget):
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addWidget(self.header)
         layout.addLayout(self.run_actions.buttons())
         layout.addWidget(splitter, 1)

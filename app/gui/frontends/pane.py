@@ -160,6 +160,7 @@ class FrontendsPane(QWidget):
         self.disagreement.setAccessibleName("Modules the front-ends disagree on")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addWidget(self.summary)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)

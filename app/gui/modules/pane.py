@@ -149,6 +149,7 @@ class ModulesPane(QWidget):
         buttons.addWidget(self.why_label, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addLayout(row)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)

@@ -173,6 +173,7 @@ class UpgradesPane(QWidget):
         self.table.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
         layout.addLayout(counts_row)
@@ -466,12 +467,14 @@ def describe_left(preview: DeployPreview, left: int, states: Mapping[str, int]) 
     """
     if left:
         parts = [f"{plural(left, 'module')} to deploy."]
-        behind = preview.behind()
+        behind = sorted(preview.behind().items())
         if behind:
-            where = ", ".join(f"{name} lacks {number}" for name, number in sorted(behind.items()))
-            parts.append(f"Deploy All brings front-ends up to date ({where}).")
+            lacking = " and ".join(f"{name} lacks {count_text(number)}" for name, number in behind)
+            them = "it" if len(behind) == 1 else "them"
+            parts.append(f"Of those, {lacking}: Deploy All brings {them} up to date.")
         if preview.staged:
-            parts.append(f"{plural(len(preview.staged), 'module')} staged already only switch.")
+            staged = len(preview.staged)
+            parts.append(f"{plural(staged, 'module')} staged already only {'switches' if staged == 1 else 'switch'}.")
         parts.append("Deploy makes them live.")
         return " ".join(parts)
     if states.get(ModuleState.COMPILATION_FAILED) or states.get(ModuleState.NOT_PREPARED):

@@ -72,7 +72,7 @@ class RunReportModel(ColumnTableModel[RunSummary]):
             width=140,
         ),
         # One column for what each kind does when all goes well: deployed, prepared or staged.
-        Column("Done", _done_text, sort=_succeeded, tooltip=_done_tip, numeric=True, width=72),
+        Column("Done", _done_text, sort=_succeeded, tooltip=_done_tip, numeric=True, width=100),
         _count(ItemStatus.FAILED),
         _count(ItemStatus.BLOCKED),
         _count(ItemStatus.SKIPPED),
