@@ -82,6 +82,7 @@ class FrontendSwitched:
     modules: int
     checked: bool
     problem: str | None
+    at: datetime | None = field(default=None, compare=False)  # when its check ended
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ class RunProgress:
         elif isinstance(event, FrontendSwitched):
             self.waves[event.frontend] = event
             if self.rollout is not None:
-                self.rollout.frontend_done(event.frontend, event.problem, utcnow())
+                self.rollout.frontend_done(event.frontend, event.problem, event.at or utcnow())
             self.note(f"front-end {event.frontend}: {wave_text(event)}")
         elif isinstance(event, LogLine) and event.level != "error":  # errors repeat a failed item
             self.note(f"{event.level}: {event.text}", event.at)

@@ -29,7 +29,7 @@ def test_a_stage_run_reports_its_staged_modules_and_deploy_all_then_only_switche
     title = window.details.header.title.text()
     assert f"Succeeded: {DEMO_READY} staged on every enabled front-end, nothing switched" in title
     assert window.upgrades.counts["staged"].value.text() == str(DEMO_READY)
-    assert f"{DEMO_READY} modules staged already only switch." in window.upgrades.subtitle.text()
+    assert f"{DEMO_READY} of them are staged already and only switch." in window.upgrades.subtitle.text()
 
     wait_operation(qtbot, window.session, window.upgrades.deploy_button.click)
 

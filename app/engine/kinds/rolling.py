@@ -186,7 +186,7 @@ class RollingWork(Generic[P]):
         self._emit = on_event
 
     def _wave(self, frontend: str, modules: int, checked: bool, problem: str | None) -> None:
-        self._emit(FrontendSwitched(self._run_id, frontend, modules, checked, problem))
+        self._emit(FrontendSwitched(self._run_id, frontend, modules, checked, problem, utcnow()))
 
     def _phase(self, frontend: str, phase: str) -> None:
         self._emit(FrontendPhase(self._run_id, frontend, phase, utcnow()))

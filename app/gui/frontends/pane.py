@@ -218,9 +218,11 @@ class FrontendsPane(QWidget):
             reasons = "; ".join(f"{s.frontend.name}: {s.problem or 'no answer'}" for s in down)
             text = f"{plural(len(down), 'front-end')} cannot be reached ({reasons})."
         elif behind:
+            one = len(behind) == 1
+            lagging = ", ".join(s.frontend.name for s in behind)
             text = (
-                f"{plural(len(behind), 'front-end')} run older releases than recorded "
-                f"({', '.join(s.frontend.name for s in behind)}): Deploy All brings them up to date."
+                f"{plural(len(behind), 'front-end')} {'runs' if one else 'run'} older releases than recorded "
+                f"({lagging}): Deploy All brings {'it' if one else 'them'} up to date."
             )
         elif len(enabled) == 1:
             text = f"The one enabled front-end, {enabled[0].frontend.name}, runs what is recorded."

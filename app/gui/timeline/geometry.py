@@ -27,6 +27,7 @@ HIT_SLOP_PX = 3
 LIVE_SPAN_AHEAD = 2.0
 MIN_LIVE_SPAN_S = 1.0
 GUTTER = 72  # the lanes' names, left of the time scale
+FRONTEND_GAP = 4  # between the workers' lanes and the front-ends' lanes of a rolling run
 # Tick steps of the time axis, in seconds; the first whose labels fit is used.
 AXIS_STEPS = (
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
@@ -38,6 +39,14 @@ def lane_count(lanes: RunLanes) -> int:
     """Lanes drawn: one per worker, one for the modules never attempted when there are any, and one
     per front-end of a rolling run."""
     return len(lanes.lanes) + (1 if lanes.dropped else 0) + len(lanes.frontends())
+
+
+def frontend_lane_height(count: int, height: int) -> float:
+    """A rolling run's front-end lanes keep full height (named, each one): at most half the room."""
+    if not count:
+        return 0.0
+    room = height - AXIS_HEIGHT - 2 * MARGIN - FRONTEND_GAP
+    return max(float(MIN_LANE_HEIGHT), min(float(LANE_HEIGHT), room / (2 * count)))
 
 
 def axis_label(seconds: float, step: float) -> str:
@@ -114,12 +123,17 @@ class TimelineFrame:
     height: int
     span: float  # seconds across the widget
     scale: float  # pixels per second
-    lane_height: float
+    lane_height: float  # a worker's lane, and the not-attempted lane
+    frontend_height: float = 0.0  # a rolling run's front-end lane
 
     @classmethod
     def measure(cls, lanes: RunLanes, width: int, height: int, span: float) -> TimelineFrame:
         scale = max(1.0, width - 2 * MARGIN - GUTTER) / span
-        return cls(lanes, width, height, span, scale, lane_height(lane_count(lanes), height))
+        frontends = len(lanes.frontends())
+        kept = frontend_lane_height(frontends, height)
+        rest = height - int(frontends * kept + (FRONTEND_GAP if frontends else 0))
+        workers = len(lanes.lanes) + (1 if lanes.dropped else 0)
+        return cls(lanes, width, height, span, scale, lane_height(workers, rest), kept)
 
     @property
     def bar_height(self) -> float:
@@ -145,21 +159,22 @@ class TimelineFrame:
 
     def frontend_top(self, number: int) -> float:
         """Top of a rolling run's front-end lane (``number`` in switch order), under the workers'."""
-        return self.lane_top(len(self.lanes.lanes) + number)
+        return self.lane_top(len(self.lanes.lanes)) + FRONTEND_GAP + number * self.frontend_height
 
     def span_rect(self, span: PhaseSpan, number: int, now: float) -> QRectF:
         """Where one step of a rolling run is drawn in its front-end's lane."""
         origin = self.lanes.origin
         left = self.x(max(0.0, (span.start - origin).total_seconds()))
         right = self.x((span.end - origin).total_seconds()) if span.end is not None else self.x(now)
-        return QRectF(left, self.frontend_top(number), max(2.0, right - left), self.bar_height)
+        return QRectF(left, self.frontend_top(number), max(2.0, right - left), max(1.0, self.frontend_height - 1))
 
     def span_at(self, pos: QPoint) -> PhaseSpan | None:
         """The rolling step under ``pos``, in a front-end's lane."""
-        slot = int((pos.y() - AXIS_HEIGHT - MARGIN) // self.lane_height)
-        number = slot - (1 if self.lanes.dropped else 0) - len(self.lanes.lanes)
         names = self.lanes.frontends()
-        if not 0 <= number < len(names):
+        if not names:
+            return None
+        number = int((pos.y() - self.frontend_top(0)) // self.frontend_height)
+        if pos.y() < self.frontend_top(0) or not 0 <= number < len(names):
             return None
         now = self.lanes.span()
         for span in self.lanes.spans_of(names[number]):

@@ -122,8 +122,9 @@ class FinishedPicture:
             x = int(frame.x(seconds))
             painter.setPen(palette.mid().color())
             painter.drawLine(x, AXIS_HEIGHT - 4, x, frame.height - MARGIN)
-            painter.setPen(palette.text().color())
-            painter.drawText(x + 2, baseline, label)
+            if x + 2 + metrics.horizontalAdvance(label) <= frame.width:  # a label cut at the edge would misread
+                painter.setPen(palette.text().color())
+                painter.drawText(x + 2, baseline, label)
 
     def _paint_lane_names(self, painter: QPainter, frame: TimelineFrame, palette: QPalette) -> None:
         """Each lane's name in the gutter: "not attempted", "worker N", then a rolling run's front-ends.
@@ -197,14 +198,13 @@ def _pixel_runs(pixels: dict[int, str]) -> Iterable[tuple[int, str, int]]:
 
 
 def lane_names(frame: TimelineFrame, text_height: int) -> list[tuple[str, float]]:
-    """(name, top) of the lanes named in the gutter: every lane, or when lanes are thinner than a line
-    of text, the first of every few."""
+    """(name, top) of the lanes named in the gutter: every lane, or when the workers' lanes are thinner
+    than a line of text, the first of every few of them (a front-end's lane always keeps its name)."""
     lanes = frame.lanes
     names = [("not attempted", frame.dropped_top)] if lanes.dropped else []
     names += [(lane_name(n), frame.lane_top(n)) for n in range(len(lanes.lanes))]
-    names += [(name, frame.frontend_top(n)) for n, name in enumerate(lanes.frontends())]
     every = max(1, math.ceil(text_height / frame.lane_height))
-    return names[::every]
+    return names[::every] + [(name, frame.frontend_top(n)) for n, name in enumerate(lanes.frontends())]
 
 
 def axis_step(frame: TimelineFrame, metrics: QFontMetrics) -> float:

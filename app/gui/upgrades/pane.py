@@ -474,7 +474,8 @@ def describe_left(preview: DeployPreview, left: int, states: Mapping[str, int]) 
             parts.append(f"Of those, {lacking}: Deploy All brings {them} up to date.")
         if preview.staged:
             staged = len(preview.staged)
-            parts.append(f"{plural(staged, 'module')} staged already only {'switches' if staged == 1 else 'switch'}.")
+            verbs = "is staged already and only switches" if staged == 1 else "are staged already and only switch"
+            parts.append(f"{count_text(staged)} of them {verbs}.")
         parts.append("Deploy makes them live.")
         return " ".join(parts)
     if states.get(ModuleState.COMPILATION_FAILED) or states.get(ModuleState.NOT_PREPARED):
