@@ -299,7 +299,8 @@ class MainWindow(QMainWindow):
         others = len(self.session.tracker.active()) - 1
         more = f" (+{others} more)" if others else ""
         self.run_label.setText(f"Run {active.run_id} ({active.kind}) by {active.started_by}{more}")
-        move_bar(self.run_bar, *active.bar(), active.progress_text())
+        move_bar(self.run_bar, *active.bar(), active.short_progress_text())
+        self.run_bar.setToolTip(active.progress_text())
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -281,6 +281,14 @@ class RunProgress:
         text = f"{'Staging: ' if staging else ''}{count_text(self.done)} / {count_text(self.total)} done"
         return text + (f", {count_text(self.cancelled)} cancelled" if self.cancelled else "")
 
+    def short_progress_text(self) -> str:
+        """The same, short enough for the status bar's small bar."""
+        rollout = self.rollout
+        if rollout is not None and self.running and not rollout.staging:
+            return f"Switching {len(rollout.finished) + 1} of {len(rollout.order)}"
+        staging = "Staging " if rollout is not None and self.running else ""
+        return f"{staging}{count_text(self.done)} / {count_text(self.total)}"
+
     def bar(self) -> tuple[int, int]:
         """Value and maximum of the run's progress bar: its modules, then a rolling run's front-ends."""
         rollout = self.rollout
@@ -361,7 +369,7 @@ def compile_failures(progress: RunProgress) -> int:
 
 def wave_text(wave: FrontendSwitched) -> str:
     """One front-end of a rolling run: how many modules switched there, and its health check."""
-    switched = f"{wave.modules} module{'' if wave.modules == 1 else 's'} switched"
+    switched = f"{plural(wave.modules, 'module')} switched"
     if wave.problem is not None:
         return f"{switched}, health check failed: {wave.problem}" if wave.checked else f"failed: {wave.problem}"
     return f"{switched}, health check passed" if wave.checked else f"{switched}, no health check"

@@ -52,7 +52,7 @@ class RunItemsModel(ColumnTableModel[ItemRow]):
             lambda r: status_label(r.status),
             icon=lambda r: status_icon(r.status),
             sort=lambda r: STATUS_ORDER.get(r.status, len(STATUS_ORDER)),
-            width=100,
+            width=136,  # "Rolled back to v12" and its icon
         ),
         Column(
             "Started",
@@ -61,7 +61,7 @@ class RunItemsModel(ColumnTableModel[ItemRow]):
             width=70,
         ),
         Column("Duration", _took, sort=lambda r: r.seconds or 0.0, numeric=True, width=70),
-        Column("Message", lambda r: r.detail, tooltip=lambda r: r.detail, width=300),
+        Column("Message", lambda r: r.detail, tooltip=lambda r: r.detail, width=264),
     )
 
     @staticmethod

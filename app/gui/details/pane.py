@@ -95,6 +95,7 @@ class DetailsPane(QWidget):
         session.controller.run_starting.connect(self._on_run_starting)
         session.controller.finished.connect(self._on_operation_done)
         self._starting: Operation | None = None  # a run asked for and shown as starting, not recorded yet
+        self._before_start: RunProgress | None = None  # shown again if that run never starts
         self._actions_soon = QTimer(self)  # Deploy again looks at the Modules rows: once per burst of changes
         self._actions_soon.setSingleShot(True)
         self._actions_soon.setInterval(ACTIONS_DELAY_MS)
@@ -230,13 +231,14 @@ class DetailsPane(QWidget):
     def _on_run_starting(self, op: Operation) -> None:
         """A run asked for here: said at once, since its setup can take seconds before it starts."""
         if self.progress is None or not self.progress.running:
-            self._starting = op
+            self._starting, self._before_start = op, self.progress
+            self.show_progress(None)  # nothing of the run shown before is left beside "starting"
             self.header.show_starting(op.name)
 
     def _on_operation_done(self, done: OperationResult) -> None:
         if done.operation is self._starting:  # it ended without starting (refused, say): back to the run shown
             self._starting = None
-            self.show_progress(self.progress)
+            self.show_progress(self._before_start)
 
     def _on_run_started(self, progress: RunProgress) -> None:
         # Follow a new run unless another run that is still going is being watched.
