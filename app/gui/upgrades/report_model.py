@@ -69,7 +69,7 @@ class RunReportModel(ColumnTableModel[RunSummary]):
             lambda r: run_outcome(r.kind, r.status, r.counts, brief=True, compile_failed=r.compile_failed),
             icon=lambda r: status_icon(outcome_icon_name(r.kind, r.status, r.counts)),
             tooltip=lambda r: r.message or run_outcome(r.kind, r.status, r.counts, compile_failed=r.compile_failed),
-            width=140,
+            width=150,  # "10 did not compile" and its icon
         ),
         # One column for what each kind does when all goes well: deployed, prepared or staged.
         Column("Done", _done_text, sort=_succeeded, tooltip=_done_tip, numeric=True, width=100),
