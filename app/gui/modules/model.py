@@ -15,7 +15,7 @@ from PySide6.QtGui import QIcon
 
 from app.engine.read.views import ModuleView
 from app.engine.vocabulary import ItemStatus, ModuleState, SkipReason
-from app.gui.formatting import HELD_TIP, state_label
+from app.gui.formatting import HELD_TIP, ROLLED_BACK, state_label
 from app.gui.icons import status_icon
 from app.gui.plan_reader import PlanMark
 from app.gui.table_model import Column, ColumnTableModel
@@ -140,7 +140,8 @@ def _state_tip(entry: ModuleEntry) -> str:
 
 def _state_icon(entry: ModuleEntry) -> QIcon:
     if entry.locked_by_run is not None:
-        return status_icon(entry.run_status or ItemStatus.DEPLOYING)
+        shown = ItemStatus.DEPLOYED if entry.run_status == ROLLED_BACK else entry.run_status  # live again
+        return status_icon(shown or ItemStatus.DEPLOYING)
     return status_icon(STATE_ICONS.get(entry.state, ItemStatus.PENDING))
 
 
