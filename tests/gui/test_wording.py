@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunFinished, RunStarted
+from app.engine.events import Event, ItemFinished, ItemSnapshot, ItemStarted, RunFinished, RunStarted
 from app.gui.main_window import MainWindow
 from tests.bundles import write_bundle
 from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, wait_operation
@@ -46,10 +46,10 @@ def test_counts_are_written_one_way_everywhere(qtbot: QtBot, window: MainWindow)
     items = tuple(ItemSnapshot(f"M{n}", "Big", 1, "pending") for n in range(2028))
     tracker = window.session.tracker
     window.show_pane(2)
-    events: list[object] = [RunStarted(9001, "deploy-all", "tester", now, items)]
+    events: list[Event] = [RunStarted(9001, "deploy-all", "tester", now, items)]
     for n in range(1500):
         events += [ItemStarted(9001, f"M{n}", now), ItemFinished(9001, f"M{n}", "deployed", None, None, 0.01)]
-    tracker.apply_events(events)  # type: ignore[arg-type]
+    tracker.apply_events(events)
 
     qtbot.waitUntil(lambda: window.details.header.bar.format() == "1,500 / 2,028 done")  # at the next tick
     assert window.run_bar.format() == "1,500 / 2,028"  # the status bar is short of room
