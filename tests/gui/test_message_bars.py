@@ -1,5 +1,5 @@
 """A pane's message belongs to the action that raised it and goes when what it says is gone; it
-floats over the pane, so that showing it never moves the rows under the pointer."""
+sits on a line the pane keeps for it, so that showing it never moves the rows under the pointer."""
 
 from __future__ import annotations
 
