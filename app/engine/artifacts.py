@@ -48,6 +48,16 @@ class ArtifactCorruptError(DeployCenterError):
     exit_code = 1
 
 
+# Every ArtifactCorruptError's message starts so: "artifact <sha256> is corrupt", "... is missing".
+_DAMAGED = re.compile(r"artifact [0-9a-f]{64}\b")
+
+
+def damaged_artifact(reason: str | None) -> bool:
+    """Whether a failed item's reason says its artifact is damaged or missing: the one failure of a
+    deploy that compiling the module again repairs (storing the same zip again mends the copy)."""
+    return reason is not None and _DAMAGED.match(reason) is not None
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

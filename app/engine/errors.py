@@ -44,14 +44,21 @@ class Refusal(StrEnum):
 
 class RefusedError(DeployCenterError):
     """Refused because of an active run, a lock or change control; ``refusal`` says which, and
-    ``details`` lists what the one-line message had to shorten (each change of a stale plan)."""
+    ``details`` lists what the one-line message had to shorten (each change of a stale plan).
+
+    ``run_id`` names the run that holds what was asked for, when there is one: a window drops the
+    refusal once that run ends.
+    """
 
     exit_code = 3
 
-    def __init__(self, message: str, refusal: Refusal, details: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, message: str, refusal: Refusal, details: tuple[str, ...] = (), *, run_id: int | None = None
+    ) -> None:
         super().__init__(message)
         self.refusal = refusal
         self.details = details
+        self.run_id = run_id
 
 
 class StateError(DeployCenterError):

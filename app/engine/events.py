@@ -34,6 +34,8 @@ class RunStarted:
     started_by: str
     started_at: datetime
     items: tuple[ItemSnapshot, ...]
+    # A rolling run's front-ends, in the order it switches them once all is staged; () otherwise.
+    switch_order: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -86,6 +88,7 @@ class FrontendSwitched:
     modules: int
     checked: bool
     problem: str | None
+    at: datetime | None = field(default=None, compare=False)  # when its check ended
 
 
 class RolloutPhase(StrEnum):

@@ -311,5 +311,7 @@ def _refuse_while_running(session: Session, what: str) -> None:
     active = records.active_runs(session)
     if active:
         raise RefusedError(
-            f"{what} refused: {records.RunRef.of(active[0]).describe()} is still active", Refusal.ACTIVE_RUN
+            f"{what} refused: {records.RunRef.of(active[0]).describe()} is still active",
+            Refusal.ACTIVE_RUN,
+            run_id=active[0].id,
         )

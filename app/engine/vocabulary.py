@@ -86,6 +86,13 @@ class KindTraits:
     rolling: bool  # can switch one front-end at a time (``--rolling``)
     planned: bool  # change control: runs from a saved plan, approved when approvals are required
 
+    @property
+    def success(self) -> ItemStatus:
+        """What an item of this kind ends as when all goes well."""
+        if self.prepares:
+            return ItemStatus.PREPARED
+        return ItemStatus.STAGED if self.stages and not self.switches else ItemStatus.DEPLOYED
+
 
 KIND_TRAITS: dict[RunKind, KindTraits] = {
     RunKind.PUBLISH: KindTraits(

@@ -19,12 +19,13 @@ from PySide6.QtCore import QObject, Signal
 from app.engine import operations, saved_plans
 from app.engine.context import EnvironmentContext
 from app.engine.control.document import PlanDocument
+from app.engine.errors import RefusedError
 from app.engine.events import Event, EventSink, RunStarted
 from app.engine.kinds.rollback import RollbackPlan
+from app.engine.read.preview import DeployPreview
 from app.engine.runs.options import RunOptions
-from app.engine.runs.planner import DeployPlan
 from app.gui.bridge import EventBridge
-from app.gui.formatting import SKIP_REASON_LABELS, plural
+from app.gui.formatting import SKIP_REASON_LABELS, count_text, plural
 from app.gui.jobs import JobResult, JobRunner
 from app.gui.notifier import Notifier
 
@@ -49,6 +50,7 @@ class OperationResult:
 class OperationController(QObject):
     finished = Signal(object)  # OperationResult, on the GUI thread
     busy_changed = Signal()
+    run_starting = Signal(object)  # Operation: a run asked for, not recorded yet (its setup can take seconds)
 
     def __init__(
         self,
@@ -213,13 +215,21 @@ class OperationController(QObject):
         self.operations.append(op)
         self._jobs.submit(op.name, work, partial(self._on_done, op, done))
         self.busy_changed.emit()
+        if op.makes_run:
+            self.run_starting.emit(op)
+
+    def starting(self) -> list[Operation]:
+        """Runs asked for whose first event has not arrived yet."""
+        return [op for op in self.operations if op.makes_run and op.run_id is None]
 
     def _on_done(self, op: Operation, done: str | None, result: JobResult) -> None:
         if op.makes_run:
             self._bridge.flush()  # the run's last events first: its end is shown before it is announced
         self.operations.remove(op)
         if not result.ok:
-            self._notifier.error(result.error_text, op.pane)
+            # A refusal because of a run is about that run: it goes when the run ends.
+            run_id = result.error.run_id if isinstance(result.error, RefusedError) else None
+            self._notifier.error(result.error_text, op.pane, run_id, source=op.name)
         elif done is not None:
             self._notifier.info(done)
         elif isinstance(result.value, operations.RunOutcome):
@@ -229,15 +239,30 @@ class OperationController(QObject):
         self.finished.emit(OperationResult(op, result))
 
 
-def describe_plan(plan: DeployPlan) -> str:
-    """The confirmation text before a Deploy All: what deploys and what is skipped, and why."""
+def describe_plan(preview: DeployPreview) -> str:
+    """The confirmation text before a Deploy All: what deploys, what only switches, what is skipped, and why."""
+    plan = preview.plan
     lines = [f"Deploy All on {plan.platform_version} will deploy {plural(len(plan.to_deploy), 'module')}."]
-    older = sum(1 for item in plan.to_deploy if item.platform)
+    catching_up = [item for item in preview.catching_up if item.platform is None]
+    if catching_up:
+        where = ", ".join(sorted({str(item.missing_on) for item in catching_up}))
+        lines.append(
+            f"Of those, {plural(len(catching_up), 'module')} already live elsewhere "
+            f"{'is' if len(catching_up) == 1 else 'are'} missing on {where}: written there to bring it up to date."
+        )
+    older = len(preview.older_builds)
     if older:
         them = "it gets its" if older == 1 else "they get their"
         lines.append(
             f"Of those, {plural(older, 'module')} did not compile for {plan.platform_version}: "
             f"{them} older live build on the front-ends that lack it."
+        )
+    if preview.staged:
+        staged = len(preview.staged)
+        lines.append(
+            f"{plural(staged, 'module')} {'is' if staged == 1 else 'are'} staged already: "
+            f"{'its release is' if staged == 1 else 'their releases are'} on the front-ends, "
+            f"so {'it only switches' if staged == 1 else 'they only switch'}."
         )
     for reason, count in plan.skipped_by_reason().items():
         if count:
@@ -246,8 +271,9 @@ def describe_plan(plan: DeployPlan) -> str:
     return "\n".join(lines)
 
 
-def describe_stage(plan: DeployPlan) -> str:
+def describe_stage(preview: DeployPreview) -> str:
     """The confirmation text before Stage now: what is written to the front-ends, and that nothing switches."""
+    plan = preview.plan
     lines = [
         f"Stage now on {plan.platform_version} will write {plural(len(plan.to_deploy), 'release')} "
         "to every enabled front-end and switch nothing."
@@ -275,12 +301,12 @@ def describe_rollback(plan: RollbackPlan) -> str:
             f"  {item.module}: {item.current_release or 'nothing'} → {item.target_release} ({version}{platform})"
         )
     if len(back) > ROLLBACK_SHOWN:
-        lines.append(f"  … and {len(back) - ROLLBACK_SHOWN} more")
+        lines.append(f"  … and {count_text(len(back) - ROLLBACK_SHOWN)} more")
     staying = [item for item in plan.items if not item.rolls_back]
     for item in staying[:ROLLBACK_SHOWN]:
         why = NO_ROLLBACK_REASONS.get(str(item.reason), str(item.reason))
         lines.append(f"{item.module} stays as it is: {why}" + (f" ({item.detail})" if item.detail else ""))
     if len(staying) > ROLLBACK_SHOWN:
-        lines.append(f"… and {len(staying) - ROLLBACK_SHOWN} more stay as they are")
+        lines.append(f"… and {count_text(len(staying) - ROLLBACK_SHOWN)} more stay as they are")
     lines.append("Consumers switch back before their producers.")
     return "\n".join(lines)

@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.engine.read.queries import Activity
 from app.engine.read.views import Status
 from app.engine.vocabulary import ItemStatus, RunStatus
 from app.gui.audit.pane import AuditPane
 from app.gui.change_control.pane import ChangeControlPane
+from app.gui.controller import OperationResult
 from app.gui.desktop import RunNotifier
 from app.gui.details.pane import DetailsPane
 from app.gui.formatting import plural
@@ -31,6 +33,7 @@ from app.gui.icons import app_icon, status_icon
 from app.gui.modules.model import ModulesModel
 from app.gui.modules.pane import ModulesPane
 from app.gui.notifier import ERROR, Message, Reply
+from app.gui.plan_reader import PlanRead
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.settings import app_settings
@@ -66,8 +69,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(window_title(session.environment_name))
         self.setWindowIcon(app_icon())
         self.modules_model = ModulesModel(self)
-        # Connected before the panes: they read the model when the same snapshot reaches them.
+        # Connected before the panes: they read the model when the same snapshot (or plan) reaches them.
         session.snapshot_loaded.connect(self._load_modules)
+        session.plan.changed.connect(self._plan_read)
         self.upgrades = UpgradesPane(session, self.modules_model)
         self.modules = ModulesPane(session, self.modules_model)
         self.details = DetailsPane(session, self.modules_model, self.upgrades.request_deploy_all)
@@ -91,12 +95,17 @@ class MainWindow(QMainWindow):
         self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         self.changes.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
+        session.notifier.withdrawn.connect(self._withdraw_message)
         session.tracker.ended.connect(self._clear_run_notices)
+        session.watcher.activity.connect(self._clear_notices_of_ended_runs)
+        session.controller.finished.connect(self._after_operation)
+        self._refresh_asked = False
         self.desktop = RunNotifier(self)
         session.tracker.ended.connect(self.desktop.run_ended)
         session.snapshot_loaded.connect(self._on_snapshot)
         for signal in (session.tracker.ticked, session.tracker.started, session.tracker.ended):
             signal.connect(self._show_active_runs)
+        session.controller.busy_changed.connect(self._show_active_runs)
         self._restore_settings()
         self._ask_before_closing = True
 
@@ -135,7 +144,7 @@ class MainWindow(QMainWindow):
         self.refresh_action = QAction("&Refresh", self)
         self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
         self.refresh_action.setToolTip("Read the environment again (F5)")
-        self.refresh_action.triggered.connect(self.session.refresh)
+        self.refresh_action.triggered.connect(self.refresh_on_request)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -230,7 +239,14 @@ class MainWindow(QMainWindow):
         for run in self.session.tracker.active():
             self.modules_model.lock((r.module for r in run.rows if r.status != ItemStatus.SKIPPED), run.run_id)
 
+    def _plan_read(self, read: PlanRead | None) -> None:
+        self.modules_model.set_plan(read.marks if read is not None else None)
+
     def _on_snapshot(self, snapshot: Snapshot) -> None:
+        if self._refresh_asked:
+            self._refresh_asked = False
+            for pane in self.panes:
+                pane.message_bar.moved_on()
         self.setWindowTitle(window_title(snapshot.status.name))
         self.platform_label.setText(f"Platform {snapshot.status.platform_version}")
         self._show_modules_health(snapshot.status)
@@ -252,25 +268,55 @@ class MainWindow(QMainWindow):
         item.setToolTip(tip)
 
     def _on_message(self, message: Message) -> None:
-        if message.pane in PANES:
-            self.panes[PANES.index(message.pane)].message_bar.show_message(message)
-        if message.pane is None or self.stack.currentIndex() != PANES.index(message.pane):
+        # A refusal because of a run that has ended meanwhile is history already: status bar only.
+        shown_in_pane = message.pane in PANES and not self._ended(message.run_id)
+        if shown_in_pane:
+            self.panes[PANES.index(str(message.pane))].message_bar.show_message(message)
+        if not shown_in_pane or self.stack.currentIndex() != PANES.index(str(message.pane)):
             self.statusBar().showMessage(message.text, STATUS_MESSAGE_MS * (2 if message.level == ERROR else 1))
+
+    def _ended(self, run_id: int | None) -> bool:
+        known = self.session.tracker.runs.get(run_id) if run_id is not None else None
+        return known is not None and not known.running
+
+    def _withdraw_message(self, pane: str, source: str) -> None:
+        if pane in PANES:
+            self.panes[PANES.index(pane)].message_bar.withdraw(source)
 
     def _clear_run_notices(self, progress: RunProgress) -> None:
         for pane in self.panes:
             pane.message_bar.run_ended(progress.run_id)
 
+    def _clear_notices_of_ended_runs(self, activity: Activity) -> None:
+        running = activity.active_ids | {p.run_id for p in self.session.tracker.active()}
+        for pane in self.panes:
+            pane.message_bar.runs_active(running)
+
+    def _after_operation(self, done: OperationResult) -> None:
+        """A later action of a pane succeeded: what that pane's last failure said is history."""
+        if done.result.ok and done.operation.pane in PANES:
+            self.panes[PANES.index(str(done.operation.pane))].message_bar.moved_on()
+
+    def refresh_on_request(self) -> None:
+        """F5: read the environment again; the panes' messages about earlier failures go with it."""
+        self._refresh_asked = True
+        self.session.refresh()
+
     def _show_active_runs(self, _changed: RunProgress | RunUpdate | None = None) -> None:
         active = self.session.tracker.newest_active()
-        self.run_label.setVisible(active is not None)
-        self.run_bar.setVisible(active is not None)
+        starting = self.session.controller.starting()
+        self.run_label.setVisible(active is not None or bool(starting))
+        self.run_bar.setVisible(active is not None or bool(starting))
         if active is None:
+            if starting:  # asked for a moment ago: said at once, before the run is recorded
+                self.run_label.setText(f"{starting[-1].name}: starting…")
+                self.run_bar.setRange(0, 0)
             return
         others = len(self.session.tracker.active()) - 1
         more = f" (+{others} more)" if others else ""
         self.run_label.setText(f"Run {active.run_id} ({active.kind}) by {active.started_by}{more}")
-        move_bar(self.run_bar, active.done, max(active.total, 1), active.progress_text())
+        move_bar(self.run_bar, *active.bar(), active.short_progress_text())
+        self.run_bar.setToolTip(active.progress_text())
 
     def _about(self) -> None:
         QMessageBox.about(
@@ -317,14 +363,15 @@ class MainWindow(QMainWindow):
         if running and self._ask_before_closing:
             names = ", ".join(f"run {op.run_id}" if op.run_id else op.name for op in running)
             question = (
-                f"{names} is still in progress. Cancel it and close? Modules already deploying "
+                f"{names} is still in progress. Stop it and close? Modules already deploying "
                 "finish first; the others are marked cancelled and Deploy All can resume them later."
             )
             # Withdrawn when the last of them ends meanwhile: closing then cancels nothing.
             reply = self.session.notifier.ask(
                 "Close Deploy Center",
                 question,
-                "Cancel run and close",
+                "Stop the run and close",
+                decline_label="Keep running",
                 withdrawn_by=self.session.controller.busy_changed,
                 applies=lambda: not self.session.controller.runs_in_progress(),
             )

@@ -6,9 +6,11 @@ read ``messages`` and answer confirmations through ``confirmer`` instead of patc
 A question may carry choices the user makes while answering (``RunChoices``: how a run goes, such
 as its failure budget); the dialog shows them as fields, and tests set them as a user would.
 
-A message or a question can be about one run. A message about a run goes away when the run
-ends; a question about a run is withdrawn when the run ends while it is asked (the dialog closes
-itself), so that nobody confirms an action on a run that is already over.
+A message or a question can be about one run. A message about a run (a refusal because it is in
+progress, a notice that it is cancelling) goes away when the run ends; a question about a run is
+withdrawn when the run ends while it is asked (the dialog closes itself), so that nobody confirms
+an action on a run that is already over. A message also names its ``source``, the action that
+raised it: that action can withdraw it once what it said no longer holds.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Message:
     text: str
     pane: str | None = None  # "upgrades", "modules", "details"; None for the status bar
     run_id: int | None = None  # a message about one run: it no longer applies once the run ends
+    source: str | None = None  # the action that raised it, e.g. "Add front-end" or "Deploy"
 
 
 class Withdrawal(QObject):
@@ -77,6 +80,7 @@ class Question:
     title: str
     text: str
     confirm_label: str = "OK"
+    decline_label: str = "Cancel"  # say what declining does when "Cancel" would read as the action
     withdrawal: Withdrawal = field(default_factory=Withdrawal, compare=False, repr=False)
     choices: RunChoices | None = field(default=None, compare=False)
 
@@ -101,9 +105,11 @@ def ask_with_dialog(question: Question) -> bool:
         QMessageBox.Icon.Question,
         question.title,
         question.text,
-        QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.NoButton,
         QApplication.activeWindow(),
     )
+    no = box.addButton(question.decline_label, QMessageBox.ButtonRole.RejectRole)
+    box.setEscapeButton(no)
     yes = box.addButton(question.confirm_label, QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(yes)
     question.withdrawal.fired.connect(box.reject)
@@ -113,6 +119,7 @@ def ask_with_dialog(question: Question) -> bool:
 
 class Notifier(QObject):
     posted = Signal(object)  # Message
+    withdrawn = Signal(str, str)  # pane, source: what that action said there no longer holds
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -120,14 +127,20 @@ class Notifier(QObject):
         self.questions: list[Question] = []
         self.confirmer: Confirmer = ask_with_dialog
 
-    def info(self, text: str, pane: str | None = None, run_id: int | None = None) -> None:
-        self._post(Message(INFO, text, pane, run_id))
+    def info(self, text: str, pane: str | None = None, run_id: int | None = None, *, source: str | None = None) -> None:
+        self._post(Message(INFO, text, pane, run_id, source))
 
-    def warning(self, text: str, pane: str | None = None) -> None:
-        self._post(Message(WARNING, text, pane))
+    def warning(self, text: str, pane: str | None = None, *, source: str | None = None) -> None:
+        self._post(Message(WARNING, text, pane, None, source))
 
-    def error(self, text: str, pane: str | None = None) -> None:
-        self._post(Message(ERROR, text, pane))
+    def error(
+        self, text: str, pane: str | None = None, run_id: int | None = None, *, source: str | None = None
+    ) -> None:
+        self._post(Message(ERROR, text, pane, run_id, source))
+
+    def withdraw(self, pane: str, source: str) -> None:
+        """What ``source`` said in ``pane`` no longer holds (a refused action is allowed now)."""
+        self.withdrawn.emit(pane, source)
 
     def confirm(self, title: str, text: str, confirm_label: str = "OK", *, choices: RunChoices | None = None) -> bool:
         """Ask a yes/no question; ``choices``, when given, are shown and filled in as the user answers."""
@@ -139,12 +152,13 @@ class Notifier(QObject):
         text: str,
         confirm_label: str = "OK",
         *,
+        decline_label: str = "Cancel",
         withdrawn_by: SignalInstance | None = None,
         applies: Callable[..., bool] | None = None,
         choices: RunChoices | None = None,
     ) -> Reply:
         """Ask; ``withdrawn_by`` firing meanwhile (with ``applies`` true of its arguments) withdraws it."""
-        question = Question(title, text, confirm_label, choices=choices)
+        question = Question(title, text, confirm_label, decline_label, choices=choices)
         self.questions.append(question)
 
         def withdraw(*args: Any) -> None:

@@ -25,8 +25,10 @@ from app.engine.events import (
     RunStarted,
 )
 from app.engine.read.views import RunDetail, RunItemView
-from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, RunKind, RunStatus
-from app.gui.formatting import clock, counts_summary, duration, utcnow
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, RunKind, RunStatus, SkipReason
+from app.gui.formatting import clock, count_text, counts_summary, duration, plural, utcnow
+from app.gui.pace import Pace
+from app.gui.rollout import Rollout
 
 LOG_LIMIT = 20_000
 FINISHED = FINISHED_ITEM_STATUSES
@@ -34,6 +36,7 @@ PROBLEMS = frozenset({ItemStatus.FAILED, ItemStatus.BLOCKED})
 # Items a run attempted and finished: what its progress counts as done (not the cancelled ones).
 ATTEMPTED = FINISHED - {ItemStatus.SKIPPED, ItemStatus.CANCELLED}
 DEPLOYING = ItemStatus.DEPLOYING
+COMPILE_FAILURE = SkipReason.COMPILATION_FAILED  # a compiling run's reason for a module that did not compile
 
 
 @dataclass(slots=True)
@@ -117,6 +120,8 @@ class RunProgress:
         self.phases: dict[str, FrontendPhase] = {}  # where each front-end stands in the switch, as it goes
         self.failed_on: set[str] = set()  # front-ends where a hook or check failed
         self.repeated_failures: frozenset[str] = frozenset()  # failed in this Deploy All and the one before
+        self.rollout: Rollout | None = None  # a rolling run's phases (runs of this window)
+        self._pace = Pace()
 
     # -- building ---------------------------------------------------------------------------
 
@@ -124,9 +129,11 @@ class RunProgress:
     def from_started(cls, event: RunStarted, *, own: bool = True) -> RunProgress:
         rows = [ItemRow.of(item) for item in event.items]
         progress = cls(event.run_id, event.kind, event.started_by, event.started_at, rows, own=own)
+        if event.switch_order:
+            progress.rollout = Rollout(event.started_at, event.switch_order)
         progress.note(
             f"run {event.run_id} ({event.kind}) started by {event.started_by}: "
-            f"{progress.total} module(s) to do, {progress.skipped_at_start} skipped"
+            f"{count_text(progress.total)} module(s) to do, {count_text(progress.skipped_at_start)} skipped"
         )
         return progress
 
@@ -166,9 +173,13 @@ class RunProgress:
             return row
         if isinstance(event, FrontendSwitched):
             self.waves[event.frontend] = event
+            if self.rollout is not None:
+                self.rollout.frontend_done(event.frontend, event.problem, event.at or utcnow())
             self.note(f"front-end {event.frontend}: {wave_text(event)}")
         elif isinstance(event, FrontendPhase):
             self.phases[event.frontend] = event
+            if self.rollout is not None:
+                self.rollout.begin(event)
             if event.phase == RolloutPhase.FAILED:
                 self.failed_on.add(event.frontend)
             self.note(f"front-end {event.frontend}: {phase_text(event, event.at)}", event.at)
@@ -191,6 +202,8 @@ class RunProgress:
     def finish(self, status: str, finished_at: datetime | None = None) -> None:
         self.status = status
         self.finished_at = finished_at or utcnow()
+        if self.rollout is not None:
+            self.rollout.end(self.finished_at)
         self.note(f"run {self.run_id} {status}: {counts_summary(self.counts)}")
 
     def _set(
@@ -266,9 +279,29 @@ class RunProgress:
         return RunKind(self.kind).traits.deploys_prepared
 
     def progress_text(self) -> str:
-        """The one wording of a run's progress, for every bar that shows it."""
-        text = f"{self.done} / {self.total} done"
-        return text + (f", {self.cancelled} cancelled" if self.cancelled else "")
+        """The one wording of a run's progress, for every bar that shows it; a rolling run's names
+        its phase: staging, then the front-end being switched or checked."""
+        switching = self.rollout.switching_text() if self.rollout is not None and self.running else None
+        if switching is not None:
+            return f"{switching[0].upper()}{switching[1:]}: {count_text(self.done)} staged everywhere"
+        staging = self.rollout is not None and self.rollout.staging and self.running
+        text = f"{'Staging: ' if staging else ''}{count_text(self.done)} / {count_text(self.total)} done"
+        return text + (f", {count_text(self.cancelled)} cancelled" if self.cancelled else "")
+
+    def short_progress_text(self) -> str:
+        """The same, short enough for the status bar's small bar."""
+        rollout = self.rollout
+        if rollout is not None and self.running and not rollout.staging:
+            return f"Switching {len(rollout.finished) + 1} of {len(rollout.order)}"
+        staging = "Staging " if rollout is not None and self.running else ""
+        return f"{staging}{count_text(self.done)} / {count_text(self.total)}"
+
+    def bar(self) -> tuple[int, int]:
+        """Value and maximum of the run's progress bar: its modules, then a rolling run's front-ends."""
+        rollout = self.rollout
+        if rollout is not None and self.running and not rollout.staging:
+            return len(rollout.finished), max(1, len(rollout.order))
+        return (self.done if self.total else 1), max(self.total, 1)
 
     def now_deploying(self) -> list[ItemRow]:
         return [self.rows[n] for n in self.deploying]
@@ -282,9 +315,24 @@ class RunProgress:
         return max(0.0, (end - self.started_at).total_seconds())
 
     def eta(self, now: datetime | None = None) -> float | None:
-        if not self.running or self.done == 0 or self.done >= self.total:
+        """Seconds left of the modules' work, at the pace of the last few seconds."""
+        if not self.running:
             return None
-        return self.elapsed(now) / self.done * (self.total - self.done)
+        self._pace.note((now or utcnow()).timestamp(), self.done)
+        return self._pace.remaining(self.total - self.done)
+
+    def remaining_text(self, now: datetime | None = None) -> str:
+        """What is left, in words: "about 12 s", and for a rolling run, the switch that follows."""
+        eta = self.eta(now)
+        rollout = self.rollout
+        if rollout is None or not self.running:
+            return f"about {duration(eta)}" if eta is not None else ""
+        left = len(rollout.order) - len(rollout.finished)
+        if rollout.staging:
+            then = f"then {plural(left, 'front-end')} {'switches' if left == 1 else 'switch one at a time'}"
+            return f"about {duration(eta)} to stage, {then}" if eta is not None else then.capitalize()
+        each = rollout.seconds_per_frontend()
+        return f"about {duration(each * left)}, one front-end at a time" if each is not None and left else ""
 
 
 def _finish_time(view: RunItemView) -> float:
@@ -319,9 +367,17 @@ def _item_line(module: str, status: str, reason: str | None, message: str | None
     return f"{module}: {status}{why}{took}"
 
 
+def compile_failures(progress: RunProgress) -> int:
+    """How many of a compiling run's failed items failed to compile (the counts by status do not say)."""
+    traits = RunKind(progress.kind).traits
+    if not (traits.compiles and traits.switches) or not progress.counts[ItemStatus.FAILED]:
+        return 0
+    return sum(1 for row in progress.rows if row.status == ItemStatus.FAILED and row.reason == COMPILE_FAILURE)
+
+
 def wave_text(wave: FrontendSwitched) -> str:
     """One front-end of a rolling run: how many modules switched there, and its health check."""
-    switched = f"{wave.modules} module{'' if wave.modules == 1 else 's'} switched"
+    switched = f"{plural(wave.modules, 'module')} switched"
     if wave.problem is not None:
         return f"{switched}, health check failed: {wave.problem}" if wave.checked else f"failed: {wave.problem}"
     return f"{switched}, health check passed" if wave.checked else f"{switched}, no health check"

@@ -1,4 +1,5 @@
-"""One opened environment and the objects the window shares: notifier, jobs, bridge, runs, watcher."""
+"""One opened environment and the objects the window shares: notifier, jobs, bridge, runs, watcher,
+and the engine's plan of what Deploy All would do now."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.gui.controller import OperationController
 from app.gui.jobs import JobResult, JobRunner
 from app.gui.memory import settle_long_lived
 from app.gui.notifier import Notifier
+from app.gui.plan_reader import DeployPlanReader
 from app.gui.run_tracker import RunTracker
 from app.gui.snapshot import Snapshot, load_snapshot
 from app.gui.watcher import POLL_INTERVAL_MS, EnvironmentWatcher
@@ -32,6 +34,7 @@ class GuiSession(QObject):
         self.watcher = EnvironmentWatcher(ctx, self.jobs, self.tracker, self.controller, poll_interval_ms, self)
         # Sends the webhook events that are due while the window is open, off the GUI thread.
         self.webhook_sender = BackgroundSender(ctx.db) if not ctx.db.read_only else None
+        self.plan = DeployPlanReader(ctx, self.jobs, self)
         self.snapshot: Snapshot | None = None
         self._refresh_again = False
         self._closed = False
@@ -72,16 +75,24 @@ class GuiSession(QObject):
             self.snapshot = result.value
             self.snapshot_loaded.emit(result.value)
             settle_long_lived()  # the tables just loaded live until the next reload
+            self._plan_again()
         else:
             self.notifier.error(f"Could not read the environment: {result.error_text}")
         if self._refresh_again:
             self.refresh()
+
+    def _plan_again(self) -> None:
+        """What Deploy All would do, read again after a reload; not while a run moves modules (its
+        end brings another reload), nor while a run of ours is starting."""
+        if not self.tracker.active() and not self.controller.awaiting_run_id():
+            self.plan.read()
 
     def close(self) -> None:
         """Stop polling, stop our runs, join every thread, close the database."""
         if self._closed:
             return
         self._closed = True
+        self.plan.closed = True
         self.watcher.stop()
         self.controller.cancel_all()
         self.jobs.wait_all()

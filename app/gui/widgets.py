@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QFontMetrics, QShortcut
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QFontMetrics, QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.notifier import ERROR, WARNING, Message
+from app.gui.notifier import ERROR, WARNING, Message, Notifier
 from app.gui.table_model import ColumnTableModel
 
 BAR_STYLES = {
@@ -30,10 +30,17 @@ BAR_STYLES = {
 HEADER_PADDING = 12
 PANE_MARGINS = (6, 4, 4, 4)  # left, top, right, bottom: room for the tables at 1024 px
 INFO_STYLE = "background:#e8f4fd; border:1px solid #64b5f6; color:#0d3c61;"
+SLOT_PADDING = 14  # a pane's message line: one line of text and the bar's margins and border
 
 
 class MessageBar(QFrame):
-    """A dismissable line at the top of a pane: what was refused or failed, in the engine's words."""
+    """A dismissable line: what was refused or failed, in the engine's words.
+
+    It shows one message at a time and drops it as soon as what it says no longer holds: the run
+    it is about ended (``run_ended``, or ``runs_active`` polls without it), the action that raised
+    it is allowed now (``withdraw``), or the operator moved on (``moved_on``: a later action of
+    the same pane succeeded, or the environment was read again on request).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -44,6 +51,7 @@ class MessageBar(QFrame):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.level = ""
         self.message: Message | None = None
+        self._unseen_polls = 0  # polls in a row that did not see the message's run active
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -51,7 +59,7 @@ class MessageBar(QFrame):
         close.setAccessibleName("Dismiss message")
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
+        layout.setContentsMargins(8, 2, 2, 2)
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
@@ -61,16 +69,86 @@ class MessageBar(QFrame):
         self.label.setText(message.text)
         self.level = message.level
         self.message = message
+        self._unseen_polls = 0
         self.show()
 
     def run_ended(self, run_id: int) -> None:
-        """A notice about that run (e.g. "Cancelling run 3") is over with it; errors stay."""
-        if self.message is not None and self.message.run_id == run_id and self.message.level != ERROR:
+        """A message about that run (a refusal because it ran, "Cancelling run 3") is over with it."""
+        if self.message is not None and self.message.run_id == run_id:
+            self.hide()
+
+    def runs_active(self, active: Collection[int]) -> None:
+        """What a poll saw running. A message about a run that two polls in a row did not see goes:
+        polls do not overlap, so the second one began after the message was shown."""
+        if self.isHidden() or self.message is None or self.message.run_id is None:
+            return
+        if self.message.run_id in active:
+            self._unseen_polls = 0
+            return
+        self._unseen_polls += 1
+        if self._unseen_polls >= 2:
+            self.hide()
+
+    def withdraw(self, source: str) -> None:
+        """The action ``source`` is allowed now: its refusal no longer holds."""
+        if self.message is not None and self.message.source == source:
+            self.hide()
+
+    def moved_on(self) -> None:
+        """A later action of the pane succeeded, or the environment was read again on request: what
+        the last failure said is history (a refusal about a run still going stays until it ends)."""
+        if self.message is not None and self.message.run_id is None:
             self.hide()
 
     @property
     def text(self) -> str:
         return "" if self.isHidden() else self.label.text()
+
+
+class FloatingMessageBar(MessageBar):
+    """A pane's message bar, over a line the pane keeps for it (``slot``, at the top of its layout):
+    showing or hiding it never moves the rows under the pointer. A message longer than that line
+    overlays what is under the line rather than pushing it down. Esc dismisses it."""
+
+    _escape: QShortcut | None = None  # made after the frame, which hides itself while it is built
+
+    def __init__(self, pane: QWidget) -> None:
+        super().__init__(pane)
+        self.slot = QWidget()  # the pane lays this out where the bar goes; it stays, bar or not
+        self.slot.setObjectName("messageSlot")
+        self.slot.setFixedHeight(self.label.fontMetrics().height() + SLOT_PADDING)
+        self.slot.installEventFilter(self)
+        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), pane)
+        self._escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._escape.setEnabled(False)
+        self._escape.activated.connect(self.hide)
+
+    def show_message(self, message: Message) -> None:
+        super().show_message(message)
+        self._place()
+        self.raise_()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._escape is not None:
+            self._escape.setEnabled(True)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        if self._escape is not None:
+            self._escape.setEnabled(False)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Move) and not self.isHidden():
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        """Over the slot, as wide as it; taller when the message needs more lines."""
+        slot = self.slot.geometry()
+        width = max(100, slot.width())
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else self.sizeHint().height()
+        self.setGeometry(slot.left(), slot.top(), width, max(height, slot.height()))
 
 
 def table_view(model: QAbstractItemModel, source: ColumnTableModel[Any], name: str) -> QTableView:
@@ -136,8 +214,13 @@ class Count(QWidget):
         layout.addWidget(self.caption, 0, Qt.AlignmentFlag.AlignHCenter)
 
     def set(self, number: int) -> None:
-        self.value.setText(f"{number:,}")
-        self.setAccessibleDescription(f"{number} {self.caption.text()}")
+        self.value.setText(f"{number:,}")  # as formatting.number writes every count
+        self.setAccessibleDescription(f"{number:,} {self.caption.text()}")
+
+    def clear(self) -> None:
+        """Not known yet."""
+        self.value.setText("–")
+        self.setAccessibleDescription(f"{self.caption.text()}: not known yet")
 
 
 class Throttle(QObject):
@@ -168,13 +251,18 @@ class RefusalShortcuts(QObject):
 
     Each watched action gets a twin QShortcut on the same keys, enabled only while the action is
     disabled (so the two never compete); it reports the action's tooltip, which then holds the
-    reason, through ``refuse``, i.e. in the pane's message bar.
+    reason, in the pane's message bar, with the run that holds the action back (``run_of``) so
+    that the refusal goes when that run ends. It also goes as soon as the action is enabled again.
     """
 
-    def __init__(self, owner: QWidget, refuse: Callable[[str], None]) -> None:
+    def __init__(
+        self, owner: QWidget, notifier: Notifier, pane: str, run_of: Callable[[], int | None] = lambda: None
+    ) -> None:
         super().__init__(owner)
         self._owner = owner
-        self._refuse = refuse
+        self._notifier = notifier
+        self._pane = pane
+        self._run_of = run_of
         self.shortcuts: list[QShortcut] = []
 
     def watch(self, *actions: QAction) -> None:
@@ -184,8 +272,15 @@ class RefusalShortcuts(QObject):
             twin = QShortcut(action.shortcut(), self._owner)
             twin.setContext(action.shortcutContext())
             twin.setEnabled(not action.isEnabled())
-            action.enabledChanged.connect(lambda on, twin=twin: twin.setEnabled(not on))
-            twin.activated.connect(
-                lambda action=action: self._refuse(f"{action_name(action)} refused: {action.toolTip()}")
-            )
+            action.enabledChanged.connect(lambda on, action=action, twin=twin: self._enabled(action, twin, on))
+            twin.activated.connect(lambda action=action: self._refuse(action))
             self.shortcuts.append(twin)
+
+    def _refuse(self, action: QAction) -> None:
+        text = f"{action_name(action)} refused: {action.toolTip()}"
+        self._notifier.error(text, self._pane, self._run_of(), source=action_name(action))
+
+    def _enabled(self, action: QAction, twin: QShortcut, on: bool) -> None:
+        twin.setEnabled(not on)
+        if on:
+            self._notifier.withdraw(self._pane, action_name(action))

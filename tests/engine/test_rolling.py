@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,14 @@ from sqlalchemy import update
 
 from app.engine import operations
 from app.engine.errors import BadInputError
-from app.engine.events import Event, FrontendSwitched
+from app.engine.events import (
+    Event,
+    FrontendPhase,
+    FrontendSwitched,
+    ItemFinished,
+    RolloutPhase,
+    RunStarted,
+)
 from app.engine.read import views
 from app.engine.runs.options import RunOptions
 from app.engine.store.models import FrontendRow
@@ -115,3 +123,40 @@ def test_rolling_needs_two_enabled_front_ends(tmp_path: Path) -> None:
         assert len(views.run_summaries(kit.ctx)) == runs
     finally:
         kit.ctx.close()
+
+
+def test_a_rolling_run_says_its_front_ends_in_order_and_when_each_step_begins(kit: Kit) -> None:
+    """The window shows the phases: the first event names the front-ends, each step says when it began."""
+    set_health(kit, {"fe2": "true"})
+    events: list[Event] = []
+
+    done = operations.deploy_all(kit.ctx, options=RunOptions(rolling=True), on_event=events.append)
+
+    assert done.status == RunStatus.SUCCEEDED
+    started = next(event for event in events if isinstance(event, RunStarted))
+    assert started.switch_order == ("fe1", "fe2", "fe3")
+    steps = [
+        (event.frontend, event.phase if isinstance(event, FrontendPhase) else "done")
+        for event in events
+        if isinstance(event, FrontendPhase | FrontendSwitched)
+    ]
+    switching, health, healthy = RolloutPhase.SWITCHING, RolloutPhase.HEALTH, RolloutPhase.HEALTHY
+    assert steps == [
+        ("fe1", switching), ("fe1", health), ("fe1", "done"), ("fe1", healthy),
+        ("fe2", switching), ("fe2", health), ("fe2", "done"), ("fe2", healthy),
+        ("fe3", switching), ("fe3", health), ("fe3", "done"), ("fe3", healthy),
+    ]  # fmt: skip
+    phases = [event for event in events if isinstance(event, FrontendPhase)]
+    assert all(a.at <= b.at for a, b in pairwise(phases))
+    last_staged = max(
+        n for n, event in enumerate(events) if isinstance(event, ItemFinished) and event.status == ItemStatus.STAGED
+    )
+    assert last_staged < events.index(phases[0]), "every module is staged before the first switch"
+
+
+def test_a_run_that_is_not_rolling_names_no_front_end_order(kit: Kit) -> None:
+    events: list[Event] = []
+    operations.deploy_all(kit.ctx, on_event=events.append)
+    started = next(event for event in events if isinstance(event, RunStarted))
+    assert started.switch_order == ()
+    assert not [event for event in events if isinstance(event, FrontendPhase)]

@@ -28,7 +28,7 @@ from app.engine.store.database import DATABASE_FILE
 from app.gui.controller import OperationResult
 from app.gui.main_window import MainWindow
 from app.gui.notifier import Question
-from app.gui.session import GuiSession
+from app.gui.session import REFRESH_JOB, GuiSession
 from app.gui.welcome import open_environment
 
 FAST_POLL_MS = 100
@@ -98,6 +98,15 @@ def wait_operation(qtbot: QtBot, session: GuiSession, start: Callable[[], object
 def wait_refreshed(qtbot: QtBot, session: GuiSession) -> None:
     with qtbot.waitSignal(session.snapshot_loaded, timeout=RUN_TIMEOUT_MS):
         session.refresh()
+
+
+def wait_planned(qtbot: QtBot, session: GuiSession) -> None:
+    """Until the last reload, and the engine's Deploy All plan read after it, have reached the window."""
+
+    def settled() -> bool:
+        return not session.jobs.running(REFRESH_JOB) and not session.plan.reading and session.plan.last is not None
+
+    qtbot.waitUntil(settled, timeout=RUN_TIMEOUT_MS)
 
 
 class ArtifactGate:
@@ -185,6 +194,7 @@ def window(qtbot: QtBot, session: GuiSession, gate: Gates) -> Iterator[MainWindo
     shown.show()
     with qtbot.waitSignal(session.snapshot_loaded, timeout=RUN_TIMEOUT_MS):
         session.start()
+    wait_planned(qtbot, session)
     yield shown
     gate.release_all()
     shown.close()

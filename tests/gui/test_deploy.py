@@ -148,6 +148,7 @@ def test_a_close_question_about_runs_that_ended_meanwhile_is_withdrawn(
 
 
 def test_the_deploy_all_question_says_which_modules_get_an_older_build() -> None:
+    from app.engine.read.preview import DeployPreview
     from app.engine.runs.planner import DEPLOY, SKIP, DeployPlan, PlanItem
     from app.engine.vocabulary import SkipReason
     from app.gui.controller import describe_plan
@@ -160,7 +161,7 @@ def test_the_deploy_all_question_says_which_modules_get_an_older_build() -> None
             PlanItem(3, "Stays", "Sales", 1, 4, "c" * 64, (), SKIP, SkipReason.ALREADY_DEPLOYED),
         ),
     )
-    text = describe_plan(plan)
+    text = describe_plan(DeployPreview(plan, frozenset()))
     assert text.startswith("Deploy All on 11.19.0 will deploy 2 modules.")
     assert "Of those, 1 module did not compile for 11.19.0: it gets its older live build" in text
     assert "1 module will be skipped" in text

@@ -140,7 +140,7 @@ def test_deploy_again_is_off_once_every_module_it_would_deploy_is_deployed(qtbot
     wait_refreshed(qtbot, window.session)
     window.open_run(first.run_id)
     qtbot.waitUntil(lambda: not window.details.run_actions.again_action.isEnabled())
-    assert "deployed since" in window.details.run_actions.again_action.toolTip()
+    assert "leaves every module this run did not deploy as it is" in window.details.run_actions.again_action.toolTip()
 
 
 def test_the_export_dialog_starts_in_the_last_export_folder_not_the_current_one(

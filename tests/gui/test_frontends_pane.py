@@ -56,7 +56,9 @@ def test_a_front_end_behind_is_shown_and_deploy_all_brings_it_up_to_date(
     checked(qtbot, window)
     states = {s.frontend.name: s for s in pane.model.rows}
     assert states["web2"].reachable and states["web2"].behind == states["default"].live > 0
-    assert "Deploy All brings them up to date" in pane.summary.text()
+    assert (
+        "1 front-end runs older releases than recorded (web2): Deploy All brings it up to date." in pane.summary.text()
+    )
 
     select(window, "web2")
     assert pane.disable_action.isEnabled() and not pane.enable_action.isEnabled()

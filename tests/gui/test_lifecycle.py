@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
 from app.engine import farm_admin as frontends
+from app.engine import operations
 from app.engine.events import FrontendSwitched, ItemSnapshot, RunFinished, RunStarted
 from app.gui.main_window import MainWindow
 from app.gui.modules.model import DRIFT
@@ -189,27 +189,29 @@ def test_publish_solution_for_the_selected_modules(qtbot: QtBot, window: MainWin
     assert [row.module for row in progress.rows] == ["Common"]
 
 
-def test_details_suggests_publish_solution_for_a_module_that_failed_twice_in_a_row(
+def test_details_suggests_publish_solution_for_a_damaged_build_that_failed_twice_in_a_row(
     qtbot: QtBot, window: MainWindow, answers: Answers
 ) -> None:
-    frontend = Path(window.session.snapshot.status.frontends[0].location)  # type: ignore[union-attr]
-    stray = frontend / "Identity" / "notes.txt"
-    stray.parent.mkdir(parents=True, exist_ok=True)
-    stray.write_text("not Deploy Center's", encoding="utf-8")
+    plan = operations.plan_deploy_all(window.session.ctx)
+    sha = next(item.artifact_sha256 for item in plan.items if item.module == "Identity")
+    assert sha is not None
+    window.session.ctx.artifacts.path(sha).write_bytes(b"damaged")  # compiling again repairs it
     details = window.details
 
     deploy_all(qtbot, window)
     details.select_row(details.progress.index["identity"])  # type: ignore[union-attr]
     assert "failed in this Deploy All and in the one before" not in details.item.detail.text()  # once is no pattern
-    assert not details.item.solution_button.isVisibleTo(window)
+    assert details.item.solution_button.isVisibleTo(window), "a damaged build is repaired by compiling again"
 
     # a second Deploy All, Identity fails again
     wait_operation(qtbot, window.session, details.run_actions.again_action.trigger)
-    shutil.rmtree(stray.parent)
     assert details.progress is not None and details.progress.kind == "deploy-all"
     details.select_row(details.progress.index["identity"])
-    qtbot.waitUntil(lambda: details.item.solution_button.isVisibleTo(window), timeout=RUN_TIMEOUT_MS)
-    assert "Identity failed in this Deploy All and in the one before" in details.item.detail.text()
+    qtbot.waitUntil(
+        lambda: "Identity failed in this Deploy All and in the one before" in details.item.detail.text(),
+        timeout=RUN_TIMEOUT_MS,
+    )
+    assert details.item.solution_button.isVisibleTo(window)
     customers = details.progress.index["customers"]  # blocked, not failed: no suggestion
     details.select_row(customers)
     assert not details.item.solution_button.isVisibleTo(window)

@@ -102,7 +102,7 @@ def test_closing_during_a_run_asks_then_cancels_and_joins_it(
 
     assert window.close()
 
-    assert "Cancel it and close?" in answers.questions[-1].text
+    assert "Stop it and close?" in answers.questions[-1].text
     assert not window.session.jobs.running()
     assert not window.isVisible()
 
@@ -155,7 +155,10 @@ def test_a_shortcut_of_a_refused_action_says_why_in_the_pane(qtbot: QtBot, windo
 
     message = window.session.notifier.messages[-1]
     assert (message.level, message.pane) == (ERROR, "modules")
-    assert message.text == f"Apply configurations refused: {IN_THE_RUN} is held by run 3, which is in progress"
+    assert message.text.startswith(
+        f"Apply configurations refused: {IN_THE_RUN} is held by run 3 (deploy-all) started by "
+    )
+    assert message.text.endswith(", which is in progress")
     assert window.modules.message_bar.text == message.text
 
 

@@ -91,12 +91,11 @@ def test_run_report_model(session: GuiSession) -> None:
     operations.deploy_all(session.ctx)
     model.load(views.run_summaries(session.ctx))
     assert model.rows[0].kind == "deploy-all"
-    deployed = model.index(0, model.column_index("Deployed"))
-    assert model.data(deployed) == "24"
+    done = model.column_index("Done")
+    assert model.data(model.index(0, done)) == "24"
     upgrade = 1
-    assert model.data(model.index(upgrade, model.column_index("Deployed"))) == "0"  # as `runs` says
-    assert model.data(model.index(upgrade, model.column_index("Prepared"))) == "24"
-    assert model.data(model.index(0, model.column_index("Prepared"))) == ""  # not a word of deploy runs
+    assert model.data(model.index(upgrade, done)) == "24 prepared"  # an upgrade deploys nothing: it prepares
+    assert model.data(model.index(upgrade, done), Qt.ItemDataRole.ToolTipRole).startswith("24 prepared: compiled")
     model.load(views.run_summaries(session.ctx))  # same runs: updated in place
     assert tester is not None
 

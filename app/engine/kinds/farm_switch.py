@@ -225,7 +225,7 @@ class FarmSwitch:
         frontend = self._frontend[target.name]
         why = _flush(target)
         if why is not None:
-            self._emit(FrontendSwitched(self._plan.run_id, target.name, len(self._going), False, why))
+            self._emit(FrontendSwitched(self._plan.run_id, target.name, len(self._going), False, why, utcnow()))
             return _Stop(why)
         self._phase(frontend, RolloutPhase.HEALTH)
         result = health.wait_until_healthy(
@@ -241,7 +241,12 @@ class FarmSwitch:
         self._note_checks(frontend, result)
         self._emit(
             FrontendSwitched(
-                self._plan.run_id, target.name, len(self._going), health.has_checks(frontend), result.problem
+                self._plan.run_id,
+                target.name,
+                len(self._going),
+                health.has_checks(frontend),
+                result.problem,
+                utcnow(),
             )
         )
         if not result.ok and result.problem is not None:

@@ -90,7 +90,9 @@ def prune(ctx: EnvironmentContext, keep: int | None = None, *, dry_run: bool = F
         active = records.active_runs(session)
         if active:
             raise RefusedError(
-                f"prune refused: {records.RunRef.of(active[0]).describe()} is still active", Refusal.ACTIVE_RUN
+                f"prune refused: {records.RunRef.of(active[0]).describe()} is still active",
+                Refusal.ACTIVE_RUN,
+                run_id=active[0].id,
             )
         if keep is not None and not dry_run:
             env.keep_releases = keep

@@ -67,6 +67,12 @@ class RollingWork(Generic[P]):
         self._emit = guarded(on_event)
 
     @property
+    def switch_order(self) -> tuple[str, ...]:
+        """The front-ends in the order a rolling switch takes them, for the run's first event (a
+        whole switch takes them all at once: none)."""
+        return tuple(frontend.name for frontend in self._frontends) if self._plan.rolling else ()
+
+    @property
     def blocks_consumers(self) -> bool:
         return self._inner.blocks_consumers
 

@@ -36,7 +36,7 @@ from app.engine.store.models import (
     RunItemRow,
     RunRow,
 )
-from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, ModuleState, RunKind
+from app.engine.vocabulary import FINISHED_ITEM_STATUSES, ItemStatus, ModuleState, RunKind, SkipReason
 
 if TYPE_CHECKING:
     from app.engine.frontend.verify import Drift
@@ -88,6 +88,7 @@ class RunSummary:
     counts: dict[str, int]
     message: str | None
     options: RunOptions = PLAIN_RUN  # how the run was asked to go: rolling, soak, failure budget
+    compile_failed: int = 0  # of its failed items, those that failed to compile (publish, upgrade)
 
     @property
     def seconds(self) -> float | None:
@@ -352,6 +353,7 @@ def run_summaries(
             query = query.limit(limit)
         rows = session.scalars(query).all()
         counts: dict[int, dict[str, int]] = {row.id: {} for row in rows}
+        compile_failed: dict[int, int] = {}
         if rows:
             for run_id, item_status, n in session.execute(
                 select(RunItemRow.run_id, RunItemRow.status, func.count())
@@ -359,10 +361,21 @@ def run_summaries(
                 .group_by(RunItemRow.run_id, RunItemRow.status)
             ):
                 counts[run_id][item_status] = n
-        return [_summary(row, counts[row.id]) for row in rows]
+            compile_failed = dict(
+                session.execute(
+                    select(RunItemRow.run_id, func.count())
+                    .where(RunItemRow.run_id.in_(list(counts)), _failed_to_compile())
+                    .group_by(RunItemRow.run_id)
+                ).all()
+            )
+        return [_summary(row, counts[row.id], compile_failed.get(row.id, 0)) for row in rows]
 
 
-def _summary(row: RunRow, counts: Mapping[str, int]) -> RunSummary:
+def _failed_to_compile() -> ColumnElement[bool]:
+    return and_(RunItemRow.status == ItemStatus.FAILED, RunItemRow.reason == SkipReason.COMPILATION_FAILED)
+
+
+def _summary(row: RunRow, counts: Mapping[str, int], compile_failed: int = 0) -> RunSummary:
     full: dict[str, int] = {name: counts.get(name, 0) for name in records.COUNTED_ITEM_STATUSES}
     full.update(counts)
     return RunSummary(
@@ -376,6 +389,7 @@ def _summary(row: RunRow, counts: Mapping[str, int]) -> RunSummary:
         full,
         row.message,
         RunOptions.from_json({"rolling": row.rolling, "soak": row.soak, "max_failures": row.max_failures}),
+        compile_failed,
     )
 
 
@@ -385,7 +399,8 @@ def run_detail(ctx: EnvironmentContext, run_id: int) -> RunDetail:
         if row is None:
             raise BadInputError(f"there is no run {run_id}")
         views = item_views(session, RunItemRow.run_id == run_id)
-        return RunDetail(_summary(row, dict(Counter(v.status for v in views))), views)
+        failed = sum(1 for v in views if v.status == ItemStatus.FAILED and v.reason == SkipReason.COMPILATION_FAILED)
+        return RunDetail(_summary(row, dict(Counter(v.status for v in views)), failed), views)
 
 
 # The columns of a RunItemView, in its fields' order.

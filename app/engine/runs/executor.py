@@ -326,7 +326,9 @@ class RunExecutor:
             snapshot = tuple(
                 ItemSnapshot(r.module_name, r.application, r.version, r.status, r.reason, r.message) for r in rows
             )
-            started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot)
+            # A rolling work names the front-ends it will switch one at a time, in their order.
+            order = self._work.switch_order if isinstance(self._work, ConcludingWork) else ()
+            started = RunStarted(run.id, run.kind, run.started_by, run.started_at, snapshot, order)
             note = run.message  # what setup found worth saying, such as a front-end it could not read
         self._emit(started)
         if note:

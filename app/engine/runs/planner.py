@@ -40,6 +40,9 @@ class PlanItem(NamedTuple):
     # The platform of the release to write, when it is not the plan's: a module whose compilation
     # for the plan's platform failed keeps its live build, which a front-end lacking it then gets.
     platform: str | None = None
+    # The first front-end found without the release the record says is live there: the plan
+    # writes it again (a front-end added, enabled or emptied since). None for every other item.
+    missing_on: str | None = None
 
     @property
     def deploys(self) -> bool:
@@ -109,6 +112,7 @@ class _LiveBuild:
 class _Gone:
     """The first front-end where a module recorded as live is not, or not known to be, live."""
 
+    name: str
     location: str
     read: bool  # False: the front-end could not be read, and its record does not show the release
 
@@ -214,7 +218,7 @@ class DeployAllPlanner:
                 unread.append(UnreadFrontend(frontend.name, frontend.location, problem, trusted))
             for module, release in expected.items():
                 if module not in gone and live.get(module) != release:
-                    gone[module] = _Gone(frontend.location, read)
+                    gone[module] = _Gone(frontend.name, frontend.location, read)
         live_text = "this compilation is already live"
         if unread:  # said on each item it skips: its release there is only known from the record
             names = ", ".join(frontend.name for frontend in unread)
@@ -256,13 +260,14 @@ class DeployAllPlanner:
                 artifact_sha256=build.artifact_sha256,
                 version=build.version,
                 platform=build.platform,
+                missing_on=where.name,
             )
         if item.reason != SkipReason.ALREADY_DEPLOYED:
             return item
         if where is not None:
             missing = f"not live on front-end {where.location}" if where.read else where.unread("this release")
             detail = f"{missing}; deploying it again"
-            return item._replace(action=DEPLOY, reason=None, detail=detail)
+            return item._replace(action=DEPLOY, reason=None, detail=detail, missing_on=where.name)
         return item._replace(detail=live_text)
 
 

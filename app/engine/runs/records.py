@@ -161,7 +161,9 @@ def refuse_if_exclusive_active(session: Session, kind: RunKind) -> None:
     """
     for run in active_runs(session):
         if kind.traits.exclusive or RunKind(run.kind).traits.runs_alone:
-            raise RefusedError(f"cannot start {kind}: {RunRef.of(run).describe()} is still active", Refusal.ACTIVE_RUN)
+            raise RefusedError(
+                f"cannot start {kind}: {RunRef.of(run).describe()} is still active", Refusal.ACTIVE_RUN, run_id=run.id
+            )
 
 
 def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str) -> None:
@@ -180,7 +182,9 @@ def refuse_if_locked(session: Session, module_ids: Iterable[int], operation: str
     if row is not None:
         name, run = row
         raise RefusedError(
-            f"{operation} of module {name} refused: it is being deployed by {RunRef.of(run).describe()}", Refusal.LOCK
+            f"{operation} of module {name} refused: it is being deployed by {RunRef.of(run).describe()}",
+            Refusal.LOCK,
+            run_id=run.id,
         )
 
 

@@ -83,6 +83,10 @@ class ConcludingWork(Protocol[P]):
     """A kind whose work ends with a step over the whole run, once every item has an outcome:
     a rolling run switches one front-end at a time there (rules.md#rolling)."""
 
+    @property
+    def switch_order(self) -> tuple[str, ...]:
+        """The front-ends the step switches one after another, in that order (() when all at once)."""
+
     def conclude(
         self,
         outcomes: Sequence[tuple[WorkItem[P], WorkOutcome]],

@@ -21,7 +21,7 @@ from app.engine.webhooks.admin import Delivery, Webhook, deliveries, list_webhoo
 from app.gui.jobs import JobResult
 from app.gui.session import GuiSession
 from app.gui.table_model import Column, ColumnTableModel
-from app.gui.widgets import PANE_MARGINS, MessageBar, Throttle, table_view
+from app.gui.widgets import PANE_MARGINS, FloatingMessageBar, Throttle, table_view
 
 PANE = "audit"
 LOAD_JOB = "audit"
@@ -122,7 +122,7 @@ class AuditPane(QWidget):
         session.snapshot_loaded.connect(self._on_snapshot)
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter: who, operation, target, result or detail")
         self.filter_edit.setAccessibleName("Audit filter")
@@ -155,7 +155,7 @@ class AuditPane(QWidget):
         self.splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addLayout(top)
         layout.addWidget(self.verify_result)
         layout.addWidget(self.splitter, 1)

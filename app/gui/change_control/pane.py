@@ -45,7 +45,7 @@ from app.gui.jobs import JobResult
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE, ColumnTableModel
-from app.gui.widgets import PANE_MARGINS, MessageBar, table_view
+from app.gui.widgets import PANE_MARGINS, FloatingMessageBar, table_view
 
 PANE = "changes"
 LOAD_JOB = "change control"
@@ -129,7 +129,7 @@ class ChangeControlPane(QWidget):
         self.refresh_action = action("Chec&k plans", self.load, "Re-plan every saved plan: does it still hold?")
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.summary = QLabel("Reading change control…")
         self.summary.setWordWrap(True)
         self.summary.setAccessibleName("Can a change start now")
@@ -138,7 +138,7 @@ class ChangeControlPane(QWidget):
         self.freezes_table = self._table(self.freezes_model, "Change freezes")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addWidget(self.summary)
         for title, table, actions in (
             (

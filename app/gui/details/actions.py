@@ -16,9 +16,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QWidget
 
 from app.engine.read import views
-from app.engine.vocabulary import ItemStatus, ModuleState, RunKind, RunStatus
+from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 from app.gui.export import export_run
-from app.gui.formatting import plural
+from app.gui.formatting import describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.model import ModulesModel
@@ -35,9 +35,10 @@ AGAIN_ITEM_STATUSES = PROBLEMS | {ItemStatus.CANCELLED}
 EXPORT_FOLDER_KEY = "export/folder"
 
 
-def _deployed_now(modules: ModulesModel, name: str) -> bool:
+def _left_as_is(modules: ModulesModel, name: str) -> bool:
+    """Whether Deploy All's plan leaves the module as it is now (deployed since, say)."""
     entry = modules.entry(name)
-    return entry is not None and entry.state == ModuleState.DEPLOYED
+    return entry is None or (entry.plan is not None and not entry.planned)
 
 
 class RunActions(QObject):
@@ -71,7 +72,7 @@ class RunActions(QObject):
         self.csv_action = action("Export &CSV…", "", lambda: self.request_export("csv"))
         self.rollback_action = action("&Roll back this run…", "", self.request_rollback)
         self.rollback_action.setIconText("Roll back…")
-        self.refusals = RefusalShortcuts(pane, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals = RefusalShortcuts(pane, session.notifier, PANE)
         self.refusals.watch(self.cancel_action)
 
     def buttons(self) -> QHBoxLayout:
@@ -115,11 +116,11 @@ class RunActions(QObject):
         if p.status not in DEPLOY_AGAIN_STATUSES:
             return "The run finished without errors"
         left = [row.module for row in p.rows if row.status in AGAIN_ITEM_STATUSES]
-        if left and all(_deployed_now(self.modules, name) for name in left):
-            return "Every module this run did not deploy has been deployed since"
+        if left and all(_left_as_is(self.modules, name) for name in left):
+            return "Nothing to deploy again: Deploy All's plan leaves every module this run did not deploy as it is"
         active = self.session.tracker.newest_active()
         if active is not None:
-            return f"Run {active.run_id} ({active.kind}) is in progress"
+            return f"{describe_run(active, starts_sentence=True)} is in progress"
         return None
 
     def _why_no_rollback(self) -> str | None:
@@ -132,7 +133,7 @@ class RunActions(QObject):
             return f"A {p.kind} run makes nothing live: there is nothing to roll back"
         active = self.session.tracker.newest_active()
         if active is not None:
-            return f"Run {active.run_id} ({active.kind}) is in progress"
+            return f"{describe_run(active, starts_sentence=True)} is in progress"
         if self.session.controller.awaiting_run_id():
             return "A run is starting"
         return None
@@ -148,6 +149,7 @@ class RunActions(QObject):
             "Cancel run",
             question,
             "Stop the run",
+            decline_label="Let it run",
             withdrawn_by=self.session.tracker.ended,
             applies=lambda ended: ended.run_id == p.run_id,
         )

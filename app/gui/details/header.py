@@ -13,8 +13,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from app.engine.events import RolloutPhase
-from app.gui.formatting import counts_summary, duration, run_outcome, timestamp
-from app.gui.run_progress import RunProgress, phase_text, soak_left, wave_text
+from app.gui.formatting import count_text, counts_summary, duration, run_outcome, timestamp
+from app.gui.run_progress import RunProgress, compile_failures, phase_text, soak_left, wave_text
 from app.gui.widgets import move_bar
 
 
@@ -69,6 +69,16 @@ class RunHeader(QWidget):
     def show_reading(self, run_id: int) -> None:
         self.title.setText(f"Run {run_id}: reading…")
 
+    def show_starting(self, name: str) -> None:
+        """A run asked for a moment ago: its setup reads the front-ends and records it first."""
+        self.title.setText(f"{name}: starting…")
+        self.subtitle.setText("Reading what to do and recording the run; its modules appear here as soon as it starts")
+        for label in (self.elapsed, self.eta, self.summary):
+            label.clear()
+        self.bar.setRange(0, 0)  # busy: how long the setup takes is not known
+        self.bar.setFormat("Starting…")
+        self.waves.hide()
+
     def show_progress(self, p: RunProgress | None) -> None:
         if p is None:
             for label in (self.subtitle, self.elapsed, self.eta, self.summary):
@@ -77,16 +87,17 @@ class RunHeader(QWidget):
             return
         running = p.running
         where = " (started in another process)" if running and not p.own else ""
-        self.title.setText(f"Run {p.run_id} · {p.kind} · {run_outcome(p.kind, p.status, p.counts)}{where}")
+        outcome = run_outcome(p.kind, p.status, p.counts, compile_failed=compile_failures(p))
+        self.title.setText(f"Run {p.run_id} · {p.kind} · {outcome}{where}")
         self.subtitle.setText(
             f"Started by {p.started_by} at {timestamp(p.started_at)}"
             + (f" · finished at {timestamp(p.finished_at)}" if p.finished_at else "")
             + (f" · {p.message}" if p.message else "")
         )
-        move_bar(self.bar, p.done if p.total else 1, max(p.total, 1), p.progress_text())
+        move_bar(self.bar, *p.bar(), p.progress_text())
         self.elapsed.setText(f"Elapsed: {duration(p.elapsed())}")
-        eta = p.eta()
-        self.eta.setText(f"Remaining: about {duration(eta)}" if eta is not None else "")
+        remaining = p.remaining_text()
+        self.eta.setText(f"Remaining: {remaining}" if remaining else "")
         self.summary.setText(counts_summary({k: v for k, v in p.counts.items() if v}))
 
     def show_waves(self, p: RunProgress | None) -> None:
@@ -101,7 +112,7 @@ class RunHeader(QWidget):
             self.waves.setText(
                 "Front-ends: "
                 + " · ".join(
-                    f"{name} {', '.join(f'{n} {state}' for state, n in sorted(states.items()))}"
+                    f"{name} {', '.join(f'{count_text(n)} {state}' for state, n in sorted(states.items()))}"
                     for name, states in sorted(tally.items())
                 )
             )

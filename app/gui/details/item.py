@@ -1,6 +1,7 @@
 """The module selected in the Deployment Details table: its whole message and what to do about it
-(Publish solution, when it failed in this Deploy All and in the one before), and the consumers
-its failure blocked, which a click selects in turn (``row_chosen``).
+(Publish solution, only for a failure that compiling again repairs, a damaged artifact, and only
+while the module is not deployed since), and the consumers its failure blocked, which a click
+selects in turn (``row_chosen``).
 
 ItemPanel owns these widgets; the pane places them (the message under the table, the blocked
 consumers in a tab of their own) and names the tab with the count ``show`` returns.
@@ -11,14 +12,18 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QTableView, QVBoxLayout
 
-from app.engine.vocabulary import ItemStatus
-from app.gui.formatting import item_hint, plural, status_label
+from app.engine.artifacts import damaged_artifact
+from app.engine.vocabulary import ItemStatus, ModuleState, RunKind
+from app.gui.formatting import count_text, item_hint, item_status_text, plural
 from app.gui.icons import status_icon
-from app.gui.run_progress import RunProgress, blocked_by, blocking_producer, frontends_text
+from app.gui.modules.model import ModulesModel
+from app.gui.run_progress import ItemRow, RunProgress, blocked_by, blocking_producer, frontends_text
 from app.gui.session import GuiSession
 
 PANE = "details"
 BLOCKED_SHOWN = 500
+# Runs that write a module's stored build to the front-ends: a damaged one fails them.
+SOLVABLE_KINDS = frozenset({RunKind.DEPLOY_ALL, RunKind.DEPLOY, RunKind.ROLLBACK, RunKind.STAGE})
 
 
 class ItemPanel(QObject):
@@ -27,10 +32,16 @@ class ItemPanel(QObject):
     row_chosen = Signal(int)  # a blocked consumer, to be made the table's current row
 
     def __init__(
-        self, session: GuiSession, table: QTableView, proxy: QSortFilterProxyModel, parent: QObject | None = None
+        self,
+        session: GuiSession,
+        table: QTableView,
+        proxy: QSortFilterProxyModel,
+        modules: ModulesModel,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
+        self._modules = modules  # what each module is now: a failure fixed since needs no solution
         self._table = table
         self._proxy = proxy
         self.progress: RunProgress | None = None
@@ -76,25 +87,35 @@ class ItemPanel(QObject):
             return
         row = p.rows[number]
         lines = [
-            f"{row.module} ({row.application}): {status_label(row.status)}"
+            f"{row.module} ({row.application}): {item_status_text(p.kind, row.status, row.version)}"
             + (f" · {row.reason}" if row.reason and row.reason not in (row.message or "") else "")
         ]
         if row.message:
             lines.append(row.message)
+        suggested = self._solution_helps(p, row)
         hint = item_hint(p.kind, row.status, row.reason)
-        if hint:
+        if hint and not suggested:  # "Deploy again" would fail the same way: the solution is said below
             lines.append(hint)
         if row.frontends:
             lines.append(f"On the front-ends: {frontends_text(row.frontends)}")
-        repeated = row.module in p.repeated_failures and row.status == ItemStatus.FAILED
-        if repeated:
+        if suggested:
+            again = " in this Deploy All and in the one before" if row.module in p.repeated_failures else ""
             lines.append(
-                f"{row.module} failed in this Deploy All and in the one before: Publish solution "
+                f"{row.module} failed{again} because its stored build is damaged: Publish solution "
                 "compiles it again from its stored source and deploys it."
             )
             self.solution_button.setText(f"Publish solution for {row.module}…")
-        self.solution_button.setVisible(repeated)
+        self.solution_button.setVisible(suggested)
         self.detail.setText("\n".join(lines))
+
+    def _solution_helps(self, progress: RunProgress, row: ItemRow) -> bool:
+        """Publish solution is offered for a failure a new compilation repairs, while it still matters."""
+        if row.status != ItemStatus.FAILED or progress.kind not in SOLVABLE_KINDS:
+            return False
+        if not damaged_artifact(row.reason) and not damaged_artifact(row.message):
+            return False  # a front-end's problem, say: compiling again changes nothing there
+        entry = self._modules.entry(row.module)
+        return entry is not None and entry.state != ModuleState.DEPLOYED
 
     def _show_blocked(self, number: int | None) -> int:
         """The consumers that the selected failure (or the failure that blocked the selection) blocked."""
@@ -122,7 +143,7 @@ class ItemPanel(QObject):
             item.setData(Qt.ItemDataRole.UserRole, n)
             self.blocked.addItem(item)
         if len(chain) > BLOCKED_SHOWN:
-            self.blocked.addItem(f"… and {len(chain) - BLOCKED_SHOWN} more (Failures only lists them all)")
+            self.blocked.addItem(f"… and {count_text(len(chain) - BLOCKED_SHOWN)} more (Failures only lists them all)")
         return len(chain)
 
     def _on_blocked_chosen(self, item: QListWidgetItem) -> None:

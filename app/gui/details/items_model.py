@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from PySide6.QtCore import Qt
+
 from app.engine.vocabulary import ItemStatus
-from app.gui.formatting import UNTIMED, clock, duration, status_label
+from app.gui.formatting import UNTIMED, clock, duration, item_status_text, status_label
 from app.gui.icons import status_icon
 from app.gui.run_progress import PROBLEMS, ItemRow, RunProgress
-from app.gui.table_model import Column, ColumnTableModel
+from app.gui.table_model import Column, ColumnTableModel, Index
 
 # Sorting by status puts what needs attention first: what deploys now, then failures before the
 # modules they blocked, then what is still to come, and what went well last.
@@ -48,7 +52,7 @@ class RunItemsModel(ColumnTableModel[ItemRow]):
             lambda r: status_label(r.status),
             icon=lambda r: status_icon(r.status),
             sort=lambda r: STATUS_ORDER.get(r.status, len(STATUS_ORDER)),
-            width=100,
+            width=136,  # "Rolled back to v12" and its icon
         ),
         Column(
             "Started",
@@ -57,7 +61,7 @@ class RunItemsModel(ColumnTableModel[ItemRow]):
             width=70,
         ),
         Column("Duration", _took, sort=lambda r: r.seconds or 0.0, numeric=True, width=70),
-        Column("Message", lambda r: r.detail, tooltip=lambda r: r.detail, width=300),
+        Column("Message", lambda r: r.detail, tooltip=lambda r: r.detail, width=264),
     )
 
     @staticmethod
@@ -65,6 +69,19 @@ class RunItemsModel(ColumnTableModel[ItemRow]):
         kind = "problem" if row.status in PROBLEMS else row.status
         return f"{kind}\t{row.module}\t{row.application}\t{row.detail}"
 
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)
+        self.kind = ""  # the shown run's kind: a rollback's rows say which version they went back to
+        self._status = self.column_index("Status")
+
     def show(self, progress: RunProgress | None) -> None:
         """Show another run; its rows are shared with ``progress``, which updates them in place."""
+        self.kind = progress.kind if progress is not None else ""
         self.set_rows(progress.rows if progress is not None else [])
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        shown = role == Qt.ItemDataRole.DisplayRole and index.isValid() and index.row() < len(self.rows)
+        if shown and index.column() == self._status:
+            row = self.rows[index.row()]
+            return item_status_text(self.kind, row.status, row.version)
+        return super().data(index, role)

@@ -29,18 +29,20 @@ from app.engine.context import EnvironmentContext
 from app.engine.gc_pause import gc_paused
 from app.engine.read import views
 from app.engine.vocabulary import ItemStatus, RunKind
+from app.gui.controller import Operation, OperationResult
 from app.gui.details.actions import RunActions
 from app.gui.details.header import RunHeader
 from app.gui.details.item import ItemPanel
 from app.gui.details.items_model import RunItemsModel
 from app.gui.details.log import RunLog
 from app.gui.filters import RunItemFilter
+from app.gui.formatting import count_text
 from app.gui.jobs import JobResult
 from app.gui.modules.model import ModulesModel
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.timeline.widget import RunTimeline
-from app.gui.widgets import PANE_MARGINS, MessageBar, table_view
+from app.gui.widgets import PANE_MARGINS, FloatingMessageBar, table_view
 
 PANE = "details"
 NOW_DEPLOYING_SHOWN = 8
@@ -73,6 +75,7 @@ class DetailsPane(QWidget):
     ) -> None:
         super().__init__(parent)
         self.session = session
+        self._modules = modules
         self.progress: RunProgress | None = None
         self._lines_shown = 0
         self._loading: int | None = None
@@ -89,6 +92,10 @@ class DetailsPane(QWidget):
         session.tracker.ended.connect(self._on_run_ended)
         session.tracker.ticked.connect(self._on_tick)
         session.controller.busy_changed.connect(self.run_actions.update)
+        session.controller.run_starting.connect(self._on_run_starting)
+        session.controller.finished.connect(self._on_operation_done)
+        self._starting: Operation | None = None  # a run asked for and shown as starting, not recorded yet
+        self._before_start: RunProgress | None = None  # shown again if that run never starts
         self._actions_soon = QTimer(self)  # Deploy again looks at the Modules rows: once per burst of changes
         self._actions_soon.setSingleShot(True)
         self._actions_soon.setInterval(ACTIONS_DELAY_MS)
@@ -98,7 +105,7 @@ class DetailsPane(QWidget):
         self.show_progress(None)
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.header = RunHeader()
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter modules")
@@ -119,7 +126,7 @@ class DetailsPane(QWidget):
         self.now_deploying.setFixedHeight(self.now_deploying.fontMetrics().height() + 2)
         self.table = table_view(self.proxy, self.model, "Run modules")
         self.table.selectionModel().currentRowChanged.connect(self._show_item)
-        self.item = ItemPanel(self.session, self.table, self.proxy, self)
+        self.item = ItemPanel(self.session, self.table, self.proxy, self._modules, self)
         splitter = QSplitter(Qt.Orientation.Vertical)
         table_box = QWidget()
         table_layout = QVBoxLayout(table_box)
@@ -135,7 +142,7 @@ class DetailsPane(QWidget):
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addWidget(self.header)
         layout.addLayout(self.run_actions.buttons())
         layout.addWidget(splitter, 1)
@@ -221,9 +228,22 @@ class DetailsPane(QWidget):
             self._show_item()
             self.header.show_waves(progress)
 
+    def _on_run_starting(self, op: Operation) -> None:
+        """A run asked for here: said at once, since its setup can take seconds before it starts."""
+        if self.progress is None or not self.progress.running:
+            self._starting, self._before_start = op, self.progress
+            self.show_progress(None)  # nothing of the run shown before is left beside "starting"
+            self.header.show_starting(op.name)
+
+    def _on_operation_done(self, done: OperationResult) -> None:
+        if done.operation is self._starting:  # it ended without starting (refused, say): back to the run shown
+            self._starting = None
+            self.show_progress(self._before_start)
+
     def _on_run_started(self, progress: RunProgress) -> None:
         # Follow a new run unless another run that is still going is being watched.
         if self.progress is None or not self.progress.running or self.progress.run_id == progress.run_id:
+            self._starting = None
             self._read(None)
             self.show_progress(progress)
 
@@ -273,7 +293,7 @@ class DetailsPane(QWidget):
         running = p is not None and p.running
         now = p.now_deploying() if p is not None and running else []
         names = ", ".join(row.module for row in now[:NOW_DEPLOYING_SHOWN])
-        more = f" and {len(now) - NOW_DEPLOYING_SHOWN} more" if len(now) > NOW_DEPLOYING_SHOWN else ""
+        more = f" and {count_text(len(now) - NOW_DEPLOYING_SHOWN)} more" if len(now) > NOW_DEPLOYING_SHOWN else ""
         idle = "Deploying now: nothing, between batches" if running else ""
         text = f"Deploying now: {names}{more}" if now else idle
         metrics = self.now_deploying.fontMetrics()

@@ -34,11 +34,11 @@ from app.engine import farm_admin as frontends
 from app.engine.context import EnvironmentContext
 from app.engine.frontend.registry import Frontend
 from app.engine.read.farm import FarmState, FrontendState, farm_state
-from app.gui.formatting import plural
+from app.gui.formatting import count_text, plural
 from app.gui.jobs import JobResult
 from app.gui.session import GuiSession
 from app.gui.table_model import SORT_ROLE, Column, ColumnTableModel
-from app.gui.widgets import PANE_MARGINS, MessageBar, table_view
+from app.gui.widgets import PANE_MARGINS, FloatingMessageBar, table_view
 
 PANE = "frontends"
 FARM_JOB = "farm"
@@ -86,10 +86,12 @@ class FrontendsModel(ColumnTableModel[FrontendState]):
         Column("Name", lambda s: s.frontend.name, width=90),
         Column("Kind", lambda s: s.frontend.kind, width=50),
         Column("State", _reach, tooltip=lambda s: s.problem or "", width=90),
-        Column("Live", lambda s: str(s.live) if s.reachable else "", sort=lambda s: s.live, numeric=True, width=50),
+        Column(
+            "Live", lambda s: count_text(s.live) if s.reachable else "", sort=lambda s: s.live, numeric=True, width=50
+        ),
         Column(
             "Behind",
-            lambda s: str(s.behind) if s.reachable else "",
+            lambda s: count_text(s.behind) if s.reachable else "",
             sort=lambda s: s.behind,
             numeric=True,
             tooltip=lambda s: "modules recorded as deployed that run another release here, or none",
@@ -97,7 +99,7 @@ class FrontendsModel(ColumnTableModel[FrontendState]):
         ),
         Column(
             "Not recorded",
-            lambda s: str(s.extra) if s.reachable else "",
+            lambda s: count_text(s.extra) if s.reachable else "",
             sort=lambda s: s.extra,
             numeric=True,
             width=80,
@@ -229,7 +231,8 @@ class FrontendsPane(QWidget):
         self.adopt_action.setToolTip("Take over a front-end that another environment stamped as its own")
         self.adopt_action.triggered.connect(lambda: self._change("Adopt", frontends.adopt_frontend))
         self.check_action = QAction("&Check now", self)
-        self.check_action.triggered.connect(self.check)
+        self.check_action.triggered.connect(self.check_on_request)
+        self._check_asked = False
         self.hooks_action = QAction("&Hooks…", self)
         self.hooks_action.setToolTip("Set the drain, undrain and health hooks a rolling run uses")
         self.hooks_action.triggered.connect(self.request_hooks)
@@ -244,7 +247,7 @@ class FrontendsPane(QWidget):
         self.update_actions()
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.summary = QLabel("Front-ends are checked when this pane is shown.")
         self.summary.setWordWrap(True)
         self.summary.setAccessibleName("Farm summary")
@@ -274,7 +277,7 @@ class FrontendsPane(QWidget):
         self.disagreement.setAccessibleName("Modules the front-ends disagree on")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addWidget(self.summary)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
@@ -301,6 +304,11 @@ class FrontendsPane(QWidget):
         if self.isVisible():
             self.check()
 
+    def check_on_request(self) -> None:
+        """Check now: read the farm again; the pane's message about an earlier failure goes with it."""
+        self._check_asked = True
+        self.check()
+
     def check(self) -> None:
         if self.session.closed:
             return
@@ -318,6 +326,9 @@ class FrontendsPane(QWidget):
         else:
             self.last_hooks = result.value.last_hooks
             self.show_farm(result.value.farm)
+            if self._check_asked:
+                self._check_asked = False
+                self.message_bar.moved_on()
         if self._check_again:
             self.check()
 
@@ -328,14 +339,19 @@ class FrontendsPane(QWidget):
         down = [s for s in enabled if not s.reachable]
         behind = [s for s in enabled if s.reachable and s.behind]
         if down:
-            text = f"{plural(len(down), 'front-end')} cannot be reached: {', '.join(s.frontend.name for s in down)}."
+            reasons = "; ".join(f"{s.frontend.name}: {s.problem or 'no answer'}" for s in down)
+            text = f"{plural(len(down), 'front-end')} cannot be reached ({reasons})."
         elif behind:
+            one = len(behind) == 1
+            lagging = ", ".join(s.frontend.name for s in behind)
             text = (
-                f"{plural(len(behind), 'front-end')} run older releases than recorded "
-                f"({', '.join(s.frontend.name for s in behind)}): Deploy All brings them up to date."
+                f"{plural(len(behind), 'front-end')} {'runs' if one else 'run'} older releases than recorded "
+                f"({lagging}): Deploy All brings {'it' if one else 'them'} up to date."
             )
+        elif len(enabled) == 1:
+            text = f"The one enabled front-end, {enabled[0].frontend.name}, runs what is recorded."
         else:
-            text = f"All {plural(len(enabled), 'enabled front-end')} run what is recorded."
+            text = f"All {count_text(len(enabled))} enabled front-ends run what is recorded."
         disabled = [s.frontend.name for s in farm.frontends if not s.frontend.enabled]
         if disabled:
             text += f" Disabled, left out of runs: {', '.join(disabled)}."
@@ -345,7 +361,7 @@ class FrontendsPane(QWidget):
         self.summary.setText(text)
         if farm.disagreeing:
             names = sorted(farm.disagreeing)
-            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            more = f" and {count_text(len(names) - 10)} more" if len(names) > 10 else ""
             self.disagreement.setText(
                 f"The front-ends run different releases of {plural(len(names), 'module')}: "
                 f"{', '.join(names[:10])}{more}. Deploy All makes them agree; Verify names every difference."

@@ -1,4 +1,8 @@
-"""The Modules table: every live module, its compilation, what is deployed, and its state."""
+"""The Modules table: every live module, its compilation, what is deployed, and its state.
+
+Each row also carries what the engine's Deploy All plan does with the module (``PlanMark``):
+Deploy selected, Deploy again and the Upgrades counts read that, never a rule of their own.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 
 from app.engine.read.views import ModuleView
-from app.engine.vocabulary import ItemStatus, ModuleState
-from app.gui.formatting import HELD_TIP, state_label
+from app.engine.vocabulary import ItemStatus, ModuleState, SkipReason
+from app.gui.formatting import HELD_TIP, ROLLED_BACK, state_label
 from app.gui.icons import status_icon
+from app.gui.plan_reader import PlanMark
 from app.gui.table_model import Column, ColumnTableModel
 
 STATE_ICONS: dict[str, str] = {
@@ -32,6 +37,11 @@ DRIFT_TIP = (
 
 
 KEEPS_ITS_BUILD = (ModuleState.COMPILATION_FAILED, ModuleState.NOT_PREPARED)
+# Once a run made a module live everywhere, Deploy All skips it for this reason, by its state.
+SKIPPED_ONCE_LIVE: dict[str, str] = {
+    ModuleState.COMPILATION_FAILED: SkipReason.COMPILATION_FAILED,
+    ModuleState.NOT_PREPARED: SkipReason.NOT_PREPARED,
+}
 
 
 @dataclass(slots=True)
@@ -45,7 +55,9 @@ class ModuleEntry:
     view: ModuleView
     locked_by_run: int | None
     run_status: str | None = None
+    run_version: int | None = None  # the version the run gave it, when it says (a rollback's target)
     drift: bool = False  # its enabled, reachable front-ends run different releases (read on a job)
+    plan: PlanMark | None = None  # what Deploy All does with it, once the engine's plan is read
     search: str = field(init=False, compare=False, repr=False)  # what the text filter looks in
 
     def __post_init__(self) -> None:
@@ -96,8 +108,15 @@ class ModuleEntry:
         return self.view.state
 
     @property
+    def planned(self) -> bool:
+        """Whether Deploy All (and so Deploy selected) would deploy it now."""
+        return self.plan is not None and self.plan.deploys
+
+    @property
     def label(self) -> str:
-        label = state_label(self.state, self.locked_by_run, self.run_status)
+        label = state_label(self.state, self.locked_by_run, self.run_status, self.run_version)
+        if self.locked_by_run is None and self.plan is not None and self.plan.missing_on is not None:
+            return f"{label} · not on {self.plan.missing_on}"
         return f"{label} · {DRIFT_MARK}" if self.drift else label
 
 
@@ -110,6 +129,8 @@ def _number(value: int | None) -> str:
 
 
 def _state_tip(entry: ModuleEntry) -> str:
+    if entry.locked_by_run is None and entry.plan is not None and entry.plan.missing_on is not None:
+        return f"Deploy All writes it where it is missing: {entry.plan.detail}"
     if entry.drift:
         return DRIFT_TIP
     if entry.locked_by_run is not None:
@@ -119,7 +140,8 @@ def _state_tip(entry: ModuleEntry) -> str:
 
 def _state_icon(entry: ModuleEntry) -> QIcon:
     if entry.locked_by_run is not None:
-        return status_icon(entry.run_status or ItemStatus.DEPLOYING)
+        shown = ItemStatus.DEPLOYED if entry.run_status == ROLLED_BACK else entry.run_status  # live again
+        return status_icon(shown or ItemStatus.DEPLOYING)
     return status_icon(STATE_ICONS.get(entry.state, ItemStatus.PENDING))
 
 
@@ -158,6 +180,8 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         self._order: tuple[int, Qt.SortOrder] | None = None  # column and direction, once sorted
         self._counts: Counter[str] | None = None  # state_counts(), until a state changes
         self._drift: frozenset[str] = frozenset()  # casefolded names of the modules with drift
+        self._plan: Mapping[int, PlanMark] | None = None  # the last plan read, by module id
+        self._plan_counts: Counter[str] | None = None  # plan_counts(), until a mark changes
 
     # Sorting happens here, with one key per row, not in the proxy: a proxy asks Python for two
     # keys per comparison, several seconds for 100,000 modules (bench/gui_modules.py).
@@ -202,6 +226,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
             entries = [ModuleEntry.of(view) for view in views]
             for entry in entries:
                 entry.drift = entry.name.casefold() in self._drift
+                entry.plan = self._mark_of(entry.id)
             self.set_rows(self._sorted(entries))
             return
         changed = []
@@ -214,6 +239,7 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
                 if old.locked_by_run == view.locked_by_run:
                     rows[number].run_status = old.run_status
                 rows[number].drift = view.name.casefold() in self._drift
+                rows[number].plan = old.plan
                 changed.append(number)
                 if renamed:
                     self._index_rows()
@@ -230,7 +256,34 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         self.rows = rows
         self._index_rows()  # before the reset is announced: its listeners look rows up by name
         self._counts = None
+        self._plan_counts = None
         self.endResetModel()
+
+    def _mark_of(self, module_id: int) -> PlanMark | None:
+        return None if self._plan is None else self._plan.get(module_id)
+
+    def set_plan(self, marks: Mapping[int, PlanMark] | None) -> None:
+        """What the engine's Deploy All plan does with each module (None: not known); only changed rows repaint."""
+        self._plan = marks
+        self._plan_counts = None
+        changed = []
+        for number, entry in enumerate(self.rows):
+            mark = self._mark_of(entry.id)
+            if entry.plan != mark:
+                entry.plan = mark
+                changed.append(number)
+        self.rows_changed(changed)
+
+    @property
+    def plan_known(self) -> bool:
+        return self._plan is not None
+
+    def plan_counts(self) -> Counter[str]:
+        """How many modules Deploy All deploys (``DEPLOY``) and skips for each reason, as planned and
+        then moved by the runs followed since (a module a run made live is skipped as deployed)."""
+        if self._plan_counts is None:
+            self._plan_counts = Counter(entry.plan.action for entry in self.rows if entry.plan is not None)
+        return +self._plan_counts
 
     def row_of(self, name: str) -> int | None:
         return self._by_name.get(name.casefold())
@@ -303,7 +356,9 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
             if number is None or rows[number].locked_by_run != run_id:
                 continue
             entry = rows[number]
-            entry.run_status = status
+            entry.run_status, entry.run_version = status, version
+            if status == ItemStatus.DEPLOYED and platform and entry.planned:
+                self._leave_plan(entry)
             # A module that did not compile (or is not prepared) for the platform was only given
             # its older live build on a front-end that lacked it: what it runs has not changed.
             if status == ItemStatus.DEPLOYED and platform and entry.view.state not in KEEPS_ITS_BUILD:
@@ -318,11 +373,22 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         # rows it shows (a signal over the whole range repainted the visible table every tick).
         self.rows_changed(changed)
 
+    def _leave_plan(self, entry: ModuleEntry) -> None:
+        """A run made the module live on every enabled front-end: Deploy All skips it now."""
+        assert entry.plan is not None
+        skipped = SKIPPED_ONCE_LIVE.get(entry.view.state, SkipReason.ALREADY_DEPLOYED)
+        if self._plan_counts is not None:  # kept up to date, like the state counts
+            self._plan_counts[entry.plan.action] -= 1
+            self._plan_counts[skipped] += 1
+        entry.plan = PlanMark(skipped)
+
     def unlock_run(self, run_id: int) -> None:
         self.set_locks({e.id: e.locked_by_run for e in self.rows if e.locked_by_run not in (None, run_id)})
 
     def mark_deployed(self, name: str, version: int | None, platform: str) -> None:
         def deployed(entry: ModuleEntry) -> None:
+            if entry.planned:
+                self._leave_plan(entry)
             entry.view = replace(
                 entry.view, deployed_version=version, deployed_platform=platform, state=ModuleState.DEPLOYED
             )

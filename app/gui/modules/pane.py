@@ -14,7 +14,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -26,18 +25,19 @@ from PySide6.QtWidgets import (
 from app.engine.errors import DeployCenterError
 from app.engine.read import views
 from app.engine.read.farm import farm_state
-from app.engine.vocabulary import ItemStatus, ModuleState
+from app.engine.vocabulary import ItemStatus, RunKind
 from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
-from app.gui.formatting import STATE_LABELS, plural
+from app.gui.formatting import ROLLED_BACK, SKIP_REASON_ONE, STATE_LABELS, count_text, describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
+from app.gui.modules.bundle_dialog import BundleDialog
 from app.gui.modules.config_dialog import ConfigDialog
 from app.gui.modules.model import ModuleEntry, ModulesModel
 from app.gui.run_progress import RunProgress, RunUpdate
 from app.gui.session import GuiSession
 from app.gui.snapshot import Snapshot
 from app.gui.upgrades.pane import action_button
-from app.gui.widgets import PANE_MARGINS, MessageBar, RefusalShortcuts, table_view
+from app.gui.widgets import PANE_MARGINS, FloatingMessageBar, RefusalShortcuts, table_view
 
 PANE = "modules"
 UPDATE_DELAY_MS = 50
@@ -102,7 +102,7 @@ class ModulesPane(QWidget):
         self.rollback_action.setIconText("Roll back…")
         self.solution_action = action("Publish s&olution for selected…", "", self.request_publish_solution)
         self.solution_action.setIconText("Publish solution…")
-        self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals = RefusalShortcuts(self, self.session.notifier, PANE, self._holding_run)
         self.refusals.watch(
             self.publish_action,
             self.apply_action,
@@ -113,7 +113,7 @@ class ModulesPane(QWidget):
         )
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter by module or application")
         self.filter_edit.setAccessibleName("Filter modules")
@@ -149,7 +149,7 @@ class ModulesPane(QWidget):
         buttons.addWidget(self.why_label, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addLayout(row)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
@@ -220,7 +220,15 @@ class ModulesPane(QWidget):
             if progress is None or not numbers:
                 continue
             rows = progress.rows
-            changes = ((rows[n].module, rows[n].status, rows[n].version) for n in numbers)
+            rollback = progress.kind == RunKind.ROLLBACK  # its "deployed" modules went back a release
+            changes = (
+                (
+                    rows[n].module,
+                    ROLLED_BACK if rollback and rows[n].status == ItemStatus.DEPLOYED else rows[n].status,
+                    rows[n].version,
+                )
+                for n in numbers
+            )
             self.model.note_run_status(run_id, changes, self.platform if progress.deploys else "")
 
     def _on_run_ended(self, progress: RunProgress) -> None:
@@ -242,27 +250,36 @@ class ModulesPane(QWidget):
             index = self.proxy.mapFromSource(self.model.index(number, 0))
             self.table.selectionModel().select(index, flags.Select | flags.Rows)
 
+    def _held_text(self, entry: ModuleEntry) -> str:
+        """Why the module is held, naming the run as the command line does: who started it and when."""
+        run = self.session.tracker.runs.get(entry.locked_by_run) if entry.locked_by_run is not None else None
+        if run is None:  # a run of another process the window has not followed yet
+            return f"{entry.name} is held by run {entry.locked_by_run}, which is in progress"
+        return f"{entry.name} is held by {describe_run(run)}, which is in progress"
+
+    def _holding_run(self) -> int | None:
+        """The run holding a selected module, which a refusal of this pane's actions is about."""
+        return next((e.locked_by_run for e in self.selected() if e.locked_by_run is not None), None)
+
     def update_actions(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        text = plural(total, "module") if shown == total else f"{shown} of {total} modules"
+        text = plural(total, "module") if shown == total else f"{count_text(shown)} of {count_text(total)} modules"
         drift = self.model.drift_count()
-        self.shown.setText(text + (f" · {drift} where the front-ends disagree" if drift else ""))
+        self.shown.setText(text + (f" · {count_text(drift)} where the front-ends disagree" if drift else ""))
         self.shown.setToolTip("Filter by state: “Front-ends disagree” lists them" if drift else "")
         selected = self.selected()
         held = next((e for e in selected if e.locked_by_run is not None), None)
-        lock = f"{held.name} is held by run {held.locked_by_run}, which is in progress" if held else None
+        lock = self._held_text(held) if held else None
         self.why_label.setText(f"{lock}: Publish, Apply configurations and Delete wait until it ends." if lock else "")
         one = None if len(selected) == 1 else "Select one module"
         some = None if selected else "Select one or more modules"
-        ready = (
-            None
-            if any(e.state == ModuleState.READY for e in selected)
-            else "None of the selected modules is ready to deploy"
-        )
+        ready = self._why_not_deployable(selected)
         self._enable(self.publish_action, lock, "Publish a new version of a module from a bundle folder or .zip")
         self._enable(self.apply_action, lock or one, "Edit and apply the selected module's configuration values")
         self._enable(self.delete_action, lock or one, "Remove the selected module from the environment")
-        self._enable(self.deploy_action, lock or some or ready, "Deploy the selected modules that are ready")
+        self._enable(
+            self.deploy_action, lock or some or ready, "Deploy the selected modules that Deploy All would deploy"
+        )
         deployed = (
             None
             if any(e.deployed_version is not None for e in selected)
@@ -279,6 +296,17 @@ class ModulesPane(QWidget):
             "Recompile the selected modules from their stored sources and deploy them, even if deployed",
         )
 
+    def _why_not_deployable(self, selected: list[ModuleEntry]) -> str | None:
+        """Deploy selected deploys what Deploy All's plan would deploy of the selection, nothing else."""
+        if not selected or any(entry.planned for entry in selected):
+            return None
+        if not self.model.plan_known:
+            return "Reading what Deploy All would do…"
+        first = selected[0]
+        why = SKIP_REASON_ONE.get(first.plan.action, first.plan.action) if first.plan is not None else "unknown"
+        one = f"{first.name}: {why}" + (f" and {count_text(len(selected) - 1)} more" if len(selected) > 1 else "")
+        return f"None of the selected modules is ready to deploy: Deploy All leaves them as they are ({one})"
+
     @staticmethod
     def _enable(action: QAction, reason: str | None, tip: str) -> None:
         action.setEnabled(reason is None)
@@ -293,14 +321,9 @@ class ModulesPane(QWidget):
     # -- acting -------------------------------------------------------------------------------
 
     def request_publish(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self,
-            "Publish new version: choose .zip bundles, or a bundle folder's module.toml",
-            "",
-            "Module bundles (*.zip module.toml);;All files (*)",
-        )
-        if paths:
-            self.publish([Path(p) for p in paths])
+        dialog = BundleDialog(self)
+        if dialog.exec() and dialog.chosen():
+            self.publish(dialog.chosen())
 
     def publish(self, paths: list[Path]) -> None:
         self.message_bar.hide()  # a new attempt: the last refusal no longer applies
@@ -339,7 +362,7 @@ class ModulesPane(QWidget):
             self.session.controller.delete_module(name, PANE)
 
     def request_deploy(self) -> None:
-        names = [e.name for e in self.selected() if e.state == ModuleState.READY]
+        names = [e.name for e in self.selected() if e.planned]
         if names:
             self.message_bar.hide()
             self.session.controller.deploy_modules(names, PANE)
@@ -354,7 +377,7 @@ class ModulesPane(QWidget):
         names = [e.name for e in self.selected()]
         if not names:
             return
-        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        shown = ", ".join(names[:10]) + (f" and {count_text(len(names) - 10)} more" if len(names) > 10 else "")
         question = (
             f"Publish solution for {shown}? Each one's latest version is compiled again from its stored "
             "source for the current platform and deployed in dependency order, even if already deployed."

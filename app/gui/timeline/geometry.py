@@ -1,10 +1,12 @@
-"""Where the timeline puts things: the time scale, the lanes' heights, each module's rectangle,
-and which module lies under a point.
+"""Where the timeline puts things: the time scale and its axis labels, the lanes' heights and
+labels, each module's rectangle, and which module (or rolling step) lies under a point.
 
 A TimelineFrame is measured for one size of the widget and used whole: a paint measures one and
 draws thousands of bars with it. The lane of the modules never attempted, when there are any,
-is the top one, above the workers' lanes. A live run's time scale is set ahead of it (LiveSpan),
-twice what has elapsed, so that it changes (and the picture is drawn again) a few times per run.
+is the top one, above the workers' lanes; a rolling run's front-ends get a lane each, under the
+workers'. The lanes' names take a gutter on the left. A live run's time scale is set ahead of it
+(LiveSpan), twice what has elapsed, so that it changes (and the picture is drawn again) a few
+times per run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPoint, QRectF
 
+from app.gui.rollout import PhaseSpan
 from app.gui.timeline.lanes import Bar, RunLanes
 
 LANE_HEIGHT = 14
@@ -23,11 +26,64 @@ MARGIN = 6
 HIT_SLOP_PX = 3
 LIVE_SPAN_AHEAD = 2.0
 MIN_LIVE_SPAN_S = 1.0
+GUTTER = 72  # the lanes' names, left of the time scale
+FRONTEND_GAP = 4  # between the workers' lanes and the front-ends' lanes of a rolling run
+# Tick steps of the time axis, in seconds; the first whose labels fit is used.
+AXIS_STEPS = (
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400,
+)  # fmt: skip
 
 
 def lane_count(lanes: RunLanes) -> int:
-    """Lanes drawn: one per worker, and one for the modules never attempted when there are any."""
-    return len(lanes.lanes) + (1 if lanes.dropped else 0)
+    """Lanes drawn: one per worker, one for the modules never attempted when there are any, and one
+    per front-end of a rolling run."""
+    return len(lanes.lanes) + (1 if lanes.dropped else 0) + len(lanes.frontends())
+
+
+def frontend_lane_height(count: int, height: int) -> float:
+    """A rolling run's front-end lanes keep full height (named, each one): at most half the room."""
+    if not count:
+        return 0.0
+    room = height - AXIS_HEIGHT - 2 * MARGIN - FRONTEND_GAP
+    return max(float(MIN_LANE_HEIGHT), min(float(LANE_HEIGHT), room / (2 * count)))
+
+
+def axis_label(seconds: float, step: float) -> str:
+    """A tick's label, exactly as precise as the step: ticks one step apart never read the same."""
+    if step < 0.1:
+        return f"{round(seconds * 1000)} ms"
+    if step < 1:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if whole < 60:
+        return f"{secs} s"
+    parts = [f"{hours} h"] if hours else []
+    if step < 3600 or minutes:
+        parts.append(f"{minutes:02d} min" if hours else f"{minutes} min")
+    if step < 60:
+        parts.append(f"{secs:02d} s")
+    return " ".join(parts)
+
+
+def axis_ticks(span: float, step: float) -> list[tuple[float, str]]:
+    """(seconds, label) of each tick from 0 to ``span``; counted in steps, never summed (no drift)."""
+    return [(k * step, axis_label(k * step, step)) for k in range(_steps(span, step) + 1)]
+
+
+def last_tick(span: float, step: float) -> float:
+    """The last tick within ``span``: its label is the widest."""
+    return _steps(span, step) * step
+
+
+def _steps(span: float, step: float) -> int:
+    return int(span / step + 1e-9)
+
+
+def lane_name(lane: int) -> str:
+    return f"worker {lane + 1}"
 
 
 def lane_height(count: int, height: int) -> float:
@@ -67,11 +123,17 @@ class TimelineFrame:
     height: int
     span: float  # seconds across the widget
     scale: float  # pixels per second
-    lane_height: float
+    lane_height: float  # a worker's lane, and the not-attempted lane
+    frontend_height: float = 0.0  # a rolling run's front-end lane
 
     @classmethod
     def measure(cls, lanes: RunLanes, width: int, height: int, span: float) -> TimelineFrame:
-        return cls(lanes, width, height, span, (width - 2 * MARGIN) / span, lane_height(lane_count(lanes), height))
+        scale = max(1.0, width - 2 * MARGIN - GUTTER) / span
+        frontends = len(lanes.frontends())
+        kept = frontend_lane_height(frontends, height)
+        rest = height - int(frontends * kept + (FRONTEND_GAP if frontends else 0))
+        workers = len(lanes.lanes) + (1 if lanes.dropped else 0)
+        return cls(lanes, width, height, span, scale, lane_height(workers, rest), kept)
 
     @property
     def bar_height(self) -> float:
@@ -82,10 +144,10 @@ class TimelineFrame:
         return float(AXIS_HEIGHT + MARGIN)
 
     def x(self, seconds: float) -> float:
-        return MARGIN + seconds * self.scale
+        return MARGIN + GUTTER + seconds * self.scale
 
     def seconds_at(self, x: int) -> float:
-        return (x - MARGIN) / self.scale
+        return (x - MARGIN - GUTTER) / self.scale
 
     def slop(self) -> float:
         """A few pixels, in seconds: how far from a thin bar a point still hits it."""
@@ -94,6 +156,31 @@ class TimelineFrame:
     def lane_top(self, lane: int) -> float:
         """Top of a worker's lane; the lane of the modules never attempted, when any, comes first."""
         return AXIS_HEIGHT + MARGIN + (lane + (1 if self.lanes.dropped else 0)) * self.lane_height
+
+    def frontend_top(self, number: int) -> float:
+        """Top of a rolling run's front-end lane (``number`` in switch order), under the workers'."""
+        return self.lane_top(len(self.lanes.lanes)) + FRONTEND_GAP + number * self.frontend_height
+
+    def span_rect(self, span: PhaseSpan, number: int, now: float) -> QRectF:
+        """Where one step of a rolling run is drawn in its front-end's lane."""
+        origin = self.lanes.origin
+        left = self.x(max(0.0, (span.start - origin).total_seconds()))
+        right = self.x((span.end - origin).total_seconds()) if span.end is not None else self.x(now)
+        return QRectF(left, self.frontend_top(number), max(2.0, right - left), max(1.0, self.frontend_height - 1))
+
+    def span_at(self, pos: QPoint) -> PhaseSpan | None:
+        """The rolling step under ``pos``, in a front-end's lane."""
+        names = self.lanes.frontends()
+        if not names:
+            return None
+        number = int((pos.y() - self.frontend_top(0)) // self.frontend_height)
+        if pos.y() < self.frontend_top(0) or not 0 <= number < len(names):
+            return None
+        now = self.lanes.span()
+        for span in self.lanes.spans_of(names[number]):
+            if self.span_rect(span, number, now).adjusted(-HIT_SLOP_PX, 0, HIT_SLOP_PX, 0).contains(pos.toPointF()):
+                return span
+        return None
 
     def bar_rect(self, bar: Bar, lane: int, now: float) -> QRectF:
         left = self.x(bar.start)

@@ -18,6 +18,7 @@ from datetime import datetime
 from app.engine.gc_pause import gc_paused
 from app.engine.vocabulary import ItemStatus
 from app.gui.formatting import utcnow
+from app.gui.rollout import PhaseSpan
 from app.gui.run_progress import ItemRow, RunProgress
 
 UNATTEMPTED = frozenset({ItemStatus.BLOCKED, ItemStatus.CANCELLED})
@@ -147,6 +148,15 @@ class RunLanes:
         self._lane_end[lane] = end if end is not None else float("inf")
         if row.status == ItemStatus.FAILED:
             self.failed.append(n)
+
+    def frontends(self) -> list[str]:
+        """A rolling run's front-ends, each with a lane of its own for its switch and health check."""
+        rollout = self.progress.rollout
+        return rollout.lanes() if rollout is not None else []
+
+    def spans_of(self, frontend: str) -> list[PhaseSpan]:
+        rollout = self.progress.rollout
+        return rollout.spans_of(frontend) if rollout is not None else []
 
     def span(self) -> float:
         """Seconds the picture covers: the run so far, or all of it."""

@@ -1,5 +1,6 @@
-"""The timeline's cached picture: the finished bars, the axis and the ticks of the modules never
-attempted, kept in a pixmap and brought up to date with the rows that moved since the last paint.
+"""The timeline's cached picture: the finished bars, the axis, the lanes' names and the ticks of the
+modules never attempted, kept in a pixmap and brought up to date with the rows that moved since
+the last paint.
 
 It is drawn again in full only when the size, the time scale or the lanes change. Level of
 detail keeps it cheap at 10,000 modules: at most one rectangle per pixel column and lane, where
@@ -10,15 +11,25 @@ colours and the fill that counts the rectangles drawn.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
-from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPixmap
 
 from app.engine.vocabulary import ItemStatus
-from app.gui.formatting import duration
 from app.gui.run_progress import ItemRow
-from app.gui.timeline.geometry import AXIS_HEIGHT, MARGIN, TimelineFrame
+from app.gui.timeline.geometry import (
+    AXIS_HEIGHT,
+    AXIS_STEPS,
+    GUTTER,
+    MARGIN,
+    TimelineFrame,
+    axis_label,
+    axis_ticks,
+    lane_name,
+    last_tick,
+)
 from app.gui.timeline.lanes import Bar
 
 # Where several bars share a pixel, the colour of the one that matters most wins.
@@ -35,6 +46,7 @@ STATUS_COLORS: dict[str, str] = {
     ItemStatus.SKIPPED: "#7c8591",
     ItemStatus.CANCELLED: "#4b5563",
 }
+LABEL_GAP_PX = 12  # between an axis label and the next tick
 NARROW_PX = 4.0  # bars narrower than this merge with their neighbours of the same colour
 THIN_LANE_PX = 6.0  # in lanes this thin no gap between bars shows: neighbours merge whatever their width
 
@@ -66,7 +78,8 @@ class FinishedPicture:
     def layer(self, frame: TimelineFrame, palette: QPalette, ratio: float) -> QPixmap:
         """Drawn in full when the geometry changed, else brought up to date with the rows that moved."""
         lanes = frame.lanes
-        key = (frame.width, frame.height, frame.span, frame.lane_height, bool(lanes.dropped), id(lanes))
+        frontends = tuple(lanes.frontends())
+        key = (frame.width, frame.height, frame.span, frame.lane_height, bool(lanes.dropped), frontends, id(lanes))
         rows = lanes.progress.rows
         if self._pixmap is None or key != self._key:
             self._pixmap = QPixmap(int(frame.width * ratio), int(frame.height * ratio))
@@ -77,6 +90,7 @@ class FinishedPicture:
             self.full_draws += 1
             painter = QPainter(self._pixmap)
             self._paint_axis(painter, frame, palette)
+            self._paint_lane_names(painter, frame, palette)
             for lane, bars in enumerate(lanes.lanes):
                 self._paint_lane(painter, frame, lane, bars, rows)
             if lanes.dropped:
@@ -102,17 +116,27 @@ class FinishedPicture:
         return self._pixmap
 
     def _paint_axis(self, painter: QPainter, frame: TimelineFrame, palette: QPalette) -> None:
-        span = frame.span
-        step = _nice_step(span / max(1, (frame.width - 2 * MARGIN) // 90))
         metrics = painter.fontMetrics()
-        tick = 0.0
-        while tick <= span:
-            x = int(frame.x(tick))
+        baseline = AXIS_HEIGHT - 5 - (metrics.height() - metrics.ascent()) // 2
+        for seconds, label in axis_ticks(frame.span, axis_step(frame, metrics)):
+            x = int(frame.x(seconds))
             painter.setPen(palette.mid().color())
             painter.drawLine(x, AXIS_HEIGHT - 4, x, frame.height - MARGIN)
-            painter.setPen(palette.text().color())
-            painter.drawText(x + 2, AXIS_HEIGHT - 5 - (metrics.height() - metrics.ascent()) // 2, duration(tick))
-            tick += step
+            if x + 2 + metrics.horizontalAdvance(label) <= frame.width:  # a label cut at the edge would misread
+                painter.setPen(palette.text().color())
+                painter.drawText(x + 2, baseline, label)
+
+    def _paint_lane_names(self, painter: QPainter, frame: TimelineFrame, palette: QPalette) -> None:
+        """Each lane's name in the gutter: "not attempted", "worker N", then a rolling run's front-ends.
+
+        Lanes thinner than a line of text are named every few lanes, the first of each group.
+        """
+        metrics = painter.fontMetrics()
+        painter.setPen(palette.text().color())
+        for name, top in lane_names(frame, metrics.height()):
+            text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, GUTTER - 6)
+            box = QRectF(MARGIN, top, GUTTER - 4, max(frame.lane_height, float(metrics.height())))
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, text)
 
     def _paint_lane(
         self, painter: QPainter, frame: TimelineFrame, lane: int, bars: list[Bar], rows: list[ItemRow]
@@ -124,7 +148,7 @@ class FinishedPicture:
         colour. Bars still deploying are left to the live layer.
         """
         top, height = frame.lane_top(lane), frame.bar_height
-        scale = frame.scale
+        scale, origin = frame.scale, frame.x(0.0)
         thin = height < THIN_LANE_PX
         run_left = run_right = -1.0
         run_status = ""
@@ -132,8 +156,8 @@ class FinishedPicture:
             if bar.end is None:
                 continue
             status = rows[bar.row].status
-            left = MARGIN + bar.start * scale
-            right = MARGIN + bar.end * scale
+            left = origin + bar.start * scale
+            right = origin + bar.end * scale
             joins = (thin or right - left < NARROW_PX) and left <= run_right + 1
             if joins and (status == run_status or WEIGHT.get(status, 0) <= WEIGHT.get(run_status, 0)):
                 run_right = max(run_right, right)
@@ -173,32 +197,22 @@ def _pixel_runs(pixels: dict[int, str]) -> Iterable[tuple[int, str, int]]:
         yield int(run[0]), str(run[1]), int(run[2])
 
 
-def _nice_step(raw: float) -> float:
-    """A round number of seconds near ``raw`` for the axis: 1, 2, 5, 10, 15, 30, 60, ..."""
-    for step in (
-        0.001,
-        0.002,
-        0.005,
-        0.01,
-        0.02,
-        0.05,
-        0.1,
-        0.2,
-        0.5,
-        1,
-        2,
-        5,
-        10,
-        15,
-        30,
-        60,
-        120,
-        300,
-        600,
-        900,
-        1800,
-        3600,
-    ):
-        if step >= raw:
+def lane_names(frame: TimelineFrame, text_height: int) -> list[tuple[str, float]]:
+    """(name, top) of the lanes named in the gutter: every lane, or when the workers' lanes are thinner
+    than a line of text, the first of every few of them (a front-end's lane always keeps its name)."""
+    lanes = frame.lanes
+    names = [("not attempted", frame.dropped_top)] if lanes.dropped else []
+    names += [(lane_name(n), frame.lane_top(n)) for n in range(len(lanes.lanes))]
+    every = max(1, math.ceil(text_height / frame.lane_height))
+    return names[::every] + [(name, frame.frontend_top(n)) for n, name in enumerate(lanes.frontends())]
+
+
+def axis_step(frame: TimelineFrame, metrics: QFontMetrics) -> float:
+    """The smallest tick step whose labels (the widest is the last) fit between their ticks."""
+    for step in AXIS_STEPS:
+        if step * frame.scale < LABEL_GAP_PX:
+            continue  # too close for any label: no need to measure one
+        widest = axis_label(last_tick(frame.span, step), step)
+        if step * frame.scale >= metrics.horizontalAdvance(widest) + LABEL_GAP_PX:
             return float(step)
-    return 3600.0 * (int(raw // 3600) + 1)
+    return float(AXIS_STEPS[-1]) * (int(frame.span // AXIS_STEPS[-1]) + 1)

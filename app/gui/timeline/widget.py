@@ -1,31 +1,56 @@
-"""A picture of one run: a lane per worker, a bar per module across time, coloured by status.
+"""A picture of one run: a lane per worker, a bar per module across time, coloured by status, and
+for a rolling run a lane per front-end with its switch and its health check.
 
-RunTimeline is the widget: it follows a run's lanes (timeline_lanes), measures where things go
-(timeline_geometry), names the module under the pointer and emits the one clicked. It paints in
-two layers: the cached picture of what has finished (timeline_picture), and a live layer painted
-every time over it: the bars still deploying, how many modules were given up at each instant,
-the failures and the selection. A failed module is drawn over everything else and outlined; the
-current module, when it failed, also lights up the consumers it blocked.
+RunTimeline is the widget: it follows a run's lanes (lanes), measures where things go
+(geometry), names the module or step under the pointer and emits the module clicked. It paints
+in two layers: the cached picture of what has finished (picture), and a live layer painted every
+time over it: the bars still deploying, the rolling steps, how many modules were given up at
+each instant, the failures and the selection. A failed module is drawn over everything else and
+outlined; the current module, when it failed, also lights up the consumers it blocked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from app.engine.events import RolloutPhase
 from app.engine.vocabulary import ItemStatus
-from app.gui.formatting import duration, status_label
+from app.gui.formatting import count_text, duration, status_label
+from app.gui.rollout import PhaseSpan
 from app.gui.run_progress import ItemRow, RunProgress, blocked_by
 from app.gui.timeline.geometry import LiveSpan, TimelineFrame, lane_count
 from app.gui.timeline.lanes import UNATTEMPTED, RunLanes
-from app.gui.timeline.picture import FinishedPicture, StatusFill
+from app.gui.timeline.picture import STATUS_COLORS, FinishedPicture, StatusFill
 
 TOOLTIP_NAMES = 6
 HIGHLIGHT = QColor("#f0e442")
 MIN_LABELLED_LANE = 10  # pixels: lower lanes get no counts written in them
+COUNT_GAP_PX = 6  # between two counts of given-up modules: closer ones are added into one
+# A rolling run's steps, in colours the status colours leave free (and apart for colour-blind eyes).
+# A front-end's lane in a rolling run: one colour per phase (the failed ones take the failure colour).
+PHASE_COLORS: dict[str, str] = {
+    RolloutPhase.DRAINED: "#999999",
+    RolloutPhase.SWITCHING: "#0072b2",
+    RolloutPhase.HEALTH: "#e69f00",
+    RolloutPhase.SOAKING: "#56b4e9",
+    RolloutPhase.HEALTHY: "#009e73",
+    RolloutPhase.UNDRAINED: "#009e73",
+    RolloutPhase.SWITCHED_BACK: "#cc79a7",
+}
+PHASE_WORDS: dict[str, str] = {
+    RolloutPhase.DRAINED: "drained",
+    RolloutPhase.SWITCHING: "switched",
+    RolloutPhase.HEALTH: "health check",
+    RolloutPhase.SOAKING: "soak",
+    RolloutPhase.HEALTHY: "healthy",
+    RolloutPhase.UNDRAINED: "undrained",
+    RolloutPhase.SWITCHED_BACK: "switched back",
+    RolloutPhase.FAILED: "failed",
+}
 
 
 class RunTimeline(QWidget):
@@ -111,6 +136,10 @@ class RunTimeline(QWidget):
         return super().event(event)
 
     def tooltip_at(self, pos: QPoint) -> str:
+        if self.lanes is not None:
+            span = self._frame().span_at(pos)
+            if span is not None:
+                return phase_tip(span)
         row = self.row_at(pos)
         if row is None or self.lanes is None:
             return ""
@@ -121,7 +150,9 @@ class RunTimeline(QWidget):
             if len(lane_rows) > 1:
                 rows = self.lanes.progress.rows
                 names = ", ".join(rows[n].module for n in lane_rows[:TOOLTIP_NAMES])
-                more = f" and {len(lane_rows) - TOOLTIP_NAMES} more" if len(lane_rows) > TOOLTIP_NAMES else ""
+                more = (
+                    f" and {count_text(len(lane_rows) - TOOLTIP_NAMES)} more" if len(lane_rows) > TOOLTIP_NAMES else ""
+                )
                 return f"Not attempted: {names}{more}\n{item.detail}"
         took = f", {duration(item.seconds)}" if item.seconds and item.status not in UNATTEMPTED else ""
         why = f"\n{item.detail}" if item.detail and item.status != ItemStatus.DEPLOYED else ""
@@ -150,6 +181,7 @@ class RunTimeline(QWidget):
             painter.drawPixmap(0, 0, self._picture.layer(frame, self.palette(), self.devicePixelRatioF()))
             rows = self.lanes.progress.rows
             self._paint_running(painter, frame)
+            self._paint_phases(painter, frame)
             if self.lanes.dropped:
                 self._paint_dropped_notes(painter, frame, rows)
             self._paint_failures(painter, frame)
@@ -164,6 +196,17 @@ class RunTimeline(QWidget):
                 painter, frame.bar_rect(lanes.bar_of[row], lane, now).adjusted(0, 0, -1, 0), ItemStatus.DEPLOYING
             )
 
+    def _paint_phases(self, painter: QPainter, frame: TimelineFrame) -> None:
+        """Each front-end's switch and health check in its own lane; a failed one in the failure colour."""
+        lanes = frame.lanes
+        now = lanes.span()
+        for number, name in enumerate(lanes.frontends()):
+            for span in lanes.spans_of(name):
+                colour = STATUS_COLORS[ItemStatus.FAILED] if span.problem else PHASE_COLORS.get(span.phase, "")
+                if colour:
+                    painter.fillRect(frame.span_rect(span, number, now).adjusted(0, 0, -1, 0), QColor(colour))
+                    self._fill.count += 1
+
     def _paint_dropped_notes(self, painter: QPainter, frame: TimelineFrame, rows: list[ItemRow]) -> None:
         """How many were given up at each instant, and the consumers the selected failure blocked."""
         lanes = frame.lanes
@@ -174,9 +217,11 @@ class RunTimeline(QWidget):
                 x = int(frame.x(when))
                 many[x] = many.get(x, 0) + 1
             painter.setPen(self.palette().text().color())
-            for x, count in _clusters(many):
-                if count > 1:
-                    painter.drawText(QRectF(x + 4, top - 2, 60, height + 4), Qt.AlignmentFlag.AlignVCenter, f"×{count}")
+            metrics = painter.fontMetrics()
+            for x, count in _labels(_clusters(many), lambda n: metrics.horizontalAdvance(f"×{count_text(n)}")):
+                text = f"×{count_text(count)}"
+                box = QRectF(x + 4, top - 2, metrics.horizontalAdvance(text) + 2, height + 4)
+                painter.drawText(box, Qt.AlignmentFlag.AlignVCenter, text)
         chain = self._blocked_by_current(rows)
         if chain:  # outlined, over the rest
             painter.setPen(QPen(HIGHLIGHT.darker(150), 2))
@@ -209,6 +254,31 @@ class RunTimeline(QWidget):
         if self.current is None or rows[self.current].status != ItemStatus.FAILED:
             return set()
         return set(blocked_by(rows, rows[self.current].module))
+
+
+def _labels(clusters: Iterable[tuple[int, int]], width: Callable[[int], int]) -> list[tuple[int, int]]:
+    """(x, count) of the counts to write: a cluster whose count would run into the one before is
+    added to it, so that no two counts overlap and read as one number. Single modules get
+    no count of their own, but add to a neighbour's."""
+    labels: list[tuple[int, int]] = []
+    right = -(1 << 30)  # where the last count written ends
+    for x, count in clusters:
+        if labels and x + 4 < right + COUNT_GAP_PX:
+            first, before = labels[-1]
+            labels[-1] = (first, before + count)
+            right = first + 4 + width(before + count)
+        elif count > 1:
+            labels.append((x, count))
+            right = x + 4 + width(count)
+    return labels
+
+
+def phase_tip(span: PhaseSpan) -> str:
+    """A rolling step under the pointer: which front-end, what, how long, and what failed."""
+    what = PHASE_WORDS.get(span.phase, span.phase)
+    took = f", {duration((span.end - span.start).total_seconds())}" if span.end is not None else ", going on"
+    failed = f"\n{span.problem}" if span.problem else ""
+    return f"{span.frontend}: {what}{took}{failed}"
 
 
 def _clusters(counts: dict[int, int], gap: int = 3) -> Iterable[tuple[int, int]]:

@@ -1,6 +1,13 @@
-"""The Upgrades pane: where the platform upgrade stands, Deploy All, Upgrade to..., and every run."""
+"""The Upgrades pane: where the platform upgrade stands, Deploy All, Upgrade to..., and every run.
+
+What is left to deploy is the engine's Deploy All plan (``session.plan``): the counts, the
+Deploy, Rolling deploy and Stage buttons and their questions all follow it, front-ends to bring
+up to date included; during a run the counts move with the modules the run makes live.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -15,13 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import operations
 from app.engine.catalog import compare_versions
 from app.engine.errors import BadInputError
-from app.engine.runs.planner import DeployPlan
-from app.engine.vocabulary import ModuleState, RunKind
+from app.engine.read.preview import DeployPreview
+from app.engine.runs.planner import DEPLOY
+from app.engine.vocabulary import ModuleState, RunKind, SkipReason
 from app.gui.controller import describe_plan, describe_stage
-from app.gui.formatting import plural
+from app.gui.formatting import count_text, describe_run, plural
 from app.gui.jobs import JobResult
 from app.gui.lifecycle import request_rollback
 from app.gui.modules.model import ModulesModel
@@ -32,10 +39,9 @@ from app.gui.snapshot import Snapshot
 from app.gui.table_model import SORT_ROLE
 from app.gui.upgrades.report_model import RunReportModel
 from app.gui.upgrades.states_bar import StatesBar
-from app.gui.widgets import PANE_MARGINS, Count, MessageBar, RefusalShortcuts, move_bar, table_view
+from app.gui.widgets import PANE_MARGINS, Count, FloatingMessageBar, RefusalShortcuts, move_bar, table_view
 
 PANE = "upgrades"
-PLAN_JOB = "plan"
 TOTAL = "total"  # not a state: every module
 STAGED = "staged"  # not a state either: ready modules whose release is already on the front-ends
 STAGE_JOB = "stage plan"
@@ -80,7 +86,7 @@ class UpgradesPane(QWidget):
         self.rollback_action = QAction("&Roll back run…", self)
         self.rollback_action.setIconText("Roll back run…")
         self.rollback_action.triggered.connect(self.request_rollback)
-        self.refusals = RefusalShortcuts(self, lambda text: self.session.notifier.error(text, PANE))
+        self.refusals = RefusalShortcuts(self, session.notifier, PANE, self._holding_run)
         self.refusals.watch(
             self.deploy_action,
             self.upgrade_action,
@@ -95,6 +101,8 @@ class UpgradesPane(QWidget):
         session.tracker.ticked.connect(self._follow)
         session.tracker.ended.connect(self._on_run_ended)
         session.controller.busy_changed.connect(self.update_actions)
+        session.plan.changed.connect(self._on_plan)
+        session.plan.reading_changed.connect(self.update_actions)
         self._counts_soon = QTimer(self)  # counts follow the modules table, once per burst of changes
         self._counts_soon.setSingleShot(True)
         self._counts_soon.setInterval(COUNTS_DELAY_MS)
@@ -103,8 +111,11 @@ class UpgradesPane(QWidget):
             signal.connect(self._counts_soon.start)
         self.update_actions()
 
+    def _on_plan(self, _read: object) -> None:
+        self._show_counts()  # a new plan is rare: shown at once, not at the next burst of changes
+
     def _build(self) -> None:
-        self.message_bar = MessageBar()
+        self.message_bar = FloatingMessageBar(self)
         self.title = QLabel("Reading the environment…")
         self.title.setAccessibleName("Upgrade status")
         font = self.title.font()
@@ -162,7 +173,7 @@ class UpgradesPane(QWidget):
         self.table.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PANE_MARGINS)
-        layout.addWidget(self.message_bar)
+        layout.addWidget(self.message_bar.slot)  # kept for messages: they never push the rows down
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
         layout.addLayout(counts_row)
@@ -190,20 +201,24 @@ class UpgradesPane(QWidget):
         self._show_counts()
 
     def _show_counts(self) -> None:
-        counts = self.modules.state_counts()
-        self.counts[TOTAL].set(sum(counts.values()))
-        for key in (ModuleState.READY, ModuleState.COMPILATION_FAILED, ModuleState.DEPLOYED):
-            self.counts[key].set(counts[key])
-        self.counts[STAGED].set(self.staged)
-        self.states_bar.set_counts(counts)
-        if counts[ModuleState.READY]:
-            ready = plural(counts[ModuleState.READY], "module")
-            text = f"{ready} prepared and not deployed yet. Deploy makes them live."
-        elif counts[ModuleState.COMPILATION_FAILED] or counts[ModuleState.NOT_PREPARED]:
-            text = "Nothing left to deploy; fix the modules that did not compile and publish them again."
+        states = self.modules.state_counts()
+        self.counts[TOTAL].set(self.modules.rowCount())
+        self.counts[ModuleState.COMPILATION_FAILED].set(states[ModuleState.COMPILATION_FAILED])
+        self.states_bar.set_counts(states)
+        preview = self.session.plan.preview
+        if self.modules.plan_known and preview is not None:
+            planned = self.modules.plan_counts()
+            self.counts[ModuleState.READY].set(planned[DEPLOY])
+            self.counts[ModuleState.DEPLOYED].set(planned[SkipReason.ALREADY_DEPLOYED])
+            self.counts[STAGED].set(len(preview.staged))
+            self.subtitle.setText(describe_left(preview, planned[DEPLOY], states))
         else:
-            text = "Fully upgraded: every module is deployed in the current platform version."
-        self.subtitle.setText(text)
+            for key in (ModuleState.READY, ModuleState.DEPLOYED, STAGED):
+                self.counts[key].clear()
+            error = self.session.plan.error
+            self.subtitle.setText(
+                f"Could not read what Deploy All would do: {error}" if error else "Reading what Deploy All would do…"
+            )
         self.update_actions()
 
     def _on_run_started(self, progress: RunProgress) -> None:
@@ -212,7 +227,7 @@ class UpgradesPane(QWidget):
                 self.upgrade_progress,
                 progress.done,
                 max(progress.total, 1),
-                f"Preparing modules: %v / {progress.total}",
+                f"Preparing modules: {count_text(progress.done)} / {count_text(progress.total)}",
             )
             self.upgrade_progress.show()
         self.update_actions()
@@ -221,7 +236,8 @@ class UpgradesPane(QWidget):
         """The report's rows of the active runs, and the preparation bar, at the window's tick."""
         for progress in self.session.tracker.active():
             if RunKind(progress.kind).traits.prepares:
-                move_bar(self.upgrade_progress, progress.done, max(progress.total, 1))
+                text = f"Preparing modules: {count_text(progress.done)} / {count_text(progress.total)}"
+                move_bar(self.upgrade_progress, progress.done, max(progress.total, 1), text)
             self.report.follow(progress)
 
     def _on_run_ended(self, progress: RunProgress) -> None:
@@ -234,8 +250,7 @@ class UpgradesPane(QWidget):
         stage_reason = self._why_no_run() or self._why_no_deploy()
         reason = stage_reason or self._why_change_control()
         self.deploy_action.setEnabled(reason is None)
-        ready = self.modules.state_counts()[ModuleState.READY]
-        self.deploy_action.setToolTip(reason or f"Deploy All: make the {plural(ready, 'prepared module')} live")
+        self.deploy_action.setToolTip(reason or self._deploy_tip())
         upgrade_reason = self._why_no_run()
         self.upgrade_action.setEnabled(upgrade_reason is None)
         self.upgrade_action.setToolTip(
@@ -277,18 +292,28 @@ class UpgradesPane(QWidget):
     def _why_no_run(self) -> str | None:
         active = self.session.tracker.newest_active()
         if active is not None:
-            return f"Run {active.run_id} ({active.kind}) started by {active.started_by} is in progress"
+            return f"{describe_run(active, starts_sentence=True)} is in progress"
         if self.session.controller.awaiting_run_id():
             return "A run is starting"
         if self._planning:
             return "Reading what Deploy All would do…"
         return None
 
+    def _holding_run(self) -> int | None:
+        """The run a refusal of this pane's actions is about, when one is in progress."""
+        active = self.session.tracker.newest_active()
+        return active.run_id if active is not None else None
+
     def _why_no_deploy(self) -> str | None:
+        """Deploy follows the engine's plan: off until it is read, and when it deploys nothing."""
         if self.session.snapshot is None:
             return "Reading the environment…"
-        if self.modules.state_counts()[ModuleState.READY] == 0:
-            return "Nothing to deploy: no module is prepared and waiting to be deployed"
+        if self.session.plan.error is not None:
+            return None  # Deploy reads the plan again, and says what stops it
+        if not self.modules.plan_known:
+            return "Reading what Deploy All would do…"
+        if self.modules.plan_counts()[DEPLOY] == 0:
+            return "Nothing to deploy: Deploy All's plan leaves every module as it is"
         return None
 
     def _why_change_control(self) -> str | None:
@@ -296,6 +321,11 @@ class UpgradesPane(QWidget):
         snapshot = self.session.snapshot
         state = snapshot.status.change_control if snapshot is not None else None
         return state.why_not(planned=True) if state is not None else None
+
+    def _deploy_tip(self) -> str:
+        if self.session.plan.error is not None:
+            return f"Deploy All (its plan could not be read: {self.session.plan.error}; Deploy reads it again)"
+        return f"Deploy All: make the {plural(self.modules.plan_counts()[DEPLOY], 'module')} of its plan live"
 
     def _enabled_frontends(self) -> list[str]:
         snapshot = self.session.snapshot
@@ -335,28 +365,26 @@ class UpgradesPane(QWidget):
     # -- acting -------------------------------------------------------------------------------
 
     def request_deploy_all(self, rolling: bool = False) -> None:
-        """Read the plan on a job thread, show it, and start Deploy All once confirmed."""
+        """Read the plan afresh on a job thread, show it, and start Deploy All once confirmed."""
         if self._planning:
             return
         self._planning = True
         self.message_bar.hide()
         self.update_actions()
-        self.session.jobs.submit(
-            PLAN_JOB,
-            lambda: operations.plan_deploy_all(self.session.ctx),
-            lambda result: self._confirm_plan(result, rolling),
-        )
+        self.session.plan.read(lambda result: self._confirm_plan(result, rolling))
 
     def _confirm_plan(self, result: JobResult, rolling: bool = False) -> None:
         self._planning = False
         try:
+            if self.session.closed:
+                return
             if not result.ok:
                 self.session.notifier.error(result.error_text, PANE)
-            elif not result.value.to_deploy:
+            elif not result.value.preview.to_deploy:
                 self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
             else:
                 choices = RunChoices(can_soak=rolling)
-                text = self._plan_text(result.value, rolling)
+                text = self._plan_text(result.value.preview, rolling)
                 if self.session.notifier.confirm("Deploy All", text, "Deploy", choices=choices):
                     self._deploy_with(choices, rolling)
         finally:
@@ -371,8 +399,8 @@ class UpgradesPane(QWidget):
         self.session.controller.deploy_all(PANE, options=options)
         self.deploy_started.emit()
 
-    def _plan_text(self, plan: DeployPlan, rolling: bool) -> str:
-        text = describe_plan(plan)
+    def _plan_text(self, preview: DeployPreview, rolling: bool) -> str:
+        text = describe_plan(preview)
         if rolling:
             text += (
                 f"\nFront-ends switch one at a time ({', '.join(self._enabled_frontends())}): each is drained, "
@@ -408,22 +436,24 @@ class UpgradesPane(QWidget):
             self.update_actions()
 
     def request_stage(self) -> None:
-        """Read the plan on a job thread, say what would be staged, and stage once confirmed."""
+        """Read the plan afresh on a job thread, say what would be staged, and stage once confirmed."""
         if self._planning:
             return
         self._planning = True
         self.message_bar.hide()
         self.update_actions()
-        self.session.jobs.submit(STAGE_JOB, lambda: operations.plan_deploy_all(self.session.ctx), self._confirm_stage)
+        self.session.plan.read(self._confirm_stage)
 
     def _confirm_stage(self, result: JobResult) -> None:
         self._planning = False
         try:
+            if self.session.closed:
+                return
             if not result.ok:
                 self.session.notifier.error(result.error_text, PANE)
-            elif not result.value.to_deploy:
+            elif not result.value.preview.to_deploy:
                 self.session.notifier.info("Nothing to stage: every prepared module is already live", PANE)
-            elif self.session.notifier.confirm("Stage now", describe_stage(result.value), "Stage"):
+            elif self.session.notifier.confirm("Stage now", describe_stage(result.value.preview), "Stage"):
                 self.session.controller.stage_all(PANE)
                 self.deploy_started.emit()
         finally:
@@ -447,3 +477,26 @@ class UpgradesPane(QWidget):
             return
         self.message_bar.hide()
         request_rollback(self.session, PANE, run_id=run_id, started=self.deploy_started.emit)
+
+
+def describe_left(preview: DeployPreview, left: int, states: Mapping[str, int]) -> str:
+    """Under the pane's title: what Deploy All would do now, in a sentence or two.
+
+    ``left`` is the plan's count as the runs followed since moved it; the rest is the plan's.
+    """
+    if left:
+        parts = [f"{plural(left, 'module')} to deploy."]
+        behind = sorted(preview.behind().items())
+        if behind:
+            lacking = " and ".join(f"{name} lacks {count_text(number)}" for name, number in behind)
+            them = "it" if len(behind) == 1 else "them"
+            parts.append(f"Of those, {lacking}: Deploy All brings {them} up to date.")
+        if preview.staged:
+            staged = len(preview.staged)
+            verbs = "is staged already and only switches" if staged == 1 else "are staged already and only switch"
+            parts.append(f"{count_text(staged)} of them {verbs}.")
+        parts.append("Deploy makes them live.")
+        return " ".join(parts)
+    if states.get(ModuleState.COMPILATION_FAILED) or states.get(ModuleState.NOT_PREPARED):
+        return "Nothing left to deploy; fix the modules that did not compile and publish them again."
+    return "Fully upgraded: every module is live in the current platform version on every enabled front-end."

@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from app.engine.read.views import RunSummary
-from app.engine.vocabulary import ItemStatus, KindTraits, RunKind
-from app.gui.formatting import duration, minute, outcome_icon_name, run_outcome, timestamp
+from app.engine.vocabulary import ItemStatus, RunKind
+from app.gui.formatting import count_text, duration, minute, outcome_icon_name, run_outcome, timestamp
 from app.gui.icons import status_icon
-from app.gui.run_progress import RunProgress
+from app.gui.run_progress import RunProgress, compile_failures
 from app.gui.table_model import Column, ColumnTableModel
 
 
-def _count(status: ItemStatus, title: str = "", only: Callable[[KindTraits], bool] | None = None) -> Column[RunSummary]:
-    """How many items of a run ended in ``status``; blank for runs whose kind never uses it."""
+def _succeeded(run: RunSummary) -> int:
+    return run.counts.get(RunKind(run.kind).traits.success, 0)
 
-    def number(run: RunSummary) -> int:
+
+# What an item went through when all went well, by what the run's kind does with it.
+SUCCESS_TIPS: dict[str, str] = {
+    ItemStatus.DEPLOYED: "made live on every enabled front-end",
+    ItemStatus.PREPARED: "compiled for the new platform version, not deployed",
+    ItemStatus.STAGED: "written to every enabled front-end, not switched",
+}
+
+
+def _done_text(run: RunSummary) -> str:
+    """The count, and the word for runs that make nothing live (an upgrade prepares, a stage stages)."""
+    status = RunKind(run.kind).traits.success
+    return count_text(_succeeded(run)) + (f" {status}" if status != ItemStatus.DEPLOYED else "")
+
+
+def _done_tip(run: RunSummary) -> str:
+    status = RunKind(run.kind).traits.success
+    return f"{count_text(_succeeded(run))} {status}: {SUCCESS_TIPS[status]}"
+
+
+def _count(status: ItemStatus) -> Column[RunSummary]:
+    """How many items of a run ended in ``status``."""
+
+    def count_of(run: RunSummary) -> int:
         return run.counts.get(status, 0)
 
-    def text(run: RunSummary) -> str:
-        return "" if only is not None and not only(RunKind(run.kind).traits) else str(number(run))
-
-    header = title or status.capitalize()
-    return Column(header, text, sort=number, numeric=True, width=40)  # as wide as its title
+    return Column(status.capitalize(), lambda run: count_text(count_of(run)), sort=count_of, numeric=True, width=40)
 
 
 class RunReportModel(ColumnTableModel[RunSummary]):
@@ -47,13 +66,13 @@ class RunReportModel(ColumnTableModel[RunSummary]):
         Column("Duration", lambda r: duration(r.seconds), sort=lambda r: r.seconds or 0.0, numeric=True, width=64),
         Column(
             "Status",
-            lambda r: run_outcome(r.kind, r.status, r.counts, brief=True),
+            lambda r: run_outcome(r.kind, r.status, r.counts, brief=True, compile_failed=r.compile_failed),
             icon=lambda r: status_icon(outcome_icon_name(r.kind, r.status, r.counts)),
-            tooltip=lambda r: r.message or run_outcome(r.kind, r.status, r.counts),
-            width=140,
+            tooltip=lambda r: r.message or run_outcome(r.kind, r.status, r.counts, compile_failed=r.compile_failed),
+            width=150,  # "10 did not compile" and its icon
         ),
-        _count(ItemStatus.DEPLOYED),
-        _count(ItemStatus.PREPARED, only=lambda traits: traits.prepares),
+        # One column for what each kind does when all goes well: deployed, prepared or staged.
+        Column("Done", _done_text, sort=_succeeded, tooltip=_done_tip, numeric=True, width=100),
         _count(ItemStatus.FAILED),
         _count(ItemStatus.BLOCKED),
         _count(ItemStatus.SKIPPED),
@@ -78,5 +97,7 @@ class RunReportModel(ColumnTableModel[RunSummary]):
             return
         counts = {status: progress.counts.get(status, 0) for status in self.rows[number].counts}
         counts.update(progress.counts)
-        self.rows[number] = replace(self.rows[number], counts=counts, status=progress.status)
+        self.rows[number] = replace(
+            self.rows[number], counts=counts, status=progress.status, compile_failed=compile_failures(progress)
+        )
         self.rows_changed([number])
