@@ -35,16 +35,8 @@ def location_of(args: argparse.Namespace) -> Location:
 
 def existing_environment(args: argparse.Namespace) -> AbstractContextManager[EnvironmentContext]:
     """The environment the command names, opened, checked and settled (``app.engine.opening``);
-    what settling a dead run found is said on stderr."""
-    return existing(location_of(args), notice)
-
-
-def notice(text: str) -> None:
-    """One line for the operator on stderr, beside the command's own output."""
-    try:
-        print(f"deploycenter: {text}", file=sys.stderr, flush=True)
-    except OSError:  # stderr went away: the audit log and the run's items say it too
-        pass
+    what settling a dead run did is said on stderr (``main.RecoveryNotices``)."""
+    return existing(location_of(args))
 
 
 def output(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:

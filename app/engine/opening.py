@@ -13,7 +13,7 @@ waits for that thread only a moment when it ends (``webhooks.sender.BackgroundSe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from app.engine.context import EnvironmentContext, Location, open_context
@@ -21,11 +21,8 @@ from app.engine.errors import StateError
 
 
 @contextmanager
-def existing(
-    location: Location, on_notice: Callable[[str], None] | None = None, *, send_events: bool = True
-) -> Iterator[EnvironmentContext]:
-    """The environment at ``location``, opened for the length of one command; what settling a
-    dead run found that the operator must read goes to ``on_notice``, a line each.
+def existing(location: Location, *, send_events: bool = True) -> Iterator[EnvironmentContext]:
+    """The environment at ``location``, opened for the length of one command.
 
     ``send_events``: send the due webhook events meanwhile (not for commands that send them themselves).
     """
@@ -47,7 +44,7 @@ def existing(
             if stale:
                 from app.engine.kinds.recovery import recover_dead_runs  # here: most commands find none
 
-                recover_dead_runs(ctx, on_notice or (lambda text: None))
+                recover_dead_runs(ctx)
             if clear_sources:  # once, after an upgrade from a release that stored secrets there
                 from app.engine.secret_sources import rewrite_clear_sources
 

@@ -62,7 +62,7 @@ def test_a_publish_killed_before_compiling_is_discarded_and_said_so(cli: Cli, tm
 
     settled = cli("status")
     assert settled.code == 0
-    [notice] = settled.err.strip().splitlines()
+    [notice] = settled.err.strip().splitlines()  # one line says how the dead run was settled
     assert "run 2 (publish)" in notice and "discarded" in notice, notice
     assert "Orders version 2 (back to version 1)" in notice and "Fresh version 1 (removed)" in notice, notice
 

@@ -29,7 +29,7 @@ command that changes something undrains it (``drains.undrain_left_behind``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -63,12 +63,6 @@ log = logging.getLogger(__name__)
 WAITING_MESSAGE = "staged; the run stopped before switching it, and nothing of it stayed live"
 FINISHED_MESSAGE = "live on every front-end: the switch was finished after the run's process died"
 
-Notice = Callable[[str], None]  # a line the operator must read: printed by the command line
-
-
-def ignore_notice(text: str) -> None:
-    """The default: the audit log and the run's items say it all the same."""
-
 
 @dataclass(frozen=True)
 class _Module:
@@ -93,26 +87,22 @@ def begin_operation(session: Session) -> EnvironmentRow:
     return env
 
 
-def recover_dead_runs(ctx: EnvironmentContext, on_notice: Notice = ignore_notice) -> list[int]:
+def recover_dead_runs(ctx: EnvironmentContext) -> list[int]:
     """Settle the runs whose process died, for a command that opens the environment.
 
     Takes the writer lock only when there is one: most commands find none, and a read-only view
-    must not wait for a writer. What the operator must know (a publish discarded) goes to
-    ``on_notice``, one line per run, once the settling is committed.
+    must not wait for a writer. What was done is logged as a warning, one line per run, which the
+    command line also says on stderr.
     """
     with ctx.db.read() as session:
         if not records.has_stale_runs(session):
             return []
-    notices: list[str] = []
     with ctx.db.write() as session:
         records.serialize_writers(session)
-        settled = settle_dead_runs(session, notices.append)
-    for notice in notices:
-        on_notice(notice)
-    return settled
+        return settle_dead_runs(session)
 
 
-def settle_dead_runs(session: Session, on_notice: Notice = ignore_notice) -> list[int]:
+def settle_dead_runs(session: Session) -> list[int]:
     """Reconcile and close every run whose owner died; inside a writer transaction. Their ids."""
     dead = [(run, why) for run in records.active_runs(session) if (why := records.why_dead(run)) is not None]
     if not dead:
@@ -135,10 +125,7 @@ def settle_dead_runs(session: Session, on_notice: Notice = ignore_notice) -> lis
             note += f"; {cleared} leftover work file(s) removed from the front-ends" if cleared else ""
             discarded = discard_uncompiled(session, run)  # once reconciled: the front-ends are back
             if discarded:
-                said = summary(run, discarded)
-                log.warning("%s", said)
-                on_notice(said)
-                note += f"; {said}"
+                note += f"; {summary(run, discarded)}"
             records.close_run(session, run, RunStatus.INTERRUPTED, f"interrupted: {why}{note}")
             log.warning(
                 "run %s (%s) was interrupted (%s): the front-ends now run what the record says%s",
