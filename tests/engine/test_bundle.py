@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.engine import bundle as bundle_module
+from app.engine.blobs import read_all
 from app.engine.bundle import Bundle, bundle_from_source_zip, load_bundle
 from app.engine.errors import BundleError
 from app.engine.manifest import MANIFEST_NAME, Manifest, parse_manifest
@@ -96,7 +97,7 @@ def test_tool_droppings_are_ignored(tmp_path: Path) -> None:
 
 def test_zip_bundle_equals_folder_bundle(tmp_path: Path) -> None:
     folder = load_bundle(bundle_dir(tmp_path))
-    archive = write_zip(tmp_path / "orders.zip", dict(folder.files))
+    archive = write_zip(tmp_path / "orders.zip", {name: read_all(blob) for name, blob in folder.files.items()})
     assert load_bundle(archive) == folder
     assert load_bundle(archive).sha256 == folder.sha256
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[WorkerPool]:
 
 
 def test_how_many_processes_a_run_gets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(worker_processes.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.delenv(ENV_PROCESSES, raising=False)
     assert process_count(worker_processes.MIN_MODULES) == 4
     assert process_count(worker_processes.MIN_MODULES - 1) == 0  # small runs stay in one process
@@ -56,7 +57,7 @@ def test_how_many_processes_a_run_gets(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(ENV_PROCESSES, value)
         assert process_count(10_000) == expected
     monkeypatch.delenv(ENV_PROCESSES)
-    monkeypatch.setattr(worker_processes.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert process_count(10_000) == 0
 
 

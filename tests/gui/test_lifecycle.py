@@ -79,11 +79,11 @@ def test_asking_twice_while_the_plan_is_read_asks_once(qtbot: QtBot, window: Mai
     window.upgrades.select_run(run_id)
     asked = len(answers.questions)
 
-    result = wait_operation(
-        qtbot,
-        window.session,
-        lambda: (window.upgrades.rollback_action.trigger(), window.details.run_actions.rollback_action.trigger()),
-    )
+    def ask_from_both_panes() -> None:
+        window.upgrades.rollback_action.trigger()
+        window.details.run_actions.rollback_action.trigger()
+
+    result = wait_operation(qtbot, window.session, ask_from_both_panes)
 
     assert result.result.ok
     assert [q.title for q in answers.questions[asked:]] == ["Roll back"]
@@ -115,13 +115,12 @@ def test_roll_back_the_run_shown_in_details(qtbot: QtBot, window: MainWindow, an
 def test_roll_back_selected_modules_one_release(qtbot: QtBot, window: MainWindow, answers: Answers) -> None:
     deploy_all(qtbot, window)
     modules = window.modules
-    qtbot.waitUntil(
-        lambda: (
-            window.modules_model.entry("Localization") is not None
-            and window.modules_model.entry("Localization").state == "deployed"
-        ),  # type: ignore[union-attr]
-        timeout=RUN_TIMEOUT_MS,
-    )
+
+    def localization_deployed() -> bool:
+        entry = window.modules_model.entry("Localization")
+        return entry is not None and entry.state == "deployed"
+
+    qtbot.waitUntil(localization_deployed, timeout=RUN_TIMEOUT_MS)
     modules.select("Localization")
     modules.update_actions()
     assert modules.rollback_action.isEnabled(), modules.rollback_action.toolTip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunFinished, RunStarted
@@ -151,7 +152,7 @@ def test_a_shortcut_of_a_refused_action_says_why_in_the_pane(qtbot: QtBot, windo
     window.modules.select(IN_THE_RUN)
     window.modules.table.setFocus()
 
-    qtbot.keyClick(window.modules.table, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window.modules.table, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
 
     message = window.session.notifier.messages[-1]
     assert (message.level, message.pane) == (ERROR, "modules")
@@ -166,7 +167,7 @@ def test_the_deploy_shortcut_says_why_it_is_refused(qtbot: QtBot, window: MainWi
     window.show_pane(0)
     window.upgrades.table.setFocus()
 
-    qtbot.keyClick(window.upgrades.table, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window.upgrades.table, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
 
     assert window.upgrades.message_bar.text.startswith("Deploy refused: Run 3 (deploy-all) started by ")
     assert window.upgrades.message_bar.text.endswith("is in progress")

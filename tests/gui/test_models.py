@@ -124,5 +124,6 @@ def test_a_reload_updates_only_the_modules_that_changed(session: GuiSession) -> 
     assert model.state_counts() == {"deployed": 24, "compilation-failed": 6}
     keys = [model.rows[n].label for n in range(model.rowCount())]
     assert keys == sorted(keys), "rows moved to keep the State order"
-    assert model.rows[model.row_of("Payroll")].state == "compilation-failed"  # names still index rows
+    payroll = model.entry("Payroll")  # names still index rows
+    assert payroll is not None and payroll.state == "compilation-failed"
     assert tester is not None

@@ -187,7 +187,9 @@ def test_filtering_and_sorting_tell_views_that_whole_rows_move(filtered: Filtere
     # With this hint a selection model keeps one persistent index per selected row, not per cell:
     # a filter change with thousands of selected rows stays a fraction of a second.
     hints: list[QAbstractItemModel.LayoutChangeHint] = []
-    filtered.proxy.layoutAboutToBeChanged[filters.LAYOUT_SIGNATURE].connect(lambda _, hint: hints.append(hint))
+    # PySide6's stubs do not describe picking a signal's overload by its signature.
+    with_hint = filtered.proxy.layoutAboutToBeChanged[filters.LAYOUT_SIGNATURE]  # type: ignore[index]
+    with_hint.connect(lambda _, hint: hints.append(hint))
     filtered.proxy.set_text("sales")
     filtered.proxy.sort(filtered.model.column_index("Module"), Qt.SortOrder.DescendingOrder)
     assert hints == [QAbstractItemModel.LayoutChangeHint.VerticalSortHint] * 2

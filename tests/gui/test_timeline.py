@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunStarted
@@ -80,7 +81,7 @@ def test_bars_are_coloured_by_status_and_hover_and_click_name_the_module(qtbot: 
     assert timeline.tooltip_at(centres["B"]).startswith("B (App): Failed, 5.0 s\ndisk full")
     assert timeline.tooltip_at(QPoint(2, 2)) == ""
     with qtbot.waitSignal(timeline.row_clicked) as clicked:
-        qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=centres["D"])
+        QTest.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=centres["D"])
     assert clicked.args == [3]
 
 
@@ -142,7 +143,7 @@ def test_the_details_timeline_and_blocked_view_follow_the_selection(qtbot: QtBot
     common = next(n for n, row in enumerate(pane.model.rows) if row.module == "Common")
     rect = pane.timeline.bar_rect(common)
     assert rect is not None
-    qtbot.mouseClick(pane.timeline, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
+    QTest.mouseClick(pane.timeline, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
     assert pane.proxy.mapToSource(pane.table.currentIndex()).row() == common
 
 

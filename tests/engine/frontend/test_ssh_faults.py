@@ -117,9 +117,9 @@ def test_sshd_killed_mid_batch_leaves_no_release_and_the_next_stage_is_clean(
     results = target.stage([release_for(module)[0] for module in modules])
     assert all(isinstance(r, FrontendError) and f"ssh://srv1{remote_folder}" in str(r) for r in results), results
     assert any("connection was lost" in str(r) for r in results)
-    for module in remote_folder.iterdir():
-        assert not (module / "CURRENT").exists()
-        assert all(entry.name.startswith(".staging-") for entry in (module / "releases").iterdir())
+    for folder in remote_folder.iterdir():
+        assert not (folder / "CURRENT").exists()
+        assert all(entry.name.startswith(".staging-") for entry in (folder / "releases").iterdir())
     monkeypatch.setattr(tar_stream, "tar_member", real_member)
     server.start()  # same port, same host key
     again = target.stage([release_for(module)[0] for module in modules])  # the same target reconnects

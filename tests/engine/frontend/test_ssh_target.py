@@ -272,7 +272,7 @@ def test_read_live_hashes_files_on_the_server(target: SshTarget, remote_folder: 
     go_live(target, 1)
     staged(target, "Billing")
     [orders, billing] = target.read_live(["Orders", "Billing"])
-    expected = {name: hashlib.sha256(data).hexdigest() for name, data in release.files.items()}
+    expected = {name: hashlib.sha256(blobs.read_all(data)).hexdigest() for name, data in release.files.items()}
     assert orders.release_id == release.release_id
     assert dict(orders.hashes) == expected
     assert orders.info is not None and orders.info["files"] == expected
@@ -428,7 +428,9 @@ def test_read_live_hashes_without_sha256sum(
     release = release_for("Orders", 1)[0]
     go_live(target, 1)
     [orders] = target.read_live(["Orders"])
-    assert dict(orders.hashes) == {name: hashlib.sha256(data).hexdigest() for name, data in release.files.items()}
+    assert dict(orders.hashes) == {
+        name: hashlib.sha256(blobs.read_all(data)).hexdigest() for name, data in release.files.items()
+    }
 
 
 def test_a_switch_whose_staged_temp_files_went_missing_writes_them_again(
