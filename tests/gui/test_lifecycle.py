@@ -6,6 +6,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
@@ -13,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from app.engine import farm_admin as frontends
 from app.engine.events import FrontendSwitched, ItemSnapshot, RunFinished, RunStarted
 from app.gui.main_window import MainWindow
+from app.gui.modules import pane as modules_pane
 from app.gui.modules.model import DRIFT
 from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, wait_operation, wait_refreshed
 
@@ -260,7 +262,11 @@ def test_a_rolling_run_shows_each_front_end_and_its_health_check(qtbot: QtBot, w
 # -- drift in Modules --------------------------------------------------------------------------
 
 
-def test_modules_mark_the_modules_whose_front_ends_disagree(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+def test_modules_mark_the_modules_whose_front_ends_disagree(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pane reads the farm at most every 15 s; this test waits for three reads, not for the limit.
+    monkeypatch.setattr(modules_pane, "DRIFT_INTERVAL_S", 0.2)
     model, pane = window.modules_model, window.modules
     QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
     result = wait_operation(
