@@ -158,7 +158,7 @@ def test_bundle_files_are_sorted_and_read_only() -> None:
     made = Bundle(manifest=Manifest(name="X"), files={"b": b"2", MANIFEST_NAME: b'name = "X"', "a": b"1"})
     assert list(made.files) == ["a", "b", MANIFEST_NAME]
     with pytest.raises(TypeError):
-        made.files["c"] = b"3"  # type: ignore[index]
+        made.files["c"] = b"3"  # type: ignore[index]  # the point: a Mapping takes no assignment
 
 
 # ---------------------------------------------------------------- manifest refusals

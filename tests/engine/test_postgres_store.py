@@ -120,7 +120,8 @@ def test_json_columns_keep_nested_values_and_unicode(db: Database) -> None:
     with db.read() as session:
         version = session.scalars(select(ModuleVersionRow)).one()
         assert version.manifest == manifest
-        assert session.get(ModuleRow, module_id).config_overrides == {"MaxRows": "100", "Mode": "fast"}  # type: ignore[union-attr]
+        module = session.get(ModuleRow, module_id)
+        assert module is not None and module.config_overrides == {"MaxRows": "100", "Mode": "fast"}
 
 
 def test_a_live_name_is_unique_ignoring_case_and_free_again_once_deleted(db: Database) -> None:

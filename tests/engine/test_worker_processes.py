@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,8 +41,8 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[WorkerPool]:
     made: list[WorkerPool] = []
     original = WorkerPool.__init__
 
-    def spy(self: WorkerPool, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
+    def spy(self: WorkerPool, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
         made.append(self)
 
     monkeypatch.setattr(WorkerPool, "__init__", spy)

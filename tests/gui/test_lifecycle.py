@@ -16,7 +16,7 @@ from app.engine.events import FrontendSwitched, ItemSnapshot, RunFinished, RunSt
 from app.gui.main_window import MainWindow
 from app.gui.modules import pane as modules_pane
 from app.gui.modules.model import DRIFT
-from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, wait_operation, wait_refreshed
+from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, first_frontend, module_entry, wait_operation, wait_refreshed
 
 DEMO_READY = 24
 
@@ -135,7 +135,7 @@ def test_roll_back_selected_modules_one_release(qtbot: QtBot, window: MainWindow
     assert window.details.progress is not None and window.details.progress.kind == "rollback"
     assert statuses(window) == {"Localization": "deployed"}
     qtbot.waitUntil(
-        lambda: window.modules_model.entry("Localization").state == "ready",  # type: ignore[union-attr]
+        lambda: module_entry(window.modules_model, "Localization").state == "ready",
         timeout=RUN_TIMEOUT_MS,
     )
 
@@ -193,14 +193,15 @@ def test_publish_solution_for_the_selected_modules(qtbot: QtBot, window: MainWin
 def test_details_suggests_publish_solution_for_a_module_that_failed_twice_in_a_row(
     qtbot: QtBot, window: MainWindow, answers: Answers
 ) -> None:
-    frontend = Path(window.session.snapshot.status.frontends[0].location)  # type: ignore[union-attr]
+    frontend = first_frontend(window.session)
     stray = frontend / "Identity" / "notes.txt"
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_text("not Deploy Center's", encoding="utf-8")
     details = window.details
 
     deploy_all(qtbot, window)
-    details.select_row(details.progress.index["identity"])  # type: ignore[union-attr]
+    assert details.progress is not None
+    details.select_row(details.progress.index["identity"])
     assert "failed in this Deploy All and in the one before" not in details.item.detail.text()  # once is no pattern
     assert not details.item.solution_button.isVisibleTo(window)
 
@@ -230,7 +231,8 @@ def test_details_suggests_publish_solution_for_a_module_that_failed_twice_in_a_r
 def test_the_selected_item_says_what_each_front_end_holds(qtbot: QtBot, window: MainWindow) -> None:
     deploy_all(qtbot, window)
     details = window.details
-    details.select_row(details.progress.index["common"])  # type: ignore[union-attr]
+    assert details.progress is not None
+    details.select_row(details.progress.index["common"])
     qtbot.waitUntil(lambda: "On the front-ends: default live" in details.item.detail.text(), timeout=RUN_TIMEOUT_MS)
 
 
@@ -286,7 +288,9 @@ def test_modules_mark_the_modules_whose_front_ends_disagree(
     common = model.entry("Common")
     assert common is not None and common.drift
     state = model.column_index("State")
-    index = model.index(model.row_of("Common"), state)  # type: ignore[arg-type]
+    common_row = model.row_of("Common")
+    assert common_row is not None
+    index = model.index(common_row, state)
     assert "front-ends disagree" in model.data(index, Qt.ItemDataRole.DisplayRole)
     assert "run different releases" in model.data(index, Qt.ItemDataRole.ToolTipRole)
     assert "where the front-ends disagree" in pane.shown.text()
@@ -297,12 +301,12 @@ def test_modules_mark_the_modules_whose_front_ends_disagree(
     old_builds = [entry for entry in model.rows if entry.state == "compilation-failed" and entry.deployed_version]
     assert old_builds
     qtbot.waitUntil(lambda: model.drift_count() == 0, timeout=RUN_TIMEOUT_MS)
-    index = model.index(model.row_of("Common"), state)  # type: ignore[arg-type]
+    index = model.index(common_row, state)
     assert "front-ends disagree" not in model.data(index, Qt.ItemDataRole.DisplayRole)
 
     (tmp_path / "web2" / "Common" / "CURRENT").unlink()
     wait_refreshed(qtbot, window.session)
-    qtbot.waitUntil(lambda: model.entry("Common").drift, timeout=RUN_TIMEOUT_MS)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: module_entry(model, "Common").drift, timeout=RUN_TIMEOUT_MS)
     pane.state_filter.setCurrentIndex(pane.state_filter.findData(DRIFT))
     assert {pane.proxy.entry(n).name for n in range(pane.proxy.rowCount())} == {"Common"}
 

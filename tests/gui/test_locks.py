@@ -12,10 +12,10 @@ from app.gui.jobs import JobResult
 from app.gui.main_window import MainWindow
 from app.gui.notifier import ERROR
 from app.gui.watcher import POLL_JOB, PollRequest, poll
-from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, wait_operation
+from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, module_entry, wait_operation
 
 IN_THE_RUN = "Orders"
-OUTSIDE_THE_RUN = "Recruiting"  # failed to compile for 11.19.0: Deploy All skips it
+OUTSIDE_THE_RUN = "Recruiting"  # failed to compile for 11.19.0: Deploy All skips it, module_entry
 
 
 def module_actions(window: MainWindow) -> dict[str, bool]:
@@ -134,7 +134,7 @@ def test_the_state_column_says_where_each_held_module_is_in_its_run(qtbot: QtBot
     tracker, model = window.session.tracker, window.modules.model
 
     def labels() -> dict[str, str]:
-        return {name: model.entry(name).label for name in ("Common", "Orders")}  # type: ignore[union-attr]
+        return {name: module_entry(model, name).label for name in ("Common", "Orders")}
 
     tracker.apply_events([RunStarted(90, "deploy-all", "ci", utcnow(), items), ItemStarted(90, "Common", utcnow())])
     qtbot.waitUntil(lambda: labels() == {"Common": "Deploying in run 90", "Orders": "Waiting in run 90"})

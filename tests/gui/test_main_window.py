@@ -84,7 +84,7 @@ def test_opening_a_report_row_shows_the_run(qtbot: QtBot, window: MainWindow) ->
     QTest.keyClick(table, Qt.Key.Key_Return)
     assert window.stack.currentIndex() == 2
     qtbot.waitUntil(lambda: window.details.progress is not None)
-    assert window.details.progress.kind == "upgrade"  # type: ignore[union-attr]
+    assert window.details.progress is not None and window.details.progress.kind == "upgrade"
     assert window.details.model.rowCount() == 30
 
 

@@ -19,6 +19,7 @@ from app.gui import filters
 from app.gui.filters import IN_A_RUN, ModuleFilter
 from app.gui.modules.model import ModulesModel
 from app.gui.session import GuiSession
+from tests.gui.conftest import module_entry
 
 FAILED = ["CarrierGateway", "Payroll", "Recruiting", "ReturnsDesk", "Tracking", "VendorCatalogSync"]
 LOGISTICS = ["CarrierGateway", "Inventory", "ReturnsDesk", "Shipping", "Tracking", "VendorCatalogSync", "Warehouses"]
@@ -82,7 +83,7 @@ def test_held_by_an_active_run_follows_the_locks(filtered: Filtered) -> None:
     filtered.model.lock(["Orders", "Customers"], 7)  # neighbours in the table
     assert filtered.names() == ["Customers", "Orders"]
     assert filtered.signals == ["inserted 0-1", "changed 0-1"], "rows join with rowsInserted, not a reset"
-    filtered.model.set_locks({filtered.model.entry("Payroll").id: 8})  # type: ignore[union-attr]
+    filtered.model.set_locks({module_entry(filtered.model, "Payroll").id: 8})
     assert filtered.names() == ["Payroll"]
     filtered.model.unlock_run(8)
     assert filtered.names() == []

@@ -14,7 +14,7 @@ from app.gui.main_window import MainWindow
 from app.gui.modules.config_dialog import ConfigDialog, looks_secret
 from app.paths import resource
 from tests.bundles import write_bundle
-from tests.gui.conftest import Answers, wait_operation, wait_refreshed
+from tests.gui.conftest import Answers, module_entry, wait_operation, wait_refreshed
 
 
 def shown_names(window: MainWindow) -> list[str]:
@@ -122,10 +122,10 @@ def test_sorting_by_a_header_keeps_the_selection_and_the_name_index(qtbot: QtBot
     entry = pane.model.entry("Orders")
     assert entry is not None and entry.name == "Orders"
     pane.table.sortByColumn(pane.model.column_index("Application"), Qt.SortOrder.AscendingOrder)
-    applications = [pane.model.entry(n).application for n in shown_names(window)]  # type: ignore[union-attr]
+    applications = [module_entry(pane.model, n).application for n in shown_names(window)]
     assert applications == sorted(applications)
     wait_refreshed(qtbot, window.session)  # a reload keeps the chosen order
-    assert [pane.model.entry(n).application for n in shown_names(window)] == sorted(applications)  # type: ignore[union-attr]
+    assert [module_entry(pane.model, n).application for n in shown_names(window)] == sorted(applications)
 
 
 def choose_state(window: MainWindow, state: str) -> None:

@@ -17,6 +17,7 @@ from app.gui.run_progress import ItemRow, RunProgress, blocked_by, blocking_prod
 from app.gui.timeline.lanes import RunLanes, pack_lanes
 from app.gui.timeline.picture import STATUS_COLORS
 from app.gui.timeline.widget import RunTimeline
+from tests.gui.conftest import changed_row
 from tests.gui.test_details_pane import FAILING, open_failed_deploy_run, select_module
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -120,11 +121,11 @@ def test_a_live_run_keeps_each_module_in_its_lane(qtbot: QtBot) -> None:
     progress = RunProgress.from_started(RunStarted(5, "deploy-all", "me", START, items))
     lanes = RunLanes(progress)
     for event in (ItemStarted(5, "M0", START), ItemStarted(5, "M1", START + timedelta(seconds=1))):
-        lanes.update([progress.apply_event(event)])  # type: ignore[list-item]
+        lanes.update([changed_row(progress, event)])
     assert lanes.lane_of == {0: 0, 1: 1}
-    lanes.update([progress.apply_event(ItemFinished(5, "M0", "deployed", None, None, 0.5))])  # type: ignore[list-item]
+    lanes.update([changed_row(progress, ItemFinished(5, "M0", "deployed", None, None, 0.5))])
     later = utcnow() + timedelta(seconds=3600)  # after M0 finished (now)
-    lanes.update([progress.apply_event(ItemStarted(5, "M2", later))])  # type: ignore[list-item]
+    lanes.update([changed_row(progress, ItemStarted(5, "M2", later))])
     assert lanes.lane_of == {0: 0, 1: 1, 2: 0}, "M2 takes the lane M0 left"
 
 
@@ -156,15 +157,15 @@ def test_a_live_run_redraws_in_full_only_when_its_time_scale_or_lanes_change(qtb
     qtbot.addWidget(timeline)
     timeline.resize(600, 150)
     timeline.show_run(progress)
-    timeline.rows_changed([progress.apply_event(ItemStarted(5, "M0", utcnow()))])  # type: ignore[list-item]
+    timeline.rows_changed([changed_row(progress, ItemStarted(5, "M0", utcnow()))])
     timeline.grab()
     first = timeline.full_draws
     for n, name in enumerate(names[1:], 1):  # one lane, module after module, within the shown scale
         moved = [
-            progress.apply_event(ItemFinished(5, names[n - 1], "deployed", None, None, 0.001)),
-            progress.apply_event(ItemStarted(5, name, utcnow())),
+            changed_row(progress, ItemFinished(5, names[n - 1], "deployed", None, None, 0.001)),
+            changed_row(progress, ItemStarted(5, name, utcnow())),
         ]
-        timeline.rows_changed(moved)  # type: ignore[arg-type]
+        timeline.rows_changed(moved)
         timeline.grab()
     assert timeline.lanes is not None and len(timeline.lanes.lanes) == 1
     assert timeline.full_draws == first, "each paint added the bars that finished, nothing more"

@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -166,11 +167,11 @@ def test_a_different_artifact_under_the_same_release_id_is_refused(target: SshTa
     ],
 )
 def test_foreign_entries_fail_that_module_and_are_left_alone(
-    target: SshTarget, remote_folder: Path, make_foreign: object, says: str
+    target: SshTarget, remote_folder: Path, make_foreign: Callable[[Path], object], says: str
 ) -> None:
     module = remote_folder / "Orders"
     module.mkdir()
-    make_foreign(module)  # type: ignore[operator]
+    make_foreign(module)
     before = tree(module) if not (module / "releases").is_symlink() else None
     orders, other = target.stage([release_for("Orders")[0], release_for("Billing")[0]])
     assert isinstance(orders, FrontendError)
