@@ -208,6 +208,9 @@ def window(qtbot: QtBot, session: GuiSession, gate: Gates) -> Iterator[MainWindo
     shown.show()
     with qtbot.waitSignal(session.snapshot_loaded, timeout=RUN_TIMEOUT_MS):
         session.start()
+    # The watcher's first poll, on its own job thread, sets every module's locks from the database:
+    # landing after a test has fed the tracker a run, it would clear that run's locks.
+    qtbot.waitUntil(lambda: session.watcher.polls > 0, timeout=RUN_TIMEOUT_MS)
     yield shown
     gate.release_all()
     shown.close()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
+from app.engine.context import EnvironmentContext
 from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunFinished, RunStarted
+from app.gui import watcher
 from app.gui.formatting import utcnow
 from app.gui.jobs import JobResult
 from app.gui.main_window import MainWindow
 from app.gui.notifier import ERROR
-from app.gui.watcher import POLL_JOB, PollRequest, poll
+from app.gui.watcher import POLL_JOB, PollRequest, PollResult, poll
 from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, Gates, module_entry, wait_operation
 
 IN_THE_RUN = "Orders"
@@ -142,6 +147,32 @@ def test_the_state_column_says_where_each_held_module_is_in_its_run(qtbot: QtBot
     qtbot.waitUntil(lambda: labels()["Common"] == "Deployed · held by run 90")  # done, and still held (rule 4)
     tracker.apply_events([ItemFinished(90, "Orders", "cancelled", None, None, 0.0), RunFinished(90, "cancelled")])
     assert labels() == {"Common": "Deployed", "Orders": "Ready to deploy"}
+
+
+@pytest.fixture
+def late_first_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watcher's first poll returns half a second late, as on a busy machine."""
+    real, calls = watcher.poll, [0]
+
+    def late(ctx: EnvironmentContext, request: PollRequest) -> PollResult:
+        calls[0] += 1
+        if calls[0] == 1:
+            time.sleep(0.5)  # on the job thread, as a slow read would
+        return real(ctx, request)
+
+    monkeypatch.setattr(watcher, "poll", late)
+
+
+def test_the_window_is_handed_over_after_its_first_poll(
+    qtbot: QtBot, late_first_poll: None, window: MainWindow
+) -> None:
+    # Tests feed the tracker runs the database does not hold; the first poll must not land after
+    # them and clear their locks.
+    items = (ItemSnapshot("Orders", "Core", 1, "pending"),)
+    window.session.tracker.apply_events([RunStarted(91, "deploy-all", "ci", utcnow(), items)])
+    polls = window.session.watcher.polls
+    qtbot.waitUntil(lambda: window.session.watcher.polls > polls + 1, timeout=RUN_TIMEOUT_MS)
+    assert module_entry(window.modules.model, "Orders").label == "Waiting in run 91"
 
 
 def test_a_shortcut_of_a_refused_action_says_why_in_the_pane(qtbot: QtBot, window: MainWindow, gate: Gates) -> None:
