@@ -34,6 +34,10 @@ import pytest
 from tests.processes import children_of
 
 SSHD_ENV = "DEPLOYCENTER_TEST_SSHD"
+# The tests that start servers run one after another on one worker of a parallel run: their time
+# limits (seconds) assume servers that get the CPU when they need it, which several farms of
+# sshd, asyncssh and deploys fighting over two cores do not give.
+ONE_WORKER = pytest.mark.xdist_group("sshd")
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 _started_install = False
 

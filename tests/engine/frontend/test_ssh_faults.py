@@ -17,7 +17,9 @@ from app.engine.frontend.ssh import tar_stream
 from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendError, Staged, Switch
 from tests.engine.frontend.conftest import FAST, MakeTarget, release_for
-from tests.sshd import Farm, SshServer, basic_bin, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, SshServer, basic_bin, start_or_skip
+
+pytestmark = ONE_WORKER
 
 MODULES = ["Orders", "Billing", "Stock"]
 

@@ -20,7 +20,9 @@ from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
 from tests.engine.frontend import kit
 from tests.engine.frontend.conftest import MakeTarget, release_for
-from tests.sshd import Farm, SshServer, basic_bin, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, SshServer, basic_bin, start_or_skip
+
+pytestmark = ONE_WORKER
 
 
 def tree(root: Path, skip_modes: frozenset[str] = frozenset()) -> dict[str, tuple[str, bytes | None, int | None]]:
