@@ -88,6 +88,8 @@ def test_cancel_stops_the_run(qtbot: QtBot, window: MainWindow, gate: Gates) -> 
     with qtbot.waitSignal(window.session.tracker.started, timeout=RUN_TIMEOUT_MS):
         window.upgrades.deploy_button.click()
     assert window.details.run_actions.cancel_action.isEnabled()
+    # Cancelling lets the modules already deploying finish: Common must have begun, not merely be next.
+    qtbot.waitUntil(lambda: statuses(window).get("Common") == "deploying", timeout=RUN_TIMEOUT_MS)
 
     def cancel_then_let_common_finish() -> None:
         window.details.run_actions.cancel_action.trigger()
