@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -475,3 +476,15 @@ def test_a_big_file_goes_to_the_remote_by_reference_in_chunks(
     [result] = target.stage([by_reference])
     assert isinstance(result, Staged), result
     assert (remote_folder / "Media" / "releases" / release.release_id / "assets" / "video.bin").read_bytes() == content
+
+
+def test_the_test_servers_skip_the_accounts_shell_start_up_files(ssh_farm: Farm, server: SshServer) -> None:
+    # Root's start-up files here run `pyenv rehash`, which waits a minute on a lock that a server
+    # killed mid-login leaves behind; every command of every later test then ran into its limit.
+    done = subprocess.run(
+        ["ssh", "-F", str(ssh_farm.config), "-o", "BatchMode=yes", server.alias, 'echo "$HOME"'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, str(server.root / "home")), done.stderr
