@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def fill(data_dir: Path, entries: int) -> None:
         _insert(connection, rows)
 
 
-def _insert(connection: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+def _insert(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
     connection.executemany(
         "INSERT INTO audit_log (id, at, who, operation, target, result, detail, prev_sha256, sha256) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

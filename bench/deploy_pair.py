@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ def run(checkout: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def prepare(checkout: Path, snapshot: Path, bundles: list[Path]) -> None:
+def prepare(checkout: Path, snapshot: Path, bundles: Sequence[Path]) -> None:
     data = ["--data-dir", str(snapshot)]
     for arguments in (["init", *data], ["publish", *map(str, bundles), *data], ["upgrade", "--to", "11.19.0", *data]):
         done = run(checkout, *arguments)

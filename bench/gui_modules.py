@@ -26,12 +26,10 @@ SCROLL_PAGES = 200
 SELECTED = 1_000  # rows selected while a filter is typed: Qt keeps each across the change
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 
 def measure(data_dir: Path) -> list[tuple[str, float, float, int | None]]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from gui_stall import Ticker, wait
     from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -42,6 +40,7 @@ def measure(data_dir: Path) -> list[tuple[str, float, float, int | None]]:
     from app.gui.memory import settle_long_lived
     from app.gui.session import GuiSession
     from app.gui.welcome import open_environment
+    from bench.gui_stall import Ticker, wait
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(data_dir.parent / "settings"))
     app = make_application([sys.argv[0]])
@@ -124,7 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", type=int, default=100_000)
     options = parser.parse_args()
-    import bulk
+    from bench import bulk
 
     with tempfile.TemporaryDirectory(prefix="deploycenter-gui-modules-") as scratch:
         data_dir = Path(scratch) / "env"

@@ -23,6 +23,7 @@ front-ends (default: a temporary folder on the disk, so ``sync`` costs what it c
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -41,6 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from app.engine.blobs import blob_size, read_all
 from app.engine.frontend.ssh.options import CONFIG_ENV
 from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import Prune, ReleaseFiles, Staged, Switch
@@ -104,7 +106,7 @@ def write_local_copy(root: Path, releases: Sequence[ReleaseFiles]) -> None:
         folder = root / release.module / "releases" / release.release_id
         for name, data in release.files.items():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_bytes(data)
+            (folder / name).write_bytes(read_all(data))
         (folder / ".release.json").write_bytes(release.info)
         (root / release.module / "CURRENT").write_text(f"{release.release_id}\n")
         (root / release.module / "config.json").write_bytes(release.config)
@@ -184,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     releases = make_releases(args.modules, version=2 if args.second else 1)
     earlier = make_releases(args.modules, version=1) if args.second else []
-    payload = sum(len(d) for r in releases for d in r.files.values())
+    payload = sum(blob_size(d) for r in releases for d in r.files.values())
     print(f"{args.modules} modules, {3 * args.modules} files, {payload / 1e6:.1f} MB of content", flush=True)
     work = Path(tempfile.mkdtemp(prefix="deploycenter-bench-ssh-", dir=args.folder_root))
     source = work / "source"
@@ -206,13 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if earlier:
                 deploy_over_ssh(servers[0], one, earlier)
             with Cpu(servers) as used:
-                figures["ssh"].append(timed(lambda one=one: deploy_over_ssh(servers[0], one, releases, bool(earlier))))
+                figures["ssh"].append(
+                    timed(functools.partial(deploy_over_ssh, servers[0], one, releases, bool(earlier)))
+                )
             cpu["ssh"].append((used.client, used.server))
             copy = fresh(servers[0], "copy")
             if earlier:
                 rsync(made, servers[0], first_source, copy)
             with Cpu(servers) as used:
-                figures["rsync"].append(timed(lambda copy=copy: rsync(made, servers[0], source, copy)))
+                figures["rsync"].append(timed(functools.partial(rsync, made, servers[0], source, copy)))
             cpu["rsync"].append((used.client, used.server))
             folders = [fresh(server, "three") for server in servers]
             for server, folder in zip(servers, folders, strict=True):

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypedDict
+
+
+class BundleOptions(TypedDict, total=False):
+    """write_bundle's keyword arguments, for helpers that pass them on."""
+
+    application: str | None
+    depends: Sequence[str]
+    uses: Sequence[str]
+    platform: str | None
+    config: Mapping[str, str] | None
+    files: Mapping[str, str] | None
+    code: str | None
 
 
 def write_bundle(

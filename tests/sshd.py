@@ -34,6 +34,10 @@ import pytest
 from tests.processes import children_of
 
 SSHD_ENV = "DEPLOYCENTER_TEST_SSHD"
+# The tests that start servers run one after another on one worker of a parallel run: their time
+# limits (seconds) assume servers that get the CPU when they need it, which several farms of
+# sshd, asyncssh and deploys fighting over two cores do not give.
+ONE_WORKER = pytest.mark.xdist_group("sshd")
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 _started_install = False
 
@@ -153,6 +157,7 @@ class SshServer:
         return f"ssh://{self.alias}{folder}"
 
     def prepare(self) -> None:
+        (self.root / "home").mkdir(exist_ok=True)
         self.host_key_line = keygen(self.host_key, self.alias)
         (self.root / "authorized_keys").write_text(self.authorized_key + "\n")
 
@@ -162,6 +167,8 @@ class SshServer:
 
     def _write_config(self) -> Path:
         config = self.root / "sshd_config"
+        extra_env = [word for line in self.extra_config if line.startswith("SetEnv ") for word in line.split()[1:]]
+        others = [line for line in self.extra_config if not line.startswith("SetEnv ")]
         sftp = SFTP_SERVER if Path(SFTP_SERVER).is_file() else "internal-sftp"
         config.write_text(
             "\n".join(
@@ -185,7 +192,12 @@ class SshServer:
                     "MaxStartups 50",
                     "LogLevel VERBOSE",
                     f"Subsystem sftp {sftp}",
-                    *self.extra_config,
+                    # The account's shell start-up files are the machine's, not the test's: here
+                    # root's runs `pyenv rehash`, which waits a minute on a lock that a server
+                    # killed mid-login can leave behind. An empty home of the server's own skips them.
+                    # sshd takes only the first SetEnv line, so a test's own variables join this one.
+                    " ".join(["SetEnv", f"HOME={self.root / 'home'}", *extra_env]),
+                    *others,
                     "",
                 ]
             )

@@ -6,12 +6,12 @@ import io
 from datetime import UTC, datetime
 
 from app.cli.progress import ProgressPrinter, format_seconds
-from app.engine.events import ItemFinished, ItemSnapshot, LogLine, RunFinished, RunStarted
+from app.engine.events import Event, ItemFinished, ItemSnapshot, LogLine, RunFinished, RunStarted
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def run_events() -> list[object]:
+def run_events() -> list[Event]:
     items = (
         ItemSnapshot("A", "X", 1, "pending"),
         ItemSnapshot("B", "X", 1, "pending"),
@@ -30,7 +30,7 @@ def test_plain_output_is_one_line_per_module() -> None:
     out = io.StringIO()
     printer = ProgressPrinter(out, live=False)
     for event in run_events():
-        printer(event)  # type: ignore[arg-type]
+        printer(event)
     assert out.getvalue().splitlines() == [
         "run 7 (deploy-all): 2 module(s) to do, 1 skipped",
         "[1/2] A: deployed (0.50s)",
@@ -44,7 +44,7 @@ def test_terminal_output_redraws_one_line_and_keeps_failures() -> None:
     out = io.StringIO()
     printer = ProgressPrinter(out, live=True)
     for event in run_events():
-        printer(event)  # type: ignore[arg-type]
+        printer(event)
     text = out.getvalue()
     assert "\r[" in text and "2/2 failed 1" in text
     assert "B: failed: disk full\n" in text
@@ -73,7 +73,7 @@ def test_a_stream_whose_reader_left_silences_the_printer_and_nothing_else() -> N
     out = GoneReader(2)
     printer = ProgressPrinter(out, live=False)
     for event in run_events():
-        printer(event)  # type: ignore[arg-type]  # never raises
+        printer(event)  # never raises
     assert out.getvalue().splitlines() == [
         "run 7 (deploy-all): 2 module(s) to do, 1 skipped",
         "[1/2] A: deployed (0.50s)",

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Unpack
 
 from app.engine import operations
 from app.engine.context import EnvironmentContext, Location
 from app.engine.events import Event, ItemFinished
-from tests.bundles import write_bundle
+from tests.bundles import BundleOptions, write_bundle
 
 
 @dataclass
@@ -25,8 +26,8 @@ class Kit:
         self.bundles = self.root / "bundles"
         self.bundles.mkdir(exist_ok=True)
 
-    def bundle(self, name: str, **kwargs: object) -> Path:
-        return write_bundle(self.bundles, name, **kwargs)  # type: ignore[arg-type]
+    def bundle(self, name: str, **options: Unpack[BundleOptions]) -> Path:
+        return write_bundle(self.bundles, name, **options)
 
     def publish(self, *paths: Path) -> operations.RunOutcome:
         return operations.publish(self.ctx, list(paths))

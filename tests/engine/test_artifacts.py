@@ -5,12 +5,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import os
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from app.engine import files
 from app.engine.artifacts import (
     ArtifactCorruptError,
     ArtifactStore,
@@ -81,7 +81,7 @@ def test_failed_write_keeps_old_content_and_no_temp(tmp_path: Path, monkeypatch:
     def full_disk(src: object, dst: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
 
-    monkeypatch.setattr(files.os, "replace", full_disk)
+    monkeypatch.setattr(os, "replace", full_disk)
     with pytest.raises(OSError):
         write_atomically(target, b"new\n")
     assert target.read_bytes() == b"old\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.engine import bundle as bundle_module
+from app.engine.blobs import read_all
 from app.engine.bundle import Bundle, bundle_from_source_zip, load_bundle
 from app.engine.errors import BundleError
 from app.engine.manifest import MANIFEST_NAME, Manifest, parse_manifest
@@ -96,7 +97,7 @@ def test_tool_droppings_are_ignored(tmp_path: Path) -> None:
 
 def test_zip_bundle_equals_folder_bundle(tmp_path: Path) -> None:
     folder = load_bundle(bundle_dir(tmp_path))
-    archive = write_zip(tmp_path / "orders.zip", dict(folder.files))
+    archive = write_zip(tmp_path / "orders.zip", {name: read_all(blob) for name, blob in folder.files.items()})
     assert load_bundle(archive) == folder
     assert load_bundle(archive).sha256 == folder.sha256
 
@@ -157,7 +158,7 @@ def test_bundle_files_are_sorted_and_read_only() -> None:
     made = Bundle(manifest=Manifest(name="X"), files={"b": b"2", MANIFEST_NAME: b'name = "X"', "a": b"1"})
     assert list(made.files) == ["a", "b", MANIFEST_NAME]
     with pytest.raises(TypeError):
-        made.files["c"] = b"3"  # type: ignore[index]
+        made.files["c"] = b"3"  # type: ignore[index]  # the point: a Mapping takes no assignment
 
 
 # ---------------------------------------------------------------- manifest refusals

@@ -19,7 +19,7 @@ P_11_18 = PlatformSpec("11.18.1", frozenset({"http.v2", "soap.legacy"}))
 P_11_19 = PlatformSpec("11.19.0", frozenset({"http.v2"}))
 
 
-def make_bundle(manifest: str = 'name = "Orders"\n', **files: bytes) -> Bundle:
+def make_bundle(manifest: str = 'name = "Orders"\n', /, **files: bytes) -> Bundle:
     text = manifest.encode()
     content = {"src/app.py": b"def main():\n    return 1\n", **files}
     return Bundle(manifest=parse_manifest(text), files={MANIFEST_NAME: text, **content})

@@ -5,6 +5,7 @@ build live, and the new front-end must run that build too, or the record and the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.engine.envkit import Kit, make_kit
 
 
 @pytest.fixture
-def kit(tmp_path: Path) -> Kit:
+def kit(tmp_path: Path) -> Iterator[Kit]:
     k = make_kit(tmp_path, frontends=1)
     yield k
     k.ctx.close()

@@ -29,11 +29,13 @@ def test_a_new_database_is_migrated_to_the_head_and_then_left_alone(tmp_path: Pa
 
 
 def test_the_live_name_index_gets_its_postgresql_form_when_asked() -> None:
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects.postgresql.base import PGDialect
     from sqlalchemy.schema import CreateIndex
 
-    from app.engine.store.models import ModuleRow, add_postgresql_options
+    from app.engine.store.models import Base, ModuleRow, add_postgresql_options
 
     add_postgresql_options()
-    index = next(i for i in ModuleRow.__table__.indexes if i.name == "ux_module_live_name")
-    assert str(CreateIndex(index).compile(dialect=postgresql.dialect())).endswith("WHERE deleted_at IS NULL")
+    table = Base.metadata.tables[ModuleRow.__tablename__]
+    index = next(i for i in table.indexes if i.name == "ux_module_live_name")
+    dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves its dialects' constructors unannotated
+    assert str(CreateIndex(index).compile(dialect=dialect)).endswith("WHERE deleted_at IS NULL")

@@ -120,7 +120,8 @@ def test_json_columns_keep_nested_values_and_unicode(db: Database) -> None:
     with db.read() as session:
         version = session.scalars(select(ModuleVersionRow)).one()
         assert version.manifest == manifest
-        assert session.get(ModuleRow, module_id).config_overrides == {"MaxRows": "100", "Mode": "fast"}  # type: ignore[union-attr]
+        module = session.get(ModuleRow, module_id)
+        assert module is not None and module.config_overrides == {"MaxRows": "100", "Mode": "fast"}
 
 
 def test_a_live_name_is_unique_ignoring_case_and_free_again_once_deleted(db: Database) -> None:
@@ -182,12 +183,13 @@ def test_a_reader_sees_one_snapshot_while_a_writer_commits(db: Database) -> None
 def test_long_reasons_and_messages_fit(db: Database) -> None:
     """PostgreSQL enforces declared lengths; an item's reason may be a whole failure message."""
     from app.engine.runs import records as runs
+    from app.engine.vocabulary import ItemStatus, RunKind
 
     module_id = add_module(db, "M" + "x" * 63)
     reason = "front-end /srv/" + "deep/" * 60 + " is a file, but Deploy Center needs a folder there"
     with db.write() as session:
-        item = runs.NewItem(module_id, "M" + "x" * 63, "App", 1, None, "failed", reason, reason * 3)
-        run = runs.create_run(session, "deploy", "11.19.0", [item], 1)
+        item = runs.NewItem(module_id, "M" + "x" * 63, "App", 1, None, ItemStatus.FAILED, reason, reason * 3)
+        run = runs.create_run(session, RunKind.DEPLOY, "11.19.0", [item], 1)
         run_id = run.id
     with db.read() as session:
         stored = session.get(RunRow, run_id)

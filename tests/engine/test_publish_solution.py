@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from app.engine.vocabulary import ItemStatus, RunKind, RunStatus
 from tests.engine.envkit import make_kit
 
 
-def compiled_at(kit_ctx: EnvironmentContext, platform: str) -> list[object]:
+def compiled_at(kit_ctx: EnvironmentContext, platform: str) -> list[datetime]:
     with kit_ctx.db.read() as session:
         return list(
             session.scalars(
@@ -39,7 +40,7 @@ def test_every_module_is_compiled_again_and_deployed_even_when_already_deployed(
         assert [(i.module, i.status) for i in detail.items] == [("Alpha", "deployed"), ("Beta", "deployed")]
         after = compiled_at(kit.ctx, "11.18.1")
         assert len(after) == len(before) == 2  # the compilations are replaced, not added
-        assert all(new > old for new, old in zip(after, before, strict=True))  # type: ignore[operator]
+        assert all(new > old for new, old in zip(after, before, strict=True))
         assert [kit.current("Alpha"), kit.current("Beta")] == live  # reproducible: the same releases
         assert views.verify(kit.ctx).drift == ()
     finally:

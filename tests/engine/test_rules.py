@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from tests.engine.envkit import Kit, held, make_kit
 
 
 @pytest.fixture
-def kit(tmp_path: Path, database_url: str | None) -> Kit:
+def kit(tmp_path: Path, database_url: str | None) -> Iterator[Kit]:
     k = make_kit(tmp_path, database_url=database_url)
     yield k
     k.ctx.close()
@@ -237,7 +239,7 @@ def test_a_run_held_up_longer_than_the_stale_limit_is_not_taken_as_dead(
     from app.engine.store.models import RunRow
 
     monkeypatch.setattr(runs, "HEARTBEAT_INTERVAL", 0.05)
-    monkeypatch.setattr(runs, "STALE_AFTER", runs.timedelta(seconds=0.5))
+    monkeypatch.setattr(runs, "STALE_AFTER", timedelta(seconds=0.5))
     kit.publish(kit.bundle("Slow1"), kit.bundle("Slow2"))
     operations.upgrade(kit.ctx, "11.19.0")
     with held(lambda sink: operations.deploy_all(kit.ctx, workers=1, on_event=sink)) as run:

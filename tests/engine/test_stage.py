@@ -38,7 +38,9 @@ def test_stage_writes_every_planned_release_everywhere_and_switches_nothing(kit:
     }
     for name in ("Alpha", "Beta"):
         assert [kit.current(name, i) for i in (0, 1)] == before[name]
-        release = f"v1-11.19.0-{planned[name].artifact_sha256[:12]}"  # type: ignore[index]
+        artifact = planned[name].artifact_sha256
+        assert artifact is not None
+        release = f"v1-11.19.0-{artifact[:12]}"
         for frontend in kit.frontends:
             assert (frontend / name / "releases" / release / ".release.json").is_file()
     assert views.verify(kit.ctx).drift == ()

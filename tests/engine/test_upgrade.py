@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tests.engine.envkit import Kit, make_kit
 
 
 @pytest.fixture
-def kit(tmp_path: Path, database_url: str | None) -> Kit:
+def kit(tmp_path: Path, database_url: str | None) -> Iterator[Kit]:
     k = make_kit(tmp_path, database_url=database_url)
     yield k
     k.ctx.close()

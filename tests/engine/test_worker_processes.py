@@ -5,11 +5,13 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,8 +41,8 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[WorkerPool]:
     made: list[WorkerPool] = []
     original = WorkerPool.__init__
 
-    def spy(self: WorkerPool, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
+    def spy(self: WorkerPool, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
         made.append(self)
 
     monkeypatch.setattr(WorkerPool, "__init__", spy)
@@ -48,7 +50,7 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[WorkerPool]:
 
 
 def test_how_many_processes_a_run_gets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(worker_processes.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.delenv(ENV_PROCESSES, raising=False)
     assert process_count(worker_processes.MIN_MODULES) == 4
     assert process_count(worker_processes.MIN_MODULES - 1) == 0  # small runs stay in one process
@@ -56,7 +58,7 @@ def test_how_many_processes_a_run_gets(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(ENV_PROCESSES, value)
         assert process_count(10_000) == expected
     monkeypatch.delenv(ENV_PROCESSES)
-    monkeypatch.setattr(worker_processes.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert process_count(10_000) == 0
 
 

@@ -94,7 +94,7 @@ BAD_COMPONENTS = st.one_of(
             "tab\there",
         ]
     ),
-    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8),
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=8),
 )
 ZIP_ONLY = st.sampled_from(["../escape.py", "/abs.py", "C:/drive.py", "a\\b.py", "./dot.py", "a//b.py", "a/../b.py"])
 # C0 controls (NUL first), DEL and C1 controls, which zipfile would cut a name at or keep as they are.
@@ -166,7 +166,7 @@ def toml_value(value: Any) -> str:
 @st.composite
 def bundles(draw: st.DrawFn) -> dict[str, Any]:
     as_zip = draw(st.booleans())
-    files = draw(st.dictionaries(GOOD_PATHS, CODE, max_size=4))
+    files: dict[str, str | bytes] = dict(draw(st.dictionaries(GOOD_PATHS, CODE, max_size=4)))
     if draw(st.integers(0, 3)) == 0:  # one path a bundle may not have
         bad = st.lists(BAD_COMPONENTS, min_size=1, max_size=3).map("/".join)
         name = draw(st.one_of(bad, ZIP_ONLY, CONTROL_NAMES) if as_zip else bad)

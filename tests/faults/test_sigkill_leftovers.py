@@ -28,7 +28,9 @@ from app.engine.frontend.layout import is_leftover_path
 from app.engine.frontend.ssh.options import CONFIG_ENV
 from tests.bundles import write_bundle
 from tests.conftest import REPO, Cli, child_env
-from tests.sshd import farm, start_or_skip
+from tests.sshd import ONE_WORKER, farm, start_or_skip
+
+pytestmark = ONE_WORKER  # its sshd servers' time limits want the CPU to themselves
 
 MODULES = ["Alpha", "Beta", "Gamma"]
 STALL_AT = 2  # the second module: the first one's batch ends as usual

@@ -23,11 +23,14 @@ from pytestqt.qtbot import QtBot
 
 from app.engine import operations
 from app.engine.context import Location, open_context
+from app.engine.events import Event
 from app.engine.frontend.layout import OWNER_FILE
 from app.engine.store.database import DATABASE_FILE
 from app.gui.controller import OperationResult
 from app.gui.main_window import MainWindow
+from app.gui.modules.model import ModuleEntry, ModulesModel
 from app.gui.notifier import Question
+from app.gui.run_progress import RunProgress
 from app.gui.session import REFRESH_JOB, GuiSession
 from app.gui.welcome import open_environment
 
@@ -93,6 +96,26 @@ def wait_operation(qtbot: QtBot, session: GuiSession, start: Callable[[], object
     result = blocker.args[0]
     assert isinstance(result, OperationResult)
     return result
+
+
+def module_entry(model: ModulesModel, name: str) -> ModuleEntry:
+    """The Modules table's row for ``name``, which the test expects to be there."""
+    found = model.entry(name)
+    assert found is not None, f"{name} is not in the Modules table"
+    return found
+
+
+def changed_row(progress: RunProgress, event: Event) -> int:
+    """Fold ``event`` into ``progress``; the row it changed, which the test expects there to be."""
+    row = progress.apply_event(event)
+    assert row is not None, f"{event} changed no row"
+    return row
+
+
+def first_frontend(session: GuiSession) -> Path:
+    """The folder of the environment's first front-end, from the snapshot the window shows."""
+    assert session.snapshot is not None, "no snapshot loaded yet"
+    return Path(session.snapshot.status.frontends[0].location)
 
 
 def wait_refreshed(qtbot: QtBot, session: GuiSession) -> None:
@@ -192,9 +215,14 @@ def session(qapp: Any, location: Location, answers: Answers, gate: Gates) -> Ite
 def window(qtbot: QtBot, session: GuiSession, gate: Gates) -> Iterator[MainWindow]:
     shown = MainWindow(session)
     shown.show()
+    polled: list[object] = []
+    session.watcher.activity.connect(polled.append)
     with qtbot.waitSignal(session.snapshot_loaded, timeout=RUN_TIMEOUT_MS):
         session.start()
     wait_planned(qtbot, session)
+    # The watcher's first poll, on its own job thread, sets every module's locks from the database:
+    # landing after a test has fed the tracker a run, it would clear that run's locks.
+    qtbot.waitUntil(lambda: bool(polled), timeout=RUN_TIMEOUT_MS)
     yield shown
     gate.release_all()
     shown.close()

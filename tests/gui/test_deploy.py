@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
@@ -13,6 +12,7 @@ from tests.gui.conftest import (
     RUN_TIMEOUT_MS,
     Answers,
     Gates,
+    first_frontend,
     wait_operation,
     wait_refreshed,
 )
@@ -60,7 +60,7 @@ def test_declining_the_plan_starts_nothing(qtbot: QtBot, window: MainWindow, ans
 
 
 def test_deploy_again_deploys_only_what_failed(qtbot: QtBot, window: MainWindow) -> None:
-    frontend = Path(window.session.snapshot.status.frontends[0].location)  # type: ignore[union-attr]
+    frontend = first_frontend(window.session)
     stray = frontend / "Identity" / "notes.txt"
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_text("not Deploy Center's", encoding="utf-8")
@@ -88,6 +88,8 @@ def test_cancel_stops_the_run(qtbot: QtBot, window: MainWindow, gate: Gates) -> 
     with qtbot.waitSignal(window.session.tracker.started, timeout=RUN_TIMEOUT_MS):
         window.upgrades.deploy_button.click()
     assert window.details.run_actions.cancel_action.isEnabled()
+    # Cancelling lets the modules already deploying finish: Common must have begun, not merely be next.
+    qtbot.waitUntil(lambda: statuses(window).get("Common") == "deploying", timeout=RUN_TIMEOUT_MS)
 
     def cancel_then_let_common_finish() -> None:
         window.details.run_actions.cancel_action.trigger()

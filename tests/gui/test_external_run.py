@@ -19,10 +19,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def cli_run(location: Location, gate: Gates, window: MainWindow) -> Iterator[subprocess.Popen[str]]:
+def cli_run(
+    location: Location, gate: Gates, window: MainWindow, capsys: pytest.CaptureFixture[str]
+) -> Iterator[subprocess.Popen[str]]:
     """``deploy-all`` in a child process, held on Common until the test releases the gate."""
     gate("Common")
-    child = Cli(location.data_dir, None).spawn("deploy-all", "--workers", "1")  # type: ignore[arg-type]
+    child = Cli(location.data_dir, capsys).spawn("deploy-all", "--workers", "1")
     yield child
     gate.release_all()
     child.communicate(timeout=60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
@@ -13,8 +14,9 @@ from app.engine import farm_admin as frontends
 from app.engine import operations
 from app.engine.events import FrontendSwitched, ItemSnapshot, RunFinished, RunStarted
 from app.gui.main_window import MainWindow
+from app.gui.modules import pane as modules_pane
 from app.gui.modules.model import DRIFT
-from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, wait_operation, wait_refreshed
+from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, module_entry, wait_operation, wait_refreshed
 
 DEMO_READY = 24
 
@@ -79,11 +81,11 @@ def test_asking_twice_while_the_plan_is_read_asks_once(qtbot: QtBot, window: Mai
     window.upgrades.select_run(run_id)
     asked = len(answers.questions)
 
-    result = wait_operation(
-        qtbot,
-        window.session,
-        lambda: (window.upgrades.rollback_action.trigger(), window.details.run_actions.rollback_action.trigger()),
-    )
+    def ask_from_both_panes() -> None:
+        window.upgrades.rollback_action.trigger()
+        window.details.run_actions.rollback_action.trigger()
+
+    result = wait_operation(qtbot, window.session, ask_from_both_panes)
 
     assert result.result.ok
     assert [q.title for q in answers.questions[asked:]] == ["Roll back"]
@@ -115,13 +117,12 @@ def test_roll_back_the_run_shown_in_details(qtbot: QtBot, window: MainWindow, an
 def test_roll_back_selected_modules_one_release(qtbot: QtBot, window: MainWindow, answers: Answers) -> None:
     deploy_all(qtbot, window)
     modules = window.modules
-    qtbot.waitUntil(
-        lambda: (
-            window.modules_model.entry("Localization") is not None
-            and window.modules_model.entry("Localization").state == "deployed"
-        ),  # type: ignore[union-attr]
-        timeout=RUN_TIMEOUT_MS,
-    )
+
+    def localization_deployed() -> bool:
+        entry = window.modules_model.entry("Localization")
+        return entry is not None and entry.state == "deployed"
+
+    qtbot.waitUntil(localization_deployed, timeout=RUN_TIMEOUT_MS)
     modules.select("Localization")
     modules.update_actions()
     assert modules.rollback_action.isEnabled(), modules.rollback_action.toolTip()
@@ -134,7 +135,7 @@ def test_roll_back_selected_modules_one_release(qtbot: QtBot, window: MainWindow
     assert window.details.progress is not None and window.details.progress.kind == "rollback"
     assert statuses(window) == {"Localization": "deployed"}
     qtbot.waitUntil(
-        lambda: window.modules_model.entry("Localization").state == "ready",  # type: ignore[union-attr]
+        lambda: module_entry(window.modules_model, "Localization").state == "ready",
         timeout=RUN_TIMEOUT_MS,
     )
 
@@ -199,7 +200,8 @@ def test_details_suggests_publish_solution_for_a_damaged_build_that_failed_twice
     details = window.details
 
     deploy_all(qtbot, window)
-    details.select_row(details.progress.index["identity"])  # type: ignore[union-attr]
+    assert details.progress is not None
+    details.select_row(details.progress.index["identity"])
     assert "failed in this Deploy All and in the one before" not in details.item.detail.text()  # once is no pattern
     assert details.item.solution_button.isVisibleTo(window), "a damaged build is repaired by compiling again"
 
@@ -231,7 +233,8 @@ def test_details_suggests_publish_solution_for_a_damaged_build_that_failed_twice
 def test_the_selected_item_says_what_each_front_end_holds(qtbot: QtBot, window: MainWindow) -> None:
     deploy_all(qtbot, window)
     details = window.details
-    details.select_row(details.progress.index["common"])  # type: ignore[union-attr]
+    assert details.progress is not None
+    details.select_row(details.progress.index["common"])
     qtbot.waitUntil(lambda: "On the front-ends: default live" in details.item.detail.text(), timeout=RUN_TIMEOUT_MS)
 
 
@@ -263,7 +266,11 @@ def test_a_rolling_run_shows_each_front_end_and_its_health_check(qtbot: QtBot, w
 # -- drift in Modules --------------------------------------------------------------------------
 
 
-def test_modules_mark_the_modules_whose_front_ends_disagree(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+def test_modules_mark_the_modules_whose_front_ends_disagree(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pane reads the farm at most every 15 s; this test waits for three reads, not for the limit.
+    monkeypatch.setattr(modules_pane, "DRIFT_INTERVAL_S", 0.2)
     model, pane = window.modules_model, window.modules
     QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
     result = wait_operation(
@@ -283,7 +290,9 @@ def test_modules_mark_the_modules_whose_front_ends_disagree(qtbot: QtBot, window
     common = model.entry("Common")
     assert common is not None and common.drift
     state = model.column_index("State")
-    index = model.index(model.row_of("Common"), state)  # type: ignore[arg-type]
+    common_row = model.row_of("Common")
+    assert common_row is not None
+    index = model.index(common_row, state)
     assert "front-ends disagree" in model.data(index, Qt.ItemDataRole.DisplayRole)
     assert "run different releases" in model.data(index, Qt.ItemDataRole.ToolTipRole)
     assert "where the front-ends disagree" in pane.shown.text()
@@ -294,12 +303,12 @@ def test_modules_mark_the_modules_whose_front_ends_disagree(qtbot: QtBot, window
     old_builds = [entry for entry in model.rows if entry.state == "compilation-failed" and entry.deployed_version]
     assert old_builds
     qtbot.waitUntil(lambda: model.drift_count() == 0, timeout=RUN_TIMEOUT_MS)
-    index = model.index(model.row_of("Common"), state)  # type: ignore[arg-type]
+    index = model.index(common_row, state)
     assert "front-ends disagree" not in model.data(index, Qt.ItemDataRole.DisplayRole)
 
     (tmp_path / "web2" / "Common" / "CURRENT").unlink()
     wait_refreshed(qtbot, window.session)
-    qtbot.waitUntil(lambda: model.entry("Common").drift, timeout=RUN_TIMEOUT_MS)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: module_entry(model, "Common").drift, timeout=RUN_TIMEOUT_MS)
     pane.state_filter.setCurrentIndex(pane.state_filter.findData(DRIFT))
     assert {pane.proxy.entry(n).name for n in range(pane.proxy.rowCount())} == {"Common"}
 

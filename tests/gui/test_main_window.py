@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint, QSize, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QToolBar
 from pytestqt.qtbot import QtBot
 
@@ -80,10 +81,10 @@ def test_opening_a_report_row_shows_the_run(qtbot: QtBot, window: MainWindow) ->
     table = window.upgrades.table
     table.setCurrentIndex(table.model().index(0, 0))
     table.setFocus()
-    qtbot.keyClick(table, Qt.Key.Key_Return)
+    QTest.keyClick(table, Qt.Key.Key_Return)
     assert window.stack.currentIndex() == 2
     qtbot.waitUntil(lambda: window.details.progress is not None)
-    assert window.details.progress.kind == "upgrade"  # type: ignore[union-attr]
+    assert window.details.progress is not None and window.details.progress.kind == "upgrade"
     assert window.details.model.rowCount() == 30
 
 
@@ -99,7 +100,11 @@ def test_status_bar_and_details_pane_show_the_same_counts(qtbot: QtBot, window: 
             [ItemFinished(90, f"X{n}", "deployed", None, None, 0.1) for n in range(batch * 10, batch * 10 + 10)]
         )
         done = batch * 10 + 10
-        qtbot.waitUntil(lambda d=done: window.details.header.bar.value() == d or window.run_bar.value() == d)
+
+        def reached(d: int = done) -> bool:
+            return window.details.header.bar.value() == d or window.run_bar.value() == d
+
+        qtbot.waitUntil(reached)
         assert window.run_bar.value() == window.details.header.bar.value() == done
     tracker.apply_events([RunFinished(90, "cancelled")])
 

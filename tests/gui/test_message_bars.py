@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.engine import farm_admin as frontends
@@ -73,7 +74,7 @@ def test_a_refusal_because_of_a_run_goes_when_the_run_ends(qtbot: QtBot, window:
     window.show_pane(UPGRADES)
     window.upgrades.table.setFocus()
     bar = window.upgrades.message_bar
-    qtbot.keyClick(window.upgrades.table, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window.upgrades.table, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     assert bar.isVisible() and bar.text.startswith(f"Deploy refused: Run {run_id} (deploy-all) started by ")
     window.show_pane(MODULES)
     window.modules.select("Orders")

@@ -22,6 +22,7 @@ from app.gui.modules.model import ModulesModel
 from app.gui.run_progress import RunProgress
 from app.gui.session import GuiSession
 from app.gui.upgrades.report_model import RunReportModel
+from tests.gui.conftest import changed_row
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -72,9 +73,9 @@ def test_run_items_model_follows_a_run(session: GuiSession) -> None:
     progress = RunProgress.from_started(RunStarted(3, "deploy-all", "me", AT, items))
     model.show(progress)
     for n in range(0, 50, 2):
-        model.rows_changed([progress.apply_event(ItemStarted(3, f"M{n}", AT))])  # type: ignore[list-item]
+        model.rows_changed([changed_row(progress, ItemStarted(3, f"M{n}", AT))])
         status = "failed" if n % 10 == 0 else "deployed"
-        model.rows_changed([progress.apply_event(ItemFinished(3, f"M{n}", status, "boom", "boom", 0.5))])  # type: ignore[list-item]
+        model.rows_changed([changed_row(progress, ItemFinished(3, f"M{n}", status, "boom", "boom", 0.5))])
     progress.apply_event(RunFinished(3, "failed"))
     proxy.set_problems_only(True)
     assert proxy.rowCount() == 5
@@ -123,5 +124,6 @@ def test_a_reload_updates_only_the_modules_that_changed(session: GuiSession) -> 
     assert model.state_counts() == {"deployed": 24, "compilation-failed": 6}
     keys = [model.rows[n].label for n in range(model.rowCount())]
     assert keys == sorted(keys), "rows moved to keep the State order"
-    assert model.rows[model.row_of("Payroll")].state == "compilation-failed"  # names still index rows
+    payroll = model.entry("Payroll")  # names still index rows
+    assert payroll is not None and payroll.state == "compilation-failed"
     assert tester is not None

@@ -19,6 +19,7 @@ from app.gui import filters
 from app.gui.filters import IN_A_RUN, ModuleFilter
 from app.gui.modules.model import ModulesModel
 from app.gui.session import GuiSession
+from tests.gui.conftest import module_entry
 
 FAILED = ["CarrierGateway", "Payroll", "Recruiting", "ReturnsDesk", "Tracking", "VendorCatalogSync"]
 LOGISTICS = ["CarrierGateway", "Inventory", "ReturnsDesk", "Shipping", "Tracking", "VendorCatalogSync", "Warehouses"]
@@ -82,7 +83,7 @@ def test_held_by_an_active_run_follows_the_locks(filtered: Filtered) -> None:
     filtered.model.lock(["Orders", "Customers"], 7)  # neighbours in the table
     assert filtered.names() == ["Customers", "Orders"]
     assert filtered.signals == ["inserted 0-1", "changed 0-1"], "rows join with rowsInserted, not a reset"
-    filtered.model.set_locks({filtered.model.entry("Payroll").id: 8})  # type: ignore[union-attr]
+    filtered.model.set_locks({module_entry(filtered.model, "Payroll").id: 8})
     assert filtered.names() == ["Payroll"]
     filtered.model.unlock_run(8)
     assert filtered.names() == []
@@ -187,7 +188,9 @@ def test_filtering_and_sorting_tell_views_that_whole_rows_move(filtered: Filtere
     # With this hint a selection model keeps one persistent index per selected row, not per cell:
     # a filter change with thousands of selected rows stays a fraction of a second.
     hints: list[QAbstractItemModel.LayoutChangeHint] = []
-    filtered.proxy.layoutAboutToBeChanged[filters.LAYOUT_SIGNATURE].connect(lambda _, hint: hints.append(hint))
+    # PySide6's stubs do not describe picking a signal's overload by its signature.
+    with_hint = filtered.proxy.layoutAboutToBeChanged[filters.LAYOUT_SIGNATURE]  # type: ignore[index]
+    with_hint.connect(lambda _, hint: hints.append(hint))
     filtered.proxy.set_text("sales")
     filtered.proxy.sort(filtered.model.column_index("Module"), Qt.SortOrder.DescendingOrder)
     assert hints == [QAbstractItemModel.LayoutChangeHint.VerticalSortHint] * 2

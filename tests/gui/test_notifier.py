@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
-from app.gui.notifier import Notifier, Reply, Withdrawal, ask_with_dialog
+from app.gui.notifier import Notifier, Question, Reply, Withdrawal, ask_with_dialog
 
 
 def test_a_withdrawn_question_closes_its_dialog(qtbot: QtBot) -> None:
@@ -22,7 +22,12 @@ def test_a_withdrawn_question_closes_its_dialog(qtbot: QtBot) -> None:
 def test_a_question_is_withdrawn_only_when_its_condition_holds(qtbot: QtBot) -> None:
     notifier = Notifier()
     other_run = Withdrawal()
-    notifier.confirmer = lambda _question: (other_run.fire(), True)[1]
+
+    def answer_after_the_run_ends(_question: Question) -> bool:
+        other_run.fire()
+        return True
+
+    notifier.confirmer = answer_after_the_run_ends
 
     reply = notifier.ask("Cancel run", "Stop run 3?", withdrawn_by=other_run.fired, applies=lambda: False)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.engine.events import ItemFinished, ItemSnapshot, ItemStarted, RunStarted
@@ -16,6 +17,7 @@ from app.gui.run_progress import ItemRow, RunProgress, blocked_by, blocking_prod
 from app.gui.timeline.lanes import RunLanes, pack_lanes
 from app.gui.timeline.picture import STATUS_COLORS
 from app.gui.timeline.widget import RunTimeline
+from tests.gui.conftest import changed_row
 from tests.gui.test_details_pane import FAILING, open_failed_deploy_run, select_module
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -80,7 +82,7 @@ def test_bars_are_coloured_by_status_and_hover_and_click_name_the_module(qtbot: 
     assert timeline.tooltip_at(centres["B"]).startswith("B (App): Failed, 5.0 s\ndisk full")
     assert timeline.tooltip_at(QPoint(2, 2)) == ""
     with qtbot.waitSignal(timeline.row_clicked) as clicked:
-        qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=centres["D"])
+        QTest.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=centres["D"])
     assert clicked.args == [3]
 
 
@@ -119,11 +121,11 @@ def test_a_live_run_keeps_each_module_in_its_lane(qtbot: QtBot) -> None:
     progress = RunProgress.from_started(RunStarted(5, "deploy-all", "me", START, items))
     lanes = RunLanes(progress)
     for event in (ItemStarted(5, "M0", START), ItemStarted(5, "M1", START + timedelta(seconds=1))):
-        lanes.update([progress.apply_event(event)])  # type: ignore[list-item]
+        lanes.update([changed_row(progress, event)])
     assert lanes.lane_of == {0: 0, 1: 1}
-    lanes.update([progress.apply_event(ItemFinished(5, "M0", "deployed", None, None, 0.5))])  # type: ignore[list-item]
+    lanes.update([changed_row(progress, ItemFinished(5, "M0", "deployed", None, None, 0.5))])
     later = utcnow() + timedelta(seconds=3600)  # after M0 finished (now)
-    lanes.update([progress.apply_event(ItemStarted(5, "M2", later))])  # type: ignore[list-item]
+    lanes.update([changed_row(progress, ItemStarted(5, "M2", later))])
     assert lanes.lane_of == {0: 0, 1: 1, 2: 0}, "M2 takes the lane M0 left"
 
 
@@ -142,7 +144,7 @@ def test_the_details_timeline_and_blocked_view_follow_the_selection(qtbot: QtBot
     common = next(n for n, row in enumerate(pane.model.rows) if row.module == "Common")
     rect = pane.timeline.bar_rect(common)
     assert rect is not None
-    qtbot.mouseClick(pane.timeline, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
+    QTest.mouseClick(pane.timeline, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
     assert pane.proxy.mapToSource(pane.table.currentIndex()).row() == common
 
 
@@ -155,15 +157,15 @@ def test_a_live_run_redraws_in_full_only_when_its_time_scale_or_lanes_change(qtb
     qtbot.addWidget(timeline)
     timeline.resize(600, 150)
     timeline.show_run(progress)
-    timeline.rows_changed([progress.apply_event(ItemStarted(5, "M0", utcnow()))])  # type: ignore[list-item]
+    timeline.rows_changed([changed_row(progress, ItemStarted(5, "M0", utcnow()))])
     timeline.grab()
     first = timeline.full_draws
     for n, name in enumerate(names[1:], 1):  # one lane, module after module, within the shown scale
         moved = [
-            progress.apply_event(ItemFinished(5, names[n - 1], "deployed", None, None, 0.001)),
-            progress.apply_event(ItemStarted(5, name, utcnow())),
+            changed_row(progress, ItemFinished(5, names[n - 1], "deployed", None, None, 0.001)),
+            changed_row(progress, ItemStarted(5, name, utcnow())),
         ]
-        timeline.rows_changed(moved)  # type: ignore[arg-type]
+        timeline.rows_changed(moved)
         timeline.grab()
     assert timeline.lanes is not None and len(timeline.lanes.lanes) == 1
     assert timeline.full_draws == first, "each paint added the bars that finished, nothing more"

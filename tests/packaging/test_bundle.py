@@ -22,7 +22,8 @@ from app.engine.runs import pool as worker_processes
 from app.logsetup import LOG_FILE_NAME
 from tests.bundles import write_bundle
 
-pytestmark = pytest.mark.slow
+# One worker builds the bundle and the .deb once (module fixtures) and runs every test on them.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bundle")]
 
 REPO = Path(__file__).resolve().parents[2]
 ICON_SIZES = (16, 32, 48, 64, 128, 256)

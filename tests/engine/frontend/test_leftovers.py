@@ -14,7 +14,9 @@ import pytest
 from app.engine.frontend.local.target import LocalTarget
 from app.engine.frontend.target import FrontendTarget, Staged, Switch
 from tests.engine.frontend.conftest import MakeTarget, release_for
-from tests.sshd import Farm, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, start_or_skip
+
+pytestmark = ONE_WORKER  # its sshd servers' time limits want the CPU to themselves
 
 TEMP_CURRENT = ".CURRENT.tmp-0123456789ab"
 TEMP_CONFIG = ".config.json.tmp-ba9876543210"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from app.engine import files
 from app.engine.artifacts import ArtifactCorruptError, canonical_zip
 from app.engine.frontend.content import ReleaseRequest
 from app.engine.frontend.layout import release_id_for
@@ -166,7 +167,7 @@ def test_current_naming_no_release_fails(fl_frontends: list[Path]) -> None:
 
 def test_disk_full_while_staging_cleans_up(fl_frontends: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     previous = deploy(fl_frontends, 1)
-    real_write = module_folder.write_new_file
+    real_write = files.write_new_file
 
     def full_on_fe2(path: str | Path, data: bytes, **options: Any) -> None:
         if fl_frontends[1] in Path(path).parents and Path(path).name == "data.txt":
@@ -315,7 +316,7 @@ def test_apply_config_only_where_the_module_is_live(fl_frontends: list[Path]) ->
 
 def test_apply_config_failure_restores_the_others(fl_frontends: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     deploy(fl_frontends, 1)
-    real_write = local.write_atomically
+    real_write = files.write_atomically
 
     def refuse_last(path: Path, data: bytes, **options: Any) -> None:
         if fl_frontends[2] in path.parents:

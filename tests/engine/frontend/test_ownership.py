@@ -10,6 +10,7 @@ from app.engine.frontend.local.target import LocalTarget
 from app.engine.frontend.ownership import ForeignFrontendError, Owner, adopt, claim
 from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendTarget
+from tests.sshd import ONE_WORKER
 
 MINE = Owner("uid-1", "Prod", "/srv/dc/deploycenter.sqlite3")
 COPY = Owner("uid-1", "Prod", "/home/me/copy/deploycenter.sqlite3")  # same id, another place
@@ -32,5 +33,6 @@ def test_a_local_front_end_is_claimed_once_and_refused_to_others(tmp_path: Path)
     check_claims(LocalTarget("fe", tmp_path / "fe"), tmp_path / "fe" / ".deploycenter-owner")
 
 
+@ONE_WORKER
 def test_an_ssh_front_end_is_claimed_once_and_refused_to_others(target: SshTarget, remote_folder: Path) -> None:
     check_claims(target, remote_folder / ".deploycenter-owner")

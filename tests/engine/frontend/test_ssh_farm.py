@@ -22,7 +22,9 @@ from app.engine.read import views
 from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
-from tests.sshd import Farm, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, start_or_skip
+
+pytestmark = ONE_WORKER
 
 
 @pytest.fixture

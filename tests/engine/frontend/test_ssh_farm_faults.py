@@ -31,7 +31,9 @@ from app.engine.read import views
 from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
-from tests.sshd import Farm, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, start_or_skip
+
+pytestmark = ONE_WORKER
 
 BROKEN = 1  # the server that goes wrong: web2
 RUN_BOUND = 300  # seconds: far above what the small limits allow; only "the run ended at all"

@@ -19,7 +19,9 @@ from app.engine.read import views
 from tests.bundles import write_bundle
 from tests.conftest import Cli
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
-from tests.sshd import Farm, SshServer, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, SshServer, start_or_skip
+
+pytestmark = ONE_WORKER  # its sshd servers' time limits want the CPU to themselves
 
 SILENT = 1  # web2: the server that cannot be read
 

@@ -17,7 +17,9 @@ from app.engine.frontend.ssh import tar_stream
 from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendError, Staged, Switch
 from tests.engine.frontend.conftest import FAST, MakeTarget, release_for
-from tests.sshd import Farm, SshServer, basic_bin, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, SshServer, basic_bin, start_or_skip
+
+pytestmark = ONE_WORKER
 
 MODULES = ["Orders", "Billing", "Stock"]
 
@@ -117,9 +119,9 @@ def test_sshd_killed_mid_batch_leaves_no_release_and_the_next_stage_is_clean(
     results = target.stage([release_for(module)[0] for module in modules])
     assert all(isinstance(r, FrontendError) and f"ssh://srv1{remote_folder}" in str(r) for r in results), results
     assert any("connection was lost" in str(r) for r in results)
-    for module in remote_folder.iterdir():
-        assert not (module / "CURRENT").exists()
-        assert all(entry.name.startswith(".staging-") for entry in (module / "releases").iterdir())
+    for folder in remote_folder.iterdir():
+        assert not (folder / "CURRENT").exists()
+        assert all(entry.name.startswith(".staging-") for entry in (folder / "releases").iterdir())
     monkeypatch.setattr(tar_stream, "tar_member", real_member)
     server.start()  # same port, same host key
     again = target.stage([release_for(module)[0] for module in modules])  # the same target reconnects

@@ -15,7 +15,9 @@ from app.engine.frontend.ssh.options import config_paths, connection_options
 from app.engine.frontend.ssh.url import parse_ssh_url
 from tests.engine.frontend.conftest import FAST
 from tests.engine.frontend.test_ssh_host_keys import public
-from tests.sshd import Farm, SshServer, keygen
+from tests.sshd import ONE_WORKER, Farm, SshServer, keygen
+
+pytestmark = ONE_WORKER  # its sshd servers' time limits want the CPU to themselves
 
 ADDRESS = "192.0.2.10"  # a documentation address: only ever given to the lookup, never connected to
 

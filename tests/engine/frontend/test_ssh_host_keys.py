@@ -18,7 +18,9 @@ import pytest
 
 from app.engine.frontend.target import FrontendError
 from tests.engine.frontend.conftest import MakeTarget
-from tests.sshd import Farm, SshServer, keygen, unavailable
+from tests.sshd import ONE_WORKER, Farm, SshServer, keygen, unavailable
+
+pytestmark = ONE_WORKER  # its sshd servers' time limits want the CPU to themselves
 
 # A scenario: the Host block's own lines, and the known_hosts lines for a server key and port.
 Lines = Callable[[str, str, int], list[str]]

@@ -19,7 +19,9 @@ from app.engine.vocabulary import ItemStatus, RunStatus
 from tests.bundles import write_bundle
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
 from tests.farm_http import FarmHealth, farm_health_server
-from tests.sshd import Farm, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, start_or_skip
+
+pytestmark = ONE_WORKER  # its sshd servers' time limits want the CPU to themselves
 
 RECORD = 'echo "$DEPLOYCENTER_PHASE $DEPLOYCENTER_FRONTEND" >> {calls}'
 

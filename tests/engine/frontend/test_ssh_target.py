@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from app.engine.errors import BadInputError
 from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
 from tests.engine.frontend.conftest import MakeTarget, release_for
-from tests.sshd import Farm, basic_bin, start_or_skip
+from tests.sshd import ONE_WORKER, Farm, SshServer, basic_bin, start_or_skip
+
+pytestmark = ONE_WORKER
 
 
 def tree(root: Path, skip_modes: frozenset[str] = frozenset()) -> dict[str, tuple[str, bytes | None, int | None]]:
@@ -147,7 +150,9 @@ def test_read_live_hashes_without_sha256sum(
     release = release_for("Orders", 1)[0]
     go_live(target, 1)
     [orders] = target.read_live(["Orders"])
-    assert dict(orders.hashes) == {name: hashlib.sha256(data).hexdigest() for name, data in release.files.items()}
+    assert dict(orders.hashes) == {
+        name: hashlib.sha256(blobs.read_all(data)).hexdigest() for name, data in release.files.items()
+    }
 
 
 def test_a_switch_whose_staged_temp_files_went_missing_writes_them_again(
@@ -176,3 +181,15 @@ def test_a_big_file_goes_to_the_remote_by_reference_in_chunks(
     [result] = target.stage([by_reference])
     assert isinstance(result, Staged), result
     assert (remote_folder / "Media" / "releases" / release.release_id / "assets" / "video.bin").read_bytes() == content
+
+
+def test_the_test_servers_skip_the_accounts_shell_start_up_files(ssh_farm: Farm, server: SshServer) -> None:
+    # Root's start-up files here run `pyenv rehash`, which waits a minute on a lock that a server
+    # killed mid-login leaves behind; every command of every later test then ran into its limit.
+    done = subprocess.run(
+        ["ssh", "-F", str(ssh_farm.config), "-o", "BatchMode=yes", server.alias, 'echo "$HOME"'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, str(server.root / "home")), done.stderr

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.blobs import read_all
 from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.local.target import LocalTarget
-from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, Staged, Switch
+from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, SizedTarget, Staged, Switch
 from tests.engine.frontend import kit
 from tests.engine.frontend.conftest import FAST, release_for
+from tests.sshd import ONE_WORKER
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class FrontendUnderTest:
     make: Callable[[Path | None], FrontendTarget]  # a target on the folder, or on another one
 
 
-@pytest.fixture(params=["local", "ssh"])
+@pytest.fixture(params=["local", pytest.param("ssh", marks=ONE_WORKER)])
 def frontend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FrontendUnderTest]:
     made: list[FrontendTarget] = []
     if request.param == "ssh":
@@ -292,7 +294,7 @@ def test_read_live_hashes_files_on_the_server(target: FrontendTarget, folder: Pa
     go_live(target, 1)
     staged(target, "Billing")
     [orders, billing] = target.read_live(["Orders", "Billing"])
-    expected = {name: hashlib.sha256(data).hexdigest() for name, data in release.files.items()}
+    expected = {name: hashlib.sha256(read_all(data)).hexdigest() for name, data in release.files.items()}
     assert orders.release_id == release.release_id
     assert dict(orders.hashes) == expected
     assert orders.info is not None and orders.info["files"] == expected
@@ -373,6 +375,7 @@ def test_release_sizes_are_measured_on_the_server_as_locally(target: FrontendTar
         go_live(target, version)
         _release, request, artifact = release_for("Orders", version)
         kit.deploy_release([local], request, artifact, keep=5)
+    assert isinstance(target, SizedTarget)
     remote_sizes = target.release_sizes(["Orders", "Nothing"])
     local_sizes = LocalTarget("local", local).release_sizes(["Orders", "Nothing"])
     assert remote_sizes == local_sizes and len(remote_sizes["Orders"]) == 2
