@@ -76,7 +76,7 @@ class MainWindow(QMainWindow):
         self.upgrades.deploy_started.connect(lambda: self.show_pane(PANES.index("details")))
         session.notifier.posted.connect(self._on_message)
         session.tracker.ended.connect(self._clear_run_notices)
-        self.desktop = RunNotifier(self)
+        self.desktop = RunNotifier(self, session)
         session.tracker.ended.connect(self.desktop.run_ended)
         session.snapshot_loaded.connect(self._on_snapshot)
         for signal in (session.tracker.ticked, session.tracker.started, session.tracker.ended):
