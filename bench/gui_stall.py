@@ -258,6 +258,7 @@ class NavClicker:
         return {
             "navigation clicks": len(self.latencies),
             "click to painted median ms": round(statistics.median(done), 1),
+            "click to painted p90 ms": round(percentile(done, 90), 1),
             "click to painted worst ms": round(done[-1], 1),
         }
 
@@ -299,6 +300,12 @@ class Ticker:
             "gaps over 50 ms": sum(1 for g in gaps if g > 50),
             "gaps over 100 ms": sum(1 for g in gaps if g > 100),
         }
+
+
+def percentile(ordered: list[float], percent: int) -> float:
+    """The value under which ``percent`` of the sorted ``ordered`` lie (nearest rank)."""
+    rank = max(1, -(-len(ordered) * percent // 100))
+    return ordered[rank - 1]
 
 
 def wait(signal: Any, start: Any, timeout_ms: int = 120_000) -> None:
