@@ -126,3 +126,26 @@ def test_a_reload_updates_only_the_modules_that_changed(session: GuiSession) -> 
     assert keys == sorted(keys), "rows moved to keep the State order"
     assert model.rows[model.row_of("Payroll")].state == "compilation-failed"  # names still index rows
     assert tester is not None
+
+
+def test_a_reload_that_only_reads_the_locks_this_window_shows_changes_nothing(session: GuiSession) -> None:
+    from dataclasses import replace
+
+    model = ModulesModel()
+    tester = check(model)
+    model.load(views.modules(session.ctx))
+    model.lock(["Orders", "Common"], 7)  # a run of this window starts: it locks its modules itself
+    before = list(model.rows)
+    changed: list[int] = []
+    model.dataChanged.connect(lambda top, _bottom: changed.append(top.row()))
+
+    held = {"Orders", "Common"}
+    read = [replace(v, locked_by_run=7) if v.name in held else v for v in views.modules(session.ctx)]
+    model.load(read)  # the reload the run's start causes reads the same locks from the database
+    assert changed == [] and all(a is b for a, b in zip(model.rows, before, strict=True))
+    assert model.entry("Orders").view.locked_by_run == 7  # type: ignore[union-attr]
+
+    read[0] = replace(read[0], description="changed meanwhile")
+    model.load(read)
+    assert changed == [model.row_of(read[0].name)], "any other difference is shown"
+    assert tester is not None

@@ -86,7 +86,7 @@ class RunHeader(QWidget):
         """A rolling run's front-ends with their health checks, as they switch; else, once recorded,
         what each front-end holds of the run's modules when there are several front-ends."""
         waves = p.waves if p is not None else {}
-        tally = frontend_tally(p) if p is not None and not waves else {}
+        tally = frontend_tally(p) if p is not None and not waves and p.frontends_recorded else {}
         if waves:
             self.waves.setText(
                 "Front-ends, one at a time: "
