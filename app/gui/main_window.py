@@ -212,7 +212,7 @@ class MainWindow(QMainWindow):
     def _load_modules(self, snapshot: Snapshot) -> None:
         self.modules_model.load(snapshot.modules)
         for run in self.session.tracker.active():
-            self.modules_model.lock((r.module for r in run.rows if r.status != ItemStatus.SKIPPED), run.run_id)
+            self.modules_model.lock_keys(run.held, run.run_id)
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.setWindowTitle(window_title(snapshot.status.name))

@@ -53,6 +53,7 @@ class RunFolder:
         if isinstance(event, RunStarted):
             with gc_paused():  # 10,000 rows of small objects, none in a cycle
                 progress = RunProgress.from_started(event)
+                progress.held  # noqa: B018 - made here, not on the GUI thread that locks them
             self._indexes[event.run_id] = progress.index
             self._batch(event.run_id).steps.append(progress)
             return

@@ -10,6 +10,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from itertools import islice
 
 from app.engine.events import (
@@ -280,6 +281,14 @@ class RunProgress:
         return list(islice(self.log, len(self.log) - count, None)) if count > 0 else []
 
     # -- reading ----------------------------------------------------------------------------
+
+    @cached_property
+    def held(self) -> list[str]:
+        """The modules the run holds, casefolded: every one it did not skip as it started.
+
+        Made once, where the run's rows are built (off the GUI thread for a run of this window).
+        """
+        return [row.item.module.casefold() for row in self.rows if row.item.status != ItemStatus.SKIPPED]
 
     @property
     def running(self) -> bool:

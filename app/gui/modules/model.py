@@ -306,14 +306,20 @@ class ModulesModel(ColumnTableModel[ModuleEntry]):
         return sum(1 for entry in self.rows if entry.drift)
 
     def lock(self, names: Iterable[str], run_id: int) -> None:
-        """The modules a run of this window holds; a plain loop: a big run locks 10,000 at once."""
-        rows, by_name = self.rows, self._by_name
+        """The modules a run of this window holds, by name in any case."""
+        self.lock_keys([name.casefold() for name in names], run_id)
+
+    def lock_keys(self, keys: Iterable[str], run_id: int) -> None:
+        """The same by casefolded names (a run's ``held``); a plain loop: a big run locks 10,000 at once."""
+        rows, by_name, pending = self.rows, self._by_name, ItemStatus.PENDING
         changed = []
-        for name in names:
-            number = by_name.get(name.casefold())
-            if number is not None and rows[number].locked_by_run != run_id:
-                rows[number].locked_by_run, rows[number].run_status = run_id, ItemStatus.PENDING
-                changed.append(number)
+        for key in keys:
+            number = by_name.get(key)
+            if number is not None:
+                entry = rows[number]
+                if entry.locked_by_run != run_id:
+                    entry.locked_by_run, entry.run_status = run_id, pending
+                    changed.append(number)
         self.rows_changed(changed)
 
     def note_run_status(self, run_id: int, moved: Iterable[tuple[str, str, int | None]], platform: str) -> None:

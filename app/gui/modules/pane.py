@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from app.engine.errors import DeployCenterError
 from app.engine.read import views
 from app.engine.read.farm import farm_state
-from app.engine.vocabulary import ItemStatus, ModuleState
+from app.engine.vocabulary import ModuleState
 from app.gui.filters import ANY_STATE, DRIFT, IN_A_RUN, ModuleFilter
 from app.gui.formatting import STATE_LABELS, plural
 from app.gui.jobs import JobResult
@@ -208,7 +208,7 @@ class ModulesPane(QWidget):
             self.check_drift()
 
     def _on_run_started(self, progress: RunProgress) -> None:
-        self.model.lock((row.module for row in progress.rows if row.status != ItemStatus.SKIPPED), progress.run_id)
+        self.model.lock_keys(progress.held, progress.run_id)
 
     def _on_run_updated(self, update: RunUpdate) -> None:
         self._moved.setdefault(update.run_id, set()).update(update.rows)  # shown at the tracker's tick
