@@ -156,6 +156,8 @@ def measure_window(data_dir: Path, launched_at: float) -> dict[str, Any]:
             getattr(session.tracker, name).connect(lambda _p, n=name: MARKS.append((n, round(time.perf_counter(), 2))))
         session.snapshot_loaded.connect(lambda _s: MARKS.append(("snapshot", round(time.perf_counter(), 2))))
         session.watcher.activity.connect(lambda _a: MARKS.append(("poll", round(time.perf_counter(), 2))))
+        session.bridge.batch_ready.connect(lambda _b: MARKS.append(("batch", round(time.perf_counter(), 2))))
+        session.tracker.ticked.connect(lambda: MARKS.append(("tick", round(time.perf_counter(), 2))))
     ticker = Ticker()
     ticker.start()
     clicker = NavClicker(window)
