@@ -143,7 +143,8 @@ def test_a_reload_that_only_reads_the_locks_this_window_shows_changes_nothing(se
     read = [replace(v, locked_by_run=7) if v.name in held else v for v in views.modules(session.ctx)]
     model.load(read)  # the reload the run's start causes reads the same locks from the database
     assert changed == [] and all(a is b for a, b in zip(model.rows, before, strict=True))
-    assert model.entry("Orders").view.locked_by_run == 7  # type: ignore[union-attr]
+    orders = model.entry("Orders")
+    assert orders is not None and orders.view.locked_by_run == 7, "what the table holds is the new read"
 
     read[0] = replace(read[0], description="changed meanwhile")
     model.load(read)
