@@ -33,6 +33,7 @@ start_virtual_screen() {
   number=$(tr -d '[:space:]' <"$screen_dir/display")
   xauth -q -f "$XAUTHORITY" add ":$number" . "$cookie"
   export DISPLAY=":$number"
+  export QT_QPA_PLATFORM=xcb  # that screen, whatever platform the caller's environment names
   setsid openbox >"$screen_dir/openbox.log" 2>&1 &
   screen_pids+=($!)
   echo "run-demo: no display here, so the window opens on a virtual screen: DISPLAY=$DISPLAY" \
@@ -72,6 +73,8 @@ watch_for_window() {
         if .venv/bin/python packaging/grab-screen.py "$picture" 2>/dev/null; then
           echo "run-demo: the window is up; a picture of the screen: $picture" \
                "(again: DISPLAY=$DISPLAY XAUTHORITY=$XAUTHORITY .venv/bin/python packaging/grab-screen.py FILE.png)" >&2
+        else
+          echo "run-demo: the window is up, but no picture of the screen could be taken" >&2
         fi
         exit 0
       fi
