@@ -67,8 +67,10 @@ class EnvironmentContext:
 def open_context(location: Location, *, create: bool = False) -> EnvironmentContext:
     """Open the database (migrating it) without requiring an environment row yet.
 
-    ``create`` makes the data folder when it is missing; otherwise a missing folder is an error,
-    so that a typo in ``--data-dir`` does not silently start a new environment.
+    ``create`` makes the data folder, the database and its schema when they are missing. Without
+    it, any of them missing is a ``StateError`` and nothing is made: a typo in ``--data-dir`` does
+    not silently start a new environment, and a window that finds no environment leaves the
+    folder as it was until the user chooses what to make there.
     """
     folder = location.data_dir
     if folder.exists() and not folder.is_dir():
@@ -87,9 +89,9 @@ def open_context(location: Location, *, create: bool = False) -> EnvironmentCont
     from app.engine.store.database import Database
     from app.engine.store.migrate import upgrade_schema
 
-    db = Database(location.url)
+    db = Database(location.url, create=create)
     try:
-        upgrade_schema(db)
+        upgrade_schema(db, create=create)
     except Exception:
         db.dispose()
         raise

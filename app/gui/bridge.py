@@ -1,9 +1,12 @@
-"""Engine events from worker threads to the GUI thread, in batches at most ~25 times a second.
+"""Engine events from worker threads to the GUI thread, folded, in batches a few times a second.
 
-``post`` is the engine's ``on_event``: it only appends to a locked list, and wakes the GUI
-thread with one queued signal per batch, not one per event, so that a worker finishing
-thousands of modules a second never floods the event loop. On the GUI thread a single-shot
-timer spaces the batches ``interval_ms`` apart; each batch is emitted as ``batch_ready``.
+``post`` is the engine's ``on_event``. It folds the event where it is called (``run_folding``:
+a starting run's rows are built there, each moved row keeps only its newest state, log lines
+are made there), under a lock, and wakes the GUI thread with one queued signal per batch, not
+one per event. On the GUI thread a single-shot timer spaces the batches ``interval_ms`` apart;
+each is emitted as ``batch_ready`` with what changed since the last one, so that a run finishing
+thousands of modules a second costs the GUI thread a pass over the changed rows a few times a
+second, and never the folding of every event.
 """
 
 from __future__ import annotations
@@ -14,19 +17,20 @@ import time
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from app.engine.events import Event
+from app.gui.run_folding import RunFolder
 
-BATCH_INTERVAL_MS = 40
+BATCH_INTERVAL_MS = 200
 
 
 class EventBridge(QObject):
-    batch_ready = Signal(object)  # list[Event], emitted on the GUI thread
+    batch_ready = Signal(object)  # list[RunBatch], emitted on the GUI thread
     _wake = Signal()  # emitted by worker threads, delivered queued on the GUI thread
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = BATCH_INTERVAL_MS) -> None:
         super().__init__(parent)
         self._interval = interval_ms
         self._lock = threading.Lock()
-        self._events: list[Event] = []
+        self._folder = RunFolder()
         self._awake = False
         self._last_flush = 0.0
         self._timer = QTimer(self)
@@ -37,9 +41,9 @@ class EventBridge(QObject):
         self.wakes = 0
 
     def post(self, event: Event) -> None:
-        """Any thread: queue ``event``; wakes the GUI thread if no batch is on its way yet."""
+        """Any thread: fold ``event`` in; wakes the GUI thread if no batch is on its way yet."""
         with self._lock:
-            self._events.append(event)
+            self._folder.fold(event)
             if self._awake:
                 return
             self._awake = True
@@ -53,12 +57,12 @@ class EventBridge(QObject):
         self._timer.start(max(0, int(self._interval - since)))
 
     def flush(self) -> None:
-        """GUI thread: emit what is queued now (also called when a run's thread ends)."""
+        """GUI thread: emit what is folded now (also called when a run's thread ends)."""
         self._timer.stop()
         with self._lock:
-            events, self._events = self._events, []
+            batches = self._folder.take()
             self._awake = False
         self._last_flush = time.monotonic()
-        if events:
+        if batches:
             self.batches += 1
-            self.batch_ready.emit(events)
+            self.batch_ready.emit(batches)

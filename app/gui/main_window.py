@@ -100,7 +100,7 @@ class MainWindow(QMainWindow):
         session.watcher.activity.connect(self._clear_notices_of_ended_runs)
         session.controller.finished.connect(self._after_operation)
         self._refresh_asked = False
-        self.desktop = RunNotifier(self)
+        self.desktop = RunNotifier(self, session)
         session.tracker.ended.connect(self.desktop.run_ended)
         session.snapshot_loaded.connect(self._on_snapshot)
         for signal in (session.tracker.ticked, session.tracker.started, session.tracker.ended):
@@ -237,7 +237,7 @@ class MainWindow(QMainWindow):
     def _load_modules(self, snapshot: Snapshot) -> None:
         self.modules_model.load(snapshot.modules)
         for run in self.session.tracker.active():
-            self.modules_model.lock((r.module for r in run.rows if r.status != ItemStatus.SKIPPED), run.run_id)
+            self.modules_model.lock_keys(run.held, run.run_id)
 
     def _plan_read(self, read: PlanRead | None) -> None:
         self.modules_model.set_plan(read.marks if read is not None else None)

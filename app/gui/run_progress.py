@@ -10,6 +10,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from itertools import islice
 
 from app.engine.events import (
@@ -78,6 +79,21 @@ class ItemRow:
         return self.message or self.reason or ""
 
 
+@dataclass(slots=True)
+class ItemState:
+    """Where one module of a run got to, as its events since the last batch say (see run_folding).
+
+    Mutable while it is being folded on the bridge's side; handed to the GUI thread once done.
+    """
+
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    started_at: datetime | None = None
+    seconds: float | None = None
+    finished_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class RunUpdate:
     """What one batch changed in a run: its row numbers (new log lines: ``lines_since``)."""
@@ -122,6 +138,9 @@ class RunProgress:
         self.repeated_failures: frozenset[str] = frozenset()  # failed in this Deploy All and the one before
         self.rollout: Rollout | None = None  # a rolling run's phases (runs of this window)
         self._pace = Pace()
+        # Whether any row knows what each front-end holds: until then there is nothing to tally,
+        # and a tally of 10,000 rows on every batch of a run held the window for a third of it.
+        self.frontends_recorded = any(row.frontends is not None for row in rows)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -151,7 +170,7 @@ class RunProgress:
         self.note(f"run {self.run_id} ({self.kind}) started by {self.started_by}", self.started_at)
         done = [v for v in items if v.finished_at is not None and v.started_at is not None]
         for view in sorted(done, key=_finish_time):
-            self.note(_item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
+            self.note(item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
         if self.status != RunStatus.RUNNING:
             self.note(
                 f"run {self.run_id} {self.status}: {counts_summary(self.counts)}"
@@ -162,14 +181,18 @@ class RunProgress:
     # -- updating ---------------------------------------------------------------------------
 
     def apply_event(self, event: Event) -> int | None:
-        """Fold one event in; returns the changed row, if any."""
+        """Fold one event in; returns the changed row, if any.
+
+        Item events and log lines usually arrive folded already (``apply_states`` and
+        ``note_lines``): the window folds them before they reach its thread.
+        """
         if isinstance(event, ItemStarted):
             return self._set(event.module, DEPLOYING, started_at=event.at)
         if isinstance(event, ItemFinished):
             row = self._set(
                 event.module, event.status, event.reason, event.message, seconds=event.seconds, finished_at=utcnow()
             )
-            self.note(_item_line(event.module, event.status, event.reason, event.message, event.seconds))
+            self.note(item_line(event.module, event.status, event.reason, event.message, event.seconds))
             return row
         if isinstance(event, FrontendSwitched):
             self.waves[event.frontend] = event
@@ -196,7 +219,7 @@ class RunProgress:
         )
         self.note_frontends(view)
         if row is not None and view.status in FINISHED and view.status != ItemStatus.SKIPPED:
-            self.note(_item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
+            self.note(item_line(view.module, view.status, view.reason, view.message, view.seconds), view.finished_at)
         return row
 
     def finish(self, status: str, finished_at: datetime | None = None) -> None:
@@ -205,6 +228,14 @@ class RunProgress:
         if self.rollout is not None:
             self.rollout.end(self.finished_at)
         self.note(f"run {self.run_id} {status}: {counts_summary(self.counts)}")
+
+    def apply_states(self, states: Mapping[int, ItemState]) -> list[int]:
+        """Rows as their folded events left them (row number -> state); returns those that changed."""
+        changed = []
+        for number, s in states.items():
+            if self._set_row(number, s.status, s.reason, s.message, s.started_at, s.seconds, s.finished_at) is not None:
+                changed.append(number)
+        return changed
 
     def _set(
         self,
@@ -219,6 +250,18 @@ class RunProgress:
         number = self.index.get(module.casefold())
         if number is None:
             return None
+        return self._set_row(number, status, reason, message, started_at, seconds, finished_at)
+
+    def _set_row(
+        self,
+        number: int,
+        status: str,
+        reason: str | None,
+        message: str | None,
+        started_at: datetime | None,
+        seconds: float | None,
+        finished_at: datetime | None,
+    ) -> int | None:
         row = self.rows[number]
         if row.status == status and status != DEPLOYING:
             return None  # already known: polls see a finished row more than once
@@ -242,11 +285,17 @@ class RunProgress:
         if number is None or view.frontends is None:
             return None
         self.rows[number].frontends = dict(view.frontends)
+        self.frontends_recorded = True
         return number
 
     def note(self, text: str, at: datetime | None = None) -> None:
-        self.log.append(f"{clock(at or utcnow())}  {text}")
+        self.log.append(log_line(text, at))
         self.lines_noted += 1
+
+    def note_lines(self, lines: list[str]) -> None:
+        """Lines already made by ``log_line``, in order."""
+        self.log.extend(lines)
+        self.lines_noted += len(lines)
 
     def lines_since(self, noted: int) -> list[str]:
         """The lines noted after the first ``noted`` ones (as many as the log still holds)."""
@@ -254,6 +303,14 @@ class RunProgress:
         return list(islice(self.log, len(self.log) - count, None)) if count > 0 else []
 
     # -- reading ----------------------------------------------------------------------------
+
+    @cached_property
+    def held(self) -> list[str]:
+        """The modules the run holds, casefolded: every one it did not skip as it started.
+
+        Made once, where the run's rows are built (off the GUI thread for a run of this window).
+        """
+        return [row.item.module.casefold() for row in self.rows if row.item.status != ItemStatus.SKIPPED]
 
     @property
     def running(self) -> bool:
@@ -359,7 +416,13 @@ def _end_of(row: ItemRow) -> datetime | None:
     return row.started_at + timedelta(seconds=row.seconds)
 
 
-def _item_line(module: str, status: str, reason: str | None, message: str | None, seconds: float | None) -> str:
+def log_line(text: str, at: datetime | None = None) -> str:
+    """One line of a run's log: its time, then what happened."""
+    return f"{clock(at or utcnow())}  {text}"
+
+
+def item_line(module: str, status: str, reason: str | None, message: str | None, seconds: float | None) -> str:
+    """What the log says of a module that finished."""
     why = ""
     if status in PROBLEMS or status == ItemStatus.CANCELLED:
         why = f": {message or reason}" if (message or reason) else ""

@@ -1,9 +1,11 @@
 """Every active run the window knows about, whoever started it, and what each batch changed.
 
-Runs of this window are folded from the bridge's event batches; runs of other processes from
-what the watcher polled. Either way the panes hear the same signals: ``started``, ``updated``
-(rows to repaint, at once), ``ended``, and ``ticked``, one clock for every figure the window
-shows about runs (bars, counts, the report's row), so that no two of them ever disagree.
+Runs of this window come from the bridge already folded (``run_folding``): built rows, the
+newest state of each row that moved, log lines; applying them here is a pass over the changed
+rows. Runs of other processes come from what the watcher polled. Either way the panes hear the
+same signals: ``started``, ``updated`` (rows to repaint, at once), ``ended``, and ``ticked``, one
+clock for every figure the window shows about runs (bars, counts, the report's row), so that no
+two of them ever disagree.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
 
-from app.engine.events import Event, ItemSnapshot, RunFinished, RunStarted
-from app.engine.gc_pause import gc_paused
+from app.engine.events import Event, ItemSnapshot, RunFinished
 from app.engine.read.queries import RunChanges
 from app.engine.read.views import ActiveRun, RunItemView
 from app.engine.vocabulary import ItemStatus, RunStatus
 from app.gui.memory import settle_long_lived
+from app.gui.run_folding import RowChanges, RunBatch, RunFolder
 from app.gui.run_progress import ItemRow, RunProgress, RunUpdate
 from app.gui.widgets import Throttle
 
@@ -54,26 +56,38 @@ class RunTracker(QObject):
 
     # -- runs of this window ----------------------------------------------------------------
 
-    def apply_events(self, events: Iterable[Event]) -> None:
+    def apply_batches(self, batches: Iterable[RunBatch]) -> None:
+        """What the bridge folded since its last batch, run by run."""
         touched: dict[int, set[int]] = {}
         ended: list[RunProgress] = []
-        for event in events:
-            if isinstance(event, RunStarted):
-                with gc_paused():
-                    self._begin(RunProgress.from_started(event))
-                settle_long_lived()  # the run's rows live as long as the run is shown
-                touched.setdefault(event.run_id, set())
-                continue
-            progress = self.runs.get(event.run_id)
-            if progress is None or not progress.running:
-                continue
-            row = progress.apply_event(event)
-            rows = touched.setdefault(event.run_id, set())
-            if row is not None:
-                rows.add(row)
-            if isinstance(event, RunFinished):
-                ended.append(progress)
+        for batch in batches:
+            for step in batch.steps:
+                if isinstance(step, RunProgress):
+                    self._begin(step)
+                    settle_long_lived()  # the run's rows live as long as the run is shown
+                    touched.setdefault(step.run_id, set())
+                    continue
+                progress = self.runs.get(batch.run_id)
+                if progress is None or not progress.running:
+                    continue
+                rows = touched.setdefault(batch.run_id, set())
+                if isinstance(step, RowChanges):
+                    rows.update(progress.apply_states(step.states))
+                    progress.note_lines(step.lines)
+                    continue
+                row = progress.apply_event(step)
+                if row is not None:
+                    rows.add(row)
+                if isinstance(step, RunFinished):
+                    ended.append(progress)
         self._publish(touched, ended)
+
+    def apply_events(self, events: Iterable[Event]) -> None:
+        """Events of this window's runs applied here and now: folded, then applied as one batch."""
+        folder = RunFolder(self.runs)
+        for event in events:
+            folder.fold(event)
+        self.apply_batches(folder.take())
 
     # -- runs of other processes --------------------------------------------------------------
 

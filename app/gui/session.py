@@ -38,7 +38,7 @@ class GuiSession(QObject):
         self.snapshot: Snapshot | None = None
         self._refresh_again = False
         self._closed = False
-        self.bridge.batch_ready.connect(self.tracker.apply_events)
+        self.bridge.batch_ready.connect(self.tracker.apply_batches)
         # A run's last events are applied before anyone hears that its job ended.
         self.jobs.before_callbacks.append(self.bridge.flush)
         self.controller.finished.connect(self.refresh)

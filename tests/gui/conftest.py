@@ -33,9 +33,35 @@ from app.gui.notifier import Question
 from app.gui.run_progress import RunProgress
 from app.gui.session import REFRESH_JOB, GuiSession
 from app.gui.welcome import open_environment
+from tests.dbus import NotificationService, SessionBus
 
 FAST_POLL_MS = 100
 RUN_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_bus() -> Iterator[SessionBus]:
+    """A throwaway session bus for every window of the run: none reaches the desktop's own bus.
+
+    Set before any window asks Qt for the session bus, which Qt connects to once per process.
+    """
+    bus = SessionBus()
+    before = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus.address
+    yield bus
+    if before is None:
+        del os.environ["DBUS_SESSION_BUS_ADDRESS"]
+    else:
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = before
+    bus.stop()
+
+
+@pytest.fixture
+def notification_service(session_bus: SessionBus, tmp_path: Path) -> Iterator[NotificationService]:
+    """A desktop's notification service on the session bus, for one test."""
+    service = NotificationService.start(session_bus.address, tmp_path)
+    yield service
+    service.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QPoint, QSize, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QToolBar
@@ -131,43 +130,6 @@ def test_an_upgrade_whose_only_failures_are_compilations_says_so_in_words(window
     assert report.rows[0].kind == "upgrade"
     assert status.data() == "6 did not compile"  # the Prepared and Failed columns hold the counts
     assert status.data(Qt.ItemDataRole.ToolTipRole) == "24 prepared, 6 did not compile"
-
-
-# The offscreen platform has no tray: making a tray icon there says so (the test pretends there is one).
-@pytest.mark.qt_log_ignore(
-    "No such signal QPlatformNativeInterface::systemTrayWindowChanged",
-    "This plugin does not support propagateSizeHints",
-)
-def test_a_run_that_ends_while_the_window_is_not_active_is_notified(qtbot: QtBot, window: MainWindow) -> None:
-    from app.engine.events import ItemFinished, ItemSnapshot, RunFinished, RunStarted
-    from app.gui.desktop import RunNotifier
-    from app.gui.formatting import utcnow
-
-    active = RunNotifier(window, tray_available=lambda: True, window_active=lambda: True)
-    window.session.tracker.ended.connect(active.run_ended)
-    window.desktop = RunNotifier(window, tray_available=lambda: True, window_active=lambda: False)
-    window.session.tracker.ended.connect(window.desktop.run_ended)
-    items = (ItemSnapshot("X1", "Bench", 1, "pending"),)
-    window.session.tracker.apply_events(
-        [
-            RunStarted(90, "deploy-all", "ci", utcnow(), items),
-            ItemFinished(90, "X1", "failed", "disk full", None, 0.1),
-            RunFinished(90, "failed"),
-        ]
-    )
-    assert window.desktop.sent == [("Run 90 (deploy-all): Failed", "1 failed. Started by ci.")]
-    assert window.desktop.tray is not None
-    assert active.sent == [], "the operator is looking at the window already"
-
-
-def test_no_tray_no_notification(window: MainWindow) -> None:
-    from app.gui.desktop import RunNotifier
-    from app.gui.formatting import utcnow
-    from app.gui.run_progress import RunProgress
-
-    quiet = RunNotifier(window, tray_available=lambda: False)
-    quiet.run_ended(RunProgress(1, "deploy-all", "me", utcnow(), [], own=True, status="succeeded"))
-    assert quiet.sent == [] and quiet.tray is None
 
 
 def test_the_upgrades_pane_pictures_the_module_states(window: MainWindow) -> None:

@@ -127,3 +127,27 @@ def test_a_reload_updates_only_the_modules_that_changed(session: GuiSession) -> 
     payroll = model.entry("Payroll")  # names still index rows
     assert payroll is not None and payroll.state == "compilation-failed"
     assert tester is not None
+
+
+def test_a_reload_that_only_reads_the_locks_this_window_shows_changes_nothing(session: GuiSession) -> None:
+    from dataclasses import replace
+
+    model = ModulesModel()
+    tester = check(model)
+    model.load(views.modules(session.ctx))
+    model.lock(["Orders", "Common"], 7)  # a run of this window starts: it locks its modules itself
+    before = list(model.rows)
+    changed: list[int] = []
+    model.dataChanged.connect(lambda top, _bottom: changed.append(top.row()))
+
+    held = {"Orders", "Common"}
+    read = [replace(v, locked_by_run=7) if v.name in held else v for v in views.modules(session.ctx)]
+    model.load(read)  # the reload the run's start causes reads the same locks from the database
+    assert changed == [] and all(a is b for a, b in zip(model.rows, before, strict=True))
+    orders = model.entry("Orders")
+    assert orders is not None and orders.view.locked_by_run == 7, "what the table holds is the new read"
+
+    read[0] = replace(read[0], description="changed meanwhile")
+    model.load(read)
+    assert changed == [model.row_of(read[0].name)], "any other difference is shown"
+    assert tester is not None

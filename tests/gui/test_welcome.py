@@ -72,3 +72,36 @@ def test_the_chosen_data_folder_is_opened_next_time(qtbot: QtBot, tmp_path: Path
     assert given.data_dir == tmp_path / "other", "an explicit --data-dir wins"
     from_env = remembered_location(None, None, environ={"DEPLOYCENTER_DATA_DIR": str(tmp_path / "ci")})
     assert from_env.data_dir == tmp_path / "ci"
+
+
+def test_dismissing_the_welcome_with_esc_leaves_the_data_folder_as_it_was(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.application import open_or_welcome
+
+    folder = tmp_path / "demo"
+    folder.mkdir()  # a folder made beforehand, as the demo script's own data folder may be
+    shown: list[WelcomeDialog] = []
+
+    def press_esc() -> None:
+        dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, WelcomeDialog) and w.isVisible()]
+        if not dialogs:  # not shown yet: look again on the next turn
+            QTimer.singleShot(10, press_esc)
+            return
+        shown.extend(dialogs)
+        QTest.keyClick(dialogs[0], Qt.Key.Key_Escape)
+
+    QTimer.singleShot(0, press_esc)
+    assert open_or_welcome(Location(folder)) is None
+    assert len(shown) == 1, "the welcome dialog was shown, then dismissed"
+    assert list(folder.iterdir()) == [], "nothing is made before the user chooses"
+
+    dialog = WelcomeDialog(Location(folder))  # the next start still offers to make the demo there
+    run_dialog(qtbot, dialog)
+    assert dialog.context is not None
+    try:
+        assert views.status(dialog.context).total == 30
+    finally:
+        dialog.context.close()

@@ -53,7 +53,8 @@ class Database:
     see one snapshot for the whole session on both (SQLite's WAL read transaction; REPEATABLE READ).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """``create``: make the SQLite file when it is missing (else ``StateError``, nothing made)."""
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -65,7 +66,7 @@ class Database:
         self.path: Path | None = Path(database).absolute() if database and database != ":memory:" else None
         self.read_only = self.path is not None and not writable(self.path)
         if self.path is not None:
-            prepare_sqlite_file(self.path, self.read_only)
+            prepare_sqlite_file(self.path, self.read_only, create=create)
         self.engine = self._create_engine()
         readers = self.engine
         if parsed.get_backend_name() == "postgresql":

@@ -53,12 +53,18 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade_schema(db: Database) -> None:
-    """Apply pending migrations in one writer transaction; a no-op when up to date."""
+def upgrade_schema(db: Database, *, create: bool = True) -> None:
+    """Apply pending migrations in one writer transaction; a no-op when up to date.
+
+    Without ``create``, a database with no schema at all is refused (``StateError``) and left
+    as it is: only making an environment may lay a schema down where there was none.
+    """
     with translate_db_errors(db):
         current = current_revision(db)
         if current == head_revision():
             return
+        if current is None and not create:
+            raise StateError(f"no environment in {db.file_or_url()} yet; run 'init' first")
         if db.read_only:
             raise StateError(
                 f"the database {db.file_or_url()} needs its schema upgraded (from {current or 'none'}), "

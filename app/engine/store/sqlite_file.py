@@ -38,11 +38,14 @@ def writable(path: Path) -> bool:
     return folder_ok and (not path.exists() or os.access(path, os.W_OK))
 
 
-def prepare_sqlite_file(path: Path, read_only: bool) -> None:
+def prepare_sqlite_file(path: Path, read_only: bool, *, create: bool = True) -> None:
+    """Check the file before SQLite opens it; a missing one is created only when ``create`` says so."""
     folder = path.parent
     if not folder.is_dir():
         raise StateError(f"data folder {folder} does not exist")
     if not path.exists():
+        if not create:  # opening an environment never leaves a database behind where there was none
+            raise StateError(f"no environment at {folder} (there is no {path.name} yet); run 'init' first")
         if read_only:
             raise StateError(
                 f"no database at {path}, and its folder {folder} is read-only; run 'init' "

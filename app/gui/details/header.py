@@ -105,7 +105,7 @@ class RunHeader(QWidget):
         once recorded, what each front-end holds of the run's modules when there are several."""
         self._shown = p
         names = list(dict.fromkeys([*p.waves, *p.phases])) if p is not None else []
-        tally = frontend_tally(p) if p is not None and not names else {}
+        tally = frontend_tally(p) if p is not None and not names and p.frontends_recorded else {}
         if p is not None and names:
             self.waves.setText("Front-ends, one at a time: " + " · ".join(self._frontend_text(p, n) for n in names))
         elif len(tally) > 1:

@@ -208,7 +208,7 @@ class ModulesPane(QWidget):
             self.check_drift()
 
     def _on_run_started(self, progress: RunProgress) -> None:
-        self.model.lock((row.module for row in progress.rows if row.status != ItemStatus.SKIPPED), progress.run_id)
+        self.model.lock_keys(progress.held, progress.run_id)
 
     def _on_run_updated(self, update: RunUpdate) -> None:
         self._moved.setdefault(update.run_id, set()).update(update.rows)  # shown at the tracker's tick
