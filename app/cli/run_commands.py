@@ -7,6 +7,7 @@ Handlers import the engine when they run (``app.cli.parsing`` says why).
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from app.engine.vocabulary import RunKind
 if TYPE_CHECKING:
     from app.engine.context import EnvironmentContext
     from app.engine.control.document import PlanDocument, PlanTarget
+    from app.engine.control.gate import ChangeRequest
     from app.engine.operations import RunOutcome
     from app.engine.runs.planner import DeployPlan
 
@@ -202,6 +204,41 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     )
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """What a planned kind's command asks for: a saved plan to run (if any), with its options, and
+    how change control lets it start."""
+
+    plan: PlanDocument | None
+    options: RunOptions
+    change: ChangeRequest
+
+    def modules(self, ctx: EnvironmentContext, given: list[int] | None) -> list[int] | None:
+        """The modules the run works on: a saved plan's (those given beside it must be the same),
+        else those given (None: every module)."""
+        if self.plan is None:
+            return given
+        from app.engine.saved_plans import plan_module_ids
+
+        planned = plan_module_ids(ctx, self.plan)
+        same_targets(self.plan, given, planned)
+        return planned
+
+
+def run_request(args: argparse.Namespace, kind: RunKind) -> RunRequest:
+    plan = plan_of(args, kind)
+    return RunRequest(plan, options_with_plan(args, run_options(args), plan), change_request(args, plan))
+
+
+def chosen_modules(ctx: EnvironmentContext, args: argparse.Namespace) -> list[int] | None:
+    """The modules named, or every module of ``--app``; None when neither is given."""
+    from app.engine import operations
+
+    if args.app and args.modules:
+        raise BadInputError("give module names or --app, not both")
+    return operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
+
+
 # -- the commands ----------------------------------------------------------------------------------
 
 
@@ -343,30 +380,20 @@ def plan_text(plan: DeployPlan) -> str:
 
 def deploy(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
-    from app.engine.saved_plans import plan_module_ids
 
-    plan = plan_of(args, RunKind.DEPLOY)
-    options = options_with_plan(args, run_options(args), plan)
-    change = change_request(args, plan)
+    request = run_request(args, RunKind.DEPLOY)
     with existing_environment(args) as ctx:
-        if args.app and args.modules:
-            raise BadInputError("give module names or --app, not both")
-        given = operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
-        if plan is not None:
-            ids = plan_module_ids(ctx, plan) or []
-            same_targets(plan, given, ids)
-        elif given is None:
+        ids = request.modules(ctx, chosen_modules(ctx, args))
+        if ids is None:
             raise BadInputError("name the modules to deploy, or --app APP")
-        else:
-            ids = given
         if args.plan_out:
-            return save_plan_and_report(args, ctx, RunKind.DEPLOY, _target(), options, ids)
+            return save_plan_and_report(args, ctx, RunKind.DEPLOY, _target(), request.options, ids)
         outcome = operations.deploy_modules(
             ctx,
             ids,
             workers=args.workers,
-            options=options,
-            change=change,
+            options=request.options,
+            change=request.change,
             on_event=ProgressPrinter(),
             cancel=cancel,
         )
@@ -381,9 +408,8 @@ def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
         raise BadInputError("give one run id, or module names or --app, not both")
     if args.app and args.targets:
         raise BadInputError("give module names or --app, not both")
-    plan = plan_of(args, RunKind.ROLLBACK)
-    options = options_with_plan(args, run_options(args), plan)
-    change = change_request(args, plan)
+    request = run_request(args, RunKind.ROLLBACK)
+    plan, options, change = request.plan, request.options, request.change
     if args.emergency and args.plan_out:
         raise BadInputError("--emergency rolls back now, without a plan: not with --plan-out")
     with existing_environment(args) as ctx:
@@ -442,28 +468,18 @@ def _rollback_targets(
 
 def publish_solution(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
-    from app.engine.saved_plans import plan_module_ids
 
-    plan = plan_of(args, RunKind.PUBLISH_SOLUTION)
-    options = options_with_plan(args, run_options(args), plan)
-    change = change_request(args, plan)
+    request = run_request(args, RunKind.PUBLISH_SOLUTION)
     with existing_environment(args) as ctx:
-        if args.app and args.modules:
-            raise BadInputError("give module names or --app, not both")
-        ids = operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
-        if plan is not None:
-            planned = plan_module_ids(ctx, plan)
-            if ids is not None:
-                same_targets(plan, ids, planned)
-            ids = planned
+        ids = request.modules(ctx, chosen_modules(ctx, args))  # None: every module
         if args.plan_out:
-            return save_plan_and_report(args, ctx, RunKind.PUBLISH_SOLUTION, _target(), options, ids)
+            return save_plan_and_report(args, ctx, RunKind.PUBLISH_SOLUTION, _target(), request.options, ids)
         outcome = operations.publish_solution(
             ctx,
             ids,
             workers=args.workers,
-            options=options,
-            change=change,
+            options=request.options,
+            change=request.change,
             on_event=ProgressPrinter(),
             cancel=cancel,
         )

@@ -7,7 +7,7 @@ up to date included; during a run the counts move with the modules the run makes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -366,14 +366,18 @@ class UpgradesPane(QWidget):
 
     def request_deploy_all(self, rolling: bool = False) -> None:
         """Read the plan afresh on a job thread, show it, and start Deploy All once confirmed."""
+        self._with_plan(lambda preview: self._confirm_deploy(preview, rolling), "deploy")
+
+    def _with_plan(self, act: Callable[[DeployPreview], None], verb: str) -> None:
+        """Read the engine's plan on a job thread, then ``act`` on it when it makes anything live."""
         if self._planning:
             return
         self._planning = True
         self.message_bar.hide()
         self.update_actions()
-        self.session.plan.read(lambda result: self._confirm_plan(result, rolling))
+        self.session.plan.read(lambda result: self._planned(result, act, verb))
 
-    def _confirm_plan(self, result: JobResult, rolling: bool = False) -> None:
+    def _planned(self, result: JobResult, act: Callable[[DeployPreview], None], verb: str) -> None:
         self._planning = False
         try:
             if self.session.closed:
@@ -381,14 +385,16 @@ class UpgradesPane(QWidget):
             if not result.ok:
                 self.session.notifier.error(result.error_text, PANE)
             elif not result.value.preview.to_deploy:
-                self.session.notifier.info("Nothing to deploy: every prepared module is already live", PANE)
+                self.session.notifier.info(f"Nothing to {verb}: every prepared module is already live", PANE)
             else:
-                choices = RunChoices(can_soak=rolling)
-                text = self._plan_text(result.value.preview, rolling)
-                if self.session.notifier.confirm("Deploy All", text, "Deploy", choices=choices):
-                    self._deploy_with(choices, rolling)
+                act(result.value.preview)
         finally:
             self.update_actions()
+
+    def _confirm_deploy(self, preview: DeployPreview, rolling: bool) -> None:
+        choices = RunChoices(can_soak=rolling)
+        if self.session.notifier.confirm("Deploy All", self._plan_text(preview, rolling), "Deploy", choices=choices):
+            self._deploy_with(choices, rolling)
 
     def _deploy_with(self, choices: RunChoices, rolling: bool) -> None:
         try:
@@ -437,27 +443,12 @@ class UpgradesPane(QWidget):
 
     def request_stage(self) -> None:
         """Read the plan afresh on a job thread, say what would be staged, and stage once confirmed."""
-        if self._planning:
-            return
-        self._planning = True
-        self.message_bar.hide()
-        self.update_actions()
-        self.session.plan.read(self._confirm_stage)
+        self._with_plan(self._confirm_stage, "stage")
 
-    def _confirm_stage(self, result: JobResult) -> None:
-        self._planning = False
-        try:
-            if self.session.closed:
-                return
-            if not result.ok:
-                self.session.notifier.error(result.error_text, PANE)
-            elif not result.value.preview.to_deploy:
-                self.session.notifier.info("Nothing to stage: every prepared module is already live", PANE)
-            elif self.session.notifier.confirm("Stage now", describe_stage(result.value.preview), "Stage"):
-                self.session.controller.stage_all(PANE)
-                self.deploy_started.emit()
-        finally:
-            self.update_actions()
+    def _confirm_stage(self, preview: DeployPreview) -> None:
+        if self.session.notifier.confirm("Stage now", describe_stage(preview), "Stage"):
+            self.session.controller.stage_all(PANE)
+            self.deploy_started.emit()
 
     def request_publish_solution(self) -> None:
         total = self.modules.rowCount()

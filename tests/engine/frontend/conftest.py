@@ -4,6 +4,7 @@ DEPLOYCENTER_SSH_CONFIG, and SSH targets that are closed after the test."""
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from app.engine.artifacts import canonical_zip
 from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.frontend.ssh.options import CONFIG_ENV, Limits
 from app.engine.frontend.ssh.target import SshTarget
-from app.engine.frontend.target import ReleaseFiles
+from app.engine.frontend.target import FrontendTarget, ReleaseFiles, Staged, Switch
 from tests.sshd import Farm, SshServer, farm, start_or_skip
 
 # Short limits so that the fault tests end quickly; the defaults are for real networks.
@@ -79,3 +80,33 @@ def release_for(
     sha = hashlib.sha256(artifact).hexdigest()
     request = ReleaseRequest(module, version, "11.19.0", sha, dict(config or {"MaxRows": str(version)}))
     return release_files(request, artifact), request, artifact
+
+
+def tree(root: Path, skip_modes: frozenset[str] = frozenset()) -> dict[str, tuple[str, bytes | None, int | None]]:
+    """Every entry under ``root``: kind, content for files, and permission bits."""
+    found: dict[str, tuple[str, bytes | None, int | None]] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        info = path.lstat()
+        mode = None if path.name in skip_modes else stat.S_IMODE(info.st_mode)
+        if stat.S_ISDIR(info.st_mode):
+            found[relative] = ("dir", None, mode)
+        else:
+            found[relative] = ("file", path.read_bytes(), mode)
+    return found
+
+
+def staged(target: FrontendTarget, *modules: str, version: int = 1) -> list[Staged]:
+    results = target.stage([release_for(module, version)[0] for module in modules])
+    for result in results:
+        assert isinstance(result, Staged), result
+    return [result for result in results if isinstance(result, Staged)]
+
+
+def go_live(target: FrontendTarget, version: int = 1, module: str = "Orders") -> Staged:
+    release = release_for(module, version)[0]
+    [result] = target.stage([release])
+    assert isinstance(result, Staged), result
+    assert target.switch([Switch(module, release.release_id, release.config)]) == [None]
+    target.flush()
+    return result

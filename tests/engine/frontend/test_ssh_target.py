@@ -8,7 +8,6 @@ import dataclasses
 import hashlib
 import os
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 
@@ -18,40 +17,10 @@ from app.engine import blobs
 from app.engine.errors import BadInputError
 from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendError, Prune, Staged, Switch
-from tests.engine.frontend.conftest import MakeTarget, release_for
+from tests.engine.frontend.conftest import MakeTarget, go_live, release_for, staged
 from tests.sshd import ONE_WORKER, Farm, SshServer, basic_bin, start_or_skip
 
 pytestmark = ONE_WORKER
-
-
-def tree(root: Path, skip_modes: frozenset[str] = frozenset()) -> dict[str, tuple[str, bytes | None, int | None]]:
-    """Every entry under ``root``: kind, content for files, and permission bits."""
-    found: dict[str, tuple[str, bytes | None, int | None]] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        info = path.lstat()
-        mode = None if path.name in skip_modes else stat.S_IMODE(info.st_mode)
-        if stat.S_ISDIR(info.st_mode):
-            found[relative] = ("dir", None, mode)
-        else:
-            found[relative] = ("file", path.read_bytes(), mode)
-    return found
-
-
-def staged(target: SshTarget, *modules: str, version: int = 1) -> list[Staged]:
-    results = target.stage([release_for(module, version)[0] for module in modules])
-    for result in results:
-        assert isinstance(result, Staged), result
-    return [result for result in results if isinstance(result, Staged)]
-
-
-def go_live(target: SshTarget, version: int = 1, module: str = "Orders") -> Staged:
-    release = release_for(module, version)[0]
-    [result] = target.stage([release])
-    assert isinstance(result, Staged), result
-    assert target.switch([Switch(module, release.release_id, release.config)]) == [None]
-    target.flush()
-    return result
 
 
 def test_a_malformed_location_is_bad_input() -> None:

@@ -22,7 +22,7 @@ from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.local.target import LocalTarget
 from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, SizedTarget, Staged, Switch
 from tests.engine.frontend import kit
-from tests.engine.frontend.conftest import FAST, release_for
+from tests.engine.frontend.conftest import FAST, go_live, release_for, staged, tree
 from tests.sshd import ONE_WORKER
 
 
@@ -69,36 +69,6 @@ def folder(frontend: FrontendUnderTest) -> Path:
 @pytest.fixture
 def target(frontend: FrontendUnderTest) -> FrontendTarget:
     return frontend.make(None)
-
-
-def tree(root: Path, skip_modes: frozenset[str] = frozenset()) -> dict[str, tuple[str, bytes | None, int | None]]:
-    """Every entry under ``root``: kind, content for files, and permission bits."""
-    found: dict[str, tuple[str, bytes | None, int | None]] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        info = path.lstat()
-        mode = None if path.name in skip_modes else stat.S_IMODE(info.st_mode)
-        if stat.S_ISDIR(info.st_mode):
-            found[relative] = ("dir", None, mode)
-        else:
-            found[relative] = ("file", path.read_bytes(), mode)
-    return found
-
-
-def staged(target: FrontendTarget, *modules: str, version: int = 1) -> list[Staged]:
-    results = target.stage([release_for(module, version)[0] for module in modules])
-    for result in results:
-        assert isinstance(result, Staged), result
-    return [result for result in results if isinstance(result, Staged)]
-
-
-def go_live(target: FrontendTarget, version: int = 1, module: str = "Orders") -> Staged:
-    release = release_for(module, version)[0]
-    [result] = target.stage([release])
-    assert isinstance(result, Staged), result
-    assert target.switch([Switch(module, release.release_id, release.config)]) == [None]
-    target.flush()
-    return result
 
 
 def test_check_passes_on_a_folder_and_names_a_missing_one(frontend: FrontendUnderTest) -> None:
