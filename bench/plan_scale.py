@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from app.engine import saved_plans
 from app.engine.context import Location, open_context
+from app.engine.control import plans as saved_plans
 from app.engine.control.document import PlanTarget, read_plan_file
 from app.engine.runs.options import RunOptions
 from app.engine.vocabulary import RunKind

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from app.engine.control.document import PlanDocument, PlanTarget
     from app.engine.control.gate import ChangeRequest
     from app.engine.control.now import ChangeControlState
-    from app.engine.saved_plans import PlanSummary
+    from app.engine.control.plans import PlanSummary
     from app.engine.vocabulary import RunKind
 
 
@@ -159,7 +159,7 @@ def save_plan_and_report(
     module_ids: list[int] | None = None,
 ) -> int:
     """``--plan-out FILE``: plan now, store it, write the file; nothing runs."""
-    from app.engine import saved_plans
+    from app.engine.control import plans as saved_plans
 
     path = Path(args.plan_out)
     summary = saved_plans.save_plan(ctx, kind, target, options, path, module_ids)
@@ -180,7 +180,7 @@ def save_plan_and_report(
 
 
 def approve(args: argparse.Namespace, cancel: CancelSignal) -> int:
-    from app.engine import saved_plans
+    from app.engine.control import plans as saved_plans
     from app.engine.control.document import read_plan_file
 
     plan = read_plan_file(Path(args.file))
@@ -199,7 +199,7 @@ def approve(args: argparse.Namespace, cancel: CancelSignal) -> int:
 
 
 def plans(args: argparse.Namespace, cancel: CancelSignal) -> int:
-    from app.engine import saved_plans
+    from app.engine.control import plans as saved_plans
 
     with existing_environment(args) as ctx:
         found = saved_plans.saved_plans(ctx)

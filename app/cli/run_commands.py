@@ -218,7 +218,7 @@ class RunRequest:
         else those given (None: every module)."""
         if self.plan is None:
             return given
-        from app.engine.saved_plans import plan_module_ids
+        from app.engine.control.plans import plan_module_ids
 
         planned = plan_module_ids(ctx, self.plan)
         same_targets(self.plan, given, planned)
@@ -452,7 +452,7 @@ def _rollback_targets(
     ctx: EnvironmentContext, plan: PlanDocument, run_id: int | None, given: list[int] | None
 ) -> tuple[list[int] | None, int | None]:
     """What a saved rollback plan rolls back; a run or modules given beside it must be the plan's."""
-    from app.engine.saved_plans import plan_module_ids
+    from app.engine.control.plans import plan_module_ids
 
     target = plan.target
     if target.run is not None:

@@ -16,8 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.engine import operations, saved_plans
+from app.engine import operations
 from app.engine.context import EnvironmentContext
+from app.engine.control import plans as saved_plans
 from app.engine.control.document import PlanDocument
 from app.engine.errors import RefusedError
 from app.engine.events import Event, EventSink, RunStarted

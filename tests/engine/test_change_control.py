@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from app.engine import operations, saved_plans
+from app.engine import operations
 from app.engine.audit import audit_entries
 from app.engine.context import Location
 from app.engine.control import gate, settings
+from app.engine.control import plans as saved_plans
 from app.engine.control.document import PlanDocument, PlanTarget, read_plan_file
 from app.engine.control.entry import DEPLOY, SKIP
 from app.engine.control.gate import ChangeRequest

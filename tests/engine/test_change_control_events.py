@@ -13,7 +13,8 @@ import pytest
 import time_machine
 from pytest_httpserver import HTTPServer
 
-from app.engine import operations, saved_plans
+from app.engine import operations
+from app.engine.control import plans as saved_plans
 from app.engine.control import settings
 from app.engine.control.document import PlanTarget, read_plan_file
 from app.engine.control.gate import ChangeRequest

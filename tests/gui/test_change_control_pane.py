@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
-from app.engine import saved_plans
+from app.engine.control import plans as saved_plans
 from app.engine.control.document import PlanTarget, read_plan_file
 from app.engine.control.schedule import WEEKDAYS
 from app.engine.policy import PolicyChange, set_policy

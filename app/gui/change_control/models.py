@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from app.engine.control.plans import PlanSummary
 from app.engine.control.schedule import Moment, format_hours
 from app.engine.control.settings import FreezeEntry, WindowEntry
-from app.engine.saved_plans import PlanSummary
 from app.gui.table_model import Column, ColumnTableModel
 
 

@@ -28,15 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import saved_plans
 from app.engine.context import EnvironmentContext
+from app.engine.control import plans as saved_plans
 from app.engine.control import settings
 from app.engine.control.document import PlanTarget
 from app.engine.control.now import ChangeControlState
+from app.engine.control.plans import PlanSummary
 from app.engine.identity import utcnow
 from app.engine.read import views
 from app.engine.runs.options import RunOptions
-from app.engine.saved_plans import PlanSummary
 from app.engine.vocabulary import RunKind
 from app.gui.change_control.dialogs import AddFreezeDialog, AddWindowDialog
 from app.gui.change_control.models import FreezesModel, PlansModel, WindowsModel
