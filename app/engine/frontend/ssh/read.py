@@ -67,12 +67,10 @@ class SshFolderReader:
         return FrontendError(f"front-end {self._location}: {problem}")
 
     def _run(self, script: str, stdin: Sequence[bytes] | Iterator[bytes] | None = None) -> Completed:
-        """Run a script with ``$1`` = the root: with data on stdin as a command of its own, without
-        in the connection's long-lived shell (no session to start, no login shell start-up)."""
+        """Run a script with ``$1`` = the root, in the connection's long-lived shell (no session to
+        start, no login shell start-up), with ``stdin`` as its input when given."""
         try:
-            if stdin is None:
-                return self._session.shell(f"set -- {shlex.quote(self._root)}\n{script}")
-            return self._session.run(remote.command(script, self._root), stdin)
+            return self._session.shell(f"set -- {shlex.quote(self._root)}\n{script}", stdin)
         except SessionError as error:
             self._lost = True
             raise self._error(str(error)) from None

@@ -1,9 +1,10 @@
 """What runs on a remote front-end: POSIX ``sh`` scripts, the tar streams they read, and their output.
 
-Every script is sent as one exec command, ``exec /bin/sh -c '<script>' sh <root>``, so the remote
-account's login shell only has to pass it on (it must be a POSIX-style shell: sh, bash, dash,
-ksh or zsh). Every name in a script is quoted with ``shlex.quote``; module names and release ids
-are checked before they get there, and the front-end's own path passes only as ``$1``.
+Every script runs in the connection's long-lived ``/bin/sh`` (``shell.RemoteShell``), started
+through the remote account's login shell, which only has to pass it on (it must be a POSIX-style
+shell: sh, bash, dash, ksh or zsh). Every name in a script is quoted with ``shlex.quote``; module
+names and release ids are checked before they get there, and the front-end's own path passes
+only as ``$1``.
 
 A script spends its time in shell builtins (``[``, ``case``, ``read``, ``echo``, globs) and calls
 each external program once per batch, with every module's paths as arguments: a program started
@@ -153,12 +154,6 @@ def moves_script(moves: Sequence[Move], after: Sequence[str] = ()) -> str:
     """Do ``moves`` in one go, then the shell lines ``after``."""
     words = _words(word for move in moves for word in move)
     return "\n".join([_PRELUDE, _MOVES, f"moves {words}" if moves else ":", *after, "exit 0"])
-
-
-def command(script: str, root: str, *args: str) -> str:
-    """The exec command that runs ``script`` with ``$1`` = the front-end root."""
-    words = " ".join(shlex.quote(arg) for arg in (root, *args))
-    return f"exec /bin/sh -c {shlex.quote(script)} sh {words}"
 
 
 def words(values: Iterable[str]) -> str:
