@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from app.engine.errors import BadInputError
 from app.engine.events import EventSink
 from app.engine.frontend.farm import DEFAULT_KEEP
 from app.engine.frontend.ownership import claim
-from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
+from app.engine.frontend.registry import Frontend, enabled, shared_stats, shared_targets, targets_in_use
 from app.engine.gc_pause import gc_paused
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork, StagingWork
@@ -34,6 +34,7 @@ from app.engine.runs import records
 from app.engine.runs.executor import RunExecutor
 from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool, process_count
+from app.engine.runs.stats import RunStats, added, since
 from app.engine.runs.work import RunWork, WorkItem
 from app.engine.store.models import EnvironmentRow
 from app.engine.vocabulary import RunKind, RunStatus
@@ -43,11 +44,12 @@ P = TypeVar("P")
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended, for exit codes and summaries."""
+    """How a run ended, for exit codes and summaries; ``stats``: what it cost (``--json``)."""
 
     run_id: int
     kind: RunKind
     status: RunStatus
+    stats: RunStats | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def start_run(
     # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
     # collector would rescan them all several times, holding the GIL the window needs.
     with targets_in_use():
+        before = shared_stats()  # this process's targets may serve another run at the same time
         with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
             env = begin_operation(session)
             records.refuse_if_exclusive_active(session, kind)
@@ -137,7 +140,10 @@ def start_run(
             if rolling:
                 staging = cast(StagingWork[P], work)
                 work = RollingWork(staging, frontends, started.keep, started.id, on_event)
-            return execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel)
+            outcome = execute(ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel)
+            costs = added([since(before, shared_stats()), pool.stats()])
+            batches = outcome.stats.batches if outcome.stats else 0
+            return replace(outcome, stats=RunStats(batches, pool.started, costs))
         finally:
             pool.close()
 
@@ -196,7 +202,7 @@ def execute(
     status = executor.execute()
     with ctx.db.write() as session:
         audit(session, kind, f"run {run_id}", status)
-    return RunOutcome(run_id, kind, status)
+    return RunOutcome(run_id, kind, status, RunStats(batches=executor.batches))
 
 
 def name_list(names: Sequence[str], shown: int = 5) -> str:

@@ -23,7 +23,7 @@ from app.engine.events import EventSink, FrontendSwitched, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.frontend.target import FrontendError, FrontendTarget, Prune, Staged, Switch
-from app.engine.runs.work import RunWork, WorkItem, WorkOutcome
+from app.engine.runs.work import SPREAD, RunWork, SpreadingWork, WorkItem, WorkOutcome
 from app.engine.vocabulary import ItemStatus
 
 P = TypeVar("P")
@@ -194,6 +194,10 @@ class RollingWork(Generic[P]):
     @property
     def max_batch(self) -> int:
         return self._inner.max_batch
+
+    @property
+    def spread(self) -> int:
+        return self._inner.spread if isinstance(self._inner, SpreadingWork) else SPREAD
 
     def perform_batch(self, items: Sequence[WorkItem[P]]) -> list[WorkOutcome | Exception]:
         return self._inner.perform_batch(items)

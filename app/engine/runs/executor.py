@@ -35,7 +35,7 @@ from app.engine.gc_pause import gc_paused
 from app.engine.identity import utcnow
 from app.engine.runs import records
 from app.engine.runs.heartbeat import RunHeartbeat
-from app.engine.runs.work import ConcludingWork, RunWork, WorkItem, WorkOutcome
+from app.engine.runs.work import SPREAD, ConcludingWork, RunWork, SpreadingWork, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES, UNSUCCESSFUL_ITEM_STATUSES, ItemStatus, RunStatus
@@ -85,6 +85,7 @@ class RunExecutor:
         self._outcomes: dict[str, WorkOutcome] = {}
         self._last_flush = 0.0
         self._last_cancel_check = time.monotonic()
+        self.batches = 0  # handed to workers so far, for the run's statistics
 
     # -- public -----------------------------------------------------------------------------
 
@@ -138,8 +139,9 @@ class RunExecutor:
                     ready.clear()
                     if not unfinished:
                         break
+                size = self._batch_size(len(ready))  # one size for the batches handed out together
                 while not cancelled and ready and len(running) < self._workers:
-                    batch = self._take_batch(ready, unfinished, busy)
+                    batch = self._take_batch(ready, unfinished, busy, size)
                     if batch:
                         running[self._submit(pool, batch)] = batch
                         busy.update(batch)
@@ -174,14 +176,19 @@ class RunExecutor:
             self._finish(item.key, outcome)
         self._maybe_flush()
 
-    def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str]) -> list[str]:
-        """The next few ready modules for one worker: one, unless much more is ready than workers.
+    def _batch_size(self, ready: int) -> int:
+        """Modules per batch: one, unless much more is ready than workers.
 
         On a big run a worker's batch waits for the disk three times in all instead of three
         times per module. Small runs go one module at a time, so every worker stays busy and a
-        cancel stops them after the modules in hand.
+        cancel stops them after the modules in hand. A work whose batches cost round trips cuts
+        the ready modules into fewer, bigger batches (``SpreadingWork``).
         """
-        size = max(1, min(self._work.max_batch, len(ready) // (4 * self._workers)))
+        spread = self._work.spread if isinstance(self._work, SpreadingWork) else SPREAD
+        return max(1, min(self._work.max_batch, -(-ready // (spread * self._workers))))  # cut in as many, rounding up
+
+    def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str], size: int) -> list[str]:
+        """The next ``size`` ready modules (or fewer) for one worker."""
         batch: list[str] = []
         while ready and len(batch) < size:
             _, key = heapq.heappop(ready)
@@ -190,6 +197,7 @@ class RunExecutor:
         return batch
 
     def _submit(self, pool: ThreadPoolExecutor, batch: list[str]) -> Future[list[WorkOutcome | Exception]]:
+        self.batches += 1
         now = utcnow()
         items = [self._items[key] for key in batch]
         for key, item in zip(batch, items, strict=True):

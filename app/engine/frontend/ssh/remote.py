@@ -216,15 +216,28 @@ def folders_script(modules: Sequence[str]) -> str:
     )
 
 
-def finish_stage_lines(stamp: str, infos: Sequence[str], doomed: Sequence[str], folders: Sequence[str]) -> list[str]:
-    """After the renames: stamp the deploy order, remove what failed, make it all durable."""
+def stage_script(moves: Sequence[Move], after: Sequence[str]) -> str:
+    """Unpack the tar stream on stdin under the root and make it durable, then do ``moves`` and
+    the shell lines ``after``. A failed ``tar`` stops it before anything is renamed (``X untar``,
+    tar's words on stderr), as does a failed ``sync`` (``X sync``)."""
+    return "\n".join(
+        [
+            _PRELUDE,
+            _MOVES,
+            "tar -xof - || { s=$?; echo 'X untar'; exit $s; }",
+            f"{_SYNC} || {{ echo 'X sync'; exit 0; }}",
+            f"moves {_words(word for move in moves for word in move)}" if moves else ":",
+            *after,
+            "exit 0",
+        ]
+    )
+
+
+def finish_stage_lines(stamp: str, infos: Sequence[str]) -> list[str]:
+    """After the renames: stamp the deploy order, and make it all durable."""
     lines = []
     if infos:
         lines.append(f"touch -c -d {shlex.quote(stamp)} -- {_words(infos)}")
-    if doomed:
-        lines.append(f"rm -rf -- {_words(doomed)}")
-    if folders:
-        lines.append(f"rmdir -- {_words(folders)} 2>/dev/null")
     lines.append(f"{_SYNC} || echo 'X sync'")
     return lines
 

@@ -94,12 +94,12 @@ class Session:
         Raises SessionError; an error raised by ``stdin`` itself is raised as it is, once the
         script has seen its input end.
         """
-        return self._call(lambda: self._run(script, stdin, shared=False))
+        return self._call(lambda: self._run(script, stdin))
 
-    def shared(self, script: str) -> Completed:
+    def shared(self, script: str) -> tuple[Completed, bool]:
         """Run ``script`` once for every caller asking for it at about the same time
-        (``RemoteShell.shared``); raises SessionError."""
-        return self._call(lambda: self._run(script, None, shared=True))
+        (``RemoteShell.shared``), and say whether this call sent it; raises SessionError."""
+        return self._call(lambda: self._run_shared(script))
 
     def counts(self) -> SessionCounts:
         shell = self._shell
@@ -133,10 +133,18 @@ class Session:
 
     # -- on the loop
 
-    async def _run(self, script: str, stdin: Iterable[bytes] | None, shared: bool) -> Completed:
+    async def _run_shared(self, script: str) -> tuple[Completed, bool]:
         shell = await self._ready_shell()
+        return await self._guarded(shell, shell.shared(script))
+
+    async def _run(self, script: str, stdin: Iterable[bytes] | None) -> Completed:
+        shell = await self._ready_shell()
+        return await self._guarded(shell, shell.run(script, stdin))
+
+    async def _guarded(self, shell: RemoteShell, work: Coroutine[Any, Any, _T]) -> _T:
+        """``work`` on ``shell``; a failure of the shell drops the connection and says why in one line."""
         try:
-            return await (shell.shared(script) if shared else shell.run(script, stdin))
+            return await work
         except StdinFailed as failed:
             raise failed.error from None  # the shell kept in step: the connection stays
         except SessionError:

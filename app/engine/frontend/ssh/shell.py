@@ -126,14 +126,19 @@ class RemoteShell:
         request = await self._send(script, stdin)
         return await self._wait(request.done)
 
-    async def shared(self, script: str) -> Completed:
-        """Run ``script`` once for every caller waiting for it: a caller joins the run of it that is
-        still to reply, which was sent after every reply this shell has given so far, so its effect
-        (a ``sync``) covers whatever those callers did before."""
+    async def shared(self, script: str) -> tuple[Completed, bool]:
+        """Run ``script`` once for every caller waiting for it, and say whether this call sent it.
+
+        A caller joins the run of it still to reply, if there is one: it was sent after every
+        reply this shell has given so far, so its effect (a ``sync``) covers whatever the caller
+        did before asking.
+        """
         request = self._shared.get(script)
-        if request is None or request.done.done():
+        sent = request is None or request.done.done()
+        if sent:
             request = await self._send(script, None, shared=True)
-        return await self._wait(request.done)
+        assert request is not None
+        return await self._wait(request.done), sent
 
     def close(self) -> None:
         for reader in self._readers:
