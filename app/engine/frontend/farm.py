@@ -119,10 +119,11 @@ def switch_staged(
     modules = [change.module for change in switches]
     # What to switch back to; the last target's configuration is never needed: no switch after
     # it can fail (one front-end: none at all, which is most of the time saved).
-    before = [
-        (target.read_current(modules), target.read_config(modules) if position < len(targets) - 1 else {})
-        for position, target in enumerate(targets)
-    ]
+    last = targets[-1] if targets else None
+    before = on_each(
+        targets,
+        lambda target: (target.read_current(modules), target.read_config(modules) if target is not last else {}),
+    )
     states: list[dict[str, str]] = [{} for _change in switches]
     errors: list[FrontendError | None] = [None] * len(switches)
     going = list(range(len(switches)))
@@ -146,8 +147,10 @@ def switch_staged(
                 states[index][targets[back_position].name] = SWITCHED_BACK if problem is None else FAILED
         going = [index for index in going if index not in set(failed)]
     kept = also_keep or {}
-    for (current, _config), target in zip(before, targets, strict=True):
-        target.prune(
+
+    def prune_on(position: int) -> None:
+        current = before[position][0]
+        targets[position].prune(
             [
                 Prune(
                     switches[i].module,
@@ -158,6 +161,8 @@ def switch_staged(
                 for i in going
             ]
         )
+
+    on_each(list(range(len(targets))), prune_on)
     live = set(going)
     return [
         Rollout(

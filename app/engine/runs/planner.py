@@ -149,14 +149,17 @@ class DeployAllPlanner:
         }
         if not expected:
             return items
+        from app.engine.frontend.farm import on_each
         from app.engine.frontend.target import FrontendError
 
-        gone: dict[str, str] = {}  # module -> the first front-end where it is not live
-        for frontend in self._frontends:
+        def read(frontend: FrontendTarget) -> dict[str, str | None]:
             try:
-                live = frontend.read_current(list(expected))
+                return frontend.read_current(list(expected))
             except FrontendError:
-                live = {}  # unreadable: deploy again, and let the run report what is wrong there
+                return {}  # unreadable: deploy again, and let the run report what is wrong there
+
+        gone: dict[str, str] = {}  # module -> the first front-end where it is not live
+        for frontend, live in zip(self._frontends, on_each(self._frontends, read), strict=True):  # all at once
             for module, release in expected.items():
                 if module not in gone and live.get(module) != release:
                     gone[module] = frontend.location
