@@ -38,6 +38,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -322,7 +323,13 @@ def serve(options: argparse.Namespace, work: Path, bundles: list[Path]) -> None:
         print(f"ready: {options.serve} copies per trial; runners in {scripts}:", flush=True)
         for runner in sorted(scripts.iterdir()):
             print(f"  {runner}", flush=True)
-        print("Ctrl-C (SIGINT) stops the servers and removes everything", flush=True)
+        print(f"SIGINT or SIGTERM (kill {os.getpid()}) stops the servers and removes everything", flush=True)
+
+        def stop(_signum: int, _frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        for number in (signal.SIGINT, signal.SIGTERM):  # a background job may have SIGINT ignored
+            signal.signal(number, stop)
         try:
             while True:
                 time.sleep(3600)
@@ -338,6 +345,7 @@ def _runner(work: Path, made: Farm, label: str, tree_name: str, tree: Path) -> s
         "#!/bin/sh\n"
         f"i=$(cat {counter} 2>/dev/null || echo 0); echo $((i + 1)) > {counter}\n"
         f"export {CONFIG_ENV}={made.config}\n"
+        "unset PYTHONDONTWRITEBYTECODE  # as installed: the bytecode is cached\n"
         f"cd {tree} && exec {sys.executable} -m app --unattended deploy-all --json "
         f'--data-dir "{copies}/{label}-{tree_name}-$i" > "{copies}/{label}-{tree_name}-$i.json"\n'
     )
