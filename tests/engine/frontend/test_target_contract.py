@@ -178,6 +178,17 @@ def test_a_switch_without_a_module_folder_fails_alone(target: FrontendTarget) ->
     assert target.read_config(["Orders", "Ghost"]) == {"Orders": b"{}\n", "Ghost": None}
 
 
+def test_a_switch_to_a_release_the_front_end_does_not_hold_fails_and_changes_nothing(
+    target: FrontendTarget, folder: Path
+) -> None:
+    live = go_live(target, 1)
+    missing = release_for("Orders", 2)[0]
+    [error] = target.switch([Switch("Orders", missing.release_id, missing.config)])
+    assert isinstance(error, FrontendError) and missing.release_id in str(error), error
+    assert target.read_current(["Orders"]) == {"Orders": live.release_id}
+    assert target.read_config(["Orders"]) == {"Orders": release_for("Orders", 1)[0].config}
+
+
 def test_an_identical_release_is_reused_not_written_again(target: FrontendTarget, folder: Path) -> None:
     [first] = staged(target, "Orders")
     folder = folder / "Orders" / "releases" / first.release_id

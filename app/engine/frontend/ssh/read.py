@@ -106,6 +106,8 @@ class SshFolderReader:
             raise self._error(self._command_problem(done, "unpacking the releases"))
         if problem is not None:
             raise self._error(_ROOT_PROBLEMS.get(problem, problem))
+        if done.status != 0:  # every script reports through its records and ends with 0: it was cut short
+            raise self._error(self._command_problem(done, "a script there"))
         return out
 
     def _path(self, *parts: str) -> str:

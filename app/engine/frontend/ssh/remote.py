@@ -112,8 +112,9 @@ insp() {
 # moves OP FROM TO ...: renames (and removals) in one process. OP "g" starts a module's group
 # (FROM is its name); after a failure the rest of the group is skipped and "E <module> <path>
 # <problem>" printed. "n" renames where TO does not exist, "r" renames over TO (a file), "d"
-# removes TO. perl does them all in one process where it is there (Debian and most Linux have
-# it); otherwise mv and rm do them, one process each.
+# removes TO, "e" only checks that TO is a regular file (a release's .release.json, before
+# CURRENT names it). perl does them all in one process where it is there (Debian and most Linux
+# have it); otherwise mv and rm do them, one process each.
 _MOVES = r"""
 if command -v perl >/dev/null 2>&1; then
 moves() { perl -e '
@@ -124,6 +125,7 @@ while (@ARGV) {
   next if $skip;
   my $ok;
   if ($op eq "d") { $ok = unlink($to) || $!{ENOENT} }
+  elsif ($op eq "e") { $ok = -f $to; $! = 2 unless $ok }
   elsif ($op eq "n" && (-e $to || -l $to)) { $ok = 0; $! = 17 }
   else { $ok = rename($from, $to) }
   unless ($ok) { print "E $g $to $!\n"; $skip = 1 }
@@ -138,6 +140,7 @@ moves() {
     ok=1
     case $op in
       d) if [ -e "$to" ] || [ -L "$to" ]; then rm -f -- "$to" 2>/dev/null || ok=; fi ;;
+      e) [ -f "$to" ] || ok= ;;
       n) if [ -e "$to" ] || [ -L "$to" ]; then ok=; else mv -- "$from" "$to" 2>/dev/null || ok=; fi ;;
       r) if [ -d "$to" ] && [ ! -L "$to" ]; then ok=; else mv -f -- "$from" "$to" 2>/dev/null || ok=; fi ;;
     esac

@@ -220,7 +220,7 @@ class SshTarget(SshFolderReader):
             if prepared is not None and (prepared.release_id, prepared.config) == (s.release_id, s.config):
                 changes.append(prepared.change(s.module))
             else:
-                changes.append(Change(s.module, current_bytes(s.release_id), s.config))
+                changes.append(Change(s.module, current_bytes(s.release_id), s.config, release=s.release_id))
         errors = self._change(changes)
         # Temp files left by stage can be gone (another stage of the module cleared them): write anew.
         gone = [
@@ -230,7 +230,10 @@ class SshTarget(SshFolderReader):
         ]
         if gone:
             again = self._change(
-                [Change(switches[i].module, current_bytes(switches[i].release_id), switches[i].config) for i in gone]
+                [
+                    Change(s.module, current_bytes(s.release_id), s.config, release=s.release_id)
+                    for s in (switches[i] for i in gone)
+                ]
             )
             for i, error in zip(gone, again, strict=True):
                 errors[i] = error
