@@ -149,6 +149,9 @@ class RunExecutor:
                     key = self._break_cycle(unfinished, waiting)
                     heapq.heappush(ready, (0, key))
                     continue
+                # Recorded once the next batches are handed out: the workers need not wait for the
+                # database (the switches were made durable before a batch reports, or are by record).
+                self._maybe_flush()
                 done, _ = wait(running, timeout=POLL_INTERVAL, return_when=FIRST_COMPLETED)
                 for future in done:
                     batch = running.pop(future)
@@ -163,7 +166,6 @@ class RunExecutor:
                             waiting[consumer].discard(key)
                             if consumer in unfinished and not waiting[consumer]:
                                 heapq.heappush(ready, (-len(consumers[consumer]), consumer))
-                self._maybe_flush()
         return cancelled
 
     def _conclude(self, cancelled: bool) -> None:
