@@ -39,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.cli.main import run_cli
 
         code = run_cli([a for a in args if a != "--unattended"])
-        if argv is None:  # the program itself, not a caller in the same process
+        # The program itself, not a caller in the same process; a profiler or a coverage tracer
+        # writes its findings at exit, so the process then ends the usual way.
+        if argv is None and sys.getprofile() is None and sys.gettrace() is None:
             end_now(code)
         return code
     from app.gui.launch import run_gui

@@ -49,7 +49,8 @@ def test_read_only_commands_do_not_import_the_deploy_machinery(tmp_path: Path) -
 
 def test_a_command_run_as_the_program_ends_at_once_with_its_whole_output_and_exit_code(tmp_path: Path) -> None:
     """The interpreter's teardown is skipped (a handler registered to run at exit never runs), and
-    nothing the command wrote is lost: its JSON document, its error line, its exit code."""
+    nothing the command wrote is lost: its JSON document, its error line, its exit code. Under a
+    profiler or a coverage tracer the process ends the usual way, so that they write their data."""
     data = str(tmp_path / "env")
     program = (
         "import atexit, sys\n"
@@ -78,6 +79,11 @@ def test_a_command_run_as_the_program_ends_at_once_with_its_whole_output_and_exi
     assert status.returncode == 0, status.stderr[-2000:]
     assert json.loads(status.stdout)["frontends"], "the whole document came out"
     assert "teardown ran" not in missing.stderr + created.stderr + status.stderr
+    traced = "import sys\nsys.settrace(lambda *args: None)\n" + program  # as coverage runs it
+    done = subprocess.run(
+        [sys.executable, "-c", traced, "status", "--data-dir", data], cwd=REPO, env=child_env(), capture_output=True
+    )
+    assert done.returncode == 0 and b"teardown ran" in done.stderr, "a tracer writes its findings at exit"
     from app.__main__ import main
 
     assert main(["--unattended", "status", "--data-dir", data]) == 0  # a caller in the same process gets it back
