@@ -9,21 +9,26 @@ the modification time of ``.release.json``; only Deploy Center's own entries are
 Each call costs a few round trips for the whole batch, whatever its size:
 
 - ``stage``: one script checks every module folder and reports CURRENT, config.json and the
-  releases there; one tar stream carries every new release into its staging folder, with the
-  next ``CURRENT`` and ``config.json`` under temp names, and ``sync`` makes it durable; one
-  script renames every staging folder into place, stamps the deploy order and syncs again.
+  releases there; then one script, fed the tar stream of every new release (with the next
+  ``CURRENT`` and ``config.json`` under temp names), unpacks it into the staging folders, syncs,
+  renames every staging folder into place, stamps the deploy order and syncs again.
 - ``switch``: one script renames the temp files over ``config.json``, then ``CURRENT``. When
   the switch is not to what this target staged (a switch back, or another process staged it),
-  one tar stream writes the temp files first. Should ``CURRENT`` fail after ``config.json``
-  switched, the previous ``config.json`` is written back. ``flush`` is one ``sync``.
+  the release is first checked complete there, and one tar stream writes the temp files.
+  Should ``CURRENT`` fail after ``config.json`` switched, the previous ``config.json`` is
+  written back. ``flush`` is one ``sync``, shared by every caller asking at the same time.
+- ``prune`` right after this target staged and switched a module reads nothing again: what the
+  stage found is still true under the run's module locks; removing is one script, when needed.
 - reads: one script each; ``read_live`` hashes the live files on the server.
 
-Scripts without data go through one long-lived remote shell (``ssh_session``); the tar streams
-get a session each. A batch is cut at 2,000 modules (the argument lists of the one ``tar`` or
-``touch`` per script must stay under the system's limit). A failure of the connection, or of
-``tar`` (a full disk), fails every module of that batch, each with the reason and the
-front-end's location; what the batch wrote is removed, or, when the connection is gone, left
-under staging and temp names that the next ``stage`` of those modules clears.
+Every script, tar streams included, goes through the connection's one long-lived remote shell
+(``shell.RemoteShell``), pipelined: the batches of several threads share it without waiting for
+each other's replies. A script that ends with a status other than 0 was cut short and fails.
+A batch is cut at 2,000 modules (the argument lists of the one ``tar`` or ``touch`` per script
+must stay under the system's limit). A failure of the connection, or of ``tar`` (a full disk),
+fails every module of that batch, each with the reason and the front-end's location; what the
+batch wrote is removed, or, when the connection is gone, left under staging and temp names that
+the next ``stage`` of those modules clears.
 """
 
 from __future__ import annotations
