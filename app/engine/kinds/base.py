@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, cast
 
@@ -24,8 +25,9 @@ from app.engine.context import EnvironmentContext
 from app.engine.errors import BadInputError
 from app.engine.events import EventSink
 from app.engine.frontend.farm import DEFAULT_KEEP
-from app.engine.frontend.ownership import claim
+from app.engine.frontend.ownership import Owner, claim
 from app.engine.frontend.registry import Frontend, enabled, shared_stats, shared_targets, targets_in_use
+from app.engine.frontend.target import FrontendTarget
 from app.engine.gc_pause import gc_paused
 from app.engine.kinds.recovery import begin_operation
 from app.engine.kinds.rolling import RollingWork, StagingWork
@@ -121,16 +123,24 @@ def start_run(
             frontends = tuple(enabled(every))
             if rolling:
                 refuse_rolling(frontends)
-            if kind.traits.stages:
-                claim(shared_targets(frontends), owner(ctx, env))
-            disabled = tuple(frontend.name for frontend in every if not frontend.enabled)
-            planned = plan(RunStart(session, env, frontends, disabled, rolling))
-            if planned.locks_modules:
-                records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
-            platform = planned.platform or env.platform_version
-            run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=options.rolling)
-            if planned.recorded is not None:
-                planned.recorded(session, run.id)
+            # Claimed while the run is planned and recorded: over the network the claim is also
+            # where each front-end is connected to. Waited for before anything is committed.
+            claiming = _Claim(shared_targets(frontends), owner(ctx, env)) if kind.traits.stages else None
+            try:
+                disabled = tuple(frontend.name for frontend in every if not frontend.enabled)
+                planned = plan(RunStart(session, env, frontends, disabled, rolling))
+                if planned.locks_modules:
+                    records.refuse_if_locked(
+                        session, [item.module_id for item in planned.work_items], planned.operation
+                    )
+                platform = planned.platform or env.platform_version
+                run = records.create_run(session, kind, platform, list(planned.items), workers, rolling=options.rolling)
+                if planned.recorded is not None:
+                    planned.recorded(session, run.id)
+            finally:
+                refused = claiming.wait() if claiming is not None else None
+            if refused is not None:
+                raise refused  # a front-end of another environment: the transaction stores nothing
             audit(session, kind, planned.audited_as or target, "started", f"run {run.id}{planned.note}")
             started = StartedRun(run.id, platform, str(ctx.artifacts.root), frontends, disabled, keep_of(env))
         heavy = len(planned.work_items) if planned.heavy is None else planned.heavy
@@ -146,6 +156,26 @@ def start_run(
             return replace(outcome, stats=RunStats(batches, pool.started, costs))
         finally:
             pool.close()
+
+
+class _Claim:
+    """``claim`` on a thread of its own, started at once."""
+
+    def __init__(self, targets: Sequence[FrontendTarget], stamp: Owner) -> None:
+        self._done: Future[None] = Future()
+        threading.Thread(target=self._run, args=(targets, stamp), name="claim", daemon=True).start()
+
+    def _run(self, targets: Sequence[FrontendTarget], stamp: Owner) -> None:
+        try:
+            claim(targets, stamp)
+        except BaseException as error:  # handed to the run's thread
+            self._done.set_exception(error)
+        else:
+            self._done.set_result(None)
+
+    def wait(self) -> BaseException | None:
+        """Once the claim is over: what it raised, if anything."""
+        return self._done.exception()
 
 
 def refuse_rolling(frontends: Sequence[Frontend]) -> None:
