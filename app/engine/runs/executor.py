@@ -139,8 +139,8 @@ class RunExecutor:
                     ready.clear()
                     if not unfinished:
                         break
-                size = self._batch_size(len(ready))  # one size for the batches handed out together
                 while not cancelled and ready and len(running) < self._workers:
+                    size = self._batch_size(len(ready), self._workers - len(running))
                     batch = self._take_batch(ready, unfinished, busy, size)
                     if batch:
                         running[self._submit(pool, batch)] = batch
@@ -178,16 +178,17 @@ class RunExecutor:
             self._finish(item.key, outcome)
         self._maybe_flush()
 
-    def _batch_size(self, ready: int) -> int:
-        """Modules per batch: one, unless much more is ready than workers.
+    def _batch_size(self, ready: int, free: int) -> int:
+        """Modules for the next batch: what is ready cut into ``spread`` batches per free worker.
 
         On a big run a worker's batch waits for the disk three times in all instead of three
         times per module. Small runs go one module at a time, so every worker stays busy and a
         cancel stops them after the modules in hand. A work whose batches cost round trips cuts
-        the ready modules into fewer, bigger batches (``SpreadingWork``).
+        the ready modules into fewer, bigger batches (``SpreadingWork``); the last modules of a
+        run then go in one batch, not in ever smaller ones that each pay those round trips.
         """
         spread = self._work.spread if isinstance(self._work, SpreadingWork) else SPREAD
-        return max(1, min(self._work.max_batch, -(-ready // (spread * self._workers))))  # cut in as many, rounding up
+        return max(1, min(self._work.max_batch, -(-ready // (spread * max(1, free)))))  # rounding up
 
     def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str], size: int) -> list[str]:
         """The next ``size`` ready modules (or fewer) for one worker."""
