@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.latency_relay import LatencyRelay
 from tests.processes import children_of
 
 SSHD_ENV = "DEPLOYCENTER_TEST_SSHD"
@@ -343,6 +344,7 @@ class Farm:
     program: Path
     servers: list[SshServer] = field(default_factory=list)
     public_key: str = ""
+    relays: list[tuple[str, SshServer, LatencyRelay]] = field(default_factory=list)  # (alias, server, relay)
 
     @property
     def client_key(self) -> Path:
@@ -369,14 +371,23 @@ class Farm:
         self.write_client_files()
         return server
 
+    def add_distant_alias(self, server: SshServer, rtt: float, alias: str | None = None) -> str:
+        """A second alias for ``server``, reached through a relay that adds ``rtt`` seconds per round trip."""
+        alias = alias or f"{server.alias}-far"
+        self.relays.append((alias, server, LatencyRelay(server.port, rtt / 2)))
+        self.write_client_files()
+        return alias
+
     def write_client_files(self, trusted: list[SshServer] | None = None) -> None:
         """The client configuration for every server, and known_hosts with ``trusted`` (default all)."""
+        entries = [(server.alias, server, server.port) for server in self.servers]
+        entries += [(alias, server, relay.port) for alias, server, relay in self.relays]
         blocks = []
-        for server in self.servers:
+        for alias, _server, port in entries:
             blocks.append(
-                f"Host {server.alias}\n"
+                f"Host {alias}\n"
                 f"  HostName 127.0.0.1\n"
-                f"  Port {server.port}\n"
+                f"  Port {port}\n"
                 f"  User {getpass.getuser()}\n"
                 f"  IdentityFile {self.client_key}\n"
                 f"  IdentitiesOnly yes\n"
@@ -384,10 +395,13 @@ class Farm:
             )
         self.config.write_text("\n".join(blocks))
         trusted = self.servers if trusted is None else trusted
-        lines = [f"[127.0.0.1]:{s.port} {' '.join(s.host_key_line.split()[:2])}" for s in trusted]
+        keys = {id(server): " ".join(server.host_key_line.split()[:2]) for server in trusted}
+        lines = [f"[127.0.0.1]:{port} {keys[id(server)]}" for _alias, server, port in entries if id(server) in keys]
         self.known_hosts.write_text("".join(line + "\n" for line in lines))
 
     def stop(self) -> None:
+        for _alias, _server, relay in self.relays:
+            relay.close()
         for server in self.servers:
             server.stop()
 

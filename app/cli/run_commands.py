@@ -184,6 +184,8 @@ def run_document(ctx: EnvironmentContext, run_id: int) -> tuple[dict[str, Any], 
 
 def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: RunOutcome, cancel: CancelSignal) -> int:
     document, text = run_document(ctx, outcome.run_id)
+    if outcome.stats is not None:  # known to the process that ran it only: not in `run RUN --json`
+        document["run"]["stats"] = outcome.stats.to_json()
     output(args, document, text)
     return run_exit_code(outcome.status, cancel)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,45 @@ def test_read_only_commands_do_not_import_the_deploy_machinery(tmp_path: Path) -
             "multiprocessing",
         }
         assert not modules & heavy, (command, sorted(modules & heavy))
+
+
+def test_a_command_run_as_the_program_ends_at_once_with_its_whole_output_and_exit_code(tmp_path: Path) -> None:
+    """The interpreter's teardown is skipped (a handler registered to run at exit never runs), and
+    nothing the command wrote is lost: its JSON document, its error line, its exit code. Under a
+    profiler or a coverage tracer the process ends the usual way, so that they write their data."""
+    data = str(tmp_path / "env")
+    program = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('teardown ran', file=sys.stderr))\n"
+        "sys.argv = ['deploycenter', '--unattended', *sys.argv[1:]]\n"
+        "from app.__main__ import main\n"
+        "sys.exit(main())\n"
+    )
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", program, *command, "--data-dir", data, "--json"],
+            cwd=REPO,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    missing = run("status")
+    assert missing.returncode == 4 and "no environment" in missing.stderr.lower()
+    assert "error" in json.loads(missing.stdout)
+    created = run("init")
+    assert created.returncode == 0, created.stderr[-2000:]
+    status = run("status")
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert json.loads(status.stdout)["frontends"], "the whole document came out"
+    assert "teardown ran" not in missing.stderr + created.stderr + status.stderr
+    traced = "import sys\nsys.settrace(lambda *args: None)\n" + program  # as coverage runs it
+    done = subprocess.run(
+        [sys.executable, "-c", traced, "status", "--data-dir", data], cwd=REPO, env=child_env(), capture_output=True
+    )
+    assert done.returncode == 0 and b"teardown ran" in done.stderr, "a tracer writes its findings at exit"
+    from app.__main__ import main
+
+    assert main(["--unattended", "status", "--data-dir", data]) == 0  # a caller in the same process gets it back

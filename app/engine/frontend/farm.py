@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from app.engine.errors import DeployCenterError
@@ -119,10 +119,11 @@ def switch_staged(
     modules = [change.module for change in switches]
     # What to switch back to; the last target's configuration is never needed: no switch after
     # it can fail (one front-end: none at all, which is most of the time saved).
-    before = [
-        (target.read_current(modules), target.read_config(modules) if position < len(targets) - 1 else {})
-        for position, target in enumerate(targets)
-    ]
+    last = targets[-1] if targets else None
+    before = on_each(
+        targets,
+        lambda target: (target.read_current(modules), target.read_config(modules) if target is not last else {}),
+    )
     states: list[dict[str, str]] = [{} for _change in switches]
     errors: list[FrontendError | None] = [None] * len(switches)
     going = list(range(len(switches)))
@@ -146,8 +147,10 @@ def switch_staged(
                 states[index][targets[back_position].name] = SWITCHED_BACK if problem is None else FAILED
         going = [index for index in going if index not in set(failed)]
     kept = also_keep or {}
-    for (current, _config), target in zip(before, targets, strict=True):
-        target.prune(
+
+    def prune_on(position: int) -> None:
+        current = before[position][0]
+        targets[position].prune(
             [
                 Prune(
                     switches[i].module,
@@ -158,6 +161,8 @@ def switch_staged(
                 for i in going
             ]
         )
+
+    on_each(list(range(len(targets))), prune_on)
     live = set(going)
     return [
         Rollout(
@@ -332,6 +337,46 @@ def forget_prepared(targets: Sequence[FrontendTarget], modules: Sequence[str]) -
 def flush_all(targets: Sequence[FrontendTarget]) -> None:
     """Make every switch made so far durable on every target (all at once)."""
     on_each(targets, lambda target: target.flush())
+
+
+def made_durable(targets: Sequence[FrontendTarget], rollouts: Sequence[Rollout]) -> list[Rollout]:
+    """Make the switches of ``rollouts`` durable on ``targets`` (all at once).
+
+    A release that went live fails where a target could not flush, naming it: it may not survive
+    a crash of that front-end, so the run must not record it as deployed.
+    """
+    if not targets or all(rollout.release_id is None for rollout in rollouts):
+        return list(rollouts)
+    problems = {
+        target.name: problem
+        for target, problem in zip(targets, on_each(targets, _flush_problem), strict=True)
+        if problem
+    }
+    if not problems:
+        return list(rollouts)
+    name, problem = next(iter(problems.items()))
+    failed = [
+        replace(
+            rollout,
+            release_id=None,
+            error=FrontendError(f"{problem.message} (the switch was made there but could not be made durable)"),
+            frontends={**rollout.frontends, **dict.fromkeys(problems, FAILED)},
+        )
+        if rollout.release_id is not None
+        else rollout
+        for rollout in rollouts
+    ]
+    live = sum(rollout.release_id is not None for rollout in rollouts)
+    _log.error("front-end %s: the switches of %d release(s) could not be made durable", name, live)
+    return failed
+
+
+def _flush_problem(target: FrontendTarget) -> FrontendError | None:
+    try:
+        target.flush()
+    except FrontendError as error:
+        return error
+    return None
 
 
 def apply_config(targets: Sequence[FrontendTarget], module: str, config: bytes) -> None:

@@ -11,10 +11,12 @@ contract suite every target passes (``tests/engine/frontend/test_target_contract
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from app.engine.errors import BadInputError
+from app.engine.frontend.feeding import Feeding
 from app.engine.frontend.local.kind import LocalKind
 from app.engine.frontend.ssh.kind import SshKind
 
@@ -64,6 +66,10 @@ class FrontendDriver(Protocol):
     def open(self, name: str, location: str) -> FrontendTarget:
         """A new target for it; the caller closes it."""
 
+    @property
+    def feeding(self) -> Feeding:
+        """How a run hands it modules: batch sizes, worker processes, flushes."""
+
 
 DRIVERS: dict[FrontendKind, FrontendDriver] = {
     FrontendKind.LOCAL: LocalKind(),
@@ -80,3 +86,16 @@ def parse_target(text: str) -> tuple[FrontendKind, str]:
             return kind, driver.parse(text)
     known = ", ".join(f"{d.scheme}://" for d in DRIVERS.values() if d.scheme)
     raise BadInputError(f"front-end target {text!r}: unknown scheme {wanted!r}; use a folder or {known}")
+
+
+def feeding_of(kinds: Iterable[FrontendKind]) -> Feeding:
+    """How a run feeds front-ends of these kinds together: the biggest batch any of them wants
+    (a batch costs the farm its slowest front-end's fixed costs), the fewest batches per worker,
+    worker processes only where every kind allows them. The local kind's when there are none."""
+    feedings = [kind.driver.feeding for kind in set(kinds)] or [FrontendKind.LOCAL.driver.feeding]
+    return Feeding(
+        batch=max(feeding.batch for feeding in feedings),
+        spread=min(feeding.spread for feeding in feedings),
+        worker_processes=all(feeding.worker_processes for feeding in feedings),
+        durable_per_batch=any(feeding.durable_per_batch for feeding in feedings),
+    )

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.engine.errors import StateError
+from app.engine.frontend.farm import on_each
 from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.target import FrontendError, FrontendTarget
 
@@ -67,23 +68,28 @@ def claim(targets: Sequence[FrontendTarget], owner: Owner, hint: str | None = No
     """
     stamps = _stamps(targets)
     refuse_foreign(targets, owner, hint, stamps)
-    for target in targets:
-        if target.location in stamps and stamps[target.location] is None:
-            try:
-                target.write_owner(owner.to_bytes())
-            except FrontendError as error:
-                log.warning("%s", error)
+
+    def stamp(target: FrontendTarget) -> None:
+        try:
+            target.write_owner(owner.to_bytes())
+        except FrontendError as error:
+            log.warning("%s", error)
+
+    on_each([target for target in targets if target.location in stamps and stamps[target.location] is None], stamp)
 
 
 def _stamps(targets: Sequence[FrontendTarget]) -> dict[str, bytes | None]:
-    """Each reachable target's stamp, by location; the unreachable ones are left out."""
-    found: dict[str, bytes | None] = {}
-    for target in targets:
+    """Each reachable target's stamp, by location; the unreachable ones are left out. All at
+    once: over the network the first call to each also connects to it."""
+
+    def read(target: FrontendTarget) -> tuple[str, bytes | None] | None:
         try:
-            found[target.location] = target.read_owner()
+            return target.location, target.read_owner()
         except FrontendError as error:
             log.warning("ownership of %s not checked: %s", target.location, error)
-    return found
+            return None
+
+    return dict(found for found in on_each(targets, read) if found is not None)
 
 
 def refuse_foreign(

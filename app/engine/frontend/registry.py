@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from app.engine.frontend.kinds import FrontendKind
 
 if TYPE_CHECKING:  # the target machinery loads when a target is made
-    from app.engine.frontend.target import FrontendTarget
+    from app.engine.frontend.target import FrontendTarget, TargetStats
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,12 @@ class _SharedTargets:
                 found[frontend.key] = self._targets[key]
             return list(found.values())
 
+    def stats(self) -> dict[str, TargetStats]:
+        """What each open target has cost so far, by front-end name."""
+        with self._lock:
+            targets = list(self._targets.values())
+        return {target.name: target.stats() for target in targets}
+
     @contextmanager
     def in_use(self) -> Iterator[None]:
         with self._lock:
@@ -123,6 +129,11 @@ _shared = _SharedTargets()
 def shared_targets(frontends: Sequence[Frontend]) -> list[FrontendTarget]:
     """This process's targets for ``frontends``, opened on first use and kept while a run lasts."""
     return _shared.get(frontends)
+
+
+def shared_stats() -> dict[str, TargetStats]:
+    """What this process's shared targets have cost so far, by front-end name (``RunStats``)."""
+    return _shared.stats()
 
 
 @contextmanager

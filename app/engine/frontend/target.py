@@ -112,6 +112,40 @@ class Prune:
 StageResult = Staged | FrontendError
 
 
+@dataclass(frozen=True)
+class TargetStats:
+    """What a target has cost so far, for a run's statistics.
+
+    ``connections`` made to it and ``sessions`` (channels) opened on them, ``scripts`` run there
+    (each one round trip), ``syncs``: the disk flushes it waited for, and ``bytes_sent`` to it.
+    A local folder has no connection, session or script.
+    """
+
+    connections: int = 0
+    sessions: int = 0
+    scripts: int = 0
+    syncs: int = 0
+    bytes_sent: int = 0
+
+    def __add__(self, other: TargetStats) -> TargetStats:
+        return TargetStats(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+
+    def __sub__(self, other: TargetStats) -> TargetStats:
+        return TargetStats(*(a - b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (self.connections, self.sessions, self.scripts, self.syncs, self.bytes_sent)
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "connections": self.connections,
+            "sessions": self.sessions,
+            "scripts": self.scripts,
+            "syncs": self.syncs,
+            "bytes_sent": self.bytes_sent,
+        }
+
+
 class FrontendTarget(Protocol):
     """One front-end. Results come back in the order of the requests, one per request."""
 
@@ -182,6 +216,9 @@ class FrontendTarget(Protocol):
 
     def read_live(self, modules: Sequence[str]) -> list[LiveRelease]:
         """What runs for each module, with file hashes computed on the front-end (for ``verify``)."""
+
+    def stats(self) -> TargetStats:
+        """What this target has cost since it was made: connections, round trips, disk flushes."""
 
     def close(self) -> None:
         """Let go of what the target holds (a connection); it may not be used after."""

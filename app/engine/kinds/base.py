@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy.orm import Session
@@ -25,8 +26,9 @@ from app.engine.control.gate import PLAIN_REQUEST, ChangeGate, ChangeRequest
 from app.engine.errors import BadInputError, StateError
 from app.engine.events import EventSink
 from app.engine.frontend.farm import DEFAULT_KEEP
-from app.engine.frontend.ownership import claim
-from app.engine.frontend.registry import Frontend, enabled, shared_targets, targets_in_use
+from app.engine.frontend.ownership import Owner, claim
+from app.engine.frontend.registry import Frontend, enabled, shared_stats, shared_targets, targets_in_use
+from app.engine.frontend.target import FrontendTarget
 from app.engine.gc_pause import gc_paused
 from app.engine.kinds.drains import DrainBook
 from app.engine.kinds.recovery import begin_operation
@@ -36,6 +38,7 @@ from app.engine.runs import records
 from app.engine.runs.executor import RunExecutor
 from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool, process_count
+from app.engine.runs.stats import RunStats, added, since
 from app.engine.runs.work import RunWork, StopCheck, WorkItem
 from app.engine.store.models import EnvironmentRow
 from app.engine.vocabulary import RunKind, RunStatus
@@ -45,11 +48,12 @@ P = TypeVar("P")
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended, for exit codes and summaries."""
+    """How a run ended, for exit codes and summaries; ``stats``: what it cost (``--json``)."""
 
     run_id: int
     kind: RunKind
     status: RunStatus
+    stats: RunStats | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ def start_run(
     # Setting up a big run makes tens of thousands of short-lived acyclic objects; the cycle
     # collector would rescan them all several times, holding the GIL the window needs.
     with targets_in_use():
+        before = shared_stats()  # this process's targets may serve another run at the same time
         with audited(ctx, kind, target), gc_paused(), ctx.db.write() as session:
             env = begin_operation(session)
             records.refuse_if_exclusive_active(session, kind)
@@ -132,18 +137,26 @@ def start_run(
                 refuse_rolling(frontends)
             if staged_first:
                 refuse_drained(frontends)
-            if kind.traits.stages:
-                claim(shared_targets(frontends), owner(ctx, env))
-            disabled = tuple(frontend.name for frontend in every if not frontend.enabled)
-            planned = plan(RunStart(session, env, frontends, disabled, staged_first))
-            platform = planned.platform or env.platform_version
-            gate.admit(planned.items, planned.work_items, every, platform, options)
-            if planned.locks_modules:
-                records.refuse_if_locked(session, [item.module_id for item in planned.work_items], planned.operation)
-            run = records.create_run(session, kind, platform, list(planned.items), workers, options=options)
-            run.message = planned.message
-            if planned.recorded is not None:
-                planned.recorded(session, run.id)
+            # Claimed while the run is planned and recorded: over the network the claim is also
+            # where each front-end is connected to. Waited for before anything is committed.
+            claiming = _Claim(shared_targets(frontends), owner(ctx, env)) if kind.traits.stages else None
+            try:
+                disabled = tuple(frontend.name for frontend in every if not frontend.enabled)
+                planned = plan(RunStart(session, env, frontends, disabled, staged_first))
+                platform = planned.platform or env.platform_version
+                gate.admit(planned.items, planned.work_items, every, platform, options)
+                if planned.locks_modules:
+                    records.refuse_if_locked(
+                        session, [item.module_id for item in planned.work_items], planned.operation
+                    )
+                run = records.create_run(session, kind, platform, list(planned.items), workers, options=options)
+                run.message = planned.message
+                if planned.recorded is not None:
+                    planned.recorded(session, run.id)
+            finally:
+                refused = claiming.wait() if claiming is not None else None
+            if refused is not None:
+                raise refused  # a front-end of another environment: the transaction stores nothing
             audit(session, kind, planned.audited_as or target, "started", f"run {run.id}{planned.note}")
             gate.started(run.id, target)
             started = StartedRun(run.id, platform, str(ctx.artifacts.root), frontends, disabled, keep_of(env))
@@ -167,11 +180,34 @@ def start_run(
                     on_event=on_event,
                     stop=deadline,
                 )
-            return execute(
+            outcome = execute(
                 ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel, options, deadline
             )
+            costs = added([since(before, shared_stats()), pool.stats()])
+            batches = outcome.stats.batches if outcome.stats else 0
+            return replace(outcome, stats=RunStats(batches, pool.started, costs))
         finally:
             pool.close()
+
+
+class _Claim:
+    """``claim`` on a thread of its own, started at once."""
+
+    def __init__(self, targets: Sequence[FrontendTarget], stamp: Owner) -> None:
+        self._done: Future[None] = Future()
+        threading.Thread(target=self._run, args=(targets, stamp), name="claim", daemon=True).start()
+
+    def _run(self, targets: Sequence[FrontendTarget], stamp: Owner) -> None:
+        try:
+            claim(targets, stamp)
+        except BaseException as error:  # handed to the run's thread
+            self._done.set_exception(error)
+        else:
+            self._done.set_result(None)
+
+    def wait(self) -> BaseException | None:
+        """Once the claim is over: what it raised, if anything."""
+        return self._done.exception()
 
 
 def refuse_rolling(frontends: Sequence[Frontend]) -> None:
@@ -250,7 +286,7 @@ def execute(
     status = executor.execute()
     with ctx.db.write() as session:
         audit(session, kind, f"run {run_id}", status)
-    return RunOutcome(run_id, kind, status)
+    return RunOutcome(run_id, kind, status, RunStats(batches=executor.batches))
 
 
 def name_list(names: Sequence[str], shown: int = 5) -> str:

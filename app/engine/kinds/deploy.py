@@ -21,6 +21,7 @@ from app.engine.control.gate import PLAIN_REQUEST, ChangeRequest
 from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
+from app.engine.frontend.kinds import feeding_of
 from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.kinds.base import PlannedRun, RunOutcome, RunStart, StartedRun, default_deploy_workers, start_run
 from app.engine.kinds.deploy_batch import deploy_batch
@@ -31,7 +32,7 @@ from app.engine.runs import records
 from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.planner import DeployAllPlanner, DeployPlan
 from app.engine.runs.pool import WorkerPool
-from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
+from app.engine.runs.work import MAX_BATCH, SPREAD, WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow
 from app.engine.vocabulary import ItemStatus, RunKind
 
@@ -132,7 +133,8 @@ def _planned(start: RunStart, kind: RunKind, module_ids: list[int] | None) -> Pl
     # to write are worth worker processes, and the rest go in bigger batches that share flushes.
     stages = kind == RunKind.STAGE or start.rolling
     to_write = [i for i in work_items if stages or i.payload.release.release_id not in staged.get(i.module, ())]
-    batch = SWITCH_BATCH if len(to_write) * 2 < len(work_items) else MAX_BATCH
+    feeding = feeding_of(frontend.kind for frontend in start.frontends)  # what the front-ends want
+    batch = max(SWITCH_BATCH, feeding.batch) if len(to_write) * 2 < len(work_items) else feeding.batch
 
     def make_work(run: StartedRun, pool: WorkerPool, switch: bool) -> DeployWork:
         return DeployWork(
@@ -145,10 +147,12 @@ def _planned(start: RunStart, kind: RunKind, module_ids: list[int] | None) -> Pl
             stage_only=kind == RunKind.STAGE,
             also_keep=staged,
             max_batch=batch,
+            spread=feeding.spread,
         )
 
     # The front-ends the plan could not read are said from the run's start.
-    return PlannedRun(items, work_items, make_work, "deploy", heavy=len(to_write), message=plan.note)
+    heavy = len(to_write) if feeding.worker_processes else 0
+    return PlannedRun(items, work_items, make_work, "deploy", heavy=heavy, message=plan.note)
 
 
 def _work_items(session: Session, plan: DeployPlan) -> list[WorkItem[Deployable]]:
@@ -221,6 +225,7 @@ class DeployWork:
         blocked_by: str = "producer",
         also_keep: Mapping[str, frozenset[str]] | None = None,
         max_batch: int = MAX_BATCH,
+        spread: int = SPREAD,
     ) -> None:
         self._artifacts = artifacts
         self._frontends = list(frontends)
@@ -234,6 +239,9 @@ class DeployWork:
         self._lock = threading.Lock()
         self._also_keep = dict(also_keep or {})  # by module: staged releases pruning must keep
         self.max_batch = max_batch  # modules per batch, at most
+        self.spread = spread  # batches per worker while many modules are ready
+        # The front-ends whose switches each batch makes durable itself; record() flushes the others.
+        self._durable_per_batch = frozenset(f.name for f in self._frontends if f.kind.driver.feeding.durable_per_batch)
 
     def perform_batch(self, items: Sequence[WorkItem[Deployable]]) -> list[WorkOutcome | Exception]:
         """Write every item's release, then make them all live together: three shared disk flushes.
@@ -282,6 +290,8 @@ class DeployWork:
         pass
 
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[Deployable], WorkOutcome]]) -> None:
-        farm.flush_all(shared_targets(self._frontends))  # on disk before recorded as deployed
+        flushed_by_batches = self._durable_per_batch
+        left = [target for target in shared_targets(self._frontends) if target.name not in flushed_by_batches]
+        farm.flush_all(left)  # on disk before recorded as deployed
         deployed = [(item.module_id, outcome.result) for item, outcome in done]
         record_deployments(session, self._frontends, deployed, run_id)

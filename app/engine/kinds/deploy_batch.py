@@ -1,7 +1,9 @@
 """A batch of releases made live on every front-end: in this process or a worker process.
 
 Imports neither the database nor Qt, so that a worker process starts fast. The switches' last
-flush is left to the run, which makes it once for many batches before it records them.
+flush is left to the run, which makes it once for many batches before it records them, except
+on the front-ends whose kind wants each batch to make its own switches durable (over SSH: the
+run's coordinator then never waits on the network).
 """
 
 from __future__ import annotations
@@ -36,9 +38,13 @@ def deploy_batch(
     store = ArtifactStore(Path(artifacts))
     targets = shared_targets(frontends)
     rollouts = deploy_releases(store, targets, requests, keep, switch, also_keep)
-    if stage_only and not switch:
-        farm.forget_prepared(targets, [request.module for request in requests])
-    return rollouts
+    if not switch:
+        if stage_only:
+            farm.forget_prepared(targets, [request.module for request in requests])
+        return rollouts  # staged releases are durable when staging returns
+    # Where the front-end's kind asks for it, the batch makes its switches durable itself.
+    durable_now = {frontend.name for frontend in frontends if frontend.kind.driver.feeding.durable_per_batch}
+    return farm.made_durable([target for target in targets if target.name in durable_now], rollouts)
 
 
 def deploy_releases(

@@ -24,7 +24,7 @@ from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.kinds.drains import DrainBook
 from app.engine.kinds.farm_switch import FarmSwitch, Switched, SwitchPlan, Waiting
 from app.engine.runs.options import RunOptions
-from app.engine.runs.work import RunWork, StopCheck, WorkItem, WorkOutcome
+from app.engine.runs.work import SPREAD, RunWork, SpreadingWork, StopCheck, WorkItem, WorkOutcome
 from app.engine.vocabulary import ItemStatus
 
 P = TypeVar("P")
@@ -83,6 +83,10 @@ class RollingWork(Generic[P]):
     @property
     def max_batch(self) -> int:
         return self._inner.max_batch
+
+    @property
+    def spread(self) -> int:
+        return self._inner.spread if isinstance(self._inner, SpreadingWork) else SPREAD
 
     def perform_batch(self, items: Sequence[WorkItem[P]]) -> list[WorkOutcome | Exception]:
         return self._inner.perform_batch(items)

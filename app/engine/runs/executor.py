@@ -42,7 +42,7 @@ from app.engine.identity import utcnow
 from app.engine.runs import records
 from app.engine.runs.heartbeat import RunHeartbeat
 from app.engine.runs.options import FailureBudget
-from app.engine.runs.work import ConcludingWork, RunWork, StopCheck, WorkItem, WorkOutcome
+from app.engine.runs.work import SPREAD, ConcludingWork, RunWork, SpreadingWork, StopCheck, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES, UNSUCCESSFUL_ITEM_STATUSES, ItemStatus, RunStatus
@@ -105,6 +105,7 @@ class RunExecutor:
         self._budget = max_failures
         self._allowed = None if max_failures is None else max_failures.allowed(len(self._items))
         self._failed = 0  # modules failed so far (blocked ones do not count against the budget)
+        self.batches = 0  # handed to workers so far, for the run's statistics
 
     # -- public -----------------------------------------------------------------------------
 
@@ -169,7 +170,8 @@ class RunExecutor:
                 if not unfinished:
                     break
                 while not cancelled and not self.stopped_by and ready and len(running) < self._workers:
-                    batch = self._take_batch(ready, unfinished, busy)
+                    size = self._batch_size(len(ready), self._workers - len(running))
+                    batch = self._take_batch(ready, unfinished, busy, size)
                     if batch:
                         running[self._submit(pool, batch)] = batch
                         busy.update(batch)
@@ -177,6 +179,9 @@ class RunExecutor:
                     key = self._break_cycle(unfinished, waiting)
                     heapq.heappush(ready, (0, key))
                     continue
+                # Recorded once the next batches are handed out: the workers need not wait for the
+                # database (the switches were made durable before a batch reports, or are by record).
+                self._maybe_flush()
                 done, _ = wait(running, timeout=POLL_INTERVAL, return_when=FIRST_COMPLETED)
                 for future in done:
                     batch = running.pop(future)
@@ -191,7 +196,6 @@ class RunExecutor:
                             waiting[consumer].discard(key)
                             if consumer in unfinished and not waiting[consumer]:
                                 heapq.heappush(ready, (-len(consumers[consumer]), consumer))
-                self._maybe_flush()
         return cancelled
 
     def _deadline_reached(self) -> str | None:
@@ -222,14 +226,21 @@ class RunExecutor:
         self._maybe_flush()
         return cancelled or any(outcome.reason == "cancelled" for _item, outcome in concluded)
 
-    def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str]) -> list[str]:
-        """The next few ready modules for one worker: one, unless much more is ready than workers.
+    def _batch_size(self, ready: int, free: int) -> int:
+        """Modules for the next batch: what is ready cut into ``spread`` batches per free worker.
 
         On a big run a worker's batch waits for the disk three times in all instead of three
         times per module. Small runs go one module at a time, so every worker stays busy and a
-        cancel stops them after the modules in hand.
+        cancel stops them after the modules in hand. A work whose batches cost round trips cuts
+        the ready modules into fewer, bigger batches (``SpreadingWork``); the last modules of a
+        run then go in one batch, not in ever smaller ones that each pay those round trips.
         """
-        size = max(1, min(self._work.max_batch, len(ready) // (4 * self._workers), self._failures_to_spend()))
+        spread = self._work.spread if isinstance(self._work, SpreadingWork) else SPREAD
+        by_spread = -(-ready // (spread * max(1, free)))  # rounding up
+        return max(1, min(self._work.max_batch, by_spread, self._failures_to_spend()))
+
+    def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str], size: int) -> list[str]:
+        """The next ``size`` ready modules (or fewer) for one worker."""
         batch: list[str] = []
         while ready and len(batch) < size:
             _, key = heapq.heappop(ready)
@@ -260,6 +271,7 @@ class RunExecutor:
             unfinished.discard(key)
 
     def _submit(self, pool: ThreadPoolExecutor, batch: list[str]) -> Future[list[WorkOutcome | Exception]]:
+        self.batches += 1
         now = utcnow()
         items = [self._items[key] for key in batch]
         for key, item in zip(batch, items, strict=True):

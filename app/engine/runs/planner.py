@@ -202,23 +202,30 @@ class DeployAllPlanner:
         }
         if not expected:
             return items, ()
+        from app.engine.frontend.farm import on_each
         from app.engine.frontend.target import FrontendError
+
+        def read_one(frontend: FrontendTarget) -> Mapping[str, str | None] | FrontendError:
+            try:
+                return frontend.read_current(list(expected))
+            except FrontendError as error:
+                return error
 
         gone: dict[str, _Gone] = {}  # module -> the first front-end where it is not (known to be) live
         unread: list[UnreadFrontend] = []
-        for frontend in self._frontends:
-            read = True
+        for frontend, answer in zip(self._frontends, on_each(self._frontends, read_one), strict=True):  # all at once
+            read_there = not isinstance(answer, FrontendError)
             live: Mapping[str, str | None]
-            try:
-                live = frontend.read_current(list(expected))
-            except FrontendError as error:
-                read, live = False, self._recorded_live(frontend.name)
+            if isinstance(answer, FrontendError):
+                live = self._recorded_live(frontend.name)
                 trusted = sum(live.get(module) == release for module, release in expected.items())
-                problem = error.message.removeprefix(f"front-end {frontend.location}: ")
+                problem = answer.message.removeprefix(f"front-end {frontend.location}: ")
                 unread.append(UnreadFrontend(frontend.name, frontend.location, problem, trusted))
+            else:
+                live = answer
             for module, release in expected.items():
                 if module not in gone and live.get(module) != release:
-                    gone[module] = _Gone(frontend.name, frontend.location, read)
+                    gone[module] = _Gone(frontend.name, frontend.location, read_there)
         live_text = "this compilation is already live"
         if unread:  # said on each item it skips: its release there is only known from the record
             names = ", ".join(frontend.name for frontend in unread)

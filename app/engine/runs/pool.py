@@ -23,6 +23,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from app.engine.frontend.registry import shared_stats
+from app.engine.frontend.target import TargetStats
+from app.engine.runs.stats import added
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -60,6 +64,8 @@ class WorkerPool:
     def __init__(self, processes: int = 0) -> None:
         self._pool: Any = None  # a ProcessPoolExecutor; imported only when used (every command pays imports)
         self.processes = 0
+        self.started = 0  # processes started for the run, for its statistics
+        self._counted: dict[int, dict[str, TargetStats]] = {}  # by child pid: what its targets cost so far
         if processes >= 2:
             try:
                 import multiprocessing
@@ -67,7 +73,7 @@ class WorkerPool:
 
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_prepare_child)
-                self.processes = processes
+                self.processes = self.started = processes
                 log.info("working in %d worker processes", processes)
             except (OSError, ImportError) as error:  # e.g. no usable /dev/shm for its locks
                 log.warning("working in one process: worker processes are not available: %s", error)
@@ -79,17 +85,29 @@ class WorkerPool:
             from concurrent.futures.process import BrokenProcessPool
 
             try:
-                return pool.submit(function, *args).result()  # type: ignore[no-any-return]
+                result, pid, counted = pool.submit(_counted, function, *args).result()
+                self._counted[pid] = counted
+                return result  # type: ignore[no-any-return]
             except (BrokenProcessPool, OSError, RuntimeError) as error:
                 log.warning("worker processes stopped (%s); doing the rest in this process", error)
                 self._pool, self.processes = None, 0
                 pool.shutdown(wait=False, cancel_futures=True)
         return function(*args)
 
+    def stats(self) -> dict[str, TargetStats]:
+        """What the targets of every child have cost, by front-end name (as of each one's last batch)."""
+        return added(self._counted.values())
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _counted(function: Callable[..., T], *args: Any) -> tuple[T, int, dict[str, TargetStats]]:
+    """In a child: ``function(*args)``, with what this process's targets have cost so far."""
+    result = function(*args)
+    return result, os.getpid(), shared_stats()
 
 
 def _prepare_child() -> None:

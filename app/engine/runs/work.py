@@ -18,6 +18,7 @@ P = TypeVar("P")
 # Asked before each module starts: why the run must start no more (e.g. "window-closed"), or None.
 StopCheck = Callable[[], "str | None"]
 MAX_BATCH = 16  # ready modules one worker takes at once, unless a work says otherwise; they share disk flushes
+SPREAD = 4  # batches per worker the ready modules are cut into, unless a work says otherwise
 
 
 @dataclass(frozen=True)
@@ -94,3 +95,13 @@ class ConcludingWork(Protocol[P]):
         log: Callable[[str, str], None],
     ) -> list[tuple[WorkItem[P], WorkOutcome]]:
         """Coordinator: the final outcome of each item this step changed (``log(level, text)`` reports)."""
+
+
+@runtime_checkable
+class SpreadingWork(Protocol):
+    """A work that says into how many batches per worker the ready modules are cut: fewer and
+    bigger where each batch costs round trips to a front-end (``frontend.feeding.Feeding``)."""
+
+    @property
+    def spread(self) -> int:
+        """Batches per worker while many modules are ready (``SPREAD`` for works that do not say)."""

@@ -87,3 +87,29 @@ def test_a_run_records_each_front_end_of_each_item_and_skips_disabled_ones(tmp_p
         assert views.verify(kit.ctx).drift == ()
     finally:
         kit.ctx.close()
+
+
+def test_a_flush_that_fails_after_the_switch_fails_the_releases_naming_the_front_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A switch that may not survive a crash of one front-end is not reported live: the run must
+    not record it as deployed; the targets that flushed and the releases that failed earlier stay."""
+    fes = targets(tmp_path)
+    rollouts = farm.deploy_releases(fes, [release("Orders"), release("Billing")])
+    failed_before = farm.Rollout(None, FrontendError("front-end fe1: earlier"), {"fe1": farm.FAILED})
+
+    def refuse(self: LocalTarget) -> None:
+        if self.name == "fe2":
+            raise FrontendError("front-end fe2: no progress for 8 s")
+
+    monkeypatch.setattr(LocalTarget, "flush", refuse)
+    orders, billing, earlier = farm.made_durable(fes, [*rollouts, failed_before])
+    for rollout in (orders, billing):
+        assert rollout.release_id is None and rollout.error is not None
+        assert (
+            "fe2: no progress for 8 s" in rollout.error.message and "could not be made durable" in rollout.error.message
+        )
+        assert rollout.frontends == {"fe1": "live", "fe2": "failed", "fe3": "live"}
+    assert earlier is failed_before
+    monkeypatch.undo()
+    assert farm.made_durable(fes, rollouts) == rollouts

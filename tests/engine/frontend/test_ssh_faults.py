@@ -145,6 +145,29 @@ def test_a_hung_command_times_out_while_the_server_answers(
         target.flush()
 
 
+def test_a_stage_script_that_dies_without_a_word_fails_the_batch_and_nothing_goes_live(
+    ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path
+) -> None:
+    """A shell killed half-way (out of memory, say) reports nothing: its exit status says it."""
+    tools = basic_bin(tmp_path / "bin")
+    real_tar = shutil.which("tar") or "/bin/tar"
+    (tools / "tar").unlink()
+    (tools / "tar").write_text(
+        f'#!/bin/sh\ncase "$1" in -x*) {real_tar} "$@"; kill -9 $PPID; exit 1;; esac\nexec {real_tar} "$@"\n'
+    )
+    (tools / "tar").chmod(0o755)
+    (tools / "kill").symlink_to(shutil.which("kill") or "/bin/kill")
+    server = start_or_skip(ssh_farm, "dying", extra_config=[f"SetEnv PATH={tools}"])
+    folder = server.folder("front")
+    target = make_target(server.url(folder))
+    messages = stage_failures(target)
+    assert all(f"ssh://dying{folder}" in m and "(exit 137)" in m for m in messages), messages
+    release = release_for("Orders")[0]
+    assert target.switch([Switch("Orders", release.release_id, release.config)]) != [None]
+    assert not (folder / "Orders" / "CURRENT").exists()
+    assert not (folder / "Orders" / "releases" / release.release_id).exists()
+
+
 def test_check_names_the_programs_the_server_lacks(ssh_farm: Farm, make_target: MakeTarget, tmp_path: Path) -> None:
     tools = basic_bin(tmp_path / "bin")
     (tools / "tar").unlink()

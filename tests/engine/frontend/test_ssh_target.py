@@ -9,6 +9,8 @@ import hashlib
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,35 @@ def test_the_test_servers_skip_the_accounts_shell_start_up_files(ssh_farm: Farm,
         timeout=60,
     )
     assert (done.returncode, done.stdout.strip()) == (0, str(server.root / "home")), done.stderr
+
+
+def test_a_batch_costs_the_same_few_scripts_and_syncs_whatever_its_size(target: SshTarget) -> None:
+    """Stage is two scripts (read, then unpack, sync, rename, stamp, sync), switch one, flush one;
+    a prune right after reads nothing again, and removes in one script when it has to."""
+    costs = []
+    for version, count in ((1, 5), (1, 60), (2, 60)):
+        releases = [release_for(f"M{count}x{index:02d}", version)[0] for index in range(count)]
+        before = target.stats()
+        assert all(isinstance(r, Staged) for r in target.stage(releases))
+        assert target.switch([Switch(r.module, r.release_id, r.config) for r in releases]) == [None] * count
+        target.prune([Prune(r.module, frozenset({r.release_id}), keep=0) for r in releases])
+        target.flush()
+        cost = target.stats() - before
+        costs.append((cost.connections, cost.sessions, cost.scripts, cost.syncs))
+    assert costs == [(1, 1, 4, 3), (0, 0, 4, 3), (0, 0, 5, 3)]
+
+
+def test_flushes_asked_together_share_one_sync(target: SshTarget) -> None:
+    target.check()
+    sent = target.stats().scripts
+    busy = threading.Thread(target=target._session.shell, args=("sleep 2",))
+    busy.start()  # the shell runs scripts in order: the flushes below wait behind this one together
+    while target.stats().scripts == sent:
+        time.sleep(0.01)
+    before = target.stats().syncs
+    flushing = [threading.Thread(target=target.flush) for _ in range(8)]
+    for thread in flushing:
+        thread.start()
+    for thread in [busy, *flushing]:
+        thread.join()
+    assert target.stats().syncs - before == 1

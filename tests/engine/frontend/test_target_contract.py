@@ -150,6 +150,17 @@ def test_a_switch_without_a_module_folder_fails_alone(target: FrontendTarget) ->
     assert target.read_config(["Orders", "Ghost"]) == {"Orders": b"{}\n", "Ghost": None}
 
 
+def test_a_switch_to_a_release_the_front_end_does_not_hold_fails_and_changes_nothing(
+    target: FrontendTarget, folder: Path
+) -> None:
+    live = go_live(target, 1)
+    missing = release_for("Orders", 2)[0]
+    [error] = target.switch([Switch("Orders", missing.release_id, missing.config)])
+    assert isinstance(error, FrontendError) and missing.release_id in str(error), error
+    assert target.read_current(["Orders"]) == {"Orders": live.release_id}
+    assert target.read_config(["Orders"]) == {"Orders": release_for("Orders", 1)[0].config}
+
+
 def test_an_identical_release_is_reused_not_written_again(target: FrontendTarget, folder: Path) -> None:
     [first] = staged(target, "Orders")
     folder = folder / "Orders" / "releases" / first.release_id
@@ -237,6 +248,40 @@ def test_list_releases_is_oldest_first_and_prune_keeps_what_it_must(target: Fron
     (folder / "Orders" / "releases" / "handmade").mkdir()  # not ours: no .release.json
     target.prune([Prune("Orders", protect=frozenset({ids[4], ids[0]}), keep=1)])
     assert sorted(os.listdir(folder / "Orders" / "releases")) == sorted([ids[0], ids[3], ids[4], "handmade"])
+
+
+def test_prune_after_switches_keeps_only_what_it_must_whoever_switched(frontend: FrontendUnderTest) -> None:
+    """What a stage saw is not what the folder holds once the module switched back, or was switched
+    by another target: prune works from what is there."""
+    target, other = frontend.make(None), frontend.make(None)
+    first = go_live(target, 1).release_id
+    go_live(target, 2)
+    assert target.switch([Switch("Orders", first, b"{}\n")]) == [None]  # back, by the target that staged 2
+    target.prune([Prune("Orders", protect=frozenset({first}), keep=0)])
+    assert first in os.listdir(frontend.folder / "Orders" / "releases")  # a target may keep 2 a while more
+    third = staged(target, "Orders", version=3)[0].release_id
+    assert other.switch([Switch("Orders", third, b"{}\n")]) == [None]  # another target switches it
+    target.prune([Prune("Orders", protect=frozenset({third}), keep=0)])
+    assert os.listdir(frontend.folder / "Orders" / "releases") == [third]
+
+
+def test_stats_count_what_the_target_did_and_connections_do_not_grow_with_batches(target: FrontendTarget) -> None:
+    before = target.stats()
+    assert all(value >= 0 for value in before.as_tuple())
+    go_live(target, 1)
+    first = target.stats()
+    assert all(now >= then for now, then in zip(first.as_tuple(), before.as_tuple(), strict=True))
+    assert first.syncs > before.syncs, "staging and flushing wait for the disk at least once"
+    for batch in range(3):
+        modules = [f"B{batch}M{index:02d}" for index in range(40)]
+        assert all(isinstance(r, Staged) for r in target.stage([release_for(m)[0] for m in modules]))
+        releases = [release_for(m)[0] for m in modules]
+        assert target.switch([Switch(r.module, r.release_id, r.config) for r in releases]) == [None] * 40
+        target.flush()
+    after = target.stats()
+    assert (after.connections, after.sessions) == (first.connections, first.sessions)
+    assert after.syncs - first.syncs <= 3 * 3, "a few syncs a batch, not one a module"
+    assert (after - first).syncs == after.syncs - first.syncs and (after - after) == type(after)()
 
 
 def test_reusing_a_release_makes_it_the_newest(target: FrontendTarget) -> None:

@@ -39,6 +39,7 @@ from app.engine.frontend.target import (
     Staged,
     StageResult,
     Switch,
+    TargetStats,
 )
 
 _log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class LocalTarget:
         self.path = Path(path)
         self._open: dict[str, ModuleFolder] = {}  # modules staged here and not finished yet
         self._lock = threading.Lock()
+        self._syncs = 0  # disk flushes waited for (each may be shared with other writers: durability)
 
     @property
     def name(self) -> str:
@@ -228,6 +230,7 @@ class LocalTarget:
         return results
 
     def flush(self) -> None:
+        self._count_sync()
         try:
             flush_filesystems([self.path])
         except OSError as error:
@@ -320,6 +323,13 @@ class LocalTarget:
                 folder.check_frontend()
                 folder.remove_own_files()
 
+    def stats(self) -> TargetStats:
+        return TargetStats(syncs=self._syncs)
+
+    def _count_sync(self) -> None:
+        with self._lock:
+            self._syncs += 1
+
     def close(self) -> None:
         with self._lock:
             self._open.clear()
@@ -353,6 +363,7 @@ class LocalTarget:
         """One shared flush for every module still going; a failed flush fails them all."""
         if not going:
             return going
+        self._count_sync()
         try:
             make_durable([writes_of(folder) for _index, folder in going])
         except OSError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.engine.frontend.feeding import Feeding
 from app.engine.frontend.ssh.url import parse_ssh_url
 
 if TYPE_CHECKING:
@@ -16,6 +17,10 @@ class SshKind:
 
     scheme = "ssh"
     remote = True
+    # A few big batches, one per worker, pipelined on one connection of the run's process: a
+    # batch costs round trips and syncs, not Python. Each batch makes its switches durable
+    # itself (a shared, pipelined sync), so the run's coordinator never waits on the network.
+    feeding = Feeding(batch=250, spread=1, worker_processes=False, durable_per_batch=True)
 
     def parse(self, text: str) -> str:
         return str(parse_ssh_url(text))

@@ -19,6 +19,7 @@ from app.engine.frontend.ssh import remote
 from app.engine.frontend.ssh.remote import (
     CONFIG,
     CURRENT,
+    RELEASE_INFO,
     RELEASES,
     STAGING_PREFIX,
     Output,
@@ -168,6 +169,7 @@ class Change:
     config_temp: str = ""
     config_done: bool = False
     written: bool = False  # the temps are on the server already (left by stage)
+    release: str | None = None  # the release CURRENT will name, checked complete first unless stage left the temps
 
     def prepare(self, root: str) -> None:
         self.root = root
@@ -192,6 +194,8 @@ class Change:
     def moves(self) -> list[remote.Move]:
         """config.json first, then CURRENT: each one rename (or removal), atomic on the server."""
         found: list[remote.Move] = [("g", self.module, "-")]
+        if self.release is not None and not self.written:  # never a CURRENT naming what is not there
+            found.append(("e", "-", f"{self.module}/{RELEASES}/{self.release}/{RELEASE_INFO}"))
         for value, temp, name in ((self.config, self.config_temp, CONFIG), (self.current, self.current_temp, CURRENT)):
             if value is None:
                 found.append(("d", "-", f"{self.module}/{name}"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import shlex
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ from app.engine.frontend.ssh.plans import (
 from app.engine.frontend.ssh.remote import CONFIG, RELEASE_INFO, RELEASES, Output
 from app.engine.frontend.ssh.session import Completed, Session
 from app.engine.frontend.ssh.url import SshUrl, parse_ssh_url
-from app.engine.frontend.target import FrontendError, LiveRelease, ReleaseMeta
+from app.engine.frontend.target import FrontendError, LiveRelease, ReleaseMeta, TargetStats
 
 _log = logging.getLogger(__name__)
 _ROOT_PROBLEMS = {
@@ -52,6 +53,8 @@ class SshFolderReader:
         # Set when a call lost the connection: clean-ups then leave their leftovers to the next
         # stage (which clears them) instead of waiting for a server that is gone.
         self._lost = False
+        self._syncs = 0  # the syncs asked of the server (a shared one counts once)
+        self._counting = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -67,22 +70,44 @@ class SshFolderReader:
         return FrontendError(f"front-end {self._location}: {problem}")
 
     def _run(self, script: str, stdin: Sequence[bytes] | Iterator[bytes] | None = None) -> Completed:
-        """Run a script with ``$1`` = the root: with data on stdin as a command of its own, without
-        in the connection's long-lived shell (no session to start, no login shell start-up)."""
+        """Run a script with ``$1`` = the root, in the connection's long-lived shell (no session to
+        start, no login shell start-up), with ``stdin`` as its input when given."""
         try:
-            if stdin is None:
-                return self._session.shell(f"set -- {shlex.quote(self._root)}\n{script}")
-            return self._session.run(remote.command(script, self._root), stdin)
+            return self._session.shell(f"set -- {shlex.quote(self._root)}\n{script}", stdin)
         except SessionError as error:
             self._lost = True
             raise self._error(str(error)) from None
 
-    def _read(self, script: str) -> Output:
-        done = self._run(script)
+    def _shared(self, script: str) -> Completed:
+        """``_run`` for a script every caller may share (``Session.shared``): a ``sync``."""
+        try:
+            done, ran = self._session.shared(f"set -- {shlex.quote(self._root)}\n{script}")
+        except SessionError as error:
+            self._lost = True
+            raise self._error(str(error)) from None
+        if ran:
+            self._count_syncs(1)
+        return done
+
+    def _count_syncs(self, count: int) -> None:
+        with self._counting:
+            self._syncs += count
+
+    def stats(self) -> TargetStats:
+        counts = self._session.counts()
+        return TargetStats(counts.connections, counts.sessions, counts.scripts, self._syncs, counts.bytes_sent)
+
+    def _read(self, script: str, stdin: Iterator[bytes] | None = None) -> Output:
+        """Run a script and read its records; a front-end-wide problem it reports is raised."""
+        done = self._run(script, stdin)
         out = Output.parse(done.stdout)
         problem = out.failure()
+        if problem == "untar":  # a script that unpacks its stdin first: tar's own words say why
+            raise self._error(self._command_problem(done, "unpacking the releases"))
         if problem is not None:
             raise self._error(_ROOT_PROBLEMS.get(problem, problem))
+        if done.status != 0:  # every script reports through its records and ends with 0: it was cut short
+            raise self._error(self._command_problem(done, "a script there"))
         return out
 
     def _path(self, *parts: str) -> str:

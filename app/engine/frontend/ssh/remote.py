@@ -1,9 +1,10 @@
 """What runs on a remote front-end: POSIX ``sh`` scripts, the tar streams they read, and their output.
 
-Every script is sent as one exec command, ``exec /bin/sh -c '<script>' sh <root>``, so the remote
-account's login shell only has to pass it on (it must be a POSIX-style shell: sh, bash, dash,
-ksh or zsh). Every name in a script is quoted with ``shlex.quote``; module names and release ids
-are checked before they get there, and the front-end's own path passes only as ``$1``.
+Every script runs in the connection's long-lived ``/bin/sh`` (``shell.RemoteShell``), started
+through the remote account's login shell, which only has to pass it on (it must be a POSIX-style
+shell: sh, bash, dash, ksh or zsh). Every name in a script is quoted with ``shlex.quote``; module
+names and release ids are checked before they get there, and the front-end's own path passes
+only as ``$1``.
 
 A script spends its time in shell builtins (``[``, ``case``, ``read``, ``echo``, globs) and calls
 each external program once per batch, with every module's paths as arguments: a program started
@@ -111,8 +112,9 @@ insp() {
 # moves OP FROM TO ...: renames (and removals) in one process. OP "g" starts a module's group
 # (FROM is its name); after a failure the rest of the group is skipped and "E <module> <path>
 # <problem>" printed. "n" renames where TO does not exist, "r" renames over TO (a file), "d"
-# removes TO. perl does them all in one process where it is there (Debian and most Linux have
-# it); otherwise mv and rm do them, one process each.
+# removes TO, "e" only checks that TO is a regular file (a release's .release.json, before
+# CURRENT names it). perl does them all in one process where it is there (Debian and most Linux
+# have it); otherwise mv and rm do them, one process each.
 _MOVES = r"""
 if command -v perl >/dev/null 2>&1; then
 moves() { perl -e '
@@ -123,6 +125,7 @@ while (@ARGV) {
   next if $skip;
   my $ok;
   if ($op eq "d") { $ok = unlink($to) || $!{ENOENT} }
+  elsif ($op eq "e") { $ok = -f $to; $! = 2 unless $ok }
   elsif ($op eq "n" && (-e $to || -l $to)) { $ok = 0; $! = 17 }
   else { $ok = rename($from, $to) }
   unless ($ok) { print "E $g $to $!\n"; $skip = 1 }
@@ -137,6 +140,7 @@ moves() {
     ok=1
     case $op in
       d) if [ -e "$to" ] || [ -L "$to" ]; then rm -f -- "$to" 2>/dev/null || ok=; fi ;;
+      e) [ -f "$to" ] || ok= ;;
       n) if [ -e "$to" ] || [ -L "$to" ]; then ok=; else mv -- "$from" "$to" 2>/dev/null || ok=; fi ;;
       r) if [ -d "$to" ] && [ ! -L "$to" ]; then ok=; else mv -f -- "$from" "$to" 2>/dev/null || ok=; fi ;;
     esac
@@ -153,12 +157,6 @@ def moves_script(moves: Sequence[Move], after: Sequence[str] = ()) -> str:
     """Do ``moves`` in one go, then the shell lines ``after``."""
     words = _words(word for move in moves for word in move)
     return "\n".join([_PRELUDE, _MOVES, f"moves {words}" if moves else ":", *after, "exit 0"])
-
-
-def command(script: str, root: str, *args: str) -> str:
-    """The exec command that runs ``script`` with ``$1`` = the front-end root."""
-    words = " ".join(shlex.quote(arg) for arg in (root, *args))
-    return f"exec /bin/sh -c {shlex.quote(script)} sh {words}"
 
 
 def words(values: Iterable[str]) -> str:
@@ -221,15 +219,28 @@ def folders_script(modules: Sequence[str]) -> str:
     )
 
 
-def finish_stage_lines(stamp: str, infos: Sequence[str], doomed: Sequence[str], folders: Sequence[str]) -> list[str]:
-    """After the renames: stamp the deploy order, remove what failed, make it all durable."""
+def stage_script(moves: Sequence[Move], after: Sequence[str]) -> str:
+    """Unpack the tar stream on stdin under the root and make it durable, then do ``moves`` and
+    the shell lines ``after``. A failed ``tar`` stops it before anything is renamed (``X untar``,
+    tar's words on stderr), as does a failed ``sync`` (``X sync``)."""
+    return "\n".join(
+        [
+            _PRELUDE,
+            _MOVES,
+            "tar -xof - || { s=$?; echo 'X untar'; exit $s; }",
+            f"{_SYNC} || {{ echo 'X sync'; exit 0; }}",
+            f"moves {_words(word for move in moves for word in move)}" if moves else ":",
+            *after,
+            "exit 0",
+        ]
+    )
+
+
+def finish_stage_lines(stamp: str, infos: Sequence[str]) -> list[str]:
+    """After the renames: stamp the deploy order, and make it all durable."""
     lines = []
     if infos:
         lines.append(f"touch -c -d {shlex.quote(stamp)} -- {_words(infos)}")
-    if doomed:
-        lines.append(f"rm -rf -- {_words(doomed)}")
-    if folders:
-        lines.append(f"rmdir -- {_words(folders)} 2>/dev/null")
     lines.append(f"{_SYNC} || echo 'X sync'")
     return lines
 

@@ -1,9 +1,12 @@
 """One SSH connection to one front-end server, held on a private event loop thread.
 
 asyncssh is asynchronous; the engine is not. A ``Session`` runs an event loop on a thread of
-its own and offers blocking calls that any thread may make: ``run`` (one exec command, with data
-on stdin) and ``shell`` (a script for the connection's long-lived remote shell). The connection is made on the
-first call, reused for every call after, and made again after it was lost.
+its own and offers blocking calls that any thread may make: ``shell`` (a script, with data on
+its stdin or without) and ``shared`` (a script several callers may share, such as a ``sync``).
+The connection is made on the first call, reused for every call after, and made again after
+it was lost. Every script goes through one long-lived remote shell on the connection
+(``shell.RemoteShell``): one session per connection, whatever the number of scripts, and
+scripts from many threads at once are pipelined on it.
 
 The OpenSSH client configuration is read (``~/.ssh/config``, or the file named by
 ``DEPLOYCENTER_SSH_CONFIG``), with its Host aliases, HostName, Port, User, IdentityFile,
@@ -26,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import shlex
 import threading
 from collections.abc import Callable, Coroutine, Iterable
@@ -42,18 +44,24 @@ from app.engine.frontend.ssh.options import (
     connect_problem,
     connection_options,
     lost_problem,
-    no_progress,
 )
+from app.engine.frontend.ssh.shell import PROGRAM, Completed, RemoteShell, ShellEnded, StdinFailed
 from app.engine.frontend.ssh.url import SshUrl
 
 _T = TypeVar("_T")
 
+__all__ = ["Completed", "Session", "SessionCounts"]
+
 
 @dataclass(frozen=True)
-class Completed:
-    status: int | None  # the exit status; None when the command was killed by a signal
-    stdout: bytes
-    stderr: bytes
+class SessionCounts:
+    """What a session cost so far: connections made, sessions (channels) opened on them, scripts
+    run, and bytes sent to the server."""
+
+    connections: int = 0
+    sessions: int = 0
+    scripts: int = 0
+    bytes_sent: int = 0
 
 
 class Session:
@@ -70,20 +78,38 @@ class Session:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"ssh {url.host}", daemon=True)
         self._thread.start()
         self._connection: asyncssh.SSHClientConnection | None = None
+        self._shell: RemoteShell | None = None
         self._lock: asyncio.Lock | None = None
         self._closed = False
         self._why_closed: Exception | None = None  # what ended the connection, told by asyncssh
-        self._control: _ControlShell | None = None
+        self._connections = 0
+        self._sessions = 0
+        self._done = SessionCounts()  # what the shells of earlier connections did
 
     # -- blocking calls
 
-    def run(self, command: str, stdin: Iterable[bytes] = ()) -> Completed:
-        """Run ``command`` on the server, feeding it ``stdin``; raises SessionError."""
-        return self._call(lambda: self._run(command, stdin))
+    def shell(self, script: str, stdin: Iterable[bytes] | None = None) -> Completed:
+        """Run ``script`` in the connection's remote shell, ``stdin`` (if given) as its input.
 
-    def shell(self, script: str) -> Completed:
-        """Run ``script`` in the connection's long-lived remote shell (no stdin); raises SessionError."""
-        return self._call(lambda: self._shell(script))
+        Raises SessionError; an error raised by ``stdin`` itself is raised as it is, once the
+        script has seen its input end.
+        """
+        return self._call(lambda: self._run(script, stdin))
+
+    def shared(self, script: str) -> tuple[Completed, bool]:
+        """Run ``script`` once for every caller asking for it at about the same time
+        (``RemoteShell.shared``), and say whether this call sent it; raises SessionError."""
+        return self._call(lambda: self._run_shared(script))
+
+    def counts(self) -> SessionCounts:
+        shell = self._shell
+        done = self._done
+        return SessionCounts(
+            self._connections,
+            self._sessions,
+            done.scripts + (shell.scripts if shell else 0),
+            done.bytes_sent + (shell.bytes_sent if shell else 0),
+        )
 
     def close(self) -> None:
         """Close the connection and stop the loop thread; never raises."""
@@ -107,13 +133,63 @@ class Session:
 
     # -- on the loop
 
-    async def _connected(self) -> asyncssh.SSHClientConnection:
+    async def _run_shared(self, script: str) -> tuple[Completed, bool]:
+        shell = await self._ready_shell()
+        return await self._guarded(shell, shell.shared(script))
+
+    async def _run(self, script: str, stdin: Iterable[bytes] | None) -> Completed:
+        shell = await self._ready_shell()
+        return await self._guarded(shell, shell.run(script, stdin))
+
+    async def _guarded(self, shell: RemoteShell, work: Coroutine[Any, Any, _T]) -> _T:
+        """``work`` on ``shell``; a failure of the shell drops the connection and says why in one line."""
+        try:
+            return await work
+        except StdinFailed as failed:
+            raise failed.error from None  # the shell kept in step: the connection stays
+        except SessionError:
+            await self._drop(shell)
+            raise
+        except ShellEnded as ended:
+            cause = await self._cause(ended)
+            await self._drop(shell)
+            if isinstance(cause, Exception):
+                raise SessionError(lost_problem(cause, self.limits)) from None
+            raise SessionError("the connection was lost: the remote shell ended unexpectedly") from None
+        except Exception as error:
+            await self._drop(shell)
+            raise SessionError(lost_problem(self._why_closed or error, self.limits)) from None
+
+    async def _cause(self, ended: ShellEnded) -> BaseException | None:
+        """Why the shell ended: what asyncssh says ended the connection (a keepalive timeout...),
+        told a moment after the channels learn of it; else what the channel said."""
+        connection = self._connection
+        if self._why_closed is None and connection is not None:
+            with contextlib.suppress(Exception):  # the connection may well stay open: the shell alone ended
+                await asyncio.wait_for(connection.wait_closed(), timeout=1)
+        return self._why_closed or ended.cause
+
+    async def _ready_shell(self) -> RemoteShell:
+        """The connection's remote shell, connecting and starting it first when needed."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            if self._shell is not None:
+                return self._shell
             if self._connection is None:
                 self._connection = await self._connect()
-            return self._connection
+                self._connections += 1
+            try:
+                process = await asyncio.wait_for(
+                    self._connection.create_process(f"exec /bin/sh -c {shlex.quote(PROGRAM)}", encoding=None),
+                    timeout=self.limits.command_timeout,
+                )
+            except Exception as error:
+                await self._drop(None)
+                raise SessionError(lost_problem(self._why_closed or error, self.limits)) from None
+            self._sessions += 1
+            self._shell = RemoteShell(process, self.limits.command_timeout)
+            return self._shell
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         paths = config_paths()
@@ -178,16 +254,20 @@ class Session:
             client_factory=lambda: client,
         )
 
-    async def _drop(self) -> None:
-        """Forget a connection that failed; the next call connects again."""
-        connection, self._connection, self._control = self._connection, None, None
+    async def _drop(self, shell: RemoteShell | None) -> None:
+        """Forget a connection whose shell failed (unless a newer one replaced it); the next call connects again."""
+        if shell is not None and shell is not self._shell:
+            return
+        connection, self._connection = self._connection, None
+        self._forget_shell()
         if connection is not None:
             connection.abort()
             with contextlib.suppress(Exception):  # it is being cut off anyway
                 await asyncio.wait_for(connection.wait_closed(), timeout=5)
 
     async def _disconnect(self) -> None:
-        connection, self._connection, self._control = self._connection, None, None
+        connection, self._connection = self._connection, None
+        self._forget_shell()
         if connection is None:
             return
         connection.close()
@@ -196,37 +276,13 @@ class Session:
         except Exception:  # a hung server: cut it off
             connection.abort()
 
-    async def _run(self, command: str, stdin: Iterable[bytes]) -> Completed:
-        connection = await self._connected()
-        try:
-            process = await asyncio.wait_for(
-                connection.create_process(command, encoding=None), timeout=self.limits.command_timeout
+    def _forget_shell(self) -> None:
+        shell, self._shell = self._shell, None
+        if shell is not None:
+            self._done = SessionCounts(
+                scripts=self._done.scripts + shell.scripts, bytes_sent=self._done.bytes_sent + shell.bytes_sent
             )
-            return await _Exchange(process, self.limits.command_timeout).run(stdin)
-        except SessionError:
-            await self._drop()
-            raise
-        except Exception as error:
-            await self._drop()
-            raise SessionError(lost_problem(self._why_closed or error, self.limits)) from None
-
-    async def _shell(self, script: str) -> Completed:
-        connection = await self._connected()
-        timeout = self.limits.command_timeout
-        try:
-            if self._control is None:
-                process = await asyncio.wait_for(
-                    connection.create_process(f"exec /bin/sh -c {shlex.quote(_CONTROL)}", encoding=None),
-                    timeout=timeout,
-                )
-                self._control = _ControlShell(process, timeout)
-            return await self._control.run(script)
-        except SessionError:
-            await self._drop()
-            raise
-        except Exception as error:
-            await self._drop()
-            raise SessionError(lost_problem(self._why_closed or error, self.limits)) from None
+            shell.close()
 
     def closed_because(self, error: Exception | None) -> None:
         self._why_closed = error
@@ -247,141 +303,3 @@ class _Client(asyncssh.SSHClient):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._session.closed_because(exc)
-
-
-# The long-lived remote shell: reads "<length> <token>" and a script of that length, runs it in a
-# subshell, and ends its output with "=end-<token> <status>". Starting a session costs the
-# login shell's start-up (its rc files) every time; this one is started once per connection.
-_READY = b"=deploycenter-shell-ready\n"
-_CONTROL = r"""
-echo =deploycenter-shell-ready
-if head -c 1 </dev/null >/dev/null 2>&1; then take() { head -c "$1"; }
-else take() { dd bs=1 count="$1" 2>/dev/null; }; fi
-while IFS=' ' read -r n t; do
-  s=$(take "$n")
-  (eval "$s") </dev/null
-  echo "=end-$t $?"
-done
-"""
-
-
-class _ControlShell:
-    """One script at a time through the long-lived remote shell."""
-
-    def __init__(self, process: asyncssh.SSHClientProcess[bytes], timeout: float) -> None:
-        self.process = process
-        self.timeout = timeout
-        self.pending = bytearray()
-        self.errors = bytearray()
-        self.lock = asyncio.Lock()
-        self.ready = False
-        self.drain = asyncio.ensure_future(self._drain_errors())
-
-    async def _ready(self) -> None:
-        """Skip what the login shell printed before our shell started (a message of the day...)."""
-        while self.ready is False:
-            at = self.pending.find(_READY)
-            if at >= 0:
-                del self.pending[: at + len(_READY)]
-                self.ready = True
-                return
-            await self._more()
-
-    async def _more(self) -> None:
-        try:
-            chunk = await asyncio.wait_for(self.process.stdout.read(1 << 16), timeout=self.timeout)
-        except TimeoutError:
-            raise SessionError(no_progress(self.timeout)) from None
-        if not chunk:
-            raise SessionError("the remote shell ended unexpectedly")
-        self.pending += chunk
-
-    async def run(self, script: str) -> Completed:
-        async with self.lock:
-            await self._ready()
-            token = secrets.token_hex(8)
-            data = script.encode("utf-8")
-            self.errors.clear()
-            self.process.stdin.write(f"{len(data)} {token}\n".encode("ascii") + data)
-            await asyncio.wait_for(self.process.stdin.drain(), timeout=self.timeout)
-            marker = f"=end-{token} ".encode("ascii")
-            searched = 0  # the output before this offset holds no marker: look only at what is new
-            while True:
-                at = self.pending.find(marker, searched)
-                end = self.pending.find(b"\n", at) if at >= 0 else -1
-                if end >= 0:
-                    break
-                if at < 0:
-                    searched = max(0, len(self.pending) - len(marker))
-                await self._more()
-            out = bytes(self.pending[:at])
-            status_text = self.pending[at + len(marker) : end].decode("ascii", errors="replace").strip()
-            del self.pending[: end + 1]
-            status = int(status_text) if status_text.isdigit() else None
-            return Completed(status, out, bytes(self.errors))
-
-    async def _drain_errors(self) -> None:
-        """Keep reading the shell's stderr, so that it never blocks; kept for the current script."""
-        try:
-            while True:
-                chunk = await self.process.stderr.read(1 << 16)
-                if not chunk:
-                    return
-                self.errors += chunk
-        except Exception:  # the connection ended; the script's caller hears why
-            return
-
-
-class _Exchange:
-    """Feeds a command's stdin and reads its output at once; fails when nothing moves for too long."""
-
-    def __init__(self, process: asyncssh.SSHClientProcess[bytes], timeout: float) -> None:
-        self.process = process
-        self.timeout = timeout
-        self.loop = asyncio.get_running_loop()
-        self.moved = self.loop.time()
-
-    async def run(self, stdin: Iterable[bytes]) -> Completed:
-        feed = asyncio.ensure_future(self._feed(stdin))
-        out = asyncio.ensure_future(self._read(self.process.stdout))
-        err = asyncio.ensure_future(self._read(self.process.stderr))
-        work = asyncio.gather(feed, out, err)
-        watchdog = asyncio.ensure_future(self._watch())
-        racing: set[asyncio.Future[Any]] = {work, watchdog}
-        try:
-            await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                watchdog.result()  # raises: nothing moved for too long
-            await work
-            await asyncio.wait_for(self.process.wait_closed(), timeout=self.timeout)
-            return Completed(self.process.exit_status, out.result(), err.result())
-        finally:
-            watchdog.cancel()
-            work.cancel()
-            self.process.close()
-
-    async def _feed(self, stdin: Iterable[bytes]) -> None:
-        try:
-            for chunk in stdin:
-                self.process.stdin.write(chunk)
-                await self.process.stdin.drain()
-                self.moved = self.loop.time()
-        except (BrokenPipeError, ConnectionResetError, asyncssh.BreakReceived):
-            return  # the command stopped reading: its status and stderr say why
-        self.process.stdin.write_eof()
-
-    async def _read(self, stream: asyncssh.SSHReader[bytes]) -> bytes:
-        parts: list[bytes] = []
-        while True:
-            chunk = await stream.read(1 << 16)
-            if not chunk:
-                return b"".join(parts)
-            parts.append(chunk)
-            self.moved = self.loop.time()
-
-    async def _watch(self) -> None:
-        while True:
-            left = self.moved + self.timeout - self.loop.time()
-            if left <= 0:
-                raise SessionError(no_progress(self.timeout))
-            await asyncio.sleep(left)

@@ -9,21 +9,26 @@ the modification time of ``.release.json``; only Deploy Center's own entries are
 Each call costs a few round trips for the whole batch, whatever its size:
 
 - ``stage``: one script checks every module folder and reports CURRENT, config.json and the
-  releases there; one tar stream carries every new release into its staging folder, with the
-  next ``CURRENT`` and ``config.json`` under temp names, and ``sync`` makes it durable; one
-  script renames every staging folder into place, stamps the deploy order and syncs again.
+  releases there; then one script, fed the tar stream of every new release (with the next
+  ``CURRENT`` and ``config.json`` under temp names), unpacks it into the staging folders, syncs,
+  renames every staging folder into place, stamps the deploy order and syncs again.
 - ``switch``: one script renames the temp files over ``config.json``, then ``CURRENT``. When
   the switch is not to what this target staged (a switch back, or another process staged it),
-  one tar stream writes the temp files first. Should ``CURRENT`` fail after ``config.json``
-  switched, the previous ``config.json`` is written back. ``flush`` is one ``sync``.
+  the release is first checked complete there, and one tar stream writes the temp files.
+  Should ``CURRENT`` fail after ``config.json`` switched, the previous ``config.json`` is
+  written back. ``flush`` is one ``sync``, shared by every caller asking at the same time.
+- ``prune`` right after this target staged and switched a module reads nothing again: what the
+  stage found is still true under the run's module locks; removing is one script, when needed.
 - reads: one script each; ``read_live`` hashes the live files on the server.
 
-Scripts without data go through one long-lived remote shell (``ssh_session``); the tar streams
-get a session each. A batch is cut at 2,000 modules (the argument lists of the one ``tar`` or
-``touch`` per script must stay under the system's limit). A failure of the connection, or of
-``tar`` (a full disk), fails every module of that batch, each with the reason and the
-front-end's location; what the batch wrote is removed, or, when the connection is gone, left
-under staging and temp names that the next ``stage`` of those modules clears.
+Every script, tar streams included, goes through the connection's one long-lived remote shell
+(``shell.RemoteShell``), pipelined: the batches of several threads share it without waiting for
+each other's replies. A script that ends with a status other than 0 was cut short and fails.
+A batch is cut at 2,000 modules (the argument lists of the one ``tar`` or ``touch`` per script
+must stay under the system's limit). A failure of the connection, or of ``tar`` (a full disk),
+fails every module of that batch, each with the reason and the front-end's location; what the
+batch wrote is removed, or, when the connection is gone, left under staging and temp names that
+the next ``stage`` of those modules clears.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from app.engine.frontend.ssh.remote import (
     RELEASE_INFO,
     RELEASES,
     STAGING_PREFIX,
+    Output,
 )
 from app.engine.frontend.ssh.url import SshUrl
 from app.engine.frontend.target import (
@@ -81,6 +87,11 @@ class SshTarget(SshFolderReader):
         super().__init__(name, location, limits)
         # Per module, the temp files the last stage left for its switch (see Prepared).
         self._prepared: dict[str, Prepared] = {}
+        # Per module, its releases with their deploy stamps as its last stage found and left them,
+        # and, once this target switched it, what CURRENT names: a prune right after needs no
+        # script to read them again (the run's module locks keep them true until then).
+        self._staged_here: dict[str, dict[str, int]] = {}
+        self._known: dict[str, tuple[str | None, dict[str, int]]] = {}
 
     # ---------------------------------------------------------------- staging
 
@@ -104,46 +115,81 @@ class SshTarget(SshFolderReader):
         for plan in plans:
             plan.decide(self._error, self._path)
         stamp = max([time.time_ns(), *(mtime + 1 for plan in plans for mtime in plan.info.releases.values())])
-        writing = [plan for plan in plans if plan.staging is not None]
-        if writing:
-            # The temp CURRENT and config.json ride along, so that switch has only renames to do.
-            tarred = [plan for plan in plans if plan.error is None]
-            for plan in tarred:
-                plan.add_temps()
-            failure = self._send_releases(tarred, stamp)
-            if failure is not None:
-                self._forget(tarred)
-                for plan in tarred:
-                    plan.error = failure
-        self._finish_stage(plans, stamp)
+        # The temp CURRENT and config.json ride along with new releases, so that switch has only
+        # renames to do.
+        tarred = [plan for plan in plans if plan.error is None] if any(p.staging for p in plans) else []
+        for plan in tarred:
+            plan.add_temps()
+        self._place(plans, tarred, stamp)
         for plan in plans:
+            module = plan.release.module
             if plan.error is None and plan.temps:
-                self._prepared[plan.release.module] = plan.prepared()
+                self._prepared[module] = plan.prepared()
             else:
-                self._prepared.pop(plan.release.module, None)
+                self._prepared.pop(module, None)
+            self._known.pop(module, None)
+            if plan.error is None:
+                self._staged_here[module] = {**plan.info.releases, plan.release.release_id: stamp}
+            else:
+                self._staged_here.pop(module, None)
         return [plan.result() for plan in plans]
 
-    def _send_releases(self, plans: Sequence[StagePlan], stamp: int) -> FrontendError | None:
-        seconds = stamp // 1_000_000_000
-
-        def stream() -> Iterator[bytes]:
-            for plan in plans:
-                if plan.staging is not None:
-                    base = plan.staging_path()
-                    for name, data in plan.release.files.items():
-                        yield from tar_stream.tar_member_parts(f"{base}/{name}", data, seconds)
-                    yield tar_stream.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds)
-                for name, temp, mode in plan.temps:
-                    yield tar_stream.tar_member(name, temp, seconds, mode)
-            yield tar_stream.tar_end()
-
+    def _place(self, plans: Sequence[StagePlan], tarred: Sequence[StagePlan], stamp: int) -> None:
+        """In one script: unpack the new releases, make them durable, rename each into place, stamp
+        the deploy order of every release placed, and make that durable too."""
+        placed = [plan for plan in plans if plan.error is None and plan.ready]
+        if not placed:
+            return
+        renaming = [plan for plan in placed if plan.staging is not None]
+        moves = [
+            move
+            for plan in renaming
+            for move in (("g", plan.release.module, "-"), ("n", plan.staging_path(), plan.target_path()))
+        ]
+        after = remote.finish_stage_lines(
+            remote.iso_stamp(stamp), [f"{plan.target_path()}/{RELEASE_INFO}" for plan in placed]
+        )
         try:
-            done = self._run(remote.extract_script(), tar_stream.coalesced(stream()))
+            if tarred:
+                self._count_syncs(2)
+                out = self._unpack(remote.stage_script(moves, after), self._tar_of(tarred, stamp))
+            else:
+                self._count_syncs(1)
+                out = self._read(remote.moves_script(moves, after))
         except FrontendError as error:
-            return error
-        if done.status != 0:
-            return self._error(self._command_problem(done, "unpacking the releases"))
-        return None
+            for plan in placed:
+                plan.error = error
+            if tarred:
+                self._forget(tarred)
+            return
+        refused = move_failures(out)
+        unplaced = [plan for plan in renaming if plan.release.module in refused]
+        for plan in unplaced:
+            where, problem = refused[plan.release.module]
+            source, destination = self._path(plan.staging_path()), self._path(where)
+            plan.error = self._error(f"cannot rename {source} to {destination}: {problem}")
+        if unplaced:
+            self._forget(unplaced)
+
+    def _tar_of(self, plans: Sequence[StagePlan], stamp: int) -> Iterator[bytes]:
+        """The tar stream of the new releases and of the temp files beside them."""
+        seconds = stamp // 1_000_000_000
+        for plan in plans:
+            if plan.staging is not None:
+                base = plan.staging_path()
+                for name, data in plan.release.files.items():
+                    yield from tar_stream.tar_member_parts(f"{base}/{name}", data, seconds)
+                yield tar_stream.tar_member(f"{base}/{RELEASE_INFO}", plan.release.info, seconds)
+            for name, temp, mode in plan.temps:
+                yield tar_stream.tar_member(name, temp, seconds, mode)
+        yield tar_stream.tar_end()
+
+    def _unpack(self, script: str, stream: Iterator[bytes]) -> Output:
+        """Run a script that unpacks ``stream`` first, and read its records."""
+        try:
+            return self._read(script, stream)
+        except OSError as error:  # reading a release's file here failed (a big file changed)
+            raise self._error(f"reading the release files failed: {error}") from None
 
     def _forget(self, plans: Sequence[StagePlan]) -> None:
         """Best effort: remove what a failed batch unpacked, and the folders it made."""
@@ -156,43 +202,8 @@ class SshTarget(SshFolderReader):
         except FrontendError as error:
             _log.warning("%s", error)
 
-    def _finish_stage(self, plans: Sequence[StagePlan], stamp: int) -> None:
-        """Rename the staged releases into place, stamp their order, clear what failed, sync."""
-        renaming = [plan for plan in plans if plan.error is None and plan.staging is not None]
-        placed = [plan for plan in plans if plan.error is None and plan.ready]
-        failed = [plan for plan in plans if plan.error is not None and (plan.staging is not None or plan.temps)]
-        if not (placed or failed) or self._lost:
-            lost = self._error("the connection was lost during the batch")
-            for plan in placed if self._lost else []:
-                plan.error = lost
-            return
-        moves = [
-            move
-            for plan in renaming
-            for move in (("g", plan.release.module, "-"), ("n", plan.staging_path(), plan.target_path()))
-        ]
-        lines = remote.finish_stage_lines(
-            remote.iso_stamp(stamp),
-            [f"{plan.target_path()}/{RELEASE_INFO}" for plan in placed],
-            [path for plan in failed for path in plan.leftovers()],
-            [folder for plan in failed for folder in plan.made_folders()],
-        )
-        try:
-            out = self._read(remote.moves_script(moves, lines))
-        except FrontendError as error:
-            for plan in placed:
-                plan.error = error
-            return
-        refused = move_failures(out)
-        unplaced = [plan for plan in renaming if plan.release.module in refused]
-        for plan in unplaced:
-            where, problem = refused[plan.release.module]
-            source, destination = self._path(plan.staging_path()), self._path(where)
-            plan.error = self._error(f"cannot rename {source} to {destination}: {problem}")
-        if unplaced:
-            self._forget(unplaced)
-
     def discard(self, staged: Sequence[Staged]) -> None:
+        self._forget_known([item.module for item in staged])
         # The next CURRENT and config.json prepared for these modules go too, release reused or not.
         temps = [path for s in staged for path in self._unprepare(s.module)]
         mine = [s for s in staged if s.created and is_module_name(s.module) and is_release_name(s.release_id)]
@@ -240,7 +251,7 @@ class SshTarget(SshFolderReader):
             if prepared is not None and (prepared.release_id, prepared.config) == (s.release_id, s.config):
                 changes.append(prepared.change(s.module))
             else:
-                changes.append(Change(s.module, current_bytes(s.release_id), s.config))
+                changes.append(Change(s.module, current_bytes(s.release_id), s.config, release=s.release_id))
         errors = self._change(changes)
         # Temp files left by stage can be gone (another stage of the module cleared them): write anew.
         gone = [
@@ -250,10 +261,19 @@ class SshTarget(SshFolderReader):
         ]
         if gone:
             again = self._change(
-                [Change(switches[i].module, current_bytes(switches[i].release_id), switches[i].config) for i in gone]
+                [
+                    Change(s.module, current_bytes(s.release_id), s.config, release=s.release_id)
+                    for s in (switches[i] for i in gone)
+                ]
             )
             for i, error in zip(gone, again, strict=True):
                 errors[i] = error
+        for s, error in zip(switches, errors, strict=True):
+            releases = self._staged_here.pop(s.module, None)
+            if error is None and releases is not None:
+                self._known[s.module] = (s.release_id, releases)
+            else:
+                self._known.pop(s.module, None)
         return errors
 
     def write_config(self, configs: Sequence[tuple[str, bytes | None]]) -> None:
@@ -264,7 +284,8 @@ class SshTarget(SshFolderReader):
         self.flush()
 
     def flush(self) -> None:
-        done = self._run(remote.sync_script())
+        """One ``sync`` there, shared by every caller that asks at about the same time."""
+        done = self._shared(remote.sync_script())
         if done.status != 0:
             raise self._error(self._command_problem(done, "flushing the switches to disk"))
 
@@ -359,6 +380,7 @@ class SshTarget(SshFolderReader):
             for name, data in change.temps()
         ]
         try:
+            self._count_syncs(1)
             done = self._run(remote.extract_script(), [*members, tar_stream.tar_end()])
         except FrontendError as error:
             return error
@@ -386,15 +408,24 @@ class SshTarget(SshFolderReader):
             _log.warning("could not prune old releases: %s", error)
 
     def _prune_batch(self, prunes: Sequence[Prune]) -> None:
-        found = self._inspect([p.module for p in prunes], None, stage=False, dump="s")
+        known = [self._known.pop(p.module, None) for p in prunes]
+        if any(entry is None for entry in known):
+            found = self._inspect([p.module for p in prunes], None, stage=False, dump="s")
+            known = [None if info.problem is not None else (info.current, info.releases) for info in found]
         doomed: list[tuple[str, str]] = []
-        for rule, info in zip(prunes, found, strict=True):
-            if info.problem is not None:
+        for rule, entry in zip(prunes, known, strict=True):
+            if entry is None:
                 continue
-            keep = set(rule.protect) | ({info.current} if info.current else set())
-            others = sorted((stamp, name) for name, stamp in info.releases.items() if name not in keep)
+            current, releases = entry
+            keep = set(rule.protect) | ({current} if current else set())
+            others = sorted((stamp, name) for name, stamp in releases.items() if name not in keep)
             doomed.extend((rule.module, name) for _stamp, name in others[: max(len(others) - rule.keep, 0)])
         self._remove_releases(doomed)
+
+    def _forget_known(self, modules: Sequence[str]) -> None:
+        for module in modules:
+            self._staged_here.pop(module, None)
+            self._known.pop(module, None)
 
     def _remove_releases(self, releases: Sequence[tuple[str, str]]) -> None:
         """Rename each to a staging name (so no half-deleted release looks whole), then delete them."""
@@ -415,6 +446,8 @@ class SshTarget(SshFolderReader):
 
     def remove(self, modules: Sequence[str]) -> None:
         for part in batches(checked_names(modules)):
+            self._forget_known(part)
+            self._count_syncs(len(part))  # one per module folder emptied
             out = self._read(remote.remove_modules_script(part, f"{os.getpid()}-{secrets.token_hex(4)}"))
             problems = [record for record in out.records if record[0] == "R"]
             if problems:
