@@ -16,12 +16,11 @@ release, the one live before it (the rollback target) and the ``keep`` newest ot
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
 
 from app.engine.errors import DeployCenterError
+from app.engine.frontend.fanout import on_each
 from app.engine.frontend.target import (
     FrontendError,
     FrontendTarget,
@@ -32,19 +31,8 @@ from app.engine.frontend.target import (
     Switch,
 )
 
-S = TypeVar("S")
-T = TypeVar("T")
 _log = logging.getLogger(__name__)
 DEFAULT_KEEP = 3  # older releases kept beside the live one and the rollback target (rules.md#retention)
-
-
-def on_each(targets: Sequence[S], call: Callable[[S], T]) -> list[T]:
-    """``call`` on every target (or target position), in parallel threads when there are
-    several; results in order."""
-    if len(targets) <= 1:
-        return [call(target) for target in targets]
-    with ThreadPoolExecutor(len(targets), thread_name_prefix="frontend") as pool:
-        return list(pool.map(call, targets))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.engine.errors import StateError
-from app.engine.frontend.farm import on_each
+from app.engine.frontend.fanout import on_each
 from app.engine.frontend.layout import OWNER_FILE
 from app.engine.frontend.target import FrontendError, FrontendTarget
 

@@ -202,7 +202,7 @@ class DeployAllPlanner:
         }
         if not expected:
             return items, ()
-        from app.engine.frontend.farm import on_each
+        from app.engine.frontend.fanout import on_each
         from app.engine.frontend.target import FrontendError
 
         def read_one(frontend: FrontendTarget) -> Mapping[str, str | None] | FrontendError:
