@@ -57,7 +57,7 @@ def trial(checkout: Path, snapshot: Path, scratch: Path) -> tuple[float, float]:
     shutil.copytree(snapshot, scratch, symlinks=True)
     # The copy's front-end paths point at the snapshot's: give the copy its own front-end, and
     # let it start unclaimed, as a new environment's does (a copy is another environment to it).
-    _point_frontend(scratch, snapshot)
+    point_frontend(scratch, snapshot)
     (scratch / "frontends" / "default" / ".deploycenter-owner").unlink(missing_ok=True)
     subprocess.run(["sync"], check=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -71,7 +71,7 @@ def trial(checkout: Path, snapshot: Path, scratch: Path) -> tuple[float, float]:
     return wall, cpu
 
 
-def _point_frontend(scratch: Path, snapshot: Path) -> None:
+def point_frontend(scratch: Path, snapshot: Path) -> None:
     import sqlite3
 
     connection = sqlite3.connect(scratch / "deploycenter.sqlite3")
