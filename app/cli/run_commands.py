@@ -7,9 +7,8 @@ Handlers import the engine when they run (``app.cli.parsing`` says why).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.cli.change_control_commands import (
     add_override_options,
@@ -22,10 +21,10 @@ from app.cli.change_control_commands import (
 )
 from app.cli.parsing import CancelSignal, CommandSet, non_negative_int, positive_int, seconds
 from app.cli.progress import ProgressPrinter
+from app.cli.run_output import finish_run, plan_json, plan_text, run_document, run_exit_code
+from app.cli.run_requests import chosen_modules, plan_target, run_options, run_request
 from app.cli.shared import (
-    EXIT_CANCELLED,
     EXIT_OK,
-    EXIT_SOME_FAILED,
     existing_environment,
     format_bytes,
     location_of,
@@ -34,15 +33,11 @@ from app.cli.shared import (
 )
 from app.engine.errors import BadInputError
 from app.engine.events import ignore_events
-from app.engine.runs.options import FailureBudget, RunOptions
 from app.engine.vocabulary import RunKind
 
 if TYPE_CHECKING:
     from app.engine.context import EnvironmentContext
-    from app.engine.control.document import PlanDocument, PlanTarget
-    from app.engine.control.gate import ChangeRequest
-    from app.engine.operations import RunOutcome
-    from app.engine.runs.planner import DeployPlan
+    from app.engine.control.document import PlanDocument
 
 ROLLING_HELP = "stage everywhere, then one front-end at a time: drain it, switch it, check it (and soak), undrain it"
 SOAK_HELP = (
@@ -152,95 +147,6 @@ def register(commands: CommandSet) -> None:
     p.add_argument("run", nargs="?", type=positive_int, metavar="RUN")
 
 
-# -- how a run's outcome is printed and exits ----------------------------------------------------
-
-
-def run_exit_code(status: str, cancel: CancelSignal) -> int:
-    if status == "succeeded":
-        return EXIT_OK
-    # The executor also sets the event when another process asked; only Ctrl-C here means 130.
-    if status == "cancelled" and cancel.by_ctrl_c:
-        return EXIT_CANCELLED
-    return EXIT_SOME_FAILED
-
-
-def run_document(ctx: EnvironmentContext, run_id: int) -> tuple[dict[str, Any], str]:
-    """A finished run as ``run --json`` prints it, and as a few lines for people."""
-    from app.engine.read import views
-
-    detail = views.run_detail(ctx, run_id)
-    summary = detail.summary
-    counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
-    text = f"run {summary.id} ({summary.kind}) {summary.status}: {counts or 'nothing to do'}"
-    if summary.message:
-        text += f"\n  {summary.message}"
-    problems = [i for i in detail.items if i.status in ("failed", "blocked")]
-    for item in problems[:50]:
-        text += f"\n  {item.module}: {item.status}: {item.reason or ''}"
-    if len(problems) > 50:
-        text += f"\n  ... and {len(problems) - 50} more (see 'run {summary.id}')"
-    return {"run": detail.to_json()}, text
-
-
-def finish_run(args: argparse.Namespace, ctx: EnvironmentContext, outcome: RunOutcome, cancel: CancelSignal) -> int:
-    document, text = run_document(ctx, outcome.run_id)
-    if outcome.stats is not None:  # known to the process that ran it only: not in `run RUN --json`
-        document["run"]["stats"] = outcome.stats.to_json()
-    output(args, document, text)
-    return run_exit_code(outcome.status, cancel)
-
-
-def _target(run: int | None = None) -> PlanTarget:
-    from app.engine.control.document import PlanTarget
-
-    return PlanTarget(run=run)
-
-
-def run_options(args: argparse.Namespace) -> RunOptions:
-    """The run's options as the command line gives them; a budget that does not parse is bad input."""
-    budget = getattr(args, "max_failures", None)
-    return RunOptions(
-        rolling=getattr(args, "rolling", False),
-        soak=getattr(args, "soak", None),
-        max_failures=None if budget is None else FailureBudget.parse(budget),
-    )
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What a planned kind's command asks for: a saved plan to run (if any), with its options, and
-    how change control lets it start."""
-
-    plan: PlanDocument | None
-    options: RunOptions
-    change: ChangeRequest
-
-    def modules(self, ctx: EnvironmentContext, given: list[int] | None) -> list[int] | None:
-        """The modules the run works on: a saved plan's (those given beside it must be the same),
-        else those given (None: every module)."""
-        if self.plan is None:
-            return given
-        from app.engine.control.plans import plan_module_ids
-
-        planned = plan_module_ids(ctx, self.plan)
-        same_targets(self.plan, given, planned)
-        return planned
-
-
-def run_request(args: argparse.Namespace, kind: RunKind) -> RunRequest:
-    plan = plan_of(args, kind)
-    return RunRequest(plan, options_with_plan(args, run_options(args), plan), change_request(args, plan))
-
-
-def chosen_modules(ctx: EnvironmentContext, args: argparse.Namespace) -> list[int] | None:
-    """The modules named, or every module of ``--app``; None when neither is given."""
-    from app.engine import operations
-
-    if args.app and args.modules:
-        raise BadInputError("give module names or --app, not both")
-    return operations.resolve_modules(ctx, args.modules, args.app) if (args.modules or args.app) else None
-
-
 # -- the commands ----------------------------------------------------------------------------------
 
 
@@ -322,7 +228,7 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
         raise BadInputError("--stage switches nothing, so it has nothing to --soak: give one of them")
     with existing_environment(args) as ctx:
         if args.plan_out:
-            return save_plan_and_report(args, ctx, RunKind.DEPLOY_ALL, _target(), options)
+            return save_plan_and_report(args, ctx, RunKind.DEPLOY_ALL, plan_target(), options)
         if args.dry_run:
             from app.engine.read import views
 
@@ -350,36 +256,6 @@ def deploy_all(args: argparse.Namespace, cancel: CancelSignal) -> int:
         return finish_run(args, ctx, outcome, cancel)
 
 
-def plan_json(plan: DeployPlan) -> dict[str, Any]:
-    return {
-        "platform_version": plan.platform_version,
-        "to_deploy": len(plan.to_deploy),
-        "skipped": plan.skipped_by_reason(),
-        "items": [
-            {
-                "module": item.module,
-                "application": item.application,
-                "version": item.version,
-                "status": "pending" if item.deploys else "skipped",
-                "reason": item.reason,
-            }
-            for item in plan.items
-        ],
-        "unread_frontends": [frontend.to_json() for frontend in plan.unread],
-    }
-
-
-def plan_text(plan: DeployPlan) -> str:
-    skipped = ", ".join(f"{n} {reason}" for reason, n in plan.skipped_by_reason().items() if n)
-    lines = [
-        f"Deploy All on {plan.platform_version} would deploy {len(plan.to_deploy)} module(s)"
-        + (f"; skip {skipped}" if skipped else "")
-    ]
-    lines += [f"  deploy {item.module} v{item.version}" for item in plan.to_deploy]
-    lines += [frontend.describe() for frontend in plan.unread]
-    return "\n".join(lines)
-
-
 def deploy(args: argparse.Namespace, cancel: CancelSignal) -> int:
     from app.engine import operations
 
@@ -389,7 +265,7 @@ def deploy(args: argparse.Namespace, cancel: CancelSignal) -> int:
         if ids is None:
             raise BadInputError("name the modules to deploy, or --app APP")
         if args.plan_out:
-            return save_plan_and_report(args, ctx, RunKind.DEPLOY, _target(), request.options, ids)
+            return save_plan_and_report(args, ctx, RunKind.DEPLOY, plan_target(), request.options, ids)
         outcome = operations.deploy_modules(
             ctx,
             ids,
@@ -426,7 +302,7 @@ def rollback(args: argparse.Namespace, cancel: CancelSignal) -> int:
         elif run_id is None and ids is None:
             raise BadInputError("name a run, modules, or an application with --app")
         if args.plan_out:
-            return save_plan_and_report(args, ctx, RunKind.ROLLBACK, _target(run_id), options, ids)
+            return save_plan_and_report(args, ctx, RunKind.ROLLBACK, plan_target(run_id), options, ids)
         if run_id is not None:
             outcome = operations.rollback_run(
                 ctx,
@@ -475,7 +351,7 @@ def publish_solution(args: argparse.Namespace, cancel: CancelSignal) -> int:
     with existing_environment(args) as ctx:
         ids = request.modules(ctx, chosen_modules(ctx, args))  # None: every module
         if args.plan_out:
-            return save_plan_and_report(args, ctx, RunKind.PUBLISH_SOLUTION, _target(), request.options, ids)
+            return save_plan_and_report(args, ctx, RunKind.PUBLISH_SOLUTION, plan_target(), request.options, ids)
         outcome = operations.publish_solution(
             ctx,
             ids,
