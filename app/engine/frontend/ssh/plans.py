@@ -16,14 +16,8 @@ from typing import Any
 
 from app.engine.frontend.layout import check_module_name, parse_release_info
 from app.engine.frontend.ssh import remote
-from app.engine.frontend.ssh.remote import (
-    CONFIG,
-    CURRENT,
-    RELEASE_INFO,
-    RELEASES,
-    STAGING_PREFIX,
-    Output,
-)
+from app.engine.frontend.ssh.output import Output
+from app.engine.frontend.ssh.remote import CONFIG, CURRENT, RELEASE_INFO, RELEASES, STAGING_PREFIX
 from app.engine.frontend.target import (
     FrontendError,
     ReleaseFiles,

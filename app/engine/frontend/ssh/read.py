@@ -17,6 +17,7 @@ from typing import Any
 from app.engine.frontend.layout import OWNER_FILE, is_leftover_path
 from app.engine.frontend.ssh import remote
 from app.engine.frontend.ssh.options import Limits, SessionError
+from app.engine.frontend.ssh.output import Output, hashes, mtimes
 from app.engine.frontend.ssh.plans import (
     FolderReport,
     batches,
@@ -26,7 +27,7 @@ from app.engine.frontend.ssh.plans import (
     metas,
     parse_info,
 )
-from app.engine.frontend.ssh.remote import CONFIG, RELEASE_INFO, RELEASES, Output
+from app.engine.frontend.ssh.remote import CONFIG, RELEASE_INFO, RELEASES
 from app.engine.frontend.ssh.session import Completed, Session
 from app.engine.frontend.ssh.url import SshUrl, parse_ssh_url
 from app.engine.frontend.target import FrontendError, LiveRelease, ReleaseMeta, TargetStats
@@ -195,7 +196,7 @@ class SshFolderReader:
     ) -> dict[str, tuple[dict[str, Any] | None, dict[str, str | None]]]:
         folders = {module: f"{module}/{RELEASES}/{live[module]}" for module in modules}
         out = self._read(remote.hash_script(list(folders.values())))
-        digests = remote.hashes(line for record in out.records for line in [" ".join(record)])
+        digests = hashes(line for record in out.records for line in [" ".join(record)])
         others = [line for line in out.sections.get("other", []) if line]
         found: dict[str, tuple[dict[str, Any] | None, dict[str, str | None]]] = {}
         for module, folder in folders.items():
@@ -228,7 +229,7 @@ class SshFolderReader:
                 info.releases[rest] = 0
             elif code == "S":
                 info.target_exists = True
-        stamps = remote.mtimes(out.sections.get("stat", []))
+        stamps = mtimes(out.sections.get("stat", []))
         for info in found.values():
             for release in info.releases:
                 path = f"{info.name}/{RELEASES}/{release}/{RELEASE_INFO}"

@@ -42,6 +42,7 @@ from collections.abc import Iterator, Sequence
 from app.engine.frontend.layout import OWNER_FILE, check_module_name, is_leftover_path, is_module_name
 from app.engine.frontend.ssh import remote, tar_stream
 from app.engine.frontend.ssh.options import Limits
+from app.engine.frontend.ssh.output import Output
 from app.engine.frontend.ssh.plans import (
     KEEP,
     Change,
@@ -55,13 +56,7 @@ from app.engine.frontend.ssh.plans import (
     move_failures,
 )
 from app.engine.frontend.ssh.read import SshFolderReader
-from app.engine.frontend.ssh.remote import (
-    CONFIG,
-    RELEASE_INFO,
-    RELEASES,
-    STAGING_PREFIX,
-    Output,
-)
+from app.engine.frontend.ssh.remote import CONFIG, RELEASE_INFO, RELEASES, STAGING_PREFIX
 from app.engine.frontend.ssh.url import SshUrl
 from app.engine.frontend.target import (
     FrontendError,
