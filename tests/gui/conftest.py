@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QItemSelectionModel, QSettings
 from pytestqt.qtbot import QtBot
 
 from app.engine import operations
@@ -27,6 +27,7 @@ from app.engine.events import Event
 from app.engine.frontend.layout import OWNER_FILE
 from app.engine.store.database import DATABASE_FILE
 from app.gui.controller import OperationResult
+from app.gui.frontends.pane import FARM_JOB
 from app.gui.main_window import MainWindow
 from app.gui.modules.model import ModuleEntry, ModulesModel
 from app.gui.notifier import Question
@@ -147,6 +148,27 @@ def first_frontend(session: GuiSession) -> Path:
 def wait_refreshed(qtbot: QtBot, session: GuiSession) -> None:
     with qtbot.waitSignal(session.snapshot_loaded, timeout=RUN_TIMEOUT_MS):
         session.refresh()
+
+
+def farm_checked(qtbot: QtBot, window: MainWindow) -> None:
+    """Until the Front-ends pane has read the farm as it is now. A check asked for while one runs is
+    run again once that one ends, with what that one could not see yet: that one is waited for too."""
+    window.frontends.check()
+
+    def settled() -> bool:
+        return not window.session.jobs.running(FARM_JOB)
+
+    qtbot.waitUntil(settled, timeout=RUN_TIMEOUT_MS)
+
+
+def select_frontend(window: MainWindow, name: str) -> None:
+    """Select the row of front-end ``name`` in the Front-ends pane."""
+    pane = window.frontends
+    row = next(n for n, state in enumerate(pane.model.rows) if state.frontend.name == name)
+    index = pane.proxy.mapFromSource(pane.model.index(row, 0))
+    pane.table.selectionModel().select(
+        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    )
 
 
 def wait_planned(qtbot: QtBot, session: GuiSession) -> None:

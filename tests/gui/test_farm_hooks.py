@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel
 from pytestqt.qtbot import QtBot
 
 from app.engine import farm_admin as frontends
@@ -18,32 +17,16 @@ from app.gui.main_window import PANES, MainWindow
 from app.gui.notifier import ERROR, INFO, WARNING, Question, RunChoices
 from app.gui.run_choices import RunChoicesDialog
 from tests.farm_http import FarmHealth, farm_health_server
-from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, wait_operation
+from tests.gui.conftest import RUN_TIMEOUT_MS, Answers, farm_checked, select_frontend, wait_operation
 
 FRONTENDS = PANES.index("frontends")
-
-
-def checked(qtbot: QtBot, window: MainWindow) -> None:
-    with qtbot.waitSignal(
-        window.session.jobs.finished, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda result: result.name == "farm"
-    ):
-        window.frontends.check()
-
-
-def select(window: MainWindow, name: str) -> None:
-    pane = window.frontends
-    row = next(n for n, state in enumerate(pane.model.rows) if state.frontend.name == name)
-    index = pane.proxy.mapFromSource(pane.model.index(row, 0))
-    pane.table.selectionModel().select(
-        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-    )
 
 
 def test_hooks_are_set_tested_and_their_last_output_shown(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     pane = window.frontends
     window.show_pane(FRONTENDS)
-    checked(qtbot, window)
-    select(window, "default")
+    farm_checked(qtbot, window)
+    select_frontend(window, "default")
     assert pane.hooks_action.isEnabled() and not pane.test_action.isEnabled()  # nothing to test yet
 
     wait_operation(
@@ -57,8 +40,8 @@ def test_hooks_are_set_tested_and_their_last_output_shown(qtbot: QtBot, window: 
     with farm_health_server(health) as base:
         settings = frontends.HookSettings(drain_cmd="echo out", health_url=f"{base}/{{frontend}}/{{module}}")
         wait_operation(qtbot, window.session, lambda: pane.set_hooks("default", settings))
-        checked(qtbot, window)
-        select(window, "default")
+        farm_checked(qtbot, window)
+        select_frontend(window, "default")
         state = pane.model.rows[0]
         assert state.frontend.drain_cmd == "echo out"
         assert pane.model.data(pane.model.index(0, pane.model.column_index("Hooks"))) == "drain"
@@ -74,17 +57,17 @@ def test_hooks_are_set_tested_and_their_last_output_shown(qtbot: QtBot, window: 
         assert sum(health.hits.values()) > 0
 
         health.bad = {(folder / "Common" / "CURRENT").read_text().strip()}
-        checked(qtbot, window)  # the pane reads the farm again after a test
-        select(window, "default")
+        farm_checked(qtbot, window)  # the pane reads the farm again after a test
+        select_frontend(window, "default")
         with qtbot.waitSignal(
             window.session.jobs.finished, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda r: r.name == "test front-end"
         ):
             pane.test_action.trigger()
         warned = [m for m in window.session.notifier.messages if m.pane == "frontends"][-1]
         assert warned.level == WARNING and "of front-end default answered 500" in warned.text
-        checked(qtbot, window)
+        farm_checked(qtbot, window)
         pane.table.clearSelection()
-        select(window, "default")
+        select_frontend(window, "default")
         assert "default: health failed at" in pane.output.toPlainText()  # read back from the record
 
 

@@ -4,38 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
 
 from app.gui.main_window import PANES, MainWindow
 from app.gui.notifier import ERROR
-from tests.gui.conftest import RUN_TIMEOUT_MS, wait_operation
+from tests.gui.conftest import farm_checked, select_frontend, wait_operation
 
 FRONTENDS = PANES.index("frontends")
-
-
-def checked(qtbot: QtBot, window: MainWindow) -> None:
-    pane = window.frontends
-    with qtbot.waitSignal(
-        window.session.jobs.finished, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda result: result.name == "farm"
-    ):
-        pane.check()
-
-
-def select(window: MainWindow, name: str) -> None:
-    pane = window.frontends
-    row = next(n for n, state in enumerate(pane.model.rows) if state.frontend.name == name)
-    index = pane.proxy.mapFromSource(pane.model.index(row, 0))
-    pane.table.selectionModel().select(
-        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-    )
 
 
 def test_the_model_passes_qt_checks(qtbot: QtBot, window: MainWindow) -> None:
     QAbstractItemModelTester(window.frontends.model, QAbstractItemModelTester.FailureReportingMode.Fatal)
     window.show_pane(FRONTENDS)
-    checked(qtbot, window)
+    farm_checked(qtbot, window)
     assert [s.frontend.name for s in window.frontends.model.rows] == ["default"]
 
 
@@ -53,19 +35,19 @@ def test_a_front_end_behind_is_shown_and_deploy_all_brings_it_up_to_date(
         qtbot, window.session, lambda: window.session.controller.quick("Add front-end", "frontends", add, "added")
     )
     assert result.result.ok
-    checked(qtbot, window)
+    farm_checked(qtbot, window)
     states = {s.frontend.name: s for s in pane.model.rows}
     assert states["web2"].reachable and states["web2"].behind == states["default"].live > 0
     assert (
         "1 front-end runs older releases than recorded (web2): Deploy All brings it up to date." in pane.summary.text()
     )
 
-    select(window, "web2")
+    select_frontend(window, "web2")
     assert pane.disable_action.isEnabled() and not pane.enable_action.isEnabled()
     wait_operation(qtbot, window.session, pane.disable_action.trigger)
-    checked(qtbot, window)
+    farm_checked(qtbot, window)
     assert "Disabled, left out of runs: web2" in pane.summary.text()
-    select(window, "default")
+    select_frontend(window, "default")
     wait_operation(qtbot, window.session, pane.disable_action.trigger)
     message = window.session.notifier.messages[-1]
     assert (message.level, message.pane) == (ERROR, "frontends") and "only one enabled" in message.text
