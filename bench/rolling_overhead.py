@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import modules
+from bench import modules, stage_switch
 
 DEFAULT_WORK = Path("/var/tmp/deploycenter-bench-rolling")
 NO_OP = "true"
@@ -65,28 +63,17 @@ def phase(args: argparse.Namespace) -> dict[str, Any]:
         outcome = operations.rollback_run(ctx, last.id)
         ctx.close()
         return {"status": str(outcome.status)}
-    user, system = _cpu_seconds()
+    user, system = stage_switch.cpu_seconds()
     clock = time.perf_counter()
     outcome = operations.deploy_all(ctx, options=RunOptions(rolling=args.phase == "rolling"))
     seconds = time.perf_counter() - clock
     ctx.close()
-    user_after, system_after = _cpu_seconds()
+    user_after, system_after = stage_switch.cpu_seconds()
     return {"seconds": seconds, "cpu_seconds": user_after - user + system_after - system, "status": str(outcome.status)}
 
 
-def _cpu_seconds() -> tuple[float, float]:
-    """User and system time of this process and its finished children (the deploy processes)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
-
-
 def child(args: argparse.Namespace, name: str, data_dir: Path, *, hooks: bool = False) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--phase", name, "--data-dir", str(data_dir)]
-    command += ["--count", str(args.count), "--frontends", str(args.frontends), "--bundles", str(args.work / "bundles")]
-    command += ["--hooks"] if hooks else []
-    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return stage_switch.child(args, name, data_dir, __file__, *(["--hooks"] if hooks else []))
 
 
 def main() -> None:

@@ -50,12 +50,12 @@ def phase(args: argparse.Namespace) -> dict[str, Any]:
         ctx.close()
         return {}
     ctx = open_context(location)
-    user, system = _cpu_seconds()
+    user, system = cpu_seconds()
     clock = time.perf_counter()
     outcome = operations.stage_all(ctx) if args.phase == "stage" else operations.deploy_all(ctx)
     seconds = time.perf_counter() - clock
     ctx.close()
-    user_after, system_after = _cpu_seconds()
+    user_after, system_after = cpu_seconds()
     return {
         "seconds": seconds,
         "cpu_seconds": user_after - user + system_after - system,
@@ -65,7 +65,7 @@ def phase(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _cpu_seconds() -> tuple[float, float]:
+def cpu_seconds() -> tuple[float, float]:
     """User and system time of this process and its finished children (the deploy processes).
 
     Less sensitive than wall time to other work on a shared machine, so both are reported.
@@ -74,22 +74,12 @@ def _cpu_seconds() -> tuple[float, float]:
     return own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
 
 
-def child(args: argparse.Namespace, name: str, data_dir: Path) -> dict[str, Any]:
-    command = [
-        sys.executable,
-        __file__,
-        "--phase",
-        name,
-        "--data-dir",
-        str(data_dir),
-        "--count",
-        str(args.count),
-        "--frontends",
-        str(args.frontends),
-        "--bundles",
-        str(args.work / "bundles"),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
+def child(args: argparse.Namespace, name: str, data_dir: Path, script: str = __file__, *extra: str) -> dict[str, Any]:
+    """Run phase ``name`` of ``script`` (this bench, or another built the same way) in a child
+    process, with the sizes of ``args`` and ``extra`` arguments; what it printed last, as JSON."""
+    command = [sys.executable, script, "--phase", name, "--data-dir", str(data_dir)]
+    command += ["--count", str(args.count), "--frontends", str(args.frontends), "--bundles", str(args.work / "bundles")]
+    done = subprocess.run([*command, *extra], capture_output=True, text=True, check=True, cwd=REPO)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
