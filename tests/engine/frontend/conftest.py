@@ -15,6 +15,7 @@ from app.engine.frontend.content import ReleaseRequest, release_files
 from app.engine.frontend.ssh.options import CONFIG_ENV, Limits
 from app.engine.frontend.ssh.target import SshTarget
 from app.engine.frontend.target import FrontendTarget, ReleaseFiles, Staged, Switch
+from tests.engine.frontend.ssh_farm_kit import SshEnv, make_env
 from tests.sshd import Farm, SshServer, farm, start_or_skip
 
 # Short limits so that the fault tests end quickly; the defaults are for real networks.
@@ -30,6 +31,16 @@ def ssh_farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Farm]:
         monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # only the farm's own key may log in
         monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no user's known_hosts or keys either
         yield made
+
+
+@pytest.fixture
+def ssh_env(ssh_farm: Farm, tmp_path: Path) -> Iterator[SshEnv]:
+    """``ssh_farm_kit.make_env``: three SSH front-ends with ``NAMES`` prepared for 11.19.0."""
+    env = make_env(ssh_farm, tmp_path)
+    try:
+        yield env
+    finally:
+        env.ctx.close()
 
 
 @pytest.fixture

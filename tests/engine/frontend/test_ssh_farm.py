@@ -11,37 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from app.engine import operations
-from app.engine.context import Location
 from app.engine.read import views
-from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
-from tests.sshd import ONE_WORKER, Farm, start_or_skip
+from tests.sshd import ONE_WORKER
 
 pytestmark = ONE_WORKER
-
-
-@pytest.fixture
-def ssh_env(ssh_farm: Farm, tmp_path: Path) -> Iterator[SshEnv]:
-    servers = [start_or_skip(ssh_farm, f"web{n}") for n in (1, 2, 3)]
-    folders = [server.folder("front") for server in servers]
-    data_dir = tmp_path / "env"
-    ctx = operations.init_environment(
-        Location(data_dir), frontends=[server.url(folder) for server, folder in zip(servers, folders, strict=True)]
-    )
-    bundles = [write_bundle(tmp_path / "b", name, depends=[NAMES[0]] if name != NAMES[0] else []) for name in NAMES]
-    try:
-        assert operations.publish(ctx, bundles).status == "succeeded"
-        operations.upgrade(ctx, "11.19.0")
-        yield SshEnv(ctx, data_dir, servers, folders)
-    finally:
-        ctx.close()
 
 
 def test_deploy_all_to_three_ssh_front_ends_then_verify(ssh_env: SshEnv) -> None:

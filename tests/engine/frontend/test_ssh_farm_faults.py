@@ -23,15 +23,13 @@ from typing import Any
 import pytest
 
 from app.engine import operations
-from app.engine.context import Location
 from app.engine.errors import BadInputError
 from app.engine.frontend import farm
 from app.engine.frontend.ssh.options import COMMAND_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, Limits, limits_from_env
 from app.engine.read import views
-from tests.bundles import write_bundle
 from tests.conftest import REPO, child_env
-from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
-from tests.sshd import ONE_WORKER, Farm, start_or_skip
+from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv, make_env
+from tests.sshd import ONE_WORKER, Farm
 
 pytestmark = ONE_WORKER
 
@@ -50,34 +48,6 @@ def tree(folder: Path) -> dict[str, bytes | None]:
 def leftovers(folder: Path) -> list[str]:
     """Staging folders and temp files a failed step could have left behind."""
     return [name for name in tree(folder) if ".staging-" in name or ".tmp-" in name]
-
-
-def make_env(ssh_farm: Farm, tmp_path: Path, before_init: Callable[[Path], None] | None = None) -> SshEnv:
-    servers = [start_or_skip(ssh_farm, f"web{n}") for n in (1, 2, 3)]
-    folders = [server.folder("front") for server in servers]
-    if before_init is not None:
-        before_init(folders[BROKEN])
-    ctx = operations.init_environment(
-        Location(tmp_path / "env"),
-        frontends=[server.url(folder) for server, folder in zip(servers, folders, strict=True)],
-    )
-    bundles = [write_bundle(tmp_path / "b", name, depends=[NAMES[0]] if name != NAMES[0] else []) for name in NAMES]
-    try:
-        assert operations.publish(ctx, bundles).status == "succeeded"
-        operations.upgrade(ctx, "11.19.0")  # every module now has a release to deploy
-    except BaseException:
-        ctx.close()
-        raise
-    return SshEnv(ctx, tmp_path / "env", servers, folders)
-
-
-@pytest.fixture
-def ssh_env(ssh_farm: Farm, tmp_path: Path) -> Iterator[SshEnv]:
-    env = make_env(ssh_farm, tmp_path)
-    try:
-        yield env
-    finally:
-        env.ctx.close()
 
 
 @pytest.fixture
@@ -256,7 +226,7 @@ def small_disk_env(ssh_farm: Farm, tmp_path: Path) -> Iterator[SshEnv]:
     """web2's front-end folder is a 4 MB tmpfs: enough for the first release of every module."""
     mounted: list[Path] = []
     try:
-        env = make_env(ssh_farm, tmp_path, lambda folder: _mount_small_tmpfs(folder, mounted))
+        env = make_env(ssh_farm, tmp_path, lambda folders: _mount_small_tmpfs(folders[BROKEN], mounted))
         try:
             yield env
         finally:

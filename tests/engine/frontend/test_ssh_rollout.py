@@ -4,43 +4,21 @@ own sshd: the last front-end turns unhealthy during its soak, and the whole farm
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from app.engine import operations
-from app.engine.context import Location
 from app.engine.events import Event, FrontendPhase, RolloutPhase
 from app.engine.farm_admin import HookSettings, set_hooks
 from app.engine.read import views
 from app.engine.runs.options import RunOptions
 from app.engine.vocabulary import ItemStatus, RunStatus
-from tests.bundles import write_bundle
 from tests.engine.frontend.ssh_farm_kit import NAMES, SshEnv
 from tests.farm_http import FarmHealth, farm_health_server
-from tests.sshd import ONE_WORKER, Farm, start_or_skip
+from tests.sshd import ONE_WORKER
 
 pytestmark = ONE_WORKER  # its sshd servers' time limits want the CPU to themselves
 
 RECORD = 'echo "$DEPLOYCENTER_PHASE $DEPLOYCENTER_FRONTEND" >> {calls}'
-
-
-@pytest.fixture
-def ssh_env(ssh_farm: Farm, tmp_path: Path) -> Iterator[SshEnv]:
-    servers = [start_or_skip(ssh_farm, f"web{n}") for n in (1, 2, 3)]
-    folders = [server.folder("front") for server in servers]
-    ctx = operations.init_environment(
-        Location(tmp_path / "env"),
-        frontends=[server.url(folder) for server, folder in zip(servers, folders, strict=True)],
-    )
-    bundles = [write_bundle(tmp_path / "b", name, depends=[NAMES[0]] if name != NAMES[0] else []) for name in NAMES]
-    try:
-        assert operations.publish(ctx, bundles).status == "succeeded"
-        operations.upgrade(ctx, "11.19.0")
-        yield SshEnv(ctx, tmp_path / "env", servers, folders)
-    finally:
-        ctx.close()
 
 
 def test_a_rolling_run_on_ssh_front_ends_switches_back_when_the_last_one_fails_its_soak(
