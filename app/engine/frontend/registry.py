@@ -58,6 +58,12 @@ def enabled(frontends: Sequence[Frontend]) -> list[Frontend]:
     return [frontend for frontend in frontends if frontend.enabled]
 
 
+def flushed_by_batches(frontends: Sequence[Frontend]) -> frozenset[str]:
+    """The names of those whose kind has each batch make its own switches durable
+    (``Feeding.durable_per_batch``); the others are flushed before a run records its batches."""
+    return frozenset(frontend.name for frontend in frontends if frontend.kind.driver.feeding.durable_per_batch)
+
+
 def targets_of(frontends: Sequence[Frontend]) -> list[FrontendTarget]:
     """A new target per distinct front-end; the caller closes them."""
     seen: dict[str, FrontendTarget] = {}

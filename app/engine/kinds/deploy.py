@@ -22,7 +22,7 @@ from app.engine.events import EventSink, ignore_events
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest
 from app.engine.frontend.kinds import feeding_of
-from app.engine.frontend.registry import Frontend, shared_targets
+from app.engine.frontend.registry import Frontend, flushed_by_batches, shared_targets
 from app.engine.kinds.base import PlannedRun, RunOutcome, RunStart, StartedRun, default_deploy_workers, start_run
 from app.engine.kinds.deploy_batch import deploy_batch
 from app.engine.kinds.ledger import Deployed, record_deployments
@@ -241,7 +241,7 @@ class DeployWork:
         self.max_batch = max_batch  # modules per batch, at most
         self.spread = spread  # batches per worker while many modules are ready
         # The front-ends whose switches each batch makes durable itself; record() flushes the others.
-        self._durable_per_batch = frozenset(f.name for f in self._frontends if f.kind.driver.feeding.durable_per_batch)
+        self._flushed_by_batches = flushed_by_batches(self._frontends)
 
     def perform_batch(self, items: Sequence[WorkItem[Deployable]]) -> list[WorkOutcome | Exception]:
         """Write every item's release, then make them all live together: three shared disk flushes.
@@ -290,8 +290,7 @@ class DeployWork:
         pass
 
     def record(self, session: Session, run_id: int, done: Sequence[tuple[WorkItem[Deployable], WorkOutcome]]) -> None:
-        flushed_by_batches = self._durable_per_batch
-        left = [target for target in shared_targets(self._frontends) if target.name not in flushed_by_batches]
+        left = [target for target in shared_targets(self._frontends) if target.name not in self._flushed_by_batches]
         farm.flush_all(left)  # on disk before recorded as deployed
         deployed = [(item.module_id, outcome.result) for item, outcome in done]
         record_deployments(session, self._frontends, deployed, run_id)

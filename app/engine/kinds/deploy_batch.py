@@ -16,7 +16,7 @@ from app.engine.config import config_bytes
 from app.engine.errors import DeployCenterError
 from app.engine.frontend import farm
 from app.engine.frontend.content import ReleaseRequest, release_files
-from app.engine.frontend.registry import Frontend, shared_targets
+from app.engine.frontend.registry import Frontend, flushed_by_batches, shared_targets
 from app.engine.frontend.target import FrontendTarget, ReleaseFiles, Switch
 
 
@@ -43,7 +43,7 @@ def deploy_batch(
             farm.forget_prepared(targets, [request.module for request in requests])
         return rollouts  # staged releases are durable when staging returns
     # Where the front-end's kind asks for it, the batch makes its switches durable itself.
-    durable_now = {frontend.name for frontend in frontends if frontend.kind.driver.feeding.durable_per_batch}
+    durable_now = flushed_by_batches(frontends)
     return farm.made_durable([target for target in targets if target.name in durable_now], rollouts)
 
 
