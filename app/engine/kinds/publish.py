@@ -56,7 +56,7 @@ from app.engine.manifest import Manifest
 from app.engine.runs import records
 from app.engine.runs.options import PLAIN_RUN, RunOptions
 from app.engine.runs.pool import WorkerPool
-from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
+from app.engine.runs.work import MAX_BATCH, SPREAD, WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow
 from app.engine.stored_source import without_secret_defaults
 from app.engine.vocabulary import ItemStatus, RunKind
@@ -248,6 +248,7 @@ class PublishWork:
     blocks_consumers = False
     blocked_by = "producer"
     max_batch = MAX_BATCH
+    spread = SPREAD
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ from app.engine.frontend.registry import Frontend, shared_targets
 from app.engine.kinds.drains import DrainBook
 from app.engine.kinds.farm_switch import FarmSwitch, Switched, SwitchPlan, Waiting
 from app.engine.runs.options import RunOptions
-from app.engine.runs.work import SPREAD, RunWork, SpreadingWork, StopCheck, WorkItem, WorkOutcome
+from app.engine.runs.work import RunWork, StopCheck, WorkItem, WorkOutcome
 from app.engine.vocabulary import ItemStatus
 
 P = TypeVar("P")
@@ -86,7 +86,7 @@ class RollingWork(Generic[P]):
 
     @property
     def spread(self) -> int:
-        return self._inner.spread if isinstance(self._inner, SpreadingWork) else SPREAD
+        return self._inner.spread
 
     def perform_batch(self, items: Sequence[WorkItem[P]]) -> list[WorkOutcome | Exception]:
         return self._inner.perform_batch(items)

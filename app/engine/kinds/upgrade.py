@@ -33,7 +33,7 @@ from app.engine.kinds.compile_batch import CompileJob, compile_batch
 from app.engine.kinds.ledger import Compiled, ProducerBook, known_compilations, record_compilations
 from app.engine.runs import records
 from app.engine.runs.pool import WorkerPool
-from app.engine.runs.work import MAX_BATCH, WorkItem, WorkOutcome
+from app.engine.runs.work import MAX_BATCH, SPREAD, WorkItem, WorkOutcome
 from app.engine.store.models import ModuleRow, ModuleVersionRow, PlatformUpgradeRow
 from app.engine.vocabulary import ItemStatus, RunKind
 
@@ -120,6 +120,7 @@ class CompileWork:
     blocks_consumers = False
     blocked_by = "producer"
     max_batch = MAX_BATCH
+    spread = SPREAD
 
     def __init__(self, artifacts: str, platform: PlatformSpec, producers: ProducerBook, pool: WorkerPool) -> None:
         self._artifacts = artifacts

@@ -42,7 +42,7 @@ from app.engine.identity import utcnow
 from app.engine.runs import records
 from app.engine.runs.heartbeat import RunHeartbeat
 from app.engine.runs.options import FailureBudget
-from app.engine.runs.work import SPREAD, ConcludingWork, RunWork, SpreadingWork, StopCheck, WorkItem, WorkOutcome
+from app.engine.runs.work import ConcludingWork, RunWork, StopCheck, WorkItem, WorkOutcome
 from app.engine.store.database import Database
 from app.engine.store.models import RunItemRow, RunRow
 from app.engine.vocabulary import FINISHED_ITEM_STATUSES, UNSUCCESSFUL_ITEM_STATUSES, ItemStatus, RunStatus
@@ -232,11 +232,10 @@ class RunExecutor:
         On a big run a worker's batch waits for the disk three times in all instead of three
         times per module. Small runs go one module at a time, so every worker stays busy and a
         cancel stops them after the modules in hand. A work whose batches cost round trips cuts
-        the ready modules into fewer, bigger batches (``SpreadingWork``); the last modules of a
+        the ready modules into fewer, bigger batches (``RunWork.spread``); the last modules of a
         run then go in one batch, not in ever smaller ones that each pay those round trips.
         """
-        spread = self._work.spread if isinstance(self._work, SpreadingWork) else SPREAD
-        by_spread = -(-ready // (spread * max(1, free)))  # rounding up
+        by_spread = -(-ready // (self._work.spread * max(1, free)))  # rounding up
         return max(1, min(self._work.max_batch, by_spread, self._failures_to_spend()))
 
     def _take_batch(self, ready: list[tuple[int, str]], unfinished: set[str], busy: set[str], size: int) -> list[str]:

@@ -65,6 +65,12 @@ class RunWork(Protocol[P]):
         """Modules one worker takes at once, at most: more when a module costs little (a switch of a
         staged release), so that more of them share a disk flush."""
 
+    @property
+    def spread(self) -> int:
+        """Batches per worker the ready modules are cut into while many are ready (``SPREAD``):
+        fewer and bigger where each batch costs round trips to a front-end
+        (``frontend.feeding.Feeding``)."""
+
     def perform_batch(self, items: Sequence[WorkItem[P]]) -> list[WorkOutcome | Exception]:
         """Worker thread: the real work on a few ready items, on plain values; no database.
 
@@ -95,13 +101,3 @@ class ConcludingWork(Protocol[P]):
         log: Callable[[str, str], None],
     ) -> list[tuple[WorkItem[P], WorkOutcome]]:
         """Coordinator: the final outcome of each item this step changed (``log(level, text)`` reports)."""
-
-
-@runtime_checkable
-class SpreadingWork(Protocol):
-    """A work that says into how many batches per worker the ready modules are cut: fewer and
-    bigger where each batch costs round trips to a front-end (``frontend.feeding.Feeding``)."""
-
-    @property
-    def spread(self) -> int:
-        """Batches per worker while many modules are ready (``SPREAD`` for works that do not say)."""
