@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from app.engine.events import EventSink
 from app.engine.frontend.farm import DEFAULT_KEEP
 from app.engine.frontend.ownership import Owner, claim
 from app.engine.frontend.registry import Frontend, enabled, shared_stats, shared_targets, targets_in_use
-from app.engine.frontend.target import FrontendTarget
+from app.engine.frontend.target import FrontendTarget, TargetStats
 from app.engine.gc_pause import gc_paused
 from app.engine.kinds.drains import DrainBook
 from app.engine.kinds.recovery import begin_operation
@@ -180,12 +180,20 @@ def start_run(
                     on_event=on_event,
                     stop=deadline,
                 )
-            outcome = execute(
-                ctx, started.id, kind, planned.work_items, work, workers, on_event, cancel, options, deadline
+            return execute(
+                ctx,
+                started.id,
+                kind,
+                planned.work_items,
+                work,
+                workers,
+                on_event,
+                cancel,
+                options,
+                deadline,
+                pool=pool,
+                costs_before=before,
             )
-            costs = added([since(before, shared_stats()), pool.stats()])
-            batches = outcome.stats.batches if outcome.stats else 0
-            return replace(outcome, stats=RunStats(batches, pool.started, costs))
         finally:
             pool.close()
 
@@ -267,11 +275,15 @@ def execute(
     workers: int,
     on_event: EventSink,
     cancel: threading.Event | None,
-    options: RunOptions = PLAIN_RUN,
-    stop: StopCheck | None = None,
+    options: RunOptions,
+    stop: StopCheck | None,
+    *,
+    pool: WorkerPool,
+    costs_before: Mapping[str, TargetStats],
 ) -> RunOutcome:
     """Run ``work`` over ``items`` for the recorded run ``run_id`` and audit how it ended; ``stop``
-    says when it must start no more modules (its change window closed)."""
+    says when it must start no more modules (its change window closed). What the run cost is what
+    this process's targets cost since ``costs_before``, plus what ``pool``'s processes report."""
     executor = RunExecutor(
         ctx.db,
         run_id,
@@ -286,7 +298,8 @@ def execute(
     status = executor.execute()
     with ctx.db.write() as session:
         audit(session, kind, f"run {run_id}", status)
-    return RunOutcome(run_id, kind, status, RunStats(batches=executor.batches))
+    costs = added([since(costs_before, shared_stats()), pool.stats()])
+    return RunOutcome(run_id, kind, status, RunStats(executor.batches, pool.started, costs))
 
 
 def name_list(names: Sequence[str], shown: int = 5) -> str:
